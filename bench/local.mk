@@ -1,0 +1,1 @@
+# bench programs: EXTRA_PROGRAMS += bench/x; HN_BENCH += bench/x

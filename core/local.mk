@@ -1,0 +1,25 @@
+# libhilnas: the core. Areas add their sources with += in core/*.mk.
+lib_LTLIBRARIES += core/libhilnas.la
+core_libhilnas_la_SOURCES = \
+	core/error.c
+core_libhilnas_la_LIBADD = $(LTDL_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(NLOPT_LIBS) \
+	$(LAPACKE_LIBS) $(OPENBLAS_LIBS) $(PTHREAD_LIBS) -lm
+core_libhilnas_la_LDFLAGS = -version-info 0:0:0 $(OPENMP_CFLAGS)
+noinst_HEADERS += $(wildcard $(srcdir)/core/*.h)
+pkginclude_HEADERS += \
+	include/hilnas/conf.h \
+	include/hilnas/error.h \
+	include/hilnas/evaluator.h \
+	include/hilnas/executor.h \
+	include/hilnas/optimizer.h \
+	include/hilnas/pareto.h \
+	include/hilnas/plugin.h \
+	include/hilnas/rng.h \
+	include/hilnas/sobol.h \
+	include/hilnas/space.h \
+	include/hilnas/study.h \
+	include/hilnas/trial.h
+
+include core/conf.mk
+include core/numerics.mk
+include core/gp.mk

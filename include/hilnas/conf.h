@@ -1,0 +1,140 @@
+/*
+ * hilnas configuration tree.
+ *
+ * A study file (YAML) is loaded with libyaml's document API into a tree of hn_config_node.
+ * Every node keeps the file, 1-based line and column of its start, and its key path
+ * ("stages[1].optimizer.batch"), so every error can say where. Getters are typed and strict:
+ * a wrong type or an out-of-range value is a configuration error (HN_ERR_CONFIG) naming
+ * file:line:col and the key path.
+ *
+ * Ownership: hn_config_load() returns a tree owned by the caller, freed with hn_config_free().
+ * Every pointer into the tree (nodes, strings) stays valid until then; plugins may keep
+ * borrowed pointers into their configuration node for their whole lifetime, because the study
+ * keeps its tree alive longer than any plugin instance.
+ *
+ * Thread safety: a tree is read-only after loading and overriding; concurrent reads are safe.
+ */
+#ifndef HILNAS_CONF_H
+#define HILNAS_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hilnas/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum hn_node_type {
+    HN_NODE_SCALAR,
+    HN_NODE_SEQUENCE,
+    HN_NODE_MAPPING,
+};
+
+struct hn_config_node {
+    enum hn_node_type type;
+    const char *file; /* shared, owned by the tree */
+    int line;         /* 1-based */
+    int column;       /* 1-based */
+    char *path;       /* key path from the root, e.g. "space.params.x0.min"; "" for the root */
+
+    /* scalar */
+    char *value;
+    int quoted; /* 1 when the scalar was quoted in the file ("1" is then a string) */
+    int is_null; /* 1 for ~, null, or an empty value */
+
+    /* sequence items or mapping values; for mappings keys[i] names items[i] */
+    size_t n;
+    struct hn_config_node **items;
+    char **keys;
+    struct hn_config_node **key_nodes; /* mapping keys as nodes (for their marks); NULL else */
+};
+
+/*
+ * Load a YAML file into a tree. Syntax errors, duplicate keys, anchors/aliases (not supported),
+ * multiple documents and non-string keys are configuration errors naming file:line:col.
+ * Returns the root, or NULL with err set.
+ */
+struct hn_config_node *hn_config_load(const char *path, struct hn_error *err);
+
+/* Same from a string; name is used as the file name in messages. */
+struct hn_config_node *hn_config_load_string(const char *text, const char *name,
+                                             struct hn_error *err);
+
+void hn_config_free(struct hn_config_node *root);
+
+/* "file:line:col" of node into buf (always NUL-terminated); returns buf. */
+const char *hn_config_where(const struct hn_config_node *node, char *buf, size_t size);
+
+/* Child of a mapping by key, or NULL (also when node is NULL or not a mapping). */
+struct hn_config_node *hn_config_get(const struct hn_config_node *node, const char *key);
+
+/* Human name of a node's type: "a scalar", "a list", "a mapping". */
+const char *hn_config_type_name(enum hn_node_type type);
+
+/*
+ * Require node to be of a type; otherwise a configuration error
+ * "FILE:L:C: KEYPATH must be a mapping, found a list".
+ */
+int hn_config_expect(const struct hn_config_node *node, enum hn_node_type type,
+                     struct hn_error *err);
+
+/*
+ * Typed conversion of a scalar node. Errors (HN_ERR_CONFIG) name file:line:col and key path:
+ * "study.yaml:3:9: study.seed: expected an integer, found 'abc'".
+ * Booleans accept true/false/yes/no/on/off (any case).
+ */
+int hn_config_to_int(const struct hn_config_node *node, int64_t *out, struct hn_error *err);
+int hn_config_to_double(const struct hn_config_node *node, double *out, struct hn_error *err);
+int hn_config_to_bool(const struct hn_config_node *node, int *out, struct hn_error *err);
+int hn_config_to_string(const struct hn_config_node *node, const char **out,
+                        struct hn_error *err);
+
+/*
+ * Getters on a mapping child: if the key is absent, *out = def and 0 is returned; if
+ * present it must convert. The _req variants make absence an error naming the parent's
+ * position and the missing key path.
+ */
+int hn_config_get_int(const struct hn_config_node *map, const char *key, int64_t def,
+                      int64_t *out, struct hn_error *err);
+int hn_config_get_double(const struct hn_config_node *map, const char *key, double def,
+                         double *out, struct hn_error *err);
+int hn_config_get_bool(const struct hn_config_node *map, const char *key, int def, int *out,
+                       struct hn_error *err);
+int hn_config_get_string(const struct hn_config_node *map, const char *key, const char *def,
+                         const char **out, struct hn_error *err);
+int hn_config_req_int(const struct hn_config_node *map, const char *key, int64_t *out,
+                      struct hn_error *err);
+int hn_config_req_double(const struct hn_config_node *map, const char *key, double *out,
+                         struct hn_error *err);
+int hn_config_req_string(const struct hn_config_node *map, const char *key, const char **out,
+                         struct hn_error *err);
+
+/*
+ * Check that every key of mapping `map` is one of `known` (NULL-terminated). An unknown key is
+ * a configuration error at the key's position suggesting the nearest known key (edit
+ * distance) and listing the valid ones:
+ * "study.yaml:14:5: stages[0]: unknown key 'trails' (did you mean 'trials'? valid: name,
+ *  optimizer, trials)". `what` names the context for the message (e.g. "stage"); may be NULL.
+ */
+int hn_config_check_keys(const struct hn_config_node *map, const char *const *known,
+                         const char *what, struct hn_error *err);
+
+/* Nearest of candidates (NULL-terminated) to word by edit distance, or NULL if none is close
+ * (distance > max(2, strlen(word)/3)). */
+const char *hn_suggest(const char *word, const char *const *candidates);
+
+/*
+ * Apply a command-line override "dotted.path=value" to the tree: the path names a scalar
+ * (or a missing key of an existing mapping, which is created); list items are addressed as
+ * "stages.0.trials" or "stages[0].trials". The new scalar keeps the position
+ * "<command line>:1:1" for messages. A path through a non-mapping or a malformed override
+ * is a configuration error.
+ */
+int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,63 @@
+/*
+ * hilnas evaluators (quality) and oracles (latency): measurements of a trial.
+ *
+ * Both kinds turn a trial (its parameters and decoded architecture) into named metrics. The
+ * core prefixes each metric with the instance name from the study file ("quality.val_loss").
+ *
+ * Lifetimes: create() once per instance (per worker thread when an executor runs trials in
+ * parallel: an instance is only ever called from one thread at a time, so plugins need no
+ * locks), destroy() at the end. evaluate() returns 0 with metrics put into `out`, or -1 with
+ * err: the trial is then recorded as failed with err's message as the reason and the study
+ * goes on. Errors are never fatal to the study unless the executor says so.
+ */
+#ifndef HILNAS_EVALUATOR_H
+#define HILNAS_EVALUATOR_H
+
+#include "hilnas/plugin.h"
+#include "hilnas/space.h"
+#include "hilnas/study.h"
+#include "hilnas/trial.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hn_eval_request {
+    const struct hn_trial *trial;   /* id, x (native units), arch */
+    const struct hn_params *params; /* names and types of trial->x */
+    const char *work_dir;           /* per-trial scratch directory (exists), for big outputs */
+    uint64_t seed;                  /* per-trial seed, the same on every re-run */
+    int threads;                    /* threads this evaluation may use */
+};
+
+struct hn_evaluator_ops {
+    size_t size;
+    void *(*create)(const struct hn_plugin_args *args, struct hn_error *err);
+    void (*destroy)(void *ctx);
+    /* Names of the metrics evaluate() produces (NULL-terminated, owned by ctx). Used to
+     * validate objectives and constraints before anything runs. */
+    const char *const *(*metrics)(void *ctx);
+    int (*evaluate)(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
+                    struct hn_error *err);
+};
+
+/*
+ * Oracles measure latency. A learned oracle also implements fit(): the `fit` stage calls it
+ * with the study's complete trials; afterwards evaluate() predicts (value and sem).
+ */
+struct hn_oracle_ops {
+    size_t size;
+    void *(*create)(const struct hn_plugin_args *args, struct hn_error *err);
+    void (*destroy)(void *ctx);
+    const char *const *(*metrics)(void *ctx);
+    int (*evaluate)(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
+                    struct hn_error *err);
+    /* Optional (NULL for measuring oracles). */
+    int (*fit)(void *ctx, const struct hn_history *history, const struct hn_params *params,
+               struct hn_error *err);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

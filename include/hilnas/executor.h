@@ -1,0 +1,48 @@
+/*
+ * hilnas executors: where trial evaluations run (inline, threads, MPI ranks).
+ *
+ * The runner submits tasks (one per trial) and waits for them. A task carries its trial
+ * as JSON (so it can cross a process boundary) and gets its result back as JSON. To run a task
+ * the executor calls the core's args->execute(args->runner, task, worker, err) on a worker:
+ * in-process executors call it directly (worker = thread index); the MPI executor calls it on
+ * the rank that runs the task, where the same study is loaded.
+ *
+ * Failures of an evaluation are part of the result (task->failed), not executor errors; an
+ * executor error (-1 / NULL with err) stops the study (completed trials are already safe).
+ */
+#ifndef HILNAS_EXECUTOR_H
+#define HILNAS_EXECUTOR_H
+
+#include <jansson.h>
+
+#include "hilnas/plugin.h"
+#include "hilnas/study.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct hn_task {
+    long trial_id;
+    json_t *request; /* owned: {"trial": id, "params": {...}, "arch": {...}, "seed": n} */
+    json_t *result;  /* set by execute: {"metrics": {...}} or {"error": "..."}; owned */
+    void *core;      /* runner private */
+};
+
+struct hn_executor_ops {
+    size_t size;
+    void *(*create)(const struct hn_plugin_args *args, struct hn_error *err);
+    void (*destroy)(void *ctx);
+    /* How many tasks may run at once (>= 1). */
+    size_t (*slots)(void *ctx);
+    /* Start a task (may run it inline). The executor borrows it until wait() returns it. */
+    int (*submit)(void *ctx, struct hn_task *task, struct hn_error *err);
+    /* Block until a submitted task finishes and return it; NULL with err on failure. Only
+     * called when at least one task is outstanding. */
+    struct hn_task *(*wait)(void *ctx, struct hn_error *err);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,118 @@
+/*
+ * hilnas plugins: the descriptor every module exports, and typed option tables.
+ *
+ * A plugin is a libtool module (plugins/<kind>-<name>.la) exporting exactly one symbol,
+ * `hn_plugin_descriptor`, a const struct hn_plugin. Fill its head with HN_PLUGIN_HEAD(kind):
+ *
+ *     const struct hn_plugin hn_plugin_descriptor = {
+ *         HN_PLUGIN_HEAD(HN_KIND_OPTIMIZER),
+ *         .name = "random",
+ *         .summary = "Uniform or scrambled Sobol points",
+ *         .options = random_options,
+ *         .optimizer = &random_ops,
+ *     };
+ *
+ * The loader reads abi and signature first and refuses a module built for another ABI or
+ * another data model, a module of the wrong kind, a missing function table, or a table whose
+ * size is too small, each with a sentence saying what to do. Function tables begin with their
+ * size (sizeof the table the plugin was compiled with) and only grow at their end, so the core
+ * can check a member exists before calling it.
+ *
+ * Option tables (struct hn_option, terminated by an entry with name == NULL) drive validation
+ * of the plugin's YAML node, filling of the plugin's context struct, `hilnas plugins --options
+ * NAME` and the generated documentation. The key `plugin` of a plugin's node is reserved.
+ */
+#ifndef HILNAS_PLUGIN_H
+#define HILNAS_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hilnas/conf.h"
+#include "hilnas/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bump when a struct shared with plugins changes layout (other than growing at the end). */
+#define HN_PLUGIN_ABI 1
+
+/* Encodes what changes struct layouts: pointer, size_t, long and double widths. */
+#define HN_PLUGIN_SIGNATURE                                                                     \
+    ((unsigned)(sizeof(void *) | (sizeof(size_t) << 5) | (sizeof(long) << 10) |                \
+                (sizeof(double) << 15)))
+
+enum hn_kind {
+    HN_KIND_SPACE = 1,
+    HN_KIND_ORACLE,
+    HN_KIND_EVALUATOR,
+    HN_KIND_OPTIMIZER,
+    HN_KIND_EXECUTOR,
+};
+
+#define HN_PLUGIN_HEAD(k) .abi = HN_PLUGIN_ABI, .signature = HN_PLUGIN_SIGNATURE, .kind = (k)
+
+/* ---- options ---- */
+
+enum hn_opt_type {
+    HN_OPT_INT,    /* int64_t at offset */
+    HN_OPT_DOUBLE, /* double at offset */
+    HN_OPT_BOOL,   /* int at offset (0/1) */
+    HN_OPT_STRING, /* const char * at offset, borrowed from the config tree (or .def) */
+    HN_OPT_ENUM,   /* int at offset: index of the value in .choices */
+    HN_OPT_NODE,   /* const struct hn_config_node * at offset (any YAML); NULL if absent */
+};
+
+struct hn_option {
+    const char *name;
+    enum hn_opt_type type;
+    const char *def;     /* default as YAML text; NULL = required (unless HN_OPT_NODE) */
+    double min, max;     /* inclusive bounds for INT/DOUBLE; ignored when min > max... */
+    int bounded;         /* ...so set bounded = 1 to enforce min/max */
+    const char *const *choices; /* HN_OPT_ENUM: NULL-terminated allowed values */
+    size_t offset;       /* offsetof(struct my_ctx, field) */
+    const char *help;    /* one line */
+};
+
+/*
+ * Validate a plugin's mapping node against its options: unknown keys (except "plugin") are
+ * configuration errors suggesting the nearest option and pointing at `hilnas plugins --options
+ * NAME`; values must have the declared type and bounds; required options must be present.
+ * If ctx is not NULL, fill it (defaults applied here, in one place). node may be NULL (all
+ * defaults). label names the plugin in messages, e.g. "optimizer 'random'".
+ */
+int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node,
+                     void *ctx, const char *label, const char *plugin_name,
+                     struct hn_error *err);
+
+/* ---- descriptor ---- */
+
+struct hn_space_ops;
+struct hn_oracle_ops;
+struct hn_evaluator_ops;
+struct hn_optimizer_ops;
+struct hn_executor_ops;
+
+struct hn_plugin {
+    unsigned abi;       /* HN_PLUGIN_ABI the module was built with */
+    unsigned signature; /* HN_PLUGIN_SIGNATURE the module was built with */
+    enum hn_kind kind;
+    const char *name;    /* must equal the module's name after "<kind>-" */
+    const char *summary; /* one line */
+    const struct hn_option *options;
+    /* exactly the member of `kind` is set */
+    const struct hn_space_ops *space;
+    const struct hn_oracle_ops *oracle;
+    const struct hn_evaluator_ops *evaluator;
+    const struct hn_optimizer_ops *optimizer;
+    const struct hn_executor_ops *executor;
+};
+
+/* "space", "oracle", ... */
+const char *hn_kind_name(enum hn_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,76 @@
+/*
+ * hilnas study context seen by plugins: creation arguments, objectives, constraints, history.
+ */
+#ifndef HILNAS_STUDY_H
+#define HILNAS_STUDY_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hilnas/conf.h"
+#include "hilnas/space.h"
+#include "hilnas/trial.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An objective: a metric to minimize or maximize. */
+struct hn_objective {
+    const char *metric; /* full name "source.name" */
+    int maximize;       /* 0 minimize, 1 maximize */
+    double ref;         /* reference point for hypervolume; NAN = inferred (see pareto.h) */
+};
+
+/* An outcome constraint lo <= metric <= hi (either side may be infinite). */
+struct hn_constraint {
+    const char *metric; /* full name */
+    double lo, hi;      /* -INFINITY / INFINITY when open */
+};
+
+struct hn_problem {
+    size_t n_objectives;
+    const struct hn_objective *objectives;
+    size_t n_constraints;
+    const struct hn_constraint *constraints;
+};
+
+/* Every trial of the study so far (all stages, all statuses), in id order. Running trials
+ * are the pending ones. */
+struct hn_history {
+    size_t n;
+    struct hn_trial *const *trials;
+};
+
+struct hn_task;
+/* Core callback that evaluates one task (see executor.h). */
+typedef int (*hn_execute_fn)(void *runner, struct hn_task *task, int worker,
+                             struct hn_error *err);
+
+/*
+ * What create() receives. Everything is borrowed and outlives the plugin instance.
+ */
+struct hn_plugin_args {
+    const struct hn_config_node *node; /* the plugin's mapping (options + "plugin"); may be NULL */
+    const char *instance;   /* instance name ("quality", "latency") or the plugin name */
+    const char *stage;      /* optimizers: the stage they serve; else NULL */
+    uint64_t seed;          /* the study seed; derive streams with hn_rng_derive() */
+    const char *study_dir;  /* the study's output directory (exists) */
+    const struct hn_space *space;     /* NULL when creating the space itself */
+    const struct hn_problem *problem; /* objectives and constraints */
+    int threads;            /* threads this instance may use (>= 1) */
+    hn_execute_fn execute;  /* executors: the core's evaluation callback */
+    void *runner;           /* executors: first argument of execute */
+};
+
+/* Whether a metric value satisfies a constraint. NAN never does. */
+static inline int hn_constraint_ok(const struct hn_constraint *c, double value)
+{
+    return !isnan(value) && value >= c->lo && value <= c->hi;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1 @@
+# llm/: the transformer engine (filled by the llm area).

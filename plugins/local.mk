@@ -1,0 +1,3 @@
+# One fragment per plugin: plugins/<kind>-<name>/local.mk adds
+#   pkglib_LTLIBRARIES += plugins/<kind>-<name>.la
+# so that every module of the build tree lands in plugins/ (the uninstalled search path).

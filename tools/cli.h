@@ -1,0 +1,17 @@
+/* hilnas command line: shared helpers of the subcommands (tools/ only). */
+#ifndef HILNAS_TOOLS_CLI_H
+#define HILNAS_TOOLS_CLI_H
+
+#include <stdio.h>
+
+#define HN_COMMAND(name, summary) int hn_cmd_##name(int argc, char **argv);
+#include "tools/commands.def"
+#undef HN_COMMAND
+
+/* Print "hilnas <cmd> VERSION" and return 0; used by every subcommand's --version. */
+int hn_cli_version(const char *cmd);
+
+/* Print "hilnas: <cmd>: <msg>" and a hint to use --help to stderr; returns 2 (usage error). */
+int hn_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
