@@ -1,7 +1,11 @@
 # libhilnas: the core. Areas add their sources with += in core/*.mk.
 lib_LTLIBRARIES += core/libhilnas.la
 core_libhilnas_la_SOURCES = \
-	core/error.c
+	core/error.c \
+	core/journal.c \
+	core/log.c \
+	core/trial.c \
+	core/util.c
 core_libhilnas_la_LIBADD = $(LTDL_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(NLOPT_LIBS) \
 	$(LAPACKE_LIBS) $(OPENBLAS_LIBS) $(PTHREAD_LIBS) -lm
 core_libhilnas_la_LDFLAGS = -version-info 0:0:0 $(OPENMP_CFLAGS)
@@ -11,6 +15,7 @@ pkginclude_HEADERS += \
 	include/hilnas/error.h \
 	include/hilnas/evaluator.h \
 	include/hilnas/executor.h \
+	include/hilnas/log.h \
 	include/hilnas/optimizer.h \
 	include/hilnas/pareto.h \
 	include/hilnas/plugin.h \

@@ -1,0 +1,40 @@
+/* hilnas: logging to stderr (see include/hilnas/log.h). */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "hilnas/log.h"
+
+static enum hn_log_level log_level = HN_LOG_INFO;
+
+void hn_log_set_level(enum hn_log_level level)
+{
+    log_level = level;
+}
+
+enum hn_log_level hn_log_get_level(void)
+{
+    return log_level;
+}
+
+void hn_log(enum hn_log_level level, const char *fmt, ...)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    if (level > log_level) {
+        return;
+    }
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* One fputs per line so concurrent writers do not interleave within a line. */
+    char out[4200];
+    if (level == HN_LOG_INFO) {
+        snprintf(out, sizeof(out), "hilnas: %s\n", line);
+    } else {
+        snprintf(out, sizeof(out), "hilnas: %s: %s\n", names[level], line);
+    }
+    fputs(out, stderr);
+}

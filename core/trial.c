@@ -1,0 +1,116 @@
+/* hilnas: trials and metrics (see include/hilnas/trial.h). */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hilnas/trial.h"
+
+int hn_metrics_put(struct hn_metrics *metrics, const char *name, double value, double sem,
+                   struct hn_error *err)
+{
+    if (name == NULL || name[0] == '\0') {
+        return hn_error_set(err, NULL, "a metric needs a non-empty name");
+    }
+    for (size_t i = 0; i < metrics->n; i++) {
+        if (strcmp(metrics->m[i].name, name) == 0) {
+            metrics->m[i].value = value;
+            metrics->m[i].sem = sem;
+            return 0;
+        }
+    }
+    if (metrics->n == metrics->cap) {
+        size_t cap = metrics->cap ? 2 * metrics->cap : 4;
+        struct hn_metric *g = realloc(metrics->m, cap * sizeof(*g));
+        if (g == NULL) {
+            return hn_error_set(err, NULL, "out of memory storing metric '%s'", name);
+        }
+        metrics->m = g;
+        metrics->cap = cap;
+    }
+    char *copy = strdup(name);
+    if (copy == NULL) {
+        return hn_error_set(err, NULL, "out of memory storing metric '%s'", name);
+    }
+    metrics->m[metrics->n].name = copy;
+    metrics->m[metrics->n].value = value;
+    metrics->m[metrics->n].sem = sem;
+    metrics->n++;
+    return 0;
+}
+
+const struct hn_metric *hn_metrics_get(const struct hn_metrics *metrics, const char *name)
+{
+    for (size_t i = 0; i < metrics->n; i++) {
+        if (strcmp(metrics->m[i].name, name) == 0) {
+            return &metrics->m[i];
+        }
+    }
+    return NULL;
+}
+
+void hn_metrics_clear(struct hn_metrics *metrics)
+{
+    for (size_t i = 0; i < metrics->n; i++) {
+        free(metrics->m[i].name);
+    }
+    free(metrics->m);
+    memset(metrics, 0, sizeof(*metrics));
+}
+
+struct hn_trial *hn_trial_new(long id, const char *stage, const double *x, size_t n_params)
+{
+    struct hn_trial *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return NULL;
+    }
+    t->id = id;
+    t->stage = strdup(stage ? stage : "");
+    t->x = calloc(n_params ? n_params : 1, sizeof(double));
+    if (t->stage == NULL || t->x == NULL) {
+        hn_trial_free(t);
+        return NULL;
+    }
+    if (x != NULL && n_params > 0) {
+        memcpy(t->x, x, n_params * sizeof(double));
+    }
+    t->n_params = n_params;
+    t->status = HN_TRIAL_RUNNING;
+    return t;
+}
+
+void hn_trial_free(struct hn_trial *trial)
+{
+    if (trial == NULL) {
+        return;
+    }
+    free(trial->stage);
+    free(trial->x);
+    json_decref(trial->arch);
+    hn_metrics_clear(&trial->metrics);
+    free(trial->reason);
+    free(trial);
+}
+
+double hn_trial_value(const struct hn_trial *trial, const char *metric)
+{
+    if (trial->status != HN_TRIAL_COMPLETE) {
+        return NAN;
+    }
+    const struct hn_metric *m = hn_metrics_get(&trial->metrics, metric);
+    return m ? m->value : NAN;
+}
+
+const char *hn_trial_status_name(enum hn_trial_status status)
+{
+    switch (status) {
+    case HN_TRIAL_RUNNING:
+        return "running";
+    case HN_TRIAL_COMPLETE:
+        return "complete";
+    case HN_TRIAL_FAILED:
+        return "failed";
+    }
+    return "unknown";
+}

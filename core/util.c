@@ -1,0 +1,122 @@
+/* hilnas core internals: small helpers. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/util.h"
+
+double hn_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double hn_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int hn_mkdir_p(const char *path, struct hn_error *err)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(buf)) {
+        return hn_error_set(err, path, "directory path is empty or too long");
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char saved = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                return hn_error_set(err, buf, "cannot create directory: %s", strerror(errno));
+            }
+            buf[i] = saved;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return hn_error_set(err, path, "exists but is not a directory; choose another output");
+    }
+    return 0;
+}
+
+char *hn_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 2);
+    if (s == NULL) {
+        return NULL;
+    }
+    memcpy(s, a, la);
+    size_t off = la;
+    if (la > 0 && a[la - 1] != '/') {
+        s[off++] = '/';
+    }
+    memcpy(s + off, b, lb + 1);
+    return s;
+}
+
+char *hn_strdup(const char *s)
+{
+    return s == NULL ? NULL : strdup(s);
+}
+
+int hn_fsync_dir(const char *dir, struct hn_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+        return hn_error_set(err, dir, "cannot open directory to sync it: %s", strerror(errno));
+    }
+    int rc = fsync(fd);
+    close(fd);
+    if (rc != 0 && errno != EINVAL) {
+        return hn_error_set(err, dir, "fsync failed: %s", strerror(errno));
+    }
+    return 0;
+}
+
+int hn_write_file_atomic(const char *path, const char *data, size_t len, struct hn_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) {
+        return hn_error_set(err, tmp, "cannot create: %s", strerror(errno));
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            hn_error_set(err, tmp, "write failed: %s (is the disk full?)", strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        hn_error_set(err, tmp, "fsync/close failed: %s", strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        hn_error_set(err, path, "cannot rename %s into place: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}

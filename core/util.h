@@ -1,0 +1,24 @@
+/* hilnas core internals: small helpers (not installed). */
+#ifndef HILNAS_CORE_UTIL_H
+#define HILNAS_CORE_UTIL_H
+
+#include <stddef.h>
+
+#include "hilnas/error.h"
+
+/* Wall-clock time in seconds since the epoch (microsecond resolution). */
+double hn_now(void);
+/* Monotonic seconds, for durations. */
+double hn_monotonic(void);
+/* mkdir -p; 0 or -1 with err naming the path. */
+int hn_mkdir_p(const char *path, struct hn_error *err);
+/* malloc'ed "a/b"; NULL on out of memory. */
+char *hn_path_join(const char *a, const char *b);
+/* strdup that accepts NULL (returns NULL). */
+char *hn_strdup(const char *s);
+/* fsync a directory (after creating/renaming a file in it); 0 or -1 with err. */
+int hn_fsync_dir(const char *dir, struct hn_error *err);
+/* Write a whole file atomically (tmp + fsync + rename); 0 or -1 with err. */
+int hn_write_file_atomic(const char *path, const char *data, size_t len, struct hn_error *err);
+
+#endif
