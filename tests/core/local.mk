@@ -1,1 +1,34 @@
-# (filled by the area's owner)
+# Core tests of the lead's area: journal, registry, study runner (through the real CLI).
+
+# Test-only plugin modules (shared objects, never installed).
+HN_TEST_PLUGIN_FLAGS = -module -avoid-version -shared -rpath /nowhere
+check_LTLIBRARIES += tests/plugins-test/evaluator-failctor.la \
+	tests/plugins-test/optimizer-wrongabi.la \
+	tests/plugins-test/space-wrongkind.la \
+	tests/plugins-test/optimizer-smalltable.la \
+	tests/plugins-test/optimizer-nosymbol.la \
+	tests/plugins-test/evaluator-sleepy.la
+tests_plugins_test_evaluator_failctor_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_evaluator_failctor_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_FAILCTOR
+tests_plugins_test_evaluator_failctor_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_optimizer_wrongabi_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_optimizer_wrongabi_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_WRONGABI
+tests_plugins_test_optimizer_wrongabi_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_space_wrongkind_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_space_wrongkind_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_WRONGKIND
+tests_plugins_test_space_wrongkind_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_optimizer_smalltable_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_optimizer_smalltable_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_SMALLTABLE
+tests_plugins_test_optimizer_smalltable_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_optimizer_nosymbol_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_optimizer_nosymbol_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_NOSYMBOL
+tests_plugins_test_optimizer_nosymbol_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_evaluator_sleepy_la_SOURCES = tests/plugins-test/sleepy.c
+tests_plugins_test_evaluator_sleepy_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_evaluator_sleepy_la_LIBADD = $(HN_CORE_LIBS)
+
+check_PROGRAMS += tests/core/test_journal
+TESTS += tests/core/test_journal
+tests_core_test_journal_SOURCES = tests/core/test_journal.c tests/core/testutil.c tests/core/testutil.h
+tests_core_test_journal_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_journal_LDADD = $(HN_TEST_LIBS)

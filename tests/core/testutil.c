@@ -1,0 +1,129 @@
+/* Helpers for the core tests (see testutil.h). */
+#include "config.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/core/testutil.h"
+
+char *tu_tmpdir(const char *tag)
+{
+    const char *base = getenv("HN_TEST_TMPDIR");
+    char templ[4096];
+    snprintf(templ, sizeof(templ), "%s/%s.XXXXXX", base ? base : "/tmp", tag);
+    if (mkdtemp(templ) == NULL) {
+        return NULL;
+    }
+    return strdup(templ);
+}
+
+char *tu_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    size_t got = fread(buf, 1, (size_t)len, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+int tu_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        return -1;
+    }
+    fputs(text, f);
+    return fclose(f);
+}
+
+size_t tu_count(const char *haystack, const char *needle)
+{
+    size_t n = 0, len = strlen(needle);
+    for (const char *p = haystack; p && (p = strstr(p, needle)) != NULL; p += len) {
+        n++;
+    }
+    return n;
+}
+
+const char *tu_hilnas(void)
+{
+    const char *h = getenv("HILNAS");
+    return h ? h : "../tools/hilnas";
+}
+
+const char *tu_srcdir(void)
+{
+    const char *s = getenv("abs_top_srcdir");
+    return s ? s : "..";
+}
+
+const char *tu_builddir(void)
+{
+    const char *s = getenv("abs_top_builddir");
+    return s ? s : "..";
+}
+
+static void child_env(char *const env[])
+{
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+        putenv(env[i]);
+    }
+}
+
+int tu_run(char *const argv[], char *const env[], char **out, char **err)
+{
+    char *dir = tu_tmpdir("run");
+    char po[4200], pe[4200];
+    snprintf(po, sizeof(po), "%s/stdout", dir);
+    snprintf(pe, sizeof(pe), "%s/stderr", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        child_env(env);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (out) {
+        *out = tu_read_file(po);
+    }
+    if (err) {
+        *err = tu_read_file(pe);
+    }
+    unlink(po);
+    unlink(pe);
+    rmdir(dir);
+    free(dir);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+pid_t tu_spawn(char *const argv[], char *const env[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        child_env(env);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}

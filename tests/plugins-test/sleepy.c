@@ -1,0 +1,86 @@
+/*
+ * Test-only evaluator "sleepy": value = sum of the parameters, after sleeping delay_ms; fails
+ * every fail_every-th trial (by id) when set. Used to kill a study mid-run in the tests.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "hilnas/evaluator.h"
+
+struct sleepy {
+    int64_t delay_ms;
+    int64_t fail_every;
+};
+
+static const struct hn_option sleepy_options[] = {
+    {.name = "delay_ms", .type = HN_OPT_INT, .def = "0", .min = 0, .max = 60000, .bounded = 1,
+     .offset = offsetof(struct sleepy, delay_ms), .help = "Milliseconds to sleep per trial."},
+    {.name = "fail_every", .type = HN_OPT_INT, .def = "0", .min = 0, .max = 1000000, .bounded = 1,
+     .offset = offsetof(struct sleepy, fail_every), .help = "Fail trials whose id+1 is a multiple."},
+    {.name = NULL},
+};
+
+static const char *const sleepy_metrics[] = {"value", NULL};
+
+static void *sleepy_create(const struct hn_plugin_args *args, struct hn_error *err)
+{
+    struct sleepy *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        return NULL;
+    }
+    if (hn_options_apply(sleepy_options, args->node, s, "evaluator 'sleepy'", "sleepy", err) != 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void sleepy_destroy(void *ctx)
+{
+    free(ctx);
+}
+
+static const char *const *sleepy_metric_names(void *ctx)
+{
+    (void)ctx;
+    return sleepy_metrics;
+}
+
+static int sleepy_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
+                           struct hn_error *err)
+{
+    struct sleepy *s = ctx;
+    if (s->delay_ms > 0) {
+        struct timespec ts = {.tv_sec = s->delay_ms / 1000,
+                              .tv_nsec = (s->delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (s->fail_every > 0 && (req->trial->id + 1) % s->fail_every == 0) {
+        return hn_error_set(err, NULL, "planned failure of trial %ld", req->trial->id);
+    }
+    double sum = 0;
+    for (size_t i = 0; i < req->trial->n_params; i++) {
+        sum += req->trial->x[i];
+    }
+    return hn_metrics_put(out, "value", sum, 0.0 / 0.0, err);
+}
+
+static const struct hn_evaluator_ops sleepy_ops = {
+    .size = sizeof(struct hn_evaluator_ops),
+    .create = sleepy_create,
+    .destroy = sleepy_destroy,
+    .metrics = sleepy_metric_names,
+    .evaluate = sleepy_evaluate,
+};
+
+const struct hn_plugin hn_plugin_descriptor = {
+    HN_PLUGIN_HEAD(HN_KIND_EVALUATOR),
+    .name = "sleepy",
+    .summary = "test: sum of parameters after a delay",
+    .options = sleepy_options,
+    .evaluator = &sleepy_ops,
+};
