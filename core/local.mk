@@ -11,7 +11,6 @@ core_libhilnas_la_LIBADD = $(LTDL_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(NLOPT_LIB
 core_libhilnas_la_LDFLAGS = -version-info 0:0:0 $(OPENMP_CFLAGS)
 noinst_HEADERS += $(wildcard $(srcdir)/core/*.h)
 pkginclude_HEADERS += \
-	include/hilnas/conf.h \
 	include/hilnas/error.h \
 	include/hilnas/evaluator.h \
 	include/hilnas/executor.h \
