@@ -2,8 +2,14 @@
 lib_LTLIBRARIES += core/libhilnas.la
 core_libhilnas_la_SOURCES = \
 	core/error.c \
+	core/executor_serial.c \
 	core/journal.c \
 	core/log.c \
+	core/params.c \
+	core/plugin.c \
+	core/report.c \
+	core/study.c \
+	core/study_run.c \
 	core/trial.c \
 	core/util.c
 core_libhilnas_la_LIBADD = $(LTDL_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(NLOPT_LIBS) \

@@ -1,3 +1,6 @@
 # One fragment per plugin: plugins/<kind>-<name>/local.mk adds
 #   pkglib_LTLIBRARIES += plugins/<kind>-<name>.la
 # so that every module of the build tree lands in plugins/ (the uninstalled search path).
+include plugins/space-box/local.mk
+include plugins/evaluator-testfn/local.mk
+include plugins/optimizer-random/local.mk

@@ -32,3 +32,13 @@ TESTS += tests/core/test_journal
 tests_core_test_journal_SOURCES = tests/core/test_journal.c tests/core/testutil.c tests/core/testutil.h
 tests_core_test_journal_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_core_test_journal_LDADD = $(HN_TEST_LIBS)
+
+
+check_PROGRAMS += tests/core/test_registry tests/core/test_cli_run
+TESTS += tests/core/test_registry tests/core/test_cli_run
+tests_core_test_registry_SOURCES = tests/core/test_registry.c tests/core/testutil.c
+tests_core_test_registry_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_registry_LDADD = $(HN_TEST_LIBS)
+tests_core_test_cli_run_SOURCES = tests/core/test_cli_run.c tests/core/testutil.c
+tests_core_test_cli_run_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_cli_run_LDADD = $(HN_TEST_LIBS)

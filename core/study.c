@@ -1,0 +1,771 @@
+/* hilnas: loading a study file into configuration + plugin instances (see core/study.h). */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/registry.h"
+#include "core/study.h"
+#include "core/util.h"
+#include "hilnas/evaluator.h"
+#include "hilnas/executor.h"
+#include "hilnas/optimizer.h"
+#include "hilnas/space.h"
+
+static const char *const top_keys[] = {"study",      "space",       "oracles", "evaluators",
+                                       "objectives", "constraints", "executor", "stages",
+                                       NULL};
+static const char *const study_keys[] = {"name", "seed", "output", "description", NULL};
+static const char *const objective_keys[] = {"metric", "goal", "ref", NULL};
+static const char *const constraint_keys[] = {"metric", "min", "max", NULL};
+static const char *const stage_keys[] = {"name", "optimizer", "sampler", "trials",
+                                         "run",  "oracle",    "select",  NULL};
+
+static const char *where(const struct hn_config_node *node, char *buf, size_t size)
+{
+    return hn_config_where(node, buf, size);
+}
+
+/* Plugin name of a plugin node: {plugin: NAME, ...}. */
+static const char *plugin_name_of(const struct hn_config_node *node, const char *what,
+                                  struct hn_error *err)
+{
+    const char *name = NULL;
+    if (hn_config_expect(node, HN_NODE_MAPPING, err) != 0) {
+        return NULL;
+    }
+    if (hn_config_req_string(node, "plugin", &name, err) != 0) {
+        hn_error_prefix(err, "%s", what);
+        return NULL;
+    }
+    return name;
+}
+
+/* Find the plugin named in node (kind), with the node's position on errors. */
+static const struct hn_plugin *find_plugin(enum hn_kind kind, const struct hn_config_node *node,
+                                           const char *name, struct hn_error *err)
+{
+    const struct hn_plugin *p = hn_registry_find(kind, name, err);
+    if (p == NULL) {
+        char buf[512];
+        const struct hn_config_node *pn = hn_config_get(node, "plugin");
+        hn_error_prefix(err, "%s: %s", where(pn ? pn : node, buf, sizeof(buf)),
+                        pn ? pn->path : node->path);
+    }
+    return p;
+}
+
+static int check_options(const struct hn_plugin *p, const struct hn_config_node *node,
+                         const char *instance, struct hn_error *err)
+{
+    char label[256];
+    if (instance != NULL && strcmp(instance, p->name) != 0) {
+        snprintf(label, sizeof(label), "%s '%s' (%s)", hn_kind_name(p->kind), instance, p->name);
+    } else {
+        snprintf(label, sizeof(label), "%s '%s'", hn_kind_name(p->kind), p->name);
+    }
+    if (p->options == NULL) {
+        static const struct hn_option none[] = {{.name = NULL}};
+        return hn_options_apply(none, node, NULL, label, p->name, err);
+    }
+    return hn_options_apply(p->options, node, NULL, label, p->name, err);
+}
+
+static void base_args(const struct hn_study *s, struct hn_plugin_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->seed = s->seed;
+    a->study_dir = s->output;
+    a->problem = &s->problem;
+    a->threads = 1;
+}
+
+/* Wrap a plugin's create: prefix its errors with "<kind> '<instance>'" and the node. */
+static void *create_instance(const struct hn_plugin *p, const struct hn_plugin_args *a,
+                             struct hn_error *err)
+{
+    void *ctx = NULL;
+    hn_error_clear(err);
+    switch (p->kind) {
+    case HN_KIND_SPACE:
+        ctx = p->space->create(a, err);
+        break;
+    case HN_KIND_ORACLE:
+        ctx = p->oracle->create(a, err);
+        break;
+    case HN_KIND_EVALUATOR:
+        ctx = p->evaluator->create(a, err);
+        break;
+    case HN_KIND_OPTIMIZER:
+        ctx = p->optimizer->create(a, err);
+        break;
+    case HN_KIND_EXECUTOR:
+        ctx = p->executor->create(a, err);
+        break;
+    }
+    if (ctx == NULL) {
+        if (err != NULL && err->msg[0] == '\0') {
+            hn_error_set(err, NULL, "failed to start (the plugin gave no reason)");
+        }
+        hn_error_prefix(err, "%s '%s'", hn_kind_name(p->kind), a->instance ? a->instance : p->name);
+    }
+    return ctx;
+}
+
+void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p,
+                             const struct hn_config_node *node, const char *instance,
+                             const char *stage, struct hn_plugin_args *args,
+                             struct hn_error *err)
+{
+    base_args(s, args);
+    args->node = node;
+    args->instance = instance ? instance : p->name;
+    args->stage = stage;
+    args->space = p->kind == HN_KIND_SPACE ? NULL : &s->space;
+    if (p->kind == HN_KIND_EXECUTOR) {
+        args->execute = hn_study_execute_fn();
+        args->runner = (void *)s;
+    }
+    return create_instance(p, args, err);
+}
+
+static int load_sources(struct hn_study *s, const struct hn_config_node *map, enum hn_kind kind,
+                        struct hn_error *err)
+{
+    if (map == NULL) {
+        return 0;
+    }
+    if (hn_config_expect(map, HN_NODE_MAPPING, err) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        const struct hn_config_node *node = map->items[i];
+        const char *inst = map->keys[i];
+        char buf[512];
+        for (size_t k = 0; k < s->n_sources; k++) {
+            if (strcmp(s->sources[k].name, inst) == 0) {
+                return hn_error_config(err, where(map->key_nodes[i], buf, sizeof(buf)),
+                                       "%s: the name '%s' is already used by another oracle "
+                                       "or evaluator; metric names must be unambiguous",
+                                       node->path, inst);
+            }
+        }
+        if (strchr(inst, '.') != NULL || inst[0] == '\0') {
+            return hn_error_config(err, where(map->key_nodes[i], buf, sizeof(buf)),
+                                   "%s: instance names must be non-empty and contain no '.'",
+                                   node->path);
+        }
+        const char *pname = plugin_name_of(node, node->path, err);
+        if (pname == NULL) {
+            return -1;
+        }
+        const struct hn_plugin *p = find_plugin(kind, node, pname, err);
+        if (p == NULL || check_options(p, node, inst, err) != 0) {
+            return -1;
+        }
+        struct hn_source *g = realloc(s->sources, (s->n_sources + 1) * sizeof(*g));
+        if (g == NULL) {
+            return hn_error_set(err, NULL, "out of memory");
+        }
+        s->sources = g;
+        struct hn_source *src = &s->sources[s->n_sources];
+        memset(src, 0, sizeof(*src));
+        src->name = strdup(inst);
+        src->plugin = p;
+        src->node = node;
+        s->n_sources++;
+        struct hn_plugin_args a;
+        src->ctx = hn_study_create_plugin(s, p, node, inst, NULL, &a, err);
+        if (src->ctx == NULL) {
+            hn_error_prefix(err, "%s", where(node, buf, sizeof(buf)));
+            return -1;
+        }
+        src->metrics = kind == HN_KIND_ORACLE ? p->oracle->metrics(src->ctx)
+                                              : p->evaluator->metrics(src->ctx);
+        if (src->metrics == NULL || src->metrics[0] == NULL) {
+            return hn_error_set(err, where(node, buf, sizeof(buf)),
+                                "%s '%s' declares no metrics (a bug in the plugin)",
+                                hn_kind_name(kind), inst);
+        }
+    }
+    return 0;
+}
+
+/* Resolve a metric name (full "source.name" or a unique short name) to its full name. */
+static char *resolve_metric(const struct hn_study *s, const struct hn_config_node *node,
+                            struct hn_error *err)
+{
+    const char *name = node->value;
+    char buf[512];
+    char all[2048] = "";
+    const char *cands[256];
+    char fulls[256][160];
+    size_t nc = 0;
+    char *found = NULL;
+    int matches = 0;
+    for (size_t i = 0; i < s->n_sources; i++) {
+        for (size_t k = 0; s->sources[i].metrics[k] != NULL; k++) {
+            const char *m = s->sources[i].metrics[k];
+            char full[160];
+            snprintf(full, sizeof(full), "%s.%s", s->sources[i].name, m);
+            if (nc < 256) {
+                snprintf(fulls[nc], sizeof(fulls[nc]), "%s", full);
+                cands[nc] = fulls[nc];
+                nc++;
+            }
+            size_t off = strlen(all);
+            snprintf(all + off, sizeof(all) - off, "%s%s", off ? ", " : "", full);
+            if (strcmp(full, name) == 0 || strcmp(m, name) == 0) {
+                matches++;
+                if (found == NULL) {
+                    found = strdup(full);
+                }
+                if (strcmp(full, name) == 0) { /* a full name is never ambiguous */
+                    free(found);
+                    return strdup(full);
+                }
+            }
+        }
+    }
+    cands[nc] = NULL;
+    if (matches == 1) {
+        return found;
+    }
+    free(found);
+    if (matches > 1) {
+        hn_error_config(err, where(node, buf, sizeof(buf)),
+                        "%s: metric '%s' is ambiguous; name it as source.metric (one of: %s)",
+                        node->path, name, all);
+        return NULL;
+    }
+    const char *near = hn_suggest(name, cands);
+    char hint[256] = "";
+    if (near != NULL) {
+        snprintf(hint, sizeof(hint), "did you mean '%s'? ", near);
+    }
+    hn_error_config(err, where(node, buf, sizeof(buf)),
+                    "%s: unknown metric '%s' (%sknown metrics: %s)", node->path, name, hint,
+                    nc ? all : "none: declare oracles or evaluators");
+    return NULL;
+}
+
+static int load_problem(struct hn_study *s, struct hn_error *err)
+{
+    const struct hn_config_node *objs = hn_config_get(s->root, "objectives");
+    char buf[512];
+    if (objs == NULL) {
+        return hn_error_config(err, where(s->root, buf, sizeof(buf)),
+                               "missing required key 'objectives' (a list like "
+                               "[{metric: quality.val_loss, goal: minimize}])");
+    }
+    if (hn_config_expect(objs, HN_NODE_SEQUENCE, err) != 0) {
+        return -1;
+    }
+    if (objs->n == 0) {
+        return hn_error_config(err, where(objs, buf, sizeof(buf)),
+                               "objectives: needs at least one objective");
+    }
+    s->objectives = calloc(objs->n, sizeof(*s->objectives));
+    if (s->objectives == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < objs->n; i++) {
+        const struct hn_config_node *o = objs->items[i];
+        if (hn_config_expect(o, HN_NODE_MAPPING, err) != 0 ||
+            hn_config_check_keys(o, objective_keys, "objective", err) != 0) {
+            return -1;
+        }
+        const struct hn_config_node *mn = hn_config_get(o, "metric");
+        const char *metric, *goal;
+        if (hn_config_req_string(o, "metric", &metric, err) != 0 ||
+            hn_config_get_string(o, "goal", "minimize", &goal, err) != 0) {
+            return -1;
+        }
+        struct hn_objective *ob = &s->objectives[i];
+        ob->ref = NAN;
+        if (strcmp(goal, "minimize") == 0) {
+            ob->maximize = 0;
+        } else if (strcmp(goal, "maximize") == 0) {
+            ob->maximize = 1;
+        } else {
+            const struct hn_config_node *gn = hn_config_get(o, "goal");
+            return hn_error_config(err, where(gn, buf, sizeof(buf)),
+                                   "%s: must be 'minimize' or 'maximize', found '%s'", gn->path,
+                                   goal);
+        }
+        if (hn_config_get_double(o, "ref", NAN, &ob->ref, err) != 0) {
+            return -1;
+        }
+        char *full = resolve_metric(s, mn, err);
+        if (full == NULL) {
+            return -1;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(s->objectives[k].metric, full) == 0) {
+                hn_error_config(err, where(mn, buf, sizeof(buf)),
+                                "%s: metric '%s' is already an objective", mn->path, full);
+                free(full);
+                return -1;
+            }
+        }
+        ob->metric = full;
+        s->problem.n_objectives = i + 1;
+    }
+    const struct hn_config_node *cons = hn_config_get(s->root, "constraints");
+    if (cons != NULL && !cons->is_null) {
+        if (hn_config_expect(cons, HN_NODE_SEQUENCE, err) != 0) {
+            return -1;
+        }
+        s->constraints = calloc(cons->n ? cons->n : 1, sizeof(*s->constraints));
+        if (s->constraints == NULL) {
+            return hn_error_set(err, NULL, "out of memory");
+        }
+        for (size_t i = 0; i < cons->n; i++) {
+            const struct hn_config_node *c = cons->items[i];
+            if (hn_config_expect(c, HN_NODE_MAPPING, err) != 0 ||
+                hn_config_check_keys(c, constraint_keys, "constraint", err) != 0) {
+                return -1;
+            }
+            struct hn_constraint *cn = &s->constraints[i];
+            const char *metric;
+            if (hn_config_req_string(c, "metric", &metric, err) != 0 ||
+                hn_config_get_double(c, "min", -INFINITY, &cn->lo, err) != 0 ||
+                hn_config_get_double(c, "max", INFINITY, &cn->hi, err) != 0) {
+                return -1;
+            }
+            if (hn_config_get(c, "min") == NULL && hn_config_get(c, "max") == NULL) {
+                return hn_error_config(err, where(c, buf, sizeof(buf)),
+                                       "%s: a constraint needs 'min', 'max' or both",
+                                       c->path);
+            }
+            if (!(cn->lo <= cn->hi)) {
+                return hn_error_config(err, where(c, buf, sizeof(buf)),
+                                       "%s: min (%g) must not exceed max (%g)", c->path, cn->lo,
+                                       cn->hi);
+            }
+            cn->metric = resolve_metric(s, hn_config_get(c, "metric"), err);
+            if (cn->metric == NULL) {
+                return -1;
+            }
+            s->problem.n_constraints = i + 1;
+        }
+    }
+    s->problem.objectives = s->objectives;
+    s->problem.constraints = s->constraints;
+    return 0;
+}
+
+static long source_index(const struct hn_study *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_sources; i++) {
+        if (strcmp(s->sources[i].name, name) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static int unknown_source(const struct hn_study *s, const struct hn_config_node *node,
+                          struct hn_error *err)
+{
+    char buf[512], all[1024] = "";
+    const char *cands[128];
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_sources && i < 127; i++) {
+        size_t off = strlen(all);
+        snprintf(all + off, sizeof(all) - off, "%s%s", i ? ", " : "", s->sources[i].name);
+        cands[n++] = s->sources[i].name;
+    }
+    cands[n] = NULL;
+    const char *near = hn_suggest(node->value, cands);
+    char hint[256] = "";
+    if (near) {
+        snprintf(hint, sizeof(hint), "did you mean '%s'? ", near);
+    }
+    return hn_error_config(err, where(node, buf, sizeof(buf)),
+                           "%s: no oracle or evaluator named '%s' (%sdeclared: %s)", node->path,
+                           node->value, hint, n ? all : "none");
+}
+
+/* Sources a search stage runs by default: those that produce objectives or constraints. */
+static int default_run(struct hn_study *s, struct hn_stage *st, struct hn_error *err)
+{
+    st->run = calloc(s->n_sources ? s->n_sources : 1, sizeof(size_t));
+    if (st->run == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < s->n_sources; i++) {
+        size_t len = strlen(s->sources[i].name);
+        int used = 0;
+        for (size_t k = 0; k < s->problem.n_objectives; k++) {
+            used |= strncmp(s->objectives[k].metric, s->sources[i].name, len) == 0 &&
+                    s->objectives[k].metric[len] == '.';
+        }
+        for (size_t k = 0; k < s->problem.n_constraints; k++) {
+            used |= strncmp(s->constraints[k].metric, s->sources[i].name, len) == 0 &&
+                    s->constraints[k].metric[len] == '.';
+        }
+        if (used) {
+            st->run[st->n_run++] = i;
+        }
+    }
+    return 0;
+}
+
+static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_config_node *node,
+                      struct hn_error *err)
+{
+    char buf[512];
+    if (hn_config_expect(node, HN_NODE_MAPPING, err) != 0 ||
+        hn_config_check_keys(node, stage_keys, "stage", err) != 0 ||
+        hn_config_req_string(node, "name", &st->name, err) != 0) {
+        return -1;
+    }
+    st->node = node;
+    st->fit = -1;
+    const struct hn_config_node *opt = hn_config_get(node, "optimizer");
+    const struct hn_config_node *sampler = hn_config_get(node, "sampler");
+    const struct hn_config_node *oracle = hn_config_get(node, "oracle");
+    const struct hn_config_node *select = hn_config_get(node, "select");
+    int kinds = (opt != NULL) + (sampler != NULL) + (oracle != NULL) + (select != NULL);
+    if (kinds != 1) {
+        return hn_error_config(err, where(node, buf, sizeof(buf)),
+                               "%s: stage '%s' needs exactly one of 'optimizer' or 'sampler' "
+                               "(a search), 'oracle' (fit a learned oracle) or 'select' "
+                               "(re-measure a set of trials)",
+                               node->path, st->name);
+    }
+    if (opt != NULL || sampler != NULL) {
+        st->type = HN_STAGE_SEARCH;
+        if (hn_config_req_int(node, "trials", &st->trials, err) != 0) {
+            return -1;
+        }
+        if (st->trials < 1) {
+            const struct hn_config_node *tn = hn_config_get(node, "trials");
+            return hn_error_config(err, where(tn, buf, sizeof(buf)),
+                                   "%s: must be >= 1, found %lld", tn->path,
+                                   (long long)st->trials);
+        }
+        if (sampler != NULL) {
+            const char *mode;
+            if (hn_config_to_string(sampler, &mode, err) != 0) {
+                return -1;
+            }
+            if (strcmp(mode, "sobol") != 0 && strcmp(mode, "uniform") != 0) {
+                return hn_error_config(err, where(sampler, buf, sizeof(buf)),
+                                       "%s: must be 'sobol' or 'uniform', found '%s'",
+                                       sampler->path, mode);
+            }
+            char text[64];
+            snprintf(text, sizeof(text), "mode: %s\n", mode);
+            st->owned_node = hn_config_load_string(text, sampler->file, err);
+            if (st->owned_node == NULL) {
+                return -1;
+            }
+            st->optimizer_node = st->owned_node;
+            st->optimizer = find_plugin(HN_KIND_OPTIMIZER, sampler, "random", err);
+        } else if (opt->type == HN_NODE_SCALAR) {
+            st->optimizer = find_plugin(HN_KIND_OPTIMIZER, opt, opt->value, err);
+            st->optimizer_node = NULL;
+        } else {
+            const char *pname = plugin_name_of(opt, opt->path, err);
+            if (pname == NULL) {
+                return -1;
+            }
+            st->optimizer = find_plugin(HN_KIND_OPTIMIZER, opt, pname, err);
+            st->optimizer_node = opt;
+        }
+        if (st->optimizer == NULL ||
+            check_options(st->optimizer, st->optimizer_node, NULL, err) != 0) {
+            return -1;
+        }
+    } else if (oracle != NULL) {
+        st->type = HN_STAGE_FIT;
+        if (hn_config_expect(oracle, HN_NODE_SCALAR, err) != 0) {
+            return -1;
+        }
+        st->fit = source_index(s, oracle->value);
+        if (st->fit < 0) {
+            return unknown_source(s, oracle, err);
+        }
+        const struct hn_source *src = &s->sources[st->fit];
+        if (src->plugin->kind != HN_KIND_ORACLE || src->plugin->oracle->fit == NULL) {
+            return hn_error_config(err, where(oracle, buf, sizeof(buf)),
+                                   "%s: '%s' (plugin %s) is not a learned oracle; a fit stage "
+                                   "needs an oracle that can be fitted (e.g. plugin 'learned')",
+                                   oracle->path, src->name, src->plugin->name);
+        }
+        if (hn_config_get(node, "trials") != NULL) {
+            const struct hn_config_node *tn = hn_config_get(node, "trials");
+            return hn_error_config(err, where(tn, buf, sizeof(buf)),
+                                   "%s: a fit stage runs no trials; remove 'trials'", tn->path);
+        }
+    } else {
+        st->type = HN_STAGE_VERIFY;
+        const char *what;
+        if (hn_config_to_string(select, &what, err) != 0) {
+            return -1;
+        }
+        if (strcmp(what, "pareto") != 0) {
+            return hn_error_config(err, where(select, buf, sizeof(buf)),
+                                   "%s: must be 'pareto', found '%s'", select->path, what);
+        }
+    }
+    const struct hn_config_node *run = hn_config_get(node, "run");
+    if (run != NULL && st->type == HN_STAGE_FIT) {
+        return hn_error_config(err, where(run, buf, sizeof(buf)),
+                               "%s: a fit stage runs nothing; remove 'run'", run->path);
+    }
+    if (run != NULL) {
+        size_t n = run->type == HN_NODE_SEQUENCE ? run->n : 1;
+        st->run = calloc(n ? n : 1, sizeof(size_t));
+        if (st->run == NULL) {
+            return hn_error_set(err, NULL, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+            const struct hn_config_node *r = run->type == HN_NODE_SEQUENCE ? run->items[i] : run;
+            if (hn_config_expect(r, HN_NODE_SCALAR, err) != 0) {
+                return -1;
+            }
+            long idx = source_index(s, r->value);
+            if (idx < 0) {
+                return unknown_source(s, r, err);
+            }
+            st->run[st->n_run++] = (size_t)idx;
+        }
+    } else if (st->type != HN_STAGE_FIT && default_run(s, st, err) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int load_stages(struct hn_study *s, struct hn_error *err)
+{
+    const struct hn_config_node *stages = hn_config_get(s->root, "stages");
+    char buf[512];
+    if (stages == NULL) {
+        return hn_error_config(err, where(s->root, buf, sizeof(buf)),
+                               "missing required key 'stages' (a list like [{name: search, "
+                               "optimizer: gpbo, trials: 40}])");
+    }
+    if (hn_config_expect(stages, HN_NODE_SEQUENCE, err) != 0) {
+        return -1;
+    }
+    if (stages->n == 0) {
+        return hn_error_config(err, where(stages, buf, sizeof(buf)),
+                               "stages: needs at least one stage");
+    }
+    s->stages = calloc(stages->n, sizeof(*s->stages));
+    if (s->stages == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < stages->n; i++) {
+        s->n_stages = i + 1;
+        if (load_stage(s, &s->stages[i], stages->items[i], err) != 0) {
+            return -1;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(s->stages[k].name, s->stages[i].name) == 0) {
+                const struct hn_config_node *nn = hn_config_get(stages->items[i], "name");
+                return hn_error_config(err, where(nn, buf, sizeof(buf)),
+                                       "%s: stage name '%s' is used twice", nn->path,
+                                       s->stages[i].name);
+            }
+        }
+    }
+    return 0;
+}
+
+static int load_space(struct hn_study *s, struct hn_error *err)
+{
+    const struct hn_config_node *node = hn_config_get(s->root, "space");
+    char buf[512];
+    if (node == NULL) {
+        return hn_error_config(err, where(s->root, buf, sizeof(buf)),
+                               "missing required key 'space' (e.g. {plugin: box, params: ...})");
+    }
+    const char *pname = plugin_name_of(node, "space", err);
+    if (pname == NULL) {
+        return -1;
+    }
+    const struct hn_plugin *p = find_plugin(HN_KIND_SPACE, node, pname, err);
+    if (p == NULL || check_options(p, node, NULL, err) != 0) {
+        return -1;
+    }
+    s->space.plugin = p;
+    struct hn_plugin_args a;
+    s->space.ctx = hn_study_create_plugin(s, p, node, NULL, NULL, &a, err);
+    if (s->space.ctx == NULL) {
+        return -1;
+    }
+    s->space.params = p->space->params(s->space.ctx);
+    if (s->space.params == NULL || s->space.params->n == 0) {
+        return hn_error_config(err, where(node, buf, sizeof(buf)),
+                               "space '%s' declares no parameters", p->name);
+    }
+    return 0;
+}
+
+struct hn_study *hn_study_load(const char *path, const struct hn_study_options *opt,
+                               struct hn_error *err)
+{
+    struct hn_study *s = calloc(1, sizeof(*s));
+    char buf[512];
+    if (s == NULL) {
+        hn_error_set(err, path, "out of memory");
+        return NULL;
+    }
+    s->file = strdup(path);
+    s->quiet = opt ? opt->quiet : 0;
+    s->root = hn_config_load(path, err);
+    if (s->root == NULL) {
+        goto fail;
+    }
+    for (size_t i = 0; opt != NULL && i < opt->n_overrides; i++) {
+        if (hn_config_set(s->root, opt->overrides[i], err) != 0) {
+            goto fail;
+        }
+    }
+    if (hn_config_expect(s->root, HN_NODE_MAPPING, err) != 0 ||
+        hn_config_check_keys(s->root, top_keys, "study file", err) != 0) {
+        goto fail;
+    }
+    const struct hn_config_node *study = hn_config_get(s->root, "study");
+    if (study == NULL) {
+        hn_error_config(err, where(s->root, buf, sizeof(buf)),
+                        "missing required key 'study' (e.g. study: {name: demo, seed: 1})");
+        goto fail;
+    }
+    int64_t seed;
+    const char *output;
+    if (hn_config_expect(study, HN_NODE_MAPPING, err) != 0 ||
+        hn_config_check_keys(study, study_keys, "study", err) != 0 ||
+        hn_config_req_string(study, "name", &s->name, err) != 0 ||
+        hn_config_get_int(study, "seed", 0, &seed, err) != 0 ||
+        hn_config_get_string(study, "output", NULL, &output, err) != 0) {
+        goto fail;
+    }
+    if (seed < 0) {
+        const struct hn_config_node *sn = hn_config_get(study, "seed");
+        hn_error_config(err, where(sn, buf, sizeof(buf)), "%s: must be >= 0, found %lld",
+                        sn->path, (long long)seed);
+        goto fail;
+    }
+    s->seed = (uint64_t)seed;
+    if (opt != NULL && opt->output != NULL) {
+        s->output = strdup(opt->output);
+    } else if (output != NULL) {
+        s->output = strdup(output);
+    } else {
+        s->output = hn_path_join("runs", s->name);
+    }
+    if (load_space(s, err) != 0 ||
+        load_sources(s, hn_config_get(s->root, "oracles"), HN_KIND_ORACLE, err) != 0 ||
+        load_sources(s, hn_config_get(s->root, "evaluators"), HN_KIND_EVALUATOR, err) != 0) {
+        goto fail;
+    }
+    if (s->n_sources == 0) {
+        hn_error_config(err, where(s->root, buf, sizeof(buf)),
+                        "the study declares no 'evaluators' and no 'oracles': nothing would "
+                        "measure the trials");
+        goto fail;
+    }
+    if (load_problem(s, err) != 0 || load_stages(s, err) != 0) {
+        goto fail;
+    }
+    const struct hn_config_node *ex = hn_config_get(s->root, "executor");
+    if (ex != NULL) {
+        const char *pname =
+            ex->type == HN_NODE_SCALAR ? ex->value : plugin_name_of(ex, "executor", err);
+        if (pname == NULL) {
+            goto fail;
+        }
+        s->executor = find_plugin(HN_KIND_EXECUTOR, ex, pname, err);
+        s->executor_node = ex->type == HN_NODE_SCALAR ? NULL : ex;
+        if (s->executor == NULL || check_options(s->executor, s->executor_node, NULL, err) != 0) {
+            goto fail;
+        }
+    } else {
+        s->executor = &hn_builtin_executor_serial;
+    }
+    return s;
+fail:
+    if (err != NULL && err->kind == HN_ERR_NONE) {
+        err->kind = HN_ERR_RUNTIME;
+    }
+    hn_study_free(s);
+    return NULL;
+}
+
+void hn_study_free(struct hn_study *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    hn_replay_free(&s->r);
+    for (size_t i = 0; i < s->n_stages; i++) {
+        free(s->stages[i].run);
+        hn_config_free(s->stages[i].owned_node);
+    }
+    free(s->stages);
+    for (size_t i = 0; i < s->n_sources; i++) {
+        struct hn_source *src = &s->sources[i];
+        if (src->ctx != NULL) {
+            if (src->plugin->kind == HN_KIND_ORACLE) {
+                src->plugin->oracle->destroy(src->ctx);
+            } else {
+                src->plugin->evaluator->destroy(src->ctx);
+            }
+        }
+        free(src->name);
+    }
+    free(s->sources);
+    if (s->space.ctx != NULL) {
+        s->space.plugin->space->destroy(s->space.ctx);
+    }
+    for (size_t i = 0; i < s->problem.n_objectives; i++) {
+        free((char *)s->objectives[i].metric);
+    }
+    for (size_t i = 0; i < s->problem.n_constraints; i++) {
+        free((char *)s->constraints[i].metric);
+    }
+    free(s->objectives);
+    free(s->constraints);
+    hn_config_free(s->root);
+    free(s->output);
+    free(s->file);
+    free(s);
+}
+
+/* ---- the space wrapper seen by plugins (space.h) ---- */
+
+const struct hn_params *hn_space_params(const struct hn_space *space)
+{
+    return space->params;
+}
+
+int hn_space_check(const struct hn_space *space, const double *x, char *why, size_t size)
+{
+    if (!hn_params_valid(space->params, x, why, size)) {
+        return 0;
+    }
+    if (space->plugin->space->check != NULL) {
+        int ok = space->plugin->space->check(space->ctx, x, why, size);
+        return ok > 0 ? 1 : 0;
+    }
+    return 1;
+}
+
+json_t *hn_space_decode(const struct hn_space *space, const double *x, struct hn_error *err)
+{
+    if (space->plugin->space->decode != NULL) {
+        json_t *arch = space->plugin->space->decode(space->ctx, x, err);
+        if (arch == NULL) {
+            hn_error_prefix(err, "space '%s'", space->plugin->name);
+        }
+        return arch;
+    }
+    return hn_params_to_json(space->params, x);
+}

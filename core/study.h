@@ -1,0 +1,133 @@
+/*
+ * hilnas core internals: a loaded study (configuration + plugin instances) and its runner.
+ * Not installed. The command line drives it: hn_study_load -> hn_study_run -> hn_study_free.
+ */
+#ifndef HILNAS_CORE_STUDY_H
+#define HILNAS_CORE_STUDY_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "hilnas/conf.h"
+#include "hilnas/plugin.h"
+#include "hilnas/space.h"
+#include "hilnas/study.h"
+#include "hilnas/trial.h"
+
+struct hn_space {
+    const struct hn_plugin *plugin;
+    void *ctx;
+    const struct hn_params *params;
+};
+
+/* An oracle or evaluator instance ("sources" of metrics). */
+struct hn_source {
+    char *name;
+    const struct hn_plugin *plugin;
+    const struct hn_config_node *node;
+    void *ctx;
+    const char *const *metrics; /* short names, owned by the plugin */
+    int fitted;                 /* learned oracles: fit() has run in this process */
+};
+
+enum hn_stage_type { HN_STAGE_SEARCH, HN_STAGE_FIT, HN_STAGE_VERIFY };
+
+struct hn_stage {
+    const char *name;
+    enum hn_stage_type type;
+    const struct hn_config_node *node;
+    const struct hn_plugin *optimizer;
+    const struct hn_config_node *optimizer_node; /* options of the optimizer */
+    struct hn_config_node *owned_node;           /* synthesized for `sampler:` shorthand */
+    int64_t trials;
+    size_t n_run;
+    size_t *run;    /* indices into sources */
+    long fit;       /* fit stage: source index */
+};
+
+/* Replay helper shared by run and show: apply one journal event to a trial list. */
+struct hn_replay {
+    const struct hn_params *params; /* NULL: keep parameters only as JSON */
+    size_t n, cap;
+    struct hn_trial **trials;
+    json_t **params_json;
+    long *of;            /* verify trials: the trial re-measured, else -1 */
+    json_t *study_event; /* last "study" event */
+    long next_id;
+};
+struct hn_study_options {
+    const char *const *overrides; /* "dotted.path=value" */
+    size_t n_overrides;
+    const char *output;           /* overrides study.output when not NULL */
+    int quiet;                    /* no per-trial progress lines */
+};
+
+struct hn_study {
+    char *file;
+    struct hn_config_node *root;
+    const char *name;
+    uint64_t seed;
+    char *output;
+    struct hn_space space;
+    size_t n_sources;
+    struct hn_source *sources;
+    struct hn_objective *objectives;
+    struct hn_constraint *constraints;
+    struct hn_problem problem;
+    size_t n_stages;
+    struct hn_stage *stages;
+    const struct hn_plugin *executor;
+    const struct hn_config_node *executor_node;
+    int quiet;
+
+    /* run state */
+    struct hn_journal *journal;
+    struct hn_replay r; /* every trial of the study, in id order */
+};
+
+/*
+ * Load a study file: parse and check the configuration, load the plugins, validate their
+ * options, create the space and the metric sources, resolve objectives and constraints.
+ * Nothing runs and nothing is written. NULL with err (configuration errors are HN_ERR_CONFIG).
+ */
+struct hn_study *hn_study_load(const char *path, const struct hn_study_options *opt,
+                               struct hn_error *err);
+
+/* Run (or resume) every stage; writes the study directory. 0 or -1 with err. */
+int hn_study_run(struct hn_study *study, struct hn_error *err);
+
+void hn_study_free(struct hn_study *study);
+
+/* Create an instance of plugin p (any kind) with the study's arguments; args is filled and
+ * must outlive the call only. Errors are prefixed with the kind and instance. */
+void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p,
+                             const struct hn_config_node *node, const char *instance,
+                             const char *stage, struct hn_plugin_args *args,
+                             struct hn_error *err);
+
+/* The core's evaluation callback given to executors. */
+hn_execute_fn hn_study_execute_fn(void);
+
+/*
+ * Display labels of metric full names: the short name (after the first '.') when no other
+ * metric shares it, else the full name. labels[i] are malloc'ed; free with free().
+ */
+int hn_metric_labels(char *const *names, size_t n, char **labels);
+
+/*
+ * Summary of trials for `hilnas show --json` and the run's outputs: counts by status, best per
+ * objective, Pareto set and hypervolume. params_json[i] (may be NULL) are the trials' parameter
+ * objects. Returns a new reference or NULL with err.
+ */
+json_t *hn_study_summary(const struct hn_problem *problem, struct hn_trial *const *trials,
+                         json_t *const *params_json, size_t n, struct hn_error *err);
+
+/* Problem (objectives, constraints) as JSON for the journal, and back (for show). */
+json_t *hn_problem_to_json(const struct hn_problem *problem);
+int hn_problem_from_json(const json_t *obj, struct hn_problem *problem, struct hn_error *err);
+void hn_problem_free(struct hn_problem *problem); /* for problems made by from_json */
+
+int hn_replay_event(json_t *event, long line, void *data, struct hn_error *err);
+void hn_replay_free(struct hn_replay *replay);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * Standard test problems as BoTorch defines them (botorch/test_functions/synthetic.py and
+ * multi_objective.py): constants copied from there, all minimization problems.
+ */
+#include "config.h"
+
+#include <math.h>
+
+#include "plugins/evaluator-testfn/testfn.h"
+
+double testfn_branin(const double *x)
+{
+    const double a = 1, b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 6, s = 10,
+                 t = 1 / (8 * M_PI);
+    double q = x[1] - b * x[0] * x[0] + c * x[0] - r;
+    return a * q * q + s * (1 - t) * cos(x[0]) + s;
+}
+
+double testfn_hartmann6(const double *x)
+{
+    static const double alpha[4] = {1.0, 1.2, 3.0, 3.2};
+    static const double A[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
+                                   {0.05, 10, 17, 0.1, 8, 14},
+                                   {3, 3.5, 1.7, 10, 17, 8},
+                                   {17, 8, 0.05, 10, 0.1, 14}};
+    static const double P[4][6] = {{1312, 1696, 5569, 124, 8283, 5886},
+                                   {2329, 4135, 8307, 3736, 1004, 9991},
+                                   {2348, 1451, 3522, 2883, 3047, 6650},
+                                   {4047, 8828, 8732, 5743, 1091, 381}};
+    double sum = 0;
+    for (int i = 0; i < 4; i++) {
+        double inner = 0;
+        for (int j = 0; j < 6; j++) {
+            double dlt = x[j] - 1e-4 * P[i][j];
+            inner += A[i][j] * dlt * dlt;
+        }
+        sum += alpha[i] * exp(-inner);
+    }
+    return -sum;
+}
+
+double testfn_ackley(const double *x, size_t d)
+{
+    const double a = 20, b = 0.2, c = 2 * M_PI;
+    double s1 = 0, s2 = 0;
+    for (size_t i = 0; i < d; i++) {
+        s1 += x[i] * x[i];
+        s2 += cos(c * x[i]);
+    }
+    return -a * exp(-b * sqrt(s1 / (double)d)) - exp(s2 / (double)d) + a + M_E;
+}
+
+void testfn_branincurrin(const double *x, double *f)
+{
+    /* Branin on the rescaled unit square */
+    double xb[2] = {15 * x[0] - 5, 15 * x[1]};
+    f[0] = testfn_branin(xb);
+    double x0 = x[0], x1 = x[1];
+    double factor1 = 1 - exp(-1 / (2 * x1)); /* x1 = 0: exp(-inf) = 0 */
+    double numer = 2300 * x0 * x0 * x0 + 1900 * x0 * x0 + 2092 * x0 + 60;
+    double denom = 100 * x0 * x0 * x0 + 500 * x0 * x0 + 4 * x0 + 20;
+    f[1] = factor1 * numer / denom;
+}
+
+void testfn_zdt(int which, const double *x, size_t d, double *f)
+{
+    double g = 0;
+    for (size_t i = 1; i < d; i++) {
+        g += x[i];
+    }
+    g = 1 + 9 * g / (double)(d - 1);
+    double f0 = x[0], ratio = f0 / g;
+    f[0] = f0;
+    switch (which) {
+    case 1:
+        f[1] = g * (1 - sqrt(ratio));
+        break;
+    case 2:
+        f[1] = g * (1 - ratio * ratio);
+        break;
+    default:
+        f[1] = g * (1 - sqrt(ratio) - ratio * sin(10 * M_PI * f0));
+        break;
+    }
+}
+
+void testfn_dtlz2(const double *x, size_t d, size_t m, double *f)
+{
+    double g = 0;
+    for (size_t i = m - 1; i < d; i++) {
+        g += (x[i] - 0.5) * (x[i] - 0.5);
+    }
+    for (size_t j = 0; j < m; j++) {
+        double v = 1 + g;
+        for (size_t i = 0; i + 1 + j < m; i++) {
+            v *= cos(x[i] * M_PI / 2);
+        }
+        if (j > 0) {
+            v *= sin(x[m - 1 - j] * M_PI / 2);
+        }
+        f[j] = v;
+    }
+}

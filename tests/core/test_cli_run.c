@@ -1,0 +1,334 @@
+/*
+ * The study runner through the real CLI: outputs, resume, SIGKILL mid-study, the lock against
+ * a second process, failed trials, seeds, exit codes.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/core/testutil.h"
+
+static char plugin_env[4300];
+
+static char **test_env(void)
+{
+    static char *envp[2];
+    snprintf(plugin_env, sizeof(plugin_env), "HILNAS_PLUGIN_PATH=%s/tests/plugins-test",
+             tu_builddir());
+    envp[0] = plugin_env;
+    envp[1] = NULL;
+    return envp;
+}
+
+static const char *study_path(const char *rel, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", tu_srcdir(), rel);
+    return buf;
+}
+
+static int run_cli(const char *cmd, const char *study, const char *out_dir, const char *extra,
+                   char **out, char **err)
+{
+    char *argv[8];
+    int k = 0;
+    argv[k++] = (char *)tu_hilnas();
+    argv[k++] = (char *)cmd;
+    argv[k++] = (char *)study;
+    if (out_dir != NULL) {
+        argv[k++] = "--output";
+        argv[k++] = (char *)out_dir;
+    }
+    if (extra != NULL) {
+        argv[k++] = "--set";
+        argv[k++] = (char *)extra;
+    }
+    argv[k] = NULL;
+    return tu_run(argv, test_env(), out, err);
+}
+
+static json_t *show_json(const char *dir)
+{
+    char *argv[] = {(char *)tu_hilnas(), "show", (char *)dir, "--json", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = tu_run(argv, test_env(), &out, &err);
+    cr_assert_eq(rc, 0, "show failed (%d): %s", rc, err);
+    json_error_t jerr;
+    json_t *j = json_loads(out, 0, &jerr);
+    cr_assert_not_null(j, "show --json printed invalid JSON (%s): %s", jerr.text, out);
+    free(out);
+    free(err);
+    return j;
+}
+
+static json_int_t count_of(json_t *summary, const char *status)
+{
+    return json_integer_value(json_object_get(json_object_get(summary, "trials"), status));
+}
+
+/* Per trial id: how many "completed" events the journal holds. */
+static size_t completed_events(const char *dir, int *per_id, size_t max_id)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+    char *text = tu_read_file(path);
+    size_t n = 0;
+    memset(per_id, 0, max_id * sizeof(int));
+    for (char *line = strtok(text, "\n"); text && line; line = strtok(NULL, "\n")) {
+        json_t *ev = json_loads(line, 0, NULL);
+        if (ev == NULL) {
+            continue;
+        }
+        const char *type = json_string_value(json_object_get(ev, "event"));
+        if (type && strcmp(type, "completed") == 0) {
+            json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+            if (id >= 0 && (size_t)id < max_id) {
+                per_id[id]++;
+            }
+            n++;
+        }
+        json_decref(ev);
+    }
+    free(text);
+    return n;
+}
+
+Test(cli_run, branin_random_outputs_and_show)
+{
+    char study[4200], dir[4300];
+    char *tmp = tu_tmpdir("run");
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    char *out, *err;
+    int rc = run_cli("run", study_path("conf.d/branin-random.yaml", study, sizeof(study)), dir,
+                     NULL, &out, &err);
+    cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
+    free(out);
+    free(err);
+
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/trials.csv", dir);
+    char *csv = tu_read_file(path);
+    cr_assert_not_null(csv);
+    cr_expect(strncmp(csv, "id,stage,status,x0,x1,branin", 28) == 0, "header: %.80s", csv);
+    cr_expect_eq(tu_count(csv, "\n"), 31, "header + 30 rows");
+    cr_expect_eq(tu_count(csv, ",complete,"), 30);
+    /* the best value in show equals the minimum of the CSV column */
+    double best_csv = INFINITY;
+    char *save = NULL;
+    strtok_r(csv, "\n", &save);
+    for (char *line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        double x0, x1, v;
+        long id;
+        char stage[64];
+        cr_assert_eq(sscanf(line, "%ld,%63[^,],complete,%lf,%lf,%lf", &id, stage, &x0, &x1, &v),
+                     5, "row: %s", line);
+        double a = 1, b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 6, s = 10,
+               t = 1 / (8 * M_PI);
+        double expect = a * pow(x1 - b * x0 * x0 + c * x0 - r, 2) + s * (1 - t) * cos(x0) + s;
+        cr_expect(fabs(v - expect) <= 1e-9 * fmax(1, fabs(expect)),
+                  "trial %ld: branin(%g, %g) = %.17g, CSV says %.17g", id, x0, x1, expect, v);
+        cr_expect(x0 >= -5 && x0 <= 10 && x1 >= 0 && x1 <= 15);
+        best_csv = fmin(best_csv, v);
+    }
+    free(csv);
+    json_t *sum = show_json(dir);
+    cr_expect_eq(count_of(sum, "complete"), 30);
+    cr_expect_eq(count_of(sum, "failed"), 0);
+    cr_expect_eq(count_of(sum, "running"), 0);
+    json_t *best = json_object_get(json_object_get(sum, "best"), "branin");
+    cr_assert_not_null(best, "best.branin present");
+    cr_expect_float_eq(json_number_value(json_object_get(best, "value")), best_csv, 1e-12);
+    cr_expect_eq(json_array_size(json_object_get(sum, "pareto")), 1);
+    json_decref(sum);
+
+    /* running again resumes a finished study: nothing new */
+    rc = run_cli("run", study, dir, NULL, &out, &err);
+    cr_expect_eq(rc, 0, "%s", err);
+    cr_expect(strstr(err, "already complete") != NULL, "%s", err);
+    free(out);
+    free(err);
+    int per_id[64];
+    cr_expect_eq(completed_events(dir, per_id, 64), 30);
+    free(tmp);
+}
+
+Test(cli_run, sigkill_mid_study_then_resume_keeps_every_completed_trial_once, .timeout = 120)
+{
+    char study[4200], dir[4300], log[4400], jpath[4400];
+    char *tmp = tu_tmpdir("kill");
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    snprintf(log, sizeof(log), "%s/first.log", tmp);
+    snprintf(jpath, sizeof(jpath), "%s/journal.jsonl", dir);
+    study_path("tests/data/studies/sleepy.yaml", study, sizeof(study));
+    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
+    pid_t pid = tu_spawn(argv, test_env(), log);
+    /* wait (on the journal, not a timer) until 12 trials are complete, then SIGKILL */
+    int per_id[128];
+    size_t done = 0;
+    for (int i = 0; i < 3000 && done < 12; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        done = completed_events(dir, per_id, 128);
+    }
+    cr_assert_geq(done, 12, "the first run never completed 12 trials");
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the first run must have been killed");
+    int before[128];
+    size_t n_before = completed_events(dir, before, 128);
+    cr_assert_lt(n_before, 40, "killed before the end");
+
+    char *out, *err;
+    int rc = run_cli("run", study, dir, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "resume failed (%d): %s", rc, err);
+    free(out);
+    free(err);
+    int after[128];
+    size_t n_after = completed_events(dir, after, 128);
+    cr_expect_eq(n_after, 40, "the study finishes with its 40 configured trials");
+    for (int id = 0; id < 128; id++) {
+        cr_expect_leq(after[id], 1, "trial %d completed %d times", id, after[id]);
+        if (before[id]) {
+            cr_expect_eq(after[id], 1, "completed trial %d lost", id);
+        }
+    }
+    json_t *sum = show_json(dir);
+    cr_expect_eq(count_of(sum, "complete"), 40);
+    cr_expect_eq(count_of(sum, "running"), 0);
+    cr_expect_eq(count_of(sum, "failed"), count_of(sum, "abandoned"),
+                 "only abandoned trials failed");
+    cr_expect_leq(count_of(sum, "abandoned"), 1, "at most the one running trial is abandoned");
+    json_decref(sum);
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/trials.csv", dir);
+    char *csv = tu_read_file(path);
+    cr_expect_eq(tu_count(csv, ",complete,"), 40);
+    cr_expect_eq(tu_count(csv, ",init,complete,"), 10);
+    cr_expect_eq(tu_count(csv, ",more,complete,"), 30);
+    free(csv);
+    free(tmp);
+}
+
+Test(cli_run, second_process_on_the_same_study_is_refused, .timeout = 120)
+{
+    char study[4200], dir[4300], log[4400];
+    char *tmp = tu_tmpdir("lock");
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    snprintf(log, sizeof(log), "%s/first.log", tmp);
+    study_path("tests/data/studies/sleepy.yaml", study, sizeof(study));
+    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
+    pid_t pid = tu_spawn(argv, test_env(), log);
+    int per_id[128];
+    for (int i = 0; i < 3000 && completed_events(dir, per_id, 128) < 2; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    char *out, *err;
+    int rc = run_cli("run", study, dir, NULL, &out, &err);
+    cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "in use by another hilnas process") != NULL, "%s", err);
+    char pidtext[32];
+    snprintf(pidtext, sizeof(pidtext), "pid %ld", (long)pid);
+    cr_expect(strstr(err, pidtext) != NULL, "names the pid %ld: %s", (long)pid, err);
+    free(out);
+    free(err);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    free(tmp);
+}
+
+Test(cli_run, failed_trials_are_recorded_with_their_reason)
+{
+    char study[4200], dir[4300];
+    char *tmp = tu_tmpdir("fail");
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    char *out, *err;
+    int rc = run_cli("run", study_path("tests/data/studies/some-failures.yaml", study,
+                                       sizeof(study)),
+                     dir, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    json_t *sum = show_json(dir);
+    cr_expect_eq(count_of(sum, "failed"), 3, "trials 2, 5, 8 fail");
+    cr_expect_eq(count_of(sum, "complete"), 6);
+    json_decref(sum);
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/trials.csv", dir);
+    char *csv = tu_read_file(path);
+    cr_expect_eq(tu_count(csv, "planned failure of trial"), 3, "%s", csv);
+    cr_expect(strstr(csv, "\"green, dark\"") != NULL || strstr(csv, ",red,") != NULL ||
+                  strstr(csv, ",blue,") != NULL,
+              "categorical labels in the CSV: %s", csv);
+    free(csv);
+    free(tmp);
+}
+
+Test(cli_run, seeds_reproduce_and_differ)
+{
+    char study[4200], d1[4300], d2[4300], d3[4300];
+    char *tmp = tu_tmpdir("seed");
+    snprintf(d1, sizeof(d1), "%s/a", tmp);
+    snprintf(d2, sizeof(d2), "%s/b", tmp);
+    snprintf(d3, sizeof(d3), "%s/c", tmp);
+    study_path("conf.d/branin-random.yaml", study, sizeof(study));
+    char *out, *err;
+    cr_assert_eq(run_cli("run", study, d1, "study.seed=11", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    cr_assert_eq(run_cli("run", study, d2, "study.seed=11", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    cr_assert_eq(run_cli("run", study, d3, "study.seed=12", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    char p1[4400], p2[4400], p3[4400];
+    snprintf(p1, sizeof(p1), "%s/pareto.csv", d1);
+    snprintf(p2, sizeof(p2), "%s/pareto.csv", d2);
+    snprintf(p3, sizeof(p3), "%s/pareto.csv", d3);
+    char *a = tu_read_file(p1), *b = tu_read_file(p2), *c = tu_read_file(p3);
+    cr_expect_str_eq(a, b, "same seed, same study");
+    cr_expect_str_neq(a, c, "another seed, another study");
+    free(a), free(b), free(c);
+    free(tmp);
+}
+
+Test(cli_run, usage_errors_exit_2)
+{
+    char *out, *err;
+    char *a1[] = {(char *)tu_hilnas(), "run", NULL};
+    cr_expect_eq(tu_run(a1, NULL, &out, &err), 2);
+    free(out), free(err);
+    char *a2[] = {(char *)tu_hilnas(), "run", "--bogus", "x.yaml", NULL};
+    cr_expect_eq(tu_run(a2, NULL, &out, &err), 2);
+    cr_expect(strstr(err, "--bogus") != NULL, "%s", err);
+    free(out), free(err);
+    char *a3[] = {(char *)tu_hilnas(), "frobnicate", NULL};
+    cr_expect_eq(tu_run(a3, NULL, &out, &err), 2);
+    free(out), free(err);
+    char *a4[] = {(char *)tu_hilnas(), "validate", "/nonexistent/study.yaml", NULL};
+    int rc = tu_run(a4, NULL, &out, &err);
+    cr_expect(rc == 2 || rc == 1, "missing file: exit %d", rc);
+    cr_expect(strstr(err, "/nonexistent/study.yaml") != NULL, "%s", err);
+    free(out), free(err);
+    char *a5[] = {(char *)tu_hilnas(), "show", "/nonexistent-dir", NULL};
+    cr_expect_eq(tu_run(a5, NULL, &out, &err), 2, "%s", err);
+    free(out), free(err);
+    const char *cmds[] = {"run", "validate", "plugins", "show"};
+    for (size_t i = 0; i < 4; i++) {
+        char *h[] = {(char *)tu_hilnas(), (char *)cmds[i], "--help", NULL};
+        cr_expect_eq(tu_run(h, NULL, &out, &err), 0, "%s --help", cmds[i]);
+        cr_expect(strstr(out, "usage: hilnas") != NULL, "%s --help: %s", cmds[i], out);
+        free(out), free(err);
+        char *v[] = {(char *)tu_hilnas(), (char *)cmds[i], "--version", NULL};
+        cr_expect_eq(tu_run(v, NULL, &out, &err), 0, "%s --version", cmds[i]);
+        cr_expect(strstr(out, PACKAGE_VERSION) != NULL, "%s --version: %s", cmds[i], out);
+        free(out), free(err);
+    }
+}
