@@ -82,7 +82,11 @@ static size_t completed_events(const char *dir, int *per_id, size_t max_id)
     char *text = tu_read_file(path);
     size_t n = 0;
     memset(per_id, 0, max_id * sizeof(int));
-    for (char *line = strtok(text, "\n"); text && line; line = strtok(NULL, "\n")) {
+    if (text == NULL) {
+        return 0; /* not created yet */
+    }
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         json_t *ev = json_loads(line, 0, NULL);
         if (ev == NULL) {
             continue;
