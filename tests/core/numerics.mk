@@ -1,1 +1,11 @@
-# (filled by the area's owner)
+check_PROGRAMS += tests/core/test_sobol tests/core/test_pareto tests/core/test_rng
+TESTS += tests/core/test_sobol tests/core/test_pareto tests/core/test_rng
+tests_core_test_sobol_SOURCES = tests/core/test_sobol.c
+tests_core_test_sobol_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_sobol_LDADD = $(HN_TEST_LIBS)
+tests_core_test_pareto_SOURCES = tests/core/test_pareto.c
+tests_core_test_pareto_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_pareto_LDADD = $(HN_TEST_LIBS)
+tests_core_test_rng_SOURCES = tests/core/test_rng.c
+tests_core_test_rng_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_rng_LDADD = $(HN_TEST_LIBS)
