@@ -82,7 +82,57 @@ static void base_args(const struct hn_study *s, struct hn_plugin_args *a)
     a->threads = 1;
 }
 
-/* Wrap a plugin's create: prefix its errors with "<kind> '<instance>'" and the node. */
+/*
+ * Compose a plugin's error as "<position>: <kind> '<instance>' (<plugin>): <reason>": the
+ * position the plugin named (if its message starts with one) or else the node's, then one
+ * prefix naming the plugin, whatever the plugin already wrote of its own name.
+ */
+static void compose_error(const struct hn_plugin *p, const char *instance,
+                          const struct hn_config_node *node, struct hn_error *err)
+{
+    if (err == NULL) {
+        return;
+    }
+    char msg[HN_ERROR_MAX], pos[1024] = "", label[256];
+    snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : "failed to start (no reason given)");
+    const char *rest = msg;
+    /* a leading "file:line:col: " from the plugin */
+    if (node != NULL && node->file != NULL) {
+        size_t lf = strlen(node->file);
+        if (strncmp(msg, node->file, lf) == 0 && msg[lf] == ':') {
+            const char *colon = strstr(msg + lf, ": ");
+            if (colon != NULL) {
+                snprintf(pos, sizeof(pos), "%.*s", (int)(colon - msg), msg);
+                rest = colon + 2;
+            }
+        }
+    }
+    if (pos[0] == '\0' && node != NULL) {
+        hn_config_where(node, pos, sizeof(pos));
+    }
+    /* drop the plugin's own "<kind> '<name>': " if it wrote one */
+    char own[256];
+    snprintf(own, sizeof(own), "%s '%s': ", hn_kind_name(p->kind), p->name);
+    if (strncmp(rest, own, strlen(own)) == 0) {
+        rest += strlen(own);
+    }
+    if (instance != NULL && strcmp(instance, p->name) != 0) {
+        snprintf(label, sizeof(label), "%s '%s' (%s)", hn_kind_name(p->kind), instance, p->name);
+    } else {
+        snprintf(label, sizeof(label), "%s '%s'", hn_kind_name(p->kind), p->name);
+    }
+    enum hn_error_kind kind = err->kind == HN_ERR_NONE ? HN_ERR_RUNTIME : err->kind;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+    int len = pos[0] != '\0'
+                  ? snprintf(err->msg, sizeof(err->msg), "%s: %s: %s", pos, label, rest)
+                  : snprintf(err->msg, sizeof(err->msg), "%s: %s", label, rest);
+#pragma GCC diagnostic pop
+    (void)len; /* a message longer than HN_ERROR_MAX is cut, which is fine */
+    err->kind = kind;
+}
+
+/* Run a plugin's create(); errors are composed by compose_error(). */
 static void *create_instance(const struct hn_plugin *p, const struct hn_plugin_args *a,
                              struct hn_error *err)
 {
@@ -106,10 +156,7 @@ static void *create_instance(const struct hn_plugin *p, const struct hn_plugin_a
         break;
     }
     if (ctx == NULL) {
-        if (err != NULL && err->msg[0] == '\0') {
-            hn_error_set(err, NULL, "failed to start (the plugin gave no reason)");
-        }
-        hn_error_prefix(err, "%s '%s'", hn_kind_name(p->kind), a->instance ? a->instance : p->name);
+        compose_error(p, a->instance, a->node, err);
     }
     return ctx;
 }
@@ -179,7 +226,6 @@ static int load_sources(struct hn_study *s, const struct hn_config_node *map, en
         struct hn_plugin_args a;
         src->ctx = hn_study_create_plugin(s, p, node, inst, NULL, &a, err);
         if (src->ctx == NULL) {
-            hn_error_prefix(err, "%s", where(node, buf, sizeof(buf)));
             return -1;
         }
         src->metrics = kind == HN_KIND_ORACLE ? p->oracle->metrics(src->ctx)
@@ -210,8 +256,11 @@ static char *resolve_metric(const struct hn_study *s, const struct hn_config_nod
             const char *m = s->sources[i].metrics[k];
             char full[160];
             snprintf(full, sizeof(full), "%s.%s", s->sources[i].name, m);
-            if (nc < 256) {
+            if (nc < 254) {
                 snprintf(fulls[nc], sizeof(fulls[nc]), "%s", full);
+                cands[nc] = fulls[nc];
+                nc++;
+                snprintf(fulls[nc], sizeof(fulls[nc]), "%s", m);
                 cands[nc] = fulls[nc];
                 nc++;
             }

@@ -42,3 +42,9 @@ tests_core_test_registry_LDADD = $(HN_TEST_LIBS)
 tests_core_test_cli_run_SOURCES = tests/core/test_cli_run.c tests/core/testutil.c
 tests_core_test_cli_run_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_core_test_cli_run_LDADD = $(HN_TEST_LIBS)
+
+check_PROGRAMS += tests/core/test_config_cli
+TESTS += tests/core/test_config_cli
+tests_core_test_config_cli_SOURCES = tests/core/test_config_cli.c tests/core/testutil.c
+tests_core_test_config_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_config_cli_LDADD = $(HN_TEST_LIBS)
