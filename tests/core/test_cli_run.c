@@ -336,3 +336,31 @@ Test(cli_run, usage_errors_exit_2)
         free(out), free(err);
     }
 }
+
+Test(cli_run, verify_stage_re_measures_the_pareto_set_once)
+{
+    char study[4200], dir[4300];
+    char *tmp = tu_tmpdir("verify");
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    study_path("tests/data/studies/verify-pareto.yaml", study, sizeof(study));
+    char *out, *err;
+    cr_assert_eq(run_cli("run", study, dir, NULL, &out, &err), 0, "%s", err);
+    free(out), free(err);
+    json_t *sum = show_json(dir);
+    size_t front = json_array_size(json_object_get(sum, "pareto"));
+    cr_assert_gt(front, 0);
+    cr_expect_eq(count_of(sum, "complete"), 20 + (json_int_t)front);
+    json_decref(sum);
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/trials.csv", dir);
+    char *csv = tu_read_file(path);
+    cr_expect_eq(tu_count(csv, ",check,complete,"), front, "one re-measurement per Pareto trial");
+    free(csv);
+    /* running again re-measures nothing */
+    cr_assert_eq(run_cli("run", study, dir, NULL, &out, &err), 0, "%s", err);
+    free(out), free(err);
+    csv = tu_read_file(path);
+    cr_expect_eq(tu_count(csv, ",check,complete,"), front, "verify trials are not re-run");
+    free(csv);
+    free(tmp);
+}
