@@ -1,0 +1,5 @@
+pkglib_LTLIBRARIES += plugins/optimizer-gpbo.la
+plugins_optimizer_gpbo_la_SOURCES = plugins/optimizer-gpbo/gpbo.c \
+	plugins/optimizer-gpbo/acquisition.c plugins/optimizer-gpbo/acquisition.h
+plugins_optimizer_gpbo_la_LDFLAGS = $(HN_PLUGIN_FLAGS)
+plugins_optimizer_gpbo_la_LIBADD = $(HN_CORE_LIBS) $(NLOPT_LIBS) -lm
