@@ -30,6 +30,8 @@
 #define NOISE_MIN 1e-6
 #define NOISE_MAX 4.0
 #define MEAN_BOUND 3.0
+#define OS_MIN 0.05
+#define OS_MAX 20.0
 
 struct hn_gp {
     size_t n, d;
@@ -126,12 +128,13 @@ static void inv_sq(const double *ls, size_t d, double *inv_l2)
 
 /* K (column-major) = Kf + diag(noise). noise_fixed may be NULL (then noise is used). */
 static void build_K(const double *X, size_t n, size_t d, enum hn_gp_kernel kernel,
-                    const double *inv_l2, double noise, const double *noise_fixed, double *K)
+                    const double *inv_l2, double os, double noise, const double *noise_fixed,
+                    double *K)
 {
     for (size_t j = 0; j < n; j++) {
-        K[j + j * n] = 1.0 + (noise_fixed ? noise_fixed[j] : noise);
+        K[j + j * n] = os + (noise_fixed ? noise_fixed[j] : noise);
         for (size_t i = j + 1; i < n; i++) {
-            double k = kern(X + i * d, X + j * d, inv_l2, d, kernel, NULL);
+            double k = os * kern(X + i * d, X + j * d, inv_l2, d, kernel, NULL);
             K[i + j * n] = k;
             K[j + i * n] = k;
         }
@@ -208,6 +211,7 @@ double hn_gp_log_objective(const double *X, const double *ystd, const double *no
     inv_sq(ls, d, inv_l2);
     double noise = noise_fixed ? 0 : exp(theta[d]);
     double c = theta[d + 1];
+    double os = exp(theta[d + 2]);
     double *K = malloc(n * n * sizeof(double));
     double *alpha = malloc(n * sizeof(double));
     if (K == NULL || alpha == NULL) {
@@ -215,7 +219,7 @@ double hn_gp_log_objective(const double *X, const double *ystd, const double *no
         free(alpha);
         return -INFINITY;
     }
-    build_K(X, n, d, kernel, inv_l2, noise, noise_fixed, K);
+    build_K(X, n, d, kernel, inv_l2, os, noise, noise_fixed, K);
     if (cholesky(K, n, 0) < 0) {
         free(K);
         free(alpha);
@@ -236,24 +240,27 @@ double hn_gp_log_objective(const double *X, const double *ystd, const double *no
     }
     double value = -0.5 * quad - logdet - 0.5 * (double)n * LOG_2PI;
     if (grad != NULL) {
-        memset(grad, 0, (d + 2) * sizeof(double));
+        memset(grad, 0, (d + 3) * sizeof(double));
         /* K now holds L; K^-1 from it (lower triangle), W = alpha alpha' - K^-1 */
         LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n);
-        double trace_w = 0;
+        double trace_w = 0, wk = 0;
         for (size_t j = 0; j < n; j++) {
             trace_w += alpha[j] * alpha[j] - K[j + j * n];
             for (size_t i = j + 1; i < n; i++) {
                 double w = alpha[i] * alpha[j] - K[i + j * n];
                 double f;
-                kern(X + i * d, X + j * d, inv_l2, d, kernel, &f);
+                double k = kern(X + i * d, X + j * d, inv_l2, d, kernel, &f);
+                wk += w * k;
                 /* off-diagonal pairs count twice in the trace; times 1/2 */
                 for (size_t q = 0; q < d; q++) {
                     double dx = X[i * d + q] - X[j * d + q];
-                    grad[q] += w * f * dx * dx * inv_l2[q];
+                    grad[q] += w * os * f * dx * dx * inv_l2[q];
                 }
             }
         }
         grad[d] = noise_fixed ? 0 : 0.5 * trace_w * noise;
+        /* dK/dlog os = os Kf: 1/2 tr(W os Kf) = os (1/2 sum_j W_jj + sum_{i>j} W_ij k_ij) */
+        grad[d + 2] = os * (0.5 * trace_w + wk);
         double sa = 0;
         for (size_t i = 0; i < n; i++) {
             sa += alpha[i];
@@ -290,6 +297,7 @@ void hn_gp_options_default(struct hn_gp_options *opt)
     opt->kernel = HN_GP_MATERN52;
     opt->restarts = 4;
     opt->use_priors = 1;
+    opt->learn_outputscale = 1;
 }
 
 void hn_gp_free(struct hn_gp *gp)
@@ -348,7 +356,8 @@ static int gp_factor(struct hn_gp *gp, struct hn_error *err)
 {
     double inv_l2[HN_GP_MAX_DIM];
     inv_sq(gp->h.lengthscale, gp->d, inv_l2);
-    build_K(gp->X, gp->n, gp->d, gp->kernel, inv_l2, gp->h.noise, gp->noise_fixed, gp->L);
+    build_K(gp->X, gp->n, gp->d, gp->kernel, inv_l2, gp->h.outputscale, gp->h.noise,
+            gp->noise_fixed, gp->L);
     if (cholesky(gp->L, gp->n, 1) < 0) {
         return hn_error_set(err, NULL,
                             "GP: the kernel matrix of %zu points is not positive definite even "
@@ -397,6 +406,9 @@ struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *no
     gp->kernel = kernel;
     gp->h = *hyper;
     gp->h.d = d;
+    if (!(gp->h.outputscale > 0)) {
+        gp->h.outputscale = 1; /* unset: unit output scale */
+    }
     gp->y_mean = 0;
     gp->y_scale = 1;
     memcpy(gp->X, X, n * d * sizeof(double));
@@ -420,7 +432,7 @@ struct fit_data {
     enum hn_gp_kernel kernel;
     int prior;
     double best;
-    double best_theta[HN_GP_MAX_DIM + 2];
+    double best_theta[HN_GP_MAX_DIM + 3];
 };
 
 static double fit_objective(unsigned dim, const double *theta, double *grad, void *data)
@@ -494,8 +506,8 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     }
 
     /* hyperparameters: theta = [log l (d), log noise, c] */
-    unsigned dim = (unsigned)d + 2;
-    double lb[HN_GP_MAX_DIM + 2], ub[HN_GP_MAX_DIM + 2], theta[HN_GP_MAX_DIM + 2];
+    unsigned dim = (unsigned)d + 3;
+    double lb[HN_GP_MAX_DIM + 3], ub[HN_GP_MAX_DIM + 3], theta[HN_GP_MAX_DIM + 3];
     struct lognormal lp = ls_prior(d);
     for (size_t i = 0; i < d; i++) {
         lb[i] = log(LS_MIN);
@@ -505,6 +517,11 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     ub[d] = log(NOISE_MAX);
     lb[d + 1] = -MEAN_BOUND;
     ub[d + 1] = MEAN_BOUND;
+    lb[d + 2] = log(OS_MIN);
+    ub[d + 2] = opt->learn_outputscale ? log(OS_MAX) : log(OS_MIN);
+    if (!opt->learn_outputscale) {
+        lb[d + 2] = ub[d + 2] = 0; /* unit output scale */
+    }
     if (fixed) {
         lb[d] = ub[d] = log(NOISE_MIN);
     }
@@ -546,6 +563,7 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
         double tn = r == 0 ? noise_prior.mu : noise_prior.mu + hn_rng_normal(&rng);
         theta[d] = fixed ? lb[d] : fmin(ub[d], fmax(lb[d], tn));
         theta[d + 1] = 0;
+        theta[d + 2] = 0;
         double value;
         nlopt_optimize(nl, theta, &value); /* fd.best tracks the best point whatever it says */
     }
@@ -557,6 +575,7 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
         }
         fd.best_theta[d] = fixed ? lb[d] : noise_prior.mu;
         fd.best_theta[d + 1] = 0;
+        fd.best_theta[d + 2] = 0;
     }
     gp->h.d = d;
     for (size_t i = 0; i < d; i++) {
@@ -564,6 +583,7 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     }
     gp->h.noise = fixed ? 0 : exp(fd.best_theta[d]);
     gp->h.mean = fd.best_theta[d + 1];
+    gp->h.outputscale = exp(fd.best_theta[d + 2]);
     int rc = gp_factor(gp, err);
     if (threads > 1) {
         openblas_set_num_threads(threads);
@@ -590,7 +610,7 @@ int hn_gp_predict(const struct hn_gp *gp, const double *Xs, size_t m, double *me
         const double *x = Xs + s * gp->d;
         double mu = gp->h.mean;
         for (size_t i = 0; i < gp->n; i++) {
-            k[i] = kern(x, gp->X + i * gp->d, inv_l2, gp->d, gp->kernel, NULL);
+            k[i] = gp->h.outputscale * kern(x, gp->X + i * gp->d, inv_l2, gp->d, gp->kernel, NULL);
             mu += k[i] * gp->alpha[i];
         }
         if (mean) {
@@ -599,7 +619,7 @@ int hn_gp_predict(const struct hn_gp *gp, const double *Xs, size_t m, double *me
         if (var) {
             cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)gp->n, gp->L,
                         (int)gp->n, k, 1);
-            double v = 1.0 - cblas_ddot((int)gp->n, k, 1, k, 1);
+            double v = gp->h.outputscale - cblas_ddot((int)gp->n, k, 1, k, 1);
             var[s] = fmax(v, 1e-12) * gp->y_scale * gp->y_scale;
         }
     }
@@ -622,15 +642,17 @@ int hn_gp_predict_grad(const struct hn_gp *gp, const double *x, double *mean, do
         return hn_error_set(err, NULL, "GP: out of memory");
     }
     double mu = gp->h.mean;
+    double os = gp->h.outputscale;
     for (size_t i = 0; i < n; i++) {
-        k[i] = kern(x, gp->X + i * d, inv_l2, d, gp->kernel, &f[i]);
+        k[i] = os * kern(x, gp->X + i * d, inv_l2, d, gp->kernel, &f[i]);
+        f[i] *= os;
         mu += k[i] * gp->alpha[i];
     }
     /* w = K^-1 k via the factor; v = L^-1 k gives the variance */
     memcpy(w, k, n * sizeof(double));
     cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, gp->L, (int)n, w,
                 1);
-    double vv = 1.0 - cblas_ddot((int)n, w, 1, w, 1);
+    double vv = os - cblas_ddot((int)n, w, 1, w, 1);
     cblas_dtrsv(CblasColMajor, CblasLower, CblasTrans, CblasNonUnit, (int)n, gp->L, (int)n, w, 1);
     double s2 = gp->y_scale * gp->y_scale;
     if (mean) {
@@ -672,7 +694,8 @@ int hn_gp_predict_joint(const struct hn_gp *gp, const double *Xs, size_t m, doub
     for (size_t s = 0; s < m; s++) {
         double mu = gp->h.mean;
         for (size_t i = 0; i < n; i++) {
-            V[i + s * n] = kern(Xs + s * d, gp->X + i * d, inv_l2, d, gp->kernel, NULL);
+            V[i + s * n] =
+                gp->h.outputscale * kern(Xs + s * d, gp->X + i * d, inv_l2, d, gp->kernel, NULL);
             mu += V[i + s * n] * gp->alpha[i];
         }
         mean[s] = mu * gp->y_scale + gp->y_mean;
@@ -681,7 +704,7 @@ int hn_gp_predict_joint(const struct hn_gp *gp, const double *Xs, size_t m, doub
                 1.0, gp->L, (int)n, V, (int)n);
     for (size_t b = 0; b < m; b++) {
         for (size_t a = b; a < m; a++) {
-            double kab = kern(Xs + a * d, Xs + b * d, inv_l2, d, gp->kernel, NULL);
+            double kab = gp->h.outputscale * kern(Xs + a * d, Xs + b * d, inv_l2, d, gp->kernel, NULL);
             double c = kab - cblas_ddot((int)n, V + a * n, 1, V + b * n, 1);
             if (a == b) {
                 c = fmax(c, 1e-12);

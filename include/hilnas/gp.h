@@ -5,8 +5,8 @@
  * log-transformed (positive metrics such as latency), then standardized internally; every
  * prediction is returned in the *model space*: log(y) when log_transform is set, y otherwise.
  *
- * Model: constant mean c (learned), Matern-5/2 ARD kernel (or RBF) with unit output scale on
- * the standardized outputs, homoskedastic Gaussian noise (learned) or fixed per-point noise
+ * Model: constant mean c (learned), Matern-5/2 ARD kernel (or RBF) times a learned output scale
+ * (within [0.05, 20], no prior; fixed to 1 when learn_outputscale is 0) on the standardized outputs, homoskedastic Gaussian noise (learned) or fixed per-point noise
  * (from standard errors). Hyperparameters maximize the log marginal likelihood plus log priors,
  * as BoTorch's SingleTaskGP does by default (botorch >= 0.12):
  *   lengthscale l_i ~ LogNormal(sqrt(2) + log(d)/2, sqrt(3))   (dimension-scaled prior)
@@ -43,6 +43,7 @@ struct hn_gp_options {
     int log_transform;        /* model log(y); every y must be > 0 */
     int restarts;             /* hyperparameter optimization starts (default 4) */
     int use_priors;           /* default 1 */
+    int learn_outputscale;    /* default 1: learn the kernel's output scale (else fixed to 1) */
     uint64_t seed;            /* for the random restarts */
 };
 
@@ -52,6 +53,7 @@ struct hn_gp_hyper {
     double lengthscale[HN_GP_MAX_DIM];
     double noise; /* learned homoskedastic noise variance (0 when every point has a fixed one) */
     double mean;  /* constant mean */
+    double outputscale; /* kernel variance (0 in hn_gp_new_fixed means 1) */
 };
 
 struct hn_gp;
@@ -106,7 +108,7 @@ int hn_gp_loo(const struct hn_gp *gp, double *loo_mean, double *loo_var, struct 
 
 /*
  * The fitting objective: log marginal likelihood (+ log priors if with_prior) of standardized
- * outputs ystd at log-hyperparameters theta = [log l_1 .. log l_d, log noise, mean] (log noise
+ * outputs ystd at log-hyperparameters theta = [log l_1 .. log l_d, log noise, mean, log outputscale] (log noise
  * ignored, and its gradient 0, when noise_fixed != NULL), with its gradient in grad (may be
  * NULL). Exposed for tests against finite differences. Returns -INFINITY if K is not positive
  * definite.

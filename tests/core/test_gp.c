@@ -91,12 +91,12 @@ Test(gp, marginal_likelihood_gradient_matches_finite_differences)
     for (int kernel = 0; kernel < 2; kernel++) {
         for (int prior = 0; prior < 2; prior++) {
             for (int fix = 0; fix < 2; fix++) {
-                double theta[5] = {log(0.3), log(0.7), log(1.5), log(0.05), 0.1}, g[5];
+                double theta[6] = {log(0.3), log(0.7), log(1.5), log(0.05), 0.1, log(1.7)}, g[6];
                 const double *nf = fix ? fixed : NULL;
                 double f0 = hn_gp_log_objective(X, y, nf, n, d, kernel, theta, g, prior);
                 cr_assert(isfinite(f0));
-                for (int q = 0; q < 5; q++) {
-                    double h = 1e-5, tp[5], tm[5];
+                for (int q = 0; q < 6; q++) {
+                    double h = 1e-5, tp[6], tm[6];
                     memcpy(tp, theta, sizeof(tp));
                     memcpy(tm, theta, sizeof(tm));
                     tp[q] += h;
