@@ -42,7 +42,6 @@ void hn_adamw_kernel(float *params, const float *grads, float *m, float *v, size
     float c2 = (float)(1.0 / (1.0 - pow(beta2, (double)t)));
     float b1 = (float)beta1, b2 = (float)beta2, flr = (float)lr, feps = (float)eps;
     float fwd = (float)wd;
-#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float g = grads[i];
         float mi = b1 * m[i] + (1.0f - b1) * g;
@@ -71,7 +70,6 @@ double hn_llm_clip_grad_norm(struct hn_llm_model *model, double max_norm)
     double ss = 0.0;
     size_t n = model->n_params;
     const float *g = model->grads;
-#pragma omp parallel for schedule(static) reduction(+ : ss)
     for (size_t i = 0; i < n; i++) {
         ss += (double)g[i] * g[i];
     }
@@ -79,7 +77,6 @@ double hn_llm_clip_grad_norm(struct hn_llm_model *model, double max_norm)
     if (max_norm > 0 && norm > max_norm) {
         float scale = (float)(max_norm / norm);
         float *gw = model->grads;
-#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) {
             gw[i] *= scale;
         }

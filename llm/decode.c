@@ -117,7 +117,6 @@ static void cached_attention(struct hn_llm_infer *inf, const float *kc, const fl
         }
     }
     size_t rows = NH * n;
-#pragma omp parallel for schedule(static) if (rows * ctx > 4096)
     for (size_t r = 0; r < rows; r++) {
         size_t h = r / n, i = r % n;
         float *row = inf->scores + h * n * S + i * ctx;

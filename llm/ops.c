@@ -1,9 +1,9 @@
 /*
  * llm/ops.c: transformer kernels (see ops.h for shapes and conventions).
  *
- * Matmuls and attention products go through OpenBLAS; elementwise work runs in OpenMP loops
- * that never call BLAS. Reductions use `omp simd reduction` so they vectorize at -O2 without
- * -ffast-math.
+ * Matmuls and attention products go through OpenBLAS (its threads); elementwise work runs on the
+ * calling thread (see ops.h for why). Reductions use `omp simd reduction` so they vectorize at
+ * -O2 without -ffast-math.
  */
 #include "config.h"
 
@@ -93,7 +93,6 @@ void hn_matmul_backward_naive(float *dinp, float *dweight, const float *dout, co
 void hn_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, size_t N,
                         size_t C, float eps)
 {
-#pragma omp parallel for schedule(static)
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         float *y = out + n * C;
@@ -115,7 +114,6 @@ void hn_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *
 void hn_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                          const float *weight, const float *rstd, size_t N, size_t C)
 {
-#pragma omp parallel for schedule(static)
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         const float *dy = dout + n * C;
@@ -162,7 +160,6 @@ static void rope_apply(float *x, const float *cos_table, const float *sin_table,
                        size_t T, size_t start, size_t NH, size_t HD, float sign)
 {
     size_t half = HD / 2;
-#pragma omp parallel for schedule(static)
     for (size_t n = 0; n < N; n++) {
         size_t pos = start + n % T;
         const float *c = cos_table + pos * half;
@@ -203,7 +200,6 @@ void hn_rope_backward(float *dx, const float *cos_table, const float *sin_table,
 
 static void causal_softmax_rows(float *att, size_t rows, size_t T)
 {
-#pragma omp parallel for schedule(static)
     for (size_t r = 0; r < rows; r++) {
         size_t t = r % T;
         float *row = att + r * T;
@@ -316,7 +312,6 @@ void hn_attention_backward(float *dq, float *dk, float *dv, float *datt, const f
     }
     /* softmax backward in place: dS = P * (dP - sum_j dP_j P_j), upper triangle stays zero */
     size_t rows = B * NH * T;
-#pragma omp parallel for schedule(static)
     for (size_t r = 0; r < rows; r++) {
         size_t t = r % T;
         const float *P = att + r * T;
@@ -398,7 +393,6 @@ void hn_attention_backward_naive(float *dq, float *dk, float *dv, float *datt, c
 void hn_swiglu_forward(float *out, const float *gate, const float *up, size_t N, size_t F)
 {
     size_t n = N * F;
-#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
@@ -409,7 +403,6 @@ void hn_swiglu_backward(float *dgate, float *dup, const float *dout, const float
                         const float *up, size_t N, size_t F)
 {
     size_t n = N * F;
-#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         float s = 1.0f / (1.0f + expf(-g));
@@ -424,7 +417,6 @@ void hn_swiglu_backward(float *dgate, float *dup, const float *dout, const float
 void hn_residual_forward(float *out, const float *a, const float *b, size_t N, size_t C)
 {
     size_t n = N * C;
-#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         out[i] = a[i] + b[i];
     }
@@ -452,7 +444,6 @@ double hn_crossentropy_forward(float *losses, float *probs, const float *logits,
                                const int *targets, size_t N, size_t V)
 {
     double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total)
     for (size_t n = 0; n < N; n++) {
         const float *z = logits + n * V;
         float *p = probs + n * V;
@@ -483,7 +474,6 @@ double hn_crossentropy_forward(float *losses, float *probs, const float *logits,
 void hn_crossentropy_backward(float *dlogits, const float *probs, const int *targets, size_t N,
                               size_t V, float dloss)
 {
-#pragma omp parallel for schedule(static)
     for (size_t n = 0; n < N; n++) {
         for (size_t i = 0; i < V; i++) {
             float ind = (int)i == targets[n] ? 1.0f : 0.0f;
