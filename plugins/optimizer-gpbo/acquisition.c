@@ -50,6 +50,12 @@ static double psi(double c, double mu, double s, double *dmu, double *ds)
         *ds = 0;
         return 0; /* c = -inf */
     }
+    if (!(s > 0)) {
+        /* a point mass: max(c - mu, 0) */
+        *dmu = c > mu ? -1 : 0;
+        *ds = 0;
+        return c > mu ? c - mu : 0;
+    }
     double t = (c - mu) / s, cdf = hn_norm_cdf(t), pdf = hn_norm_pdf(t);
     *dmu = -cdf;
     *ds = pdf;
@@ -136,4 +142,264 @@ double gpbo_hvi(const double *y, const double *front, size_t k, size_t m, const 
     double hv = hn_hypervolume(all, k + 1, m, ref, NULL);
     free(all);
     return hv > front_hv ? hv - front_hv : 0;
+}
+
+/* ---- EHVI for m objectives over a cell decomposition ---- */
+
+struct gpbo_ehvi {
+    size_t m;
+    size_t n_grid[GPBO_MAX_OBJ]; /* dims 0..m-2: -inf, sorted front coordinates, ref */
+    double *grid[GPBO_MAX_OBJ];
+    size_t n_last; /* distinct upper bounds c of the columns in the last dimension */
+    double *last;
+    size_t n_cells;
+    unsigned *cell; /* n_cells x m: lower grid index in dims 0..m-2, then index into last */
+};
+
+void gpbo_ehvi_free(struct gpbo_ehvi *e)
+{
+    if (e == NULL) {
+        return;
+    }
+    for (size_t j = 0; j < GPBO_MAX_OBJ; j++) {
+        free(e->grid[j]);
+    }
+    free(e->last);
+    free(e->cell);
+    free(e);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorted distinct values of v (n), written back; returns the count. */
+static size_t sort_unique(double *v, size_t n)
+{
+    qsort(v, n, sizeof(double), cmp_double);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k == 0 || v[i] != v[k - 1]) {
+            v[k++] = v[i];
+        }
+    }
+    return k;
+}
+
+struct gpbo_ehvi *gpbo_ehvi_new(const double *front, size_t k, size_t m, const double *ref)
+{
+    if (m < 2 || m > GPBO_MAX_OBJ) {
+        return NULL;
+    }
+    struct gpbo_ehvi *e = calloc(1, sizeof(*e));
+    double *p = malloc((k + 1) * m * sizeof(double));
+    unsigned idx[GPBO_MAX_OBJ];
+    if (e == NULL || p == NULL) {
+        goto fail;
+    }
+    e->m = m;
+    /* keep the points strictly inside the reference box and not dominated by another */
+    size_t np = 0;
+    for (size_t i = 0; i < k; i++) {
+        int inside = 1;
+        for (size_t j = 0; j < m; j++) {
+            inside &= front[i * m + j] < ref[j];
+        }
+        if (inside) {
+            memcpy(p + np * m, front + i * m, m * sizeof(double));
+            np++;
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < np; i++) {
+        int dominated = 0;
+        for (size_t q = 0; q < np && !dominated; q++) {
+            if (q == i) {
+                continue;
+            }
+            int le = 1, lt = 0;
+            for (size_t j = 0; j < m; j++) {
+                le &= p[q * m + j] <= p[i * m + j];
+                lt |= p[q * m + j] < p[i * m + j];
+            }
+            /* dominated, or an exact duplicate of an earlier point */
+            dominated = le && (lt || q < i);
+        }
+        if (!dominated) {
+            memmove(p + kept * m, p + i * m, m * sizeof(double));
+            kept++;
+        }
+    }
+    np = kept;
+    size_t cells = 1;
+    for (size_t j = 0; j + 1 < m; j++) {
+        e->grid[j] = malloc((np + 2) * sizeof(double));
+        if (e->grid[j] == NULL) {
+            goto fail;
+        }
+        for (size_t i = 0; i < np; i++) {
+            e->grid[j][i] = p[i * m + j];
+        }
+        size_t u = sort_unique(e->grid[j], np);
+        memmove(e->grid[j] + 1, e->grid[j], u * sizeof(double));
+        e->grid[j][0] = -INFINITY;
+        e->grid[j][u + 1] = ref[j];
+        e->n_grid[j] = u + 2;
+        cells *= u + 1;
+    }
+    e->last = malloc((np + 1) * sizeof(double));
+    e->cell = malloc(cells * m * sizeof(unsigned));
+    if (e->last == NULL || e->cell == NULL) {
+        goto fail;
+    }
+    for (size_t i = 0; i < np; i++) {
+        e->last[i] = p[i * m + m - 1];
+    }
+    e->last[np] = ref[m - 1];
+    e->n_last = sort_unique(e->last, np + 1);
+    e->n_cells = cells;
+    memset(idx, 0, sizeof(idx));
+    for (size_t c = 0; c < cells; c++) {
+        /* column bound: the best last coordinate among points weakly below the lower corner */
+        double bound = ref[m - 1];
+        for (size_t i = 0; i < np; i++) {
+            int below = 1;
+            for (size_t j = 0; j + 1 < m && below; j++) {
+                below = p[i * m + j] <= e->grid[j][idx[j]];
+            }
+            if (below && p[i * m + m - 1] < bound) {
+                bound = p[i * m + m - 1];
+            }
+        }
+        double *hit = bsearch(&bound, e->last, e->n_last, sizeof(double), cmp_double);
+        for (size_t j = 0; j + 1 < m; j++) {
+            e->cell[c * m + j] = idx[j];
+        }
+        e->cell[c * m + m - 1] = (unsigned)(hit - e->last);
+        /* next cell: odometer over dims 0..m-2 */
+        for (size_t j = 0; j + 1 < m; j++) {
+            if (++idx[j] + 1 < e->n_grid[j]) {
+                break;
+            }
+            idx[j] = 0;
+        }
+    }
+    free(p);
+    return e;
+fail:
+    free(p);
+    gpbo_ehvi_free(e);
+    return NULL;
+}
+
+double gpbo_ehvi_value(const struct gpbo_ehvi *e, const double *mu, const double *s, double *d_mu,
+                       double *d_s)
+{
+    size_t m = e->m;
+    /* psi and its derivatives at every grid value, per dimension */
+    double buf[3 * 1024];
+    double *heap = NULL, *ps[GPBO_MAX_OBJ], *pm[GPBO_MAX_OBJ], *pd[GPBO_MAX_OBJ];
+    size_t need = 0;
+    for (size_t j = 0; j + 1 < m; j++) {
+        need += 3 * e->n_grid[j];
+    }
+    need += 3 * e->n_last;
+    double *mem = buf;
+    if (need > sizeof(buf) / sizeof(buf[0])) {
+        heap = malloc(need * sizeof(double));
+        if (heap == NULL) {
+            return NAN;
+        }
+        mem = heap;
+    }
+    for (size_t j = 0; j < m; j++) {
+        size_t n = j + 1 < m ? e->n_grid[j] : e->n_last;
+        const double *g = j + 1 < m ? e->grid[j] : e->last;
+        ps[j] = mem;
+        pm[j] = mem + n;
+        pd[j] = mem + 2 * n;
+        mem += 3 * n;
+        for (size_t i = 0; i < n; i++) {
+            ps[j][i] = psi(g[i], mu[j], s[j], &pm[j][i], &pd[j][i]);
+        }
+    }
+    double total = 0, gm[GPBO_MAX_OBJ] = {0}, gs[GPBO_MAX_OBJ] = {0};
+    for (size_t c = 0; c < e->n_cells; c++) {
+        const unsigned *ix = e->cell + c * m;
+        double w[GPBO_MAX_OBJ], wm[GPBO_MAX_OBJ], ws[GPBO_MAX_OBJ];
+        for (size_t j = 0; j + 1 < m; j++) {
+            unsigned a = ix[j];
+            w[j] = ps[j][a + 1] - ps[j][a];
+            wm[j] = pm[j][a + 1] - pm[j][a];
+            ws[j] = pd[j][a + 1] - pd[j][a];
+        }
+        w[m - 1] = ps[m - 1][ix[m - 1]];
+        wm[m - 1] = pm[m - 1][ix[m - 1]];
+        ws[m - 1] = pd[m - 1][ix[m - 1]];
+        double prod = 1;
+        for (size_t j = 0; j < m; j++) {
+            prod *= w[j];
+        }
+        total += prod;
+        if (d_mu || d_s) {
+            for (size_t j = 0; j < m; j++) {
+                double others = 1;
+                for (size_t q = 0; q < m; q++) {
+                    if (q != j) {
+                        others *= w[q];
+                    }
+                }
+                gm[j] += wm[j] * others;
+                gs[j] += ws[j] * others;
+            }
+        }
+    }
+    for (size_t j = 0; j < m; j++) {
+        if (d_mu) {
+            d_mu[j] = gm[j];
+        }
+        if (d_s) {
+            d_s[j] = gs[j];
+        }
+    }
+    free(heap);
+    return total;
+}
+
+size_t gpbo_ehvi_cells(const struct gpbo_ehvi *e)
+{
+    return e->n_cells;
+}
+
+double gpbo_log_pof2(double mu, double sigma, double lo, double hi, double *d_mu, double *d_sigma)
+{
+    double dm = 0, ds = 0, value = 0;
+    if (isinf(lo) && isinf(hi)) {
+        value = lo < hi ? 0 : -INFINITY;
+    } else if (isinf(lo)) {
+        value = gpbo_log_pof(mu, sigma, hi, 1, &dm, &ds);
+    } else if (isinf(hi)) {
+        value = gpbo_log_pof(mu, sigma, lo, 0, &dm, &ds);
+    } else {
+        double a = (lo - mu) / sigma, b = (hi - mu) / sigma;
+        /* P = Phi(b) - Phi(a), computed in the tail where it does not cancel */
+        double p = a > 0 ? hn_norm_cdf(-a) - hn_norm_cdf(-b) : hn_norm_cdf(b) - hn_norm_cdf(a);
+        double pa = hn_norm_pdf(a), pb = hn_norm_pdf(b);
+        if (p > 1e-300) {
+            value = log(p);
+            dm = (pa - pb) / sigma / p;
+            ds = (pa * a - pb * b) / sigma / p;
+        } else {
+            value = log(1e-300);
+        }
+    }
+    if (d_mu) {
+        *d_mu = dm;
+    }
+    if (d_sigma) {
+        *d_sigma = ds;
+    }
+    return value;
 }

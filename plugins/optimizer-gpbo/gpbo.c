@@ -1,29 +1,35 @@
 /*
- * hilnas optimizer "gpbo": Gaussian-process Bayesian optimization.
+ * hilnas optimizer "gpbo": Bayesian optimization with Gaussian-process surrogates (core/gp.c).
  *
- * Each ask: one GP per objective and per constrained metric (include/hilnas/gp.h) on the
- * complete trials, pending trials fantasized at their posterior mean (kriging believer), then
- * for each requested point: maximize the acquisition over the encoded unit cube (scrambled
- * Sobol raw samples, best starts refined by bound-constrained L-BFGS from NLopt), round to a
- * valid, unexplored point with a local search over discrete neighbours, and fantasize it before
- * choosing the next one.
+ * Each ask:
+ *   1. The first init_trials points of the stage are scrambled Sobol points (index = trials of
+ *      the stage so far), as long as a metric has fewer than 2 usable observations too.
+ *   2. One GP per modelled metric (objectives, outcome constraints) on the complete trials, in
+ *      the model space of gpbo.h; metrics with a standard error get fixed noise; log_metrics
+ *      are modelled in log space. Pending trials are fantasized at their posterior mean.
+ *   3. Acquisition (log scale): LogEI against the best posterior mean among feasible observed
+ *      points (one objective, or ParEGO's random augmented Chebyshev scalarization), or the
+ *      exact EHVI of acquisition.h (any number of objectives, independent posteriors), or a
+ *      Monte Carlo NEHVI-style average over joint posterior samples of the observed points;
+ *      plus the log probability of feasibility of every outcome constraint. Until a feasible
+ *      point exists, the probability of feasibility alone.
+ *   4. Optimization: raw_samples scrambled Sobol points (rounded to valid, unseen points), the
+ *      best `restarts` of them start L-BFGS (SLSQP under linear parameter constraints) on the
+ *      continuous relaxation with analytic gradients, then rounding and a hill climb over the
+ *      discrete neighbours (+-1 step of an int or ordered choice, any other category, the other
+ *      boolean). Invalid points (hn_space_check) and points already in the history or the batch
+ *      are never suggested.
+ *   5. Batches: sequential greedy selection; each chosen point is fantasized at its posterior
+ *      mean before the next one is chosen.
  *
- * Acquisitions (minimization form; maximized objectives are negated):
- *   one objective    LogEI against the best posterior mean of the feasible observed points
- *   two objectives   exact expected hypervolume improvement (log of it)
- *   3-4 objectives   Monte Carlo hypervolume improvement with fixed base samples
- *   parego           LogEI of a random augmented Chebyshev scalarization per ask
- * Outcome constraints multiply in the probability of feasibility (added in log space); while
- * no observed point is feasible, the probability of feasibility alone is maximized.
- *
- * Encoding: float/int/choice/bool parameters map to one unit column each
- * (hn_params_to_unit), categorical parameters to one-hot columns; decoding rounds.
+ * Determinism: every random stream derives from the seed and the number of trials in the
+ * history, so a resumed study suggests what the uninterrupted one would have.
  */
 #include "config.h"
 
+#include <lapacke.h>
 #include <math.h>
 #include <nlopt.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,14 +39,15 @@
 #include "hilnas/rng.h"
 #include "hilnas/sobol.h"
 #include "plugins/optimizer-gpbo/acquisition.h"
+#include "plugins/optimizer-gpbo/gpbo.h"
 
-#define MAX_OBJ 8
-#define MAX_CON 16
-#define MAX_MODELS (MAX_OBJ + MAX_CON + 1)
+#define MAX_METRICS 32
+#define LOG_TINY (-690.7755) /* log(1e-300) */
 
+enum acq_kind { ACQ_AUTO, ACQ_LOGEI, ACQ_EHVI, ACQ_NEHVI, ACQ_PAREGO };
+
+static const char *const acquisitions[] = {"auto", "logei", "ehvi", "nehvi", "parego", NULL};
 static const char *const kernels[] = {"matern52", "rbf", NULL};
-static const char *const acquisitions[] = {"auto", "logei", "ehvi", "mcehvi", "parego", NULL};
-enum { ACQ_AUTO, ACQ_LOGEI, ACQ_EHVI, ACQ_MCEHVI, ACQ_PAREGO };
 
 struct gpbo {
     /* options */
@@ -49,106 +56,812 @@ struct gpbo {
     int acquisition;
     int64_t raw_samples;
     int64_t restarts;
+    int64_t maxeval;
     int64_t mc_samples;
     int64_t gp_restarts;
-    int64_t seed_opt;
     const struct hn_config_node *log_metrics;
-    /* study */
+    int64_t seed;
+
+    /* from the study */
     const struct hn_space *space;
     const struct hn_params *params;
-    const struct hn_problem *problem;
     char *stage;
-    uint64_t seed;
-    size_t D;        /* encoded dimension */
-    size_t *col;     /* first encoded column of each parameter */
-    int log_obj[MAX_OBJ], log_con[MAX_CON];
+    uint64_t stream_seed;
+    int kind; /* resolved acquisition */
+    size_t n_init;
+    int has_discrete;
+
+    /* model space */
+    size_t dim;
+    size_t *col;   /* first column of parameter i */
+    size_t *width; /* columns of parameter i */
+
+    /* metrics: distinct names; objectives and constraints index into them */
+    size_t n_metrics;
+    const char *metric[MAX_METRICS];
+    int metric_log[MAX_METRICS];
+    size_t m; /* objectives */
+    size_t obj_metric[GPBO_MAX_OBJ];
+    double obj_sign[GPBO_MAX_OBJ]; /* +1 minimize, -1 maximize */
+    double obj_ref[GPBO_MAX_OBJ];  /* oriented model space; NAN = infer */
+    size_t nc;
+    size_t con_metric[MAX_METRICS];
+    double con_lo[MAX_METRICS], con_hi[MAX_METRICS];       /* model space */
+    const struct hn_constraint *constraints;               /* native, for observed checks */
 };
 
 static const struct hn_option gpbo_options[] = {
-    {.name = "init_trials", .type = HN_OPT_INT, .def = "-1", .min = -1, .max = 1e6, .bounded = 1,
+    {.name = "init_trials", .type = HN_OPT_INT, .def = "-1", .min = -1, .max = 1e9, .bounded = 1,
      .offset = offsetof(struct gpbo, init_trials),
-     .help = "Scrambled Sobol trials before BO starts; -1: max(5, 2*d)."},
+     .help = "Scrambled Sobol points at the start of the stage; -1: max(5, 2 d) minus the "
+             "complete trials of earlier stages."},
     {.name = "kernel", .type = HN_OPT_ENUM, .def = "matern52", .choices = kernels,
-     .offset = offsetof(struct gpbo, kernel), .help = "GP kernel (ARD)."},
+     .offset = offsetof(struct gpbo, kernel), .help = "GP kernel: matern52 or rbf (ARD)."},
     {.name = "acquisition", .type = HN_OPT_ENUM, .def = "auto", .choices = acquisitions,
      .offset = offsetof(struct gpbo, acquisition),
-     .help = "auto: logei (1 objective), ehvi (2), mcehvi (3+)."},
-    {.name = "raw_samples", .type = HN_OPT_INT, .def = "512", .min = 16, .max = 1e6, .bounded = 1,
+     .help = "auto (logei for one objective, ehvi for more), logei, ehvi, nehvi or parego."},
+    {.name = "raw_samples", .type = HN_OPT_INT, .def = "512", .min = 1, .max = 1e6, .bounded = 1,
      .offset = offsetof(struct gpbo, raw_samples),
-     .help = "Sobol points scored to choose the starts."},
-    {.name = "restarts", .type = HN_OPT_INT, .def = "8", .min = 1, .max = 1000, .bounded = 1,
-     .offset = offsetof(struct gpbo, restarts), .help = "L-BFGS starts per suggested point."},
-    {.name = "mc_samples", .type = HN_OPT_INT, .def = "64", .min = 8, .max = 100000, .bounded = 1,
-     .offset = offsetof(struct gpbo, mc_samples), .help = "Samples of the Monte Carlo EHVI."},
-    {.name = "gp_restarts", .type = HN_OPT_INT, .def = "4", .min = 1, .max = 100, .bounded = 1,
+     .help = "Sobol points scored before the gradient search."},
+    {.name = "restarts", .type = HN_OPT_INT, .def = "6", .min = 1, .max = 1000, .bounded = 1,
+     .offset = offsetof(struct gpbo, restarts),
+     .help = "Best raw samples used as starts of the gradient search."},
+    {.name = "maxeval", .type = HN_OPT_INT, .def = "100", .min = 1, .max = 1e6, .bounded = 1,
+     .offset = offsetof(struct gpbo, maxeval),
+     .help = "Acquisition evaluations per gradient search."},
+    {.name = "mc_samples", .type = HN_OPT_INT, .def = "64", .min = 1, .max = 1e5, .bounded = 1,
+     .offset = offsetof(struct gpbo, mc_samples),
+     .help = "Posterior samples of the nehvi acquisition."},
+    {.name = "gp_restarts", .type = HN_OPT_INT, .def = "2", .min = 1, .max = 100, .bounded = 1,
      .offset = offsetof(struct gpbo, gp_restarts),
-     .help = "Starts of the GP hyperparameter optimization."},
+     .help = "Starts of each GP hyperparameter fit."},
+    {.name = "log_metrics", .type = HN_OPT_NODE, .def = NULL,
+     .offset = offsetof(struct gpbo, log_metrics),
+     .help = "Metrics (full or short names) modelled in log space, e.g. [latency]."},
     {.name = "seed", .type = HN_OPT_INT, .def = "-1", .min = -1, .max = 9.2e18, .bounded = 1,
-     .offset = offsetof(struct gpbo, seed_opt),
+     .offset = offsetof(struct gpbo, seed),
      .help = "Seed; -1 derives it from the study seed and the stage name."},
-    {.name = "log_metrics", .type = HN_OPT_NODE, .offset = offsetof(struct gpbo, log_metrics),
-     .help = "Metrics modelled in log space (positive ones such as latency)."},
     {.name = NULL},
 };
 
-/* ---- encoding ---- */
+/* ---- model space ---- */
 
-static void encode(const struct gpbo *g, const double *x, double *z)
+size_t gpbo_dim(const struct gpbo *g)
+{
+    return g->dim;
+}
+
+void gpbo_encode(const struct gpbo *g, const double *x, double *z)
 {
     const struct hn_params *p = g->params;
     for (size_t i = 0; i < p->n; i++) {
         const struct hn_param *q = &p->p[i];
+        double *c = z + g->col[i];
         if (q->type == HN_PARAM_CATEGORICAL) {
-            for (size_t k = 0; k < q->n_values; k++) {
-                z[g->col[i] + k] = (size_t)x[i] == k ? 1 : 0;
+            for (size_t k = 0; k < g->width[i]; k++) {
+                c[k] = (double)k == x[i] ? 1 : 0;
             }
+        } else if ((q->type == HN_PARAM_FLOAT || q->type == HN_PARAM_INT) && !(q->hi > q->lo)) {
+            c[0] = 0.5;
         } else {
-            double u;
-            hn_params_to_unit(&(struct hn_params){.n = 1, .p = (struct hn_param *)q}, &x[i], &u);
-            z[g->col[i]] = u;
+            /* one parameter at a time through the core's map */
+            struct hn_params one = {.n = 1, .p = (struct hn_param *)q};
+            hn_params_to_unit(&one, x + i, c);
         }
     }
 }
 
-static void decode(const struct gpbo *g, const double *z, double *x)
+void gpbo_decode(const struct gpbo *g, const double *z, double *x)
 {
     const struct hn_params *p = g->params;
     for (size_t i = 0; i < p->n; i++) {
         const struct hn_param *q = &p->p[i];
+        const double *c = z + g->col[i];
         if (q->type == HN_PARAM_CATEGORICAL) {
             size_t best = 0;
-            for (size_t k = 1; k < q->n_values; k++) {
-                if (z[g->col[i] + k] > z[g->col[i] + best]) {
+            for (size_t k = 1; k < g->width[i]; k++) {
+                if (c[k] > c[best]) {
                     best = k;
                 }
             }
             x[i] = (double)best;
         } else {
-            hn_params_from_unit(&(struct hn_params){.n = 1, .p = (struct hn_param *)q},
-                                &z[g->col[i]], &x[i]);
+            struct hn_params one = {.n = 1, .p = (struct hn_param *)q};
+            hn_params_from_unit(&one, c, x + i);
         }
     }
 }
 
-/* ---- lifecycle ---- */
+/* Relaxed native value of parameter i at model-space column value t, with d/dt. */
+static double relaxed_native(const struct hn_param *q, double t, double *dt)
+{
+    t = fmin(1, fmax(0, t));
+    switch (q->type) {
+    case HN_PARAM_FLOAT:
+    case HN_PARAM_INT:
+        if (q->log_scale) {
+            double r = log(q->hi / q->lo), v = q->lo * exp(t * r);
+            *dt = v * r;
+            return v;
+        }
+        *dt = q->hi - q->lo;
+        return q->lo + t * (q->hi - q->lo);
+    case HN_PARAM_CHOICE: {
+        if (q->n_values < 2) {
+            *dt = 0;
+            return q->values[0];
+        }
+        double pos = t * (double)(q->n_values - 1);
+        size_t k = (size_t)floor(pos);
+        if (k >= q->n_values - 1) {
+            k = q->n_values - 2;
+        }
+        double slope = q->values[k + 1] - q->values[k];
+        *dt = slope * (double)(q->n_values - 1);
+        return q->values[k] + (pos - (double)k) * slope;
+    }
+    case HN_PARAM_BOOL:
+        *dt = 1;
+        return t;
+    default:
+        *dt = 0;
+        return 0;
+    }
+}
+
+struct linear_data {
+    const struct gpbo *g;
+    size_t index;
+};
+
+/* NLopt inequality constraint: sum coef * relaxed native value - rhs <= 0. */
+static double linear_constraint(unsigned n, const double *z, double *grad, void *data)
+{
+    const struct linear_data *ld = data;
+    const struct gpbo *g = ld->g;
+    const struct hn_linear_constraint *lc = &g->params->linear[ld->index];
+    double total = -lc->rhs, *x = NULL;
+    if (grad) {
+        memset(grad, 0, n * sizeof(double));
+    }
+    for (size_t i = 0; i < g->params->n; i++) {
+        if (lc->coef[i] == 0) {
+            continue;
+        }
+        const struct hn_param *q = &g->params->p[i];
+        double dt = 0, v;
+        if (q->type == HN_PARAM_CATEGORICAL) {
+            double xi;
+            if (x == NULL) {
+                x = malloc(g->params->n * sizeof(double));
+                if (x == NULL) {
+                    return HUGE_VAL;
+                }
+                gpbo_decode(g, z, x);
+            }
+            xi = x[i];
+            v = xi;
+        } else {
+            v = relaxed_native(q, z[g->col[i]], &dt);
+        }
+        total += lc->coef[i] * v;
+        if (grad) {
+            grad[g->col[i]] += lc->coef[i] * dt;
+        }
+    }
+    free(x);
+    return total;
+}
+
+/* ---- surrogate state ---- */
+
+struct gpbo_state {
+    const struct gpbo *g;
+    int kind;
+    size_t n_models;                 /* metric GPs, plus the ParEGO GP */
+    struct hn_gp *gp[MAX_METRICS + 1];
+    size_t m;                        /* objectives seen by the acquisition (1 for ParEGO) */
+    size_t obj_model[GPBO_MAX_OBJ];
+    double sign[GPBO_MAX_OBJ];
+    int feasible;                    /* a feasible (observed or believed) point exists */
+    double best;                     /* LogEI incumbent, oriented */
+    double ref[GPBO_MAX_OBJ];
+    size_t n_front, cap_front;
+    double *front;                   /* oriented posterior means of feasible points */
+    struct gpbo_ehvi *ehvi;
+    /* nehvi: S samples of the observed front, base normals of the candidate */
+    size_t S;
+    double *eps;                     /* S x m */
+    size_t n_rows;                   /* feasible observed points sampled */
+    double *samples;                 /* S x (n_rows + believed) x m */
+    size_t cap_rows;
+    struct gpbo_ehvi **sample_ehvi;
+};
+
+void gpbo_state_free(struct gpbo_state *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    for (size_t k = 0; k < st->n_models; k++) {
+        hn_gp_free(st->gp[k]);
+    }
+    free(st->front);
+    gpbo_ehvi_free(st->ehvi);
+    if (st->sample_ehvi) {
+        for (size_t s = 0; s < st->S; s++) {
+            gpbo_ehvi_free(st->sample_ehvi[s]);
+        }
+    }
+    free(st->sample_ehvi);
+    free(st->samples);
+    free(st->eps);
+    free(st);
+}
+
+static double to_model(const struct gpbo *g, size_t metric, double v)
+{
+    return g->metric_log[metric] ? log(v) : v;
+}
+
+static int usable(const struct gpbo *g, size_t metric, double v)
+{
+    return isfinite(v) && (!g->metric_log[metric] || v > 0);
+}
+
+/* Observed point satisfies every outcome constraint (native units). */
+static int observed_feasible(const struct gpbo *g, const struct hn_trial *t)
+{
+    for (size_t c = 0; c < g->nc; c++) {
+        if (!hn_constraint_ok(&g->constraints[c], hn_trial_value(t, g->constraints[c].metric))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int rebuild_ehvi(struct gpbo_state *st)
+{
+    if (st->kind == ACQ_EHVI) {
+        gpbo_ehvi_free(st->ehvi);
+        st->ehvi = gpbo_ehvi_new(st->front, st->n_front, st->m, st->ref);
+        return st->ehvi ? 0 : -1;
+    }
+    if (st->kind == ACQ_NEHVI) {
+        size_t rows = st->n_rows;
+        for (size_t s = 0; s < st->S; s++) {
+            gpbo_ehvi_free(st->sample_ehvi[s]);
+            st->sample_ehvi[s] =
+                gpbo_ehvi_new(st->samples + s * st->cap_rows * st->m, rows, st->m, st->ref);
+            if (st->sample_ehvi[s] == NULL) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int front_push(struct gpbo_state *st, const double *y)
+{
+    if (st->n_front == st->cap_front) {
+        size_t cap = st->cap_front ? 2 * st->cap_front : 16;
+        double *f = realloc(st->front, cap * st->m * sizeof(double));
+        if (f == NULL) {
+            return -1;
+        }
+        st->front = f;
+        st->cap_front = cap;
+    }
+    memcpy(st->front + st->n_front * st->m, y, st->m * sizeof(double));
+    st->n_front++;
+    return 0;
+}
+
+/* Joint posterior samples of the m objectives at the feasible rows (nehvi). */
+static int sample_front(struct gpbo_state *st, const double *Xf, size_t nf, size_t extra,
+                        uint64_t seed, struct hn_error *err)
+{
+    size_t m = st->m, S = st->S, D = st->g->dim;
+    st->cap_rows = nf + extra;
+    st->n_rows = nf;
+    st->samples = calloc(S * st->cap_rows * m + 1, sizeof(double));
+    st->sample_ehvi = calloc(S, sizeof(*st->sample_ehvi));
+    double *mean = malloc((nf + 1) * sizeof(double)), *cov = malloc((nf * nf + 1) * sizeof(double));
+    int rc = -1;
+    if (st->samples == NULL || st->sample_ehvi == NULL || mean == NULL || cov == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    struct hn_rng rng;
+    hn_rng_seed(&rng, hn_rng_derive(seed, 0x6e656876 /* "nehv" */));
+    for (size_t j = 0; j < m && nf > 0; j++) {
+        const struct hn_gp *gp = st->gp[st->obj_model[j]];
+        if (hn_gp_predict_joint(gp, Xf, nf, mean, cov, err) != 0) {
+            goto done;
+        }
+        double jitter = 1e-10;
+        for (size_t i = 0; i < nf; i++) {
+            jitter = fmax(jitter, 1e-9 * cov[i + i * nf]);
+        }
+        for (int tries = 0; tries < 6; tries++) {
+            double *L = malloc(nf * nf * sizeof(double));
+            if (L == NULL) {
+                hn_error_set(err, NULL, "out of memory");
+                goto done;
+            }
+            memcpy(L, cov, nf * nf * sizeof(double));
+            for (size_t i = 0; i < nf; i++) {
+                L[i + i * nf] += jitter;
+            }
+            if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)nf, L, (lapack_int)nf) == 0) {
+                for (size_t s = 0; s < S; s++) {
+                    double e[1024], *ev = nf <= 1024 ? e : malloc(nf * sizeof(double));
+                    if (ev == NULL) {
+                        free(L);
+                        hn_error_set(err, NULL, "out of memory");
+                        goto done;
+                    }
+                    for (size_t i = 0; i < nf; i++) {
+                        ev[i] = hn_rng_normal(&rng);
+                    }
+                    for (size_t i = 0; i < nf; i++) {
+                        double v = mean[i];
+                        for (size_t k = 0; k <= i; k++) {
+                            v += L[i + k * nf] * ev[k];
+                        }
+                        st->samples[(s * st->cap_rows + i) * m + j] = st->sign[j] * v;
+                    }
+                    if (ev != e) {
+                        free(ev);
+                    }
+                }
+                free(L);
+                break;
+            }
+            free(L);
+            jitter *= 100;
+        }
+    }
+    st->eps = malloc(S * m * sizeof(double));
+    if (st->eps == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < S * m; i++) {
+        st->eps[i] = hn_rng_normal(&rng);
+    }
+    (void)D;
+    rc = 0;
+done:
+    free(mean);
+    free(cov);
+    return rc;
+}
+
+struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history *h,
+                                  unsigned long long seed, struct hn_error *err)
+{
+    size_t D = g->dim, N = 0;
+    struct gpbo_state *st = calloc(1, sizeof(*st));
+    const struct hn_trial **rows = calloc(h->n + 1, sizeof(*rows));
+    double *X = malloc((h->n + 1) * D * sizeof(double));
+    double *y = malloc((h->n + 1) * sizeof(double)), *sem = malloc((h->n + 1) * sizeof(double));
+    double *Xf = malloc((h->n + 1) * D * sizeof(double));
+    double *mean = malloc((h->n + 1) * sizeof(double));
+    double *yobj = malloc((h->n + 1) * GPBO_MAX_OBJ * sizeof(double));
+    size_t nf = 0, n_all = 0;
+    hn_error_clear(err);
+    if (st == NULL || rows == NULL || X == NULL || y == NULL || sem == NULL || Xf == NULL ||
+        mean == NULL || yobj == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto fail;
+    }
+    st->g = g;
+    st->kind = g->kind;
+    for (size_t i = 0; i < h->n; i++) {
+        const struct hn_trial *t = h->trials[i];
+        if (t->status == HN_TRIAL_COMPLETE && t->n_params == g->params->n) {
+            rows[N++] = t;
+        }
+    }
+    /* one GP per metric, on the rows where it is usable */
+    struct hn_gp_options opt;
+    hn_gp_options_default(&opt);
+    opt.kernel = g->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52;
+    opt.restarts = (int)g->gp_restarts;
+    for (size_t k = 0; k < g->n_metrics; k++) {
+        size_t n = 0;
+        for (size_t i = 0; i < N; i++) {
+            const struct hn_metric *mt = hn_metrics_get(&rows[i]->metrics, g->metric[k]);
+            if (mt == NULL || !usable(g, k, mt->value)) {
+                continue;
+            }
+            gpbo_encode(g, rows[i]->x, X + n * D);
+            y[n] = mt->value;
+            sem[n] = mt->sem;
+            n++;
+        }
+        if (n < 2) {
+            goto fail; /* not enough data: err stays clear */
+        }
+        opt.log_transform = g->metric_log[k];
+        opt.seed = hn_rng_derive(seed, k);
+        st->gp[k] = hn_gp_fit(X, y, sem, n, D, &opt, err);
+        if (st->gp[k] == NULL) {
+            hn_error_prefix(err, "fitting the GP of %s", g->metric[k]);
+            goto fail;
+        }
+        st->n_models = k + 1;
+    }
+    /* rows with every objective, and the feasible ones among them */
+    for (size_t i = 0; i < N; i++) {
+        int all = 1;
+        for (size_t j = 0; j < g->m; j++) {
+            double v = hn_trial_value(rows[i], g->metric[g->obj_metric[j]]);
+            all &= usable(g, g->obj_metric[j], v);
+            yobj[n_all * GPBO_MAX_OBJ + j] = all ? g->obj_sign[j] * to_model(g, g->obj_metric[j], v)
+                                                 : NAN;
+        }
+        if (!all) {
+            continue;
+        }
+        gpbo_encode(g, rows[i]->x, X + n_all * D);
+        if (observed_feasible(g, rows[i])) {
+            memcpy(Xf + nf * D, X + n_all * D, D * sizeof(double));
+            nf++;
+        }
+        n_all++;
+    }
+    if (n_all < 2) {
+        goto fail;
+    }
+    st->m = g->m;
+    for (size_t j = 0; j < g->m; j++) {
+        st->obj_model[j] = g->obj_metric[j];
+        st->sign[j] = g->obj_sign[j];
+    }
+    if (g->kind == ACQ_PAREGO) {
+        /* random augmented Chebyshev scalarization of the normalized objectives (Knowles) */
+        struct hn_rng rng;
+        hn_rng_seed(&rng, hn_rng_derive(seed, 0x70617265 /* "pare" */));
+        double w[GPBO_MAX_OBJ], wsum = 0, lo[GPBO_MAX_OBJ], hi[GPBO_MAX_OBJ];
+        for (size_t j = 0; j < g->m; j++) {
+            w[j] = -log(1 - hn_rng_uniform(&rng));
+            wsum += w[j];
+            lo[j] = INFINITY;
+            hi[j] = -INFINITY;
+            for (size_t i = 0; i < n_all; i++) {
+                lo[j] = fmin(lo[j], yobj[i * GPBO_MAX_OBJ + j]);
+                hi[j] = fmax(hi[j], yobj[i * GPBO_MAX_OBJ + j]);
+            }
+        }
+        for (size_t i = 0; i < n_all; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (size_t j = 0; j < g->m; j++) {
+                double range = hi[j] > lo[j] ? hi[j] - lo[j] : 1;
+                double f = w[j] / wsum * (yobj[i * GPBO_MAX_OBJ + j] - lo[j]) / range;
+                mx = fmax(mx, f);
+                sum += f;
+            }
+            y[i] = mx + 0.05 * sum;
+        }
+        opt.log_transform = 0;
+        opt.seed = hn_rng_derive(seed, MAX_METRICS);
+        st->gp[st->n_models] = hn_gp_fit(X, y, NULL, n_all, D, &opt, err);
+        if (st->gp[st->n_models] == NULL) {
+            hn_error_prefix(err, "fitting the GP of the ParEGO scalarization");
+            goto fail;
+        }
+        st->obj_model[0] = st->n_models++;
+        st->sign[0] = 1;
+        st->m = 1;
+        st->kind = ACQ_LOGEI;
+    }
+    st->feasible = nf > 0;
+    if (st->kind == ACQ_LOGEI) {
+        st->best = INFINITY;
+        if (nf > 0) {
+            if (hn_gp_predict(st->gp[st->obj_model[0]], Xf, nf, mean, NULL, err) != 0) {
+                goto fail;
+            }
+            for (size_t i = 0; i < nf; i++) {
+                st->best = fmin(st->best, st->sign[0] * mean[i]);
+            }
+        }
+    } else {
+        /* reference point: given (oriented model space) or inferred from the observations */
+        double inferred[GPBO_MAX_OBJ];
+        double *obs = malloc((n_all + 1) * st->m * sizeof(double));
+        if (obs == NULL) {
+            hn_error_set(err, NULL, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < n_all; i++) {
+            for (size_t j = 0; j < st->m; j++) {
+                obs[i * st->m + j] = yobj[i * GPBO_MAX_OBJ + j];
+            }
+        }
+        int rc = hn_pareto_infer_ref(obs, n_all, st->m, 0.1, inferred, err);
+        free(obs);
+        if (rc != 0) {
+            goto fail;
+        }
+        for (size_t j = 0; j < st->m; j++) {
+            st->ref[j] = isnan(g->obj_ref[j]) ? inferred[j] : g->obj_ref[j];
+        }
+        for (size_t j = 0; j < st->m; j++) {
+            if (nf > 0 && hn_gp_predict(st->gp[st->obj_model[j]], Xf, nf, mean, NULL, err) != 0) {
+                goto fail;
+            }
+            for (size_t i = 0; i < nf; i++) {
+                yobj[i * GPBO_MAX_OBJ + j] = st->sign[j] * mean[i];
+            }
+        }
+        for (size_t i = 0; i < nf; i++) {
+            if (front_push(st, yobj + i * GPBO_MAX_OBJ) != 0) {
+                hn_error_set(err, NULL, "out of memory");
+                goto fail;
+            }
+        }
+        if (st->kind == ACQ_NEHVI) {
+            st->S = (size_t)g->mc_samples;
+            if (sample_front(st, Xf, nf, 64, seed, err) != 0) {
+                goto fail;
+            }
+        }
+        if (rebuild_ehvi(st) != 0) {
+            hn_error_set(err, NULL, "out of memory building the hypervolume cells");
+            goto fail;
+        }
+    }
+    free(rows);
+    free(X);
+    free(y);
+    free(sem);
+    free(Xf);
+    free(mean);
+    free(yobj);
+    return st;
+fail:
+    free(rows);
+    free(X);
+    free(y);
+    free(sem);
+    free(Xf);
+    free(mean);
+    free(yobj);
+    gpbo_state_free(st);
+    return NULL;
+}
+
+/* Posterior of model k at z: mean, standard deviation, and their gradients (D each). */
+static int posterior(const struct gpbo_state *st, size_t k, const double *z, double *mu,
+                     double *sd, double *dmu, double *dsd)
+{
+    double var;
+    if (hn_gp_predict_grad(st->gp[k], z, mu, &var, dmu, dsd, NULL) != 0) {
+        return -1;
+    }
+    *sd = sqrt(var);
+    if (dsd) {
+        for (size_t i = 0; i < st->g->dim; i++) {
+            dsd[i] /= 2 * *sd;
+        }
+    }
+    return 0;
+}
+
+double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad)
+{
+    const struct gpbo *g = st->g;
+    size_t D = g->dim, m = st->m;
+    double dmu[GPBO_MAX_OBJ][HN_GP_MAX_DIM], dsd[GPBO_MAX_OBJ][HN_GP_MAX_DIM];
+    double cm[HN_GP_MAX_DIM], cs[HN_GP_MAX_DIM];
+    double value = 0;
+    if (grad) {
+        memset(grad, 0, D * sizeof(double));
+    }
+    for (size_t c = 0; c < g->nc; c++) {
+        double mu, sd, a, b;
+        if (posterior(st, g->con_metric[c], z, &mu, &sd, grad ? cm : NULL, grad ? cs : NULL) != 0) {
+            return -HUGE_VAL;
+        }
+        value += gpbo_log_pof2(mu, sd, g->con_lo[c], g->con_hi[c], &a, &b);
+        if (grad) {
+            for (size_t i = 0; i < D; i++) {
+                grad[i] += a * cm[i] + b * cs[i];
+            }
+        }
+    }
+    if (!st->feasible && g->nc > 0) {
+        return value; /* find the feasible region first */
+    }
+    double mu[GPBO_MAX_OBJ], sd[GPBO_MAX_OBJ], gm[GPBO_MAX_OBJ], gs[GPBO_MAX_OBJ];
+    for (size_t j = 0; j < m; j++) {
+        if (posterior(st, st->obj_model[j], z, &mu[j], &sd[j], grad ? dmu[j] : NULL,
+                      grad ? dsd[j] : NULL) != 0) {
+            return -HUGE_VAL;
+        }
+        mu[j] *= st->sign[j];
+        if (grad) {
+            for (size_t i = 0; i < D; i++) {
+                dmu[j][i] *= st->sign[j];
+            }
+        }
+    }
+    if (st->kind == ACQ_LOGEI) {
+        if (!isfinite(st->best)) {
+            /* no feasible incumbent yet (only possible without constraints: never) */
+            value += -mu[0];
+            gm[0] = -1;
+            gs[0] = 0;
+        } else {
+            value += gpbo_log_ei(mu[0], sd[0], st->best, &gm[0], &gs[0]);
+        }
+    } else {
+        double e = 0;
+        if (st->kind == ACQ_EHVI) {
+            e = gpbo_ehvi_value(st->ehvi, mu, sd, gm, gs);
+        } else {
+            double y[GPBO_MAX_OBJ], zero[GPBO_MAX_OBJ] = {0}, dy[GPBO_MAX_OBJ];
+            for (size_t j = 0; j < m; j++) {
+                gm[j] = gs[j] = 0;
+            }
+            for (size_t s = 0; s < st->S; s++) {
+                for (size_t j = 0; j < m; j++) {
+                    y[j] = mu[j] + sd[j] * st->eps[s * m + j];
+                }
+                e += gpbo_ehvi_value(st->sample_ehvi[s], y, zero, dy, NULL);
+                for (size_t j = 0; j < m; j++) {
+                    gm[j] += dy[j];
+                    gs[j] += dy[j] * st->eps[s * m + j];
+                }
+            }
+            e /= (double)st->S;
+            for (size_t j = 0; j < m; j++) {
+                gm[j] /= (double)st->S;
+                gs[j] /= (double)st->S;
+            }
+        }
+        if (e > 1e-300) {
+            value += log(e);
+            for (size_t j = 0; j < m; j++) {
+                gm[j] /= e;
+                gs[j] /= e;
+            }
+        } else {
+            value += LOG_TINY;
+            for (size_t j = 0; j < m; j++) {
+                gm[j] = gs[j] = 0;
+            }
+        }
+    }
+    if (grad) {
+        for (size_t j = 0; j < m; j++) {
+            for (size_t i = 0; i < D; i++) {
+                grad[i] += gm[j] * dmu[j][i] + gs[j] * dsd[j][i];
+            }
+        }
+    }
+    return value;
+}
+
+int gpbo_state_fantasize(struct gpbo_state *st, const double *z, struct hn_error *err)
+{
+    const struct gpbo *g = st->g;
+    double believed[MAX_METRICS + 1];
+    for (size_t k = 0; k < st->n_models; k++) {
+        if (hn_gp_predict(st->gp[k], z, 1, &believed[k], NULL, err) != 0) {
+            return -1;
+        }
+    }
+    for (size_t k = 0; k < st->n_models; k++) {
+        struct hn_gp *c = hn_gp_condition(st->gp[k], z, &believed[k], 1, err);
+        if (c == NULL) {
+            return -1;
+        }
+        hn_gp_free(st->gp[k]);
+        st->gp[k] = c;
+    }
+    /* a believed feasible point improves the incumbent / the front */
+    for (size_t c = 0; c < g->nc; c++) {
+        double v = believed[g->con_metric[c]];
+        if (!(v >= g->con_lo[c] && v <= g->con_hi[c])) {
+            return 0;
+        }
+    }
+    st->feasible = 1;
+    double y[GPBO_MAX_OBJ];
+    for (size_t j = 0; j < st->m; j++) {
+        y[j] = st->sign[j] * believed[st->obj_model[j]];
+    }
+    if (st->kind == ACQ_LOGEI) {
+        st->best = fmin(st->best, y[0]);
+        return 0;
+    }
+    if (front_push(st, y) != 0) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    if (st->kind == ACQ_NEHVI && st->n_rows < st->cap_rows) {
+        for (size_t s = 0; s < st->S; s++) {
+            memcpy(st->samples + (s * st->cap_rows + st->n_rows) * st->m, y,
+                   st->m * sizeof(double));
+        }
+        st->n_rows++;
+    }
+    if (rebuild_ehvi(st) != 0) {
+        return hn_error_set(err, NULL, "out of memory building the hypervolume cells");
+    }
+    return 0;
+}
+
+/* ---- plugin ---- */
 
 static void gpbo_destroy(void *ctx)
 {
     struct gpbo *g = ctx;
-    if (g != NULL) {
-        free(g->col);
-        free(g->stage);
-        free(g);
+    if (g == NULL) {
+        return;
     }
+    free(g->col);
+    free(g->width);
+    free(g->stage);
+    free(g);
 }
 
-static int is_log_metric(const struct hn_config_node *list, const char *metric)
+/* Index of metric name in g->metric (added if new), or -1 when there are too many. */
+static long add_metric(struct gpbo *g, const char *name)
 {
-    const char *dot = strchr(metric, '.');
-    for (size_t i = 0; list != NULL && list->type == HN_NODE_SEQUENCE && i < list->n; i++) {
-        const char *v = list->items[i]->value;
-        if (v != NULL && (strcmp(v, metric) == 0 || (dot && strcmp(v, dot + 1) == 0))) {
-            return 1;
+    for (size_t k = 0; k < g->n_metrics; k++) {
+        if (strcmp(g->metric[k], name) == 0) {
+            return (long)k;
+        }
+    }
+    if (g->n_metrics == MAX_METRICS) {
+        return -1;
+    }
+    g->metric[g->n_metrics] = name;
+    return (long)g->n_metrics++;
+}
+
+/* name matches metric full name "source.name" or its short name. */
+static int metric_matches(const char *full, const char *name)
+{
+    const char *dot = strchr(full, '.');
+    return strcmp(full, name) == 0 || (dot != NULL && strcmp(dot + 1, name) == 0);
+}
+
+static int apply_log_metrics(struct gpbo *g, struct hn_error *err)
+{
+    const struct hn_config_node *node = g->log_metrics;
+    char where[512];
+    if (node == NULL || node->is_null) {
+        return 0;
+    }
+    size_t n = node->type == HN_NODE_SEQUENCE ? node->n : 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct hn_config_node *item = node->type == HN_NODE_SEQUENCE ? node->items[i] : node;
+        if (item->type != HN_NODE_SCALAR) {
+            return hn_error_config(err, hn_config_where(item, where, sizeof(where)),
+                                   "log_metrics takes metric names, e.g. [latency.prefill_ms]");
+        }
+        int found = 0;
+        for (size_t k = 0; k < g->n_metrics; k++) {
+            if (metric_matches(g->metric[k], item->value)) {
+                g->metric_log[k] = 1;
+                found = 1;
+            }
+        }
+        if (!found) {
+            char known[1024] = "";
+            for (size_t k = 0; k < g->n_metrics; k++) {
+                size_t len = strlen(known);
+                snprintf(known + len, sizeof(known) - len, "%s%s", k ? ", " : "", g->metric[k]);
+            }
+            return hn_error_config(err, hn_config_where(item, where, sizeof(where)),
+                                   "log_metrics: '%s' is not an objective or constraint metric "
+                                   "(modelled metrics: %s)",
+                                   item->value, known);
         }
     }
     return 0;
@@ -157,7 +870,6 @@ static int is_log_metric(const struct hn_config_node *list, const char *metric)
 static void *gpbo_create(const struct hn_plugin_args *args, struct hn_error *err)
 {
     struct gpbo *g = calloc(1, sizeof(*g));
-    char where[1024];
     if (g == NULL) {
         hn_error_set(err, NULL, "out of memory");
         return NULL;
@@ -167,42 +879,115 @@ static void *gpbo_create(const struct hn_plugin_args *args, struct hn_error *err
     }
     g->space = args->space;
     g->params = hn_space_params(args->space);
-    g->problem = args->problem;
     g->stage = strdup(args->stage ? args->stage : "");
-    g->seed = g->seed_opt >= 0 ? (uint64_t)g->seed_opt
-                               : hn_rng_derive(args->seed, hn_rng_hash(g->stage));
-    if (g->problem->n_objectives > MAX_OBJ || g->problem->n_constraints > MAX_CON) {
-        hn_error_config(err, NULL, "gpbo handles at most %d objectives and %d constraints",
-                        MAX_OBJ, MAX_CON);
-        goto fail;
-    }
-    if (g->log_metrics != NULL && g->log_metrics->type != HN_NODE_SEQUENCE) {
-        hn_error_config(err, hn_config_where(g->log_metrics, where, sizeof(where)),
-                        "option 'log_metrics' must be a list of metric names");
-        goto fail;
-    }
-    for (size_t j = 0; j < g->problem->n_objectives; j++) {
-        g->log_obj[j] = is_log_metric(g->log_metrics, g->problem->objectives[j].metric);
-    }
-    for (size_t c = 0; c < g->problem->n_constraints; c++) {
-        g->log_con[c] = is_log_metric(g->log_metrics, g->problem->constraints[c].metric);
-    }
-    g->col = calloc(g->params->n, sizeof(size_t));
-    if (g->col == NULL) {
+    g->col = calloc(g->params->n + 1, sizeof(size_t));
+    g->width = calloc(g->params->n + 1, sizeof(size_t));
+    if (g->stage == NULL || g->col == NULL || g->width == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto fail;
     }
+    g->stream_seed = g->seed >= 0 ? (uint64_t)g->seed
+                                  : hn_rng_derive(args->seed, hn_rng_hash(g->stage));
     for (size_t i = 0; i < g->params->n; i++) {
-        g->col[i] = g->D;
-        g->D += g->params->p[i].type == HN_PARAM_CATEGORICAL ? g->params->p[i].n_values : 1;
+        const struct hn_param *q = &g->params->p[i];
+        g->col[i] = g->dim;
+        g->width[i] = q->type == HN_PARAM_CATEGORICAL && q->n_values > 1 ? q->n_values : 1;
+        g->dim += g->width[i];
+        g->has_discrete |= q->type != HN_PARAM_FLOAT;
     }
-    if (g->D > HN_GP_MAX_DIM || g->D > HN_SOBOL_MAX_DIM) {
-        hn_error_config(err, NULL, "gpbo: the encoded space has %zu dimensions (at most %d)",
-                        g->D, HN_GP_MAX_DIM);
+    if (g->dim == 0 || g->dim > HN_GP_MAX_DIM) {
+        hn_error_config(err, NULL,
+                        "the space has %zu model dimensions (categoricals count one per label); "
+                        "gpbo handles 1 to %d",
+                        g->dim, HN_GP_MAX_DIM);
         goto fail;
     }
-    if (g->init_trials < 0) {
-        g->init_trials = (int64_t)(2 * g->params->n > 5 ? 2 * g->params->n : 5);
+    const struct hn_problem *pb = args->problem;
+    if (pb == NULL || pb->n_objectives == 0 || pb->n_objectives > GPBO_MAX_OBJ) {
+        hn_error_config(err, NULL, "gpbo needs 1 to %d objectives (the study has %zu)",
+                        GPBO_MAX_OBJ, pb ? pb->n_objectives : (size_t)0);
+        goto fail;
+    }
+    g->m = pb->n_objectives;
+    for (size_t j = 0; j < g->m; j++) {
+        long k = add_metric(g, pb->objectives[j].metric);
+        g->obj_metric[j] = (size_t)k;
+        g->obj_sign[j] = pb->objectives[j].maximize ? -1 : 1;
+    }
+    if (pb->n_constraints > MAX_METRICS - g->m) {
+        hn_error_config(err, NULL, "gpbo handles at most %d outcome constraints",
+                        MAX_METRICS - (int)g->m);
+        goto fail;
+    }
+    g->nc = pb->n_constraints;
+    g->constraints = pb->constraints;
+    for (size_t c = 0; c < g->nc; c++) {
+        long k = add_metric(g, pb->constraints[c].metric);
+        if (k < 0) {
+            hn_error_config(err, NULL, "gpbo models at most %d distinct metrics", MAX_METRICS);
+            goto fail;
+        }
+        g->con_metric[c] = (size_t)k;
+    }
+    if (apply_log_metrics(g, err) != 0) {
+        goto fail;
+    }
+    for (size_t j = 0; j < g->m; j++) {
+        double ref = pb->objectives[j].ref;
+        size_t k = g->obj_metric[j];
+        if (!isnan(ref) && g->metric_log[k] && !(ref > 0)) {
+            hn_error_config(err, NULL,
+                            "objective %s is modelled in log space (log_metrics) but its "
+                            "reference point %g is not positive; give a positive ref or drop it "
+                            "from log_metrics",
+                            g->metric[k], ref);
+            goto fail;
+        }
+        g->obj_ref[j] = isnan(ref) ? NAN : g->obj_sign[j] * to_model(g, k, ref);
+    }
+    for (size_t c = 0; c < g->nc; c++) {
+        size_t k = g->con_metric[c];
+        double lo = pb->constraints[c].lo, hi = pb->constraints[c].hi;
+        if (g->metric_log[k]) {
+            if (!(hi > 0)) {
+                hn_error_config(err, NULL,
+                                "constraint on %s: the upper bound %g is not positive but the "
+                                "metric is modelled in log space (log_metrics)",
+                                g->metric[k], hi);
+                goto fail;
+            }
+            lo = lo > 0 ? log(lo) : -INFINITY;
+            hi = isinf(hi) ? hi : log(hi);
+        }
+        g->con_lo[c] = lo;
+        g->con_hi[c] = hi;
+    }
+    switch (g->acquisition) {
+    case ACQ_AUTO:
+        g->kind = g->m == 1 ? ACQ_LOGEI : ACQ_EHVI;
+        break;
+    case ACQ_LOGEI:
+        if (g->m > 1) {
+            hn_error_config(err, NULL,
+                            "acquisition logei needs one objective, the study has %zu; use "
+                            "ehvi, nehvi or parego",
+                            g->m);
+            goto fail;
+        }
+        g->kind = ACQ_LOGEI;
+        break;
+    case ACQ_EHVI:
+    case ACQ_NEHVI:
+        if (g->m == 1) {
+            hn_error_config(err, NULL,
+                            "acquisition %s needs 2 or more objectives; use logei (or auto)",
+                            acquisitions[g->acquisition]);
+            goto fail;
+        }
+        g->kind = g->acquisition;
+        break;
+    default:
+        g->kind = g->m == 1 ? ACQ_LOGEI : ACQ_PAREGO;
     }
     return g;
 fail:
@@ -210,145 +995,12 @@ fail:
     return NULL;
 }
 
-/* ---- the state of one ask ---- */
-
-struct model {
-    struct hn_gp *gp;
-    double sign; /* +1: minimize the model value, -1: maximize it */
-};
-
-struct state {
-    struct gpbo *g;
-    size_t n_obj, n_con;
-    struct model obj[MAX_OBJ];
-    struct model con[MAX_CON];
-    double con_bound[MAX_CON][2]; /* model-space lower/upper bounds */
-    int acq;
-    int feasible_seen;  /* some observed point satisfies the constraints */
-    double best;        /* LogEI incumbent (minimization form) */
-    double *front;      /* MO: observed (+ fantasized) front, minimization form */
-    size_t n_front, cap_front;
-    double ref[MAX_OBJ];
-    double front_hv;
-    double *eps;        /* MC base samples: mc_samples x n_obj */
-    size_t n_eps;
-    double lambda[MAX_OBJ]; /* parego weights */
-    double *zbuf;       /* D scratch */
-};
-
-static double model_value(double y, int log_transform)
-{
-    return log_transform ? log(y) : y;
-}
-
-/* The acquisition at encoded point z (maximize); gradient into grad (D) when not NULL. */
-static double acquisition(struct state *st, const double *z, double *grad)
-{
-    size_t D = st->g->D;
-    double total = 0;
-    double dm[HN_GP_MAX_DIM], dv[HN_GP_MAX_DIM];
-    if (grad) {
-        memset(grad, 0, D * sizeof(double));
-    }
-    /* constraints: log probability of feasibility */
-    for (size_t c = 0; c < st->n_con; c++) {
-        double mu, var, dmu, dsig;
-        hn_gp_predict_grad(st->con[c].gp, z, &mu, &var, grad ? dm : NULL, grad ? dv : NULL, NULL);
-        double sigma = sqrt(var);
-        for (int side = 0; side < 2; side++) {
-            double bound = st->con_bound[c][side];
-            if (!isfinite(bound)) {
-                continue;
-            }
-            total += gpbo_log_pof(mu, sigma, bound, side == 1, &dmu, &dsig);
-            if (grad) {
-                for (size_t q = 0; q < D; q++) {
-                    grad[q] += dmu * dm[q] + dsig * dv[q] / (2 * sigma);
-                }
-            }
-        }
-    }
-    if (st->n_con > 0 && !st->feasible_seen) {
-        return total;
-    }
-    if (st->acq == ACQ_LOGEI || st->acq == ACQ_PAREGO) {
-        struct model *m = &st->obj[0];
-        double mu, var, dmu, dsig;
-        hn_gp_predict_grad(m->gp, z, &mu, &var, grad ? dm : NULL, grad ? dv : NULL, NULL);
-        double sigma = sqrt(var);
-        total += gpbo_log_ei(m->sign * mu, sigma, st->best, &dmu, &dsig);
-        if (grad) {
-            for (size_t q = 0; q < D; q++) {
-                grad[q] += dmu * m->sign * dm[q] + dsig * dv[q] / (2 * sigma);
-            }
-        }
-        return total;
-    }
-    double mu[MAX_OBJ], sd[MAX_OBJ], gm[MAX_OBJ][HN_GP_MAX_DIM], gs[MAX_OBJ][HN_GP_MAX_DIM];
-    for (size_t j = 0; j < st->n_obj; j++) {
-        double m, v;
-        hn_gp_predict_grad(st->obj[j].gp, z, &m, &v, grad ? gm[j] : NULL, grad ? gs[j] : NULL,
-                           NULL);
-        mu[j] = st->obj[j].sign * m;
-        sd[j] = sqrt(v);
-        if (grad) {
-            for (size_t q = 0; q < D; q++) {
-                gm[j][q] *= st->obj[j].sign;
-                gs[j][q] /= 2 * sd[j]; /* d sigma / dz */
-            }
-        }
-    }
-    if (st->acq == ACQ_EHVI) {
-        double dmu[2], ds[2];
-        double e = gpbo_ehvi2(mu, sd, st->front, st->n_front, st->ref, dmu, ds);
-        double floor = 1e-300;
-        total += log(e + floor);
-        if (grad) {
-            for (size_t q = 0; q < D; q++) {
-                grad[q] += (dmu[0] * gm[0][q] + dmu[1] * gm[1][q] + ds[0] * gs[0][q] +
-                            ds[1] * gs[1][q]) /
-                           (e + floor);
-            }
-        }
-        return total;
-    }
-    /* Monte Carlo EHVI with fixed base samples (no gradient) */
-    double sum = 0, y[MAX_OBJ];
-    for (size_t s = 0; s < st->n_eps; s++) {
-        for (size_t j = 0; j < st->n_obj; j++) {
-            y[j] = mu[j] + sd[j] * st->eps[s * st->n_obj + j];
-        }
-        sum += gpbo_hvi(y, st->front, st->n_front, st->n_obj, st->ref, st->front_hv);
-    }
-    return total + log(sum / (double)st->n_eps + 1e-300);
-}
-
-struct nl_data {
-    struct state *st;
-};
-
-static double nl_objective(unsigned n, const double *z, double *grad, void *data)
-{
-    struct state *st = data;
-    (void)n;
-    double v = acquisition(st, z, grad);
-    if (!isfinite(v)) {
-        if (grad) {
-            memset(grad, 0, st->g->D * sizeof(double));
-        }
-        return -1e300;
-    }
-    return v;
-}
-
-/* ---- history helpers ---- */
-
-static int seen_point(const struct gpbo *g, const struct hn_history *h, const double *x,
-                      const double *batch, size_t nb)
+/* x already in the history (any status) or among the first nb points of batch. */
+static int seen(const struct gpbo *g, const struct hn_history *h, const double *x,
+                const double *batch, size_t nb)
 {
     for (size_t i = 0; i < h->n; i++) {
-        if (h->trials[i]->n_params == g->params->n &&
-            hn_params_same(g->params, h->trials[i]->x, x)) {
+        if (h->trials[i]->n_params == g->params->n && hn_params_same(g->params, h->trials[i]->x, x)) {
             return 1;
         }
     }
@@ -364,530 +1016,303 @@ static int acceptable(const struct gpbo *g, const struct hn_history *h, const do
                       const double *batch, size_t nb)
 {
     char why[256];
-    return hn_space_check(g->space, x, why, sizeof(why)) && !seen_point(g, h, x, batch, nb);
+    return hn_space_check(g->space, x, why, sizeof(why)) && !seen(g, h, x, batch, nb);
 }
 
-/* Sobol points (scrambled) for the initial design or as a fallback. Returns how many. */
-static size_t sobol_points(struct gpbo *g, const struct hn_history *h, uint64_t index, size_t n,
-                           double *x, size_t already, struct hn_error *err)
+/* Number of points of a fully discrete space, or 0 if it has a float or is large. */
+static uint64_t finite_size(const struct hn_params *p)
 {
-    struct hn_sobol *s = hn_sobol_new(g->params->n, 1, g->seed, err);
-    if (s == NULL) {
-        return 0;
-    }
-    hn_sobol_skip(s, index);
-    double u[HN_SOBOL_MAX_DIM];
-    size_t got = 0;
-    for (int tries = 0; got < n && tries < 10000; tries++) {
-        hn_sobol_next(s, u);
-        double *xi = x + (already + got) * g->params->n;
-        hn_params_from_unit(g->params, u, xi);
-        if (acceptable(g, h, xi, x, already + got)) {
-            got++;
-        }
-    }
-    hn_sobol_free(s);
-    return got;
-}
-
-static void state_free(struct state *st)
-{
-    for (size_t j = 0; j < MAX_OBJ; j++) {
-        hn_gp_free(st->obj[j].gp);
-    }
-    for (size_t c = 0; c < MAX_CON; c++) {
-        hn_gp_free(st->con[c].gp);
-    }
-    free(st->front);
-    free(st->eps);
-    free(st->zbuf);
-}
-
-static int push_front(struct state *st, const double *y)
-{
-    if (st->n_front == st->cap_front) {
-        size_t cap = st->cap_front ? 2 * st->cap_front : 64;
-        double *f = realloc(st->front, cap * st->n_obj * sizeof(double));
-        if (f == NULL) {
-            return -1;
-        }
-        st->front = f;
-        st->cap_front = cap;
-    }
-    memcpy(st->front + st->n_front * st->n_obj, y, st->n_obj * sizeof(double));
-    st->n_front++;
-    return 0;
-}
-
-/* Objective values of a trial in minimization form (parego: one scalarized value). */
-static int trial_objectives(const struct state *st, const struct hn_trial *t, double *y)
-{
-    const struct hn_problem *p = st->g->problem;
-    for (size_t j = 0; j < p->n_objectives; j++) {
-        double v = hn_trial_value(t, p->objectives[j].metric);
-        if (!isfinite(v) || (st->g->log_obj[j] && !(v > 0))) {
+    uint64_t total = 1;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct hn_param *q = &p->p[i];
+        uint64_t k;
+        if (q->type == HN_PARAM_FLOAT) {
             return 0;
         }
-        y[j] = v;
-    }
-    return 1;
-}
-
-static int trial_feasible(const struct gpbo *g, const struct hn_trial *t)
-{
-    for (size_t c = 0; c < g->problem->n_constraints; c++) {
-        if (!hn_constraint_ok(&g->problem->constraints[c],
-                              hn_trial_value(t, g->problem->constraints[c].metric))) {
+        k = q->type == HN_PARAM_INT ? (uint64_t)(q->hi - q->lo) + 1 : q->n_values;
+        if (k == 0 || total > 1000000 / k) {
             return 0;
         }
+        total *= k;
     }
-    return 1;
+    return total;
+}
+
+static void enumerate(const struct hn_params *p, uint64_t index, double *x)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const struct hn_param *q = &p->p[i];
+        uint64_t k = q->type == HN_PARAM_INT ? (uint64_t)(q->hi - q->lo) + 1 : q->n_values;
+        uint64_t digit = index % k;
+        index /= k;
+        x[i] = q->type == HN_PARAM_INT      ? q->lo + (double)digit
+               : q->type == HN_PARAM_CHOICE ? q->values[digit]
+                                            : (double)digit;
+    }
 }
 
 /*
- * Fit every model on the complete trials and fantasize the pending ones. Returns 0, 1 when
- * there is too little data (use Sobol), -1 on error.
+ * A valid unseen point from the scrambled Sobol sequence of the parameters' unit cube,
+ * starting at index `index`; a finite space is searched exhaustively when draws keep failing.
+ * Returns 1 found, 0 none (space exhausted), -1 with err.
  */
-static int build_models(struct state *st, const struct hn_history *h, uint64_t ask_index,
-                        struct hn_error *err)
+static int sobol_point(const struct gpbo *g, const struct hn_history *h, uint64_t index,
+                       const double *batch, size_t nb, double *x, struct hn_error *err)
 {
-    struct gpbo *g = st->g;
-    const struct hn_problem *p = g->problem;
-    size_t D = g->D, n = 0;
-    double *Z = malloc((h->n + 1) * D * sizeof(double));
-    double *Y = malloc((h->n + 1) * MAX_OBJ * sizeof(double));
-    double *col = malloc((h->n + 1) * sizeof(double));
-    double *sem = malloc((h->n + 1) * sizeof(double));
-    int *feas = malloc((h->n + 1) * sizeof(int));
-    double *Zp = malloc((h->n + 1) * D * sizeof(double));
-    int rc = -1;
-    size_t np = 0;
-    if (Z == NULL || Y == NULL || col == NULL || sem == NULL || feas == NULL || Zp == NULL) {
-        hn_error_set(err, NULL, "out of memory");
-        goto done;
+    size_t d = g->params->n;
+    struct hn_sobol *sobol = hn_sobol_new(d, 1, g->stream_seed, err);
+    double *u = malloc(d * sizeof(double));
+    int found = 0;
+    if (sobol == NULL || u == NULL) {
+        hn_sobol_free(sobol);
+        free(u);
+        return sobol ? hn_error_set(err, NULL, "out of memory") : -1;
     }
-    for (size_t i = 0; i < h->n; i++) {
-        const struct hn_trial *t = h->trials[i];
-        if (t->n_params != g->params->n) {
-            continue;
-        }
-        if (t->status == HN_TRIAL_RUNNING) {
-            encode(g, t->x, Zp + np * D);
-            np++;
-        }
-        if (t->status != HN_TRIAL_COMPLETE || !trial_objectives(st, t, Y + n * MAX_OBJ)) {
-            continue;
-        }
-        encode(g, t->x, Z + n * D);
-        feas[n] = trial_feasible(g, t);
-        n++;
+    hn_sobol_skip(sobol, index);
+    for (int tries = 0; tries < 2000 && !found; tries++) {
+        hn_sobol_next(sobol, u);
+        hn_params_from_unit(g->params, u, x);
+        found = acceptable(g, h, x, batch, nb);
     }
-    if (n < 2) {
-        rc = 1;
-        goto done;
-    }
-    struct hn_gp_options gopt;
-    hn_gp_options_default(&gopt);
-    gopt.kernel = g->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52;
-    gopt.restarts = (int)g->gp_restarts;
-    gopt.seed = hn_rng_derive(g->seed, ask_index);
-    /* ParEGO: one scalarized objective from random Chebyshev weights */
-    if (st->acq == ACQ_PAREGO) {
+    hn_sobol_free(sobol);
+    free(u);
+    uint64_t size = found ? 0 : finite_size(g->params);
+    if (size > 0) {
         struct hn_rng rng;
-        hn_rng_seed(&rng, hn_rng_derive(g->seed, 0x5041524547ULL + ask_index));
-        double lsum = 0, lo[MAX_OBJ], hi[MAX_OBJ];
-        for (size_t j = 0; j < p->n_objectives; j++) {
-            st->lambda[j] = -log(1 - hn_rng_uniform(&rng)); /* Dirichlet(1) via exponentials */
-            lsum += st->lambda[j];
-            lo[j] = INFINITY;
-            hi[j] = -INFINITY;
-            for (size_t i = 0; i < n; i++) {
-                double v = p->objectives[j].maximize ? -Y[i * MAX_OBJ + j] : Y[i * MAX_OBJ + j];
-                lo[j] = fmin(lo[j], v);
-                hi[j] = fmax(hi[j], v);
-            }
-        }
-        for (size_t i = 0; i < n; i++) {
-            double mx = -INFINITY, sum = 0;
-            for (size_t j = 0; j < p->n_objectives; j++) {
-                double v = p->objectives[j].maximize ? -Y[i * MAX_OBJ + j] : Y[i * MAX_OBJ + j];
-                double t = (v - lo[j]) / (hi[j] > lo[j] ? hi[j] - lo[j] : 1);
-                mx = fmax(mx, st->lambda[j] / lsum * t);
-                sum += st->lambda[j] / lsum * t;
-            }
-            col[i] = mx + 0.05 * sum;
-        }
-        st->obj[0].gp = hn_gp_fit(Z, col, NULL, n, D, &gopt, err);
-        st->obj[0].sign = 1;
-        if (st->obj[0].gp == NULL) {
-            goto done;
-        }
-        st->n_obj = 1;
-    } else {
-        for (size_t j = 0; j < p->n_objectives; j++) {
-            for (size_t i = 0; i < n; i++) {
-                col[i] = Y[i * MAX_OBJ + j];
-                sem[i] = NAN;
-            }
-            /* a metric's standard errors, when every observation reports one */
-            int all_sem = 1;
-            for (size_t i = 0, k = 0; i < h->n && all_sem; i++) {
-                const struct hn_trial *t = h->trials[i];
-                if (t->status != HN_TRIAL_COMPLETE || t->n_params != g->params->n) {
-                    continue;
-                }
-                double tmp[MAX_OBJ];
-                if (!trial_objectives(st, t, tmp)) {
-                    continue;
-                }
-                const struct hn_metric *mt = hn_metrics_get(&t->metrics, p->objectives[j].metric);
-                sem[k] = mt ? mt->sem : NAN;
-                all_sem &= isfinite(sem[k]);
-                k++;
-            }
-            gopt.log_transform = g->log_obj[j];
-            st->obj[j].gp = hn_gp_fit(Z, col, all_sem ? sem : NULL, n, D, &gopt, err);
-            if (st->obj[j].gp == NULL) {
-                hn_error_prefix(err, "objective %s", p->objectives[j].metric);
-                goto done;
-            }
-            st->obj[j].sign = p->objectives[j].maximize ? -1 : 1;
-        }
-        st->n_obj = p->n_objectives;
-    }
-    /* constraint models on every complete trial that has the metric */
-    for (size_t c = 0; c < p->n_constraints; c++) {
-        size_t k = 0;
-        double *Zc = malloc((h->n + 1) * D * sizeof(double));
-        if (Zc == NULL) {
-            hn_error_set(err, NULL, "out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < h->n; i++) {
-            const struct hn_trial *t = h->trials[i];
-            double v = hn_trial_value(t, p->constraints[c].metric);
-            if (t->n_params != g->params->n || !isfinite(v) || (g->log_con[c] && !(v > 0))) {
-                continue;
-            }
-            encode(g, t->x, Zc + k * D);
-            col[k++] = v;
-        }
-        gopt.log_transform = g->log_con[c];
-        st->con[c].gp = k >= 2 ? hn_gp_fit(Zc, col, NULL, k, D, &gopt, err) : NULL;
-        free(Zc);
-        if (st->con[c].gp == NULL) {
-            if (k >= 2) {
-                hn_error_prefix(err, "constraint %s", p->constraints[c].metric);
-                goto done;
-            }
-            rc = 1; /* not enough data for this constraint yet */
-            goto done;
-        }
-        st->con[c].sign = 1;
-        double lo = p->constraints[c].lo, hi = p->constraints[c].hi;
-        st->con_bound[c][0] = isfinite(lo) ? model_value(lo, g->log_con[c]) : -INFINITY;
-        st->con_bound[c][1] = isfinite(hi) ? model_value(hi, g->log_con[c]) : INFINITY;
-        if (g->log_con[c] && isfinite(lo) && lo <= 0) {
-            st->con_bound[c][0] = -INFINITY;
+        hn_rng_seed(&rng, hn_rng_derive(g->stream_seed, index));
+        uint64_t start = hn_rng_below(&rng, size);
+        for (uint64_t k = 0; k < size && !found; k++) {
+            enumerate(g->params, (start + k) % size, x);
+            found = acceptable(g, h, x, batch, nb);
         }
     }
-    st->n_con = p->n_constraints;
-    /* incumbent / front from posterior means at the feasible observed points */
-    st->feasible_seen = 0;
-    double *means = malloc(n * MAX_OBJ * sizeof(double));
-    if (means == NULL) {
-        hn_error_set(err, NULL, "out of memory");
-        goto done;
-    }
-    for (size_t j = 0; j < st->n_obj; j++) {
-        double *mj = malloc(n * sizeof(double));
-        if (mj == NULL || hn_gp_predict(st->obj[j].gp, Z, n, mj, NULL, err) != 0) {
-            free(mj);
-            free(means);
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++) {
-            means[i * MAX_OBJ + j] = st->obj[j].sign * mj[i];
-        }
-        free(mj);
-    }
-    st->best = INFINITY;
-    int noiseless = 1;
-    for (size_t j = 0; j < st->n_obj; j++) {
-        struct hn_gp_hyper hy;
-        hn_gp_get_hyper(st->obj[j].gp, &hy);
-        noiseless &= hy.noise <= 1e-4;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!feas[i]) {
-            continue;
-        }
-        st->feasible_seen = 1;
-        st->best = fmin(st->best, means[i * MAX_OBJ]);
-        /* the front: observed values when every model sees (almost) noiseless data, else the
-         * posterior means (noise-aware) */
-        double obs[MAX_OBJ];
-        const double *yi = means + i * MAX_OBJ;
-        if (st->n_obj > 1 && noiseless) {
-            for (size_t j = 0; j < st->n_obj; j++) {
-                obs[j] = st->obj[j].sign * model_value(Y[i * MAX_OBJ + j], g->log_obj[j]);
-            }
-            yi = obs;
-        }
-        if (st->n_obj > 1 && push_front(st, yi) != 0) {
-            free(means);
-            hn_error_set(err, NULL, "out of memory");
-            goto done;
-        }
-    }
-    free(means);
-    if (st->n_obj > 1) {
-        int given = 1;
-        for (size_t j = 0; j < st->n_obj; j++) {
-            double r = p->objectives[j].ref;
-            given &= isfinite(r) && (!g->log_obj[j] || r > 0);
-            if (given) {
-                st->ref[j] = st->obj[j].sign * model_value(r, g->log_obj[j]);
-            }
-        }
-        if (!given) {
-            if (st->n_front == 0 ||
-                hn_pareto_infer_ref(st->front, st->n_front, st->n_obj, 0.1, st->ref, err) != 0) {
-                /* no feasible point: no front; PoF drives the search */
-                for (size_t j = 0; j < st->n_obj; j++) {
-                    st->ref[j] = INFINITY;
-                }
-            }
-        }
-    }
-    /* fantasize pending trials at their posterior mean */
-    if (np > 0) {
-        for (size_t j = 0; j < st->n_obj; j++) {
-            double *ym = malloc(np * sizeof(double));
-            struct hn_gp *c = NULL;
-            if (ym != NULL && hn_gp_predict(st->obj[j].gp, Zp, np, ym, NULL, err) == 0) {
-                c = hn_gp_condition(st->obj[j].gp, Zp, ym, np, err);
-            }
-            if (c != NULL && st->n_obj > 1) {
-                for (size_t k = 0; k < np && j == st->n_obj - 1; k++) {
-                    double y[MAX_OBJ];
-                    for (size_t jj = 0; jj < st->n_obj; jj++) {
-                        double m;
-                        hn_gp_predict(jj == j ? c : st->obj[jj].gp, Zp + k * D, 1, &m, NULL, err);
-                        y[jj] = st->obj[jj].sign * m;
-                    }
-                    push_front(st, y);
-                }
-            }
-            free(ym);
-            if (c == NULL) {
-                goto done;
-            }
-            hn_gp_free(st->obj[j].gp);
-            st->obj[j].gp = c;
-        }
-    }
-    rc = 0;
-done:
-    free(Z);
-    free(Y);
-    free(col);
-    free(sem);
-    free(feas);
-    free(Zp);
-    return rc;
+    return found;
 }
 
-/* After choosing z: condition the models on their posterior mean there (kriging believer). */
-static int fantasize(struct state *st, const double *z, struct hn_error *err)
+static double nlopt_acq(unsigned n, const double *z, double *grad, void *data)
 {
-    double y[MAX_OBJ];
-    for (size_t j = 0; j < st->n_obj; j++) {
-        double m;
-        if (hn_gp_predict(st->obj[j].gp, z, 1, &m, NULL, err) != 0) {
-            return -1;
-        }
-        struct hn_gp *c = hn_gp_condition(st->obj[j].gp, z, &m, 1, err);
-        if (c == NULL) {
-            return -1;
-        }
-        hn_gp_free(st->obj[j].gp);
-        st->obj[j].gp = c;
-        y[j] = st->obj[j].sign * m;
-    }
-    if (st->n_obj > 1) {
-        push_front(st, y);
-        if (st->acq == ACQ_MCEHVI) {
-            st->front_hv = hn_hypervolume(st->front, st->n_front, st->n_obj, st->ref, NULL);
-        }
-    } else {
-        st->best = fmin(st->best, y[0]);
-    }
-    return 0;
+    (void)n;
+    return gpbo_state_acq(data, z, grad);
 }
 
-/* Greedy local search over discrete neighbours of x (in place); returns its acquisition. */
-static double local_search(struct state *st, const struct hn_history *h, double *x,
-                           const double *batch, size_t nb, double value)
-{
-    const struct hn_params *p = st->g->params;
-    double cand[HN_SOBOL_MAX_DIM], best_x[HN_SOBOL_MAX_DIM];
-    for (int step = 0; step < 20; step++) {
-        double best = value;
-        memcpy(best_x, x, p->n * sizeof(double));
-        for (size_t i = 0; i < p->n; i++) {
-            const struct hn_param *q = &p->p[i];
-            if (q->type == HN_PARAM_FLOAT) {
-                continue;
-            }
-            size_t nv = q->type == HN_PARAM_INT ? 2 : (q->type == HN_PARAM_CATEGORICAL ? q->n_values : 2);
-            for (size_t k = 0; k < nv; k++) {
-                memcpy(cand, x, p->n * sizeof(double));
-                if (q->type == HN_PARAM_INT) {
-                    cand[i] = x[i] + (k == 0 ? -1 : 1);
-                } else if (q->type == HN_PARAM_CHOICE) {
-                    size_t idx = 0;
-                    while (idx + 1 < q->n_values && q->values[idx] != x[i]) {
-                        idx++;
-                    }
-                    if ((k == 0 && idx == 0) || (k == 1 && idx + 1 >= q->n_values)) {
-                        continue;
-                    }
-                    cand[i] = q->values[k == 0 ? idx - 1 : idx + 1];
-                } else if (q->type == HN_PARAM_CATEGORICAL) {
-                    if ((double)k == x[i]) {
-                        continue;
-                    }
-                    cand[i] = (double)k;
-                } else {
-                    if (k == 1) {
-                        continue;
-                    }
-                    cand[i] = 1 - x[i];
-                }
-                if (!acceptable(st->g, h, cand, batch, nb)) {
-                    continue;
-                }
-                encode(st->g, cand, st->zbuf);
-                double v = acquisition(st, st->zbuf, NULL);
-                if (v > best) {
-                    best = v;
-                    memcpy(best_x, cand, p->n * sizeof(double));
-                }
-            }
-        }
-        if (best <= value) {
-            break;
-        }
-        value = best;
-        memcpy(x, best_x, p->n * sizeof(double));
-    }
-    return value;
-}
-
-struct scored {
+/* Best-so-far candidate of one selection. */
+struct pick {
+    int found;
     double value;
-    size_t index;
+    double *x; /* native */
 };
 
-static int cmp_scored(const void *a, const void *b)
+static void consider(const struct gpbo *g, const struct gpbo_state *st, const double *x,
+                     double *z, struct pick *best)
 {
-    double x = ((const struct scored *)a)->value, y = ((const struct scored *)b)->value;
-    return (x < y) - (x > y); /* descending */
+    gpbo_encode(g, x, z);
+    double v = gpbo_state_acq(st, z, NULL);
+    if (!best->found || v > best->value) {
+        best->found = 1;
+        best->value = v;
+        memcpy(best->x, x, g->params->n * sizeof(double));
+    }
 }
 
-/* Choose one point into x_out; 0 found, 1 none, -1 error. */
-static int optimize_one(struct state *st, const struct hn_history *h, uint64_t ask_index,
-                        double *batch, size_t nb, double *x_out, struct hn_error *err)
+/* Hill climb over the discrete neighbours of x (valid, unseen); x is updated. */
+static void local_search(const struct gpbo *g, const struct gpbo_state *st,
+                         const struct hn_history *h, const double *batch, size_t nb, double *x,
+                         double value, double *z, struct pick *best)
 {
-    struct gpbo *g = st->g;
-    size_t D = g->D, P = g->params->n, R = (size_t)g->raw_samples;
-    int rc = -1;
-    double *raw = malloc(R * D * sizeof(double));
-    double *rawx = malloc(R * P * sizeof(double));
-    struct scored *sc = malloc(R * sizeof(*sc));
-    double *z = malloc(D * sizeof(double)), *x = malloc(P * sizeof(double));
-    double *lb = malloc(D * sizeof(double)), *ub = malloc(D * sizeof(double));
-    double best_value = -INFINITY;
-    int found = 0;
-    struct hn_sobol *sob = hn_sobol_new(P, 1, hn_rng_derive(g->seed, 0x7261770000ULL + ask_index), err);
-    if (raw == NULL || rawx == NULL || sc == NULL || z == NULL || x == NULL || lb == NULL ||
-        ub == NULL || sob == NULL) {
-        if (sob != NULL) {
-            hn_error_set(err, NULL, "out of memory");
-        }
+    const struct hn_params *p = g->params;
+    size_t d = p->n;
+    double *cur = malloc(d * sizeof(double)), *nbh = malloc(d * sizeof(double));
+    double *top = malloc(d * sizeof(double));
+    if (cur == NULL || nbh == NULL || top == NULL) {
         goto done;
     }
-    size_t nr = 0;
-    double u[HN_SOBOL_MAX_DIM];
-    for (size_t k = 0; k < 4 * R && nr < R; k++) {
-        hn_sobol_next(sob, u);
-        hn_params_from_unit(g->params, u, rawx + nr * P);
-        if (!acceptable(g, h, rawx + nr * P, batch, nb)) {
+    memcpy(cur, x, d * sizeof(double));
+    for (int round = 0; round < 100; round++) {
+        double top_value = value;
+        int moved = 0;
+        for (size_t i = 0; i < d; i++) {
+            const struct hn_param *q = &p->p[i];
+            size_t options = 0;
+            double cand[2];
+            double *list = NULL;
+            switch (q->type) {
+            case HN_PARAM_INT:
+                cand[options++] = cur[i] - 1;
+                cand[options++] = cur[i] + 1;
+                list = cand;
+                break;
+            case HN_PARAM_CHOICE: {
+                size_t k = 0;
+                while (k < q->n_values && q->values[k] != cur[i]) {
+                    k++;
+                }
+                if (k > 0 && k < q->n_values) {
+                    cand[options++] = q->values[k - 1];
+                }
+                if (k + 1 < q->n_values) {
+                    cand[options++] = q->values[k + 1];
+                }
+                list = cand;
+                break;
+            }
+            case HN_PARAM_BOOL:
+                cand[options++] = 1 - cur[i];
+                list = cand;
+                break;
+            case HN_PARAM_CATEGORICAL:
+                options = q->n_values;
+                break;
+            default:
+                break;
+            }
+            for (size_t o = 0; o < options; o++) {
+                double v = list ? list[o] : (double)o;
+                if (v == cur[i] || (q->type == HN_PARAM_INT && (v < q->lo || v > q->hi))) {
+                    continue;
+                }
+                memcpy(nbh, cur, d * sizeof(double));
+                nbh[i] = v;
+                if (!acceptable(g, h, nbh, batch, nb)) {
+                    continue;
+                }
+                gpbo_encode(g, nbh, z);
+                double a = gpbo_state_acq(st, z, NULL);
+                if (a > top_value) {
+                    top_value = a;
+                    memcpy(top, nbh, d * sizeof(double));
+                    moved = 1;
+                }
+            }
+        }
+        if (!moved) {
+            break;
+        }
+        memcpy(cur, top, d * sizeof(double));
+        value = top_value;
+        if (!best->found || value > best->value) {
+            best->found = 1;
+            best->value = value;
+            memcpy(best->x, cur, d * sizeof(double));
+        }
+    }
+done:
+    free(cur);
+    free(nbh);
+    free(top);
+}
+
+/*
+ * One point maximizing the acquisition: 1 found (x filled), 0 nothing valid and unseen, -1
+ * with err.
+ */
+static int select_point(const struct gpbo *g, const struct gpbo_state *st,
+                        const struct hn_history *h, const double *batch, size_t nb,
+                        uint64_t seed, double *x, struct hn_error *err)
+{
+    size_t D = g->dim, d = g->params->n, R = (size_t)g->restarts;
+    int rc = -1;
+    struct hn_sobol *sobol = hn_sobol_new(D, 1, seed, err);
+    double *z = malloc(D * sizeof(double)), *xr = malloc(d * sizeof(double));
+    double *starts = malloc(R * D * sizeof(double)), *start_value = malloc(R * sizeof(double));
+    double *lb = malloc(D * sizeof(double)), *ub = malloc(D * sizeof(double));
+    struct linear_data *ld = calloc(g->params->n_linear + 1, sizeof(*ld));
+    struct pick best = {.found = 0, .value = -INFINITY, .x = x};
+    size_t n_starts = 0;
+    nlopt_opt nl = NULL;
+    if (sobol == NULL) {
+        goto done;
+    }
+    if (z == NULL || xr == NULL || starts == NULL || start_value == NULL || lb == NULL ||
+        ub == NULL || ld == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    /* raw samples, rounded to valid unseen points; keep the best R as starts */
+    for (int64_t r = 0; r < g->raw_samples; r++) {
+        hn_sobol_next(sobol, z);
+        gpbo_decode(g, z, xr);
+        if (!acceptable(g, h, xr, batch, nb)) {
             continue;
         }
-        encode(g, rawx + nr * P, raw + nr * D);
-        sc[nr].value = acquisition(st, raw + nr * D, NULL);
-        sc[nr].index = nr;
-        nr++;
-    }
-    if (nr == 0) {
-        rc = 1;
-        goto done;
-    }
-    qsort(sc, nr, sizeof(*sc), cmp_scored);
-    /* the best raw point is a valid answer already */
-    memcpy(x_out, rawx + sc[0].index * P, P * sizeof(double));
-    best_value = sc[0].value;
-    found = 1;
-    for (size_t q = 0; q < D; q++) {
-        lb[q] = 0;
-        ub[q] = 1;
-    }
-    int gradient = st->acq != ACQ_MCEHVI || (st->n_con > 0 && !st->feasible_seen);
-    nlopt_opt nl = nlopt_create(gradient ? NLOPT_LD_LBFGS : NLOPT_LN_BOBYQA, (unsigned)D);
-    if (nl == NULL) {
-        hn_error_set(err, NULL, "cannot create the NLopt optimizer");
-        goto done;
-    }
-    nlopt_set_lower_bounds(nl, lb);
-    nlopt_set_upper_bounds(nl, ub);
-    nlopt_set_max_objective(nl, nl_objective, st);
-    nlopt_set_maxeval(nl, gradient ? 100 : 40);
-    nlopt_set_ftol_rel(nl, 1e-9);
-    size_t starts = (size_t)g->restarts < nr ? (size_t)g->restarts : nr;
-    if (!gradient && starts > 3) {
-        starts = 3;
-    }
-    for (size_t s = 0; s < starts; s++) {
-        memcpy(z, raw + sc[s].index * D, D * sizeof(double));
-        double v;
-        nlopt_optimize(nl, z, &v);
-        decode(g, z, x);
-        hn_params_round(g->params, x);
-        if (!acceptable(g, h, x, batch, nb)) {
-            /* the continuous optimum rounds to something invalid or known: keep the start */
-            memcpy(x, rawx + sc[s].index * P, P * sizeof(double));
+        gpbo_encode(g, xr, z);
+        double v = gpbo_state_acq(st, z, NULL);
+        if (!best.found || v > best.value) {
+            best.found = 1;
+            best.value = v;
+            memcpy(x, xr, d * sizeof(double));
         }
-        encode(g, x, st->zbuf);
-        v = acquisition(st, st->zbuf, NULL);
-        v = local_search(st, h, x, batch, nb, v);
-        if (v > best_value) {
-            best_value = v;
-            memcpy(x_out, x, P * sizeof(double));
+        size_t pos = n_starts < R ? n_starts++ : R;
+        if (pos == R && v <= start_value[R - 1]) {
+            continue;
+        }
+        pos = pos == R ? R - 1 : pos;
+        while (pos > 0 && start_value[pos - 1] < v) {
+            start_value[pos] = start_value[pos - 1];
+            memcpy(starts + pos * D, starts + (pos - 1) * D, D * sizeof(double));
+            pos--;
+        }
+        start_value[pos] = v;
+        memcpy(starts + pos * D, z, D * sizeof(double));
+    }
+    if (n_starts > 0) {
+        nl = nlopt_create(g->params->n_linear > 0 ? NLOPT_LD_SLSQP : NLOPT_LD_LBFGS,
+                          (unsigned)D);
+        if (nl == NULL) {
+            hn_error_set(err, NULL, "cannot create the NLopt optimizer");
+            goto done;
+        }
+        for (size_t i = 0; i < D; i++) {
+            lb[i] = 0;
+            ub[i] = 1;
+        }
+        nlopt_set_lower_bounds(nl, lb);
+        nlopt_set_upper_bounds(nl, ub);
+        nlopt_set_max_objective(nl, nlopt_acq, (void *)st);
+        nlopt_set_maxeval(nl, (int)g->maxeval);
+        nlopt_set_ftol_abs(nl, 1e-9);
+        nlopt_set_xtol_rel(nl, 1e-6);
+        for (size_t c = 0; c < g->params->n_linear; c++) {
+            ld[c].g = g;
+            ld[c].index = c;
+            nlopt_add_inequality_constraint(nl, linear_constraint, &ld[c], 1e-9);
         }
     }
-    nlopt_destroy(nl);
-    rc = found ? 0 : 1;
+    for (size_t s = 0; s < n_starts; s++) {
+        double value;
+        memcpy(z, starts + s * D, D * sizeof(double));
+        nlopt_optimize(nl, z, &value);
+        gpbo_decode(g, z, xr);
+        if (acceptable(g, h, xr, batch, nb)) {
+            consider(g, st, xr, z, &best);
+            gpbo_encode(g, xr, z);
+            value = gpbo_state_acq(st, z, NULL);
+        } else {
+            /* rounding broke validity or hit a seen point: climb from the start instead */
+            gpbo_decode(g, starts + s * D, xr);
+            value = start_value[s];
+        }
+        if (g->has_discrete) {
+            local_search(g, st, h, batch, nb, xr, value, z, &best);
+        }
+    }
+    if (!best.found) {
+        /* every raw sample was invalid or seen: fall back to more Sobol draws */
+        rc = sobol_point(g, h, hn_rng_derive(seed, 1) & 0xffffff, batch, nb, x, err);
+        goto done;
+    }
+    rc = 1;
 done:
-    hn_sobol_free(sob);
-    free(raw);
-    free(rawx);
-    free(sc);
+    if (nl) {
+        nlopt_destroy(nl);
+    }
+    hn_sobol_free(sobol);
     free(z);
-    free(x);
+    free(xr);
+    free(starts);
+    free(start_value);
     free(lb);
     free(ub);
+    free(ld);
     return rc;
 }
 
@@ -895,92 +1320,77 @@ static int gpbo_ask(void *ctx, const struct hn_history *h, size_t n, double *x,
                     struct hn_error *err)
 {
     struct gpbo *g = ctx;
-    size_t P = g->params->n;
-    uint64_t stage_count = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        stage_count += strcmp(h->trials[i]->stage, g->stage) == 0;
-    }
-    if (stage_count < (uint64_t)g->init_trials) {
-        size_t want = n;
-        return (int)sobol_points(g, h, stage_count, want, x, 0, err);
-    }
-    struct state st;
-    memset(&st, 0, sizeof(st));
-    st.g = g;
-    st.acq = g->acquisition;
-    if (st.acq == ACQ_AUTO) {
-        st.acq = g->problem->n_objectives == 1   ? ACQ_LOGEI
-                 : g->problem->n_objectives == 2 ? ACQ_EHVI
-                                                 : ACQ_MCEHVI;
-    }
-    if (st.acq == ACQ_LOGEI && g->problem->n_objectives > 1) {
-        st.acq = ACQ_PAREGO;
-    }
-    if (st.acq == ACQ_EHVI && g->problem->n_objectives != 2) {
-        st.acq = ACQ_MCEHVI;
-    }
-    if ((st.acq == ACQ_EHVI || st.acq == ACQ_MCEHVI) && g->problem->n_objectives == 1) {
-        st.acq = ACQ_LOGEI;
-    }
-    uint64_t ask_index = h->n;
-    st.zbuf = malloc(g->D * sizeof(double));
-    if (st.zbuf == NULL) {
+    size_t d = g->params->n, D = g->dim;
+    uint64_t in_stage = 0, earlier = 0;
+    struct gpbo_state *st = NULL;
+    double *z = malloc(D * sizeof(double));
+    int got = 0;
+    if (z == NULL) {
         return hn_error_set(err, NULL, "out of memory");
     }
-    int b = build_models(&st, h, ask_index, err);
-    if (b < 0) {
-        state_free(&st);
-        return -1;
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcmp(h->trials[i]->stage, g->stage) == 0) {
+            in_stage++;
+        } else if (h->trials[i]->status == HN_TRIAL_COMPLETE) {
+            earlier++;
+        }
     }
-    if (b > 0) {
-        state_free(&st);
-        return (int)sobol_points(g, h, stage_count, n, x, 0, err);
-    }
-    if (st.acq == ACQ_MCEHVI) {
-        struct hn_rng rng;
-        hn_rng_seed(&rng, hn_rng_derive(g->seed, 0x6d63ULL + ask_index));
-        st.n_eps = (size_t)g->mc_samples;
-        st.eps = malloc(st.n_eps * st.n_obj * sizeof(double));
-        if (st.eps == NULL) {
-            state_free(&st);
-            return hn_error_set(err, NULL, "out of memory");
-        }
-        for (size_t i = 0; i < st.n_eps * st.n_obj; i++) {
-            st.eps[i] = hn_rng_normal(&rng);
-        }
-        st.front_hv = st.n_front ? hn_hypervolume(st.front, st.n_front, st.n_obj, st.ref, NULL) : 0;
-    }
-    size_t got = 0;
-    for (; got < n; got++) {
-        double *xi = x + got * P;
-        int r = optimize_one(&st, h, ask_index + got, x, got, xi, err);
-        if (r < 0) {
-            state_free(&st);
-            return -1;
-        }
-        if (r > 0) {
-            /* nothing scored: fall back to a Sobol point */
-            got += sobol_points(g, h, stage_count + got, n - got, x, got, err);
-            break;
-        }
-        if (got + 1 < n) {
-            encode(g, xi, st.zbuf);
-            double *zc = malloc(g->D * sizeof(double));
-            if (zc == NULL) {
-                state_free(&st);
-                return hn_error_set(err, NULL, "out of memory");
+    uint64_t n_init = g->init_trials >= 0 ? (uint64_t)g->init_trials
+                      : (uint64_t)(d * 2 > 5 ? d * 2 : 5) > earlier
+                          ? (uint64_t)(d * 2 > 5 ? d * 2 : 5) - earlier
+                          : 0;
+    uint64_t seed = hn_rng_derive(g->stream_seed, h->n);
+    for (size_t i = 0; i < n; i++) {
+        double *xi = x + i * d;
+        int rc;
+        if (in_stage + i < n_init) {
+            rc = sobol_point(g, h, in_stage + i, x, i, xi, err);
+        } else {
+            if (st == NULL) {
+                st = gpbo_state_new(g, h, seed, err);
+                if (st == NULL && err->kind != HN_ERR_NONE) {
+                    got = -1;
+                    goto done;
+                }
+                /* believe the pending trials */
+                for (size_t k = 0; st != NULL && k < h->n; k++) {
+                    const struct hn_trial *t = h->trials[k];
+                    if (t->status == HN_TRIAL_RUNNING && t->n_params == d) {
+                        gpbo_encode(g, t->x, z);
+                        if (gpbo_state_fantasize(st, z, err) != 0) {
+                            got = -1;
+                            goto done;
+                        }
+                    }
+                }
             }
-            memcpy(zc, st.zbuf, g->D * sizeof(double));
-            int fr = fantasize(&st, zc, err);
-            free(zc);
-            if (fr != 0) {
-                state_free(&st);
-                return -1;
+            if (st == NULL) {
+                /* not enough data to model yet: keep sampling */
+                rc = sobol_point(g, h, in_stage + i, x, i, xi, err);
+            } else {
+                rc = select_point(g, st, h, x, i, hn_rng_derive(seed, 100 + i), xi, err);
+                if (rc == 1 && i + 1 < n) {
+                    gpbo_encode(g, xi, z);
+                    if (gpbo_state_fantasize(st, z, err) != 0) {
+                        got = -1;
+                        goto done;
+                    }
+                }
             }
         }
+        if (rc < 0) {
+            got = -1;
+            goto done;
+        }
+        if (rc == 0) {
+            break; /* the space is exhausted */
+        }
+        got++;
     }
-    state_free(&st);
-    return (int)got;
+done:
+    gpbo_state_free(st);
+    free(z);
+    return got;
 }
 
 static const struct hn_optimizer_ops gpbo_ops = {
@@ -994,7 +1404,7 @@ static const struct hn_optimizer_ops gpbo_ops = {
 const struct hn_plugin hn_plugin_descriptor = {
     HN_PLUGIN_HEAD(HN_KIND_OPTIMIZER),
     .name = "gpbo",
-    .summary = "Gaussian-process Bayesian optimization (LogEI, EHVI, constraints, batches)",
+    .summary = "Bayesian optimization: GP surrogates, LogEI / EHVI / NEHVI / ParEGO, constraints",
     .options = gpbo_options,
     .optimizer = &gpbo_ops,
 };
