@@ -1,0 +1,11 @@
+# Tests of the gpbo optimizer: acquisition math, and the plugin driven in-process.
+GPBO_TEST_SOURCES = plugins/optimizer-gpbo/gpbo.c plugins/optimizer-gpbo/acquisition.c
+check_PROGRAMS += tests/plugins/test_gpbo_acq tests/plugins/test_gpbo
+TESTS += tests/plugins/test_gpbo_acq tests/plugins/test_gpbo
+tests_plugins_test_gpbo_acq_SOURCES = tests/plugins/test_gpbo_acq.c plugins/optimizer-gpbo/acquisition.c
+tests_plugins_test_gpbo_acq_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_gpbo_acq_LDADD = $(HN_TEST_LIBS) $(NLOPT_LIBS) $(LAPACKE_LIBS)
+tests_plugins_test_gpbo_SOURCES = tests/plugins/test_gpbo.c \
+	$(GPBO_TEST_SOURCES) plugins/evaluator-testfn/testfn.c
+tests_plugins_test_gpbo_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_gpbo_LDADD = $(HN_TEST_LIBS) $(NLOPT_LIBS) $(LAPACKE_LIBS)
