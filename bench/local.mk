@@ -1,1 +1,8 @@
 # bench programs: EXTRA_PROGRAMS += bench/x; HN_BENCH += bench/x
+# gpbo against Sobol on standard test problems (docs/benchmarks.md, section Optimizers)
+EXTRA_PROGRAMS += bench/bench_optimizers
+HN_BENCH += bench/bench_optimizers
+bench_bench_optimizers_SOURCES = bench/bench_optimizers.c plugins/evaluator-testfn/testfn.c
+bench_bench_optimizers_CPPFLAGS = $(AM_CPPFLAGS)
+bench_bench_optimizers_LDADD = $(HN_CORE_LIBS) $(OPENBLAS_LIBS) -lm
+CLEANFILES += bench/bench_optimizers

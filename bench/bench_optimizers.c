@@ -1,0 +1,409 @@
+/*
+ * bench_optimizers: quality and speed of the gpbo optimizer against scrambled Sobol at the same
+ * budget, on the standard test problems (BoTorch definitions, plugins/evaluator-testfn).
+ *
+ * The optimizer module is loaded through the plugin registry (the build tree's plugins/) and
+ * driven in-process: create with study-like arguments, then an ask/evaluate loop with the test
+ * functions' math, one point per ask. Prints tables (not a test):
+ *   - per problem and budget: median [first quartile, third quartile] over the seeds of the
+ *     simple regret (one objective) or log10 of the hypervolume difference to the true front
+ *     (two objectives), for gpbo and for Sobol;
+ *   - seconds per ask (GP fits + acquisition optimization) with n = 50, 200, 500 observations.
+ *
+ * usage: bench_optimizers [--seeds N] [--quick] [--no-timing]
+ */
+#include "config.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/registry.h"
+#include "core/study.h"
+#include "hilnas/optimizer.h"
+#include "hilnas/pareto.h"
+#include "hilnas/rng.h"
+#include "hilnas/sobol.h"
+#include "plugins/evaluator-testfn/testfn.h"
+
+char *openblas_get_config(void);
+
+#define MAX_BUDGETS 4
+
+struct problem {
+    const char *name;
+    size_t d, m;
+    double lo, hi;          /* every coordinate */
+    double optimum;         /* min (one objective) or max hypervolume (two) */
+    double ref[2];
+    size_t init, total;     /* Sobol points of the gpbo run, total budget */
+    size_t budgets[MAX_BUDGETS];
+    const char *options;    /* gpbo options (YAML flow mapping) */
+};
+
+static void evaluate(const struct problem *p, const double *x, double *f)
+{
+    if (strcmp(p->name, "branin") == 0) {
+        double native[2] = {-5 + 15 * x[0], 15 * x[1]}; /* optimized on the unit square */
+        f[0] = testfn_branin(native);
+    } else if (strcmp(p->name, "hartmann6") == 0) {
+        f[0] = testfn_hartmann6(x);
+    } else if (strcmp(p->name, "branincurrin") == 0) {
+        testfn_branincurrin(x, f);
+    } else if (strcmp(p->name, "dtlz2") == 0) {
+        testfn_dtlz2(x, p->d, 2, f);
+    } else {
+        testfn_zdt(1, x, p->d, f);
+    }
+}
+
+/* ---- an in-process study: space, problem, history ---- */
+
+static const struct hn_space_ops bench_space_ops = {.size = sizeof(struct hn_space_ops)};
+static const struct hn_plugin bench_space_plugin = {
+    HN_PLUGIN_HEAD(HN_KIND_SPACE), .name = "bench", .space = &bench_space_ops};
+
+struct run {
+    const struct problem *p;
+    struct hn_config_node *root;
+    struct hn_params *params;
+    struct hn_space space;
+    struct hn_objective obj[2];
+    struct hn_problem problem;
+    const struct hn_plugin *plugin;
+    void *opt;
+    struct hn_trial **trials;
+    size_t n;
+};
+
+static const char *metric_names[2] = {"f.f0", "f.f1"};
+
+static int run_open(struct run *r, const struct problem *p, const char *options, uint64_t seed,
+                    size_t capacity, struct hn_error *err)
+{
+    char yaml[4096];
+    size_t len = (size_t)snprintf(yaml, sizeof(yaml), "params:\n");
+    memset(r, 0, sizeof(*r));
+    r->p = p;
+    for (size_t i = 0; i < p->d; i++) {
+        len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                "  x%zu: {type: float, min: %.17g, max: %.17g}\n", i, p->lo, p->hi);
+    }
+    snprintf(yaml + len, sizeof(yaml) - len, "gpbo: %s\n", options);
+    r->root = hn_config_load_string(yaml, "bench.yaml", err);
+    if (r->root == NULL) {
+        return -1;
+    }
+    r->params = hn_params_parse(hn_config_get(r->root, "params"), NULL, err);
+    if (r->params == NULL) {
+        return -1;
+    }
+    r->space.plugin = &bench_space_plugin;
+    r->space.params = r->params;
+    for (size_t j = 0; j < p->m; j++) {
+        r->obj[j].metric = metric_names[j];
+        r->obj[j].ref = p->m > 1 ? p->ref[j] : NAN;
+    }
+    r->problem.n_objectives = p->m;
+    r->problem.objectives = r->obj;
+    r->plugin = hn_registry_find(HN_KIND_OPTIMIZER, "gpbo", err);
+    if (r->plugin == NULL) {
+        return -1;
+    }
+    struct hn_plugin_args args = {.node = hn_config_get(r->root, "gpbo"),
+                                  .instance = "gpbo",
+                                  .stage = "bo",
+                                  .seed = seed,
+                                  .space = &r->space,
+                                  .problem = &r->problem,
+                                  .threads = 1};
+    r->opt = r->plugin->optimizer->create(&args, err);
+    r->trials = calloc(capacity, sizeof(*r->trials));
+    return r->opt != NULL && r->trials != NULL ? 0 : -1;
+}
+
+static void run_close(struct run *r)
+{
+    if (r->opt) {
+        r->plugin->optimizer->destroy(r->opt);
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        hn_trial_free(r->trials[i]);
+    }
+    free(r->trials);
+    hn_params_free(r->params);
+    hn_config_free(r->root);
+}
+
+static int run_add(struct run *r, const double *x, double *f, struct hn_error *err)
+{
+    struct hn_trial *t = hn_trial_new((long)r->n, "bo", x, r->p->d);
+    if (t == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    evaluate(r->p, x, f);
+    for (size_t j = 0; j < r->p->m; j++) {
+        if (hn_metrics_put(&t->metrics, metric_names[j], f[j], NAN, err) != 0) {
+            hn_trial_free(t);
+            return -1;
+        }
+    }
+    t->status = HN_TRIAL_COMPLETE;
+    r->trials[r->n++] = t;
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int ask_one(struct run *r, double *x, struct hn_error *err)
+{
+    struct hn_history h = {.n = r->n, .trials = r->trials};
+    int got = r->plugin->optimizer->ask(r->opt, &h, 1, x, err);
+    if (got < 0) {
+        return -1;
+    }
+    if (got == 0) {
+        return hn_error_set(err, NULL, "the optimizer suggested nothing");
+    }
+    return 0;
+}
+
+/* Quality after each budget: regret, or log10 of the hypervolume difference. */
+static double quality(const struct problem *p, const double *y, size_t n)
+{
+    if (p->m == 1) {
+        double best = INFINITY;
+        for (size_t i = 0; i < n; i++) {
+            best = fmin(best, y[i]);
+        }
+        return best - p->optimum;
+    }
+    double hv = hn_hypervolume(y, n, 2, p->ref, NULL);
+    return log10(fmax(p->optimum - hv, 1e-12));
+}
+
+static int run_gpbo(const struct problem *p, uint64_t seed, double *out, double *seconds,
+                    struct hn_error *err)
+{
+    struct run r;
+    char options[512];
+    double *y = malloc(p->total * p->m * sizeof(double)), x[64];
+    int rc = -1;
+    snprintf(options, sizeof(options), "{init_trials: %zu%s%s}", p->init, p->options ? ", " : "",
+             p->options ? p->options : "");
+    if (y == NULL || run_open(&r, p, options, seed, p->total, err) != 0) {
+        goto done;
+    }
+    double t_bo = 0;
+    for (size_t i = 0; i < p->total; i++) {
+        double t0 = now();
+        if (ask_one(&r, x, err) != 0) {
+            goto done;
+        }
+        if (i >= p->init) {
+            t_bo += now() - t0;
+        }
+        if (run_add(&r, x, y + i * p->m, err) != 0) {
+            goto done;
+        }
+    }
+    for (size_t b = 0; b < MAX_BUDGETS && p->budgets[b]; b++) {
+        out[b] = quality(p, y, p->budgets[b]);
+    }
+    *seconds = t_bo / (double)(p->total - p->init);
+    rc = 0;
+done:
+    run_close(&r);
+    free(y);
+    return rc;
+}
+
+static void run_sobol(const struct problem *p, uint64_t seed, double *out)
+{
+    struct hn_error err;
+    struct hn_sobol *s = hn_sobol_new(p->d, 1, hn_rng_derive(seed, 0x50b01), &err);
+    double *y = malloc(p->total * p->m * sizeof(double)), u[64], x[64];
+    for (size_t i = 0; i < p->total; i++) {
+        hn_sobol_next(s, u);
+        for (size_t k = 0; k < p->d; k++) {
+            x[k] = p->lo + u[k] * (p->hi - p->lo);
+        }
+        evaluate(p, x, y + i * p->m);
+    }
+    for (size_t b = 0; b < MAX_BUDGETS && p->budgets[b]; b++) {
+        out[b] = quality(p, y, p->budgets[b]);
+    }
+    hn_sobol_free(s);
+    free(y);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Quantile q of n sorted values (linear interpolation). */
+static double quantile(const double *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)floor(pos);
+    return i + 1 < n ? v[i] + (pos - (double)i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+static void summary(double *v, size_t n, char *buf, size_t size, int log_scale)
+{
+    qsort(v, n, sizeof(double), cmp_double);
+    const char *fmt = log_scale ? "%.2f [%.2f, %.2f]" : "%.3g [%.3g, %.3g]";
+    snprintf(buf, size, fmt, quantile(v, n, 0.5), quantile(v, n, 0.25), quantile(v, n, 0.75));
+}
+
+static const struct problem problems[] = {
+    {.name = "branin", .d = 2, .m = 1, .lo = 0, .hi = 1, .optimum = TESTFN_BRANIN_MIN,
+     .init = 6, .total = 30, .budgets = {10, 20, 30}},
+    {.name = "hartmann6", .d = 6, .m = 1, .lo = 0, .hi = 1, .optimum = TESTFN_HARTMANN6_MIN,
+     .init = 10, .total = 50, .budgets = {20, 30, 50}},
+    {.name = "branincurrin", .d = 2, .m = 2, .lo = 0, .hi = 1,
+     .optimum = TESTFN_BRANINCURRIN_MAX_HV, .ref = {18, 6}, .init = 6, .total = 26,
+     .budgets = {10, 18, 26}},
+    {.name = "dtlz2", .d = 6, .m = 2, .lo = 0, .hi = 1, .optimum = 1.21 - M_PI / 4,
+     .ref = {1.1, 1.1}, .init = 12, .total = 50, .budgets = {20, 35, 50}},
+    /* ZDT1 front f1 = 1 - sqrt(f0): hypervolume to (11, 11) = 121 - 1/3 */
+    {.name = "zdt1", .d = 6, .m = 2, .lo = 0, .hi = 1, .optimum = 121 - 1.0 / 3,
+     .ref = {11, 11}, .init = 12, .total = 50, .budgets = {20, 35, 50}},
+};
+
+/* Seconds of one ask with n Sobol observations of a problem already in the history. */
+static int time_ask(const struct problem *p, size_t n, int repeats, double *seconds,
+                    struct hn_error *err)
+{
+    struct run r;
+    double *y = malloc((n + 1) * p->m * sizeof(double)), u[64], x[64], best = INFINITY;
+    struct hn_sobol *s = hn_sobol_new(p->d, 1, 77, err);
+    int rc = -1;
+    if (y == NULL || s == NULL || run_open(&r, p, "{init_trials: 0}", 1, n + 1, err) != 0) {
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        hn_sobol_next(s, u);
+        for (size_t k = 0; k < p->d; k++) {
+            x[k] = p->lo + u[k] * (p->hi - p->lo);
+        }
+        if (run_add(&r, x, y + i * p->m, err) != 0) {
+            goto done;
+        }
+    }
+    for (int k = 0; k < repeats; k++) {
+        double t0 = now();
+        if (ask_one(&r, x, err) != 0) {
+            goto done;
+        }
+        best = fmin(best, now() - t0);
+    }
+    *seconds = best;
+    rc = 0;
+done:
+    run_close(&r);
+    hn_sobol_free(s);
+    free(y);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    size_t seeds = 10;
+    int quick = 0, timing = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
+            seeds = (size_t)atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--quick") == 0) {
+            quick = 1;
+        } else if (strcmp(argv[i], "--no-timing") == 0) {
+            timing = 0;
+        } else {
+            fprintf(stderr, "usage: %s [--seeds N] [--quick] [--no-timing]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (seeds < 1 || seeds > 1000) {
+        fprintf(stderr, "bench_optimizers: --seeds takes 1 to 1000\n");
+        return 2;
+    }
+    struct hn_error err;
+    printf("# bench_optimizers: %zu seeds; OpenBLAS %s\n", seeds, openblas_get_config());
+    printf("# quality: median [q1, q3] over seeds; one objective: simple regret (best - optimum);"
+           "\n# two objectives: log10(max hypervolume - hypervolume). gpbo: Sobol init, then one"
+           "\n# point per ask; sobol: scrambled Sobol at the same budget.\n\n");
+    printf("| problem | init | budget | gpbo | sobol | gpbo s/ask |\n");
+    printf("| --- | --- | --- | --- | --- | --- |\n");
+    size_t n_problems = sizeof(problems) / sizeof(problems[0]);
+    for (size_t pi = 0; pi < n_problems; pi++) {
+        struct problem p = problems[pi];
+        if (quick && pi > 2) {
+            break;
+        }
+        double *g = malloc(seeds * MAX_BUDGETS * sizeof(double));
+        double *s = malloc(seeds * MAX_BUDGETS * sizeof(double));
+        double *col = malloc(seeds * sizeof(double)), secs = 0;
+        for (size_t k = 0; k < seeds; k++) {
+            double sec;
+            if (run_gpbo(&p, k, g + k * MAX_BUDGETS, &sec, &err) != 0) {
+                fprintf(stderr, "bench_optimizers: %s seed %zu: %s\n", p.name, k, err.msg);
+                return 1;
+            }
+            secs += sec;
+            run_sobol(&p, k, s + k * MAX_BUDGETS);
+        }
+        for (size_t b = 0; b < MAX_BUDGETS && p.budgets[b]; b++) {
+            char gb[64], sb[64];
+            for (size_t k = 0; k < seeds; k++) {
+                col[k] = g[k * MAX_BUDGETS + b];
+            }
+            summary(col, seeds, gb, sizeof(gb), p.m > 1);
+            for (size_t k = 0; k < seeds; k++) {
+                col[k] = s[k * MAX_BUDGETS + b];
+            }
+            summary(col, seeds, sb, sizeof(sb), p.m > 1);
+            printf("| %s | %zu | %zu | %s | %s | %.3f |\n", p.name, p.init, p.budgets[b], gb, sb,
+                   secs / (double)seeds);
+        }
+        fflush(stdout);
+        free(g);
+        free(s);
+        free(col);
+    }
+    if (timing) {
+        static const size_t sizes[] = {50, 200, 500};
+        printf("\n| problem | observations | seconds per ask (best of 3) |\n| --- | --- | --- |\n");
+        for (size_t pi = 0; pi < n_problems; pi++) {
+            const struct problem *p = &problems[pi];
+            if (strcmp(p->name, "hartmann6") != 0 && strcmp(p->name, "branincurrin") != 0 &&
+                strcmp(p->name, "dtlz2") != 0) {
+                continue;
+            }
+            for (size_t k = 0; k < 3; k++) {
+                double sec;
+                if (quick && sizes[k] > 200) {
+                    continue;
+                }
+                if (time_ask(p, sizes[k], sizes[k] > 200 ? 1 : 3, &sec, &err) != 0) {
+                    fprintf(stderr, "bench_optimizers: timing %s: %s\n", p->name, err.msg);
+                    return 1;
+                }
+                printf("| %s (d = %zu, %zu objective%s) | %zu | %.3f |\n", p->name, p->d, p->m,
+                       p->m > 1 ? "s" : "", sizes[k], sec);
+                fflush(stdout);
+            }
+        }
+    }
+    hn_registry_shutdown();
+    return 0;
+}
