@@ -249,8 +249,8 @@ int hn_llm_sample(const float *logits, int V, double temperature, int top_k, str
         float *sorted = malloc((size_t)V * sizeof(float));
         if (sorted != NULL) {
             memcpy(sorted, logits, (size_t)V * sizeof(float));
-            /* partial selection: k passes of max extraction would be O(kV); a full sort is fine
-             * for vocabularies of this engine's size */
+            /* partial selection sort of the first top_k entries: O(top_k V), fine for the
+             * small k used in sampling */
             for (int i = 0; i < top_k; i++) {
                 int arg = i;
                 for (int j = i + 1; j < V; j++) {
