@@ -10,7 +10,8 @@
  *     (two objectives), for gpbo and for Sobol;
  *   - seconds per ask (GP fits + acquisition optimization) with n = 50, 200, 500 observations.
  *
- * usage: bench_optimizers [--seeds N] [--quick] [--no-timing]
+ * usage: bench_optimizers [--seeds N] [--quick] [--no-timing] [--only PROBLEM] [--options YAML]
+ *   --options adds gpbo options to every run, e.g. --options "acquisition: nehvi".
  */
 #include "config.h"
 
@@ -41,7 +42,6 @@ struct problem {
     double ref[2];
     size_t init, total;     /* Sobol points of the gpbo run, total budget */
     size_t budgets[MAX_BUDGETS];
-    const char *options;    /* gpbo options (YAML flow mapping) */
 };
 
 static void evaluate(const struct problem *p, const double *x, double *f)
@@ -190,15 +190,17 @@ static double quality(const struct problem *p, const double *y, size_t n)
     return log10(fmax(p->optimum - hv, 1e-12));
 }
 
+static const char *extra_options;
+
 static int run_gpbo(const struct problem *p, uint64_t seed, double *out, double *seconds,
                     struct hn_error *err)
 {
     struct run r;
-    char options[512];
+    char options[1024];
     double *y = malloc(p->total * p->m * sizeof(double)), x[64];
     int rc = -1;
-    snprintf(options, sizeof(options), "{init_trials: %zu%s%s}", p->init, p->options ? ", " : "",
-             p->options ? p->options : "");
+    snprintf(options, sizeof(options), "{init_trials: %zu%s%s}", p->init,
+             extra_options ? ", " : "", extra_options ? extra_options : "");
     if (y == NULL || run_open(&r, p, options, seed, p->total, err) != 0) {
         goto done;
     }
@@ -321,6 +323,7 @@ int main(int argc, char **argv)
 {
     size_t seeds = 10;
     int quick = 0, timing = 1;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
             seeds = (size_t)atoi(argv[++i]);
@@ -328,8 +331,15 @@ int main(int argc, char **argv)
             quick = 1;
         } else if (strcmp(argv[i], "--no-timing") == 0) {
             timing = 0;
+        } else if (strcmp(argv[i], "--options") == 0 && i + 1 < argc) {
+            extra_options = argv[++i];
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--seeds N] [--quick] [--no-timing]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--seeds N] [--quick] [--no-timing] [--only PROBLEM] "
+                    "[--options YAML]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -338,7 +348,8 @@ int main(int argc, char **argv)
         return 2;
     }
     struct hn_error err;
-    printf("# bench_optimizers: %zu seeds; OpenBLAS %s\n", seeds, openblas_get_config());
+    printf("# bench_optimizers: %zu seeds; gpbo options {%s}; OpenBLAS %s\n", seeds,
+           extra_options ? extra_options : "", openblas_get_config());
     printf("# quality: median [q1, q3] over seeds; one objective: simple regret (best - optimum);"
            "\n# two objectives: log10(max hypervolume - hypervolume). gpbo: Sobol init, then one"
            "\n# point per ask; sobol: scrambled Sobol at the same budget.\n\n");
@@ -347,8 +358,8 @@ int main(int argc, char **argv)
     size_t n_problems = sizeof(problems) / sizeof(problems[0]);
     for (size_t pi = 0; pi < n_problems; pi++) {
         struct problem p = problems[pi];
-        if (quick && pi > 2) {
-            break;
+        if ((quick && pi > 2) || (only && strcmp(only, p.name) != 0)) {
+            continue;
         }
         double *g = malloc(seeds * MAX_BUDGETS * sizeof(double));
         double *s = malloc(seeds * MAX_BUDGETS * sizeof(double));
@@ -385,8 +396,9 @@ int main(int argc, char **argv)
         printf("\n| problem | observations | seconds per ask (best of 3) |\n| --- | --- | --- |\n");
         for (size_t pi = 0; pi < n_problems; pi++) {
             const struct problem *p = &problems[pi];
-            if (strcmp(p->name, "hartmann6") != 0 && strcmp(p->name, "branincurrin") != 0 &&
-                strcmp(p->name, "dtlz2") != 0) {
+            if ((strcmp(p->name, "hartmann6") != 0 && strcmp(p->name, "branincurrin") != 0 &&
+                 strcmp(p->name, "dtlz2") != 0) ||
+                (only && strcmp(only, p->name) != 0)) {
                 continue;
             }
             for (size_t k = 0; k < 3; k++) {
