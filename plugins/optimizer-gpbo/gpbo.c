@@ -8,11 +8,17 @@
  *      the model space of gpbo.h; metrics with a standard error get fixed noise; log_metrics
  *      are modelled in log space. Pending trials are fantasized at their posterior mean.
  *   3. Acquisition (log scale): LogEI against the best posterior mean among feasible observed
- *      points (one objective, or ParEGO's random augmented Chebyshev scalarization), or the
- *      exact EHVI of acquisition.h (any number of objectives, independent posteriors), or a
- *      Monte Carlo NEHVI-style average over joint posterior samples of the observed points;
- *      plus the log probability of feasibility of every outcome constraint. Until a feasible
- *      point exists, the probability of feasibility alone.
+ *      points (one objective, or ParEGO's random augmented Chebyshev scalarization with fresh
+ *      weights each ask), or the exact EHVI of acquisition.h (any number of objectives,
+ *      independent posteriors, against the front of the posterior means at the feasible
+ *      observed points), or the Monte Carlo "nehvi": mc_samples joint posterior samples of the
+ *      objectives at the feasible observed points each give a front, and the candidate's
+ *      improvement over it is averaged with fixed base samples (reparameterized, so gradients
+ *      are exact); the candidate is drawn from its marginal posterior, i.e. its correlation
+ *      with the observed points' samples is ignored. Plus the log probability of feasibility
+ *      of every outcome constraint; until a feasible point exists, that alone.
+ *      The EHVI cells number (k+1)^(m-1) for a front of k points: with 4 objectives, fronts
+ *      beyond ~60 points make each evaluation slow.
  *   4. Optimization: raw_samples scrambled Sobol points (rounded to valid, unseen points), the
  *      best `restarts` of them start L-BFGS (SLSQP under linear parameter constraints) on the
  *      continuous relaxation with analytic gradients, then rounding and a hill climb over the

@@ -301,6 +301,61 @@ Test(gpbo, no_suggestion_where_the_constraint_model_is_surely_infeasible)
     h_free(&H);
 }
 
+static void latency_eval(const double *x, double *v)
+{
+    v[0] = (x[0] - 0.1) * (x[0] - 0.1) + (x[1] - 0.5) * (x[1] - 0.5);
+    v[1] = exp(3 * x[0]); /* a positive "latency", modelled in log space */
+}
+
+Test(gpbo, a_constraint_on_a_log_modelled_metric_is_honoured)
+{
+    struct harness H;
+    const char *names[] = {"f.obj", "f.latency"};
+    h_init(&H,
+           "params:\n  x0: {type: float, min: 0, max: 1}\n  x1: {type: float, min: 0, max: 1}\n"
+           "gpbo: {init_trials: 8, log_metrics: [latency]}\n",
+           latency_eval, 1, names, 2);
+    /* latency >= e^1.8 <=> x0 >= 0.6 */
+    H.con[0] = (struct hn_constraint){.metric = "f.latency", .lo = exp(1.8), .hi = INFINITY};
+    H.problem.n_constraints = 1;
+    h_create(&H, 4);
+    for (int i = 0; i < 8; i++) {
+        h_step(&H);
+    }
+    double best = INFINITY;
+    for (int i = 0; i < 12; i++) {
+        const double *x = h_step(&H);
+        cr_expect(x[0] >= 0.5, "suggestion %d at x0 = %g, surely infeasible", i, x[0]);
+        double v[2];
+        latency_eval(x, v);
+        if (v[1] >= exp(1.8)) {
+            best = fmin(best, v[0]);
+        }
+    }
+    cr_expect(best < 0.25 + 0.02, "best feasible value %g (optimum 0.25)", best);
+    h_free(&H);
+}
+
+Test(gpbo, without_a_feasible_point_the_probability_of_feasibility_leads)
+{
+    struct harness H;
+    const char *names[] = {"f.obj", "f.c"};
+    h_init(&H, unit2_yaml, constrained_eval, 1, names, 2);
+    /* feasible only for x0 >= 0.85, and every observation so far has x0 <= 0.5 */
+    H.con[0] = (struct hn_constraint){.metric = "f.c", .lo = 0.85, .hi = INFINITY};
+    H.problem.n_constraints = 1;
+    h_create(&H, 6);
+    for (int i = 0; i < 10; i++) {
+        double x[2] = {0.05 * i, 0.1 * (double)((i * 7) % 10)};
+        h_add(&H, x, 1);
+    }
+    double x[2];
+    cr_assert_eq(h_ask(&H, 1, x), 1);
+    cr_expect(x[0] > 0.8, "first suggestion x0 = %g: the objective (best at x0 = 0.1) must not "
+              "win before the feasible region (x0 >= 0.85) is found", x[0]);
+    h_free(&H);
+}
+
 static void mixed_eval(const double *x, double *v)
 {
     /* lr (log float), layers (int), width (choice), act (categorical), skip (bool) */
