@@ -6,3 +6,10 @@ bench_bench_optimizers_SOURCES = bench/bench_optimizers.c plugins/evaluator-test
 bench_bench_optimizers_CPPFLAGS = $(AM_CPPFLAGS)
 bench_bench_optimizers_LDADD = $(HN_CORE_LIBS) $(OPENBLAS_LIBS) -lm
 CLEANFILES += bench/bench_optimizers
+# transformer engine throughput (docs/benchmarks.md, section Transformer engine)
+EXTRA_PROGRAMS += bench/bench_llm
+HN_BENCH += bench/bench_llm
+bench_bench_llm_SOURCES = bench/bench_llm.c
+bench_bench_llm_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_CORE_LIBS) $(OPENBLAS_LIBS) \
+	$(JANSSON_LIBS) -lm
+CLEANFILES += bench/bench_llm

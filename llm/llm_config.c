@@ -1,0 +1,204 @@
+/* llm/llm_config.c: config.json <-> struct hn_llm_config (see llm_config.h). */
+#include "config.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "llm/llm_config.h"
+
+void hn_llm_config_default(struct hn_llm_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->hidden_size = 64;
+    c->intermediate_size = 128;
+    c->num_hidden_layers = 2;
+    c->num_attention_heads = 4;
+    c->num_key_value_heads = 4;
+    c->head_dim = 16;
+    c->vocab_size = 256;
+    c->max_position_embeddings = 1024;
+    c->rms_norm_eps = 1e-5;
+    c->rope_theta = 10000;
+    c->tie_word_embeddings = 1;
+    memset(c->attention_layers, 1, sizeof(c->attention_layers));
+}
+
+int hn_llm_config_validate(const struct hn_llm_config *c, struct hn_error *err)
+{
+    struct {
+        const char *name;
+        int value;
+        int max;
+    } dims[] = {
+        {"hidden_size", c->hidden_size, 1 << 16},
+        {"intermediate_size", c->intermediate_size, 1 << 18},
+        {"num_hidden_layers", c->num_hidden_layers, HN_LLM_MAX_LAYERS},
+        {"num_attention_heads", c->num_attention_heads, 4096},
+        {"num_key_value_heads", c->num_key_value_heads, 4096},
+        {"head_dim", c->head_dim, 4096},
+        {"vocab_size", c->vocab_size, HN_LLM_MAX_VOCAB},
+        {"max_position_embeddings", c->max_position_embeddings, 1 << 24},
+    };
+    for (size_t i = 0; i < sizeof(dims) / sizeof(dims[0]); i++) {
+        if (dims[i].value < 1 || dims[i].value > dims[i].max) {
+            return hn_error_config(err, NULL, "%s must be in 1..%d, found %d", dims[i].name,
+                                   dims[i].max, dims[i].value);
+        }
+    }
+    if (c->num_attention_heads % c->num_key_value_heads != 0) {
+        return hn_error_config(err, NULL,
+                               "num_attention_heads (%d) must be a multiple of "
+                               "num_key_value_heads (%d)",
+                               c->num_attention_heads, c->num_key_value_heads);
+    }
+    if (c->head_dim % 2 != 0) {
+        return hn_error_config(err, NULL, "head_dim (%d) must be even for rotary embeddings",
+                               c->head_dim);
+    }
+    if (!(c->rms_norm_eps > 0) || !(c->rope_theta > 0) || !isfinite(c->rope_theta)) {
+        return hn_error_config(err, NULL, "rms_norm_eps and rope_theta must be positive");
+    }
+    return 0;
+}
+
+static int get_int(json_t *o, const char *key, int *out, int required, const char *path,
+                   struct hn_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL || json_is_null(v)) {
+        return required ? hn_error_config(err, path, "missing required field '%s'", key) : 1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1 << 30) {
+        return hn_error_config(err, path, "field '%s' must be a non-negative integer", key);
+    }
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_error *err)
+{
+    json_error_t je;
+    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (o == NULL) {
+        char where[4200];
+        snprintf(where, sizeof(where), "%s:%d:%d", path, je.line, je.column);
+        return hn_error_config(err, where, "not valid JSON: %s", je.text);
+    }
+    int rc = -1;
+    hn_llm_config_default(c);
+    if (!json_is_object(o)) {
+        hn_error_config(err, path, "must hold a JSON object");
+        goto done;
+    }
+    if (get_int(o, "hidden_size", &c->hidden_size, 1, path, err) < 0 ||
+        get_int(o, "intermediate_size", &c->intermediate_size, 1, path, err) < 0 ||
+        get_int(o, "num_hidden_layers", &c->num_hidden_layers, 1, path, err) < 0 ||
+        get_int(o, "num_attention_heads", &c->num_attention_heads, 1, path, err) < 0 ||
+        get_int(o, "vocab_size", &c->vocab_size, 1, path, err) < 0) {
+        goto done;
+    }
+    c->num_key_value_heads = c->num_attention_heads;
+    c->head_dim = c->num_attention_heads > 0 ? c->hidden_size / c->num_attention_heads : 0;
+    if (get_int(o, "num_key_value_heads", &c->num_key_value_heads, 0, path, err) < 0 ||
+        get_int(o, "head_dim", &c->head_dim, 0, path, err) < 0 ||
+        get_int(o, "max_position_embeddings", &c->max_position_embeddings, 0, path, err) < 0) {
+        goto done;
+    }
+    json_t *v;
+    if ((v = json_object_get(o, "rms_norm_eps")) != NULL) {
+        if (!json_is_number(v)) {
+            hn_error_config(err, path, "field 'rms_norm_eps' must be a number");
+            goto done;
+        }
+        c->rms_norm_eps = json_number_value(v);
+    }
+    if ((v = json_object_get(o, "rope_theta")) != NULL) {
+        if (!json_is_number(v)) {
+            hn_error_config(err, path, "field 'rope_theta' must be a number");
+            goto done;
+        }
+        c->rope_theta = json_number_value(v);
+    }
+    if ((v = json_object_get(o, "tie_word_embeddings")) != NULL) {
+        if (!json_is_boolean(v)) {
+            hn_error_config(err, path, "field 'tie_word_embeddings' must be true or false");
+            goto done;
+        }
+        c->tie_word_embeddings = json_is_true(v);
+    } else {
+        c->tie_word_embeddings = 0; /* LlamaConfig's default */
+    }
+    if ((v = json_object_get(o, "attention_layers")) != NULL && !json_is_null(v)) {
+        if (!json_is_array(v) || json_array_size(v) != (size_t)c->num_hidden_layers) {
+            hn_error_config(err, path,
+                            "field 'attention_layers' must be a list of %d booleans (one per "
+                            "layer)",
+                            c->num_hidden_layers);
+            goto done;
+        }
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *b = json_array_get(v, i);
+            if (!json_is_boolean(b)) {
+                hn_error_config(err, path, "attention_layers[%zu] must be true or false", i);
+                goto done;
+            }
+            c->attention_layers[i] = json_is_true(b);
+        }
+    }
+    if (hn_llm_config_validate(c, err) != 0) {
+        hn_error_prefix(err, "%s", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    json_decref(o);
+    return rc;
+}
+
+int hn_llm_config_write(const char *path, const struct hn_llm_config *c, struct hn_error *err)
+{
+    if (hn_llm_config_validate(c, err) != 0) {
+        hn_error_prefix(err, "%s", path);
+        return -1;
+    }
+    json_t *o = json_pack(
+        "{s:[s], s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:s}",
+        "architectures", "LlamaForCausalLM", "model_type", "llama", "torch_dtype", "float32",
+        "hidden_size", c->hidden_size, "intermediate_size", c->intermediate_size,
+        "num_hidden_layers", c->num_hidden_layers, "num_attention_heads",
+        c->num_attention_heads, "num_key_value_heads", c->num_key_value_heads, "head_dim",
+        c->head_dim, "vocab_size", c->vocab_size, "max_position_embeddings",
+        c->max_position_embeddings, "rms_norm_eps", c->rms_norm_eps, "rope_theta",
+        c->rope_theta, "tie_word_embeddings", c->tie_word_embeddings, "hidden_act", "silu");
+    json_t *layers = json_array();
+    int all = 1;
+    for (int i = 0; i < c->num_hidden_layers; i++) {
+        json_array_append_new(layers, json_boolean(c->attention_layers[i]));
+        all &= c->attention_layers[i] != 0;
+    }
+    if (all) {
+        json_decref(layers); /* a plain Llama: nothing to say */
+    } else {
+        json_object_set_new(o, "attention_layers", layers);
+    }
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (text == NULL) {
+        return hn_error_set(err, path, "out of memory");
+    }
+    size_t len = strlen(text);
+    char *withnl = realloc(text, len + 2);
+    if (withnl == NULL) {
+        free(text);
+        return hn_error_set(err, path, "out of memory");
+    }
+    withnl[len] = '\n';
+    withnl[len + 1] = '\0';
+    int rc = hn_write_file_atomic(path, withnl, len + 1, err);
+    free(withnl);
+    return rc;
+}
