@@ -368,6 +368,10 @@ int main(int argc, char **argv)
             double sec;
             if (run_gpbo(&p, k, g + k * MAX_BUDGETS, &sec, &err) != 0) {
                 fprintf(stderr, "bench_optimizers: %s seed %zu: %s\n", p.name, k, err.msg);
+                free(g);
+                free(s);
+                free(col);
+                hn_registry_shutdown();
                 return 1;
             }
             secs += sec;
