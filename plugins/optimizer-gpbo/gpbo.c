@@ -11,12 +11,12 @@
  *      points (one objective, or ParEGO's random augmented Chebyshev scalarization with fresh
  *      weights each ask), or the exact EHVI of acquisition.h (any number of objectives,
  *      independent posteriors, against the front of the posterior means at the feasible
- *      observed points), or the Monte Carlo "nehvi": mc_samples joint posterior samples of the
- *      objectives at the feasible observed points each give a front, and the candidate's
- *      improvement over it is averaged with fixed base samples (reparameterized, so gradients
- *      are exact); the candidate is drawn from its marginal posterior, i.e. its correlation
- *      with the observed points' samples is ignored. Plus the log probability of feasibility
- *      of every outcome constraint; until a feasible point exists, that alone.
+ *      observed points), or the Monte Carlo "nehvi" (noisy EHVI, Daulton et al. 2021):
+ *      mc_samples joint posterior samples of the objectives at the feasible observed points
+ *      each give a front, the candidate is sampled jointly with them (conditional on each
+ *      sample, fixed base normals), and its hypervolume improvement is averaged; gradients by
+ *      central differences. Plus the log probability of feasibility of every outcome
+ *      constraint; until a feasible point exists, that alone.
  *      The EHVI cells number (k+1)^(m-1) for a front of k points: with 4 objectives, fronts
  *      beyond ~60 points make each evaluation slow.
  *   4. Optimization: raw_samples scrambled Sobol points (rounded to valid, unseen points), the
@@ -33,6 +33,7 @@
  */
 #include "config.h"
 
+#include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
 #include <nlopt.h>
@@ -275,12 +276,17 @@ struct gpbo_state {
     size_t n_front, cap_front;
     double *front;                   /* oriented posterior means of feasible points */
     struct gpbo_ehvi *ehvi;
-    /* nehvi: S samples of the observed front, base normals of the candidate */
+    /*
+     * nehvi: the feasible observed (and believed) points Xs, S joint posterior samples of the
+     * objectives there (base normals eps_obs), their fronts, and the candidate's base normals.
+     */
     size_t S;
+    size_t n_rows, cap_rows;
+    double *Xs;                      /* cap_rows x D */
+    double *L[GPBO_MAX_OBJ];         /* n_rows x n_rows: Cholesky factor of the posterior cov */
+    double *eps_obs;                 /* S x m x cap_rows */
     double *eps;                     /* S x m */
-    size_t n_rows;                   /* feasible observed points sampled */
-    double *samples;                 /* S x (n_rows + believed) x m */
-    size_t cap_rows;
+    double *samples;                 /* S x cap_rows x m, oriented */
     struct gpbo_ehvi **sample_ehvi;
 };
 
@@ -302,6 +308,11 @@ void gpbo_state_free(struct gpbo_state *st)
     free(st->sample_ehvi);
     free(st->samples);
     free(st->eps);
+    free(st->eps_obs);
+    free(st->Xs);
+    for (size_t j = 0; j < GPBO_MAX_OBJ; j++) {
+        free(st->L[j]);
+    }
     free(st);
 }
 
@@ -363,85 +374,153 @@ static int front_push(struct gpbo_state *st, const double *y)
     return 0;
 }
 
-/* Joint posterior samples of the m objectives at the feasible rows (nehvi). */
-static int sample_front(struct gpbo_state *st, const double *Xf, size_t nf, size_t extra,
-                        uint64_t seed, struct hn_error *err)
+/*
+ * nehvi: set up the sampled points (the feasible observed ones, room for believed ones) and
+ * the fixed base normals.
+ */
+static int nehvi_init(struct gpbo_state *st, const double *Xf, size_t nf, size_t extra,
+                      uint64_t seed, struct hn_error *err)
 {
     size_t m = st->m, S = st->S, D = st->g->dim;
     st->cap_rows = nf + extra;
     st->n_rows = nf;
+    st->Xs = malloc(st->cap_rows * D * sizeof(double));
+    st->eps_obs = malloc(S * m * st->cap_rows * sizeof(double));
+    st->eps = malloc(S * m * sizeof(double));
     st->samples = calloc(S * st->cap_rows * m + 1, sizeof(double));
     st->sample_ehvi = calloc(S, sizeof(*st->sample_ehvi));
-    double *mean = malloc((nf + 1) * sizeof(double)), *cov = malloc((nf * nf + 1) * sizeof(double));
-    int rc = -1;
-    if (st->samples == NULL || st->sample_ehvi == NULL || mean == NULL || cov == NULL) {
-        hn_error_set(err, NULL, "out of memory");
-        goto done;
+    if (st->Xs == NULL || st->eps_obs == NULL || st->eps == NULL || st->samples == NULL ||
+        st->sample_ehvi == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
     }
+    memcpy(st->Xs, Xf, nf * D * sizeof(double));
     struct hn_rng rng;
     hn_rng_seed(&rng, hn_rng_derive(seed, 0x6e656876 /* "nehv" */));
-    for (size_t j = 0; j < m && nf > 0; j++) {
-        const struct hn_gp *gp = st->gp[st->obj_model[j]];
-        if (hn_gp_predict_joint(gp, Xf, nf, mean, cov, err) != 0) {
-            goto done;
-        }
-        double jitter = 1e-10;
-        for (size_t i = 0; i < nf; i++) {
-            jitter = fmax(jitter, 1e-9 * cov[i + i * nf]);
-        }
-        for (int tries = 0; tries < 6; tries++) {
-            double *L = malloc(nf * nf * sizeof(double));
-            if (L == NULL) {
-                hn_error_set(err, NULL, "out of memory");
-                goto done;
-            }
-            memcpy(L, cov, nf * nf * sizeof(double));
-            for (size_t i = 0; i < nf; i++) {
-                L[i + i * nf] += jitter;
-            }
-            if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)nf, L, (lapack_int)nf) == 0) {
-                for (size_t s = 0; s < S; s++) {
-                    double e[1024], *ev = nf <= 1024 ? e : malloc(nf * sizeof(double));
-                    if (ev == NULL) {
-                        free(L);
-                        hn_error_set(err, NULL, "out of memory");
-                        goto done;
-                    }
-                    for (size_t i = 0; i < nf; i++) {
-                        ev[i] = hn_rng_normal(&rng);
-                    }
-                    for (size_t i = 0; i < nf; i++) {
-                        double v = mean[i];
-                        for (size_t k = 0; k <= i; k++) {
-                            v += L[i + k * nf] * ev[k];
-                        }
-                        st->samples[(s * st->cap_rows + i) * m + j] = st->sign[j] * v;
-                    }
-                    if (ev != e) {
-                        free(ev);
-                    }
-                }
-                free(L);
-                break;
-            }
-            free(L);
-            jitter *= 100;
-        }
-    }
-    st->eps = malloc(S * m * sizeof(double));
-    if (st->eps == NULL) {
-        hn_error_set(err, NULL, "out of memory");
-        goto done;
+    for (size_t i = 0; i < S * m * st->cap_rows; i++) {
+        st->eps_obs[i] = hn_rng_normal(&rng);
     }
     for (size_t i = 0; i < S * m; i++) {
         st->eps[i] = hn_rng_normal(&rng);
     }
-    (void)D;
+    return 0;
+}
+
+/*
+ * nehvi: joint posterior samples of the m objectives at the sampled points with the current
+ * GPs (f = mean + L eps_obs), their fronts and cells. Called again after each fantasy.
+ */
+static int nehvi_sample(struct gpbo_state *st, struct hn_error *err)
+{
+    size_t m = st->m, S = st->S, n = st->n_rows;
+    double *mean = malloc((n + 1) * sizeof(double)), *cov = malloc((n * n + 1) * sizeof(double));
+    int rc = -1;
+    if (mean == NULL || cov == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t j = 0; j < m && n > 0; j++) {
+        const struct hn_gp *gp = st->gp[st->obj_model[j]];
+        if (hn_gp_predict_joint(gp, st->Xs, n, mean, cov, err) != 0) {
+            goto done;
+        }
+        free(st->L[j]);
+        st->L[j] = malloc(n * n * sizeof(double));
+        if (st->L[j] == NULL) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
+        }
+        double jitter = 1e-12;
+        for (size_t i = 0; i < n; i++) {
+            jitter = fmax(jitter, 1e-9 * cov[i + i * n]);
+        }
+        int ok = 0;
+        for (int tries = 0; tries < 8 && !ok; tries++, jitter *= 10) {
+            memcpy(st->L[j], cov, n * n * sizeof(double));
+            for (size_t i = 0; i < n; i++) {
+                st->L[j][i + i * n] += jitter;
+            }
+            ok = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, st->L[j], (lapack_int)n) == 0;
+        }
+        if (!ok) {
+            hn_error_set(err, NULL,
+                         "nehvi: the posterior covariance of %s at the observed points is not "
+                         "positive definite; use acquisition: ehvi",
+                         st->g->metric[st->g->obj_metric[j]]);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k = i + 1; k < n; k++) {
+                st->L[j][i + k * n] = 0; /* dpotrf leaves the upper triangle alone */
+            }
+        }
+        for (size_t s = 0; s < S; s++) {
+            const double *e = st->eps_obs + (s * m + j) * st->cap_rows;
+            for (size_t i = 0; i < n; i++) {
+                double v = mean[i];
+                for (size_t k = 0; k <= i; k++) {
+                    v += st->L[j][i + k * n] * e[k];
+                }
+                st->samples[(s * st->cap_rows + i) * m + j] = st->sign[j] * v;
+            }
+        }
+    }
     rc = 0;
 done:
     free(mean);
     free(cov);
     return rc;
+}
+
+/*
+ * nehvi: mean over the samples of the improvement of the candidate's sample, drawn jointly
+ * with the sampled points: f(z) | f(Xs) = mu + w' eps_obs + r eps with w = L^-1 cov(Xs, z),
+ * r^2 = var(z) - w'w. Returns NAN on failure.
+ */
+static double nehvi_value(const struct gpbo_state *st, const double *z)
+{
+    size_t m = st->m, S = st->S, n = st->n_rows, D = st->g->dim;
+    double *X = malloc((n + 1) * D * sizeof(double)), *mean = malloc((n + 1) * sizeof(double));
+    double *cov = malloc((n + 1) * (n + 1) * sizeof(double)), *w = malloc((n + 1) * sizeof(double));
+    double *y = malloc(S * m * sizeof(double)), total = NAN;
+    if (X == NULL || mean == NULL || cov == NULL || w == NULL || y == NULL) {
+        goto done;
+    }
+    memcpy(X, st->Xs, n * D * sizeof(double));
+    memcpy(X + n * D, z, D * sizeof(double));
+    for (size_t j = 0; j < m; j++) {
+        if (hn_gp_predict_joint(st->gp[st->obj_model[j]], X, n + 1, mean, cov, NULL) != 0) {
+            goto done;
+        }
+        double var = cov[n + n * (n + 1)], ww = 0;
+        memcpy(w, cov + n * (n + 1), n * sizeof(double)); /* cov(Xs, z) */
+        if (n > 0) {
+            cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, st->L[j],
+                        (int)n, w, 1);
+            ww = cblas_ddot((int)n, w, 1, w, 1);
+        }
+        double r = sqrt(fmax(var - ww, 0));
+        for (size_t s = 0; s < S; s++) {
+            const double *e = st->eps_obs + (s * m + j) * st->cap_rows;
+            double v = mean[n] + r * st->eps[s * m + j];
+            for (size_t i = 0; i < n; i++) {
+                v += w[i] * e[i];
+            }
+            y[s * m + j] = st->sign[j] * v;
+        }
+    }
+    double zero[GPBO_MAX_OBJ] = {0};
+    total = 0;
+    for (size_t s = 0; s < S; s++) {
+        total += gpbo_ehvi_value(st->sample_ehvi[s], y + s * m, zero, NULL, NULL);
+    }
+    total /= (double)S;
+done:
+    free(X);
+    free(mean);
+    free(cov);
+    free(w);
+    free(y);
+    return total;
 }
 
 struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history *h,
@@ -611,7 +690,7 @@ struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history 
         }
         if (st->kind == ACQ_NEHVI) {
             st->S = (size_t)g->mc_samples;
-            if (sample_front(st, Xf, nf, 64, seed, err) != 0) {
+            if (nehvi_init(st, Xf, nf, 64, seed, err) != 0 || nehvi_sample(st, err) != 0) {
                 goto fail;
             }
         }
@@ -709,25 +788,29 @@ double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad
         if (st->kind == ACQ_EHVI) {
             e = gpbo_ehvi_value(st->ehvi, mu, sd, gm, gs);
         } else {
-            double y[GPBO_MAX_OBJ], zero[GPBO_MAX_OBJ] = {0}, dy[GPBO_MAX_OBJ];
+            /* Monte Carlo: gradient by central differences, added to grad directly */
+            e = nehvi_value(st, z);
+            if (!isfinite(e)) {
+                return -HUGE_VAL;
+            }
+            double base = log(fmax(e, 1e-300));
             for (size_t j = 0; j < m; j++) {
-                gm[j] = gs[j] = 0;
+                gm[j] = gs[j] = 0; /* nothing through the marginals */
             }
-            for (size_t s = 0; s < st->S; s++) {
-                for (size_t j = 0; j < m; j++) {
-                    y[j] = mu[j] + sd[j] * st->eps[s * m + j];
+            if (grad && e > 1e-300) {
+                double zz[HN_GP_MAX_DIM], step = 1e-6;
+                memcpy(zz, z, D * sizeof(double));
+                for (size_t i = 0; i < D; i++) {
+                    zz[i] = z[i] + step;
+                    double up = nehvi_value(st, zz);
+                    zz[i] = z[i] - step;
+                    double down = nehvi_value(st, zz);
+                    zz[i] = z[i];
+                    grad[i] += (log(fmax(up, 1e-300)) - log(fmax(down, 1e-300))) / (2 * step);
                 }
-                e += gpbo_ehvi_value(st->sample_ehvi[s], y, zero, dy, NULL);
-                for (size_t j = 0; j < m; j++) {
-                    gm[j] += dy[j];
-                    gs[j] += dy[j] * st->eps[s * m + j];
-                }
             }
-            e /= (double)st->S;
-            for (size_t j = 0; j < m; j++) {
-                gm[j] /= (double)st->S;
-                gs[j] /= (double)st->S;
-            }
+            value += base;
+            goto gradient;
         }
         if (e > 1e-300) {
             value += log(e);
@@ -742,6 +825,7 @@ double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad
             }
         }
     }
+gradient:
     if (grad) {
         for (size_t j = 0; j < m; j++) {
             for (size_t i = 0; i < D; i++) {
@@ -770,11 +854,17 @@ int gpbo_state_fantasize(struct gpbo_state *st, const double *z, struct hn_error
         st->gp[k] = c;
     }
     /* a believed feasible point improves the incumbent / the front */
+    int feasible = 1;
     for (size_t c = 0; c < g->nc; c++) {
         double v = believed[g->con_metric[c]];
-        if (!(v >= g->con_lo[c] && v <= g->con_hi[c])) {
-            return 0;
+        feasible &= v >= g->con_lo[c] && v <= g->con_hi[c];
+    }
+    if (!feasible) {
+        /* nehvi: the samples at the observed points must come from the conditioned GPs */
+        if (st->kind == ACQ_NEHVI && (nehvi_sample(st, err) != 0 || rebuild_ehvi(st) != 0)) {
+            return -1;
         }
+        return 0;
     }
     st->feasible = 1;
     double y[GPBO_MAX_OBJ];
@@ -789,11 +879,12 @@ int gpbo_state_fantasize(struct gpbo_state *st, const double *z, struct hn_error
         return hn_error_set(err, NULL, "out of memory");
     }
     if (st->kind == ACQ_NEHVI && st->n_rows < st->cap_rows) {
-        for (size_t s = 0; s < st->S; s++) {
-            memcpy(st->samples + (s * st->cap_rows + st->n_rows) * st->m, y,
-                   st->m * sizeof(double));
-        }
+        /* the believed point joins the sampled ones */
+        memcpy(st->Xs + st->n_rows * g->dim, z, g->dim * sizeof(double));
         st->n_rows++;
+    }
+    if (st->kind == ACQ_NEHVI && nehvi_sample(st, err) != 0) {
+        return -1;
     }
     if (rebuild_ehvi(st) != 0) {
         return hn_error_set(err, NULL, "out of memory building the hypervolume cells");

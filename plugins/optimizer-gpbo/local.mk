@@ -3,4 +3,4 @@ pkglib_LTLIBRARIES += plugins/optimizer-gpbo.la
 plugins_optimizer_gpbo_la_SOURCES = plugins/optimizer-gpbo/gpbo.c plugins/optimizer-gpbo/gpbo.h \
 	plugins/optimizer-gpbo/acquisition.c plugins/optimizer-gpbo/acquisition.h
 plugins_optimizer_gpbo_la_LDFLAGS = $(HN_PLUGIN_FLAGS)
-plugins_optimizer_gpbo_la_LIBADD = $(HN_CORE_LIBS) $(NLOPT_LIBS) -lm
+plugins_optimizer_gpbo_la_LIBADD = $(HN_CORE_LIBS) $(NLOPT_LIBS) $(LAPACKE_LIBS) $(OPENBLAS_LIBS) -lm

@@ -8,7 +8,7 @@ tests_plugins_test_gpbo_acq_LDADD = $(HN_TEST_LIBS) $(NLOPT_LIBS) $(LAPACKE_LIBS
 tests_plugins_test_gpbo_SOURCES = tests/plugins/test_gpbo.c \
 	$(GPBO_TEST_SOURCES) plugins/evaluator-testfn/testfn.c
 tests_plugins_test_gpbo_CPPFLAGS = $(HN_TEST_CPPFLAGS)
-tests_plugins_test_gpbo_LDADD = $(HN_TEST_LIBS) $(NLOPT_LIBS) $(LAPACKE_LIBS)
+tests_plugins_test_gpbo_LDADD = $(HN_TEST_LIBS) $(NLOPT_LIBS) $(LAPACKE_LIBS) $(OPENBLAS_LIBS)
 check_PROGRAMS += tests/plugins/test_gpbo_cli
 TESTS += tests/plugins/test_gpbo_cli
 tests_plugins_test_gpbo_cli_SOURCES = tests/plugins/test_gpbo_cli.c tests/core/testutil.c
