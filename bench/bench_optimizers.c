@@ -37,10 +37,10 @@ char *openblas_get_config(void);
 struct problem {
     const char *name;
     size_t d, m;
-    double lo, hi;          /* every coordinate */
-    double optimum;         /* min (one objective) or max hypervolume (two) */
+    double lo, hi;  /* every coordinate */
+    double optimum; /* min (one objective) or max hypervolume (two) */
     double ref[2];
-    size_t init, total;     /* Sobol points of the gpbo run, total budget */
+    size_t init, total; /* Sobol points of the gpbo run, total budget */
     size_t budgets[MAX_BUDGETS];
 };
 
@@ -63,8 +63,8 @@ static void evaluate(const struct problem *p, const double *x, double *f)
 /* ---- an in-process study: space, problem, history ---- */
 
 static const struct hn_space_ops bench_space_ops = {.size = sizeof(struct hn_space_ops)};
-static const struct hn_plugin bench_space_plugin = {
-    HN_PLUGIN_HEAD(HN_KIND_SPACE), .name = "bench", .space = &bench_space_ops};
+static const struct hn_plugin bench_space_plugin = {HN_PLUGIN_HEAD(HN_KIND_SPACE), .name = "bench",
+                                                    .space = &bench_space_ops};
 
 struct run {
     const struct problem *p;
@@ -199,8 +199,8 @@ static int run_gpbo(const struct problem *p, uint64_t seed, double *out, double 
     char options[1024];
     double *y = malloc(p->total * p->m * sizeof(double)), x[64];
     int rc = -1;
-    snprintf(options, sizeof(options), "{init_trials: %zu%s%s}", p->init,
-             extra_options ? ", " : "", extra_options ? extra_options : "");
+    snprintf(options, sizeof(options), "{init_trials: %zu%s%s}", p->init, extra_options ? ", " : "",
+             extra_options ? extra_options : "");
     if (y == NULL || run_open(&r, p, options, seed, p->total, err) != 0) {
         goto done;
     }
@@ -269,18 +269,55 @@ static void summary(double *v, size_t n, char *buf, size_t size, int log_scale)
 }
 
 static const struct problem problems[] = {
-    {.name = "branin", .d = 2, .m = 1, .lo = 0, .hi = 1, .optimum = TESTFN_BRANIN_MIN,
-     .init = 6, .total = 30, .budgets = {10, 20, 30}},
-    {.name = "hartmann6", .d = 6, .m = 1, .lo = 0, .hi = 1, .optimum = TESTFN_HARTMANN6_MIN,
-     .init = 10, .total = 50, .budgets = {20, 30, 50}},
-    {.name = "branincurrin", .d = 2, .m = 2, .lo = 0, .hi = 1,
-     .optimum = TESTFN_BRANINCURRIN_MAX_HV, .ref = {18, 6}, .init = 6, .total = 26,
+    {.name = "branin",
+     .d = 2,
+     .m = 1,
+     .lo = 0,
+     .hi = 1,
+     .optimum = TESTFN_BRANIN_MIN,
+     .init = 6,
+     .total = 30,
+     .budgets = {10, 20, 30}},
+    {.name = "hartmann6",
+     .d = 6,
+     .m = 1,
+     .lo = 0,
+     .hi = 1,
+     .optimum = TESTFN_HARTMANN6_MIN,
+     .init = 10,
+     .total = 50,
+     .budgets = {20, 30, 50}},
+    {.name = "branincurrin",
+     .d = 2,
+     .m = 2,
+     .lo = 0,
+     .hi = 1,
+     .optimum = TESTFN_BRANINCURRIN_MAX_HV,
+     .ref = {18, 6},
+     .init = 6,
+     .total = 26,
      .budgets = {10, 18, 26}},
-    {.name = "dtlz2", .d = 6, .m = 2, .lo = 0, .hi = 1, .optimum = 1.21 - M_PI / 4,
-     .ref = {1.1, 1.1}, .init = 12, .total = 50, .budgets = {20, 35, 50}},
+    {.name = "dtlz2",
+     .d = 6,
+     .m = 2,
+     .lo = 0,
+     .hi = 1,
+     .optimum = 1.21 - M_PI / 4,
+     .ref = {1.1, 1.1},
+     .init = 12,
+     .total = 50,
+     .budgets = {20, 35, 50}},
     /* ZDT1 front f1 = 1 - sqrt(f0): hypervolume to (11, 11) = 121 - 1/3 */
-    {.name = "zdt1", .d = 6, .m = 2, .lo = 0, .hi = 1, .optimum = 121 - 1.0 / 3,
-     .ref = {11, 11}, .init = 12, .total = 50, .budgets = {20, 35, 50}},
+    {.name = "zdt1",
+     .d = 6,
+     .m = 2,
+     .lo = 0,
+     .hi = 1,
+     .optimum = 121 - 1.0 / 3,
+     .ref = {11, 11},
+     .init = 12,
+     .total = 50,
+     .budgets = {20, 35, 50}},
 };
 
 /* Seconds of one ask with n Sobol observations of a problem already in the history. */

@@ -24,8 +24,7 @@ double gpbo_log_pof(double mu, double sigma, double bound, int upper_bound, doub
  * log P(lo <= Y <= hi) for either side infinite or both finite, with derivatives (a probability
  * below 1e-300 gives log(1e-300) and zero derivatives).
  */
-double gpbo_log_pof2(double mu, double sigma, double lo, double hi, double *d_mu,
-                     double *d_sigma);
+double gpbo_log_pof2(double mu, double sigma, double lo, double hi, double *d_mu, double *d_sigma);
 
 /*
  * Exact EHVI for two objectives (minimization) of independent Y1 ~ N(mu[0], s[0]^2),

@@ -93,39 +93,83 @@ struct gpbo {
     double obj_ref[GPBO_MAX_OBJ];  /* oriented model space; NAN = infer */
     size_t nc;
     size_t con_metric[MAX_METRICS];
-    double con_lo[MAX_METRICS], con_hi[MAX_METRICS];       /* model space */
-    const struct hn_constraint *constraints;               /* native, for observed checks */
+    double con_lo[MAX_METRICS], con_hi[MAX_METRICS]; /* model space */
+    const struct hn_constraint *constraints;         /* native, for observed checks */
 };
 
 static const struct hn_option gpbo_options[] = {
-    {.name = "init_trials", .type = HN_OPT_INT, .def = "-1", .min = -1, .max = 1e9, .bounded = 1,
+    {.name = "init_trials",
+     .type = HN_OPT_INT,
+     .def = "-1",
+     .min = -1,
+     .max = 1e9,
+     .bounded = 1,
      .offset = offsetof(struct gpbo, init_trials),
      .help = "Scrambled Sobol points at the start of the stage; -1: max(5, 2 d) minus the "
              "complete trials of earlier stages."},
-    {.name = "kernel", .type = HN_OPT_ENUM, .def = "matern52", .choices = kernels,
-     .offset = offsetof(struct gpbo, kernel), .help = "GP kernel: matern52 or rbf (ARD)."},
-    {.name = "acquisition", .type = HN_OPT_ENUM, .def = "auto", .choices = acquisitions,
+    {.name = "kernel",
+     .type = HN_OPT_ENUM,
+     .def = "matern52",
+     .choices = kernels,
+     .offset = offsetof(struct gpbo, kernel),
+     .help = "GP kernel: matern52 or rbf (ARD)."},
+    {.name = "acquisition",
+     .type = HN_OPT_ENUM,
+     .def = "auto",
+     .choices = acquisitions,
      .offset = offsetof(struct gpbo, acquisition),
      .help = "auto (logei for one objective, ehvi for more), logei, ehvi, nehvi or parego."},
-    {.name = "raw_samples", .type = HN_OPT_INT, .def = "512", .min = 1, .max = 1e6, .bounded = 1,
+    {.name = "raw_samples",
+     .type = HN_OPT_INT,
+     .def = "512",
+     .min = 1,
+     .max = 1e6,
+     .bounded = 1,
      .offset = offsetof(struct gpbo, raw_samples),
      .help = "Sobol points scored before the gradient search."},
-    {.name = "restarts", .type = HN_OPT_INT, .def = "6", .min = 1, .max = 1000, .bounded = 1,
+    {.name = "restarts",
+     .type = HN_OPT_INT,
+     .def = "6",
+     .min = 1,
+     .max = 1000,
+     .bounded = 1,
      .offset = offsetof(struct gpbo, restarts),
      .help = "Best raw samples used as starts of the gradient search."},
-    {.name = "maxeval", .type = HN_OPT_INT, .def = "100", .min = 1, .max = 1e6, .bounded = 1,
+    {.name = "maxeval",
+     .type = HN_OPT_INT,
+     .def = "100",
+     .min = 1,
+     .max = 1e6,
+     .bounded = 1,
      .offset = offsetof(struct gpbo, maxeval),
      .help = "Acquisition evaluations per gradient search."},
-    {.name = "mc_samples", .type = HN_OPT_INT, .def = "64", .min = 1, .max = 1e5, .bounded = 1,
+    {.name = "mc_samples",
+     .type = HN_OPT_INT,
+     .def = "64",
+     .min = 1,
+     .max = 1e5,
+     .bounded = 1,
      .offset = offsetof(struct gpbo, mc_samples),
      .help = "Posterior samples of the nehvi acquisition."},
-    {.name = "gp_restarts", .type = HN_OPT_INT, .def = "2", .min = 1, .max = 100, .bounded = 1,
+    {.name = "gp_restarts",
+     .type = HN_OPT_INT,
+     .def = "2",
+     .min = 1,
+     .max = 100,
+     .bounded = 1,
      .offset = offsetof(struct gpbo, gp_restarts),
      .help = "Starts of each GP hyperparameter fit."},
-    {.name = "log_metrics", .type = HN_OPT_NODE, .def = NULL,
+    {.name = "log_metrics",
+     .type = HN_OPT_NODE,
+     .def = NULL,
      .offset = offsetof(struct gpbo, log_metrics),
      .help = "Metrics (full or short names) modelled in log space, e.g. [latency]."},
-    {.name = "seed", .type = HN_OPT_INT, .def = "-1", .min = -1, .max = 9.2e18, .bounded = 1,
+    {.name = "seed",
+     .type = HN_OPT_INT,
+     .def = "-1",
+     .min = -1,
+     .max = 9.2e18,
+     .bounded = 1,
      .offset = offsetof(struct gpbo, seed),
      .help = "Seed; -1 derives it from the study seed and the stage name."},
     {.name = NULL},
@@ -265,16 +309,16 @@ static double linear_constraint(unsigned n, const double *z, double *grad, void 
 struct gpbo_state {
     const struct gpbo *g;
     int kind;
-    size_t n_models;                 /* metric GPs, plus the ParEGO GP */
+    size_t n_models; /* metric GPs, plus the ParEGO GP */
     struct hn_gp *gp[MAX_METRICS + 1];
-    size_t m;                        /* objectives seen by the acquisition (1 for ParEGO) */
+    size_t m; /* objectives seen by the acquisition (1 for ParEGO) */
     size_t obj_model[GPBO_MAX_OBJ];
     double sign[GPBO_MAX_OBJ];
-    int feasible;                    /* a feasible (observed or believed) point exists */
-    double best;                     /* LogEI incumbent, oriented */
+    int feasible; /* a feasible (observed or believed) point exists */
+    double best;  /* LogEI incumbent, oriented */
     double ref[GPBO_MAX_OBJ];
     size_t n_front, cap_front;
-    double *front;                   /* oriented posterior means of feasible points */
+    double *front; /* oriented posterior means of feasible points */
     struct gpbo_ehvi *ehvi;
     /*
      * nehvi: the feasible observed (and believed) points Xs, S joint posterior samples of the
@@ -282,11 +326,11 @@ struct gpbo_state {
      */
     size_t S;
     size_t n_rows, cap_rows;
-    double *Xs;                      /* cap_rows x D */
-    double *L[GPBO_MAX_OBJ];         /* n_rows x n_rows: Cholesky factor of the posterior cov */
-    double *eps_obs;                 /* S x m x cap_rows */
-    double *eps;                     /* S x m */
-    double *samples;                 /* S x cap_rows x m, oriented */
+    double *Xs;              /* cap_rows x D */
+    double *L[GPBO_MAX_OBJ]; /* n_rows x n_rows: Cholesky factor of the posterior cov */
+    double *eps_obs;         /* S x m x cap_rows */
+    double *eps;             /* S x m */
+    double *samples;         /* S x cap_rows x m, oriented */
     struct gpbo_ehvi **sample_ehvi;
 };
 
@@ -584,8 +628,8 @@ struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history 
         for (size_t j = 0; j < g->m; j++) {
             double v = hn_trial_value(rows[i], g->metric[g->obj_metric[j]]);
             all &= usable(g, g->obj_metric[j], v);
-            yobj[n_all * GPBO_MAX_OBJ + j] = all ? g->obj_sign[j] * to_model(g, g->obj_metric[j], v)
-                                                 : NAN;
+            yobj[n_all * GPBO_MAX_OBJ + j] =
+                all ? g->obj_sign[j] * to_model(g, g->obj_metric[j], v) : NAN;
         }
         if (!all) {
             continue;
@@ -720,8 +764,8 @@ fail:
 }
 
 /* Posterior of model k at z: mean, standard deviation, and their gradients (D each). */
-static int posterior(const struct gpbo_state *st, size_t k, const double *z, double *mu,
-                     double *sd, double *dmu, double *dsd)
+static int posterior(const struct gpbo_state *st, size_t k, const double *z, double *mu, double *sd,
+                     double *dmu, double *dsd)
 {
     double var;
     if (hn_gp_predict_grad(st->gp[k], z, mu, &var, dmu, dsd, NULL) != 0) {
@@ -983,8 +1027,8 @@ static void *gpbo_create(const struct hn_plugin_args *args, struct hn_error *err
         hn_error_set(err, NULL, "out of memory");
         goto fail;
     }
-    g->stream_seed = g->seed >= 0 ? (uint64_t)g->seed
-                                  : hn_rng_derive(args->seed, hn_rng_hash(g->stage));
+    g->stream_seed =
+        g->seed >= 0 ? (uint64_t)g->seed : hn_rng_derive(args->seed, hn_rng_hash(g->stage));
     for (size_t i = 0; i < g->params->n; i++) {
         const struct hn_param *q = &g->params->p[i];
         g->col[i] = g->dim;
@@ -1097,7 +1141,8 @@ static int seen(const struct gpbo *g, const struct hn_history *h, const double *
                 const double *batch, size_t nb)
 {
     for (size_t i = 0; i < h->n; i++) {
-        if (h->trials[i]->n_params == g->params->n && hn_params_same(g->params, h->trials[i]->x, x)) {
+        if (h->trials[i]->n_params == g->params->n &&
+            hn_params_same(g->params, h->trials[i]->x, x)) {
             return 1;
         }
     }
@@ -1199,8 +1244,8 @@ struct pick {
     double *x; /* native */
 };
 
-static void consider(const struct gpbo *g, const struct gpbo_state *st, const double *x,
-                     double *z, struct pick *best)
+static void consider(const struct gpbo *g, const struct gpbo_state *st, const double *x, double *z,
+                     struct pick *best)
 {
     gpbo_encode(g, x, z);
     double v = gpbo_state_acq(st, z, NULL);
@@ -1303,8 +1348,8 @@ done:
  * with err.
  */
 static int select_point(const struct gpbo *g, const struct gpbo_state *st,
-                        const struct hn_history *h, const double *batch, size_t nb,
-                        uint64_t seed, double *x, struct hn_error *err)
+                        const struct hn_history *h, const double *batch, size_t nb, uint64_t seed,
+                        double *x, struct hn_error *err)
 {
     size_t D = g->dim, d = g->params->n, R = (size_t)g->restarts;
     int rc = -1;
@@ -1352,8 +1397,7 @@ static int select_point(const struct gpbo *g, const struct gpbo_state *st,
         memcpy(starts + pos * D, z, D * sizeof(double));
     }
     if (n_starts > 0) {
-        nl = nlopt_create(g->params->n_linear > 0 ? NLOPT_LD_SLSQP : NLOPT_LD_LBFGS,
-                          (unsigned)D);
+        nl = nlopt_create(g->params->n_linear > 0 ? NLOPT_LD_SLSQP : NLOPT_LD_LBFGS, (unsigned)D);
         if (nl == NULL) {
             hn_error_set(err, NULL, "cannot create the NLopt optimizer");
             goto done;

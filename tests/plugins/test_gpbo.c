@@ -38,8 +38,8 @@ static int check_cb(void *ctx, const double *x, char *why, size_t size)
 
 static const struct hn_space_ops test_space_ops = {.size = sizeof(struct hn_space_ops),
                                                    .check = check_cb};
-static const struct hn_plugin test_space_plugin = {
-    HN_PLUGIN_HEAD(HN_KIND_SPACE), .name = "test", .space = &test_space_ops};
+static const struct hn_plugin test_space_plugin = {HN_PLUGIN_HEAD(HN_KIND_SPACE), .name = "test",
+                                                   .space = &test_space_ops};
 
 struct harness {
     struct hn_config_node *root;
@@ -245,8 +245,8 @@ Test(gpbo, acquisition_gradients_match_finite_differences)
         const char *acq;
         size_t n_obj;
         int constrained;
-    } cases[] = {{"logei", 1, 0}, {"logei", 1, 1}, {"ehvi", 2, 0},   {"ehvi", 2, 1},
-                 {"nehvi", 2, 0}, {"parego", 2, 1}};
+    } cases[] = {{"logei", 1, 0}, {"logei", 1, 1}, {"ehvi", 2, 0},
+                 {"ehvi", 2, 1},  {"nehvi", 2, 0}, {"parego", 2, 1}};
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         struct harness H;
         char yaml[512], what[64];
@@ -323,7 +323,7 @@ Test(gpbo, nehvi_samples_a_candidate_jointly_with_the_observed_points)
 static void constrained_eval(const double *x, double *v)
 {
     v[0] = (x[0] - 0.1) * (x[0] - 0.1) + (x[1] - 0.5) * (x[1] - 0.5); /* best at x0 = 0.1 */
-    v[1] = x[0];                                                   /* constraint: x0 >= 0.6 */
+    v[1] = x[0];                                                      /* constraint: x0 >= 0.6 */
 }
 
 Test(gpbo, no_suggestion_where_the_constraint_model_is_surely_infeasible)
@@ -403,8 +403,10 @@ Test(gpbo, without_a_feasible_point_the_probability_of_feasibility_leads)
     }
     double x[2];
     cr_assert_eq(h_ask(&H, 1, x), 1);
-    cr_expect(x[0] > 0.8, "first suggestion x0 = %g: the objective (best at x0 = 0.1) must not "
-              "win before the feasible region (x0 >= 0.85) is found", x[0]);
+    cr_expect(x[0] > 0.8,
+              "first suggestion x0 = %g: the objective (best at x0 = 0.1) must not "
+              "win before the feasible region (x0 >= 0.85) is found",
+              x[0]);
     h_free(&H);
 }
 
@@ -416,15 +418,14 @@ static void mixed_eval(const double *x, double *v)
            act_cost[(int)x[3]] + 0.2 * x[4];
 }
 
-static const char *mixed_yaml =
-    "params:\n"
-    "  lr: {type: float, min: 0.0001, max: 0.1, log: true}\n"
-    "  layers: {type: int, min: 2, max: 8}\n"
-    "  width: {type: choice, values: [64, 96, 128, 160]}\n"
-    "  act: {type: categorical, values: [relu, gelu, silu]}\n"
-    "  skip: {type: bool}\n"
-    "constraints: [\"layers + 0.01 * width <= 9.5\"]\n"
-    "gpbo: {init_trials: 6}\n";
+static const char *mixed_yaml = "params:\n"
+                                "  lr: {type: float, min: 0.0001, max: 0.1, log: true}\n"
+                                "  layers: {type: int, min: 2, max: 8}\n"
+                                "  width: {type: choice, values: [64, 96, 128, 160]}\n"
+                                "  act: {type: categorical, values: [relu, gelu, silu]}\n"
+                                "  skip: {type: bool}\n"
+                                "constraints: [\"layers + 0.01 * width <= 9.5\"]\n"
+                                "gpbo: {init_trials: 6}\n";
 
 static int no_layers_three(const double *x)
 {
@@ -495,8 +496,10 @@ Test(gpbo, batch_points_are_distinct_and_pending_points_are_not_repeated)
     for (int a = 0; a < 4; a++) {
         cr_expect(hn_space_check(&H.space, x + 2 * a, why, sizeof(why)), "%s", why);
         for (int b = 0; b < a; b++) {
-            cr_expect(dist2(x + 2 * a, x + 2 * b) > 1e-3, "batch points %d and %d coincide: "
-                      "(%g, %g) (%g, %g)", a, b, x[2 * a], x[2 * a + 1], x[2 * b], x[2 * b + 1]);
+            cr_expect(dist2(x + 2 * a, x + 2 * b) > 1e-3,
+                      "batch points %d and %d coincide: "
+                      "(%g, %g) (%g, %g)",
+                      a, b, x[2 * a], x[2 * a + 1], x[2 * b], x[2 * b + 1]);
         }
     }
     /* the same history asked one point at a time with the first ones pending gives the batch */
@@ -620,8 +623,8 @@ Test(gpbo, bad_options_are_configuration_errors)
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
         struct harness H;
         char yaml[512];
-        snprintf(yaml, sizeof(yaml),
-                 "params:\n  x0: {type: float, min: 0, max: 1}\ngpbo: %s\n", rows[r].gpbo);
+        snprintf(yaml, sizeof(yaml), "params:\n  x0: {type: float, min: 0, max: 1}\ngpbo: %s\n",
+                 rows[r].gpbo);
         h_init(&H, yaml, two_obj_eval, rows[r].n_obj, f_names, 2);
         struct hn_error err;
         struct hn_plugin_args args = {.node = hn_config_get(H.root, "gpbo"),

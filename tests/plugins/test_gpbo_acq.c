@@ -36,8 +36,8 @@ Test(gpbo_acq, log_ei_matches_closed_form_where_ei_is_not_tiny)
             /* closed form loses relative accuracy in the far tail: compare where ei > 1e-8 */
             if (ei > 1e-8) {
                 worst = fmax(worst, diff);
-                cr_expect(diff < 1e-9, "mu %g sigma %g: log ei %.15g, closed form %.15g", mu,
-                          sigma, l, log(ei));
+                cr_expect(diff < 1e-9, "mu %g sigma %g: log ei %.15g, closed form %.15g", mu, sigma,
+                          l, log(ei));
             }
         }
     }
@@ -55,8 +55,8 @@ Test(gpbo_acq, log_ei_follows_the_asymptotic_series_in_the_far_tail)
         double series = log(sigma) - 0.5 * z2 - 0.5 * log(2 * M_PI) - log(z2) +
                         log1p(-3 / z2 + 15 / (z2 * z2) - 105 / (z2 * z2 * z2));
         cr_expect(isfinite(l), "z %g: log EI not finite", z);
-        cr_expect(fabs(l - series) < 1e-9 * fmax(1, fabs(series)), "z %g: %.15g vs series %.15g",
-                  z, l, series);
+        cr_expect(fabs(l - series) < 1e-9 * fmax(1, fabs(series)), "z %g: %.15g vs series %.15g", z,
+                  l, series);
     }
     /* z -> +inf: EI -> best - mu */
     double l = gpbo_log_ei(-50, 1, 0, NULL, NULL);
@@ -70,10 +70,12 @@ Test(gpbo_acq, log_ei_derivatives_match_finite_differences)
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         double mu = cases[c][0], s = cases[c][1], b = cases[c][2], dm, ds;
         gpbo_log_ei(mu, s, b, &dm, &ds);
-        double fm = (gpbo_log_ei(mu + h, s, b, NULL, NULL) - gpbo_log_ei(mu - h, s, b, NULL, NULL)) /
-                    (2 * h);
-        double fs = (gpbo_log_ei(mu, s + h, b, NULL, NULL) - gpbo_log_ei(mu, s - h, b, NULL, NULL)) /
-                    (2 * h);
+        double fm =
+            (gpbo_log_ei(mu + h, s, b, NULL, NULL) - gpbo_log_ei(mu - h, s, b, NULL, NULL)) /
+            (2 * h);
+        double fs =
+            (gpbo_log_ei(mu, s + h, b, NULL, NULL) - gpbo_log_ei(mu, s - h, b, NULL, NULL)) /
+            (2 * h);
         cr_expect(fabs(dm - fm) < 1e-5 * fmax(1, fabs(fm)), "case %zu d/dmu %g fd %g", c, dm, fm);
         cr_expect(fabs(ds - fs) < 1e-5 * fmax(1, fabs(fs)), "case %zu d/dsigma %g fd %g", c, ds,
                   fs);
@@ -84,8 +86,8 @@ Test(gpbo_acq, probability_of_feasibility_values_and_derivatives)
 {
     const double cases[][4] = {
         /* mu, sigma, lo, hi */
-        {0, 1, -INFINITY, 1},  {3, 0.5, -INFINITY, 1}, {0, 1, 0.5, INFINITY},
-        {0, 1, -1, 2},         {10, 1, 11, 12},        {-1, 2, -INFINITY, INFINITY},
+        {0, 1, -INFINITY, 1}, {3, 0.5, -INFINITY, 1}, {0, 1, 0.5, INFINITY},
+        {0, 1, -1, 2},        {10, 1, 11, 12},        {-1, 2, -INFINITY, INFINITY},
     };
     double h = 1e-6;
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
@@ -94,9 +96,11 @@ Test(gpbo_acq, probability_of_feasibility_values_and_derivatives)
         double p = 0.5 * erfc(-(hi - mu) / s / sqrt(2)) - 0.5 * erfc(-(lo - mu) / s / sqrt(2));
         cr_expect(fabs(l - log(p)) < 1e-10, "case %zu: log pof %.15g, direct %.15g", c, l, log(p));
         double fm = (gpbo_log_pof2(mu + h, s, lo, hi, NULL, NULL) -
-                     gpbo_log_pof2(mu - h, s, lo, hi, NULL, NULL)) / (2 * h);
+                     gpbo_log_pof2(mu - h, s, lo, hi, NULL, NULL)) /
+                    (2 * h);
         double fs = (gpbo_log_pof2(mu, s + h, lo, hi, NULL, NULL) -
-                     gpbo_log_pof2(mu, s - h, lo, hi, NULL, NULL)) / (2 * h);
+                     gpbo_log_pof2(mu, s - h, lo, hi, NULL, NULL)) /
+                    (2 * h);
         cr_expect(fabs(dm - fm) < 1e-5 * fmax(1, fabs(fm)), "case %zu d/dmu %g fd %g", c, dm, fm);
         cr_expect(fabs(ds - fs) < 1e-5 * fmax(1, fabs(fs)), "case %zu d/ds %g fd %g", c, ds, fs);
     }
@@ -110,8 +114,7 @@ static const double ref2[] = {1.2, 1.1};
 
 /* E[HVI] by Monte Carlo with independent normals: mean and standard error. */
 static void ehvi_monte_carlo(const double *front, size_t k, size_t m, const double *ref,
-                             const double *mu, const double *s, size_t n, double *mean,
-                             double *se)
+                             const double *mu, const double *s, size_t n, double *mean, double *se)
 {
     struct hn_rng rng;
     hn_rng_seed(&rng, 12345);
@@ -130,8 +133,11 @@ static void ehvi_monte_carlo(const double *front, size_t k, size_t m, const doub
 
 Test(gpbo_acq, ehvi2_matches_monte_carlo)
 {
-    const double cases[][4] = {{0.5, 0.5, 0.2, 0.2}, {0.2, 0.2, 0.1, 0.3}, {1.0, 1.0, 0.3, 0.3},
-                               {0.8, 0.2, 0.05, 0.4}, {-0.5, 2, 0.5, 0.5}};
+    const double cases[][4] = {{0.5, 0.5, 0.2, 0.2},
+                               {0.2, 0.2, 0.1, 0.3},
+                               {1.0, 1.0, 0.3, 0.3},
+                               {0.8, 0.2, 0.05, 0.4},
+                               {-0.5, 2, 0.5, 0.5}};
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         double mu[2] = {cases[c][0], cases[c][1]}, s[2] = {cases[c][2], cases[c][3]}, mc, se;
         double exact = gpbo_ehvi2(mu, s, front2, 5, ref2, NULL, NULL);
@@ -193,8 +199,8 @@ Test(gpbo_acq, cells_give_the_exact_improvement_of_a_point)
             double a = gpbo_ehvi_value(e, y, zero, NULL, NULL);
             double b = gpbo_hvi(y, front, k, m, ref, hv);
             worst = fmax(worst, fabs(a - b));
-            cr_expect(fabs(a - b) < 1e-12, "m %zu: cells %.17g, hypervolume difference %.17g", m,
-                      a, b);
+            cr_expect(fabs(a - b) < 1e-12, "m %zu: cells %.17g, hypervolume difference %.17g", m, a,
+                      b);
         }
         cr_log_info("m %zu: %zu cells, worst difference %g", m, gpbo_ehvi_cells(e), worst);
         gpbo_ehvi_free(e);
@@ -209,7 +215,8 @@ Test(gpbo_acq, three_objective_ehvi_matches_monte_carlo)
     size_t k = random_front(&rng, 10, 3, front);
     struct gpbo_ehvi *e = gpbo_ehvi_new(front, k, 3, ref);
     cr_assert_not_null(e);
-    const double cases[][6] = {{0.5, 0.5, 0.5, 0.2, 0.2, 0.2}, {0.3, 0.6, 0.9, 0.1, 0.3, 0.05},
+    const double cases[][6] = {{0.5, 0.5, 0.5, 0.2, 0.2, 0.2},
+                               {0.3, 0.6, 0.9, 0.1, 0.3, 0.05},
                                {0.9, 0.9, 0.9, 0.4, 0.4, 0.4}};
     for (size_t c = 0; c < 3; c++) {
         double mc, se;
@@ -237,15 +244,16 @@ Test(gpbo_acq, ehvi_derivatives_match_finite_differences)
         }
         a[j] += h;
         b[j] -= h;
-        double fm = (gpbo_ehvi_value(e, a, s, NULL, NULL) - gpbo_ehvi_value(e, b, s, NULL, NULL)) /
-                    (2 * h);
+        double fm =
+            (gpbo_ehvi_value(e, a, s, NULL, NULL) - gpbo_ehvi_value(e, b, s, NULL, NULL)) / (2 * h);
         for (size_t q = 0; q < 3; q++) {
             a[q] = b[q] = s[q];
         }
         a[j] += h;
         b[j] -= h;
-        double fs = (gpbo_ehvi_value(e, mu, a, NULL, NULL) - gpbo_ehvi_value(e, mu, b, NULL, NULL)) /
-                    (2 * h);
+        double fs =
+            (gpbo_ehvi_value(e, mu, a, NULL, NULL) - gpbo_ehvi_value(e, mu, b, NULL, NULL)) /
+            (2 * h);
         cr_expect(fabs(dm[j] - fm) < 1e-6 * fmax(1, fabs(fm)), "d/dmu%zu %g fd %g", j, dm[j], fm);
         cr_expect(fabs(ds[j] - fs) < 1e-6 * fmax(1, fabs(fs)), "d/ds%zu %g fd %g", j, ds[j], fs);
     }

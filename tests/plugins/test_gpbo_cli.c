@@ -40,7 +40,7 @@ static char *run_study(const char *name, const char *dir, const char *set)
 {
     char path[4096];
     conf_path(name, path, sizeof(path));
-    char *argv[] = {(char *)tu_hilnas(), "run", path, "--output", (char *)dir, "--quiet",
+    char *argv[] = {(char *)tu_hilnas(),  "run",       path, "--output", (char *)dir, "--quiet",
                     set ? "--set" : NULL, (char *)set, NULL};
     char *out = NULL, *err = NULL;
     int rc = tu_run(argv, NULL, &out, &err);
