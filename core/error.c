@@ -57,7 +57,9 @@ void hn_error_prefix(struct hn_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    /* a message longer than HN_ERROR_MAX is cut at the end, which is fine */
+    int len = snprintf(err->msg, sizeof(err->msg), "%.511s: %.1530s", prefix, old);
+    (void)len;
     if (err->kind == HN_ERR_NONE) {
         err->kind = HN_ERR_RUNTIME;
     }
