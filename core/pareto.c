@@ -29,7 +29,7 @@ int hn_pareto_dominates(const double *a, const double *b, size_t m)
 {
     int strictly = 0;
     for (size_t j = 0; j < m; j++) {
-        if (a[j] > b[j]) {
+        if (!(a[j] <= b[j])) { /* also false when either is NAN */
             return 0;
         }
         strictly |= a[j] < b[j];
@@ -102,20 +102,55 @@ int hn_pareto_rank(const double *y, size_t n, size_t m, int *rank, struct hn_err
 
 /* ---- hypervolume ---- */
 
+/*
+ * Points are rows of k doubles (k = the number of objectives still in play: the recursion
+ * drops the last one at each level). ref has at least k entries.
+ */
 
 static _Thread_local size_t cmp_index;
 
-static int cmp_obj(const void *a, const void *b)
+/* qsort order: ascending in objective cmp_index */
+static int cmp_ascending(const void *a, const void *b)
 {
     double x = ((const double *)a)[cmp_index], y = ((const double *)b)[cmp_index];
     return (x > y) - (x < y);
 }
 
-/* 2-D: sort by the first objective; each point that improves the second adds a slab. */
+/* qsort order: descending in objective cmp_index (worst first, for minimization) */
+static int cmp_descending(const void *a, const void *b)
+{
+    return cmp_ascending(b, a);
+}
+
+/* Volume of the box between p and ref in the first k objectives. */
+static double box_volume(const double *p, size_t k, const double *ref)
+{
+    double v = 1;
+    for (size_t j = 0; j < k; j++) {
+        v *= ref[j] - p[j];
+    }
+    return v;
+}
+
+/* 1 if a <= b in each of the first k objectives (a weakly dominates or equals b). */
+static int weakly_dominates(const double *a, const double *b, size_t k)
+{
+    for (size_t j = 0; j < k; j++) {
+        if (a[j] > b[j]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * 2-D: sort by the first objective; walking right, each point that improves the best second
+ * objective so far adds the slab (ref0 - x) * (best_y - y). Dominated points add nothing.
+ */
 static double hv2d(double *pts, size_t n, const double *ref)
 {
     cmp_index = 0;
-    qsort(pts, n, 2 * sizeof(double), cmp_obj);
+    qsort(pts, n, 2 * sizeof(double), cmp_ascending);
     double area = 0, best_y = ref[1];
     for (size_t i = 0; i < n; i++) {
         double x = pts[2 * i], y = pts[2 * i + 1];
@@ -127,178 +162,226 @@ static double hv2d(double *pts, size_t n, const double *ref)
     return area;
 }
 
-/* Keep the non-dominated rows of pts (n x m) in place; returns the new count. */
-static size_t nondominated(double *pts, size_t n, size_t m)
+/*
+ * Keep the rows of pts (n x k) that no other row weakly dominates (a row equal to a later one
+ * is dropped too, so one copy of each duplicate stays). In place; returns the new count.
+ */
+static size_t keep_nondominated(double *pts, size_t n, size_t k)
 {
-    size_t k = 0;
+    size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
-        const double *p = pts + i * m;
+        const double *p = pts + i * k;
         int dominated = 0;
-        for (size_t j = 0; j < n && !dominated; j++) {
-            if (j == i) {
-                continue;
-            }
-            const double *q = pts + j * m;
-            /* dominated, or an exact duplicate of an earlier point */
-            dominated = hn_pareto_dominates(q, p, m) || (j < i && memcmp(p, q, m * sizeof(double)) == 0);
+        /* rows before i that survived, then rows after i */
+        for (size_t j = 0; j < kept && !dominated; j++) {
+            dominated = weakly_dominates(pts + j * k, p, k);
+        }
+        for (size_t j = i + 1; j < n && !dominated; j++) {
+            dominated = weakly_dominates(pts + j * k, p, k);
         }
         if (!dominated) {
-            if (k != i) {
-                memmove(pts + k * m, p, m * sizeof(double));
+            if (kept != i) {
+                memmove(pts + kept * k, p, k * sizeof(double));
             }
-            k++;
+            kept++;
         }
     }
-    return k;
+    return kept;
 }
 
-static double inclhv(const double *p, size_t m, const double *ref)
-{
-    double v = 1;
-    for (size_t j = 0; j < m; j++) {
-        v *= ref[j] - p[j];
-    }
-    return v;
-}
-
-/* pts: n non-dominated points strictly better than ref; consumed (reordered). */
-static double wfg(double *pts, size_t n, size_t m, const double *ref, int *oom)
+/*
+ * WFG (While, Bradstreet and Barone 2012) with the last objective sliced away:
+ * sort the n mutually non-dominated points worst-first in objective k-1, so z_1 >= ... >= z_n.
+ * At height t in that objective the dominated cross-section is the (k-1)-D hypervolume of the
+ * suffix {p_i : z_i <= t}, and telescoping over suffixes gives
+ *
+ *   hv_k(S) = sum_i (ref_{k-1} - z_i) * exclhv_{k-1}(p_i, {p_{i+1}, ..., p_n}),
+ *   exclhv_{k-1}(p, T) = box_{k-1}(p) - hv_{k-1}(nondominated(limit(T, p))),
+ *
+ * where limit(T, p) replaces each q by max(p, q) coordinate-wise (first k-1 objectives).
+ * Sorting worst-first keeps the limit sets small: later points are better in the dropped
+ * objective, so they tend to dominate p elsewhere less. scratch holds the limit sets of the
+ * lower levels: n*(k-1) doubles for this level, then the rest for deeper ones.
+ */
+static double wfg(double *pts, size_t n, size_t k, const double *ref, double *scratch)
 {
     if (n == 0) {
         return 0;
     }
     if (n == 1) {
-        return inclhv(pts, m, ref);
+        return box_volume(pts, k, ref);
     }
-    if (m == 2) {
+    if (k == 2) {
         return hv2d(pts, n, ref);
     }
-    /* worst-first in the last objective keeps the limit sets small */
-    cmp_index = m - 1;
-    qsort(pts, n, m * sizeof(double), cmp_obj);
-    for (size_t a = 0, b = n - 1; a < b; a++, b--) {
-        double tmp[16];
-        memcpy(tmp, pts + a * m, m * sizeof(double));
-        memcpy(pts + a * m, pts + b * m, m * sizeof(double));
-        memcpy(pts + b * m, tmp, m * sizeof(double));
-    }
-    double *limit = malloc(n * m * sizeof(double));
-    if (limit == NULL) {
-        *oom = 1;
-        return 0;
-    }
-    double total = 0;
-    for (size_t k = 0; k < n; k++) {
-        const double *p = pts + k * m;
+    cmp_index = k - 1;
+    qsort(pts, n, k * sizeof(double), cmp_descending);
+    const size_t kl = k - 1;
+    double *limit = scratch, *deeper = scratch + n * kl;
+    double volume = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *p = pts + i * k;
+        double excl = box_volume(p, kl, ref);
         size_t nl = 0;
-        for (size_t j = k + 1; j < n; j++) {
-            for (size_t c = 0; c < m; c++) {
-                double q = pts[j * m + c];
-                limit[nl * m + c] = q > p[c] ? q : p[c];
+        int covered = 0;
+        for (size_t j = i + 1; j < n && !covered; j++) {
+            const double *q = pts + j * k;
+            double *l = limit + nl * kl;
+            for (size_t c = 0; c < kl; c++) {
+                l[c] = q[c] > p[c] ? q[c] : p[c];
             }
+            /* q weakly dominates p in the remaining objectives: nothing of p is exclusive */
+            covered = weakly_dominates(q, p, kl);
             nl++;
         }
-        nl = nondominated(limit, nl, m);
-        total += inclhv(p, m, ref) - wfg(limit, nl, m, ref, oom);
+        if (covered) {
+            continue;
+        }
+        if (nl > 0) {
+            nl = keep_nondominated(limit, nl, kl);
+            excl -= wfg(limit, nl, kl, ref, deeper);
+        }
+        volume += (ref[k - 1] - p[k - 1]) * excl;
     }
-    free(limit);
-    return total;
+    return volume;
 }
 
 double hn_hypervolume(const double *y, size_t n, size_t m, const double *ref,
                       struct hn_error *err)
 {
-    if (m < 1 || m > 16) {
-        hn_error_set(err, NULL, "hypervolume: %zu objectives (1..16 supported)", m);
-        return -1;
+    double *pts = NULL, *scratch = NULL;
+    double hv = -1;
+    if (m < 1) {
+        hn_error_set(err, NULL, "hypervolume: no objectives (m = 0); pass at least one");
+        goto fail;
     }
     for (size_t j = 0; j < m; j++) {
         if (!isfinite(ref[j])) {
-            hn_error_set(err, NULL, "hypervolume: reference point coordinate %zu is not finite",
-                         j);
-            return -1;
+            hn_error_set(err, NULL,
+                         "hypervolume: reference point coordinate %zu is %g; give a finite "
+                         "reference point",
+                         j, ref[j]);
+            goto fail;
         }
     }
-    double *pts = malloc((n ? n : 1) * m * sizeof(double));
+    pts = malloc((n ? n : 1) * m * sizeof(double));
     if (pts == NULL) {
-        hn_error_set(err, NULL, "hypervolume: out of memory (%zu points)", n);
-        return -1;
+        hn_error_set(err, NULL, "hypervolume: out of memory (%zu points, %zu objectives)", n, m);
+        goto fail;
     }
-    size_t k = 0;
+    size_t inside = 0;
     for (size_t i = 0; i < n; i++) {
         const double *p = y + i * m;
-        int inside = 1;
+        int better = 1;
         for (size_t j = 0; j < m; j++) {
-            inside &= p[j] < ref[j]; /* NAN compares false: dropped */
+            better &= p[j] < ref[j]; /* NAN compares false: dropped */
         }
-        if (inside) {
-            memcpy(pts + k * m, p, m * sizeof(double));
-            k++;
+        if (better) {
+            memcpy(pts + inside * m, p, m * sizeof(double));
+            inside++;
         }
     }
-    double hv = 0;
     if (m == 1) {
-        for (size_t i = 0; i < k; i++) {
+        hv = 0;
+        for (size_t i = 0; i < inside; i++) {
             hv = fmax(hv, ref[0] - pts[i]);
         }
+    } else if (m == 2) {
+        hv = hv2d(pts, inside, ref);
     } else {
-        k = nondominated(pts, k, m);
-        int oom = 0;
-        hv = wfg(pts, k, m, ref, &oom);
-        if (oom) {
-            free(pts);
-            hn_error_set(err, NULL, "hypervolume: out of memory");
-            return -1;
+        inside = keep_nondominated(pts, inside, m);
+        /* limit sets of levels m-1 .. 2: sum of inside * k doubles */
+        size_t scratch_len = 0;
+        for (size_t k = 2; k < m; k++) {
+            scratch_len += inside * k;
         }
+        scratch = malloc((scratch_len ? scratch_len : 1) * sizeof(double));
+        if (scratch == NULL) {
+            hn_error_set(err, NULL, "hypervolume: out of memory (%zu points, %zu objectives)",
+                         inside, m);
+            goto fail;
+        }
+        hv = wfg(pts, inside, m, ref, scratch);
     }
+fail:
     free(pts);
+    free(scratch);
     return hv;
 }
+
+/* Smallest range used when padding the nadir (BoTorch's MIN_Y_RANGE). */
+#define MIN_RANGE 1e-7
 
 int hn_pareto_infer_ref(const double *y, size_t n, size_t m, double scale, double *ref,
                         struct hn_error *err)
 {
-    int *rank = malloc((n ? n : 1) * sizeof(int));
-    if (rank == NULL) {
-        return hn_error_set(err, NULL, "out of memory");
+    double *finite = NULL;
+    int *rank = NULL;
+    int rc = -1;
+    if (m < 1) {
+        hn_error_set(err, NULL, "cannot infer a reference point: no objectives (m = 0)");
+        goto fail;
     }
-    if (hn_pareto_rank(y, n, m, rank, err) != 0) {
-        free(rank);
-        return -1;
+    finite = malloc((n ? n : 1) * m * sizeof(double));
+    rank = malloc((n ? n : 1) * sizeof(int));
+    if (finite == NULL || rank == NULL) {
+        hn_error_set(err, NULL, "cannot infer a reference point: out of memory (%zu points)", n);
+        goto fail;
     }
-    int any = 0;
+    /* rows with NAN or an infinity are ignored */
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ok = 1;
+        for (size_t j = 0; j < m; j++) {
+            ok &= isfinite(y[i * m + j]) != 0;
+        }
+        if (ok) {
+            memcpy(finite + nf * m, y + i * m, m * sizeof(double));
+            nf++;
+        }
+    }
+    if (nf == 0) {
+        hn_error_set(err, NULL,
+                     "cannot infer a reference point: none of the %zu points has finite values "
+                     "in all %zu objectives; give the reference point explicitly",
+                     n, m);
+        goto fail;
+    }
+    if (hn_pareto_rank(finite, nf, m, rank, err) != 0) {
+        goto fail;
+    }
+    /* distinct points on the front: BoTorch deduplicates the front before counting */
+    size_t front = 0, first = nf;
+    for (size_t i = 0; i < nf; i++) {
+        if (rank[i] != 0) {
+            continue;
+        }
+        if (first == nf) {
+            first = i;
+            front = 1;
+        } else if (memcmp(finite + i * m, finite + first * m, m * sizeof(double)) != 0) {
+            front = 2; /* two distinct points are enough to know which rule applies */
+        }
+    }
     for (size_t j = 0; j < m; j++) {
+        if (front == 1) {
+            /* one point: pad by a fraction of its magnitude */
+            double v = finite[first * m + j];
+            ref[j] = v + scale * fmax(fabs(v), MIN_RANGE);
+            continue;
+        }
         double nadir = -INFINITY, ideal = INFINITY;
-        for (size_t i = 0; i < n; i++) {
-            if (rank[i] != 0) {
-                continue;
-            }
-            double v = y[i * m + j];
-            if (isfinite(v)) {
-                nadir = fmax(nadir, v);
-                ideal = fmin(ideal, v);
-                any = 1;
+        for (size_t i = 0; i < nf; i++) {
+            if (rank[i] == 0) {
+                nadir = fmax(nadir, finite[i * m + j]);
+                ideal = fmin(ideal, finite[i * m + j]);
             }
         }
-        if (!isfinite(nadir)) {
-            free(rank);
-            return hn_error_set(err, NULL,
-                                "cannot infer a reference point: objective %zu has no finite "
-                                "value on the Pareto front",
-                                j);
-        }
-        double range = nadir - ideal;
-        if (range > 0) {
-            ref[j] = nadir + scale * range;
-        } else if (nadir != 0) {
-            ref[j] = nadir + scale * fabs(nadir);
-        } else {
-            ref[j] = nadir + scale;
-        }
+        ref[j] = nadir + scale * fmax(nadir - ideal, MIN_RANGE);
     }
+    rc = 0;
+fail:
+    free(finite);
     free(rank);
-    if (!any) {
-        return hn_error_set(err, NULL, "cannot infer a reference point: no finite points");
-    }
-    return 0;
+    return rc;
 }

@@ -65,7 +65,11 @@ double hn_rng_uniform(struct hn_rng *rng)
 
 uint64_t hn_rng_below(struct hn_rng *rng, uint64_t n)
 {
-    /* rejection on the top of the range: unbiased */
+    if (n == 0) {
+        return 0; /* outside the contract; answer 0 rather than divide by zero */
+    }
+    /* accept x below the largest multiple of n that fits (limit = q n): x % n is then
+     * uniform; the rejection probability is below 1/2 and tiny for small n */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
     do {
@@ -76,6 +80,7 @@ uint64_t hn_rng_below(struct hn_rng *rng, uint64_t n)
 
 double hn_rng_normal(struct hn_rng *rng)
 {
+    /* Box-Muller, cosine branch only; u1 = 0 (probability 2^-53) is clamped away from log 0 */
     double u1 = hn_rng_uniform(rng);
     double u2 = hn_rng_uniform(rng);
     if (u1 < 0x1.0p-60) {

@@ -4,12 +4,12 @@
 
 #include <stdint.h>
 
-#define HN_SOBOL_TABLE_DIM 332
-#define HN_SOBOL_MAX_DEGREE 11
+#define HN_SOBOL_TABLE_DIM 1024 /* rows: dimension 1 (van der Corput) and Joe-Kuo 2..1024 */
+#define HN_SOBOL_MAX_DEGREE 13  /* highest polynomial degree among those rows */
 
 struct hn_sobol_direction {
-    uint32_t poly;                      /* 2^s + 2a + 1; 1 for the first dimension */
-    uint16_t m[HN_SOBOL_MAX_DEGREE];    /* m_1..m_s, then zeros */
+    uint32_t poly;                   /* 2^s + 2a + 1; 1 for the first dimension */
+    uint16_t m[HN_SOBOL_MAX_DEGREE]; /* m_1..m_s, then zeros */
 };
 
 extern const struct hn_sobol_direction hn_sobol_directions[HN_SOBOL_TABLE_DIM];

@@ -19,17 +19,23 @@ struct hn_rng {
     uint64_t s[4];
 };
 
+/* Seed the generator: its 256-bit state is four splitmix64 outputs from seed. Any seed works. */
 void hn_rng_seed(struct hn_rng *rng, uint64_t seed);
-/* A new seed from (seed, stream): splitmix64 mixing of both. */
+/*
+ * A new seed from (seed, stream), splitmix64 mixing of both: hn_rng_seed(rng,
+ * hn_rng_derive(study_seed, trial_id)) gives a stream per purpose that does not depend on the
+ * order of calls. Pure function.
+ */
 uint64_t hn_rng_derive(uint64_t seed, uint64_t stream);
-/* Hash of a string, for deriving streams from names (FNV-1a 64). */
+/* FNV-1a 64 hash of a NUL-terminated string, for deriving streams from names. Pure function. */
 uint64_t hn_rng_hash(const char *s);
+/* Next 64 random bits (xoshiro256**, Blackman and Vigna). */
 uint64_t hn_rng_next(struct hn_rng *rng);
-/* Uniform in [0, 1) with 53 random bits. */
+/* Uniform in [0, 1): the top 53 bits of one hn_rng_next() times 2^-53. */
 double hn_rng_uniform(struct hn_rng *rng);
-/* Uniform integer in [0, n) without modulo bias; n >= 1. */
+/* Uniform integer in [0, n) without modulo bias (rejection); n >= 1 (n = 0 returns 0). */
 uint64_t hn_rng_below(struct hn_rng *rng, uint64_t n);
-/* Standard normal (Box-Muller, no cached state). */
+/* Standard normal (Box-Muller from two uniforms, no cached state). */
 double hn_rng_normal(struct hn_rng *rng);
 
 #ifdef __cplusplus

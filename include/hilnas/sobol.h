@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define HN_SOBOL_MAX_DIM 332 /* Joe-Kuo dimensions shipped in core/sobol_directions.c */
+#define HN_SOBOL_MAX_DIM 1024 /* Joe-Kuo dimensions shipped in core/sobol_directions.c */
 #define HN_SOBOL_BITS 52
 
 struct hn_sobol;
