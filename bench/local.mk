@@ -13,3 +13,9 @@ bench_bench_llm_SOURCES = bench/bench_llm.c
 bench_bench_llm_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_CORE_LIBS) $(OPENBLAS_LIBS) \
 	$(JANSSON_LIBS) -lm
 CLEANFILES += bench/bench_llm
+# exact hypervolume (WFG) seconds for 50..200 points in 3..5 objectives
+EXTRA_PROGRAMS += bench/bench_hypervolume
+HN_BENCH += bench/bench_hypervolume
+bench_bench_hypervolume_SOURCES = bench/bench_hypervolume.c
+bench_bench_hypervolume_LDADD = $(HN_CORE_LIBS) -lm
+CLEANFILES += bench/bench_hypervolume

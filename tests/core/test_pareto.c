@@ -220,7 +220,7 @@ Test(hypervolume, agrees_with_monte_carlo_in_4d_and_5d, .timeout = 60)
     hn_rng_seed(&rng, 11);
     struct hn_error err;
     for (size_t m = 4; m <= 5; m++) {
-        size_t n = 60;
+        size_t n = 150;
         double *y = malloc(n * m * sizeof(double));
         random_front(&rng, y, n, m);
         double ref[5] = {1.1, 1.1, 1.1, 1.1, 1.1};
