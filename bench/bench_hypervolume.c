@@ -60,8 +60,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
             reps = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: %s [--reps N]   (N in 1..%d, default 5)\n", argv[0],
-                    MAX_REPS);
+            fprintf(stderr, "usage: %s [--reps N]   (N in 1..%d, default 5)\n", argv[0], MAX_REPS);
             return 2;
         }
     }

@@ -49,28 +49,25 @@ static int has_nan(const double *p, size_t m)
 
 int hn_pareto_rank(const double *y, size_t n, size_t m, int *rank, struct hn_error *err)
 {
-    if (n == 0) {
-        return 0;
-    }
-    size_t *count = calloc(n, sizeof(size_t)); /* how many points dominate i */
-    size_t *front = malloc(n * sizeof(size_t));
+    int rc = -1;
+    size_t *count = calloc(n ? n : 1, sizeof(size_t)); /* how many unranked points dominate i */
+    size_t *front = malloc((n ? n : 1) * sizeof(size_t));
     if (count == NULL || front == NULL) {
-        free(count);
-        free(front);
-        return hn_error_set(err, NULL, "non-dominated sorting: out of memory (%zu points)", n);
+        hn_error_set(err, NULL, "non-dominated sorting: out of memory (%zu points)", n);
+        goto fail;
     }
     size_t remaining = 0;
     for (size_t i = 0; i < n; i++) {
         rank[i] = has_nan(y + i * m, m) ? -1 : -2; /* -2: not ranked yet */
         remaining += rank[i] == -2;
     }
+    /* each pair once; NAN rows neither dominate nor are dominated */
     for (size_t i = 0; i < n; i++) {
-        if (rank[i] == -1) {
-            continue;
-        }
-        for (size_t k = 0; k < n; k++) {
-            if (k != i && rank[k] != -1 && hn_pareto_dominates(y + k * m, y + i * m, m)) {
+        for (size_t k = i + 1; k < n; k++) {
+            if (hn_pareto_dominates(y + k * m, y + i * m, m)) {
                 count[i]++;
+            } else if (hn_pareto_dominates(y + i * m, y + k * m, m)) {
+                count[k]++;
             }
         }
     }
@@ -95,9 +92,11 @@ int hn_pareto_rank(const double *y, size_t n, size_t m, int *rank, struct hn_err
             }
         }
     }
+    rc = 0;
+fail:
     free(count);
     free(front);
-    return 0;
+    return rc;
 }
 
 /* ---- hypervolume ---- */
@@ -246,8 +245,7 @@ static double wfg(double *pts, size_t n, size_t k, const double *ref, double *sc
     return volume;
 }
 
-double hn_hypervolume(const double *y, size_t n, size_t m, const double *ref,
-                      struct hn_error *err)
+double hn_hypervolume(const double *y, size_t n, size_t m, const double *ref, struct hn_error *err)
 {
     double *pts = NULL, *scratch = NULL;
     double hv = -1;

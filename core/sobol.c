@@ -62,8 +62,10 @@ static int parity64(uint64_t x)
 struct hn_sobol *hn_sobol_new(size_t dim, int scramble, uint64_t seed, struct hn_error *err)
 {
     if (dim < 1 || dim > HN_SOBOL_MAX_DIM) {
-        hn_error_set(err, NULL, "Sobol sequence: dimension %zu is outside 1..%d", dim,
-                     HN_SOBOL_MAX_DIM);
+        hn_error_set(err, NULL,
+                     "Sobol sequence: dimension %zu is outside 1..%d (the Joe-Kuo directions "
+                     "shipped); use fewer parameters or uniform random points",
+                     dim, HN_SOBOL_MAX_DIM);
         return NULL;
     }
     struct hn_sobol *s = calloc(1, sizeof(*s));

@@ -42,8 +42,7 @@ int hn_pareto_rank(const double *y, size_t n, size_t m, int *rank, struct hn_err
  * ref has m finite entries. Returns the volume (>= 0), or -1 with err (m = 0, a non-finite
  * reference coordinate, out of memory). Thread safe.
  */
-double hn_hypervolume(const double *y, size_t n, size_t m, const double *ref,
-                      struct hn_error *err);
+double hn_hypervolume(const double *y, size_t n, size_t m, const double *ref, struct hn_error *err);
 
 /*
  * Infer a reference point the way Ax does (infer_objective_thresholds, which calls BoTorch's

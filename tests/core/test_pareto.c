@@ -131,8 +131,8 @@ Test(hypervolume, wfg_matches_inclusion_exclusion)
         double exact = hv_brute(y, n, m, ref);
         double got = hn_hypervolume(y, n, m, ref, &err);
         cr_assert(fabs(got - exact) <= 1e-12 * fmax(1, exact),
-                  "trial %d (n=%zu, m=%zu): WFG %.15g, inclusion-exclusion %.15g", trial, n, m,
-                  got, exact);
+                  "trial %d (n=%zu, m=%zu): WFG %.15g, inclusion-exclusion %.15g", trial, n, m, got,
+                  exact);
     }
 }
 
@@ -192,8 +192,8 @@ Test(hypervolume, wfg_matches_grid_counting_on_larger_sets)
             }
             double exact = hv_grid(y, n, m, G);
             double got = hn_hypervolume(y, n, m, ref, &err);
-            cr_assert(fabs(got - exact) <= 1e-9 * exact,
-                      "m=%zu n=%zu: WFG %.12g, grid count %.12g", m, n, got, exact);
+            cr_assert(fabs(got - exact) <= 1e-9 * exact, "m=%zu n=%zu: WFG %.12g, grid count %.12g",
+                      m, n, got, exact);
             free(y);
         }
     }
@@ -245,8 +245,8 @@ Test(hypervolume, agrees_with_monte_carlo_in_4d_and_5d, .timeout = 60)
         }
         double box = pow(1.1, (double)m), p = (double)inside / (double)samples;
         double mc = box * p, sigma = box * sqrt(p * (1 - p) / (double)samples);
-        cr_expect(fabs(hv - mc) <= 4 * sigma, "m=%zu: exact %.6f, Monte Carlo %.6f +- %.6f", m,
-                  hv, mc, sigma);
+        cr_expect(fabs(hv - mc) <= 4 * sigma, "m=%zu: exact %.6f, Monte Carlo %.6f +- %.6f", m, hv,
+                  mc, sigma);
         free(y);
     }
 }
@@ -365,8 +365,7 @@ Test(hypervolume, branin_currin_grid_approaches_the_published_optimum)
     }
     double cells = area_by_cells(sub, ns, ref);
     double sweep = hn_hypervolume(sub, ns, 2, ref, &err);
-    cr_expect(fabs(cells - sweep) <= 1e-9 * cells, "sweep %.12g, cell count %.12g", sweep,
-              cells);
+    cr_expect(fabs(cells - sweep) <= 1e-9 * cells, "sweep %.12g, cell count %.12g", sweep, cells);
     /* the same set with a third, constant objective: WFG reduces to the 2-D area */
     double *y3 = malloc(ns * 3 * sizeof(double));
     for (size_t i = 0; i < ns; i++) {
@@ -454,8 +453,8 @@ Test(pareto, ranks_match_the_definition)
         brute_ranks(y, n, m, want);
         cr_expect_eq(rank[7], -1, "a NaN row is unranked");
         for (size_t i = 0; i < n; i++) {
-            cr_assert_eq(rank[i], want[i], "m=%zu point %zu: rank %d, by peeling %d", m, i,
-                         rank[i], want[i]);
+            cr_assert_eq(rank[i], want[i], "m=%zu point %zu: rank %d, by peeling %d", m, i, rank[i],
+                         want[i]);
             /* and the local definition: one more than the highest-ranked dominator */
             int max_dominator = -1;
             for (size_t k = 0; k < n && rank[i] >= 0; k++) {

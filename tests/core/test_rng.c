@@ -48,8 +48,8 @@ Test(rng, matches_published_reference_outputs)
     rng.s[3] = 4;
     for (int i = 0; i < 10; i++) {
         uint64_t x = hn_rng_next(&rng);
-        cr_expect_eq(x, from_1234[i], "output %d: %llu, published %llu", i,
-                     (unsigned long long)x, (unsigned long long)from_1234[i]);
+        cr_expect_eq(x, from_1234[i], "output %d: %llu, published %llu", i, (unsigned long long)x,
+                     (unsigned long long)from_1234[i]);
     }
     /* FNV-1a 64: offset basis for "", and the FNV test-suite values for "a" and "foobar" */
     cr_expect_eq(hn_rng_hash(""), 0xcbf29ce484222325ULL);
@@ -127,8 +127,7 @@ Test(rng, below_is_in_range_and_unbiased)
         upper += k >= n / 2;
     }
     /* standard error sqrt(0.25 / 20000) = 0.0035 */
-    cr_expect(fabs(upper / 20000.0 - 0.5) < 0.02, "fraction in the upper half %g",
-              upper / 20000.0);
+    cr_expect(fabs(upper / 20000.0 - 0.5) < 0.02, "fraction in the upper half %g", upper / 20000.0);
 }
 
 Test(rng, normal_has_unit_moments)

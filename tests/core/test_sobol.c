@@ -41,8 +41,9 @@ Test(sobol, first_points_match_published_values)
             double u[5];
             hn_sobol_next(s, u);
             for (size_t d = 0; d < dim; d++) {
-                cr_expect_eq(u[d], published[i][d], "dim=%zu point %d coordinate %zu: %g, "
-                             "published %g", dim, i, d, u[d], published[i][d]);
+                cr_expect_eq(u[d], published[i][d],
+                             "dim=%zu point %d coordinate %zu: %g, published %g", dim, i, d, u[d],
+                             published[i][d]);
             }
         }
         hn_sobol_free(s);
@@ -112,7 +113,7 @@ Test(sobol, first_two_dimensions_form_a_0_m_2_net)
         struct hn_sobol *s = hn_sobol_new(2, scramble, 7, &err);
         int m = 8;
         size_t n = (size_t)1 << m;
-        double (*pts)[2] = malloc(n * sizeof(*pts));
+        double(*pts)[2] = malloc(n * sizeof(*pts));
         for (size_t i = 0; i < n; i++) {
             hn_sobol_next(s, pts[i]);
         }
@@ -307,8 +308,8 @@ static int t_by_algebra(size_t d1, size_t d2, int m)
 Test(sobol, two_dimensional_projections_have_the_t_values_of_their_matrices, .timeout = 60)
 {
     /* pairs of 1-based dimensions, including high ones */
-    static const size_t pairs[][2] = {{1, 2}, {2, 3}, {4, 5}, {99, 100}, {300, 301},
-                                      {512, 777}, {1000, 1}, {1023, 1024}};
+    static const size_t pairs[][2] = {{1, 2},     {2, 3},     {4, 5},    {99, 100},
+                                      {300, 301}, {512, 777}, {1000, 1}, {1023, 1024}};
     const int m_max = 11;
     size_t n = (size_t)1 << m_max;
     double(*pts)[2] = malloc(n * sizeof(*pts));
