@@ -393,3 +393,47 @@ Test(sobol, scrambled_first_point_is_uniform_over_seeds)
     cr_expect(fabs(sum_dim2 / 2000 - 0.5) < 0.03, "mean of the second %g", sum_dim2 / 2000);
     cr_expect(differ, "dimensions must be scrambled independently");
 }
+
+/* Multiplicative order of x modulo the GF(2) polynomial poly of degree s (0 if x^k never is 1). */
+static uint32_t order_of_x(uint32_t poly, int s)
+{
+    uint32_t r = 1, period = (1u << s) - 1u;
+    for (uint32_t k = 1; k <= period; k++) {
+        r <<= 1;
+        if (r >> s) {
+            r ^= poly;
+        }
+        if (r == 1) {
+            return k;
+        }
+    }
+    return 0;
+}
+
+Test(sobol, table_lists_the_primitive_polynomials_in_order)
+{
+    /*
+     * Joe and Kuo use every primitive polynomial of each degree, in increasing order. x has
+     * order 2^s - 1 modulo a primitive polynomial of degree s; their number is
+     * phi(2^s - 1) / s: 1, 1, 2, 2, 6, 6, 18, 16, 48, 60, 176, 144 for s = 1..12, so dimensions
+     * 2..481 hold all of degree <= 12 and the rest of the table (482..1024) has degree 13.
+     */
+    static const int count_by_degree[13] = {0, 1, 1, 2, 2, 6, 6, 18, 16, 48, 60, 176, 144};
+    int seen[14] = {0};
+    uint32_t previous = 1;
+    for (int d = 1; d < HN_SOBOL_TABLE_DIM; d++) {
+        uint32_t poly = hn_sobol_directions[d].poly;
+        int s = 31 - __builtin_clz(poly);
+        cr_assert(s >= 1 && s <= HN_SOBOL_MAX_DEGREE, "dimension %d: degree %d", d + 1, s);
+        cr_assert_gt(poly, previous, "dimension %d: polynomials must increase", d + 1);
+        cr_assert_eq(order_of_x(poly, s), (1u << s) - 1u,
+                     "dimension %d: polynomial %u is not primitive", d + 1, poly);
+        previous = poly;
+        seen[s]++;
+    }
+    for (int s = 1; s <= 12; s++) {
+        cr_expect_eq(seen[s], count_by_degree[s], "degree %d: %d polynomials, expected %d", s,
+                     seen[s], count_by_degree[s]);
+    }
+    cr_expect_eq(seen[13], HN_SOBOL_TABLE_DIM - 1 - 480);
+}
