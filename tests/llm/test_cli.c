@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -73,7 +74,9 @@ static void make_data(void)
         n += len;
         text[n++] = ((x >> 8) % 7 == 0) ? '\n' : ' ';
     }
-    snprintf(data_dir, sizeof(data_dir), "%s/data", tmpdir);
+    /* one data directory per test process: Criterion runs the tests of this file in parallel
+     * processes, and rewriting shared files under a running reader made it flaky */
+    snprintf(data_dir, sizeof(data_dir), "%s/data.%ld", tmpdir, (long)getpid());
     mkdir(data_dir, 0755);
     char path[2400];
     snprintf(path, sizeof(path), "%s/train.bin", data_dir);
