@@ -1,15 +1,22 @@
 /*
- * hilnas: exact Gaussian-process regression (see include/hilnas/gp.h).
+ * hilnas: exact Gaussian-process regression (see include/hilnas/gp.h for the model).
  *
- * Notation: K = Kf + noise (standardized units), Kf the kernel matrix with unit output scale,
- * L its lower Cholesky factor (column-major), r = ystd - c, alpha = K^-1 r.
- *   log p(y) = -1/2 r'alpha - sum log L_ii - n/2 log(2 pi)
- *   d/dtheta = 1/2 tr((alpha alpha' - K^-1) dK/dtheta),  d/dc = 1' alpha
+ * Notation (standardized units): Kf the unit-variance kernel matrix, s the output scale,
+ * N = diag(noise_i), K = s Kf + N, L its lower Cholesky factor (column-major), c the constant
+ * mean, r = ystd - c, alpha = K^-1 r, W = alpha alpha' - K^-1.
+ *   log p(y)        = -1/2 r'alpha - sum_i log L_ii - n/2 log(2 pi)
+ *   d/dtheta        = 1/2 tr(W dK/dtheta)
+ *   d/dc            = 1' alpha
+ *   d/dlog noise    = 1/2 noise sum_{i learned} W_ii
+ *   d/dlog s        = 1/2 tr(W (K - N)) = 1/2 (r'alpha - n - sum_i W_ii noise_i)
+ *                     (tr(W K) = alpha'K alpha - tr(I) = r'alpha - n)
  * Matern-5/2 with rho = sqrt(sum_i (dx_i / l_i)^2):
  *   k = (1 + sqrt5 rho + 5/3 rho^2) exp(-sqrt5 rho)
- *   dk/dlog l_i = 5/3 (1 + sqrt5 rho) exp(-sqrt5 rho) s_i,  s_i = (dx_i / l_i)^2
- *   dk/dx_i     = -5/3 (1 + sqrt5 rho) exp(-sqrt5 rho) dx_i / l_i^2
- * RBF: k = exp(-rho^2 / 2), dk/dlog l_i = k s_i, dk/dx_i = -k dx_i / l_i^2.
+ *   dk/dlog l_i = f s_i,  dk/dx_i = -f dx_i / l_i^2,  s_i = (dx_i / l_i)^2,
+ *   f = 5/3 (1 + sqrt5 rho) exp(-sqrt5 rho)
+ * RBF: k = exp(-rho^2 / 2), f = k.
+ * So d/dlog l_q = sum_{i>j} W_ij s f_ij dx_ijq^2 / l_q^2 (each off-diagonal pair twice, times
+ * 1/2; the diagonal does not depend on l).
  */
 #include "config.h"
 
@@ -19,32 +26,39 @@
 #include <nlopt.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "hilnas/gp.h"
 #include "hilnas/rng.h"
 
 #define SQRT5 2.23606797749979
 #define LOG_2PI 1.8378770664093453
-#define LS_MIN 0.005
-#define LS_MAX 200.0
-#define NOISE_MIN 1e-6
-#define NOISE_MAX 4.0
+#define LS_MIN 0.025       /* BoTorch's lengthscale lower bound */
+#define LS_MAX 1000.0
+#define NOISE_MIN 1e-4     /* BoTorch's MIN_INFERRED_NOISE_LEVEL */
+#define NOISE_MAX 10.0
+#define FIXED_NOISE_MIN 1e-6 /* GPyTorch's smallest fixed noise for doubles */
 #define MEAN_BOUND 3.0
 #define OS_MIN 0.05
 #define OS_MAX 20.0
+#define NTHETA_MAX (HN_GP_MAX_DIM + 3)
+#define FIT_THREADS 2
+#define PRED_BLOCK 64
 
 struct hn_gp {
     size_t n, d;
     enum hn_gp_kernel kernel;
-    int log_transform;
-    double *X;        /* n x d */
-    double *y_model;  /* n, model space */
-    double *ystd;     /* n, standardized */
-    double *noise_fixed; /* n standardized variances, or NULL (learned noise) */
+    double *X;         /* n x d row-major */
+    double *y_model;   /* n, model space */
+    double *ystd;      /* n, standardized */
+    double *noise_obs; /* n standardized noise variances, NAN = learned (h.noise); or NULL */
+    int any_learned;   /* some point uses h.noise */
     double y_mean, y_scale;
     struct hn_gp_hyper h;
-    double *L;        /* n x n column-major lower Cholesky factor of K */
-    double *alpha;    /* K^-1 (ystd - c) */
+    double *L;     /* n x n column-major, lower triangle: Cholesky factor of K (+ jitter) */
+    double *alpha; /* K^-1 (ystd - c) */
 };
 
 /* ---- normal distribution helpers ---- */
@@ -95,8 +109,7 @@ double hn_log_h(double z)
 
 /* ---- kernel ---- */
 
-/* k(a, b) and, if dk_ds != NULL, the common factor f such that dk/dlog l_i = f s_i and
- * dk/dx_i = -f dx_i / l_i^2 (see the file comment). */
+/* Unit-variance k(a, b); if factor != NULL also f (see the file comment). */
 static double kern(const double *a, const double *b, const double *inv_l2, size_t d,
                    enum hn_gp_kernel kernel, double *factor)
 {
@@ -126,54 +139,68 @@ static void inv_sq(const double *ls, size_t d, double *inv_l2)
     }
 }
 
-/* K (column-major) = Kf + diag(noise). noise_fixed may be NULL (then noise is used). */
+static double point_noise(const double *noise_obs, size_t i, double learned)
+{
+    return noise_obs == NULL || isnan(noise_obs[i]) ? learned : noise_obs[i];
+}
+
+/* K (n x n column-major, lower triangle and diagonal) = s Kf + N; F (same layout, may be NULL)
+ * gets the factors f of the unit kernel for the gradient. */
 static void build_K(const double *X, size_t n, size_t d, enum hn_gp_kernel kernel,
-                    const double *inv_l2, double os, double noise, const double *noise_fixed,
-                    double *K)
+                    const double *inv_l2, double os, double noise, const double *noise_obs,
+                    double *K, double *F)
 {
     for (size_t j = 0; j < n; j++) {
-        K[j + j * n] = os + (noise_fixed ? noise_fixed[j] : noise);
+        K[j + j * n] = os + point_noise(noise_obs, j, noise);
         for (size_t i = j + 1; i < n; i++) {
-            double k = os * kern(X + i * d, X + j * d, inv_l2, d, kernel, NULL);
-            K[i + j * n] = k;
-            K[j + i * n] = k;
+            double f;
+            K[i + j * n] = os * kern(X + i * d, X + j * d, inv_l2, d, kernel, F ? &f : NULL);
+            if (F) {
+                F[i + j * n] = f;
+            }
         }
     }
 }
 
-/* Cholesky in place (lower); on failure retry with jitter up to 1e-2 of the mean diagonal if
- * escalate, else fail. Returns the jitter used, or -1. */
-static double cholesky(double *K, size_t n, int escalate)
+/* Cholesky of the lower triangle of K (n x n, column-major) in place: 0, or -1 if K is not
+ * (numerically) positive definite. */
+static int cholesky(double *K, size_t n)
 {
-    double *copy = NULL;
-    if (escalate) {
-        copy = malloc(n * n * sizeof(double));
-        if (copy == NULL) {
-            return -1;
-        }
-        memcpy(copy, K, n * n * sizeof(double));
+    return LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n) == 0 ? 0 : -1;
+}
+
+/* Cholesky in place, retrying from a copy of K with jitter 1e-8, 1e-7, .. 1e-2 times the mean
+ * diagonal added to the diagonal. Returns the jitter used (0 if none), or -1 (still indefinite,
+ * or out of memory). */
+static double cholesky_escalate(double *K, size_t n)
+{
+    double *copy = malloc(n * n * sizeof(double));
+    if (copy == NULL) {
+        return -1;
     }
+    memcpy(copy, K, n * n * sizeof(double));
     double diag = 0;
     for (size_t i = 0; i < n; i++) {
         diag += K[i + i * n];
     }
     diag /= (double)n;
     double jitter = 0;
-    for (int attempt = 0;; attempt++) {
+    for (int e = -8;; e++) {
         if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n) == 0) {
-            free(copy);
-            return jitter;
+            break;
         }
-        if (!escalate || attempt >= 7) {
-            free(copy);
-            return -1;
+        if (e > -2 || !isfinite(diag)) {
+            jitter = -1;
+            break;
         }
-        jitter = diag * pow(10.0, -8 + attempt);
+        jitter = diag * pow(10.0, e);
         memcpy(K, copy, n * n * sizeof(double));
         for (size_t i = 0; i < n; i++) {
             K[i + i * n] += jitter;
         }
     }
+    free(copy);
+    return jitter;
 }
 
 /* ---- fitting objective ---- */
@@ -182,9 +209,10 @@ struct lognormal {
     double mu, sigma;
 };
 
-static double lognormal_logpdf_theta(struct lognormal p, double theta, double *dtheta)
+/* log density of v = exp(theta) under LogNormal(mu, sigma), evaluated at v (the density of v,
+ * as GPyTorch's priors are), and its derivative w.r.t. theta. */
+static double lognormal_logpdf(struct lognormal p, double theta, double *dtheta)
 {
-    /* log density of l = exp(theta) under LogNormal(mu, sigma), as a function of theta */
     double z = (theta - p.mu) / p.sigma;
     if (dtheta) {
         *dtheta = -1 - z / p.sigma;
@@ -192,101 +220,154 @@ static double lognormal_logpdf_theta(struct lognormal p, double theta, double *d
     return -theta - log(p.sigma * sqrt(2 * M_PI)) - 0.5 * z * z;
 }
 
+/* Hvarfner et al. 2024 dimension-scaled lengthscale prior (BoTorch's default). */
 static struct lognormal ls_prior(size_t d)
 {
     struct lognormal p = {M_SQRT2 + 0.5 * log((double)d), sqrt(3.0)};
     return p;
 }
 
+/* BoTorch's get_gaussian_likelihood_with_lognormal_prior. */
 static const struct lognormal noise_prior = {-4.0, 1.0};
 
-double hn_gp_log_objective(const double *X, const double *ystd, const double *noise_fixed,
-                           size_t n, size_t d, enum hn_gp_kernel kernel, const double *theta,
-                           double *grad, int with_prior)
+/* The mode exp(mu - sigma^2) in log space: BoTorch's initial value. */
+static double lognormal_log_mode(struct lognormal p)
+{
+    return p.mu - p.sigma * p.sigma;
+}
+
+/* Per-evaluation workspace: one per thread. */
+struct gp_ws {
+    size_t n;
+    double *K;     /* n x n */
+    double *F;     /* n x n, lower: kernel factors f */
+    double *alpha; /* n */
+};
+
+static void ws_free(struct gp_ws *ws)
+{
+    free(ws->K);
+    free(ws->F);
+    free(ws->alpha);
+    memset(ws, 0, sizeof(*ws));
+}
+
+static int ws_alloc(struct gp_ws *ws, size_t n)
+{
+    ws->n = n;
+    ws->K = malloc(n * n * sizeof(double));
+    ws->F = malloc(n * n * sizeof(double));
+    ws->alpha = malloc(n * sizeof(double));
+    if (ws->K == NULL || ws->F == NULL || ws->alpha == NULL) {
+        ws_free(ws);
+        return -1;
+    }
+    return 0;
+}
+
+static int has_learned(const double *noise_obs, size_t n)
+{
+    if (noise_obs == NULL) {
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(noise_obs[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static double objective_ws(struct gp_ws *ws, const double *X, const double *ystd,
+                           const double *noise_obs, size_t n, size_t d, enum hn_gp_kernel kernel,
+                           const double *theta, double *grad, int with_prior)
 {
     double ls[HN_GP_MAX_DIM], inv_l2[HN_GP_MAX_DIM];
-    for (size_t i = 0; i < d; i++) {
-        ls[i] = exp(theta[i]);
+    for (size_t q = 0; q < d; q++) {
+        ls[q] = exp(theta[q]);
     }
     inv_sq(ls, d, inv_l2);
-    double noise = noise_fixed ? 0 : exp(theta[d]);
-    double c = theta[d + 1];
-    double os = exp(theta[d + 2]);
-    double *K = malloc(n * n * sizeof(double));
-    double *alpha = malloc(n * sizeof(double));
-    if (K == NULL || alpha == NULL) {
-        free(K);
-        free(alpha);
-        return -INFINITY;
-    }
-    build_K(X, n, d, kernel, inv_l2, os, noise, noise_fixed, K);
-    if (cholesky(K, n, 0) < 0) {
-        free(K);
-        free(alpha);
+    int learned = has_learned(noise_obs, n);
+    double noise = exp(theta[d]), c = theta[d + 1], os = exp(theta[d + 2]);
+    double *K = ws->K, *F = ws->F, *alpha = ws->alpha;
+    build_K(X, n, d, kernel, inv_l2, os, noise, noise_obs, K, grad ? F : NULL);
+    if (cholesky(K, n) != 0) {
         return -INFINITY;
     }
     for (size_t i = 0; i < n; i++) {
         alpha[i] = ystd[i] - c;
     }
-    double quad = 0;
     LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, K, (lapack_int)n, alpha,
                    (lapack_int)n);
+    double quad = 0, logdet = 0;
     for (size_t i = 0; i < n; i++) {
         quad += (ystd[i] - c) * alpha[i];
-    }
-    double logdet = 0;
-    for (size_t i = 0; i < n; i++) {
         logdet += log(K[i + i * n]);
     }
     double value = -0.5 * quad - logdet - 0.5 * (double)n * LOG_2PI;
     if (grad != NULL) {
         memset(grad, 0, (d + 3) * sizeof(double));
-        /* K now holds L; K^-1 from it (lower triangle), W = alpha alpha' - K^-1 */
-        LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n);
-        double trace_w = 0, wk = 0;
+        /* K holds L; now K^-1 (lower triangle) */
+        if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n) != 0) {
+            return -INFINITY;
+        }
+        double wn_learned = 0, wn_all = 0, sa = 0;
         for (size_t j = 0; j < n; j++) {
-            trace_w += alpha[j] * alpha[j] - K[j + j * n];
+            double wjj = alpha[j] * alpha[j] - K[j + j * n];
+            double nj = point_noise(noise_obs, j, noise);
+            wn_all += wjj * nj;
+            if (noise_obs == NULL || isnan(noise_obs[j])) {
+                wn_learned += wjj * nj;
+            }
+            sa += alpha[j];
+            const double *xj = X + j * d;
             for (size_t i = j + 1; i < n; i++) {
-                double w = alpha[i] * alpha[j] - K[i + j * n];
-                double f;
-                double k = kern(X + i * d, X + j * d, inv_l2, d, kernel, &f);
-                wk += w * k;
-                /* off-diagonal pairs count twice in the trace; times 1/2 */
+                double w = (alpha[i] * alpha[j] - K[i + j * n]) * os * F[i + j * n];
+                const double *xi = X + i * d;
                 for (size_t q = 0; q < d; q++) {
-                    double dx = X[i * d + q] - X[j * d + q];
-                    grad[q] += w * os * f * dx * dx * inv_l2[q];
+                    double dx = xi[q] - xj[q];
+                    grad[q] += w * dx * dx;
                 }
             }
         }
-        grad[d] = noise_fixed ? 0 : 0.5 * trace_w * noise;
-        /* dK/dlog os = os Kf: 1/2 tr(W os Kf) = os (1/2 sum_j W_jj + sum_{i>j} W_ij k_ij) */
-        grad[d + 2] = os * (0.5 * trace_w + wk);
-        double sa = 0;
-        for (size_t i = 0; i < n; i++) {
-            sa += alpha[i];
+        for (size_t q = 0; q < d; q++) {
+            grad[q] *= inv_l2[q];
         }
+        grad[d] = 0.5 * wn_learned;
         grad[d + 1] = sa;
+        grad[d + 2] = 0.5 * (quad - (double)n - wn_all);
     }
     if (with_prior) {
         struct lognormal lp = ls_prior(d);
         for (size_t q = 0; q < d; q++) {
             double g;
-            value += lognormal_logpdf_theta(lp, theta[q], &g);
+            value += lognormal_logpdf(lp, theta[q], &g);
             if (grad) {
                 grad[q] += g;
             }
         }
-        if (!noise_fixed) {
+        if (learned) {
             double g;
-            value += lognormal_logpdf_theta(noise_prior, theta[d], &g);
+            value += lognormal_logpdf(noise_prior, theta[d], &g);
             if (grad) {
                 grad[d] += g;
             }
         }
     }
-    free(K);
-    free(alpha);
     return value;
+}
+
+double hn_gp_log_objective(const double *X, const double *ystd, const double *noise_fixed,
+                           size_t n, size_t d, enum hn_gp_kernel kernel, const double *theta,
+                           double *grad, int with_prior)
+{
+    struct gp_ws ws;
+    if (n == 0 || d == 0 || d > HN_GP_MAX_DIM || ws_alloc(&ws, n) != 0) {
+        return -INFINITY;
+    }
+    double v = objective_ws(&ws, X, ystd, noise_fixed, n, d, kernel, theta, grad, with_prior);
+    ws_free(&ws);
+    return v;
 }
 
 /* ---- model construction ---- */
@@ -295,6 +376,7 @@ void hn_gp_options_default(struct hn_gp_options *opt)
 {
     memset(opt, 0, sizeof(*opt));
     opt->kernel = HN_GP_MATERN52;
+    opt->fixed_noise = 1;
     opt->restarts = 4;
     opt->use_priors = 1;
     opt->learn_outputscale = 1;
@@ -308,7 +390,7 @@ void hn_gp_free(struct hn_gp *gp)
     free(gp->X);
     free(gp->y_model);
     free(gp->ystd);
-    free(gp->noise_fixed);
+    free(gp->noise_obs);
     free(gp->L);
     free(gp->alpha);
     free(gp);
@@ -329,7 +411,7 @@ void hn_gp_get_hyper(const struct hn_gp *gp, struct hn_gp_hyper *h)
     *h = gp->h;
 }
 
-static struct hn_gp *gp_alloc(size_t n, size_t d, int fixed)
+static struct hn_gp *gp_alloc(size_t n, size_t d, int per_point_noise)
 {
     struct hn_gp *gp = calloc(1, sizeof(*gp));
     if (gp == NULL) {
@@ -340,43 +422,49 @@ static struct hn_gp *gp_alloc(size_t n, size_t d, int fixed)
     gp->X = malloc(n * d * sizeof(double));
     gp->y_model = malloc(n * sizeof(double));
     gp->ystd = malloc(n * sizeof(double));
-    gp->noise_fixed = fixed ? malloc(n * sizeof(double)) : NULL;
-    gp->L = malloc(n * n * sizeof(double));
+    gp->noise_obs = per_point_noise ? malloc(n * sizeof(double)) : NULL;
+    gp->L = calloc(n * n, sizeof(double));
     gp->alpha = malloc(n * sizeof(double));
     if (gp->X == NULL || gp->y_model == NULL || gp->ystd == NULL || gp->L == NULL ||
-        gp->alpha == NULL || (fixed && gp->noise_fixed == NULL)) {
+        gp->alpha == NULL || (per_point_noise && gp->noise_obs == NULL)) {
         hn_gp_free(gp);
         return NULL;
     }
     return gp;
 }
 
-/* Factor K and solve for alpha with the GP's hyperparameters. */
-static int gp_factor(struct hn_gp *gp, struct hn_error *err)
+/* alpha = K^-1 (ystd - c) from the factor in gp->L. */
+static void gp_solve_alpha(struct hn_gp *gp)
 {
-    double inv_l2[HN_GP_MAX_DIM];
-    inv_sq(gp->h.lengthscale, gp->d, inv_l2);
-    build_K(gp->X, gp->n, gp->d, gp->kernel, inv_l2, gp->h.outputscale, gp->h.noise,
-            gp->noise_fixed, gp->L);
-    if (cholesky(gp->L, gp->n, 1) < 0) {
-        return hn_error_set(err, NULL,
-                            "GP: the kernel matrix of %zu points is not positive definite even "
-                            "with jitter (duplicate inputs with conflicting outputs, or "
-                            "non-finite data?)",
-                            gp->n);
-    }
     for (size_t i = 0; i < gp->n; i++) {
         gp->alpha[i] = gp->ystd[i] - gp->h.mean;
     }
     LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)gp->n, 1, gp->L, (lapack_int)gp->n,
                    gp->alpha, (lapack_int)gp->n);
+}
+
+/* Factor K with the GP's hyperparameters (escalating jitter) and solve for alpha. */
+static int gp_factor(struct hn_gp *gp, struct hn_error *err)
+{
+    double inv_l2[HN_GP_MAX_DIM];
+    inv_sq(gp->h.lengthscale, gp->d, inv_l2);
+    build_K(gp->X, gp->n, gp->d, gp->kernel, inv_l2, gp->h.outputscale, gp->h.noise,
+            gp->noise_obs, gp->L, NULL);
+    if (cholesky_escalate(gp->L, gp->n) < 0) {
+        return hn_error_set(err, NULL,
+                            "GP: the %zu x %zu kernel matrix is not positive definite even with "
+                            "jitter of 1e-2 of its diagonal (non-finite hyperparameters or "
+                            "data?); check the inputs and the noise",
+                            gp->n, gp->n);
+    }
+    gp_solve_alpha(gp);
     return 0;
 }
 
 static int check_inputs(const double *X, size_t n, size_t d, struct hn_error *err)
 {
     if (n == 0) {
-        return hn_error_set(err, NULL, "GP: no observations to fit");
+        return hn_error_set(err, NULL, "GP: no observations to fit; evaluate some points first");
     }
     if (d == 0 || d > HN_GP_MAX_DIM) {
         return hn_error_set(err, NULL, "GP: input dimension %zu is outside 1..%d", d,
@@ -384,9 +472,31 @@ static int check_inputs(const double *X, size_t n, size_t d, struct hn_error *er
     }
     for (size_t i = 0; i < n * d; i++) {
         if (!isfinite(X[i])) {
-            return hn_error_set(err, NULL, "GP: input %zu, coordinate %zu is not finite", i / d,
-                                i % d);
+            return hn_error_set(err, NULL,
+                                "GP: input %zu, coordinate %zu is not finite (%g); inputs must "
+                                "be points of [0,1]^d",
+                                i / d, i % d, X[i]);
         }
+    }
+    return 0;
+}
+
+static int check_hyper(const struct hn_gp_hyper *h, size_t d, int need_noise,
+                       struct hn_error *err)
+{
+    for (size_t q = 0; q < d; q++) {
+        if (!(h->lengthscale[q] > 0) || !isfinite(h->lengthscale[q])) {
+            return hn_error_set(err, NULL, "GP: lengthscale %zu (%g) must be finite and > 0", q,
+                                h->lengthscale[q]);
+        }
+    }
+    if (!isfinite(h->mean) || !isfinite(h->outputscale) || h->outputscale < 0) {
+        return hn_error_set(err, NULL,
+                            "GP: mean (%g) and output scale (%g) must be finite, the scale >= 0",
+                            h->mean, h->outputscale);
+    }
+    if (need_noise && (!isfinite(h->noise) || h->noise < 0)) {
+        return hn_error_set(err, NULL, "GP: noise variance %g must be finite and >= 0", h->noise);
     }
     return 0;
 }
@@ -398,26 +508,43 @@ struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *no
     if (check_inputs(X, n, d, err) != 0) {
         return NULL;
     }
+    int learned = has_learned(noise_var, n);
+    if (check_hyper(hyper, d, learned, err) != 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(y[i])) {
+            hn_error_set(err, NULL, "GP: observation %zu is not finite (%g)", i, y[i]);
+            return NULL;
+        }
+        if (noise_var && !isnan(noise_var[i]) && !(noise_var[i] >= 0 && isfinite(noise_var[i]))) {
+            hn_error_set(err, NULL, "GP: noise variance %zu (%g) must be finite and >= 0", i,
+                         noise_var[i]);
+            return NULL;
+        }
+    }
     struct hn_gp *gp = gp_alloc(n, d, noise_var != NULL);
     if (gp == NULL) {
-        hn_error_set(err, NULL, "GP: out of memory");
+        hn_error_set(err, NULL, "GP: out of memory for %zu points", n);
         return NULL;
     }
     gp->kernel = kernel;
     gp->h = *hyper;
     gp->h.d = d;
+    gp->any_learned = learned;
+    if (!learned) {
+        gp->h.noise = 0;
+    }
     if (!(gp->h.outputscale > 0)) {
         gp->h.outputscale = 1; /* unset: unit output scale */
     }
     gp->y_mean = 0;
     gp->y_scale = 1;
     memcpy(gp->X, X, n * d * sizeof(double));
-    for (size_t i = 0; i < n; i++) {
-        gp->y_model[i] = y[i];
-        gp->ystd[i] = y[i];
-        if (noise_var) {
-            gp->noise_fixed[i] = noise_var[i];
-        }
+    memcpy(gp->y_model, y, n * sizeof(double));
+    memcpy(gp->ystd, y, n * sizeof(double));
+    if (noise_var) {
+        memcpy(gp->noise_obs, noise_var, n * sizeof(double));
     }
     if (gp_factor(gp, err) != 0) {
         hn_gp_free(gp);
@@ -426,31 +553,70 @@ struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *no
     return gp;
 }
 
-struct fit_data {
-    const double *X, *ystd, *noise_fixed;
+/* What every restart shares (read-only) and what each one owns. */
+struct fit_problem {
+    const double *X, *ystd, *noise_obs;
     size_t n, d;
     enum hn_gp_kernel kernel;
     int prior;
+    unsigned dim;
+    const double *lb, *ub;
+};
+
+struct fit_run {
+    const struct fit_problem *p;
+    struct gp_ws ws;
+    double start[NTHETA_MAX];
     double best;
-    double best_theta[HN_GP_MAX_DIM + 3];
+    double best_theta[NTHETA_MAX];
 };
 
 static double fit_objective(unsigned dim, const double *theta, double *grad, void *data)
 {
-    struct fit_data *f = data;
-    double v = hn_gp_log_objective(f->X, f->ystd, f->noise_fixed, f->n, f->d, f->kernel, theta,
-                                   grad, f->prior);
+    struct fit_run *run = data;
+    const struct fit_problem *p = run->p;
+    double v = objective_ws(&run->ws, p->X, p->ystd, p->noise_obs, p->n, p->d, p->kernel, theta,
+                            grad, p->prior);
     if (!isfinite(v)) {
         if (grad) {
             memset(grad, 0, dim * sizeof(double));
         }
         return -1e300;
     }
-    if (v > f->best) {
-        f->best = v;
-        memcpy(f->best_theta, theta, dim * sizeof(double));
+    if (v > run->best) {
+        run->best = v;
+        memcpy(run->best_theta, theta, dim * sizeof(double));
     }
     return v;
+}
+
+/* One L-BFGS run from run->start; run->best stays -INFINITY if nothing finite was seen. */
+static void fit_one(struct fit_run *run)
+{
+    const struct fit_problem *p = run->p;
+    run->best = -INFINITY;
+    if (ws_alloc(&run->ws, p->n) != 0) {
+        return;
+    }
+    nlopt_opt nl = nlopt_create(NLOPT_LD_LBFGS, p->dim);
+    if (nl != NULL) {
+        nlopt_set_lower_bounds(nl, p->lb);
+        nlopt_set_upper_bounds(nl, p->ub);
+        nlopt_set_max_objective(nl, fit_objective, run);
+        nlopt_set_ftol_rel(nl, 1e-9);
+        nlopt_set_xtol_rel(nl, 1e-7);
+        nlopt_set_maxeval(nl, 300);
+        double theta[NTHETA_MAX], value;
+        memcpy(theta, run->start, p->dim * sizeof(double));
+        nlopt_optimize(nl, theta, &value); /* run->best tracks the best point, whatever it says */
+        nlopt_destroy(nl);
+    }
+    ws_free(&run->ws);
+}
+
+static double clampd(double v, double lo, double hi)
+{
+    return fmin(hi, fmax(lo, v));
 }
 
 struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, size_t n, size_t d,
@@ -464,23 +630,32 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     if (check_inputs(X, n, d, err) != 0) {
         return NULL;
     }
-    int fixed = sem != NULL;
+    const double *use_sem = opt->fixed_noise ? sem : NULL;
+    int any_known = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(y[i]) || (opt->log_transform && !(y[i] > 0))) {
             hn_error_set(err, NULL, "GP: observation %zu (%g) is %s", i, y[i],
-                         isfinite(y[i]) ? "not positive, but the metric is modelled in log space"
+                         isfinite(y[i]) ? "not positive, but the metric is modelled in log space "
+                                          "(turn log_transform off)"
                                         : "not finite");
             return NULL;
         }
-        fixed &= sem != NULL && isfinite(sem[i]) && sem[i] >= 0;
+        if (use_sem && isfinite(use_sem[i])) {
+            if (use_sem[i] < 0) {
+                hn_error_set(err, NULL, "GP: standard error %zu (%g) is negative", i, use_sem[i]);
+                return NULL;
+            }
+            any_known = 1;
+        }
     }
-    struct hn_gp *gp = gp_alloc(n, d, fixed);
+    struct hn_gp *gp = gp_alloc(n, d, any_known);
+    struct fit_run *runs = NULL;
+    int threads = -1;
     if (gp == NULL) {
-        hn_error_set(err, NULL, "GP: out of memory");
-        return NULL;
+        hn_error_set(err, NULL, "GP: out of memory for %zu points", n);
+        goto fail;
     }
     gp->kernel = opt->kernel;
-    gp->log_transform = opt->log_transform;
     memcpy(gp->X, X, n * d * sizeof(double));
     double mean = 0, var = 0;
     for (size_t i = 0; i < n; i++) {
@@ -491,6 +666,7 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     for (size_t i = 0; i < n; i++) {
         var += (gp->y_model[i] - mean) * (gp->y_model[i] - mean);
     }
+    /* sample standard deviation, as BoTorch's Standardize */
     double scale = n > 1 ? sqrt(var / (double)(n - 1)) : 1;
     if (!(scale > 1e-12 * fmax(1, fabs(mean)))) {
         scale = 1; /* constant outputs */
@@ -499,100 +675,105 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     gp->y_scale = scale;
     for (size_t i = 0; i < n; i++) {
         gp->ystd[i] = (gp->y_model[i] - mean) / scale;
-        if (fixed) {
-            double s = opt->log_transform ? sem[i] / y[i] : sem[i];
-            gp->noise_fixed[i] = fmax(s * s / (scale * scale), 1e-10);
+        if (any_known) {
+            double s = use_sem[i];
+            if (isfinite(s)) {
+                s = opt->log_transform ? s / y[i] : s; /* delta method */
+                gp->noise_obs[i] = fmax(s * s / (scale * scale), FIXED_NOISE_MIN);
+            } else {
+                gp->noise_obs[i] = NAN;
+            }
         }
     }
+    gp->any_learned = has_learned(gp->noise_obs, n);
 
-    /* hyperparameters: theta = [log l (d), log noise, c] */
+    /* theta = [log l (d), log noise, c, log s]; bounds and the priors' modes */
     unsigned dim = (unsigned)d + 3;
-    double lb[HN_GP_MAX_DIM + 3], ub[HN_GP_MAX_DIM + 3], theta[HN_GP_MAX_DIM + 3];
+    double lb[NTHETA_MAX], ub[NTHETA_MAX];
     struct lognormal lp = ls_prior(d);
-    for (size_t i = 0; i < d; i++) {
-        lb[i] = log(LS_MIN);
-        ub[i] = log(LS_MAX);
+    for (size_t q = 0; q < d; q++) {
+        lb[q] = log(LS_MIN);
+        ub[q] = log(LS_MAX);
     }
     lb[d] = log(NOISE_MIN);
-    ub[d] = log(NOISE_MAX);
+    ub[d] = gp->any_learned ? log(NOISE_MAX) : log(NOISE_MIN);
     lb[d + 1] = -MEAN_BOUND;
     ub[d + 1] = MEAN_BOUND;
-    lb[d + 2] = log(OS_MIN);
-    ub[d + 2] = opt->learn_outputscale ? log(OS_MAX) : log(OS_MIN);
-    if (!opt->learn_outputscale) {
-        lb[d + 2] = ub[d + 2] = 0; /* unit output scale */
+    lb[d + 2] = opt->learn_outputscale ? log(OS_MIN) : 0;
+    ub[d + 2] = opt->learn_outputscale ? log(OS_MAX) : 0;
+    struct fit_problem prob = {.X = gp->X,
+                               .ystd = gp->ystd,
+                               .noise_obs = gp->noise_obs,
+                               .n = n,
+                               .d = d,
+                               .kernel = opt->kernel,
+                               .prior = opt->use_priors,
+                               .dim = dim,
+                               .lb = lb,
+                               .ub = ub};
+    int restarts = opt->restarts > 0 ? opt->restarts : 1;
+    runs = calloc((size_t)restarts, sizeof(*runs));
+    if (runs == NULL) {
+        hn_error_set(err, NULL, "GP: out of memory");
+        goto fail;
     }
-    if (fixed) {
-        lb[d] = ub[d] = log(NOISE_MIN);
+    /* starts drawn up front, in order: the fit does not depend on thread scheduling */
+    struct hn_rng rng;
+    hn_rng_seed(&rng, hn_rng_derive(opt->seed, 0x6770 /* "gp" */));
+    for (int r = 0; r < restarts; r++) {
+        double *t = runs[r].start;
+        runs[r].p = &prob;
+        for (size_t q = 0; q < d; q++) {
+            double z = r == 0 ? lognormal_log_mode(lp) : lp.mu + lp.sigma * hn_rng_normal(&rng);
+            t[q] = clampd(z, lb[q], ub[q]);
+        }
+        double zn = r == 0 ? lognormal_log_mode(noise_prior)
+                           : noise_prior.mu + noise_prior.sigma * hn_rng_normal(&rng);
+        t[d] = clampd(zn, lb[d], ub[d]);
+        t[d + 1] = 0;
+        t[d + 2] = r == 0 ? 0 : clampd(0.5 * hn_rng_normal(&rng), lb[d + 2], ub[d + 2]);
     }
-    struct fit_data fd = {.X = gp->X,
-                          .ystd = gp->ystd,
-                          .noise_fixed = fixed ? gp->noise_fixed : NULL,
-                          .n = n,
-                          .d = d,
-                          .kernel = opt->kernel,
-                          .prior = opt->use_priors,
-                          .best = -INFINITY};
-    int threads = openblas_get_num_threads();
+    threads = openblas_get_num_threads();
     if (threads > 1) {
         openblas_set_num_threads(1);
     }
-    struct hn_rng rng;
-    hn_rng_seed(&rng, hn_rng_derive(opt->seed, 0x6770 /* "gp" */));
-    int restarts = opt->restarts > 0 ? opt->restarts : 1;
-    nlopt_opt nl = nlopt_create(NLOPT_LD_LBFGS, dim);
-    if (nl == NULL) {
-        hn_gp_free(gp);
-        if (threads > 1) {
-            openblas_set_num_threads(threads);
-        }
-        hn_error_set(err, NULL, "GP: cannot create the NLopt optimizer");
-        return NULL;
-    }
-    nlopt_set_lower_bounds(nl, lb);
-    nlopt_set_upper_bounds(nl, ub);
-    nlopt_set_max_objective(nl, fit_objective, &fd);
-    nlopt_set_ftol_rel(nl, 1e-9);
-    nlopt_set_xtol_rel(nl, 1e-7);
-    nlopt_set_maxeval(nl, 300);
+#ifdef _OPENMP
+    int nt = restarts < FIT_THREADS ? restarts : FIT_THREADS;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+#endif
     for (int r = 0; r < restarts; r++) {
-        for (size_t i = 0; i < d; i++) {
-            double t = r == 0 ? lp.mu : lp.mu + lp.sigma * hn_rng_normal(&rng);
-            theta[i] = fmin(ub[i], fmax(lb[i], t));
-        }
-        double tn = r == 0 ? noise_prior.mu : noise_prior.mu + hn_rng_normal(&rng);
-        theta[d] = fixed ? lb[d] : fmin(ub[d], fmax(lb[d], tn));
-        theta[d + 1] = 0;
-        theta[d + 2] = 0;
-        double value;
-        nlopt_optimize(nl, theta, &value); /* fd.best tracks the best point whatever it says */
+        fit_one(&runs[r]);
     }
-    nlopt_destroy(nl);
-    if (!isfinite(fd.best)) {
-        /* every start failed: fall back to the prior's mode with jitter in gp_factor */
-        for (size_t i = 0; i < d; i++) {
-            fd.best_theta[i] = fmin(ub[i], fmax(lb[i], lp.mu));
+    int best = 0;
+    for (int r = 1; r < restarts; r++) {
+        if (runs[r].best > runs[best].best) {
+            best = r;
         }
-        fd.best_theta[d] = fixed ? lb[d] : noise_prior.mu;
-        fd.best_theta[d + 1] = 0;
-        fd.best_theta[d + 2] = 0;
     }
+    const double *theta = isfinite(runs[best].best) ? runs[best].best_theta : runs[0].start;
+    /* (every start failed: the priors' modes, rescued by jitter in gp_factor) */
     gp->h.d = d;
-    for (size_t i = 0; i < d; i++) {
-        gp->h.lengthscale[i] = exp(fd.best_theta[i]);
+    for (size_t q = 0; q < d; q++) {
+        gp->h.lengthscale[q] = exp(theta[q]);
     }
-    gp->h.noise = fixed ? 0 : exp(fd.best_theta[d]);
-    gp->h.mean = fd.best_theta[d + 1];
-    gp->h.outputscale = exp(fd.best_theta[d + 2]);
-    int rc = gp_factor(gp, err);
+    gp->h.noise = gp->any_learned ? exp(theta[d]) : 0;
+    gp->h.mean = theta[d + 1];
+    gp->h.outputscale = exp(theta[d + 2]);
+    if (gp_factor(gp, err) != 0) {
+        goto fail;
+    }
     if (threads > 1) {
         openblas_set_num_threads(threads);
     }
-    if (rc != 0) {
-        hn_gp_free(gp);
-        return NULL;
-    }
+    free(runs);
     return gp;
+fail:
+    if (threads > 1) {
+        openblas_set_num_threads(threads);
+    }
+    free(runs);
+    hn_gp_free(gp);
+    return NULL;
 }
 
 /* ---- prediction ---- */
@@ -600,30 +781,37 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
 int hn_gp_predict(const struct hn_gp *gp, const double *Xs, size_t m, double *mean, double *var,
                   struct hn_error *err)
 {
-    double inv_l2[HN_GP_MAX_DIM];
-    inv_sq(gp->h.lengthscale, gp->d, inv_l2);
-    double *k = malloc(gp->n * sizeof(double));
-    if (k == NULL) {
-        return hn_error_set(err, NULL, "GP: out of memory");
+    size_t n = gp->n, d = gp->d;
+    double inv_l2[HN_GP_MAX_DIM], os = gp->h.outputscale, s2 = gp->y_scale * gp->y_scale;
+    inv_sq(gp->h.lengthscale, d, inv_l2);
+    size_t block = m < PRED_BLOCK ? m : PRED_BLOCK;
+    double *V = malloc((n * block + 1) * sizeof(double)); /* n x block: K(X, Xs block) */
+    if (V == NULL) {
+        return hn_error_set(err, NULL, "GP: out of memory predicting %zu points", m);
     }
-    for (size_t s = 0; s < m; s++) {
-        const double *x = Xs + s * gp->d;
-        double mu = gp->h.mean;
-        for (size_t i = 0; i < gp->n; i++) {
-            k[i] = gp->h.outputscale * kern(x, gp->X + i * gp->d, inv_l2, gp->d, gp->kernel, NULL);
-            mu += k[i] * gp->alpha[i];
-        }
-        if (mean) {
-            mean[s] = mu * gp->y_scale + gp->y_mean;
+    for (size_t s0 = 0; s0 < m; s0 += block) {
+        size_t c = m - s0 < block ? m - s0 : block;
+        for (size_t s = 0; s < c; s++) {
+            const double *x = Xs + (s0 + s) * d;
+            double *v = V + s * n;
+            for (size_t i = 0; i < n; i++) {
+                v[i] = os * kern(x, gp->X + i * d, inv_l2, d, gp->kernel, NULL);
+            }
+            if (mean) {
+                double mu = gp->h.mean + cblas_ddot((int)n, v, 1, gp->alpha, 1);
+                mean[s0 + s] = mu * gp->y_scale + gp->y_mean;
+            }
         }
         if (var) {
-            cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)gp->n, gp->L,
-                        (int)gp->n, k, 1);
-            double v = gp->h.outputscale - cblas_ddot((int)gp->n, k, 1, k, 1);
-            var[s] = fmax(v, 1e-12) * gp->y_scale * gp->y_scale;
+            cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
+                        (int)c, 1.0, gp->L, (int)n, V, (int)n);
+            for (size_t s = 0; s < c; s++) {
+                double v = os - cblas_ddot((int)n, V + s * n, 1, V + s * n, 1);
+                var[s0 + s] = fmax(v, 1e-12) * s2;
+            }
         }
     }
-    free(k);
+    free(V);
     return 0;
 }
 
@@ -631,37 +819,32 @@ int hn_gp_predict_grad(const struct hn_gp *gp, const double *x, double *mean, do
                        double *dmean, double *dvar, struct hn_error *err)
 {
     size_t n = gp->n, d = gp->d;
-    double inv_l2[HN_GP_MAX_DIM];
+    double inv_l2[HN_GP_MAX_DIM], os = gp->h.outputscale, s2 = gp->y_scale * gp->y_scale;
     inv_sq(gp->h.lengthscale, d, inv_l2);
-    double *k = malloc(n * sizeof(double)), *f = malloc(n * sizeof(double)),
-           *w = malloc(n * sizeof(double));
-    if (k == NULL || f == NULL || w == NULL) {
-        free(k);
-        free(f);
-        free(w);
+    double *k = malloc(3 * n * sizeof(double));
+    if (k == NULL) {
         return hn_error_set(err, NULL, "GP: out of memory");
     }
+    double *f = k + n, *w = k + 2 * n;
     double mu = gp->h.mean;
-    double os = gp->h.outputscale;
     for (size_t i = 0; i < n; i++) {
         k[i] = os * kern(x, gp->X + i * d, inv_l2, d, gp->kernel, &f[i]);
         f[i] *= os;
         mu += k[i] * gp->alpha[i];
     }
-    /* w = K^-1 k via the factor; v = L^-1 k gives the variance */
+    /* v = L^-1 k gives the variance; w = L^-T v = K^-1 k its gradient */
     memcpy(w, k, n * sizeof(double));
     cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, gp->L, (int)n, w,
                 1);
     double vv = os - cblas_ddot((int)n, w, 1, w, 1);
     cblas_dtrsv(CblasColMajor, CblasLower, CblasTrans, CblasNonUnit, (int)n, gp->L, (int)n, w, 1);
-    double s2 = gp->y_scale * gp->y_scale;
     if (mean) {
         *mean = mu * gp->y_scale + gp->y_mean;
     }
     if (var) {
         *var = fmax(vv, 1e-12) * s2;
     }
-    for (size_t q = 0; q < d; q++) {
+    for (size_t q = 0; q < d && (dmean || dvar); q++) {
         double gm = 0, gv = 0;
         for (size_t i = 0; i < n; i++) {
             double dk = -f[i] * (x[q] - gp->X[i * d + q]) * inv_l2[q];
@@ -672,12 +855,11 @@ int hn_gp_predict_grad(const struct hn_gp *gp, const double *x, double *mean, do
             dmean[q] = gm * gp->y_scale;
         }
         if (dvar) {
+            /* var = s - k'K^-1 k: d var = -2 (K^-1 k)' dk; 0 where the floor is active */
             dvar[q] = vv > 1e-12 ? -2 * gv * s2 : 0;
         }
     }
     free(k);
-    free(f);
-    free(w);
     return 0;
 }
 
@@ -685,31 +867,35 @@ int hn_gp_predict_joint(const struct hn_gp *gp, const double *Xs, size_t m, doub
                         double *cov, struct hn_error *err)
 {
     size_t n = gp->n, d = gp->d;
-    double inv_l2[HN_GP_MAX_DIM];
+    double inv_l2[HN_GP_MAX_DIM], os = gp->h.outputscale, s2 = gp->y_scale * gp->y_scale;
     inv_sq(gp->h.lengthscale, d, inv_l2);
-    double *V = malloc(n * m * sizeof(double)); /* n x m column-major: K(X, Xs) */
+    double *V = malloc((n * m + 1) * sizeof(double)); /* n x m column-major: K(X, Xs) */
     if (V == NULL) {
-        return hn_error_set(err, NULL, "GP: out of memory");
+        return hn_error_set(err, NULL, "GP: out of memory for a %zu-point joint posterior", m);
     }
     for (size_t s = 0; s < m; s++) {
-        double mu = gp->h.mean;
+        double *v = V + s * n;
         for (size_t i = 0; i < n; i++) {
-            V[i + s * n] =
-                gp->h.outputscale * kern(Xs + s * d, gp->X + i * d, inv_l2, d, gp->kernel, NULL);
-            mu += V[i + s * n] * gp->alpha[i];
+            v[i] = os * kern(Xs + s * d, gp->X + i * d, inv_l2, d, gp->kernel, NULL);
         }
-        mean[s] = mu * gp->y_scale + gp->y_mean;
+        mean[s] = (gp->h.mean + cblas_ddot((int)n, v, 1, gp->alpha, 1)) * gp->y_scale + gp->y_mean;
     }
     cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)m,
                 1.0, gp->L, (int)n, V, (int)n);
+    /* cov = K(Xs, Xs) - V'V */
     for (size_t b = 0; b < m; b++) {
         for (size_t a = b; a < m; a++) {
-            double kab = gp->h.outputscale * kern(Xs + a * d, Xs + b * d, inv_l2, d, gp->kernel, NULL);
-            double c = kab - cblas_ddot((int)n, V + a * n, 1, V + b * n, 1);
-            if (a == b) {
-                c = fmax(c, 1e-12);
-            }
-            cov[a + b * m] = cov[b + a * m] = c * gp->y_scale * gp->y_scale;
+            cov[a + b * m] = a == b ? os : os * kern(Xs + a * d, Xs + b * d, inv_l2, d, gp->kernel,
+                                                      NULL);
+        }
+    }
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)m, (int)n, -1.0, V, (int)n, 1.0, cov,
+                (int)m);
+    for (size_t b = 0; b < m; b++) {
+        cov[b + b * m] = fmax(cov[b + b * m], 1e-12) * s2;
+        for (size_t a = b + 1; a < m; a++) {
+            cov[a + b * m] *= s2;
+            cov[b + a * m] = cov[a + b * m];
         }
     }
     free(V);
@@ -719,43 +905,97 @@ int hn_gp_predict_joint(const struct hn_gp *gp, const double *Xs, size_t m, doub
 struct hn_gp *hn_gp_condition(const struct hn_gp *gp, const double *Xnew, const double *ynew,
                               size_t k, struct hn_error *err)
 {
-    size_t n = gp->n + k, d = gp->d;
-    if (check_inputs(Xnew, k ? k : 1, d, err) != 0 && k > 0) {
+    size_t n = gp->n, N = gp->n + k, d = gp->d;
+    double *B = NULL, *S = NULL;
+    struct hn_gp *c = NULL;
+    if (k > 0 && check_inputs(Xnew, k, d, err) != 0) {
         return NULL;
     }
-    struct hn_gp *c = gp_alloc(n, d, gp->noise_fixed != NULL);
-    if (c == NULL) {
-        hn_error_set(err, NULL, "GP: out of memory");
-        return NULL;
+    for (size_t j = 0; j < k; j++) {
+        if (!isfinite(ynew[j])) {
+            hn_error_set(err, NULL, "GP: conditioning value %zu is not finite (%g)", j, ynew[j]);
+            return NULL;
+        }
+    }
+    /* noise of the new points: the learned one, else the mean fixed noise (BoTorch) */
+    double new_noise = NAN;
+    if (!gp->any_learned) {
+        new_noise = 0;
+        for (size_t i = 0; i < n; i++) {
+            new_noise += gp->noise_obs[i];
+        }
+        new_noise /= (double)n;
+    }
+    c = gp_alloc(N, d, gp->noise_obs != NULL);
+    B = malloc((n * k + 1) * sizeof(double));
+    S = malloc((k * k + 1) * sizeof(double));
+    if (c == NULL || B == NULL || S == NULL) {
+        hn_error_set(err, NULL, "GP: out of memory conditioning on %zu points", k);
+        goto fail;
     }
     c->kernel = gp->kernel;
-    c->log_transform = gp->log_transform;
+    c->any_learned = gp->any_learned;
     c->h = gp->h;
     c->y_mean = gp->y_mean;
     c->y_scale = gp->y_scale;
-    memcpy(c->X, gp->X, gp->n * d * sizeof(double));
-    memcpy(c->X + gp->n * d, Xnew, k * d * sizeof(double));
-    double min_fixed = INFINITY;
-    for (size_t i = 0; i < gp->n; i++) {
-        c->y_model[i] = gp->y_model[i];
-        c->ystd[i] = gp->ystd[i];
-        if (gp->noise_fixed) {
-            c->noise_fixed[i] = gp->noise_fixed[i];
-            min_fixed = fmin(min_fixed, gp->noise_fixed[i]);
-        }
+    memcpy(c->X, gp->X, n * d * sizeof(double));
+    memcpy(c->X + n * d, Xnew, k * d * sizeof(double));
+    memcpy(c->y_model, gp->y_model, n * sizeof(double));
+    memcpy(c->ystd, gp->ystd, n * sizeof(double));
+    if (gp->noise_obs) {
+        memcpy(c->noise_obs, gp->noise_obs, n * sizeof(double));
     }
     for (size_t j = 0; j < k; j++) {
-        c->y_model[gp->n + j] = ynew[j];
-        c->ystd[gp->n + j] = (ynew[j] - gp->y_mean) / gp->y_scale;
-        if (gp->noise_fixed) {
-            c->noise_fixed[gp->n + j] = min_fixed;
+        c->y_model[n + j] = ynew[j];
+        c->ystd[n + j] = (ynew[j] - gp->y_mean) / gp->y_scale;
+        if (c->noise_obs) {
+            c->noise_obs[n + j] = new_noise;
         }
     }
-    if (gp_factor(c, err) != 0) {
-        hn_gp_free(c);
-        return NULL;
+    double inv_l2[HN_GP_MAX_DIM], os = gp->h.outputscale;
+    inv_sq(gp->h.lengthscale, d, inv_l2);
+    /* [K11 K12; K21 K22] = [L 0; B' L22][L' B; 0 L22']: B = L^-1 K12, L22 L22' = K22 - B'B */
+    for (size_t j = 0; j < k; j++) {
+        for (size_t i = 0; i < n; i++) {
+            B[i + j * n] = os * kern(gp->X + i * d, Xnew + j * d, inv_l2, d, gp->kernel, NULL);
+        }
     }
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)k,
+                1.0, gp->L, (int)n, B, (int)n);
+    double nn = isnan(new_noise) ? gp->h.noise : new_noise;
+    for (size_t b = 0; b < k; b++) {
+        S[b + b * k] = os + nn;
+        for (size_t a = b + 1; a < k; a++) {
+            S[a + b * k] = os * kern(Xnew + a * d, Xnew + b * d, inv_l2, d, gp->kernel, NULL);
+        }
+    }
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)k, (int)n, -1.0, B, (int)n, 1.0, S,
+                (int)k);
+    if (cholesky_escalate(S, k) < 0) {
+        hn_error_set(err, NULL,
+                     "GP: conditioning on %zu points: the update is not positive definite even "
+                     "with jitter",
+                     k);
+        goto fail;
+    }
+    for (size_t j = 0; j < n; j++) {
+        memcpy(c->L + j * N + j, gp->L + j * n + j, (n - j) * sizeof(double));
+        for (size_t a = 0; a < k; a++) {
+            c->L[(n + a) + j * N] = B[j + a * n];
+        }
+    }
+    for (size_t b = 0; b < k; b++) {
+        memcpy(c->L + (n + b) * N + n + b, S + b * k + b, (k - b) * sizeof(double));
+    }
+    gp_solve_alpha(c);
+    free(B);
+    free(S);
     return c;
+fail:
+    free(B);
+    free(S);
+    hn_gp_free(c);
+    return NULL;
 }
 
 double hn_gp_best_mean(const struct hn_gp *gp, int maximize)
@@ -783,12 +1023,12 @@ int hn_gp_loo(const struct hn_gp *gp, double *loo_mean, double *loo_var, struct 
     memcpy(Kinv, gp->L, n * n * sizeof(double));
     if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)n, Kinv, (lapack_int)n) != 0) {
         free(Kinv);
-        return hn_error_set(err, NULL, "GP: cannot invert the kernel matrix");
+        return hn_error_set(err, NULL, "GP: cannot invert the kernel matrix for leave-one-out");
     }
+    /* with r = ystd - c: LOO mean of r_i = r_i - alpha_i / Kinv_ii, so of ystd_i likewise */
     for (size_t i = 0; i < n; i++) {
         double kii = Kinv[i + i * n];
-        double m = gp->ystd[i] - gp->alpha[i] / kii;
-        loo_mean[i] = m * gp->y_scale + gp->y_mean;
+        loo_mean[i] = (gp->ystd[i] - gp->alpha[i] / kii) * gp->y_scale + gp->y_mean;
         loo_var[i] = gp->y_scale * gp->y_scale / kii;
     }
     free(Kinv);

@@ -1,26 +1,47 @@
 /*
  * hilnas Gaussian-process surrogate: exact GP regression for one metric.
  *
- * Inputs are points of the unit cube [0,1]^d (row-major n x d). Outputs are optionally
- * log-transformed (positive metrics such as latency), then standardized internally; every
- * prediction is returned in the *model space*: log(y) when log_transform is set, y otherwise.
+ * Used by the gpbo optimizer (acquisition functions on top of the posterior) and the learned
+ * latency oracle (fit, predict, leave-one-out accuracy).
  *
- * Model: constant mean c (learned), Matern-5/2 ARD kernel (or RBF) times a learned output scale
- * (within [0.05, 20], no prior; fixed to 1 when learn_outputscale is 0) on the standardized outputs, homoskedastic Gaussian noise (learned) or fixed per-point noise
- * (from standard errors). Hyperparameters maximize the log marginal likelihood plus log priors,
- * as BoTorch's SingleTaskGP does by default (botorch >= 0.12):
- *   lengthscale l_i ~ LogNormal(sqrt(2) + log(d)/2, sqrt(3))   (dimension-scaled prior)
- *   noise variance  ~ LogNormal(-4, 1), bounded below by 1e-6 (standardized units)
- * optimized with NLopt's L-BFGS on log-hyperparameters within bounds, from the prior's mode
+ * Spaces. Inputs are points of the unit cube [0,1]^d (row-major n x d; the caller normalizes).
+ * Outputs are optionally log-transformed (positive metrics such as latency); the result is the
+ * *model space* (log y with log_transform, y otherwise) in which every prediction, fantasy and
+ * incumbent is expressed. Internally the model-space outputs are standardized (mean 0, sample
+ * standard deviation 1); hyperparameters (struct hn_gp_hyper) are in standardized units.
+ *
+ * Model, following BoTorch's SingleTaskGP (botorch main as of v0.15.1, checked in
+ * botorch/models/gp_regression.py and botorch/models/utils/gpytorch_modules.py):
+ *   f ~ GP(c, s * k(x, x')),  y_i = f(x_i) + e_i,  e_i ~ N(0, noise_i)
+ *   - c: learned constant mean (ConstantMean; no prior; bounded to [-3, 3] standardized).
+ *   - k: Matern-5/2 ARD (HN_GP_MATERN52, default) or squared-exponential ARD (HN_GP_RBF).
+ *     BoTorch's default is RBF; Matern-5/2 is hilnas' default (rougher, safer on latency).
+ *   - lengthscales l_i ~ LogNormal(sqrt(2) + log(d)/2, sqrt(3)): the dimension-scaled prior of
+ *     Hvarfner et al. 2024 (get_covar_module_with_dim_scaled_prior), l_i >= 0.025 as in BoTorch
+ *     (and <= 1000 so L-BFGS has a box).
+ *   - output scale s: BoTorch has none (s = 1 on standardized data; a PR adding a ScaleKernel
+ *     was not merged). hilnas learns s in [0.05, 20] without a prior by default
+ *     (learn_outputscale = 1; measured better on gpbo's BraninCurrin study) and fixes s = 1 with
+ *     learn_outputscale = 0, which reproduces BoTorch's model exactly.
+ *   - noise: learned homoskedastic variance ~ LogNormal(-4, 1), >= 1e-4 (BoTorch's
+ *     MIN_INFERRED_NOISE_LEVEL, get_gaussian_likelihood_with_lognormal_prior), <= 10; or, where a
+ *     standard error is known, fixed to sem^2 (standardized, floored at 1e-6 like GPyTorch's
+ *     FixedGaussianNoise for doubles). Points with unknown sem (NAN) share the learned noise.
+ * Hyperparameters maximize log marginal likelihood + log priors (the priors are densities of l
+ * and noise themselves, as GPyTorch evaluates them) with NLopt's L-BFGS on log-hyperparameters
+ * within the bounds above, analytic gradients, from the priors' modes (BoTorch's initial values)
  * and (restarts - 1) seeded draws from the priors; the best optimum wins.
  *
  * Linear algebra: column-major kernel matrices, LAPACKE_dpotrf with escalating jitter
  * (1e-8 .. 1e-2 of the mean diagonal) and a clear error when the matrix stays indefinite.
- * OpenBLAS runs single-threaded inside hn_gp_fit (faster for n <= a few hundred on 2 cores).
+ * Restarts run on up to 2 OpenMP threads, each with its own workspace; OpenBLAS is switched to
+ * one thread for the duration of hn_gp_fit (a second BLAS thread slows Cholesky at n = 64-256 on
+ * 2 cores) and restored afterwards. There is no global mutable state in this module.
  *
- * Ownership: a struct hn_gp owns copies of its data. Thread safety: a fitted GP is read-only;
- * predictions may run concurrently. hn_gp_fit itself must not run concurrently with other
- * OpenBLAS users (it changes the OpenBLAS thread count for its duration).
+ * Ownership: a struct hn_gp owns copies of its data; inputs are never kept. Thread safety: a GP
+ * is immutable after construction, so every const function may run concurrently on the same GP.
+ * hn_gp_fit changes OpenBLAS's process-wide thread count while it runs: do not call it while
+ * another thread relies on multi-threaded OpenBLAS (concurrent fits are fine: all set 1).
  */
 #ifndef HILNAS_GP_H
 #define HILNAS_GP_H
@@ -34,90 +55,130 @@
 extern "C" {
 #endif
 
+/* Largest input dimension. */
 #define HN_GP_MAX_DIM 256
 
 enum hn_gp_kernel { HN_GP_MATERN52, HN_GP_RBF };
 
 struct hn_gp_options {
     enum hn_gp_kernel kernel; /* default HN_GP_MATERN52 */
-    int log_transform;        /* model log(y); every y must be > 0 */
-    int restarts;             /* hyperparameter optimization starts (default 4) */
-    int use_priors;           /* default 1 */
-    int learn_outputscale;    /* default 1: learn the kernel's output scale (else fixed to 1) */
-    uint64_t seed;            /* for the random restarts */
+    int log_transform;        /* model log(y); every y must be > 0 (default 0) */
+    int fixed_noise;          /* default 1: where sem[i] is finite, noise_i = sem[i]^2 (mapped to
+                                 the model space: (sem/y)^2 with log_transform); 0: ignore sem
+                                 and learn one noise for every point */
+    int restarts;             /* hyperparameter optimization starts, >= 1 (default 4) */
+    int use_priors;           /* default 1: maximize likelihood + log priors (0: likelihood) */
+    int learn_outputscale;    /* default 1: learn s (else s = 1, BoTorch's model) */
+    uint64_t seed;            /* for the random restarts; same seed, same fit */
 };
 
-/* Hyperparameters, in standardized units (noise is a variance). */
+/* Hyperparameters, in standardized units (for hn_gp_new_fixed: in the units of its y). */
 struct hn_gp_hyper {
     size_t d;
-    double lengthscale[HN_GP_MAX_DIM];
-    double noise; /* learned homoskedastic noise variance (0 when every point has a fixed one) */
-    double mean;  /* constant mean */
-    double outputscale; /* kernel variance (0 in hn_gp_new_fixed means 1) */
+    double lengthscale[HN_GP_MAX_DIM]; /* l_1 .. l_d, in input units (the unit cube) */
+    double noise;       /* learned homoskedastic noise variance; 0 when every point has a
+                           fixed one */
+    double mean;        /* constant mean c */
+    double outputscale; /* kernel variance s (0 in hn_gp_new_fixed means 1) */
 };
 
 struct hn_gp;
 
+/* Fill opt with the defaults above. Never fails. */
 void hn_gp_options_default(struct hn_gp_options *opt);
 
 /*
- * Fit a GP. sem may be NULL; when every sem[i] is finite the noise is fixed to sem^2 (mapped
- * into the model space: sem/y for a log transform), otherwise it is learned. Returns NULL with
- * err on bad input (n == 0, d out of range, non-finite data, y <= 0 with a log transform) or a
- * hopeless kernel matrix.
+ * Fit a GP to n observations: X (n x d row-major, in [0,1]^d), y (n), sem (n standard errors in
+ * y's units, or NULL; NAN entries = unknown, their noise is learned). opt may be NULL for the
+ * defaults. Returns a new GP (free with hn_gp_free), or NULL with err on bad input (n == 0, d
+ * outside 1..HN_GP_MAX_DIM, non-finite X or y, y <= 0 with log_transform, negative sem), on a
+ * kernel matrix that stays indefinite, or out of memory. Copies X, y and sem. Thread safety:
+ * see the file comment (OpenBLAS thread count).
  */
 struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, size_t n, size_t d,
                         const struct hn_gp_options *opt, struct hn_error *err);
 
-/* A GP with given hyperparameters (no fitting); y in model space; noise per point optional. */
+/*
+ * A GP with given hyperparameters and no fitting (tests, fantasies, loading a saved model): y in
+ * model space used as is (no standardization: hyper is in y's units), noise_var (n variances,
+ * NAN = hyper->noise) or NULL (every point has hyper->noise). Returns a new GP or NULL with err
+ * (bad input or hyperparameters, indefinite matrix, out of memory). Copies its inputs.
+ */
 struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *noise_var,
                               size_t n, size_t d, enum hn_gp_kernel kernel,
                               const struct hn_gp_hyper *hyper, struct hn_error *err);
 
+/* Free a GP; NULL is fine. */
 void hn_gp_free(struct hn_gp *gp);
+
+/* Input dimension d and number of training points n. */
 size_t hn_gp_dim(const struct hn_gp *gp);
 size_t hn_gp_n(const struct hn_gp *gp);
+
+/* Copy the hyperparameters (standardized units) into *h. */
 void hn_gp_get_hyper(const struct hn_gp *gp, struct hn_gp_hyper *h);
 
-/* Marginal posterior mean and variance of the latent f at m points (model space). */
+/*
+ * Marginal posterior of the latent f (no observation noise) at m points Xs (m x d row-major):
+ * mean[m] and var[m] in model space (either may be NULL). Returns 0, or -1 with err (out of
+ * memory). Read-only on gp.
+ */
 int hn_gp_predict(const struct hn_gp *gp, const double *Xs, size_t m, double *mean, double *var,
                   struct hn_error *err);
 
-/* At one point, with gradients w.r.t. x (d values each; either may be NULL). */
+/*
+ * Posterior mean and variance of f at one point x (d values) with their gradients w.r.t. x
+ * (dmean[d], dvar[d]); any output may be NULL. For acquisition optimization. Returns 0, or -1
+ * with err (out of memory). Read-only on gp.
+ */
 int hn_gp_predict_grad(const struct hn_gp *gp, const double *x, double *mean, double *var,
                        double *dmean, double *dvar, struct hn_error *err);
 
-/* Joint posterior: mean (m) and covariance (m x m, column-major, symmetric). */
+/*
+ * Joint posterior of f at m points: mean[m] and cov (m x m, column-major, symmetric; diagonal
+ * equal to hn_gp_predict's var), in model space. Returns 0, or -1 with err. Read-only on gp.
+ */
 int hn_gp_predict_joint(const struct hn_gp *gp, const double *Xs, size_t m, double *mean,
                         double *cov, struct hn_error *err);
 
 /*
- * A new GP conditioned on k more observations (model space, e.g. fantasies at the posterior
- * mean) with the same hyperparameters and standardization; their noise is the learned noise
- * (or the smallest fixed noise). For batch and pending-point selection.
+ * A new GP: gp conditioned on k more observations Xnew (k x d) with values ynew (k, model
+ * space; e.g. fantasies at the posterior mean) with the same hyperparameters and
+ * standardization. Their noise is the learned noise, or (every point fixed) the mean fixed
+ * noise, as BoTorch's fantasize does. Cost O(n^2 k + k^3): a block Cholesky update, no refit.
+ * Returns NULL with err on bad input or an indefinite update. gp is unchanged.
  */
 struct hn_gp *hn_gp_condition(const struct hn_gp *gp, const double *Xnew, const double *ynew,
                               size_t k, struct hn_error *err);
 
-/* Smallest (maximize = 0) or largest posterior mean over the training inputs (model space). */
+/*
+ * Smallest (maximize = 0) or largest posterior mean over the training inputs, in model space:
+ * the noise-aware incumbent. NAN only when out of memory.
+ */
 double hn_gp_best_mean(const struct hn_gp *gp, int maximize);
 
-/* Leave-one-out predictive mean and variance (of y, noise included) for every training point,
- * in model space, by the closed form from K^-1 (no refits). */
+/*
+ * Leave-one-out predictive mean and variance of each training *observation* y_i (noise
+ * included) given the other n - 1, same hyperparameters, in model space, by the closed form
+ * from K^-1 (Rasmussen & Williams eq. 5.12): mean_i = y_i - [K^-1 r]_i / [K^-1]_ii,
+ * var_i = 1 / [K^-1]_ii. loo_mean and loo_var have n entries. Returns 0, or -1 with err.
+ */
 int hn_gp_loo(const struct hn_gp *gp, double *loo_mean, double *loo_var, struct hn_error *err);
 
 /*
- * The fitting objective: log marginal likelihood (+ log priors if with_prior) of standardized
- * outputs ystd at log-hyperparameters theta = [log l_1 .. log l_d, log noise, mean, log outputscale] (log noise
- * ignored, and its gradient 0, when noise_fixed != NULL), with its gradient in grad (may be
- * NULL). Exposed for tests against finite differences. Returns -INFINITY if K is not positive
- * definite.
+ * The fitting objective, exposed so tests compare its gradient with finite differences.
+ * theta (d + 3 values) = [log l_1 .. log l_d, log noise, c, log s]. noise_fixed: NULL (every
+ * point has noise exp(theta[d])) or n standardized variances with NAN entries for points that
+ * take the learned noise. Returns log N(ystd | c, s K + diag(noise)) + (with_prior) the log
+ * priors above (the noise prior only if some point has learned noise), and its gradient in
+ * grad[d + 3] if grad != NULL (0 for log noise when no point uses it). Returns -INFINITY if the
+ * matrix is not positive definite or memory runs out. Thread-safe (no shared state).
  */
 double hn_gp_log_objective(const double *X, const double *ystd, const double *noise_fixed,
                            size_t n, size_t d, enum hn_gp_kernel kernel, const double *theta,
                            double *grad, int with_prior);
 
-/* Standard normal helpers shared by acquisition functions (accurate in the tails). */
+/* Standard normal helpers shared by acquisition functions (accurate in the tails). Pure. */
 double hn_norm_cdf(double z);
 double hn_norm_pdf(double z);
 double hn_norm_logcdf(double z);
