@@ -34,9 +34,11 @@
  *
  * Linear algebra: column-major kernel matrices, LAPACKE_dpotrf with escalating jitter
  * (1e-8 .. 1e-2 of the mean diagonal) and a clear error when the matrix stays indefinite.
- * Restarts run on up to 2 OpenMP threads, each with its own workspace; OpenBLAS is switched to
- * one thread for the duration of hn_gp_fit (a second BLAS thread slows Cholesky at n = 64-256 on
- * 2 cores) and restored afterwards. There is no global mutable state in this module.
+ * Restarts run on up to 2 threads (options.threads), each with its own workspace; OpenBLAS is
+ * switched to one thread for the duration of hn_gp_fit (a second BLAS thread slows Cholesky at
+ * n = 64-256 on 2 cores) and restored afterwards. The threads are plain pthreads, not OpenMP:
+ * idle libgomp workers spin after a parallel region and slow the caller's multi-threaded
+ * OpenBLAS calls (see bench/bench_gp.c). There is no global mutable state in this module.
  *
  * Ownership: a struct hn_gp owns copies of its data; inputs are never kept. Thread safety: a GP
  * is immutable after construction, so every const function may run concurrently on the same GP.
@@ -67,6 +69,7 @@ struct hn_gp_options {
                                  the model space: (sem/y)^2 with log_transform); 0: ignore sem
                                  and learn one noise for every point */
     int restarts;             /* hyperparameter optimization starts, >= 1 (default 4) */
+    int threads;              /* threads sharing the restarts: 1 or 2 (default 2) */
     int use_priors;           /* default 1: maximize likelihood + log priors (0: likelihood) */
     int learn_outputscale;    /* default 1: learn s (else s = 1, BoTorch's model) */
     uint64_t seed;            /* for the random restarts; same seed, same fit */
