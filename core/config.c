@@ -301,13 +301,38 @@ static int scan_events(yaml_parser_t *parser, const char *file, int *documents,
     }
 }
 
-static void parser_error(yaml_parser_t *parser, const char *file, struct hn_error *err)
+/*
+ * libyaml's problem text at its problem mark. Reader errors (bad UTF-8, control characters)
+ * carry only a byte offset, so the line and column are counted from the text.
+ */
+static void parser_error(yaml_parser_t *parser, const unsigned char *text, size_t len,
+                         const char *file, struct hn_error *err)
 {
     const yaml_mark_t *m = &parser->problem_mark;
+    int line = (int)m->line + 1, column = (int)m->column + 1;
+    if (parser->error == YAML_MEMORY_ERROR) {
+        hn_error_set(err, file, "out of memory while parsing YAML");
+        return;
+    }
+    if (parser->error == YAML_READER_ERROR) {
+        line = 1;
+        column = 1;
+        for (size_t i = 0; i < parser->problem_offset && i < len; i++) {
+            if (text[i] == '\n') {
+                line++;
+                column = 1;
+            } else if ((text[i] & 0xC0) != 0x80) {
+                column++;
+            }
+        }
+    }
     char where[1024];
-    snprintf(where, sizeof(where), "%s:%d:%d", file, (int)m->line + 1, (int)m->column + 1);
+    snprintf(where, sizeof(where), "%s:%d:%d", file, line, column);
     const char *problem = parser->problem ? parser->problem : "malformed YAML";
-    if (parser->context != NULL) {
+    if (parser->error == YAML_READER_ERROR) {
+        hn_error_config(err, where, "YAML syntax error: %s (byte 0x%02x); save the file as UTF-8",
+                        problem, (unsigned)parser->problem_value & 0xFFu);
+    } else if (parser->context != NULL) {
         hn_error_config(err, where, "YAML syntax error: %s (%s at line %d)", problem,
                         parser->context, (int)parser->context_mark.line + 1);
     } else {
@@ -336,7 +361,7 @@ static struct hn_config_node *load(const unsigned char *text, size_t len, const 
     yaml_parser_set_input_string(&parser, text, len);
     int rc = scan_events(&parser, file, &documents, err);
     if (rc == -1) {
-        parser_error(&parser, file, err);
+        parser_error(&parser, text, len, file, err);
     }
     yaml_parser_delete(&parser);
     if (rc != 0) {
@@ -351,7 +376,7 @@ static struct hn_config_node *load(const unsigned char *text, size_t len, const 
     }
     yaml_parser_set_input_string(&parser, text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        parser_error(&parser, file, err);
+        parser_error(&parser, text, len, file, err);
         yaml_parser_delete(&parser);
         free(file);
         return NULL;
@@ -438,6 +463,9 @@ int hn_config_expect(const struct hn_config_node *node, enum hn_node_type type,
                      struct hn_error *err)
 {
     char where[1024];
+    if (node == NULL) {
+        return hn_error_config(err, NULL, "expected %s, found nothing", hn_config_type_name(type));
+    }
     if (node->type == type && !(type == HN_NODE_SCALAR && node->is_null)) {
         return 0;
     }
@@ -458,6 +486,9 @@ static int scalar_or_fail(const struct hn_config_node *node, const char *expecte
                           struct hn_error *err)
 {
     char where[1024];
+    if (node == NULL) {
+        return hn_error_config(err, NULL, "expected %s, found nothing", expected);
+    }
     if (node->type != HN_NODE_SCALAR) {
         return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
                                "%s: expected %s, found %s", display_path(node), expected,
@@ -470,6 +501,22 @@ static int scalar_or_fail(const struct hn_config_node *node, const char *expecte
     return 0;
 }
 
+/* "expected an integer, found 'abc'"; a quoted value gets told why it is not a number. */
+static int type_error(const struct hn_config_node *node, const char *expected,
+                      struct hn_error *err)
+{
+    char where[1024];
+    hn_config_where(node, where, sizeof(where));
+    if (node->quoted) {
+        return hn_error_config(err, where,
+                               "%s: expected %s, found the quoted string '%s' (quoted values "
+                               "are strings; write it without quotes)",
+                               display_path(node), expected, node->value);
+    }
+    return hn_error_config(err, where, "%s: expected %s, found '%s'", display_path(node),
+                           expected, node->value);
+}
+
 int hn_config_to_int(const struct hn_config_node *node, int64_t *out, struct hn_error *err)
 {
     char where[1024];
@@ -480,13 +527,13 @@ int hn_config_to_int(const struct hn_config_node *node, int64_t *out, struct hn_
     char *end = NULL;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (node->quoted || end == v || *end != '\0' || v[0] == ' ' || v[0] == '\t') {
-        return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
-                               "%s: expected an integer, found '%s'", display_path(node), v);
+    if (node->quoted || end == v || *end != '\0' || strspn(v, "+-0123456789") != strlen(v)) {
+        return type_error(node, "an integer", err);
     }
     if (errno == ERANGE) {
         return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
-                               "%s: integer '%s' is out of range", display_path(node), v);
+                               "%s: integer '%s' is out of range (64-bit signed)",
+                               display_path(node), v);
     }
     *out = (int64_t)x;
     return 0;
@@ -519,8 +566,7 @@ int hn_config_to_double(const struct hn_config_node *node, double *out, struct h
     /* strtod accepts "inf", "nan" and hex: only plain decimal numbers are numbers here */
     int plain = strspn(v, "+-0123456789.eE") == strlen(v);
     if (node->quoted || end == v || *end != '\0' || !plain) {
-        return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
-                               "%s: expected a number, found '%s'", display_path(node), v);
+        return type_error(node, "a number", err);
     }
     if (errno == ERANGE && fabs(x) > 1.0) {
         return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
@@ -534,7 +580,6 @@ int hn_config_to_bool(const struct hn_config_node *node, int *out, struct hn_err
 {
     static const char *const yes[] = {"true", "yes", "on", NULL};
     static const char *const no[] = {"false", "no", "off", NULL};
-    char where[1024];
     if (scalar_or_fail(node, "true or false", err) != 0) {
         return -1;
     }
@@ -548,9 +593,7 @@ int hn_config_to_bool(const struct hn_config_node *node, int *out, struct hn_err
             return 0;
         }
     }
-    return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
-                           "%s: expected true or false, found '%s'", display_path(node),
-                           node->value);
+    return type_error(node, "true or false", err);
 }
 
 int hn_config_to_string(const struct hn_config_node *node, const char **out,
@@ -604,30 +647,42 @@ REQUIRER(hn_config_req_int, hn_config_to_int, int64_t)
 REQUIRER(hn_config_req_double, hn_config_to_double, double)
 REQUIRER(hn_config_req_string, hn_config_to_string, const char *)
 
+/*
+ * Optimal string alignment distance: insertions, deletions, substitutions and transpositions
+ * of adjacent characters each cost one ("bacth" is one edit from "batch"). Three rows of the
+ * dynamic programme suffice; words longer than 64 characters are never suggested.
+ */
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) {
         return (size_t)-1;
     }
-    size_t prev[65], cur[65];
+    size_t rows[3][65];
+    size_t *before = rows[0], *prev = rows[1], *cur = rows[2];
     for (size_t j = 0; j <= lb; j++) {
         prev[j] = j;
     }
     for (size_t i = 1; i <= la; i++) {
         cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-            /* adjacent transposition counts as one edit (Damerau) */
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                prev[j - 2] + 1 < cur[j]) {
-                /* prev[j-2] is row i-1; the true Damerau uses row i-2, close enough here */
-                cur[j] = prev[j - 2] + 1;
+            size_t best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            if (prev[j] + 1 < best) {
+                best = prev[j] + 1;
             }
+            if (cur[j - 1] + 1 < best) {
+                best = cur[j - 1] + 1;
+            }
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                before[j - 2] + 1 < best) {
+                best = before[j - 2] + 1;
+            }
+            cur[j] = best;
         }
-        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+        size_t *t = before;
+        before = prev;
+        prev = cur;
+        cur = t;
     }
     return prev[lb];
 }
@@ -675,11 +730,11 @@ int hn_config_check_keys(const struct hn_config_node *map, const char *const *kn
         if (near != NULL) {
             snprintf(hint, sizeof(hint), "did you mean '%s'? ", near);
         }
-        (void)what;
+        /* the key path says where inside the file; at the root, `what` says what it is */
+        const char *context = map->path[0] ? map->path : what;
         return hn_error_config(err, hn_config_where(map->key_nodes[i], where, sizeof(where)),
-                               "%s%sunknown key '%s' (%svalid: %s)",
-                               map->path[0] ? map->path : "", map->path[0] ? ": " : "",
-                               map->keys[i], hint, valid);
+                               "%s%sunknown key '%s' (%svalid: %s)", context ? context : "",
+                               context ? ": " : "", map->keys[i], hint, valid);
     }
     return 0;
 }
@@ -758,7 +813,8 @@ int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn
         } else if (node->type == HN_NODE_SEQUENCE) {
             char *end = NULL;
             long idx = strtol(seg, &end, 10);
-            if (*end != '\0' || idx < 0 || (size_t)idx >= node->n) {
+            if (strspn(seg, "0123456789") != strlen(seg) || *end != '\0' ||
+                (size_t)idx >= node->n) {
                 hn_error_config(err, where,
                                 "--set %s: '%s' is a list of %zu items; '%s' is not a valid "
                                 "index (0..%zu)",

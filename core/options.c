@@ -7,11 +7,42 @@
 
 #include "hilnas/plugin.h"
 
+/* A bound as the user would write it: integral values without exponent where exact. */
+static const char *bound_text(double x, char *buf, size_t size)
+{
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(buf, size, "%.0f", x);
+    } else {
+        snprintf(buf, size, "%g", x);
+    }
+    return buf;
+}
+
+/* "must be >= 1", "must be <= 8", or (NaN) "must be a number in [0, 1]" */
+static int bounds_error(const struct hn_option *o, double v, const char *found,
+                        const char *where, const char *label, struct hn_error *err)
+{
+    char lo[64], hi[64];
+    bound_text(o->min, lo, sizeof(lo));
+    bound_text(o->max, hi, sizeof(hi));
+    if (v < o->min) {
+        return hn_error_config(err, where, "%s: option '%s' must be >= %s, found %s", label,
+                               o->name, lo, found);
+    }
+    if (v > o->max) {
+        return hn_error_config(err, where, "%s: option '%s' must be <= %s, found %s", label,
+                               o->name, hi, found);
+    }
+    return hn_error_config(err, where, "%s: option '%s' must be a number in [%s, %s], found %s",
+                           label, o->name, lo, hi, found);
+}
+
 static int convert(const struct hn_option *o, const struct hn_config_node *node, const char *text,
                    void *ctx, const char *label, struct hn_error *err)
 {
     char where[1024];
     struct hn_config_node tmp;
+    struct hn_error inner;
     if (node == NULL) {
         /* a default: parse it as an unquoted scalar */
         memset(&tmp, 0, sizeof(tmp));
@@ -27,13 +58,11 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
     switch (o->type) {
     case HN_OPT_INT: {
         int64_t v;
-        if (hn_config_to_int(node, &v, err) != 0) {
+        if (hn_config_to_int(node, &v, &inner) != 0) {
             goto prefix;
         }
         if (o->bounded && ((double)v < o->min || (double)v > o->max)) {
-            return hn_error_config(err, where, "%s: option '%s' must be %s %g, found %lld",
-                                   label, o->name, (double)v < o->min ? ">=" : "<=",
-                                   (double)v < o->min ? o->min : o->max, (long long)v);
+            return bounds_error(o, (double)v, node->value, where, label, err);
         }
         if (field) {
             memcpy(field, &v, sizeof(v));
@@ -42,12 +71,11 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
     }
     case HN_OPT_DOUBLE: {
         double v;
-        if (hn_config_to_double(node, &v, err) != 0) {
+        if (hn_config_to_double(node, &v, &inner) != 0) {
             goto prefix;
         }
         if (o->bounded && !(v >= o->min && v <= o->max)) {
-            return hn_error_config(err, where, "%s: option '%s' must be in [%g, %g], found %g",
-                                   label, o->name, o->min, o->max, v);
+            return bounds_error(o, v, node->value, where, label, err);
         }
         if (field) {
             memcpy(field, &v, sizeof(v));
@@ -56,7 +84,7 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
     }
     case HN_OPT_BOOL: {
         int v;
-        if (hn_config_to_bool(node, &v, err) != 0) {
+        if (hn_config_to_bool(node, &v, &inner) != 0) {
             goto prefix;
         }
         if (field) {
@@ -66,7 +94,7 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
     }
     case HN_OPT_STRING: {
         const char *v;
-        if (hn_config_to_string(node, &v, err) != 0) {
+        if (hn_config_to_string(node, &v, &inner) != 0) {
             goto prefix;
         }
         if (node == &tmp) {
@@ -79,7 +107,7 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
     }
     case HN_OPT_ENUM: {
         const char *v;
-        if (hn_config_to_string(node, &v, err) != 0) {
+        if (hn_config_to_string(node, &v, &inner) != 0) {
             goto prefix;
         }
         for (int i = 0; o->choices && o->choices[i]; i++) {
@@ -98,11 +126,10 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
         const char *near = hn_suggest(v, o->choices);
         char hint[128] = "";
         if (near) {
-            snprintf(hint, sizeof(hint), "did you mean '%s'? ", near);
+            snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
         }
-        return hn_error_config(err, where, "%s: option '%s' must be one of: %s, found '%s'%s%s%s",
-                               label, o->name, list, v, near ? " (" : "", hint,
-                               near ? ")" : "");
+        return hn_error_config(err, where, "%s: option '%s' must be one of: %s, found '%s'%s",
+                               label, o->name, list, v, hint);
     }
     case HN_OPT_NODE:
         if (field) {
@@ -113,15 +140,29 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
     }
     return hn_error_set(err, where, "%s: option '%s' has an unknown type", label, o->name);
 prefix:
-    hn_error_prefix(err, "%s: option '%s'", label, o->name);
-    return -1;
+    /* the getter said "WHERE: PATH: expected ..."; say it as "WHERE: LABEL: option 'NAME': ..." */
+    {
+        const char *reason = inner.msg;
+        size_t wl = strlen(where), pl = strlen(node->path);
+        if (strncmp(reason, where, wl) == 0 && strncmp(reason + wl, ": ", 2) == 0) {
+            reason += wl + 2;
+        }
+        if (pl > 0 && strncmp(reason, node->path, pl) == 0 && strncmp(reason + pl, ": ", 2) == 0) {
+            reason += pl + 2;
+        }
+        return hn_error_config(err, where, "%s: option '%s': %s", label, o->name, reason);
+    }
 }
 
 int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node,
                      void *ctx, const char *label, const char *plugin_name,
                      struct hn_error *err)
 {
+    static const struct hn_option no_options[] = {{.name = NULL}};
     char where[1024];
+    if (options == NULL) {
+        options = no_options;
+    }
     if (node != NULL && node->type != HN_NODE_MAPPING) {
         return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
                                "%s: options must be a mapping of name: value, found %s", label,
@@ -167,9 +208,107 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
                                    "%s: missing required option '%s' (%s)", label, o->name,
                                    o->help ? o->help : "see 'hilnas plugins --options'");
         }
-        if (convert(o, v, o->def, ctx, label, err) != 0) {
+        struct hn_error inner;
+        if (convert(o, v, o->def, ctx, label, &inner) != 0) {
+            if (v == NULL) {
+                /* the table's own default does not pass its own checks */
+                const char *reason = inner.msg;
+                const char *cut = strstr(reason, "': ");
+                reason = cut != NULL ? cut + 3 : reason;
+                return hn_error_set(err, NULL,
+                                    "%s: the default '%s' of option '%s' is invalid (%s); this is "
+                                    "a bug in the plugin, please report it",
+                                    label, o->def, o->name, reason);
+            }
+            if (err != NULL) {
+                *err = inner;
+            }
             return -1;
         }
     }
     return 0;
+}
+
+static const char *type_text(enum hn_opt_type type)
+{
+    switch (type) {
+    case HN_OPT_INT:
+        return "int";
+    case HN_OPT_DOUBLE:
+        return "float";
+    case HN_OPT_BOOL:
+        return "bool";
+    case HN_OPT_STRING:
+        return "string";
+    case HN_OPT_ENUM:
+        return "enum";
+    case HN_OPT_NODE:
+        return "yaml";
+    }
+    return "?";
+}
+
+static const char *default_text(const struct hn_option *o)
+{
+    if (o->def == NULL) {
+        return o->type == HN_OPT_NODE ? "-" : "required";
+    }
+    return o->def[0] ? o->def : "\"\"";
+}
+
+/* "1..1024", ">= 0" when the upper bound only guards overflow, "a|b|c" for choices, "-" */
+static const char *range_text(const struct hn_option *o, char *buf, size_t size)
+{
+    char lo[64], hi[64];
+    snprintf(buf, size, "-");
+    if (o->type == HN_OPT_ENUM && o->choices != NULL) {
+        buf[0] = '\0';
+        for (size_t i = 0, off = 0; o->choices[i] != NULL && off < size; i++) {
+            off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? "|" : "", o->choices[i]);
+        }
+    } else if (o->bounded && (o->type == HN_OPT_INT || o->type == HN_OPT_DOUBLE)) {
+        int open_above = o->max >= 1e18, open_below = o->min <= -1e18;
+        bound_text(o->min, lo, sizeof(lo));
+        bound_text(o->max, hi, sizeof(hi));
+        if (open_above && open_below) {
+            snprintf(buf, size, "-");
+        } else if (open_above) {
+            snprintf(buf, size, ">= %s", lo);
+        } else if (open_below) {
+            snprintf(buf, size, "<= %s", hi);
+        } else {
+            snprintf(buf, size, "%s..%s", lo, hi);
+        }
+    }
+    return buf;
+}
+
+int hn_options_describe(const struct hn_option *options, FILE *out)
+{
+    char range[1024];
+    int wname = 4, wtype = 4, wdef = 7, wrange = 6;
+    if (options == NULL || options[0].name == NULL) {
+        fprintf(out, "  (no options)\n");
+        return fflush(out) != 0 || ferror(out) ? -1 : 0;
+    }
+    for (const struct hn_option *o = options; o->name != NULL; o++) {
+        int l = (int)strlen(o->name);
+        wname = l > wname ? l : wname;
+        l = (int)strlen(type_text(o->type));
+        wtype = l > wtype ? l : wtype;
+        l = (int)strlen(default_text(o));
+        wdef = l > wdef ? l : wdef;
+        l = (int)strlen(range_text(o, range, sizeof(range)));
+        wrange = l > wrange ? l : wrange;
+    }
+    /* a very long list of choices must not push every help text off the screen */
+    wrange = wrange > 32 ? 32 : wrange;
+    fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wname, "NAME", wtype, "TYPE", wdef, "DEFAULT",
+            wrange, "VALUES", "HELP");
+    for (const struct hn_option *o = options; o->name != NULL; o++) {
+        fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wname, o->name, wtype, type_text(o->type),
+                wdef, default_text(o), wrange, range_text(o, range, sizeof(range)),
+                o->help ? o->help : "");
+    }
+    return fflush(out) != 0 || ferror(out) ? -1 : 0;
 }

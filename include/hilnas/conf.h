@@ -52,16 +52,21 @@ struct hn_config_node {
 };
 
 /*
- * Load a YAML file into a tree. Syntax errors, duplicate keys, anchors/aliases (not supported),
- * multiple documents and non-string keys are configuration errors naming file:line:col.
- * Returns the root, or NULL with err set.
+ * Load a YAML file into a tree. Syntax errors (libyaml's problem text at its problem mark:
+ * "study.yaml:7:3: YAML syntax error: mapping values are not allowed in this context"),
+ * duplicate keys (at the second one), anchors/aliases (not supported), multiple documents,
+ * non-string keys, NUL characters in values and nesting deeper than 64 levels are
+ * configuration errors naming file:line:col. An empty file (or only comments) is an error
+ * "study.yaml: is empty; ...". path is also the file name in messages and marks.
+ * Returns the root (owned by the caller, free with hn_config_free()), or NULL with err set.
  */
 struct hn_config_node *hn_config_load(const char *path, struct hn_error *err);
 
-/* Same from a string; name is used as the file name in messages. */
+/* Same from a NUL-terminated string; name is used as the file name in messages. */
 struct hn_config_node *hn_config_load_string(const char *text, const char *name,
                                              struct hn_error *err);
 
+/* Free a tree returned by hn_config_load*(); root may be NULL. */
 void hn_config_free(struct hn_config_node *root);
 
 /* "file:line:col" of node into buf (always NUL-terminated); returns buf. */
@@ -82,8 +87,18 @@ int hn_config_expect(const struct hn_config_node *node, enum hn_node_type type,
 
 /*
  * Typed conversion of a scalar node. Errors (HN_ERR_CONFIG) name file:line:col and key path:
- * "study.yaml:3:9: study.seed: expected an integer, found 'abc'".
- * Booleans accept true/false/yes/no/on/off (any case).
+ * "study.yaml:3:9: study.seed: expected an integer, found 'abc'". A list, a mapping or a null
+ * value (~, null, empty) is an error for every conversion.
+ * - Integers: decimal digits with an optional sign ("007" is 7); "1.5", "1e3", "0x10" are
+ *   errors; values outside int64_t are errors, never clamped.
+ * - Numbers: a decimal number strtod() consumes entirely ("1", "-2.5e-3", ".5"), or the YAML
+ *   forms .inf, +.inf, -.inf, .nan (any case); "inf", "nan" and hex floats are errors; overflow
+ *   is an error, underflow gives 0 or a subnormal.
+ * - Booleans: true/false/yes/no/on/off (any case); 0 and 1 are errors.
+ * - A quoted scalar ('3', "3", or a block | >) is a string, never a number or a boolean:
+ *   `seed: "3"` is an error saying so. YAML tags (!!int) are ignored.
+ * - Strings: any non-null scalar, quoted or not ("7" gives "7"); *out borrows the tree.
+ * Returns 0, or -1 with err set; *out is untouched on error. node may be NULL (an error).
  */
 int hn_config_to_int(const struct hn_config_node *node, int64_t *out, struct hn_error *err);
 int hn_config_to_double(const struct hn_config_node *node, double *out, struct hn_error *err);
@@ -116,21 +131,30 @@ int hn_config_req_string(const struct hn_config_node *map, const char *key, cons
  * a configuration error at the key's position suggesting the nearest known key (edit
  * distance) and listing the valid ones:
  * "study.yaml:14:5: stages[0]: unknown key 'trails' (did you mean 'trials'? valid: name,
- *  optimizer, trials)". `what` names the context for the message (e.g. "stage"); may be NULL.
+ *  optimizer, trials)". The key path names the context; at the root (path "") `what` does
+ * instead ("study file: unknown key 'stage' ..."); may be NULL. A map that is not a mapping
+ * is an error too. Returns 0, or -1 with err set.
  */
 int hn_config_check_keys(const struct hn_config_node *map, const char *const *known,
                          const char *what, struct hn_error *err);
 
-/* Nearest of candidates (NULL-terminated) to word by edit distance, or NULL if none is close
- * (distance > max(2, strlen(word)/3)). */
+/*
+ * Nearest of candidates (NULL-terminated, may be NULL) to word by edit distance (insertions,
+ * deletions, substitutions and adjacent transpositions cost 1; the first candidate wins ties),
+ * or NULL if none is close (distance > max(2, strlen(word)/3)). Returns a borrowed candidate.
+ */
 const char *hn_suggest(const char *word, const char *const *candidates);
 
 /*
  * Apply a command-line override "dotted.path=value" to the tree: the path names a scalar
  * (or a missing key of an existing mapping, which is created); list items are addressed as
- * "stages.0.trials" or "stages[0].trials". The new scalar keeps the position
- * "<command line>:1:1" for messages. A path through a non-mapping or a malformed override
- * is a configuration error.
+ * "stages.0.trials" or "stages[0].trials" (decimal index within the list). The value is taken
+ * as a plain unquoted scalar, text after the first '=' verbatim ("a=[1]" sets the string
+ * "[1]"; "a=" sets null). The new scalar keeps the position "<command line>:1:1" for
+ * messages. A malformed override, a missing intermediate key, an index outside the list, a
+ * path through a scalar, or replacing a mapping or list by a scalar is a configuration error
+ * saying which. Returns 0, or -1 with err set (the tree is then unchanged). Not thread-safe
+ * against readers of the same tree.
  */
 int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn_error *err);
 

@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hilnas/conf.h"
 #include "hilnas/error.h"
@@ -85,6 +86,15 @@ struct hn_option {
 int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node,
                      void *ctx, const char *label, const char *plugin_name,
                      struct hn_error *err);
+
+/*
+ * Print an option table to out, one row per option after a header: name, type (int, float,
+ * bool, string, enum, yaml), default or "required", bounds ("1..1024", ">= 0") or choices
+ * ("uniform|sobol"), one-line help. options may be NULL or empty ("(no options)"). Used by
+ * `hilnas plugins --options NAME`. Returns 0, or -1 if writing to out failed.
+ * Thread safety: reads only the table; safe to call concurrently on different streams.
+ */
+int hn_options_describe(const struct hn_option *options, FILE *out);
 
 /* ---- descriptor ---- */
 
