@@ -92,8 +92,8 @@ int main(int argc, char **argv)
     hn_gp_options_default(&opt);
     printf("OpenBLAS: %s (%d threads outside fits; 1 inside)\n", openblas_get_config(),
            openblas_get_num_threads());
-    printf("restarts %d; kernel Matern-5/2 ARD; d = %d; median of %d data sets\n\n",
-           opt.restarts, D, reps);
+    printf("restarts %d; kernel Matern-5/2 ARD; d = %d; median of %d data sets\n\n", opt.restarts,
+           D, reps);
     printf("| n   | fit, 1 thread (s) | fit, 2 threads (s) | predict 1000 (ms) | "
            "predict_grad (us) | condition +1 (ms) | LOO (ms) |\n");
     printf("|-----|-------------------|--------------------|-------------------|"

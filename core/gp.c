@@ -33,9 +33,9 @@
 
 #define SQRT5 2.23606797749979
 #define LOG_2PI 1.8378770664093453
-#define LS_MIN 0.025       /* BoTorch's lengthscale lower bound */
+#define LS_MIN 0.025 /* BoTorch's lengthscale lower bound */
 #define LS_MAX 1000.0
-#define NOISE_MIN 1e-4     /* BoTorch's MIN_INFERRED_NOISE_LEVEL */
+#define NOISE_MIN 1e-4 /* BoTorch's MIN_INFERRED_NOISE_LEVEL */
 #define NOISE_MAX 10.0
 #define FIXED_NOISE_MIN 1e-6 /* GPyTorch's smallest fixed noise for doubles */
 #define MEAN_BOUND 3.0
@@ -115,6 +115,13 @@ static double kern(const double *a, const double *b, const double *inv_l2, size_
         double dx = a[i] - b[i];
         rho2 += dx * dx * inv_l2[i];
     }
+    if (isinf(rho2)) {
+        /* far apart (inputs far outside the unit cube): k -> 0; Matern would give inf * 0 */
+        if (factor) {
+            *factor = 0;
+        }
+        return 0;
+    }
     if (kernel == HN_GP_RBF) {
         double k = exp(-0.5 * rho2);
         if (factor) {
@@ -163,7 +170,16 @@ static void build_K(const double *X, size_t n, size_t d, enum hn_gp_kernel kerne
  * (numerically) positive definite. */
 static int cholesky(double *K, size_t n)
 {
-    return LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n) == 0 ? 0 : -1;
+    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n) != 0) {
+        return -1;
+    }
+    /* OpenBLAS's dpotrf tests pivots with <= 0 only: a NaN pivot passes */
+    for (size_t i = 0; i < n; i++) {
+        if (!(K[i + i * n] > 0) || !isfinite(K[i + i * n])) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Cholesky in place, retrying from a copy of K with jitter 1e-8, 1e-7, .. 1e-2 times the mean
@@ -183,7 +199,7 @@ static double cholesky_escalate(double *K, size_t n)
     diag /= (double)n;
     double jitter = 0;
     for (int e = -8;; e++) {
-        if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n) == 0) {
+        if (cholesky(K, n) == 0) {
             break;
         }
         if (e > -2 || !isfinite(diag)) {
@@ -294,14 +310,16 @@ static double objective_ws(struct gp_ws *ws, const double *X, const double *ystd
     for (size_t i = 0; i < n; i++) {
         alpha[i] = ystd[i] - c;
     }
-    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, K, (lapack_int)n, alpha,
-                   (lapack_int)n);
+    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)n, 1, K, (lapack_int)n, alpha, (lapack_int)n);
     double quad = 0, logdet = 0;
     for (size_t i = 0; i < n; i++) {
         quad += (ystd[i] - c) * alpha[i];
         logdet += log(K[i + i * n]);
     }
     double value = -0.5 * quad - logdet - 0.5 * (double)n * LOG_2PI;
+    if (!isfinite(value)) {
+        return -INFINITY;
+    }
     if (grad != NULL) {
         memset(grad, 0, (d + 3) * sizeof(double));
         /* K holds L; now K^-1 (lower triangle) */
@@ -354,9 +372,9 @@ static double objective_ws(struct gp_ws *ws, const double *X, const double *ystd
     return value;
 }
 
-double hn_gp_log_objective(const double *X, const double *ystd, const double *noise_fixed,
-                           size_t n, size_t d, enum hn_gp_kernel kernel, const double *theta,
-                           double *grad, int with_prior)
+double hn_gp_log_objective(const double *X, const double *ystd, const double *noise_fixed, size_t n,
+                           size_t d, enum hn_gp_kernel kernel, const double *theta, double *grad,
+                           int with_prior)
 {
     struct gp_ws ws;
     if (n == 0 || d == 0 || d > HN_GP_MAX_DIM || ws_alloc(&ws, n) != 0) {
@@ -437,8 +455,8 @@ static void gp_solve_alpha(struct hn_gp *gp)
     for (size_t i = 0; i < gp->n; i++) {
         gp->alpha[i] = gp->ystd[i] - gp->h.mean;
     }
-    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)gp->n, 1, gp->L, (lapack_int)gp->n,
-                   gp->alpha, (lapack_int)gp->n);
+    LAPACKE_dpotrs(LAPACK_COL_MAJOR, 'L', (lapack_int)gp->n, 1, gp->L, (lapack_int)gp->n, gp->alpha,
+                   (lapack_int)gp->n);
 }
 
 /* Factor K with the GP's hyperparameters (escalating jitter) and solve for alpha. */
@@ -446,8 +464,8 @@ static int gp_factor(struct hn_gp *gp, struct hn_error *err)
 {
     double inv_l2[HN_GP_MAX_DIM];
     inv_sq(gp->h.lengthscale, gp->d, inv_l2);
-    build_K(gp->X, gp->n, gp->d, gp->kernel, inv_l2, gp->h.outputscale, gp->h.noise,
-            gp->noise_obs, gp->L, NULL);
+    build_K(gp->X, gp->n, gp->d, gp->kernel, inv_l2, gp->h.outputscale, gp->h.noise, gp->noise_obs,
+            gp->L, NULL);
     if (cholesky_escalate(gp->L, gp->n) < 0) {
         return hn_error_set(err, NULL,
                             "GP: the %zu x %zu kernel matrix is not positive definite even with "
@@ -479,8 +497,7 @@ static int check_inputs(const double *X, size_t n, size_t d, struct hn_error *er
     return 0;
 }
 
-static int check_hyper(const struct hn_gp_hyper *h, size_t d, int need_noise,
-                       struct hn_error *err)
+static int check_hyper(const struct hn_gp_hyper *h, size_t d, int need_noise, struct hn_error *err)
 {
     for (size_t q = 0; q < d; q++) {
         if (!(h->lengthscale[q] > 0) || !isfinite(h->lengthscale[q])) {
@@ -499,9 +516,9 @@ static int check_hyper(const struct hn_gp_hyper *h, size_t d, int need_noise,
     return 0;
 }
 
-struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *noise_var,
-                              size_t n, size_t d, enum hn_gp_kernel kernel,
-                              const struct hn_gp_hyper *hyper, struct hn_error *err)
+struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *noise_var, size_t n,
+                              size_t d, enum hn_gp_kernel kernel, const struct hn_gp_hyper *hyper,
+                              struct hn_error *err)
 {
     if (check_inputs(X, n, d, err) != 0) {
         return NULL;
@@ -759,8 +776,8 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     }
     struct fit_pool pool = {.runs = runs, .restarts = restarts, .next = 0};
     pthread_t helper;
-    int helped = opt->threads > 1 && restarts > 1 &&
-                 pthread_create(&helper, NULL, fit_worker, &pool) == 0;
+    int helped =
+        opt->threads > 1 && restarts > 1 && pthread_create(&helper, NULL, fit_worker, &pool) == 0;
     fit_worker(&pool); /* (a failed pthread_create leaves every start to this thread) */
     if (helped) {
         pthread_join(helper, NULL);
@@ -855,8 +872,7 @@ int hn_gp_predict_grad(const struct hn_gp *gp, const double *x, double *mean, do
     }
     /* v = L^-1 k gives the variance; w = L^-T v = K^-1 k its gradient */
     memcpy(w, k, n * sizeof(double));
-    cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, gp->L, (int)n, w,
-                1);
+    cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, gp->L, (int)n, w, 1);
     double vv = os - cblas_ddot((int)n, w, 1, w, 1);
     cblas_dtrsv(CblasColMajor, CblasLower, CblasTrans, CblasNonUnit, (int)n, gp->L, (int)n, w, 1);
     if (mean) {
@@ -906,8 +922,8 @@ int hn_gp_predict_joint(const struct hn_gp *gp, const double *Xs, size_t m, doub
     /* cov = K(Xs, Xs) - V'V */
     for (size_t b = 0; b < m; b++) {
         for (size_t a = b; a < m; a++) {
-            cov[a + b * m] = a == b ? os : os * kern(Xs + a * d, Xs + b * d, inv_l2, d, gp->kernel,
-                                                      NULL);
+            cov[a + b * m] =
+                a == b ? os : os * kern(Xs + a * d, Xs + b * d, inv_l2, d, gp->kernel, NULL);
         }
     }
     cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)m, (int)n, -1.0, V, (int)n, 1.0, cov,
@@ -976,28 +992,30 @@ struct hn_gp *hn_gp_condition(const struct hn_gp *gp, const double *Xnew, const 
     double inv_l2[HN_GP_MAX_DIM], os = gp->h.outputscale;
     inv_sq(gp->h.lengthscale, d, inv_l2);
     /* [K11 K12; K21 K22] = [L 0; B' L22][L' B; 0 L22']: B = L^-1 K12, L22 L22' = K22 - B'B */
-    for (size_t j = 0; j < k; j++) {
-        for (size_t i = 0; i < n; i++) {
-            B[i + j * n] = os * kern(gp->X + i * d, Xnew + j * d, inv_l2, d, gp->kernel, NULL);
+    if (k > 0) {
+        for (size_t j = 0; j < k; j++) {
+            for (size_t i = 0; i < n; i++) {
+                B[i + j * n] = os * kern(gp->X + i * d, Xnew + j * d, inv_l2, d, gp->kernel, NULL);
+            }
         }
-    }
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)k,
-                1.0, gp->L, (int)n, B, (int)n);
-    double nn = isnan(new_noise) ? gp->h.noise : new_noise;
-    for (size_t b = 0; b < k; b++) {
-        S[b + b * k] = os + nn;
-        for (size_t a = b + 1; a < k; a++) {
-            S[a + b * k] = os * kern(Xnew + a * d, Xnew + b * d, inv_l2, d, gp->kernel, NULL);
+        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
+                    (int)k, 1.0, gp->L, (int)n, B, (int)n);
+        double nn = isnan(new_noise) ? gp->h.noise : new_noise;
+        for (size_t b = 0; b < k; b++) {
+            S[b + b * k] = os + nn;
+            for (size_t a = b + 1; a < k; a++) {
+                S[a + b * k] = os * kern(Xnew + a * d, Xnew + b * d, inv_l2, d, gp->kernel, NULL);
+            }
         }
-    }
-    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)k, (int)n, -1.0, B, (int)n, 1.0, S,
-                (int)k);
-    if (cholesky_escalate(S, k) < 0) {
-        hn_error_set(err, NULL,
-                     "GP: conditioning on %zu points: the update is not positive definite even "
-                     "with jitter",
-                     k);
-        goto fail;
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)k, (int)n, -1.0, B, (int)n, 1.0, S,
+                    (int)k);
+        if (cholesky_escalate(S, k) < 0) {
+            hn_error_set(err, NULL,
+                         "GP: conditioning on %zu points: the update is not positive definite even "
+                         "with jitter",
+                         k);
+            goto fail;
+        }
     }
     for (size_t j = 0; j < n; j++) {
         memcpy(c->L + j * N + j, gp->L + j * n + j, (n - j) * sizeof(double));

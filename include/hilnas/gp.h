@@ -107,9 +107,9 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
  * NAN = hyper->noise) or NULL (every point has hyper->noise). Returns a new GP or NULL with err
  * (bad input or hyperparameters, indefinite matrix, out of memory). Copies its inputs.
  */
-struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *noise_var,
-                              size_t n, size_t d, enum hn_gp_kernel kernel,
-                              const struct hn_gp_hyper *hyper, struct hn_error *err);
+struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *noise_var, size_t n,
+                              size_t d, enum hn_gp_kernel kernel, const struct hn_gp_hyper *hyper,
+                              struct hn_error *err);
 
 /* Free a GP; NULL is fine. */
 void hn_gp_free(struct hn_gp *gp);
@@ -177,9 +177,9 @@ int hn_gp_loo(const struct hn_gp *gp, double *loo_mean, double *loo_var, struct 
  * grad[d + 3] if grad != NULL (0 for log noise when no point uses it). Returns -INFINITY if the
  * matrix is not positive definite or memory runs out. Thread-safe (no shared state).
  */
-double hn_gp_log_objective(const double *X, const double *ystd, const double *noise_fixed,
-                           size_t n, size_t d, enum hn_gp_kernel kernel, const double *theta,
-                           double *grad, int with_prior);
+double hn_gp_log_objective(const double *X, const double *ystd, const double *noise_fixed, size_t n,
+                           size_t d, enum hn_gp_kernel kernel, const double *theta, double *grad,
+                           int with_prior);
 
 /* Standard normal helpers shared by acquisition functions (accurate in the tails). Pure. */
 double hn_norm_cdf(double z);

@@ -31,37 +31,91 @@ static void solve3(const double a[3][3], const double b[3], double x[3])
     }
 }
 
+/* Matern-5/2 or RBF of the scaled distance r, by hand. */
+static double k_hand(int kernel, double r)
+{
+    return kernel == HN_GP_RBF ? exp(-0.5 * r * r)
+                               : (1 + sqrt(5) * r + 5 * r * r / 3) * exp(-sqrt(5) * r);
+}
+
 Test(gp, posterior_matches_a_hand_computed_three_point_case)
 {
     double X[3] = {0, 0.5, 1}, y[3] = {1, -1, 0.5}, xs = 0.25;
-    struct hn_gp_hyper h = {.d = 1, .lengthscale = {0.4}, .noise = 0.01, .mean = 0.2};
+    double pernoise[3] = {0.02, NAN, 0.3}; /* NAN: the shared noise 0.01 */
     struct hn_error err;
     for (int kernel = 0; kernel < 2; kernel++) {
-        struct hn_gp *gp = hn_gp_new_fixed(X, y, NULL, 3, 1, kernel, &h, &err);
-        cr_assert_not_null(gp, "%s", err.msg);
-        /* k(r) by hand */
-        double K[3][3], ks[3];
-        for (int i = 0; i < 3; i++) {
-            for (int j = 0; j < 3; j++) {
-                double r = fabs(X[i] - X[j]) / 0.4;
-                K[i][j] = kernel == HN_GP_RBF ? exp(-0.5 * r * r)
-                                              : (1 + sqrt(5) * r + 5 * r * r / 3) * exp(-sqrt(5) * r);
-                K[i][j] += i == j ? 0.01 : 0;
+        for (int variant = 0; variant < 2; variant++) {
+            /* variant 0: unit output scale, noise 0.01 everywhere; 1: scale 1.7, mixed noise */
+            double os = variant ? 1.7 : 1;
+            struct hn_gp_hyper h = {
+                .d = 1, .lengthscale = {0.4}, .noise = 0.01, .mean = 0.2, .outputscale = os};
+            const double *nv = variant ? pernoise : NULL;
+            struct hn_gp *gp = hn_gp_new_fixed(X, y, nv, 3, 1, kernel, &h, &err);
+            cr_assert_not_null(gp, "%s", err.msg);
+            double K[3][3], ks[3];
+            for (int i = 0; i < 3; i++) {
+                for (int j = 0; j < 3; j++) {
+                    K[i][j] = os * k_hand(kernel, fabs(X[i] - X[j]) / 0.4);
+                }
+                K[i][i] += variant && !isnan(pernoise[i]) ? pernoise[i] : 0.01;
+                ks[i] = os * k_hand(kernel, fabs(xs - X[i]) / 0.4);
             }
-            double r = fabs(xs - X[i]) / 0.4;
-            ks[i] = kernel == HN_GP_RBF ? exp(-0.5 * r * r)
-                                        : (1 + sqrt(5) * r + 5 * r * r / 3) * exp(-sqrt(5) * r);
+            double resid[3] = {y[0] - 0.2, y[1] - 0.2, y[2] - 0.2}, a[3], v[3];
+            solve3(K, resid, a);
+            solve3(K, ks, v);
+            double mean = 0.2 + ks[0] * a[0] + ks[1] * a[1] + ks[2] * a[2];
+            double var = os - (ks[0] * v[0] + ks[1] * v[1] + ks[2] * v[2]);
+            double m, s2;
+            cr_assert_eq(hn_gp_predict(gp, &xs, 1, &m, &s2, &err), 0);
+            cr_expect(fabs(m - mean) < 1e-10, "kernel %d/%d: mean %.12f, by hand %.12f", kernel,
+                      variant, m, mean);
+            cr_expect(fabs(s2 - var) < 1e-10, "kernel %d/%d: var %.12f, by hand %.12f", kernel,
+                      variant, s2, var);
+            /* the log marginal likelihood at the same hyperparameters, by hand */
+            double theta[4] = {log(0.4), log(0.01), 0.2, log(os)};
+            double quad = resid[0] * a[0] + resid[1] * a[1] + resid[2] * a[2];
+            double ll = -0.5 * quad - 0.5 * log(det3(K)) - 1.5 * log(2 * M_PI);
+            double obj = hn_gp_log_objective(X, y, nv, 3, 1, kernel, theta, NULL, 0);
+            cr_expect(fabs(obj - ll) < 1e-10, "kernel %d/%d: log likelihood %.12f, by hand %.12f",
+                      kernel, variant, obj, ll);
+            /* the incumbent: best posterior mean over the training inputs */
+            double mt[3], lo = INFINITY, hi = -INFINITY;
+            hn_gp_predict(gp, X, 3, mt, NULL, &err);
+            for (int i = 0; i < 3; i++) {
+                lo = fmin(lo, mt[i]);
+                hi = fmax(hi, mt[i]);
+            }
+            cr_expect_eq(hn_gp_best_mean(gp, 0), lo);
+            cr_expect_eq(hn_gp_best_mean(gp, 1), hi);
+            cr_expect(hi < 1 && lo > -1, "noisy points are smoothed: %g..%g", lo, hi);
+            hn_gp_free(gp);
         }
-        double resid[3] = {y[0] - 0.2, y[1] - 0.2, y[2] - 0.2}, a[3], v[3];
-        solve3(K, resid, a);
-        solve3(K, ks, v);
-        double mean = 0.2 + ks[0] * a[0] + ks[1] * a[1] + ks[2] * a[2];
-        double var = 1 - (ks[0] * v[0] + ks[1] * v[1] + ks[2] * v[2]);
-        double m, s2;
-        cr_assert_eq(hn_gp_predict(gp, &xs, 1, &m, &s2, &err), 0);
-        cr_expect(fabs(m - mean) < 1e-10, "kernel %d: mean %.12f, by hand %.12f", kernel, m, mean);
-        cr_expect(fabs(s2 - var) < 1e-10, "kernel %d: var %.12f, by hand %.12f", kernel, s2, var);
-        hn_gp_free(gp);
+    }
+}
+
+Test(gp, priors_are_the_documented_botorch_ones)
+{
+    /* objective(with prior) - objective(without) = sum of log densities of the lengthscales
+     * under LogNormal(sqrt2 + log(d)/2, sqrt3) and of the noise under LogNormal(-4, 1) */
+    double X[8] = {0.1, 0.2, 0.9, 0.4, 0.5, 0.7, 0.3, 0.95}, y[4] = {0.3, -1, 0.8, 0.1};
+    double theta[5] = {log(0.3), log(2.5), log(0.02), -0.1, log(0.8)};
+    double lp = 0;
+    for (int q = 0; q < 2; q++) {
+        double l = exp(theta[q]), mu = sqrt(2) + 0.5 * log(2.0), sg = sqrt(3);
+        lp += -log(l * sg * sqrt(2 * M_PI)) - pow(log(l) - mu, 2) / (2 * sg * sg);
+    }
+    double nz = exp(theta[2]);
+    double lpn = -log(nz * sqrt(2 * M_PI)) - pow(log(nz) + 4, 2) / 2;
+    for (int kernel = 0; kernel < 2; kernel++) {
+        double with = hn_gp_log_objective(X, y, NULL, 4, 2, kernel, theta, NULL, 1);
+        double without = hn_gp_log_objective(X, y, NULL, 4, 2, kernel, theta, NULL, 0);
+        cr_expect(fabs(with - without - lp - lpn) < 1e-12, "%.15g vs %.15g", with - without,
+                  lp + lpn);
+        /* every noise fixed: no noise prior */
+        double nf[4] = {0.01, 0.02, 0.03, 0.04};
+        with = hn_gp_log_objective(X, y, nf, 4, 2, kernel, theta, NULL, 1);
+        without = hn_gp_log_objective(X, y, nf, 4, 2, kernel, theta, NULL, 0);
+        cr_expect(fabs(with - without - lp) < 1e-12);
     }
 }
 
@@ -82,19 +136,23 @@ Test(gp, marginal_likelihood_gradient_matches_finite_differences)
     struct hn_rng rng;
     hn_rng_seed(&rng, 1);
     size_t n = 12, d = 3;
-    double X[36], y[12], fixed[12];
+    double X[36], y[12], fixed[12], mixed[12];
     random_data(&rng, X, y, n, d);
     for (size_t i = 0; i < n; i++) {
         fixed[i] = 0.01 + 0.02 * hn_rng_uniform(&rng);
+        mixed[i] = i % 3 == 0 ? NAN : fixed[i]; /* NAN: learned noise */
     }
     double worst = 0;
     for (int kernel = 0; kernel < 2; kernel++) {
         for (int prior = 0; prior < 2; prior++) {
-            for (int fix = 0; fix < 2; fix++) {
+            for (int fix = 0; fix < 3; fix++) {
                 double theta[6] = {log(0.3), log(0.7), log(1.5), log(0.05), 0.1, log(1.7)}, g[6];
-                const double *nf = fix ? fixed : NULL;
+                const double *nf = fix == 0 ? NULL : fix == 1 ? fixed : mixed;
                 double f0 = hn_gp_log_objective(X, y, nf, n, d, kernel, theta, g, prior);
                 cr_assert(isfinite(f0));
+                if (fix == 1) {
+                    cr_expect_eq(g[3], 0, "every noise fixed: no gradient for the learned one");
+                }
                 for (int q = 0; q < 6; q++) {
                     double h = 1e-5, tp[6], tm[6];
                     memcpy(tp, theta, sizeof(tp));
@@ -106,8 +164,9 @@ Test(gp, marginal_likelihood_gradient_matches_finite_differences)
                                 (2 * h);
                     double diff = fabs(g[q] - fd) / fmax(1, fabs(fd));
                     worst = fmax(worst, diff);
-                    cr_expect(diff < 1e-6, "kernel %d prior %d fixed %d theta[%d]: %.10g vs FD %.10g",
-                              kernel, prior, fix, q, g[q], fd);
+                    cr_expect(diff < 1e-6,
+                              "kernel %d prior %d fixed %d theta[%d]: %.10g vs FD %.10g", kernel,
+                              prior, fix, q, g[q], fd);
                 }
             }
         }
@@ -157,64 +216,168 @@ Test(gp, predictive_gradients_match_finite_differences)
     }
 }
 
+static struct hn_gp *without_point(const double *X, const double *y, const double *nv, size_t n,
+                                   size_t d, size_t skip, const struct hn_gp_hyper *h)
+{
+    double Xr[64], yr[16], nr[16];
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j != skip) {
+            memcpy(Xr + k * d, X + j * d, d * sizeof(double));
+            nr[k] = nv ? nv[j] : 0;
+            yr[k++] = y[j];
+        }
+    }
+    struct hn_error err;
+    return hn_gp_new_fixed(Xr, yr, nv ? nr : NULL, n - 1, d, HN_GP_MATERN52, h, &err);
+}
+
 Test(gp, joint_conditioning_and_loo_agree_with_direct_computations)
 {
     struct hn_rng rng;
     hn_rng_seed(&rng, 3);
     size_t n = 10, d = 2;
-    double X[20], y[10];
+    double X[20], y[10], nv[10];
     random_data(&rng, X, y, n, d);
-    struct hn_gp_hyper h = {.d = 2, .lengthscale = {0.3, 0.5}, .noise = 0.02, .mean = 0.1};
-    struct hn_error err;
-    struct hn_gp *gp = hn_gp_new_fixed(X, y, NULL, n, d, HN_GP_MATERN52, &h, &err);
-    cr_assert_not_null(gp);
-    double Xs[6] = {0.1, 0.2, 0.5, 0.5, 0.9, 0.3}, mean[3], var[3], jm[3], cov[9];
-    hn_gp_predict(gp, Xs, 3, mean, var, &err);
-    cr_assert_eq(hn_gp_predict_joint(gp, Xs, 3, jm, cov, &err), 0);
-    for (int i = 0; i < 3; i++) {
-        cr_expect(fabs(jm[i] - mean[i]) < 1e-12);
-        cr_expect(fabs(cov[i * 3 + i] - var[i]) < 1e-12);
-        for (int j = 0; j < 3; j++) {
-            cr_expect(fabs(cov[i * 3 + j] - cov[j * 3 + i]) < 1e-15);
-        }
-    }
-    /* conditioning = a fresh GP on the union */
-    double ynew[2] = {0.7, -0.4};
-    struct hn_gp *c = hn_gp_condition(gp, Xs, ynew, 2, &err);
-    cr_assert_not_null(c, "%s", err.msg);
-    double Xu[24], yu[12];
-    memcpy(Xu, X, sizeof(X));
-    memcpy(Xu + 20, Xs, 4 * sizeof(double));
-    memcpy(yu, y, sizeof(y));
-    yu[10] = ynew[0];
-    yu[11] = ynew[1];
-    struct hn_gp *u = hn_gp_new_fixed(Xu, yu, NULL, 12, d, HN_GP_MATERN52, &h, &err);
-    double m1, v1, m2, v2;
-    hn_gp_predict(c, Xs + 4, 1, &m1, &v1, &err);
-    hn_gp_predict(u, Xs + 4, 1, &m2, &v2, &err);
-    cr_expect(fabs(m1 - m2) < 1e-10 && fabs(v1 - v2) < 1e-10, "%g %g / %g %g", m1, m2, v1, v2);
-    /* LOO by refitting without each point (same hyperparameters) */
-    double lm[10], lv[10];
-    cr_assert_eq(hn_gp_loo(gp, lm, lv, &err), 0);
     for (size_t i = 0; i < n; i++) {
-        double Xr[18], yr[9];
-        size_t k = 0;
-        for (size_t j = 0; j < n; j++) {
-            if (j != i) {
-                memcpy(Xr + k * d, X + j * d, d * sizeof(double));
-                yr[k++] = y[j];
+        nv[i] = i % 4 == 1 ? NAN : 0.005 + 0.05 * hn_rng_uniform(&rng);
+    }
+    struct hn_gp_hyper h = {
+        .d = 2, .lengthscale = {0.3, 0.5}, .noise = 0.02, .mean = 0.1, .outputscale = 1.3};
+    struct hn_error err;
+    /* noise: 0 shared learned noise, 1 per-point with some shared, 2 per-point only */
+    for (int noise = 0; noise < 3; noise++) {
+        double nvv[10];
+        for (size_t i = 0; i < n; i++) {
+            nvv[i] = noise == 2 && isnan(nv[i]) ? 0.01 : nv[i];
+        }
+        const double *pn = noise == 0 ? NULL : nvv;
+        struct hn_gp *gp = hn_gp_new_fixed(X, y, pn, n, d, HN_GP_MATERN52, &h, &err);
+        cr_assert_not_null(gp, "%s", err.msg);
+        double Xs[8] = {0.1, 0.2, 0.5, 0.5, 0.9, 0.3, 0.35, 0.8}, mean[4], var[4], jm[4], cov[16];
+        hn_gp_predict(gp, Xs, 4, mean, var, &err);
+        cr_assert_eq(hn_gp_predict_joint(gp, Xs, 4, jm, cov, &err), 0);
+        for (int i = 0; i < 4; i++) {
+            cr_expect(fabs(jm[i] - mean[i]) < 1e-12);
+            cr_expect(fabs(cov[i * 4 + i] - var[i]) < 1e-12, "joint diagonal %d: %g vs %g", i,
+                      cov[i * 4 + i], var[i]);
+            for (int j = 0; j < 4; j++) {
+                cr_expect_eq(cov[i * 4 + j], cov[j * 4 + i]);
             }
         }
-        struct hn_gp *r = hn_gp_new_fixed(Xr, yr, NULL, 9, d, HN_GP_MATERN52, &h, &err);
+        /* a sub-joint equals the corresponding block of the bigger joint */
+        double two[4] = {Xs[0], Xs[1], Xs[6], Xs[7]}, m2[2], c2[4];
+        hn_gp_predict_joint(gp, two, 2, m2, c2, &err);
+        cr_expect(fabs(c2[1] - cov[3]) < 1e-12);
+
+        /* conditioning on 3 points (block update) = a fresh GP on the union; the new points
+         * get the shared noise, or the mean per-point noise when nothing is shared */
+        double ynew[3] = {0.7, -0.4, 0.2};
+        struct hn_gp *c = hn_gp_condition(gp, Xs, ynew, 3, &err);
+        cr_assert_not_null(c, "%s", err.msg);
+        cr_expect_eq(hn_gp_n(c), 13);
+        double Xu[26], yu[13], nu[13], mean_fixed = 0;
+        memcpy(Xu, X, sizeof(X));
+        memcpy(Xu + 20, Xs, 6 * sizeof(double));
+        memcpy(yu, y, sizeof(y));
+        memcpy(yu + 10, ynew, sizeof(ynew));
+        for (size_t i = 0; i < n; i++) {
+            nu[i] = nvv[i];
+            mean_fixed += nvv[i] / (double)n;
+        }
+        for (int j = 0; j < 3; j++) {
+            nu[10 + j] = noise == 2 ? mean_fixed : NAN;
+        }
+        struct hn_gp *u =
+            hn_gp_new_fixed(Xu, yu, noise == 0 ? NULL : nu, 13, d, HN_GP_MATERN52, &h, &err);
+        cr_assert_not_null(u, "%s", err.msg);
+        double mc[4], vc[4], mu[4], vu[4];
+        hn_gp_predict(c, Xs, 4, mc, vc, &err);
+        hn_gp_predict(u, Xs, 4, mu, vu, &err);
+        for (int i = 0; i < 4; i++) {
+            cr_expect(fabs(mc[i] - mu[i]) < 1e-10 && fabs(vc[i] - vu[i]) < 1e-10,
+                      "noise %d point %d: condition %g %g, fresh %g %g", noise, i, mc[i], vc[i],
+                      mu[i], vu[i]);
+        }
+        /* one at a time gives the same as all at once */
+        struct hn_gp *c1 = hn_gp_condition(gp, Xs, ynew, 1, &err);
+        struct hn_gp *c2b = hn_gp_condition(c1, Xs + 2, ynew + 1, 2, &err);
+        cr_assert_not_null(c2b, "%s", err.msg);
+        double ms[4], vs[4];
+        hn_gp_predict(c2b, Xs, 4, ms, vs, &err);
+        for (int i = 0; i < 4; i++) {
+            cr_expect(fabs(ms[i] - mc[i]) < 1e-10 && fabs(vs[i] - vc[i]) < 1e-10);
+        }
+        hn_gp_free(c1);
+        hn_gp_free(c2b);
+        /* conditioning on nothing changes nothing */
+        struct hn_gp *c0 = hn_gp_condition(gp, NULL, NULL, 0, &err);
+        cr_assert_not_null(c0, "%s", err.msg);
+        hn_gp_predict(c0, Xs, 4, ms, vs, &err);
+        cr_expect(fabs(ms[3] - mean[3]) < 1e-12 && fabs(vs[3] - var[3]) < 1e-12);
+        hn_gp_free(c0);
+
+        /* LOO by rebuilding without each point (same hyperparameters) */
+        double lm[10], lv[10];
+        cr_assert_eq(hn_gp_loo(gp, lm, lv, &err), 0);
+        for (size_t i = 0; i < n; i++) {
+            struct hn_gp *r = without_point(X, y, pn, n, d, i, &h);
+            cr_assert_not_null(r);
+            double m, v;
+            hn_gp_predict(r, X + i * d, 1, &m, &v, &err);
+            double ni = pn == NULL || isnan(pn[i]) ? h.noise : pn[i];
+            cr_expect(fabs(lm[i] - m) < 1e-9, "LOO mean %zu: %g vs refit %g", i, lm[i], m);
+            cr_expect(fabs(lv[i] - (v + ni)) < 1e-9, "LOO var %zu: %g vs %g", i, lv[i], v + ni);
+            hn_gp_free(r);
+        }
+        hn_gp_free(u);
+        hn_gp_free(c);
+        hn_gp_free(gp);
+    }
+}
+
+Test(gp, loo_of_a_fitted_log_model_is_in_model_space)
+{
+    /* a fitted GP standardizes: the closed-form LOO must undo it; compare with a fixed-hyper
+     * GP built on the standardized data by hand */
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 9);
+    size_t n = 12, d = 2;
+    double X[24], y[12], z[12];
+    random_data(&rng, X, y, n, d);
+    for (size_t i = 0; i < n; i++) {
+        y[i] = exp(y[i]);
+    }
+    struct hn_gp_options opt;
+    hn_gp_options_default(&opt);
+    opt.log_transform = 1;
+    struct hn_error err;
+    struct hn_gp *gp = hn_gp_fit(X, y, NULL, n, d, &opt, &err);
+    cr_assert_not_null(gp, "%s", err.msg);
+    struct hn_gp_hyper h;
+    hn_gp_get_hyper(gp, &h);
+    double mu = 0, sd = 0;
+    for (size_t i = 0; i < n; i++) {
+        mu += log(y[i]) / (double)n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sd += pow(log(y[i]) - mu, 2) / (double)(n - 1);
+    }
+    sd = sqrt(sd);
+    for (size_t i = 0; i < n; i++) {
+        z[i] = (log(y[i]) - mu) / sd;
+    }
+    double lm[12], lv[12];
+    cr_assert_eq(hn_gp_loo(gp, lm, lv, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        struct hn_gp *r = without_point(X, z, NULL, n, d, i, &h);
         double m, v;
         hn_gp_predict(r, X + i * d, 1, &m, &v, &err);
-        cr_expect(fabs(lm[i] - m) < 1e-9, "LOO mean %zu: %g vs refit %g", i, lm[i], m);
-        cr_expect(fabs(lv[i] - (v + h.noise)) < 1e-9, "LOO var %zu: %g vs %g", i, lv[i],
-                  v + h.noise);
+        cr_expect(fabs(lm[i] - (m * sd + mu)) < 1e-8, "LOO mean %zu: %g vs %g", i, lm[i],
+                  m * sd + mu);
+        cr_expect(fabs(lv[i] - (v + h.noise) * sd * sd) < 1e-8, "LOO var %zu", i);
         hn_gp_free(r);
     }
-    hn_gp_free(u);
-    hn_gp_free(c);
     hn_gp_free(gp);
 }
 
@@ -243,6 +406,52 @@ Test(gp, fit_finds_the_relevant_dimension)
     hn_gp_free(gp);
 }
 
+Test(gp, fit_is_deterministic_whatever_the_thread_count_and_respects_bounds)
+{
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 5);
+    size_t n = 30, d = 3;
+    double X[90], y[30];
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < d; j++) {
+            X[i * d + j] = hn_rng_uniform(&rng);
+        }
+        y[i] = X[i * d] * X[i * d] + X[i * d + 1]; /* noiseless */
+    }
+    struct hn_gp_options opt;
+    hn_gp_options_default(&opt);
+    opt.restarts = 6;
+    opt.seed = 42;
+    struct hn_error err;
+    struct hn_gp_hyper h[2];
+    for (int t = 0; t < 2; t++) {
+        opt.threads = t + 1;
+        struct hn_gp *gp = hn_gp_fit(X, y, NULL, n, d, &opt, &err);
+        cr_assert_not_null(gp, "%s", err.msg);
+        hn_gp_get_hyper(gp, &h[t]);
+        hn_gp_free(gp);
+    }
+    cr_expect(memcmp(h[0].lengthscale, h[1].lengthscale, d * sizeof(double)) == 0 &&
+                  h[0].noise == h[1].noise && h[0].mean == h[1].mean &&
+                  h[0].outputscale == h[1].outputscale,
+              "1 vs 2 threads: the same restarts, the same best");
+    /* noiseless data: the noise sits at BoTorch's floor 1e-4, lengthscales >= 0.025 */
+    cr_expect(h[0].noise >= 1e-4 && h[0].noise < 1e-3, "noise %g", h[0].noise);
+    for (size_t j = 0; j < d; j++) {
+        cr_expect(h[0].lengthscale[j] >= 0.025 && h[0].lengthscale[j] <= 1000);
+    }
+    cr_expect(h[0].lengthscale[2] > 3 * h[0].lengthscale[1], "x3 is irrelevant: %g vs %g",
+              h[0].lengthscale[2], h[0].lengthscale[1]);
+    /* without a learned output scale it stays 1 (BoTorch's model) */
+    opt.learn_outputscale = 0;
+    struct hn_gp *gp = hn_gp_fit(X, y, NULL, n, d, &opt, &err);
+    cr_assert_not_null(gp, "%s", err.msg);
+    struct hn_gp_hyper h1;
+    hn_gp_get_hyper(gp, &h1);
+    cr_expect_eq(h1.outputscale, 1);
+    hn_gp_free(gp);
+}
+
 Test(gp, log_transform_and_fixed_noise)
 {
     double X[5] = {0, 0.25, 0.5, 0.75, 1}, y[5], sem[5];
@@ -262,10 +471,59 @@ Test(gp, log_transform_and_fixed_noise)
     struct hn_gp_hyper h;
     hn_gp_get_hyper(gp, &h);
     cr_expect_eq(h.noise, 0, "fixed noise: no learned noise");
+    /* LOO variance = latent variance + the fixed noise (sem/y)^2 in log space, by the
+     * closed form; at the ends the noise is 1e-4 (log units): LOO var > 1e-4 */
+    double lm[5], lv[5];
+    hn_gp_loo(gp, lm, lv, &err);
+    for (int i = 0; i < 5; i++) {
+        cr_expect(lv[i] > 1e-4 * 0.999, "LOO var %d = %g includes the fixed noise", i, lv[i]);
+    }
     hn_gp_free(gp);
     y[2] = -1;
     cr_expect_null(hn_gp_fit(X, y, NULL, 5, 1, &opt, &err));
     cr_expect(strstr(err.msg, "not positive") != NULL, "%s", err.msg);
+}
+
+Test(gp, unknown_standard_errors_share_a_learned_noise)
+{
+    /* two replicated designs with the same 16 inputs: point i's sem is small, or unknown
+     * (NAN) for odd i, or everything ignored with fixed_noise = 0 */
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 6);
+    size_t n = 16;
+    double X[16], y[16], sem[16], semnan[16];
+    for (size_t i = 0; i < n; i++) {
+        X[i] = (double)i / 15;
+        y[i] = sin(4 * X[i]) + 0.3 * hn_rng_normal(&rng);
+        sem[i] = 0.3;
+        semnan[i] = i % 2 ? NAN : 0.3;
+    }
+    struct hn_gp_options opt;
+    hn_gp_options_default(&opt);
+    struct hn_error err;
+    struct hn_gp_hyper hf, hm, hl;
+    struct hn_gp *gp = hn_gp_fit(X, y, sem, n, 1, &opt, &err);
+    cr_assert_not_null(gp, "%s", err.msg);
+    hn_gp_get_hyper(gp, &hf);
+    hn_gp_free(gp);
+    gp = hn_gp_fit(X, y, semnan, n, 1, &opt, &err);
+    cr_assert_not_null(gp, "%s", err.msg);
+    hn_gp_get_hyper(gp, &hm);
+    hn_gp_free(gp);
+    opt.fixed_noise = 0;
+    gp = hn_gp_fit(X, y, sem, n, 1, &opt, &err);
+    cr_assert_not_null(gp, "%s", err.msg);
+    hn_gp_get_hyper(gp, &hl);
+    hn_gp_free(gp);
+    cr_expect_eq(hf.noise, 0, "every sem known: nothing learned");
+    cr_expect(hm.noise > 1e-3, "half unknown: a learned noise (%g)", hm.noise);
+    cr_expect(hl.noise > 1e-3, "fixed_noise = 0: learned (%g)", hl.noise);
+    cr_expect(hl.noise != hm.noise);
+    /* negative standard errors are refused */
+    sem[3] = -1;
+    opt.fixed_noise = 1;
+    cr_expect_null(hn_gp_fit(X, y, sem, n, 1, &opt, &err));
+    cr_expect(strstr(err.msg, "negative") != NULL, "%s", err.msg);
 }
 
 Test(gp, duplicates_get_jitter_and_bad_data_a_clear_error)
@@ -273,13 +531,50 @@ Test(gp, duplicates_get_jitter_and_bad_data_a_clear_error)
     double X[8] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.1, 0.9}, y[4] = {1, 1.0001, 0.9999, 0};
     struct hn_error err;
     struct hn_gp_hyper h = {.d = 2, .lengthscale = {0.5, 0.5}, .noise = 0, .mean = 0};
+    /* noise 0 and three equal rows: singular without jitter */
+    double theta[5] = {log(0.5), log(0.5), -1000, 0, 0};
+    double fixed0[4] = {0, 0, 0, 0};
+    cr_expect(isinf(hn_gp_log_objective(X, y, fixed0, 4, 2, HN_GP_RBF, theta, NULL, 0)),
+              "the objective itself does not add jitter");
     struct hn_gp *gp = hn_gp_new_fixed(X, y, NULL, 4, 2, HN_GP_RBF, &h, &err);
     cr_expect_not_null(gp, "jitter must rescue exact duplicates: %s", err.msg);
+    double m, v;
+    hn_gp_predict(gp, X, 1, &m, &v, &err);
+    cr_expect(fabs(m - 1) < 1e-3 && v < 1e-2, "at the duplicates: mean %g var %g", m, v);
     hn_gp_free(gp);
+    /* far-apart inputs make a finite (identity-like) matrix, not NaN */
+    double Xfar[2] = {1e300, -1e300}, yfar[2] = {1, 2};
+    struct hn_gp_hyper h1 = {.d = 1, .lengthscale = {0.5}, .noise = 0.1};
+    gp = hn_gp_new_fixed(Xfar, yfar, NULL, 2, 1, HN_GP_MATERN52, &h1, &err);
+    cr_expect_not_null(gp, "%s", err.msg);
+    hn_gp_free(gp);
+    /* hopeless inputs: clean errors, no crash */
     X[3] = NAN;
     cr_expect_null(hn_gp_fit(X, y, NULL, 4, 2, NULL, &err));
     cr_expect(strstr(err.msg, "not finite") != NULL, "%s", err.msg);
+    cr_expect_null(hn_gp_new_fixed(X, y, NULL, 4, 2, HN_GP_RBF, &h, &err));
+    X[3] = 0.5;
+    y[1] = INFINITY;
+    cr_expect_null(hn_gp_fit(X, y, NULL, 4, 2, NULL, &err));
+    cr_expect(strstr(err.msg, "not finite") != NULL, "%s", err.msg);
+    y[1] = 1;
+    h.lengthscale[1] = NAN;
+    cr_expect_null(hn_gp_new_fixed(X, y, NULL, 4, 2, HN_GP_RBF, &h, &err));
+    cr_expect(strstr(err.msg, "lengthscale") != NULL, "%s", err.msg);
+    h.lengthscale[1] = 0.5;
+    double badnoise[4] = {0.1, -0.1, 0.1, 0.1};
+    cr_expect_null(hn_gp_new_fixed(X, y, badnoise, 4, 2, HN_GP_RBF, &h, &err));
+    double th_nan[5] = {NAN, 0, 0, 0, 0}, g[5];
+    cr_expect(isinf(hn_gp_log_objective(X, y, NULL, 4, 2, HN_GP_MATERN52, th_nan, g, 1)));
     cr_expect_null(hn_gp_fit(X, y, NULL, 0, 2, NULL, &err));
+    cr_expect(strstr(err.msg, "no observations") != NULL, "%s", err.msg);
+    cr_expect_null(hn_gp_fit(X, y, NULL, 4, 0, NULL, &err));
+    gp = hn_gp_new_fixed(X, y, NULL, 4, 2, HN_GP_RBF, &h, &err);
+    cr_assert_not_null(gp);
+    double xnan[2] = {0.2, NAN}, ynew = 1;
+    cr_expect_null(hn_gp_condition(gp, xnan, &ynew, 1, &err));
+    cr_expect(strstr(err.msg, "not finite") != NULL, "%s", err.msg);
+    hn_gp_free(gp);
 }
 
 Test(gp, normal_helpers_are_accurate_in_the_tails)
