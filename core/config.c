@@ -227,10 +227,10 @@ static struct hn_config_node *convert(yaml_document_t *doc, yaml_node_t *yn, con
             for (size_t k = 0; k < n->n; k++) {
                 if (strcmp(n->keys[k], key) == 0) {
                     hn_error_config(err, kwhere,
-                                    "%s: duplicate key '%s' (first defined at line %d); remove "
-                                    "one of them",
-                                    path[0] ? path : "the document", key,
-                                    n->key_nodes[k]->line);
+                                    "%s: duplicate key '%s' (first defined at line %d, column "
+                                    "%d); remove one of them",
+                                    path[0] ? path : "the document", key, n->key_nodes[k]->line,
+                                    n->key_nodes[k]->column);
                     free(key);
                     node_free(n);
                     return NULL;

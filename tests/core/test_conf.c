@@ -234,10 +234,10 @@ Test(conf_load, errors_name_line_and_column)
         {"a: 1\nb: *x\n", "t.yaml:2:4: YAML anchors and aliases"},
         {"a: 1\n---\nb: 2\n", "t.yaml:2:1: a study file holds one YAML document"},
         {"a: 1\nb: 2\na: 3\n", "t.yaml:3:1: the document: duplicate key 'a' (first defined at "
-                               "line 1)"},
+                               "line 1, column 1)"},
         {"s:\n  x: 1\n  y: 2\n  x: 2\n", "t.yaml:4:3: s: duplicate key 'x' (first defined at "
-                                          "line 2)"},
-        {"l:\n  - {k: 1, k: 2}\n", "t.yaml:2:12: l[0]: duplicate key 'k'"},
+                                          "line 2, column 3)"},
+        {"l:\n  - {k: 1, k: 2}\n", "t.yaml:2:12: l[0]: duplicate key 'k' (first defined at line 2, column 6)"},
         {"? [1]\n: 2\n", "t.yaml:1:3: the document: mapping keys must be plain strings, found a "
                          "list"},
         {"a: \"x\\0y\"\n", "t.yaml:1:4: a: a value contains a NUL character"},
