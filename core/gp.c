@@ -976,7 +976,9 @@ struct hn_gp *hn_gp_condition(const struct hn_gp *gp, const double *Xnew, const 
     c->y_mean = gp->y_mean;
     c->y_scale = gp->y_scale;
     memcpy(c->X, gp->X, n * d * sizeof(double));
-    memcpy(c->X + n * d, Xnew, k * d * sizeof(double));
+    if (k > 0) {
+        memcpy(c->X + n * d, Xnew, k * d * sizeof(double));
+    }
     memcpy(c->y_model, gp->y_model, n * sizeof(double));
     memcpy(c->ystd, gp->ystd, n * sizeof(double));
     if (gp->noise_obs) {
