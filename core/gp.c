@@ -505,6 +505,11 @@ static int check_hyper(const struct hn_gp_hyper *h, size_t d, int need_noise, st
                                 h->lengthscale[q]);
         }
     }
+    if (!isfinite(h->y_mean) || !isfinite(h->y_scale) || h->y_scale < 0) {
+        return hn_error_set(err, NULL,
+                            "GP: standardization (%g, %g) must be finite, the scale >= 0",
+                            h->y_mean, h->y_scale);
+    }
     if (!isfinite(h->mean) || !isfinite(h->outputscale) || h->outputscale < 0) {
         return hn_error_set(err, NULL,
                             "GP: mean (%g) and output scale (%g) must be finite, the scale >= 0",
@@ -553,13 +558,17 @@ struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *no
     if (!(gp->h.outputscale > 0)) {
         gp->h.outputscale = 1; /* unset: unit output scale */
     }
-    gp->y_mean = 0;
-    gp->y_scale = 1;
+    gp->y_scale = hyper->y_scale > 0 ? hyper->y_scale : 1;
+    gp->y_mean = hyper->y_scale > 0 ? hyper->y_mean : 0;
+    gp->h.y_mean = gp->y_mean;
+    gp->h.y_scale = gp->y_scale;
     memcpy(gp->X, X, n * d * sizeof(double));
     memcpy(gp->y_model, y, n * sizeof(double));
-    memcpy(gp->ystd, y, n * sizeof(double));
-    if (noise_var) {
-        memcpy(gp->noise_obs, noise_var, n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        gp->ystd[i] = (y[i] - gp->y_mean) / gp->y_scale;
+        if (noise_var) {
+            gp->noise_obs[i] = noise_var[i] / (gp->y_scale * gp->y_scale); /* NAN stays NAN */
+        }
     }
     if (gp_factor(gp, err) != 0) {
         hn_gp_free(gp);
@@ -710,6 +719,8 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     }
     gp->y_mean = mean;
     gp->y_scale = scale;
+    gp->h.y_mean = mean;
+    gp->h.y_scale = scale;
     for (size_t i = 0; i < n; i++) {
         gp->ystd[i] = (gp->y_model[i] - mean) / scale;
         if (any_known) {

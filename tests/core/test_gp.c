@@ -367,6 +367,9 @@ Test(gp, loo_of_a_fitted_log_model_is_in_model_space)
     for (size_t i = 0; i < n; i++) {
         z[i] = (log(y[i]) - mu) / sd;
     }
+    cr_expect(fabs(h.y_mean - mu) < 1e-12 && fabs(h.y_scale - sd) < 1e-12,
+              "standardization (%g, %g), by hand (%g, %g)", h.y_mean, h.y_scale, mu, sd);
+    h.y_mean = h.y_scale = 0; /* z is standardized already */
     double lm[12], lv[12];
     cr_assert_eq(hn_gp_loo(gp, lm, lv, &err), 0);
     for (size_t i = 0; i < n; i++) {
@@ -524,6 +527,50 @@ Test(gp, unknown_standard_errors_share_a_learned_noise)
     opt.fixed_noise = 1;
     cr_expect_null(hn_gp_fit(X, y, sem, n, 1, &opt, &err));
     cr_expect(strstr(err.msg, "negative") != NULL, "%s", err.msg);
+}
+
+Test(gp, get_hyper_then_new_fixed_rebuilds_the_fitted_model)
+{
+    /* what a saved latency model needs: the fit's hyperparameters and standardization,
+     * applied to the model-space data, give the same posterior and LOO */
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 8);
+    size_t n = 14, d = 2;
+    double X[28], y[14], sem[14], ylog[14], nv[14];
+    random_data(&rng, X, y, n, d);
+    for (size_t i = 0; i < n; i++) {
+        y[i] = exp(y[i]);
+        sem[i] = i % 3 == 0 ? NAN : 0.05 * y[i];
+        ylog[i] = log(y[i]);
+        nv[i] = isnan(sem[i]) ? NAN : 0.05 * 0.05; /* (sem / y)^2 */
+    }
+    struct hn_gp_options opt;
+    hn_gp_options_default(&opt);
+    opt.log_transform = 1;
+    struct hn_error err;
+    struct hn_gp *gp = hn_gp_fit(X, y, sem, n, d, &opt, &err);
+    cr_assert_not_null(gp, "%s", err.msg);
+    struct hn_gp_hyper h;
+    hn_gp_get_hyper(gp, &h);
+    cr_expect(h.y_scale > 0 && h.noise > 0, "scale %g noise %g", h.y_scale, h.noise);
+    struct hn_gp *r = hn_gp_new_fixed(X, ylog, nv, n, d, HN_GP_MATERN52, &h, &err);
+    cr_assert_not_null(r, "%s", err.msg);
+    double Xs[6] = {0.1, 0.9, 0.5, 0.5, 0.77, 0.03}, m1[3], v1[3], m2[3], v2[3];
+    hn_gp_predict(gp, Xs, 3, m1, v1, &err);
+    hn_gp_predict(r, Xs, 3, m2, v2, &err);
+    for (int i = 0; i < 3; i++) {
+        cr_expect(fabs(m1[i] - m2[i]) < 1e-10 && fabs(v1[i] - v2[i]) < 1e-10,
+                  "point %d: %g %g vs %g %g", i, m1[i], v1[i], m2[i], v2[i]);
+    }
+    double l1[14], s1[14], l2[14], s2[14];
+    hn_gp_loo(gp, l1, s1, &err);
+    hn_gp_loo(r, l2, s2, &err);
+    for (size_t i = 0; i < n; i++) {
+        cr_expect(fabs(l1[i] - l2[i]) < 1e-9 && fabs(s1[i] - s2[i]) < 1e-9);
+    }
+    cr_expect(fabs(hn_gp_best_mean(gp, 0) - hn_gp_best_mean(r, 0)) < 1e-10);
+    hn_gp_free(r);
+    hn_gp_free(gp);
 }
 
 Test(gp, duplicates_get_jitter_and_bad_data_a_clear_error)
