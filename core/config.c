@@ -186,8 +186,8 @@ static struct hn_config_node *convert(yaml_document_t *doc, yaml_node_t *yn, con
             break;
         }
         long i = 0;
-        for (yaml_node_item_t *it = yn->data.sequence.items.start;
-             it < yn->data.sequence.items.top; it++, i++) {
+        for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top;
+             it++, i++) {
             char *cp = child_path(path, NULL, i);
             yaml_node_t *cy = yaml_document_get_node(doc, *it);
             struct hn_config_node *c = cp && cy ? convert(doc, cy, file, cp, depth + 1, err) : NULL;
@@ -434,11 +434,16 @@ struct hn_config_node *hn_config_load(const char *path, struct hn_error *err)
         buf = g;
         cap *= 2;
     }
-    int bad = ferror(f);
+    int read_errno = ferror(f) ? errno : 0;
     fclose(f);
-    if (buf == NULL || bad) {
+    if (buf == NULL) {
+        hn_error_set(err, path, "out of memory reading the study file");
+        return NULL;
+    }
+    if (read_errno != 0) {
         free(buf);
-        hn_error_set(err, path, "cannot read the study file");
+        /* a directory opens fine and fails here: the user named the wrong thing */
+        hn_error_config(err, path, "cannot read the study file: %s", strerror(read_errno));
         return NULL;
     }
     struct hn_config_node *root = load(buf, len, path, err);
@@ -469,17 +474,16 @@ int hn_config_expect(const struct hn_config_node *node, enum hn_node_type type,
     if (node->type == type && !(type == HN_NODE_SCALAR && node->is_null)) {
         return 0;
     }
-    const char *found = node->type == HN_NODE_SCALAR && node->is_null
-                            ? "nothing"
-                            : hn_config_type_name(node->type);
+    const char *found =
+        node->type == HN_NODE_SCALAR && node->is_null ? "nothing" : hn_config_type_name(node->type);
     if (node->type == HN_NODE_SCALAR && !node->is_null) {
         return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
                                "%s must be %s, found the value '%s'", display_path(node),
                                hn_config_type_name(type), node->value);
     }
     return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
-                           "%s must be %s, found %s", display_path(node),
-                           hn_config_type_name(type), found);
+                           "%s must be %s, found %s", display_path(node), hn_config_type_name(type),
+                           found);
 }
 
 static int scalar_or_fail(const struct hn_config_node *node, const char *expected,
@@ -502,8 +506,7 @@ static int scalar_or_fail(const struct hn_config_node *node, const char *expecte
 }
 
 /* "expected an integer, found 'abc'"; a quoted value gets told why it is not a number. */
-static int type_error(const struct hn_config_node *node, const char *expected,
-                      struct hn_error *err)
+static int type_error(const struct hn_config_node *node, const char *expected, struct hn_error *err)
 {
     char where[1024];
     hn_config_where(node, where, sizeof(where));
@@ -513,8 +516,8 @@ static int type_error(const struct hn_config_node *node, const char *expected,
                                "are strings; write it without quotes)",
                                display_path(node), expected, node->value);
     }
-    return hn_error_config(err, where, "%s: expected %s, found '%s'", display_path(node),
-                           expected, node->value);
+    return hn_error_config(err, where, "%s: expected %s, found '%s'", display_path(node), expected,
+                           node->value);
 }
 
 int hn_config_to_int(const struct hn_config_node *node, int64_t *out, struct hn_error *err)
@@ -596,8 +599,7 @@ int hn_config_to_bool(const struct hn_config_node *node, int *out, struct hn_err
     return type_error(node, "true or false", err);
 }
 
-int hn_config_to_string(const struct hn_config_node *node, const char **out,
-                        struct hn_error *err)
+int hn_config_to_string(const struct hn_config_node *node, const char **out, struct hn_error *err)
 {
     if (scalar_or_fail(node, "a string", err) != 0) {
         return -1;
@@ -606,16 +608,16 @@ int hn_config_to_string(const struct hn_config_node *node, const char **out,
     return 0;
 }
 
-#define GETTER(fn, conv, type)                                                                 \
-    int fn(const struct hn_config_node *map, const char *key, type def, type *out,            \
-           struct hn_error *err)                                                               \
-    {                                                                                          \
-        const struct hn_config_node *n = hn_config_get(map, key);                              \
-        if (n == NULL) {                                                                       \
-            *out = def;                                                                        \
-            return 0;                                                                          \
-        }                                                                                      \
-        return conv(n, out, err);                                                              \
+#define GETTER(fn, conv, type)                                                                     \
+    int fn(const struct hn_config_node *map, const char *key, type def, type *out,                 \
+           struct hn_error *err)                                                                   \
+    {                                                                                              \
+        const struct hn_config_node *n = hn_config_get(map, key);                                  \
+        if (n == NULL) {                                                                           \
+            *out = def;                                                                            \
+            return 0;                                                                              \
+        }                                                                                          \
+        return conv(n, out, err);                                                                  \
     }
 
 GETTER(hn_config_get_int, hn_config_to_int, int64_t)
@@ -633,14 +635,14 @@ static int missing(const struct hn_config_node *map, const char *key, struct hn_
                            "%s: missing required key '%s'", display_path(map), key);
 }
 
-#define REQUIRER(fn, conv, type)                                                               \
-    int fn(const struct hn_config_node *map, const char *key, type *out, struct hn_error *err) \
-    {                                                                                          \
-        const struct hn_config_node *n = hn_config_get(map, key);                              \
-        if (n == NULL) {                                                                       \
-            return missing(map, key, err);                                                     \
-        }                                                                                      \
-        return conv(n, out, err);                                                              \
+#define REQUIRER(fn, conv, type)                                                                   \
+    int fn(const struct hn_config_node *map, const char *key, type *out, struct hn_error *err)     \
+    {                                                                                              \
+        const struct hn_config_node *n = hn_config_get(map, key);                                  \
+        if (n == NULL) {                                                                           \
+            return missing(map, key, err);                                                         \
+        }                                                                                          \
+        return conv(n, out, err);                                                                  \
     }
 
 REQUIRER(hn_config_req_int, hn_config_to_int, int64_t)
@@ -746,8 +748,7 @@ int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn
     const char *where = "<command line>";
     const char *eq = strchr(assignment, '=');
     if (eq == NULL || eq == assignment) {
-        return hn_error_config(err, where,
-                               "--set '%s': expected KEY.PATH=VALUE, e.g. study.seed=3",
+        return hn_error_config(err, where, "--set '%s': expected KEY.PATH=VALUE, e.g. study.seed=3",
                                assignment);
     }
     size_t plen = (size_t)(eq - assignment);
@@ -818,8 +819,8 @@ int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn
                 hn_error_config(err, where,
                                 "--set %s: '%s' is a list of %zu items; '%s' is not a valid "
                                 "index (0..%zu)",
-                                assignment, node->path[0] ? node->path : "the document",
-                                node->n, seg, node->n ? node->n - 1 : 0);
+                                assignment, node->path[0] ? node->path : "the document", node->n,
+                                seg, node->n ? node->n - 1 : 0);
                 goto done;
             }
             child = node->items[idx];

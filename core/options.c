@@ -19,8 +19,8 @@ static const char *bound_text(double x, char *buf, size_t size)
 }
 
 /* "must be >= 1", "must be <= 8", or (NaN) "must be a number in [0, 1]" */
-static int bounds_error(const struct hn_option *o, double v, const char *found,
-                        const char *where, const char *label, struct hn_error *err)
+static int bounds_error(const struct hn_option *o, double v, const char *found, const char *where,
+                        const char *label, struct hn_error *err)
 {
     char lo[64], hi[64];
     bound_text(o->min, lo, sizeof(lo));
@@ -154,9 +154,8 @@ prefix:
     }
 }
 
-int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node,
-                     void *ctx, const char *label, const char *plugin_name,
-                     struct hn_error *err)
+int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node, void *ctx,
+                     const char *label, const char *plugin_name, struct hn_error *err)
 {
     static const struct hn_option no_options[] = {{.name = NULL}};
     char where[1024];

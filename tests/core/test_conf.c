@@ -52,18 +52,18 @@ static struct hn_config_node *at(struct hn_config_node *root, const char *path)
 
 /* ---- loading, marks and key paths ---- */
 
-static const char *study_text = "study: {name: demo, seed: 7}\n"        /* 1 */
-                                "stages:\n"                             /* 2 */
-                                "  - name: init\n"                      /* 3 */
-                                "    trials: 5\n"                       /* 4 */
-                                "  - name: bo\n"                        /* 5 */
+static const char *study_text = "study: {name: demo, seed: 7}\n"              /* 1 */
+                                "stages:\n"                                   /* 2 */
+                                "  - name: init\n"                            /* 3 */
+                                "    trials: 5\n"                             /* 4 */
+                                "  - name: bo\n"                              /* 5 */
                                 "    optimizer: {plugin: random, batch: 2}\n" /* 6 */
-                                "# a comment\n"                         /* 7 */
-                                "quoted: \"3\"\n"                        /* 8 */
-                                "single: 'x'\n"                          /* 9 */
-                                "nothing:\n"                             /* 10 */
-                                "tilde: ~\n"                             /* 11 */
-                                "list: [a, [b, c]]\n";                   /* 12 */
+                                "# a comment\n"                               /* 7 */
+                                "quoted: \"3\"\n"                             /* 8 */
+                                "single: 'x'\n"                               /* 9 */
+                                "nothing:\n"                                  /* 10 */
+                                "tilde: ~\n"                                  /* 11 */
+                                "list: [a, [b, c]]\n";                        /* 12 */
 
 Test(conf_load, marks_and_paths)
 {
@@ -123,7 +123,8 @@ Test(conf_load, marks_and_paths)
     cr_expect_eq(at(root, "tilde")->is_null, 1);
     cr_expect_eq(at(root, "quoted")->is_null, 0);
     char buf[64];
-    cr_expect_str_eq(hn_config_where(at(root, "stages[0].trials"), buf, sizeof(buf)), "t.yaml:4:13");
+    cr_expect_str_eq(hn_config_where(at(root, "stages[0].trials"), buf, sizeof(buf)),
+                     "t.yaml:4:13");
     cr_expect_str_eq(hn_config_where(NULL, buf, sizeof(buf)), "?");
     char tiny[5];
     cr_expect_str_eq(hn_config_where(root, tiny, sizeof(tiny)), "t.ya");
@@ -196,6 +197,13 @@ Test(conf_load, from_file_large_and_missing)
     cr_expect_eq(err.kind, HN_ERR_CONFIG);
     cr_expect(strstr(err.msg, "cannot open the study file: No such file") != NULL, "%s", err.msg);
     cr_expect(strncmp(err.msg, path, strlen(path)) == 0, "%s", err.msg);
+
+    /* a directory opens but cannot be read */
+    root = hn_config_load(dir ? dir : "/tmp", &err);
+    cr_expect_null(root);
+    cr_expect_eq(err.kind, HN_ERR_CONFIG);
+    cr_expect(strstr(err.msg, ": cannot read the study file: Is a directory") != NULL, "%s",
+              err.msg);
 }
 
 /* ---- YAML-level errors with their positions ---- */
@@ -236,8 +244,9 @@ Test(conf_load, errors_name_line_and_column)
         {"a: 1\nb: 2\na: 3\n", "t.yaml:3:1: the document: duplicate key 'a' (first defined at "
                                "line 1, column 1)"},
         {"s:\n  x: 1\n  y: 2\n  x: 2\n", "t.yaml:4:3: s: duplicate key 'x' (first defined at "
-                                          "line 2, column 3)"},
-        {"l:\n  - {k: 1, k: 2}\n", "t.yaml:2:12: l[0]: duplicate key 'k' (first defined at line 2, column 6)"},
+                                         "line 2, column 3)"},
+        {"l:\n  - {k: 1, k: 2}\n",
+         "t.yaml:2:12: l[0]: duplicate key 'k' (first defined at line 2, column 6)"},
         {"? [1]\n: 2\n", "t.yaml:1:3: the document: mapping keys must be plain strings, found a "
                          "list"},
         {"a: \"x\\0y\"\n", "t.yaml:1:4: a: a value contains a NUL character"},
@@ -283,7 +292,7 @@ struct getter_row {
     int ok;
     int64_t i;
     double d;
-    const char *s;     /* string result, or for errors a substring of the message */
+    const char *s; /* string result, or for errors a substring of the message */
 };
 
 Test(conf_get, typed_conversions)
@@ -404,8 +413,8 @@ Test(conf_get, typed_conversions)
                 cr_expect_eq(b, (int)rows[r].i, "k: %s gave %d", rows[r].yaml, b);
                 break;
             case K_STRING:
-                cr_expect(s != NULL && strcmp(s, rows[r].s) == 0, "k: %s gave '%s'",
-                          rows[r].yaml, s);
+                cr_expect(s != NULL && strcmp(s, rows[r].s) == 0, "k: %s gave '%s'", rows[r].yaml,
+                          s);
                 /* borrowed from the tree */
                 cr_expect_eq(s, hn_config_get(root, "k")->value);
                 break;
@@ -527,20 +536,29 @@ Test(conf_keys, suggestions)
 {
     const char *const opts[] = {"batch", "mode", "seed", NULL};
     const char *const stage[] = {"name", "optimizer", "sampler", "trials", "run", NULL};
-    const char *const top[] = {"study",      "space",       "oracles",  "evaluators",
-                               "objectives", "constraints", "executor", "stages", NULL};
+    const char *const top[] = {"study",       "space",    "oracles", "evaluators", "objectives",
+                               "constraints", "executor", "stages",  NULL};
     struct {
         const char *word;
         const char *const *cands;
         const char *expect;
     } rows[] = {
-        {"bacth", opts, "batch"},     {"batch", opts, "batch"},      {"mdoe", opts, "mode"},
-        {"sed", opts, "seed"},        {"seeds", opts, "seed"},       {"xyzzy", opts, NULL},
-        {"trails", stage, "trials"},  {"optimiser", stage, "optimizer"},
-        {"smapler", stage, "sampler"}, {"stage", top, "stages"},     {"objective", top, "objectives"},
-        {"evaluator", top, "evaluators"}, {"contraints", top, "constraints"},
-        {"", opts, NULL},             /* 4 edits from every option: more than 2 */
-        {"zzzzzzzzzzzz", top, NULL},  {"b", opts, NULL},
+        {"bacth", opts, "batch"},
+        {"batch", opts, "batch"},
+        {"mdoe", opts, "mode"},
+        {"sed", opts, "seed"},
+        {"seeds", opts, "seed"},
+        {"xyzzy", opts, NULL},
+        {"trails", stage, "trials"},
+        {"optimiser", stage, "optimizer"},
+        {"smapler", stage, "sampler"},
+        {"stage", top, "stages"},
+        {"objective", top, "objectives"},
+        {"evaluator", top, "evaluators"},
+        {"contraints", top, "constraints"},
+        {"", opts, NULL}, /* 4 edits from every option: more than 2 */
+        {"zzzzzzzzzzzz", top, NULL},
+        {"b", opts, NULL},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         const char *s = hn_suggest(rows[i].word, rows[i].cands);

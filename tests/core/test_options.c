@@ -29,22 +29,54 @@ struct demo_ctx {
 static const char *const demo_modes[] = {"uniform", "sobol", NULL};
 
 static const struct hn_option demo_options[] = {
-    {.name = "batch", .type = HN_OPT_INT, .def = "1", .min = 1, .max = 1024, .bounded = 1,
-     .offset = offsetof(struct demo_ctx, batch), .help = "Points suggested per ask."},
-    {.name = "rate", .type = HN_OPT_DOUBLE, .def = "0.5", .min = 0, .max = 1, .bounded = 1,
-     .offset = offsetof(struct demo_ctx, rate), .help = "A fraction."},
-    {.name = "verbose", .type = HN_OPT_BOOL, .def = "false",
-     .offset = offsetof(struct demo_ctx, verbose), .help = "Say more."},
-    {.name = "name", .type = HN_OPT_STRING, .def = "anon",
-     .offset = offsetof(struct demo_ctx, name), .help = "A name."},
-    {.name = "mode", .type = HN_OPT_ENUM, .def = "uniform", .choices = demo_modes,
-     .offset = offsetof(struct demo_ctx, mode), .help = "How points are drawn."},
-    {.name = "extra", .type = HN_OPT_NODE, .offset = offsetof(struct demo_ctx, extra),
+    {.name = "batch",
+     .type = HN_OPT_INT,
+     .def = "1",
+     .min = 1,
+     .max = 1024,
+     .bounded = 1,
+     .offset = offsetof(struct demo_ctx, batch),
+     .help = "Points suggested per ask."},
+    {.name = "rate",
+     .type = HN_OPT_DOUBLE,
+     .def = "0.5",
+     .min = 0,
+     .max = 1,
+     .bounded = 1,
+     .offset = offsetof(struct demo_ctx, rate),
+     .help = "A fraction."},
+    {.name = "verbose",
+     .type = HN_OPT_BOOL,
+     .def = "false",
+     .offset = offsetof(struct demo_ctx, verbose),
+     .help = "Say more."},
+    {.name = "name",
+     .type = HN_OPT_STRING,
+     .def = "anon",
+     .offset = offsetof(struct demo_ctx, name),
+     .help = "A name."},
+    {.name = "mode",
+     .type = HN_OPT_ENUM,
+     .def = "uniform",
+     .choices = demo_modes,
+     .offset = offsetof(struct demo_ctx, mode),
+     .help = "How points are drawn."},
+    {.name = "extra",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct demo_ctx, extra),
      .help = "Anything."},
-    {.name = "need", .type = HN_OPT_INT, .offset = offsetof(struct demo_ctx, need),
+    {.name = "need",
+     .type = HN_OPT_INT,
+     .offset = offsetof(struct demo_ctx, need),
      .help = "A required count."},
-    {.name = "seed", .type = HN_OPT_INT, .def = "-1", .min = -1, .max = 9.2e18, .bounded = 1,
-     .offset = offsetof(struct demo_ctx, seed), .help = "Random seed (-1: the study's)."},
+    {.name = "seed",
+     .type = HN_OPT_INT,
+     .def = "-1",
+     .min = -1,
+     .max = 9.2e18,
+     .bounded = 1,
+     .offset = offsetof(struct demo_ctx, seed),
+     .help = "Random seed (-1: the study's)."},
     {.name = NULL},
 };
 
@@ -153,8 +185,8 @@ Test(options, refused_values_name_where_and_what)
          "study.yaml:4:9: optimizer 'random': option 'rate' must be >= 0, found -0.25"},
         {"  need: 1\n  rate: .inf\n",
          "study.yaml:4:9: optimizer 'random': option 'rate' must be <= 1, found .inf"},
-        {"  need: 1\n  rate: .nan\n",
-         "study.yaml:4:9: optimizer 'random': option 'rate' must be a number in [0, 1], found .nan"},
+        {"  need: 1\n  rate: .nan\n", "study.yaml:4:9: optimizer 'random': option 'rate' must be a "
+                                      "number in [0, 1], found .nan"},
         {"  need: 1\n  rate: '0.5'\n",
          "study.yaml:4:9: optimizer 'random': option 'rate': expected a number, found the quoted "
          "string '0.5' (quoted values are strings; write it without quotes)"},
@@ -190,9 +222,9 @@ Test(options, refused_values_name_where_and_what)
             struct demo_ctx ctx;
             memset(&ctx, 0, sizeof(ctx));
             struct hn_error err = {0};
-            int rc = hn_options_apply(demo_options, optimizer_node(root),
-                                      validate_only ? NULL : &ctx, "optimizer 'random'", "random",
-                                      &err);
+            int rc =
+                hn_options_apply(demo_options, optimizer_node(root), validate_only ? NULL : &ctx,
+                                 "optimizer 'random'", "random", &err);
             cr_expect_eq(rc, -1, "row %zu should fail", i);
             cr_expect_eq(err.kind, HN_ERR_CONFIG, "row %zu", i);
             cr_expect_str_eq(err.msg, rows[i].msg, "row %zu:\n got  %s\n want %s", i, err.msg,
@@ -222,9 +254,8 @@ Test(options, plugin_key_reserved_and_edge_cases)
     cr_expect_eq(hn_options_apply(empty, hn_config_get(root, "executor"), NULL, "executor 'serial'",
                                   "serial", &err),
                  0, "%s", err.msg);
-    cr_expect_eq(hn_options_apply(NULL, hn_config_get(root, "other"), NULL, "executor 's'", "s",
-                                  &err),
-                 -1);
+    cr_expect_eq(
+        hn_options_apply(NULL, hn_config_get(root, "other"), NULL, "executor 's'", "s", &err), -1);
     cr_expect_str_eq(err.msg, "study.yaml:2:20: executor 's': unknown option 'a' (valid: none; "
                               "see 'hilnas plugins --options s')");
     /* options must be a mapping */
@@ -241,8 +272,14 @@ Test(options, plugin_key_reserved_and_edge_cases)
 Test(options, a_bad_default_is_a_plugin_bug)
 {
     static const struct hn_option bad[] = {
-        {.name = "batch", .type = HN_OPT_INT, .def = "0", .min = 1, .max = 8, .bounded = 1,
-         .offset = 0, .help = "x"},
+        {.name = "batch",
+         .type = HN_OPT_INT,
+         .def = "0",
+         .min = 1,
+         .max = 8,
+         .bounded = 1,
+         .offset = 0,
+         .help = "x"},
         {.name = NULL},
     };
     static const struct hn_option bad_type[] = {
@@ -301,8 +338,7 @@ Test(options, describe_prints_one_row_per_option)
         cr_expect_str_eq(type, rows[line_no].type, "%s", line);
         cr_expect_str_eq(def, rows[line_no].def, "%s", line);
         size_t vlen = strlen(rows[line_no].values);
-        cr_expect(strncmp(line + rest, rows[line_no].values, vlen) == 0 &&
-                      line[rest + vlen] == ' ',
+        cr_expect(strncmp(line + rest, rows[line_no].values, vlen) == 0 && line[rest + vlen] == ' ',
                   "values column of: %s", line);
         int help_at = rest + (int)vlen;
         while (line[help_at] == ' ') {
