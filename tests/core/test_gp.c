@@ -455,6 +455,52 @@ Test(gp, fit_is_deterministic_whatever_the_thread_count_and_respects_bounds)
     hn_gp_free(gp);
 }
 
+Test(gp, fitted_hyperparameters_are_a_stationary_point_no_neighbour_beats)
+{
+    /* the optimum of likelihood + priors: zero gradient in every coordinate not at a bound
+     * (L-BFGS converged), and no better value on a grid around it */
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 12);
+    size_t n = 25, d = 2;
+    double X[50], y[25], z[25];
+    random_data(&rng, X, y, n, d);
+    for (int kernel = 0; kernel < 2; kernel++) {
+        struct hn_gp_options opt;
+        hn_gp_options_default(&opt);
+        opt.kernel = kernel;
+        struct hn_error err;
+        struct hn_gp *gp = hn_gp_fit(X, y, NULL, n, d, &opt, &err);
+        cr_assert_not_null(gp, "%s", err.msg);
+        struct hn_gp_hyper h;
+        hn_gp_get_hyper(gp, &h);
+        hn_gp_free(gp);
+        for (size_t i = 0; i < n; i++) {
+            z[i] = (y[i] - h.y_mean) / h.y_scale;
+        }
+        double theta[5] = {log(h.lengthscale[0]), log(h.lengthscale[1]), log(h.noise), h.mean,
+                           log(h.outputscale)},
+               g[5];
+        double best = hn_gp_log_objective(X, z, NULL, n, d, kernel, theta, g, 1);
+        cr_assert(isfinite(best));
+        for (int q = 0; q < 5; q++) {
+            int at_bound = (q == 2 && h.noise < 1.0001e-4) || (q < 2 && h.lengthscale[q] < 0.0251);
+            cr_expect(at_bound || fabs(g[q]) < 1e-2, "kernel %d: gradient[%d] = %g at the optimum",
+                      kernel, q, g[q]);
+        }
+        for (int a = -2; a <= 2; a++) {
+            for (int b = -2; b <= 2; b++) {
+                double t[5];
+                memcpy(t, theta, sizeof(t));
+                t[0] += 0.1 * a;
+                t[2] += 0.3 * b;
+                double v = hn_gp_log_objective(X, z, NULL, n, d, kernel, t, NULL, 1);
+                cr_expect(!(v > best + 1e-6), "kernel %d: (%d, %d) gives %g > %g", kernel, a, b, v,
+                          best);
+            }
+        }
+    }
+}
+
 Test(gp, log_transform_and_fixed_noise)
 {
     double X[5] = {0, 0.25, 0.5, 0.75, 1}, y[5], sem[5];
