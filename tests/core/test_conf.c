@@ -753,3 +753,81 @@ Test(conf_set, refused_overrides)
         hn_config_free(root);
     }
 }
+
+/* ---- robustness: mutated documents load or fail cleanly ---- */
+
+/* Every node's path follows from its parent's; marks are 1-based; the file is shared. */
+static void check_tree(const struct hn_config_node *n, const char *file)
+{
+    cr_assert_geq(n->line, 1);
+    cr_assert_geq(n->column, 1);
+    cr_assert_eq(n->file, file);
+    if (n->type == HN_NODE_SCALAR) {
+        cr_assert_not_null(n->value);
+        cr_assert_eq(n->n, 0);
+        return;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        char expect[4096];
+        if (n->type == HN_NODE_MAPPING) {
+            cr_assert_not_null(n->keys[i]);
+            cr_assert_str_eq(n->key_nodes[i]->value, n->keys[i]);
+            snprintf(expect, sizeof(expect), "%s%s%s", n->path, n->path[0] ? "." : "",
+                     n->keys[i]);
+            cr_assert_eq(hn_config_get(n, n->keys[i]), n->items[i], "keys are unique");
+        } else {
+            snprintf(expect, sizeof(expect), "%s[%zu]", n->path, i);
+        }
+        cr_assert_str_eq(n->items[i]->path, expect);
+        check_tree(n->items[i], file);
+    }
+}
+
+Test(conf_load, mutated_documents_load_or_fail_with_a_position)
+{
+    const char pieces[] = ":-[]{},'\"#&*!|> \t\n~?x1.";
+    size_t base = strlen(study_text);
+    uint64_t state = 42;
+    int loaded = 0, refused = 0;
+    for (int round = 0; round < 1500; round++) {
+        char text[1024];
+        memcpy(text, study_text, base + 1);
+        size_t len = base;
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        int edits = 1 + (int)((state >> 33) % 3);
+        for (int e = 0; e < edits; e++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)((state >> 20) % len);
+            char c = pieces[(state >> 45) % (sizeof(pieces) - 1)];
+            switch ((state >> 60) % 3) {
+            case 0: /* replace */
+                text[pos] = c;
+                break;
+            case 1: /* insert */
+                memmove(text + pos + 1, text + pos, len - pos + 1);
+                text[pos] = c;
+                len++;
+                break;
+            default: /* delete */
+                memmove(text + pos, text + pos + 1, len - pos);
+                len--;
+                break;
+            }
+        }
+        struct hn_error err = {0};
+        struct hn_config_node *root = hn_config_load_string(text, "t.yaml", &err);
+        if (root != NULL) {
+            loaded++;
+            check_tree(root, root->file);
+            cr_assert_str_eq(root->path, "");
+            hn_config_free(root);
+        } else {
+            refused++;
+            cr_assert_eq(err.kind, HN_ERR_CONFIG, "%s\n--- text:\n%s", err.msg, text);
+            cr_assert(strncmp(err.msg, "t.yaml:", 7) == 0, "%s", err.msg);
+        }
+    }
+    /* the mutations exercise both outcomes */
+    cr_expect_gt(loaded, 100, "loaded %d", loaded);
+    cr_expect_gt(refused, 100, "refused %d", refused);
+}
