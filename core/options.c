@@ -162,6 +162,9 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
     if (options == NULL) {
         options = no_options;
     }
+    if (plugin_name == NULL) {
+        plugin_name = "NAME";
+    }
     if (node != NULL && node->type != HN_NODE_MAPPING) {
         return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
                                "%s: options must be a mapping of name: value, found %s", label,
@@ -203,9 +206,15 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
         }
         if (v == NULL && o->def == NULL && o->type != HN_OPT_NODE) {
             const struct hn_config_node *at = node;
+            if (o->help != NULL) {
+                return hn_error_config(err, at ? hn_config_where(at, where, sizeof(where)) : NULL,
+                                       "%s: missing required option '%s' (%s)", label, o->name,
+                                       o->help);
+            }
             return hn_error_config(err, at ? hn_config_where(at, where, sizeof(where)) : NULL,
-                                   "%s: missing required option '%s' (%s)", label, o->name,
-                                   o->help ? o->help : "see 'hilnas plugins --options'");
+                                   "%s: missing required option '%s' (see 'hilnas plugins "
+                                   "--options %s')",
+                                   label, o->name, plugin_name);
         }
         struct hn_error inner;
         if (convert(o, v, o->def, ctx, label, &inner) != 0) {

@@ -243,6 +243,13 @@ Test(options, plugin_key_reserved_and_edge_cases)
                  -1);
     cr_expect_str_eq(err.msg, "optimizer 'random': missing required option 'need' (A required "
                               "count.)");
+    static const struct hn_option no_help[] = {
+        {.name = "need", .type = HN_OPT_INT, .offset = 0},
+        {.name = NULL},
+    };
+    cr_expect_eq(hn_options_apply(no_help, NULL, NULL, "oracle 'o' (host)", "host", &err), -1);
+    cr_expect_str_eq(err.msg, "oracle 'o' (host): missing required option 'need' (see 'hilnas "
+                              "plugins --options host')");
     cr_expect_eq(hn_options_apply(demo_options + 7, NULL, &ctx, "x", "x", &err), 0, "%s", err.msg);
     cr_expect_eq(ctx.seed, -1);
     /* a plugin without options accepts only `plugin` */
