@@ -1,4 +1,20 @@
-/* hilnas: parameter sets, the unit-cube map and linear constraints (see include/hilnas/space.h). */
+/*
+ * hilnas: parameter sets, the unit-cube map and linear constraints (see include/hilnas/space.h).
+ *
+ * Unit map, per parameter type (u in [0,1]):
+ *   FLOAT        (v - lo) / (hi - lo), or the same of log v when log-scaled;
+ *   INT          the same; back from u: round to the nearest integer (in native units, also
+ *                when log-scaled), then clamp to [lo, hi];
+ *   CHOICE       index / (n - 1) of the nearest value; back: the nearest index;
+ *   CATEGORICAL  index / (n - 1); back: the nearest index;
+ *   BOOL         v; back: u >= 0.5.
+ * A CHOICE or CATEGORICAL with a single value maps to 0.5 (the middle of the cube) and every u
+ * maps back to it. from_unit treats u outside [0,1] as the nearest bound and NAN as 0.5.
+ *
+ * Linear constraints are parsed from text: each side is a sum of terms "[+|-] [number [*]]
+ * name" or "[+|-] number", for example "2*x0 - 0.5 * x1 >= -3" or "x0 <= x1"; the result is
+ * stored as coef . x <= rhs.
+ */
 #include "config.h"
 
 #include <ctype.h>
@@ -89,8 +105,8 @@ static int parse_one(struct hn_param *p, const char *name, const struct hn_confi
         if (p->log_scale && p->lo <= 0) {
             const struct hn_config_node *mn = hn_config_get(spec, "min");
             return hn_error_config(err, hn_config_where(mn, where, sizeof(where)),
-                                   "%s: a log-scaled parameter needs min > 0, found %g",
-                                   mn->path, p->lo);
+                                   "%s: a log-scaled parameter needs min > 0, found %g", mn->path,
+                                   p->lo);
         }
         return 0;
     }
@@ -132,8 +148,7 @@ static int parse_one(struct hn_param *p, const char *name, const struct hn_confi
             for (size_t i = 1; i < p->n_values; i++) {
                 if (p->values[i] == p->values[i - 1]) {
                     return hn_error_config(err, hn_config_where(vals, where, sizeof(where)),
-                                           "%s: value %g appears twice", vals->path,
-                                           p->values[i]);
+                                           "%s: value %g appears twice", vals->path, p->values[i]);
                 }
             }
             p->lo = p->values[0];
@@ -220,6 +235,16 @@ static int parse_side(const char *s, const struct hn_params *params, double sign
         if (isdigit((unsigned char)*c) || *c == '.') {
             char *end;
             factor = strtod(c, &end);
+            for (const char *k = c; k < end; k++) {
+                if (!isdigit((unsigned char)*k) && strchr(".eE+-", *k) == NULL) {
+                    end = (char *)c; /* hex floats, inf, nan: not plain numbers */
+                }
+            }
+            if (end == c || !isfinite(factor)) {
+                snprintf(why, why_size, "'%.*s' is not a finite decimal number",
+                         (int)strcspn(c, " \t*+-<>="), c);
+                return -1;
+            }
             c = end;
             have_number = 1;
             while (isspace((unsigned char)*c)) {
@@ -238,8 +263,8 @@ static int parse_side(const char *s, const struct hn_params *params, double sign
                 c++;
             }
             char name[256];
-            size_t len = (size_t)(c - start) < sizeof(name) - 1 ? (size_t)(c - start)
-                                                                 : sizeof(name) - 1;
+            size_t len =
+                (size_t)(c - start) < sizeof(name) - 1 ? (size_t)(c - start) : sizeof(name) - 1;
             memcpy(name, start, len);
             name[len] = '\0';
             long idx = hn_params_find(params, name);
@@ -325,8 +350,7 @@ static int parse_linear(struct hn_params *params, const struct hn_config_node *n
 }
 
 struct hn_params *hn_params_parse(const struct hn_config_node *decls,
-                                  const struct hn_config_node *constraints,
-                                  struct hn_error *err)
+                                  const struct hn_config_node *constraints, struct hn_error *err)
 {
     char where[1024];
     struct hn_params *params = calloc(1, sizeof(*params));
@@ -361,8 +385,8 @@ struct hn_params *hn_params_parse(const struct hn_config_node *decls,
         if (hn_config_expect(constraints, HN_NODE_SEQUENCE, err) != 0) {
             goto fail;
         }
-        params->linear = calloc(constraints->n ? constraints->n : 1,
-                                sizeof(struct hn_linear_constraint));
+        params->linear =
+            calloc(constraints->n ? constraints->n : 1, sizeof(struct hn_linear_constraint));
         if (params->linear == NULL) {
             hn_error_set(err, NULL, "out of memory");
             goto fail;
@@ -407,6 +431,8 @@ static double to_unit(const struct hn_param *p, double v)
     }
     return 0;
 }
+
+static double round_one(const struct hn_param *p, double v);
 
 static double clamp01(double u)
 {
@@ -455,39 +481,50 @@ void hn_params_from_unit(const struct hn_params *params, const double *u, double
     }
 }
 
+/* The nearest valid value of parameter p to v (NAN goes to lo, or to index 0). */
+static double round_one(const struct hn_param *p, double v)
+{
+    switch (p->type) {
+    case HN_PARAM_FLOAT:
+        return fmin(p->hi, fmax(p->lo, isnan(v) ? p->lo : v));
+    case HN_PARAM_INT:
+        return fmin(p->hi, fmax(p->lo, round(isnan(v) ? p->lo : v)));
+    case HN_PARAM_CHOICE: {
+        size_t best = 0;
+        for (size_t k = 1; !isnan(v) && k < p->n_values; k++) {
+            if (fabs(p->values[k] - v) < fabs(p->values[best] - v)) {
+                best = k;
+            }
+        }
+        return p->values[best];
+    }
+    case HN_PARAM_CATEGORICAL:
+        return fmin((double)(p->n_values - 1), fmax(0, round(isnan(v) ? 0 : v)));
+    case HN_PARAM_BOOL:
+        return v >= 0.5 ? 1 : 0;
+    }
+    return v;
+}
+
 void hn_params_round(const struct hn_params *params, double *x)
 {
     for (size_t i = 0; i < params->n; i++) {
-        const struct hn_param *p = &params->p[i];
-        switch (p->type) {
-        case HN_PARAM_FLOAT:
-            x[i] = fmin(p->hi, fmax(p->lo, isnan(x[i]) ? p->lo : x[i]));
-            break;
-        case HN_PARAM_INT:
-            x[i] = fmin(p->hi, fmax(p->lo, round(isnan(x[i]) ? p->lo : x[i])));
-            break;
-        case HN_PARAM_CHOICE:
-            x[i] = from_unit(p, to_unit(p, x[i]));
-            break;
-        case HN_PARAM_CATEGORICAL:
-            x[i] = fmin((double)(p->n_values - 1), fmax(0, round(isnan(x[i]) ? 0 : x[i])));
-            break;
-        case HN_PARAM_BOOL:
-            x[i] = x[i] >= 0.5 ? 1 : 0;
-            break;
-        }
+        x[i] = round_one(&params->p[i], x[i]);
     }
 }
 
 int hn_params_same(const struct hn_params *params, const double *a, const double *b)
 {
     for (size_t i = 0; i < params->n; i++) {
-        if (params->p[i].type == HN_PARAM_FLOAT) {
-            double scale = fmax(fabs(params->p[i].hi - params->p[i].lo), 1e-300);
-            if (fabs(a[i] - b[i]) > 1e-12 * scale) {
+        const struct hn_param *p = &params->p[i];
+        double ra = round_one(p, a[i]), rb = round_one(p, b[i]);
+        if (p->type == HN_PARAM_FLOAT) {
+            /* 1e-12 relative to the magnitude of the values (or of the range) */
+            double scale = fmax(fmax(fabs(ra), fabs(rb)), fabs(p->hi - p->lo));
+            if (fabs(ra - rb) > 1e-12 * fmax(scale, 1e-300)) {
                 return 0;
             }
-        } else if (a[i] != b[i]) {
+        } else if (ra != rb) {
             return 0;
         }
     }

@@ -1,6 +1,16 @@
 /*
- * hilnas evaluator "testfn": standard optimization test problems (BoTorch definitions), for
- * checking optimizers against published results. Parameters are read by name x0..x{d-1}.
+ * hilnas evaluator "testfn": standard optimization test problems (BoTorch's definitions, all
+ * minimized), for checking optimizers against published results. Parameters are read by name
+ * x0..x{d-1} from the space (they must be float, int or choice parameters); metric names are
+ * the function's name, "branin" and "currin" for BraninCurrin, f0..f{m-1} for ZDT and DTLZ2.
+ *
+ * Dimensions: branin 2, hartmann6 6, branincurrin 2 (fixed); ackley 2 (BoTorch's default);
+ * zdt1-3 30 (Zitzler, Deb and Thiele 2000; BoTorch has no default), at least 2; dtlz2
+ * max(6, objectives + 1), more than `objectives` (BoTorch requires dim > num_objectives).
+ *
+ * Noise: with noise_std > 0 every metric gets Gaussian noise of that deviation (reported as
+ * its sem), drawn from hn_rng_derive(per-trial seed, hn_rng_hash(instance name)): a re-run of
+ * a trial sees the same noise, two testfn instances see independent noise.
  */
 #include "config.h"
 
@@ -16,9 +26,8 @@
 #define MAX_DIM 256
 #define MAX_OBJ 16
 
-static const char *const functions[] = {"branin", "hartmann6", "ackley", "branincurrin",
-                                        "zdt1",   "zdt2",      "zdt3",   "dtlz2",
-                                        NULL};
+static const char *const functions[] = {
+    "branin", "hartmann6", "ackley", "branincurrin", "zdt1", "zdt2", "zdt3", "dtlz2", NULL};
 
 struct testfn {
     int function;
@@ -28,18 +37,40 @@ struct testfn {
     size_t d, m;
     long index[MAX_DIM]; /* where x_i sits in the space's parameters */
     char *names[MAX_OBJ + 1];
+    uint64_t noise_stream;
 };
 
 static const struct hn_option testfn_options[] = {
-    {.name = "function", .type = HN_OPT_ENUM, .def = NULL, .choices = functions,
-     .offset = offsetof(struct testfn, function), .help = "Which test problem."},
-    {.name = "dim", .type = HN_OPT_INT, .def = "0", .min = 0, .max = MAX_DIM, .bounded = 1,
+    {.name = "function",
+     .type = HN_OPT_ENUM,
+     .def = NULL,
+     .choices = functions,
+     .offset = offsetof(struct testfn, function),
+     .help = "Which test problem."},
+    {.name = "dim",
+     .type = HN_OPT_INT,
+     .def = "0",
+     .min = 0,
+     .max = MAX_DIM,
+     .bounded = 1,
      .offset = offsetof(struct testfn, dim),
-     .help = "Dimension for ackley (default 2), zdt1-3 and dtlz2 (default 6)."},
-    {.name = "objectives", .type = HN_OPT_INT, .def = "2", .min = 2, .max = MAX_OBJ, .bounded = 1,
-     .offset = offsetof(struct testfn, objectives), .help = "Number of objectives of dtlz2."},
-    {.name = "noise_std", .type = HN_OPT_DOUBLE, .def = "0", .min = 0, .max = 1e300,
-     .bounded = 1, .offset = offsetof(struct testfn, noise_std),
+     .help = "Dimension of ackley (default 2), zdt1-3 (30) and dtlz2 (max(6, objectives + 1)); "
+             "0 = default."},
+    {.name = "objectives",
+     .type = HN_OPT_INT,
+     .def = "2",
+     .min = 2,
+     .max = MAX_OBJ,
+     .bounded = 1,
+     .offset = offsetof(struct testfn, objectives),
+     .help = "Number of objectives of dtlz2."},
+    {.name = "noise_std",
+     .type = HN_OPT_DOUBLE,
+     .def = "0",
+     .min = 0,
+     .max = 1e300,
+     .bounded = 1,
+     .offset = offsetof(struct testfn, noise_std),
      .help = "Standard deviation of Gaussian observation noise (reported as the sem)."},
     {.name = NULL},
 };
@@ -86,27 +117,39 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
     case TESTFN_ZDT1:
     case TESTFN_ZDT2:
     case TESTFN_ZDT3:
-        t->d = t->dim > 0 ? (size_t)t->dim : 6;
+        t->d = t->dim > 0 ? (size_t)t->dim : 30;
         t->m = 2;
         break;
     case TESTFN_DTLZ2:
-        t->d = t->dim > 0 ? (size_t)t->dim : 6;
         t->m = (size_t)t->objectives;
+        t->d = t->dim > 0 ? (size_t)t->dim : (t->m + 1 > 6 ? t->m + 1 : 6);
         break;
     }
-    if (t->dim > 0 && (t->function == TESTFN_BRANIN || t->function == TESTFN_HARTMANN6 ||
-                       t->function == TESTFN_BRANINCURRIN) &&
-        (size_t)t->dim != t->d) {
-        hn_error_config(err, hn_config_where(args->node, where, sizeof(where)),
-                        "evaluator 'testfn': %s has dimension %zu, not %lld; remove 'dim'",
-                        fname, t->d, (long long)t->dim);
+    const struct hn_config_node *objectives_node = hn_config_get(args->node, "objectives");
+    if (objectives_node != NULL && t->function != TESTFN_DTLZ2) {
+        hn_error_config(err, hn_config_where(objectives_node, where, sizeof(where)),
+                        "evaluator 'testfn': %s has %zu objective%s, fixed; 'objectives' is for "
+                        "dtlz2: remove it",
+                        fname, t->m, t->m > 1 ? "s" : "");
         goto fail;
     }
-    if ((t->function >= TESTFN_ZDT1 && t->d < 2) ||
-        (t->function == TESTFN_DTLZ2 && t->d < t->m)) {
-        hn_error_config(err, hn_config_where(args->node, where, sizeof(where)),
-                        "evaluator 'testfn': %s needs dim >= %zu", fname,
-                        t->function == TESTFN_DTLZ2 ? t->m : (size_t)2);
+    if (t->dim > 0 &&
+        (t->function == TESTFN_BRANIN || t->function == TESTFN_HARTMANN6 ||
+         t->function == TESTFN_BRANINCURRIN) &&
+        (size_t)t->dim != t->d) {
+        hn_error_config(err,
+                        hn_config_where(hn_config_get(args->node, "dim"), where, sizeof(where)),
+                        "evaluator 'testfn': %s has dimension %zu, not %lld; remove 'dim'", fname,
+                        t->d, (long long)t->dim);
+        goto fail;
+    }
+    if ((t->function >= TESTFN_ZDT1 && t->function <= TESTFN_ZDT3 && t->d < 2) ||
+        (t->function == TESTFN_DTLZ2 && t->d <= t->m)) {
+        const struct hn_config_node *dim_node = hn_config_get(args->node, "dim");
+        hn_error_config(err,
+                        hn_config_where(dim_node ? dim_node : args->node, where, sizeof(where)),
+                        "evaluator 'testfn': %s needs dim >= %zu, found %zu", fname,
+                        t->function == TESTFN_DTLZ2 ? t->m + 1 : (size_t)2, t->d);
         goto fail;
     }
     if (args->space != NULL) {
@@ -118,8 +161,16 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
             if (t->index[i] < 0) {
                 hn_error_config(err, hn_config_where(args->node, where, sizeof(where)),
                                 "evaluator 'testfn': %s needs parameters x0..x%zu, but the "
-                                "space has no '%s'",
+                                "space has no '%s'; declare it (or set dim)",
                                 fname, t->d - 1, name);
+                goto fail;
+            }
+            enum hn_param_type type = params->p[t->index[i]].type;
+            if (type == HN_PARAM_CATEGORICAL || type == HN_PARAM_BOOL) {
+                hn_error_config(err, hn_config_where(args->node, where, sizeof(where)),
+                                "evaluator 'testfn': parameter '%s' is %s; %s takes numbers "
+                                "(float, int or choice parameters)",
+                                name, type == HN_PARAM_BOOL ? "a bool" : "categorical", fname);
                 goto fail;
             }
         }
@@ -128,6 +179,7 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
             t->index[i] = (long)i;
         }
     }
+    t->noise_stream = hn_rng_hash(args->instance != NULL ? args->instance : "testfn");
     if (t->m == 1) {
         t->names[0] = strdup(fname);
     } else if (t->function == TESTFN_BRANINCURRIN) {
@@ -138,6 +190,12 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
             char name[32];
             snprintf(name, sizeof(name), "f%zu", j);
             t->names[j] = strdup(name);
+        }
+    }
+    for (size_t j = 0; j < t->m; j++) {
+        if (t->names[j] == NULL) {
+            hn_error_set(err, NULL, "out of memory");
+            goto fail;
         }
     }
     return t;
@@ -182,7 +240,7 @@ static int testfn_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         break;
     }
     struct hn_rng rng;
-    hn_rng_seed(&rng, req->seed);
+    hn_rng_seed(&rng, hn_rng_derive(req->seed, t->noise_stream));
     for (size_t j = 0; j < t->m; j++) {
         double v = f[j], sem = NAN;
         if (t->noise_std > 0) {

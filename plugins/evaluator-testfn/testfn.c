@@ -1,6 +1,8 @@
 /*
- * Standard test problems as BoTorch defines them (botorch/test_functions/synthetic.py and
- * multi_objective.py): constants copied from there, all minimization problems.
+ * Standard test problems as BoTorch defines them (github.com/pytorch/botorch,
+ * botorch/test_functions/synthetic.py and multi_objective.py, MIT licence, Copyright (c) Meta
+ * Platforms, Inc. and affiliates): formulas and constants (Hartmann6's alpha, A and P) follow
+ * those files; all are minimization problems (BoTorch's negate=False).
  */
 #include "config.h"
 
@@ -79,7 +81,9 @@ void testfn_zdt(int which, const double *x, size_t d, double *f)
         f[1] = g * (1 - ratio * ratio);
         break;
     default:
-        f[1] = g * (1 - sqrt(ratio) - ratio * sin(10 * M_PI * f0));
+        /* BoTorch's ZDT3 is not multiplied by g (Zitzler et al. 2000 multiply the bracket by
+         * g); both agree on the Pareto front g = 1 */
+        f[1] = 1 - sqrt(ratio) - ratio * sin(10 * M_PI * f0);
         break;
     }
 }

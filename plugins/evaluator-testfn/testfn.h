@@ -18,15 +18,31 @@ enum testfn_id {
     TESTFN_DTLZ2,
 };
 
+/* Published optima and reference points / maximum hypervolumes (BoTorch's values). */
 #define TESTFN_HARTMANN6_MIN (-3.32237)
 #define TESTFN_BRANIN_MIN 0.397887
+#define TESTFN_BRANINCURRIN_REF_0 18.0
+#define TESTFN_BRANINCURRIN_REF_1 6.0
 #define TESTFN_BRANINCURRIN_MAX_HV 59.36011874867746
+#define TESTFN_ZDT_REF 11.0 /* both objectives */
+#define TESTFN_ZDT1_MAX_HV (120.0 + 2.0 / 3.0)
+#define TESTFN_ZDT2_MAX_HV (120.0 + 1.0 / 3.0)
+#define TESTFN_ZDT3_MAX_HV 128.77811613069076060
+#define TESTFN_DTLZ2_REF                                                                           \
+    1.1 /* every objective; max hv 1.1^m minus the                                                 \
+           positive orthant of the unit ball */
 
-double testfn_branin(const double *x);               /* x in [-5,10] x [0,15] */
-double testfn_hartmann6(const double *x);            /* x in [0,1]^6 */
-double testfn_ackley(const double *x, size_t d);     /* x in [-32.768, 32.768]^d */
-void testfn_branincurrin(const double *x, double *f); /* x in [0,1]^2; f[0] branin, f[1] currin */
-void testfn_zdt(int which, const double *x, size_t d, double *f); /* which 1..3; x in [0,1]^d */
-void testfn_dtlz2(const double *x, size_t d, size_t m, double *f); /* x in [0,1]^d */
+/* Branin on [-5,10] x [0,15]; minimum 0.397887 at (-pi, 12.275), (pi, 2.275), (9.42478, 2.475). */
+double testfn_branin(const double *x);
+/* Hartmann6 on [0,1]^6; minimum -3.32237. */
+double testfn_hartmann6(const double *x);
+/* Ackley (a = 20, b = 0.2, c = 2 pi) on [-32.768, 32.768]^d, d >= 1; minimum 0 at 0. */
+double testfn_ackley(const double *x, size_t d);
+/* BraninCurrin on [0,1]^2: f[0] Branin of (15 x0 - 5, 15 x1), f[1] Currin. */
+void testfn_branincurrin(const double *x, double *f);
+/* ZDT1..3 (which = 1..3) on [0,1]^d, d >= 2: f[0] = x0, f[1] as BoTorch. */
+void testfn_zdt(int which, const double *x, size_t d, double *f);
+/* DTLZ2 with m objectives on [0,1]^d, d > m: front sum f_j^2 = 1 where x_{m-1..d-1} = 0.5. */
+void testfn_dtlz2(const double *x, size_t d, size_t m, double *f);
 
 #endif

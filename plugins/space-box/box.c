@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "hilnas/plugin.h"
 #include "hilnas/space.h"
 #include "hilnas/study.h"
-#include "hilnas/plugin.h"
 
 struct box {
     const struct hn_config_node *params_node;
@@ -15,9 +15,13 @@ struct box {
 };
 
 static const struct hn_option box_options[] = {
-    {.name = "params", .type = HN_OPT_NODE, .offset = offsetof(struct box, params_node),
+    {.name = "params",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct box, params_node),
      .help = "Mapping name -> {type: float|int|choice|categorical|bool, ...} (required)."},
-    {.name = "constraints", .type = HN_OPT_NODE, .offset = offsetof(struct box, constraints_node),
+    {.name = "constraints",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct box, constraints_node),
      .help = "List of linear constraints such as \"x0 + x1 <= 1\"."},
     {.name = NULL},
 };

@@ -10,3 +10,14 @@ tests_plugins_test_random_cli_SOURCES = tests/plugins/test_random_cli.c tests/co
 tests_plugins_test_random_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_random_cli_LDADD = $(HN_TEST_LIBS)
 include tests/plugins/gpbo.mk
+check_PROGRAMS += tests/plugins/test_random
+TESTS += tests/plugins/test_random
+tests_plugins_test_random_SOURCES = tests/plugins/test_random.c plugins/optimizer-random/random.c
+tests_plugins_test_random_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_random_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/plugins/test_plugin_modules
+TESTS += tests/plugins/test_plugin_modules
+tests_plugins_test_plugin_modules_SOURCES = tests/plugins/test_plugin_modules.c \
+	plugins/evaluator-testfn/testfn.c
+tests_plugins_test_plugin_modules_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_plugin_modules_LDADD = $(HN_TEST_LIBS)
