@@ -466,7 +466,8 @@ static int gp_factor(struct hn_gp *gp, struct hn_error *err)
     inv_sq(gp->h.lengthscale, gp->d, inv_l2);
     build_K(gp->X, gp->n, gp->d, gp->kernel, inv_l2, gp->h.outputscale, gp->h.noise, gp->noise_obs,
             gp->L, NULL);
-    if (cholesky_escalate(gp->L, gp->n) < 0) {
+    gp->h.jitter = cholesky_escalate(gp->L, gp->n);
+    if (gp->h.jitter < 0) {
         return hn_error_set(err, NULL,
                             "GP: the %zu x %zu kernel matrix is not positive definite even with "
                             "jitter of 1e-2 of its diagonal (non-finite hyperparameters or "
@@ -474,6 +475,15 @@ static int gp_factor(struct hn_gp *gp, struct hn_error *err)
                             gp->n, gp->n);
     }
     gp_solve_alpha(gp);
+    return 0;
+}
+
+static int check_kernel(enum hn_gp_kernel kernel, struct hn_error *err)
+{
+    if (kernel != HN_GP_MATERN52 && kernel != HN_GP_RBF) {
+        return hn_error_set(err, NULL, "GP: unknown kernel %d (HN_GP_MATERN52 or HN_GP_RBF)",
+                            (int)kernel);
+    }
     return 0;
 }
 
@@ -525,7 +535,7 @@ struct hn_gp *hn_gp_new_fixed(const double *X, const double *y, const double *no
                               size_t d, enum hn_gp_kernel kernel, const struct hn_gp_hyper *hyper,
                               struct hn_error *err)
 {
-    if (check_inputs(X, n, d, err) != 0) {
+    if (check_inputs(X, n, d, err) != 0 || check_kernel(kernel, err) != 0) {
         return NULL;
     }
     int learned = has_learned(noise_var, n);
@@ -673,7 +683,7 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
         hn_gp_options_default(&defaults);
         opt = &defaults;
     }
-    if (check_inputs(X, n, d, err) != 0) {
+    if (check_inputs(X, n, d, err) != 0 || check_kernel(opt->kernel, err) != 0) {
         return NULL;
     }
     const double *use_sem = opt->fixed_noise ? sem : NULL;
@@ -1022,7 +1032,9 @@ struct hn_gp *hn_gp_condition(const struct hn_gp *gp, const double *Xnew, const 
         }
         cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)k, (int)n, -1.0, B, (int)n, 1.0, S,
                     (int)k);
-        if (cholesky_escalate(S, k) < 0) {
+        double js = cholesky_escalate(S, k);
+        c->h.jitter = fmax(c->h.jitter, js);
+        if (js < 0) {
             hn_error_set(err, NULL,
                          "GP: conditioning on %zu points: the update is not positive definite even "
                          "with jitter",

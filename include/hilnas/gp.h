@@ -94,6 +94,8 @@ struct hn_gp_hyper {
     double outputscale; /* kernel variance s (0 in hn_gp_new_fixed means 1) */
     double y_mean;      /* model-space offset (0 with y_scale 0: no standardization) */
     double y_scale;     /* model-space scale, > 0; 0 in hn_gp_new_fixed means 1 */
+    double jitter;      /* output only: what was added to K's diagonal to factor it (0 mostly;
+                           > 0 with near-duplicate inputs); ignored by hn_gp_new_fixed */
 };
 
 struct hn_gp;

@@ -630,7 +630,10 @@ Test(gp, duplicates_get_jitter_and_bad_data_a_clear_error)
     cr_expect(isinf(hn_gp_log_objective(X, y, fixed0, 4, 2, HN_GP_RBF, theta, NULL, 0)),
               "the objective itself does not add jitter");
     struct hn_gp *gp = hn_gp_new_fixed(X, y, NULL, 4, 2, HN_GP_RBF, &h, &err);
-    cr_expect_not_null(gp, "jitter must rescue exact duplicates: %s", err.msg);
+    cr_assert_not_null(gp, "jitter must rescue exact duplicates: %s", err.msg);
+    struct hn_gp_hyper hj;
+    hn_gp_get_hyper(gp, &hj);
+    cr_expect(hj.jitter >= 1e-8 && hj.jitter <= 1e-2, "jitter %g", hj.jitter);
     double m, v;
     hn_gp_predict(gp, X, 1, &m, &v, &err);
     cr_expect(fabs(m - 1) < 1e-3 && v < 1e-2, "at the duplicates: mean %g var %g", m, v);
@@ -639,7 +642,11 @@ Test(gp, duplicates_get_jitter_and_bad_data_a_clear_error)
     double Xfar[2] = {1e300, -1e300}, yfar[2] = {1, 2};
     struct hn_gp_hyper h1 = {.d = 1, .lengthscale = {0.5}, .noise = 0.1};
     gp = hn_gp_new_fixed(Xfar, yfar, NULL, 2, 1, HN_GP_MATERN52, &h1, &err);
-    cr_expect_not_null(gp, "%s", err.msg);
+    cr_assert_not_null(gp, "%s", err.msg);
+    hn_gp_get_hyper(gp, &hj);
+    cr_expect_eq(hj.jitter, 0);
+    cr_expect_null(hn_gp_new_fixed(Xfar, yfar, NULL, 2, 1, (enum hn_gp_kernel)7, &h1, &err));
+    cr_expect(strstr(err.msg, "unknown kernel") != NULL, "%s", err.msg);
     hn_gp_free(gp);
     /* hopeless inputs: clean errors, no crash */
     X[3] = NAN;
