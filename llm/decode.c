@@ -95,61 +95,55 @@ void hn_llm_infer_reset(struct hn_llm_infer *inf)
     inf->pos = 0;
 }
 
-/* Attention of n new queries over the cache of one layer; see the file comment. */
+/* query rows per tile of the prefill products: row i sees keys 0..pos+i, so a tile of rows
+ * [r0, r1) multiplies only keys [0, pos + r1) instead of the whole context */
+#define PREFILL_TILE 64
+
+/* Attention of query head h over its kv head's cache, n new queries; see the file comment. */
+static void cached_attention_head(struct hn_llm_infer *inf, const float *kc, const float *vc,
+                                  size_t n, size_t h)
+{
+    const struct hn_llm_config *c = &inf->model->config;
+    size_t NH = (size_t)c->num_attention_heads, KVH = (size_t)c->num_key_value_heads;
+    size_t HD = (size_t)c->head_dim, KD = KVH * HD, g = h / (NH / KVH);
+    size_t pos = (size_t)inf->pos, ctx = pos + n, S = (size_t)inf->max_seq;
+    float scale = 1.0f / sqrtf((float)HD);
+    float *sc = inf->scores + h * n * S; /* (n, ctx) with row stride ctx */
+    if (n == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)ctx, (int)HD, scale, kc + g * HD, (int)KD,
+                    inf->q + h * HD, 1, 0.0f, sc, 1);
+        hn_causal_softmax_row(sc, pos, ctx);
+        /* out (HD) = V_g^T (HD, ctx) . p (ctx) */
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)ctx, (int)HD, 1.0f, vc + g * HD, (int)KD, sc,
+                    1, 0.0f, inf->attout + h * HD, 1);
+        return;
+    }
+    for (size_t r0 = 0; r0 < n; r0 += PREFILL_TILE) {
+        size_t r1 = r0 + PREFILL_TILE < n ? r0 + PREFILL_TILE : n, keys = pos + r1;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)keys, (int)HD,
+                    scale, inf->q + r0 * NH * HD + h * HD, (int)(NH * HD), kc + g * HD, (int)KD,
+                    0.0f, sc + r0 * ctx, (int)ctx);
+        for (size_t i = r0; i < r1; i++) {
+            hn_causal_softmax_row(sc + i * ctx, pos + i, keys);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)HD,
+                    (int)keys, 1.0f, sc + r0 * ctx, (int)ctx, vc + g * HD, (int)KD, 0.0f,
+                    inf->attout + r0 * NH * HD + h * HD, (int)(NH * HD));
+    }
+}
+
+/* Attention of n new queries over the cache of one layer, heads split over the kernel threads
+ * (each head owns its scores and output columns). */
 static void cached_attention(struct hn_llm_infer *inf, const float *kc, const float *vc,
                              size_t n)
 {
     const struct hn_llm_config *c = &inf->model->config;
-    size_t NH = (size_t)c->num_attention_heads, KVH = (size_t)c->num_key_value_heads;
-    size_t HD = (size_t)c->head_dim, KD = KVH * HD, group = NH / KVH;
-    size_t pos = (size_t)inf->pos, ctx = pos + n, S = (size_t)inf->max_seq;
-    float scale = 1.0f / sqrtf((float)HD);
-    for (size_t h = 0; h < NH; h++) {
-        size_t g = h / group;
-        float *sc = inf->scores + h * n * S; /* (n, ctx) with row stride ctx */
-        if (n == 1) {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)ctx, (int)HD, scale, kc + g * HD,
-                        (int)KD, inf->q + h * HD, 1, 0.0f, sc, 1);
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)ctx, (int)HD, scale,
-                        inf->q + h * HD, (int)(NH * HD), kc + g * HD, (int)KD, 0.0f, sc,
-                        (int)ctx);
-        }
-    }
-    size_t rows = NH * n;
-    for (size_t r = 0; r < rows; r++) {
-        size_t h = r / n, i = r % n;
-        float *row = inf->scores + h * n * S + i * ctx;
-        size_t last = pos + i; /* keys 0..last visible */
-        float maxv = -INFINITY;
-        for (size_t j = 0; j <= last; j++) {
-            maxv = fmaxf(maxv, row[j]);
-        }
-        float sum = 0.0f;
-        for (size_t j = 0; j <= last; j++) {
-            row[j] = expf(row[j] - maxv);
-            sum += row[j];
-        }
-        float inv = 1.0f / sum;
-        for (size_t j = 0; j <= last; j++) {
-            row[j] *= inv;
-        }
-        for (size_t j = last + 1; j < ctx; j++) {
-            row[j] = 0.0f;
-        }
-    }
-    for (size_t h = 0; h < NH; h++) {
-        size_t g = h / group;
-        const float *sc = inf->scores + h * n * S;
-        if (n == 1) {
-            /* out (HD) = V_g^T (HD, ctx) . p (ctx) */
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)ctx, (int)HD, 1.0f, vc + g * HD, (int)KD,
-                        sc, 1, 0.0f, inf->attout + h * HD, 1);
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)HD, (int)ctx,
-                        1.0f, sc, (int)ctx, vc + g * HD, (int)KD, 0.0f, inf->attout + h * HD,
-                        (int)(NH * HD));
-        }
+    long NH = (long)c->num_attention_heads;
+    double work = (double)NH * n * (inf->pos + n) * c->head_dim;
+    int nt = hn_ops_threads() > 1 && work >= 32768 ? hn_ops_threads() : 1;
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (long h = 0; h < NH; h++) {
+        cached_attention_head(inf, kc, vc, n, (size_t)h);
     }
 }
 

@@ -291,9 +291,14 @@ int hn_llm_set_threads(int n)
         n = env != NULL ? atoi(env) : 0;
     }
     if (n > 0) {
-        openblas_set_num_threads(n);
 #ifdef _OPENMP
+        /* one pool: the kernels split work over OpenMP threads, each calling single-threaded
+         * OpenBLAS (see llm/ops.h) */
         omp_set_num_threads(n);
+        openblas_set_num_threads(1);
+        hn_ops_set_threads(n);
+#else
+        openblas_set_num_threads(n);
 #endif
         return n;
     }

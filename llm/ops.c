@@ -12,6 +12,61 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * threading: one pool (OpenMP). With ops_threads > 1, OpenBLAS runs on one thread and the kernels
+ * split their work (matmul rows, attention heads, elementwise rows) over ops_threads OpenMP
+ * threads, each calling single-threaded BLAS; two pools never spin against each other. */
+
+static int ops_threads = 1;
+
+/* below this many multiply-adds (or elements) a kernel stays on the calling thread */
+#define PAR_MIN_WORK 32768
+
+void hn_ops_set_threads(int n)
+{
+    ops_threads = n > 1 ? n : 1;
+}
+
+int hn_ops_threads(void)
+{
+    return ops_threads;
+}
+
+static int threads_for(double work)
+{
+    return ops_threads > 1 && work >= PAR_MIN_WORK ? ops_threads : 1;
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static int thread_count(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* [*lo, *hi): share t of nt of n items, boundaries multiples of align (except n) */
+static void share(size_t n, size_t align, int t, int nt, size_t *lo, size_t *hi)
+{
+    size_t blocks = (n + align - 1) / align;
+    size_t b0 = blocks * (size_t)t / (size_t)nt, b1 = blocks * (size_t)(t + 1) / (size_t)nt;
+    *lo = b0 * align < n ? b0 * align : n;
+    *hi = b1 * align < n ? b1 * align : n;
+}
 
 /* ---------------------------------------------------------------------------------------------
  * matmul */
@@ -19,14 +74,31 @@
 void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t N, size_t C,
                        size_t OC)
 {
+    int nt = threads_for((double)N * C * OC);
     if (N == 1) {
-        /* out (OC) = weight (OC,C) . inp (C) */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)OC, (int)C, 1.0f, weight, (int)C, inp, 1,
-                    0.0f, out, 1);
+        /* out (OC) = weight (OC,C) . inp (C), output rows split over the threads */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            size_t lo, hi;
+            share(OC, 16, thread_id(), thread_count(), &lo, &hi);
+            if (hi > lo) {
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(hi - lo), (int)C, 1.0f,
+                            weight + lo * C, (int)C, inp, 1, 0.0f, out + lo, 1);
+            }
+        }
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)OC, (int)C, 1.0f, inp,
-                (int)C, weight, (int)C, 0.0f, out, (int)OC);
+    /* rows split over the threads */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        size_t lo, hi;
+        share(N, 16, thread_id(), thread_count(), &lo, &hi);
+        if (hi > lo) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)OC, (int)C,
+                        1.0f, inp + lo * C, (int)C, weight, (int)C, 0.0f, out + lo * OC,
+                        (int)OC);
+        }
+    }
 }
 
 void hn_matmul_forward_naive(float *out, const float *inp, const float *weight, size_t N,
@@ -46,20 +118,38 @@ void hn_matmul_forward_naive(float *out, const float *inp, const float *weight, 
 void hn_matmul_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                         const float *weight, size_t N, size_t C, size_t OC)
 {
-    if (dinp != NULL) {
-        /* dinp (N,C) += dout (N,OC) . weight (OC,C) */
-        if (N == 1) {
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)OC, (int)C, 1.0f, weight, (int)C, dout, 1,
-                        1.0f, dinp, 1);
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)C, (int)OC, 1.0f,
-                        dout, (int)OC, weight, (int)C, 1.0f, dinp, (int)C);
+    int nt = threads_for((double)N * C * OC);
+    /* each thread takes a block of dinp rows and a block of dweight rows: no shared output */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int t = thread_id(), tn = thread_count();
+        size_t lo, hi;
+        if (dinp != NULL) {
+            /* dinp (N,C) += dout (N,OC) . weight (OC,C) */
+            if (N == 1) {
+                share(C, 16, t, tn, &lo, &hi);
+                if (hi > lo) {
+                    cblas_sgemv(CblasRowMajor, CblasTrans, (int)OC, (int)(hi - lo), 1.0f,
+                                weight + lo, (int)C, dout, 1, 1.0f, dinp + lo, 1);
+                }
+            } else {
+                share(N, 16, t, tn, &lo, &hi);
+                if (hi > lo) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)C,
+                                (int)OC, 1.0f, dout + lo * OC, (int)OC, weight, (int)C, 1.0f,
+                                dinp + lo * C, (int)C);
+                }
+            }
         }
-    }
-    if (dweight != NULL) {
-        /* dweight (OC,C) += dout^T (OC,N) . inp (N,C) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)OC, (int)C, (int)N, 1.0f, dout,
-                    (int)OC, inp, (int)C, 1.0f, dweight, (int)C);
+        if (dweight != NULL) {
+            /* dweight (OC,C) += dout^T (OC,N) . inp (N,C), rows of dweight split */
+            share(OC, 16, t, tn, &lo, &hi);
+            if (hi > lo) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), (int)C,
+                            (int)N, 1.0f, dout + lo, (int)OC, inp, (int)C, 1.0f, dweight + lo * C,
+                            (int)C);
+            }
+        }
     }
 }
 
@@ -93,6 +183,8 @@ void hn_matmul_backward_naive(float *dinp, float *dweight, const float *dout, co
 void hn_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, size_t N,
                         size_t C, float eps)
 {
+    int nt = threads_for((double)N * C);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         float *y = out + n * C;
@@ -114,6 +206,8 @@ void hn_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *
 void hn_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                          const float *weight, const float *rstd, size_t N, size_t C)
 {
+    int nt = threads_for((double)N * C);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         const float *dy = dout + n * C;
@@ -129,13 +223,18 @@ void hn_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
             dx[i] += r * weight[i] * dy[i] - k * x[i];
         }
     }
-    /* the weight gradient reduces over rows: one pass, no races */
-    for (size_t n = 0; n < N; n++) {
-        const float *x = inp + n * C;
-        const float *dy = dout + n * C;
-        float r = rstd[n];
-        for (size_t i = 0; i < C; i++) {
-            dweight[i] += dy[i] * x[i] * r;
+    /* the weight gradient reduces over rows: each thread owns a block of columns, no races */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        size_t lo, hi;
+        share(C, 16, thread_id(), thread_count(), &lo, &hi);
+        for (size_t n = 0; n < N; n++) {
+            const float *x = inp + n * C;
+            const float *dy = dout + n * C;
+            float r = rstd[n];
+            for (size_t i = lo; i < hi; i++) {
+                dweight[i] += dy[i] * x[i] * r;
+            }
         }
     }
 }
@@ -160,6 +259,8 @@ static void rope_apply(float *x, const float *cos_table, const float *sin_table,
                        size_t T, size_t start, size_t NH, size_t HD, float sign)
 {
     size_t half = HD / 2;
+    int nt = threads_for((double)N * NH * HD);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t n = 0; n < N; n++) {
         size_t pos = start + n % T;
         const float *c = cos_table + pos * half;
@@ -198,27 +299,49 @@ void hn_rope_backward(float *dx, const float *cos_table, const float *sin_table,
  * backward: dP = dO_h . V_g^T;  dV_g += P^T . dO_h;  dS = P * (dP - rowsum(dP * P));
  *           dQ_h += scale * dS . K_g;  dK_g += scale * dS^T . Q_h */
 
-static void causal_softmax_rows(float *att, size_t rows, size_t T)
+/* rows of a causal score tile: blocks of ATT_TILE query rows see keys up to their last row only,
+ * so the products skip (most of) the masked upper triangle */
+#define ATT_TILE 64
+
+void hn_causal_softmax_row(float *row, size_t last, size_t len)
 {
-    for (size_t r = 0; r < rows; r++) {
-        size_t t = r % T;
-        float *row = att + r * T;
-        float maxv = -INFINITY;
-        for (size_t j = 0; j <= t; j++) {
-            maxv = fmaxf(maxv, row[j]);
+    float maxv = -INFINITY;
+    for (size_t j = 0; j <= last; j++) {
+        maxv = row[j] > maxv ? row[j] : maxv;
+    }
+    float sum = 0.0f;
+    for (size_t j = 0; j <= last; j++) {
+        row[j] = expf(row[j] - maxv);
+        sum += row[j];
+    }
+    float inv = 1.0f / sum;
+#pragma omp simd
+    for (size_t j = 0; j <= last; j++) {
+        row[j] *= inv;
+    }
+    if (last + 1 < len) {
+        memset(row + last + 1, 0, (len - last - 1) * sizeof(float));
+    }
+}
+
+/*
+ * One query head over its key/value head: S = scale Q K^T (causal), P = softmax(S), O = P V.
+ * q, out rows strided by ldq, k, v by ldk; P (T,T) dense with the upper triangle zero. Query rows
+ * [r0, r1) see keys [0, r1) in the products; the softmax masks the rest of the tile.
+ */
+static void attention_head_forward(float *out, float *P, const float *q, const float *k,
+                                   const float *v, size_t T, size_t HD, int ldq, int ldk,
+                                   float scale)
+{
+    for (size_t r0 = 0; r0 < T; r0 += ATT_TILE) {
+        size_t r1 = r0 + ATT_TILE < T ? r0 + ATT_TILE : T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), (int)r1, (int)HD,
+                    scale, q + r0 * (size_t)ldq, ldq, k, ldk, 0.0f, P + r0 * T, (int)T);
+        for (size_t t = r0; t < r1; t++) {
+            hn_causal_softmax_row(P + t * T, t, T);
         }
-        float sum = 0.0f;
-        for (size_t j = 0; j <= t; j++) {
-            row[j] = expf(row[j] - maxv);
-            sum += row[j];
-        }
-        float inv = 1.0f / sum;
-        for (size_t j = 0; j <= t; j++) {
-            row[j] *= inv;
-        }
-        for (size_t j = t + 1; j < T; j++) {
-            row[j] = 0.0f;
-        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)HD, (int)r1,
+                    1.0f, P + r0 * T, (int)T, v, ldk, 0.0f, out + r0 * (size_t)ldq, ldq);
     }
 }
 
@@ -228,22 +351,15 @@ void hn_attention_forward(float *out, float *att, const float *q, const float *k
     size_t group = NH / KVH;
     float scale = 1.0f / sqrtf((float)HD);
     int ldq = (int)(NH * HD), ldk = (int)(KVH * HD);
-    for (size_t b = 0; b < B; b++) {
-        for (size_t h = 0; h < NH; h++) {
-            size_t g = h / group;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)HD, scale,
-                        q + b * T * NH * HD + h * HD, ldq, k + b * T * KVH * HD + g * HD, ldk,
-                        0.0f, att + (b * NH + h) * T * T, (int)T);
-        }
-    }
-    causal_softmax_rows(att, B * NH * T, T);
-    for (size_t b = 0; b < B; b++) {
-        for (size_t h = 0; h < NH; h++) {
-            size_t g = h / group;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)HD, (int)T, 1.0f,
-                        att + (b * NH + h) * T * T, (int)T, v + b * T * KVH * HD + g * HD, ldk,
-                        0.0f, out + b * T * NH * HD + h * HD, ldq);
-        }
+    long pairs = (long)(B * NH);
+    int nt = threads_for((double)B * NH * T * T * HD);
+    /* (batch, head) pairs split over the threads; each writes only its own out columns and P */
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (long bh = 0; bh < pairs; bh++) {
+        size_t b = (size_t)bh / NH, h = (size_t)bh % NH, g = h / group;
+        attention_head_forward(out + b * T * NH * HD + h * HD, att + (size_t)bh * T * T,
+                               q + b * T * NH * HD + h * HD, k + b * T * KVH * HD + g * HD,
+                               v + b * T * KVH * HD + g * HD, T, HD, ldq, ldk, scale);
     }
 }
 
@@ -289,6 +405,49 @@ void hn_attention_forward_naive(float *out, float *att, const float *q, const fl
     }
 }
 
+/* Backward of attention_head_forward for one query head; dS (T,T) scratch; dk, dv +=. */
+static void attention_head_backward(float *dq, float *dk, float *dv, float *dS, const float *dO,
+                                    const float *q, const float *k, const float *v,
+                                    const float *P, size_t T, size_t HD, int ldq, int ldk,
+                                    float scale)
+{
+    for (size_t r0 = 0; r0 < T; r0 += ATT_TILE) {
+        size_t r1 = r0 + ATT_TILE < T ? r0 + ATT_TILE : T;
+        int m = (int)(r1 - r0), keys = (int)r1;
+        const float *dOt = dO + r0 * (size_t)ldq, *Pt = P + r0 * T;
+        float *dSt = dS + r0 * T;
+        /* dP (m, keys) = dO_rows (m,HD) . V^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, keys, (int)HD, 1.0f, dOt, ldq, v,
+                    ldk, 0.0f, dSt, (int)T);
+        /* dV (keys,HD) += P_rows^T (keys,m) . dO_rows */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, (int)HD, m, 1.0f, Pt, (int)T,
+                    dOt, ldq, 1.0f, dv, ldk);
+        /* softmax backward in place: dS = P * (dP - sum_j dP_j P_j); masked entries zero */
+        for (size_t t = r0; t < r1; t++) {
+            const float *p = P + t * T;
+            float *d = dS + t * T;
+            float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (size_t j = 0; j <= t; j++) {
+                dot += p[j] * d[j];
+            }
+#pragma omp simd
+            for (size_t j = 0; j <= t; j++) {
+                d[j] = p[j] * (d[j] - dot);
+            }
+            for (size_t j = t + 1; j < r1; j++) {
+                d[j] = 0.0f;
+            }
+        }
+        /* dQ_rows (m,HD) += scale dS_rows (m,keys) . K (keys,HD) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, (int)HD, keys, scale, dSt,
+                    (int)T, k, ldk, 1.0f, dq + r0 * (size_t)ldq, ldq);
+        /* dK (keys,HD) += scale dS_rows^T (keys,m) . Q_rows (m,HD) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, (int)HD, m, scale, dSt, (int)T,
+                    q + r0 * (size_t)ldq, ldq, 1.0f, dk, ldk);
+    }
+}
+
 void hn_attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,
                            const float *q, const float *k, const float *v, const float *att,
                            size_t B, size_t T, size_t NH, size_t KVH, size_t HD)
@@ -296,49 +455,20 @@ void hn_attention_backward(float *dq, float *dk, float *dv, float *datt, const f
     size_t group = NH / KVH;
     float scale = 1.0f / sqrtf((float)HD);
     int ldq = (int)(NH * HD), ldk = (int)(KVH * HD);
-    for (size_t b = 0; b < B; b++) {
-        for (size_t h = 0; h < NH; h++) {
-            size_t g = h / group;
-            const float *P = att + (b * NH + h) * T * T;
-            const float *dO = dout + b * T * NH * HD + h * HD;
-            /* dP (T,T) = dO_h (T,HD) . V_g^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)HD, 1.0f,
-                        dO, ldq, v + b * T * KVH * HD + g * HD, ldk, 0.0f,
-                        datt + (b * NH + h) * T * T, (int)T);
-            /* dV_g (T,HD) += P^T (T,T) . dO_h */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)HD, (int)T, 1.0f, P,
-                        (int)T, dO, ldq, 1.0f, dv + b * T * KVH * HD + g * HD, ldk);
-        }
-    }
-    /* softmax backward in place: dS = P * (dP - sum_j dP_j P_j), upper triangle stays zero */
-    size_t rows = B * NH * T;
-    for (size_t r = 0; r < rows; r++) {
-        size_t t = r % T;
-        const float *P = att + r * T;
-        float *d = datt + r * T;
-        float dot = 0.0f;
-        for (size_t j = 0; j <= t; j++) {
-            dot += P[j] * d[j];
-        }
-        for (size_t j = 0; j <= t; j++) {
-            d[j] = P[j] * (d[j] - dot);
-        }
-        for (size_t j = t + 1; j < T; j++) {
-            d[j] = 0.0f;
-        }
-    }
-    for (size_t b = 0; b < B; b++) {
-        for (size_t h = 0; h < NH; h++) {
-            size_t g = h / group;
-            const float *dS = datt + (b * NH + h) * T * T;
-            /* dQ_h (T,HD) += scale * dS (T,T) . K_g (T,HD) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)HD, (int)T, scale,
-                        dS, (int)T, k + b * T * KVH * HD + g * HD, ldk, 1.0f,
-                        dq + b * T * NH * HD + h * HD, ldq);
-            /* dK_g (T,HD) += scale * dS^T (T,T) . Q_h (T,HD) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)HD, (int)T, scale,
-                        dS, (int)T, q + b * T * NH * HD + h * HD, ldq, 1.0f,
-                        dk + b * T * KVH * HD + g * HD, ldk);
+    long pairs = (long)(B * KVH);
+    int nt = threads_for((double)B * NH * T * T * HD);
+    /* (batch, kv head) pairs split over the threads: the query heads sharing a kv head
+     * accumulate into the same dk, dv, so they stay on one thread */
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (long bg = 0; bg < pairs; bg++) {
+        size_t b = (size_t)bg / KVH, g = (size_t)bg % KVH;
+        for (size_t h = g * group; h < (g + 1) * group; h++) {
+            size_t bh = b * NH + h;
+            attention_head_backward(dq + b * T * NH * HD + h * HD, dk + b * T * KVH * HD + g * HD,
+                                    dv + b * T * KVH * HD + g * HD, datt + bh * T * T,
+                                    dout + b * T * NH * HD + h * HD, q + b * T * NH * HD + h * HD,
+                                    k + b * T * KVH * HD + g * HD, v + b * T * KVH * HD + g * HD,
+                                    att + bh * T * T, T, HD, ldq, ldk, scale);
         }
     }
 }
@@ -393,6 +523,8 @@ void hn_attention_backward_naive(float *dq, float *dk, float *dv, float *datt, c
 void hn_swiglu_forward(float *out, const float *gate, const float *up, size_t N, size_t F)
 {
     size_t n = N * F;
+    int nt = threads_for((double)n);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
@@ -403,6 +535,8 @@ void hn_swiglu_backward(float *dgate, float *dup, const float *dout, const float
                         const float *up, size_t N, size_t F)
 {
     size_t n = N * F;
+    int nt = threads_for((double)n);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         float s = 1.0f / (1.0f + expf(-g));
@@ -417,6 +551,8 @@ void hn_swiglu_backward(float *dgate, float *dup, const float *dout, const float
 void hn_residual_forward(float *out, const float *a, const float *b, size_t N, size_t C)
 {
     size_t n = N * C;
+    int nt = threads_for((double)n);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t i = 0; i < n; i++) {
         out[i] = a[i] + b[i];
     }
@@ -431,11 +567,18 @@ void hn_embedding_forward(float *out, const int *tokens, const float *wte, size_
 
 void hn_embedding_backward(float *dwte, const float *dout, const int *tokens, size_t N, size_t C)
 {
-    for (size_t n = 0; n < N; n++) {
-        float *d = dwte + (size_t)tokens[n] * C;
-        const float *g = dout + n * C;
-        for (size_t i = 0; i < C; i++) {
-            d[i] += g[i];
+    /* rows scatter onto shared token rows: each thread owns a block of columns */
+    int nt = threads_for((double)N * C);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        size_t lo, hi;
+        share(C, 16, thread_id(), thread_count(), &lo, &hi);
+        for (size_t n = 0; n < N; n++) {
+            float *d = dwte + (size_t)tokens[n] * C;
+            const float *g = dout + n * C;
+            for (size_t i = lo; i < hi; i++) {
+                d[i] += g[i];
+            }
         }
     }
 }
@@ -444,12 +587,14 @@ double hn_crossentropy_forward(float *losses, float *probs, const float *logits,
                                const int *targets, size_t N, size_t V)
 {
     double total = 0.0;
+    int nt = threads_for((double)N * V);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static) reduction(+ : total)
     for (size_t n = 0; n < N; n++) {
         const float *z = logits + n * V;
         float *p = probs + n * V;
         float maxv = -INFINITY;
         for (size_t i = 0; i < V; i++) {
-            maxv = fmaxf(maxv, z[i]);
+            maxv = z[i] > maxv ? z[i] : maxv;
         }
         float zt = z[targets[n]]; /* read before p (which may alias z) is written */
         double sum = 0.0;
@@ -474,6 +619,8 @@ double hn_crossentropy_forward(float *losses, float *probs, const float *logits,
 void hn_crossentropy_backward(float *dlogits, const float *probs, const int *targets, size_t N,
                               size_t V, float dloss)
 {
+    int nt = threads_for((double)N * V);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t n = 0; n < N; n++) {
         for (size_t i = 0; i < V; i++) {
             float ind = (int)i == targets[n] ? 1.0f : 0.0f;

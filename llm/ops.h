@@ -9,16 +9,26 @@
  * from several places add up; callers zero the buffers first. Kernels with a _naive twin are the
  * plain-loop references the tests compare the BLAS versions against.
  *
- * Threading: the matrix products run in OpenBLAS's threads; the elementwise kernels run on the
- * calling thread (vectorized with `omp simd`). Alternating OpenMP parallel loops with the
- * pthreads OpenBLAS made both pools spin-wait against each other on 2 cores (2M-parameter
- * training: 1310 tokens/s with OpenMP loops, 5887 without), so no kernel opens an OpenMP region
- * and nothing ever calls BLAS from inside one. All functions are reentrant on distinct buffers.
+ * Threading: one pool. By default (hn_ops_threads() == 1) the matrix products run in OpenBLAS's
+ * threads and everything else on the calling thread. After hn_ops_set_threads(n > 1), which the
+ * caller pairs with openblas_set_num_threads(1) (hn_llm_set_threads does both), every kernel
+ * splits its work over n OpenMP threads (matmul rows, attention heads, elementwise rows), each
+ * calling single-threaded BLAS. Alternating OpenMP loops with a multithreaded pthreads OpenBLAS
+ * made both pools spin-wait against each other on 2 cores (2M-parameter training: 1310 tokens/s
+ * against 5887 with OpenMP off), hence never both. All functions are reentrant on distinct
+ * buffers.
  */
 #ifndef HILNAS_LLM_OPS_H
 #define HILNAS_LLM_OPS_H
 
 #include <stddef.h>
+
+/*
+ * Threads the kernels split their work over (see above); n <= 1 means none (OpenBLAS threads
+ * the products). Process-wide, not thread safe; set it before running kernels.
+ */
+void hn_ops_set_threads(int n);
+int hn_ops_threads(void);
 
 /* out (N,OC) = inp (N,C) . weight^T (OC,C); N == 1 uses sgemv. */
 void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t N, size_t C,
@@ -65,6 +75,9 @@ void hn_attention_forward(float *out, float *att, const float *q, const float *k
 void hn_attention_forward_naive(float *out, float *att, const float *q, const float *k,
                                 const float *v, size_t B, size_t T, size_t NH, size_t KVH,
                                 size_t HD);
+/* In place on row[0..last]: softmax (max-subtracted, single precision); row[last+1..len) = 0. */
+void hn_causal_softmax_row(float *row, size_t last, size_t len);
+
 /* dq, dk, dv +=; datt (B,NH,T,T) is scratch (overwritten). */
 void hn_attention_backward(float *dq, float *dk, float *dv, float *datt, const float *dout,
                            const float *q, const float *k, const float *v, const float *att,
