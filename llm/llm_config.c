@@ -59,8 +59,13 @@ int hn_llm_config_validate(const struct hn_llm_config *c, struct hn_error *err)
         return hn_error_config(err, NULL, "head_dim (%d) must be even for rotary embeddings",
                                c->head_dim);
     }
-    if (!(c->rms_norm_eps > 0) || !(c->rope_theta > 0) || !isfinite(c->rope_theta)) {
-        return hn_error_config(err, NULL, "rms_norm_eps and rope_theta must be positive");
+    if (!(c->rms_norm_eps > 0) || !isfinite(c->rms_norm_eps)) {
+        return hn_error_config(err, NULL, "rms_norm_eps (%g) must be positive and finite",
+                               c->rms_norm_eps);
+    }
+    if (!(c->rope_theta > 0) || !isfinite(c->rope_theta)) {
+        return hn_error_config(err, NULL, "rope_theta (%g) must be positive and finite",
+                               c->rope_theta);
     }
     return 0;
 }
@@ -72,10 +77,67 @@ static int get_int(json_t *o, const char *key, int *out, int required, const cha
     if (v == NULL || json_is_null(v)) {
         return required ? hn_error_config(err, path, "missing required field '%s'", key) : 1;
     }
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1 << 30) {
-        return hn_error_config(err, path, "field '%s' must be a non-negative integer", key);
+    if (!json_is_integer(v)) {
+        return hn_error_config(err, path, "field '%s' must be an integer", key);
+    }
+    if (json_integer_value(v) < 0 || json_integer_value(v) > 1 << 30) {
+        return hn_error_config(err, path, "field '%s' (%lld) must be in 0..%d", key,
+                               (long long)json_integer_value(v), 1 << 30);
     }
     *out = (int)json_integer_value(v);
+    return 0;
+}
+
+static int get_double(json_t *o, const char *key, double *out, const char *path,
+                      struct hn_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL || json_is_null(v)) {
+        return 1;
+    }
+    if (!json_is_number(v)) {
+        return hn_error_config(err, path, "field '%s' must be a number", key);
+    }
+    *out = json_number_value(v);
+    return 0;
+}
+
+static int get_bool(json_t *o, const char *key, int *out, const char *path, struct hn_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL || json_is_null(v)) {
+        return 1;
+    }
+    if (!json_is_boolean(v)) {
+        return hn_error_config(err, path, "field '%s' must be true or false", key);
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+/* Fields this engine cannot honour: refuse rather than compute a different model. */
+static int check_unsupported(json_t *o, const char *path, struct hn_error *err)
+{
+    json_t *v = json_object_get(o, "hidden_act");
+    if (v != NULL && !json_is_null(v) &&
+        (!json_is_string(v) || strcmp(json_string_value(v), "silu") != 0)) {
+        return hn_error_config(err, path,
+                               "field 'hidden_act' must be \"silu\" (the engine's SwiGLU MLP)");
+    }
+    static const char *const off[] = {"attention_bias", "mlp_bias"};
+    for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+        v = json_object_get(o, off[i]);
+        if (v != NULL && !json_is_null(v) && !json_is_false(v)) {
+            return hn_error_config(err, path, "field '%s' must be false (the engine has no biases)",
+                                   off[i]);
+        }
+    }
+    v = json_object_get(o, "rope_scaling");
+    if (v != NULL && !json_is_null(v)) {
+        return hn_error_config(err, path,
+                               "field 'rope_scaling' must be null (the engine implements plain "
+                               "RoPE only)");
+    }
     return 0;
 }
 
@@ -90,71 +152,63 @@ int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_erro
     }
     int rc = -1;
     hn_llm_config_default(c);
+    /* what transformers' LlamaConfig assumes for absent optional fields */
+    c->max_position_embeddings = 2048;
+    c->rms_norm_eps = 1e-6;
+    c->rope_theta = 10000;
+    c->tie_word_embeddings = 0;
     if (!json_is_object(o)) {
         hn_error_config(err, path, "must hold a JSON object");
-        goto done;
+        goto fail;
     }
     if (get_int(o, "hidden_size", &c->hidden_size, 1, path, err) < 0 ||
         get_int(o, "intermediate_size", &c->intermediate_size, 1, path, err) < 0 ||
         get_int(o, "num_hidden_layers", &c->num_hidden_layers, 1, path, err) < 0 ||
         get_int(o, "num_attention_heads", &c->num_attention_heads, 1, path, err) < 0 ||
         get_int(o, "vocab_size", &c->vocab_size, 1, path, err) < 0) {
-        goto done;
+        goto fail;
     }
     c->num_key_value_heads = c->num_attention_heads;
     c->head_dim = c->num_attention_heads > 0 ? c->hidden_size / c->num_attention_heads : 0;
     if (get_int(o, "num_key_value_heads", &c->num_key_value_heads, 0, path, err) < 0 ||
         get_int(o, "head_dim", &c->head_dim, 0, path, err) < 0 ||
-        get_int(o, "max_position_embeddings", &c->max_position_embeddings, 0, path, err) < 0) {
-        goto done;
+        get_int(o, "max_position_embeddings", &c->max_position_embeddings, 0, path, err) < 0 ||
+        get_double(o, "rms_norm_eps", &c->rms_norm_eps, path, err) < 0 ||
+        get_double(o, "rope_theta", &c->rope_theta, path, err) < 0 ||
+        get_bool(o, "tie_word_embeddings", &c->tie_word_embeddings, path, err) < 0 ||
+        check_unsupported(o, path, err) != 0) {
+        goto fail;
     }
-    json_t *v;
-    if ((v = json_object_get(o, "rms_norm_eps")) != NULL) {
-        if (!json_is_number(v)) {
-            hn_error_config(err, path, "field 'rms_norm_eps' must be a number");
-            goto done;
-        }
-        c->rms_norm_eps = json_number_value(v);
+    if (c->num_hidden_layers < 1 || c->num_hidden_layers > HN_LLM_MAX_LAYERS) {
+        hn_error_config(err, path, "num_hidden_layers must be in 1..%d, found %d",
+                        HN_LLM_MAX_LAYERS, c->num_hidden_layers);
+        goto fail;
     }
-    if ((v = json_object_get(o, "rope_theta")) != NULL) {
-        if (!json_is_number(v)) {
-            hn_error_config(err, path, "field 'rope_theta' must be a number");
-            goto done;
-        }
-        c->rope_theta = json_number_value(v);
-    }
-    if ((v = json_object_get(o, "tie_word_embeddings")) != NULL) {
-        if (!json_is_boolean(v)) {
-            hn_error_config(err, path, "field 'tie_word_embeddings' must be true or false");
-            goto done;
-        }
-        c->tie_word_embeddings = json_is_true(v);
-    } else {
-        c->tie_word_embeddings = 0; /* LlamaConfig's default */
-    }
-    if ((v = json_object_get(o, "attention_layers")) != NULL && !json_is_null(v)) {
+    json_t *v = json_object_get(o, "attention_layers");
+    if (v != NULL && !json_is_null(v)) {
         if (!json_is_array(v) || json_array_size(v) != (size_t)c->num_hidden_layers) {
             hn_error_config(err, path,
                             "field 'attention_layers' must be a list of %d booleans (one per "
-                            "layer)",
-                            c->num_hidden_layers);
-            goto done;
+                            "layer, num_hidden_layers), found %s of %zu",
+                            c->num_hidden_layers, json_is_array(v) ? "a list" : "not a list",
+                            json_is_array(v) ? json_array_size(v) : (size_t)0);
+            goto fail;
         }
         for (size_t i = 0; i < json_array_size(v); i++) {
             json_t *b = json_array_get(v, i);
             if (!json_is_boolean(b)) {
                 hn_error_config(err, path, "attention_layers[%zu] must be true or false", i);
-                goto done;
+                goto fail;
             }
             c->attention_layers[i] = json_is_true(b);
         }
     }
     if (hn_llm_config_validate(c, err) != 0) {
         hn_error_prefix(err, "%s", path);
-        goto done;
+        goto fail;
     }
     rc = 0;
-done:
+fail:
     json_decref(o);
     return rc;
 }
@@ -166,15 +220,20 @@ int hn_llm_config_write(const char *path, const struct hn_llm_config *c, struct 
         return -1;
     }
     json_t *o = json_pack(
-        "{s:[s], s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:s}",
+        "{s:[s], s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:s, s:b, s:b}",
         "architectures", "LlamaForCausalLM", "model_type", "llama", "torch_dtype", "float32",
         "hidden_size", c->hidden_size, "intermediate_size", c->intermediate_size,
-        "num_hidden_layers", c->num_hidden_layers, "num_attention_heads",
-        c->num_attention_heads, "num_key_value_heads", c->num_key_value_heads, "head_dim",
-        c->head_dim, "vocab_size", c->vocab_size, "max_position_embeddings",
-        c->max_position_embeddings, "rms_norm_eps", c->rms_norm_eps, "rope_theta",
-        c->rope_theta, "tie_word_embeddings", c->tie_word_embeddings, "hidden_act", "silu");
+        "num_hidden_layers", c->num_hidden_layers, "num_attention_heads", c->num_attention_heads,
+        "num_key_value_heads", c->num_key_value_heads, "head_dim", c->head_dim, "vocab_size",
+        c->vocab_size, "max_position_embeddings", c->max_position_embeddings, "rms_norm_eps",
+        c->rms_norm_eps, "rope_theta", c->rope_theta, "tie_word_embeddings", c->tie_word_embeddings,
+        "hidden_act", "silu", "attention_bias", 0, "mlp_bias", 0);
     json_t *layers = json_array();
+    if (o == NULL || layers == NULL) {
+        json_decref(o);
+        json_decref(layers);
+        return hn_error_set(err, path, "out of memory");
+    }
     int all = 1;
     for (int i = 0; i < c->num_hidden_layers; i++) {
         json_array_append_new(layers, json_boolean(c->attention_layers[i]));

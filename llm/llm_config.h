@@ -7,9 +7,9 @@
  * hidden_size / num_attention_heads), vocab_size, rms_norm_eps, rope_theta,
  * tie_word_embeddings, max_position_embeddings, and the optional `attention_layers` (one boolean
  * per layer, absent = every layer has attention). Other fields (HF configs carry many) are
- * ignored on reading. Written files also say architectures ["LlamaForCausalLM"], model_type
- * "llama" and torch_dtype "float32", so a checkpoint without skipped layers loads in
- * transformers as is.
+ * ignored on reading. docs/checkpoints.md describes the checkpoint directory. Written files also
+ * say architectures ["LlamaForCausalLM"], model_type "llama" and torch_dtype "float32", so a
+ * checkpoint without skipped layers loads in transformers as is.
  */
 #ifndef HILNAS_LLM_CONFIG_H
 #define HILNAS_LLM_CONFIG_H
@@ -28,14 +28,41 @@ struct hn_llm_config {
     unsigned char attention_layers[HN_LLM_MAX_LAYERS]; /* 1 = attention, 0 = skipped */
 };
 
-/* A small byte-level default (hidden 64, 2 layers, 4 heads of 16, FFN 128, vocab 256). */
+/*
+ * Fill c with a small byte-level model: hidden 64, 2 layers, 4 heads (and 4 KV heads) of 16,
+ * FFN 128, vocab 256, 1024 positions, eps 1e-5, theta 10000, tied embeddings, attention in
+ * every layer. Never fails; thread safe.
+ */
 void hn_llm_config_default(struct hn_llm_config *c);
-/* Every dimension >= 1, heads a multiple of KV heads, layers and vocab within the limits,
- * eps and theta positive. Configuration errors name the field. */
+
+/*
+ * Check c: every dimension >= 1 and within its limit (num_hidden_layers <= HN_LLM_MAX_LAYERS,
+ * vocab_size <= HN_LLM_MAX_VOCAB), num_attention_heads a multiple of num_key_value_heads,
+ * head_dim even (RoPE rotates pairs), rms_norm_eps and rope_theta positive and finite.
+ * Returns 0, or -1 with a configuration error naming the field and its value (callers prefix
+ * the file). Thread safe.
+ */
 int hn_llm_config_validate(const struct hn_llm_config *c, struct hn_error *err);
-/* Read config.json (path) and validate it. Errors name the file and field. */
+
+/*
+ * Read config.json at path into c and validate it. Required: hidden_size, intermediate_size,
+ * num_hidden_layers, num_attention_heads, vocab_size. Absent optional fields take
+ * LlamaConfig's defaults (num_key_value_heads = num_attention_heads, head_dim = hidden_size /
+ * num_attention_heads, max_position_embeddings 2048, rms_norm_eps 1e-6, rope_theta 10000,
+ * tie_word_embeddings false). A field of the wrong type, an attention_layers list of the
+ * wrong length, and settings the engine cannot honour (hidden_act other than "silu",
+ * attention_bias or mlp_bias true, a non-null rope_scaling) are configuration errors. Unknown
+ * fields are ignored. Returns 0, or -1 with err naming the file (with line:column for bad
+ * JSON) and the field, e.g. "ckpt/config.json: num_attention_heads (6) must be a multiple of
+ * num_key_value_heads (4)". c is overwritten either way. Thread safe.
+ */
 int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_error *err);
-/* Write config.json atomically. */
+
+/*
+ * Validate c and write it to path as config.json (indented, numbers round-trip exactly),
+ * atomically (temporary file, fsync, rename). attention_layers is written only when some
+ * layer skips attention. Returns 0, or -1 with err naming the path. Thread safe.
+ */
 int hn_llm_config_write(const char *path, const struct hn_llm_config *c, struct hn_error *err);
 
 #endif

@@ -4,15 +4,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/util.h"
 #include "llm/safetensors.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HN_ST_LITTLE_ENDIAN 1
+#else
+#define HN_ST_LITTLE_ENDIAN 0
+#endif
 
 float hn_f16_to_f32(uint16_t h)
 {
@@ -22,7 +28,7 @@ float hn_f16_to_f32(uint16_t h)
         if (mant == 0) {
             bits = sign;
         } else {
-            /* subnormal: normalize */
+            /* subnormal m * 2^-24: shift the leading one up to the implicit bit */
             int e = -1;
             do {
                 e++;
@@ -31,7 +37,7 @@ float hn_f16_to_f32(uint16_t h)
             bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
         }
     } else if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (mant << 13);
+        bits = sign | 0x7f800000u | (mant << 13); /* infinity, or NaN keeping its payload */
     } else {
         bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
     }
@@ -55,16 +61,20 @@ void hn_st_free(struct hn_st_file *f)
     }
     for (size_t i = 0; i < f->n; i++) {
         free(f->t[i].name);
-        free(f->t[i].data);
+        if (!f->t[i].mapped) {
+            free(f->t[i].data);
+        }
     }
     free(f->t);
-    f->t = NULL;
-    f->n = 0;
+    if (f->map != NULL) {
+        munmap(f->map, f->map_len);
+    }
+    memset(f, 0, sizeof(*f));
 }
 
 const struct hn_st_tensor *hn_st_find(const struct hn_st_file *f, const char *name)
 {
-    for (size_t i = 0; i < f->n; i++) {
+    for (size_t i = 0; f != NULL && i < f->n; i++) {
         if (strcmp(f->t[i].name, name) == 0) {
             return &f->t[i];
         }
@@ -72,21 +82,125 @@ const struct hn_st_tensor *hn_st_find(const struct hn_st_file *f, const char *na
     return NULL;
 }
 
+/* Where a tensor's bytes are in the data buffer. */
 struct span {
     uint64_t begin, end;
-    size_t index;
+    size_t index; /* into the header's order */
 };
 
 static int cmp_span(const void *a, const void *b)
 {
     const struct span *x = a, *y = b;
-    return (x->begin > y->begin) - (x->begin < y->begin);
+    if (x->begin != y->begin) {
+        return x->begin < y->begin ? -1 : 1;
+    }
+    if (x->end != y->end) {
+        return x->end < y->end ? -1 : 1; /* empty tensors first at a shared offset */
+    }
+    return (x->index > y->index) - (x->index < y->index);
 }
 
-int hn_st_parse(const unsigned char *buf, size_t len, const char *name, struct hn_st_file *out,
-                struct hn_error *err)
+static size_t dtype_size(enum hn_st_dtype d)
 {
-    memset(out, 0, sizeof(*out));
+    return d == HN_ST_F32 ? 4 : 2;
+}
+
+/* Check one tensor entry of the header and fill t (except name and data) and s. */
+static int parse_entry(const char *key, json_t *v, uint64_t data_len, const char *name,
+                       struct hn_st_tensor *t, struct span *s, struct hn_error *err)
+{
+    if (!json_is_object(v)) {
+        return hn_error_set(err, name, "tensor '%s': entry is not an object", key);
+    }
+    json_t *dtype_v = json_object_get(v, "dtype");
+    json_t *shape = json_object_get(v, "shape"), *offs = json_object_get(v, "data_offsets");
+    const char *dtype = json_string_value(dtype_v);
+    if (dtype == NULL) {
+        return hn_error_set(err, name, "tensor '%s': dtype is %s, expected a string", key,
+                            dtype_v == NULL ? "missing" : "not a string");
+    } else if (strcmp(dtype, "F32") == 0) {
+        t->stored = HN_ST_F32;
+    } else if (strcmp(dtype, "F16") == 0) {
+        t->stored = HN_ST_F16;
+    } else if (strcmp(dtype, "BF16") == 0) {
+        t->stored = HN_ST_BF16;
+    } else {
+        return hn_error_set(err, name,
+                            "tensor '%s': dtype '%.32s' is not supported (F32, F16, BF16); "
+                            "convert the checkpoint to one of those",
+                            key, dtype);
+    }
+    if (!json_is_array(shape) || json_array_size(shape) > HN_ST_MAX_DIMS) {
+        return hn_error_set(err, name, "tensor '%s': shape must be a list of at most %d integers",
+                            key, HN_ST_MAX_DIMS);
+    }
+    uint64_t numel = 1;
+    t->ndim = json_array_size(shape);
+    for (size_t d = 0; d < t->ndim; d++) {
+        json_t *dim = json_array_get(shape, d);
+        if (!json_is_integer(dim) || json_integer_value(dim) < 0) {
+            return hn_error_set(err, name, "tensor '%s': shape[%zu] is not a non-negative integer",
+                                key, d);
+        }
+        uint64_t extent = (uint64_t)json_integer_value(dim);
+        if (__builtin_mul_overflow(numel, extent, &numel)) {
+            return hn_error_set(err, name, "tensor '%s': the number of elements overflows 64 bits",
+                                key);
+        }
+        t->shape[d] = (size_t)extent;
+        if ((uint64_t)t->shape[d] != extent) {
+            return hn_error_set(err, name, "tensor '%s': shape[%zu] is too large for this machine",
+                                key, d);
+        }
+    }
+    uint64_t bytes;
+    if (__builtin_mul_overflow(numel, (uint64_t)dtype_size(t->stored), &bytes)) {
+        return hn_error_set(err, name, "tensor '%s': its size in bytes overflows 64 bits", key);
+    }
+    if (!json_is_array(offs) || json_array_size(offs) != 2 ||
+        !json_is_integer(json_array_get(offs, 0)) || !json_is_integer(json_array_get(offs, 1)) ||
+        json_integer_value(json_array_get(offs, 0)) < 0 ||
+        json_integer_value(json_array_get(offs, 1)) < 0) {
+        return hn_error_set(err, name,
+                            "tensor '%s': data_offsets must be a pair [begin, end] of non-negative "
+                            "integers",
+                            key);
+    }
+    uint64_t begin = (uint64_t)json_integer_value(json_array_get(offs, 0));
+    uint64_t end = (uint64_t)json_integer_value(json_array_get(offs, 1));
+    if (end < begin) {
+        return hn_error_set(err, name, "tensor '%s': data_offsets end %llu is before begin %llu",
+                            key, (unsigned long long)end, (unsigned long long)begin);
+    }
+    if (end - begin != bytes) {
+        return hn_error_set(err, name,
+                            "tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but its shape "
+                            "and dtype %s need %llu",
+                            key, (unsigned long long)begin, (unsigned long long)end,
+                            (unsigned long long)(end - begin), dtype, (unsigned long long)bytes);
+    }
+    if (end > data_len) {
+        return hn_error_set(err, name,
+                            "tensor '%s': data_offsets end %llu is beyond the %llu-byte data "
+                            "buffer (truncated file?)",
+                            key, (unsigned long long)end, (unsigned long long)data_len);
+    }
+    if (numel > SIZE_MAX / sizeof(float)) {
+        return hn_error_set(err, name, "tensor '%s': too large for this machine", key);
+    }
+    t->numel = (size_t)numel;
+    s->begin = begin;
+    s->end = end;
+    return 0;
+}
+
+/*
+ * Check buf[0..len) and fill out with the tensors in data order. mapped: F32 tensors may point
+ * into buf (which then must outlive out) instead of being copied.
+ */
+static int parse_image(const unsigned char *buf, size_t len, const char *name, int mapped,
+                       struct hn_st_file *out, struct hn_error *err)
+{
     if (len < 8) {
         return hn_error_set(err, name,
                             "not a safetensors file: %zu bytes, shorter than the 8-byte header "
@@ -98,266 +212,428 @@ int hn_st_parse(const unsigned char *buf, size_t len, const char *name, struct h
         n = (n << 8) | buf[i];
     }
     if (n > HN_ST_MAX_HEADER) {
-        return hn_error_set(err, name, "header length %llu is absurd (over %u bytes): damaged file?",
+        return hn_error_set(err, name,
+                            "header length %llu is absurd (over %u bytes): damaged or not a "
+                            "safetensors file",
                             (unsigned long long)n, HN_ST_MAX_HEADER);
     }
     if (n > len - 8) {
         return hn_error_set(err, name,
-                            "truncated: the header claims %llu bytes but the file has %zu after "
-                            "the length",
+                            "truncated: the header length says %llu bytes but only %zu follow it",
                             (unsigned long long)n, len - 8);
     }
     const unsigned char *data = buf + 8 + n;
     uint64_t data_len = len - 8 - n;
     json_error_t je;
-    json_t *root = json_loadb((const char *)buf + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
-    if (root == NULL || !json_is_object(root)) {
-        hn_error_set(err, name, "the header is not a JSON object (%s at byte %d)",
-                     root ? "not an object" : je.text, root ? 0 : je.position);
-        json_decref(root);
-        return -1;
-    }
-    size_t count = json_object_size(root);
-    struct span *spans = calloc(count ? count : 1, sizeof(*spans));
-    out->t = calloc(count ? count : 1, sizeof(*out->t));
+    struct span *spans = NULL;
+    struct hn_st_tensor *unordered = NULL;
+    size_t count = 0;
     int rc = -1;
-    if (spans == NULL || out->t == NULL) {
+    json_t *root = json_loadb((const char *)buf + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL) {
+        if (json_error_code(&je) == json_error_duplicate_key) {
+            hn_error_set(err, name, "the header names a tensor twice (%s, byte %d)", je.text,
+                         je.position);
+        } else {
+            hn_error_set(err, name, "the header is not valid JSON: %s (byte %d of %llu)", je.text,
+                         je.position, (unsigned long long)n);
+        }
+        goto fail;
+    }
+    if (!json_is_object(root)) {
+        hn_error_set(err, name, "the header is not a JSON object");
+        goto fail;
+    }
+    size_t entries = json_object_size(root);
+    spans = calloc(entries ? entries : 1, sizeof(*spans));
+    unordered = calloc(entries ? entries : 1, sizeof(*unordered));
+    if (spans == NULL || unordered == NULL) {
         hn_error_set(err, name, "out of memory");
-        goto done;
+        goto fail;
     }
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v)
     {
         if (strcmp(key, "__metadata__") == 0) {
+            const char *mk;
+            json_t *mv;
             if (!json_is_object(v)) {
                 hn_error_set(err, name, "__metadata__ must be an object of strings");
-                goto done;
+                goto fail;
+            }
+            json_object_foreach(v, mk, mv)
+            {
+                if (!json_is_string(mv)) {
+                    hn_error_set(err, name, "__metadata__ '%.64s' is not a string", mk);
+                    goto fail;
+                }
             }
             continue;
         }
-        struct hn_st_tensor *t = &out->t[out->n];
-        if (!json_is_object(v)) {
-            hn_error_set(err, name, "tensor '%s': entry is not an object", key);
-            goto done;
+        if (parse_entry(key, v, data_len, name, &unordered[count], &spans[count], err) != 0) {
+            goto fail;
         }
-        const char *dtype = json_string_value(json_object_get(v, "dtype"));
-        json_t *shape = json_object_get(v, "shape"), *offs = json_object_get(v, "data_offsets");
-        size_t item;
-        if (dtype == NULL) {
-            hn_error_set(err, name, "tensor '%s': missing dtype", key);
-            goto done;
-        } else if (strcmp(dtype, "F32") == 0) {
-            t->stored = HN_ST_F32;
-            item = 4;
-        } else if (strcmp(dtype, "F16") == 0) {
-            t->stored = HN_ST_F16;
-            item = 2;
-        } else if (strcmp(dtype, "BF16") == 0) {
-            t->stored = HN_ST_BF16;
-            item = 2;
-        } else {
-            hn_error_set(err, name, "tensor '%s': dtype '%s' is not supported (F32, F16, BF16)",
-                         key, dtype);
-            goto done;
-        }
-        if (!json_is_array(shape) || json_array_size(shape) > HN_ST_MAX_DIMS) {
-            hn_error_set(err, name, "tensor '%s': shape must be a list of at most %d integers",
-                         key, HN_ST_MAX_DIMS);
-            goto done;
-        }
-        uint64_t numel = 1;
-        t->ndim = json_array_size(shape);
-        for (size_t d = 0; d < t->ndim; d++) {
-            json_t *dim = json_array_get(shape, d);
-            if (!json_is_integer(dim) || json_integer_value(dim) < 0) {
-                hn_error_set(err, name, "tensor '%s': shape[%zu] is not a non-negative integer",
-                             key, d);
-                goto done;
-            }
-            uint64_t s = (uint64_t)json_integer_value(dim);
-            if (s != 0 && numel > UINT64_MAX / s) {
-                hn_error_set(err, name, "tensor '%s': shape overflows", key);
-                goto done;
-            }
-            numel *= s;
-            t->shape[d] = (size_t)s;
-        }
-        if (numel > UINT64_MAX / item) {
-            hn_error_set(err, name, "tensor '%s': size overflows", key);
-            goto done;
-        }
-        if (!json_is_array(offs) || json_array_size(offs) != 2 ||
-            !json_is_integer(json_array_get(offs, 0)) ||
-            !json_is_integer(json_array_get(offs, 1)) ||
-            json_integer_value(json_array_get(offs, 0)) < 0 ||
-            json_integer_value(json_array_get(offs, 1)) < 0) {
-            hn_error_set(err, name, "tensor '%s': data_offsets must be [begin, end] integers", key);
-            goto done;
-        }
-        uint64_t begin = (uint64_t)json_integer_value(json_array_get(offs, 0));
-        uint64_t end = (uint64_t)json_integer_value(json_array_get(offs, 1));
-        if (end < begin) {
-            hn_error_set(err, name, "tensor '%s': data_offsets end %llu before begin %llu", key,
-                         (unsigned long long)end, (unsigned long long)begin);
-            goto done;
-        }
-        if (end - begin != numel * item) {
-            hn_error_set(err, name,
-                         "tensor '%s': %llu bytes at data_offsets, but its shape and dtype need "
-                         "%llu",
-                         key, (unsigned long long)(end - begin),
-                         (unsigned long long)(numel * item));
-            goto done;
-        }
-        if (end > data_len) {
-            hn_error_set(err, name,
-                         "tensor '%s': data_offsets end %llu is beyond the %llu-byte data "
-                         "buffer (truncated file?)",
-                         key, (unsigned long long)end, (unsigned long long)data_len);
-            goto done;
-        }
-        if (numel > SIZE_MAX / sizeof(float)) {
-            hn_error_set(err, name, "tensor '%s': too large for this machine", key);
-            goto done;
-        }
-        t->name = strdup(key);
-        t->numel = (size_t)numel;
-        spans[out->n].begin = begin;
-        spans[out->n].end = end;
-        spans[out->n].index = out->n;
-        out->n++;
-        if (t->name == NULL) {
+        spans[count].index = count;
+        unordered[count].name = strdup(key);
+        if (unordered[count++].name == NULL) {
             hn_error_set(err, name, "out of memory");
-            goto done;
+            goto fail;
         }
     }
-    /* contiguous, no holes, no overlaps, the whole buffer used */
-    qsort(spans, out->n, sizeof(*spans), cmp_span);
+    /* the tensors must tile the buffer: no overlap, no hole, nothing left over */
+    qsort(spans, count, sizeof(*spans), cmp_span);
     uint64_t pos = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        if (spans[i].begin != pos) {
-            hn_error_set(err, name, "tensor '%s': data %s at offset %llu (expected %llu)",
-                         out->t[spans[i].index].name,
-                         spans[i].begin < pos ? "overlaps another tensor" : "leaves a hole",
-                         (unsigned long long)spans[i].begin, (unsigned long long)pos);
-            goto done;
+    for (size_t i = 0; i < count; i++) {
+        const char *tname = unordered[spans[i].index].name;
+        if (spans[i].begin < pos) {
+            hn_error_set(err, name,
+                         "tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' (which ends "
+                         "at %llu)",
+                         tname, (unsigned long long)spans[i].begin,
+                         (unsigned long long)spans[i].end, unordered[spans[i - 1].index].name,
+                         (unsigned long long)pos);
+            goto fail;
+        }
+        if (spans[i].begin > pos) {
+            hn_error_set(err, name,
+                         "tensor '%s': data_offsets begin %llu leaves a hole (bytes %llu..%llu "
+                         "belong to no tensor)",
+                         tname, (unsigned long long)spans[i].begin, (unsigned long long)pos,
+                         (unsigned long long)spans[i].begin);
+            goto fail;
         }
         pos = spans[i].end;
     }
     if (pos != data_len) {
-        hn_error_set(err, name, "the data buffer has %llu bytes but the tensors use %llu",
+        hn_error_set(err, name,
+                     "the data buffer has %llu bytes but the tensors use %llu (trailing data or "
+                     "a missing tensor)",
                      (unsigned long long)data_len, (unsigned long long)pos);
-        goto done;
+        goto fail;
     }
-    for (size_t i = 0; i < out->n; i++) {
-        struct hn_st_tensor *t = &out->t[spans[i].index];
+    out->t = calloc(count ? count : 1, sizeof(*out->t));
+    if (out->t == NULL) {
+        hn_error_set(err, name, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < count; i++) {
+        /* move the tensor into data order; out owns it from now on */
+        struct hn_st_tensor *t = &out->t[out->n++];
+        *t = unordered[spans[i].index];
+        unordered[spans[i].index].name = NULL;
         const unsigned char *src = data + spans[i].begin;
+        if (mapped && HN_ST_LITTLE_ENDIAN && t->stored == HN_ST_F32 &&
+            (uintptr_t)src % sizeof(float) == 0) {
+            t->data = (float *)(uintptr_t)src; /* zero copy into the private mapping */
+            t->mapped = 1;
+            continue;
+        }
         t->data = malloc((t->numel ? t->numel : 1) * sizeof(float));
         if (t->data == NULL) {
-            hn_error_set(err, name, "out of memory reading tensor '%s'", t->name);
-            goto done;
+            hn_error_set(err, name, "out of memory reading tensor '%s' (%zu floats)", t->name,
+                         t->numel);
+            goto fail;
         }
-        for (size_t k = 0; k < t->numel; k++) {
-            if (t->stored == HN_ST_F32) {
+        if (t->stored == HN_ST_F32 && HN_ST_LITTLE_ENDIAN) {
+            memcpy(t->data, src, t->numel * sizeof(float));
+        } else if (t->stored == HN_ST_F32) {
+            for (size_t k = 0; k < t->numel; k++) {
                 uint32_t b = (uint32_t)src[4 * k] | (uint32_t)src[4 * k + 1] << 8 |
                              (uint32_t)src[4 * k + 2] << 16 | (uint32_t)src[4 * k + 3] << 24;
-                memcpy(&t->data[k], &b, 4);
-            } else {
-                uint16_t h = (uint16_t)(src[2 * k] | src[2 * k + 1] << 8);
-                t->data[k] = t->stored == HN_ST_F16 ? hn_f16_to_f32(h) : hn_bf16_to_f32(h);
+                memcpy(&t->data[k], &b, sizeof(b));
+            }
+        } else {
+            float (*convert)(uint16_t) = t->stored == HN_ST_F16 ? hn_f16_to_f32 : hn_bf16_to_f32;
+            for (size_t k = 0; k < t->numel; k++) {
+                t->data[k] = convert((uint16_t)(src[2 * k] | src[2 * k + 1] << 8));
             }
         }
     }
     rc = 0;
-done:
-    if (rc != 0) {
-        hn_st_free(out);
+fail:
+    if (unordered != NULL) {
+        for (size_t i = 0; i < count; i++) {
+            free(unordered[i].name);
+        }
     }
+    free(unordered);
     free(spans);
     json_decref(root);
     return rc;
 }
 
-int hn_st_read(const char *path, struct hn_st_file *out, struct hn_error *err)
+int hn_st_parse(const unsigned char *buf, size_t len, const char *name, struct hn_st_file *out,
+                struct hn_error *err)
 {
     memset(out, 0, sizeof(*out));
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    if (parse_image(buf, len, name, 0, out, err) != 0) {
+        hn_st_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* Map path privately; *len 0 and *addr NULL for files too short to hold a header length. */
+static int map_file(const char *path, int writable, void **addr, size_t *len, struct hn_error *err)
+{
+    *addr = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         return hn_error_set(err, path, "cannot open: %s", strerror(errno));
     }
     struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        fclose(f);
-        return hn_error_set(err, path, "cannot stat: %s", strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        hn_error_set(err, path, "cannot stat: %s", strerror(errno));
+        close(fd);
+        return -1;
     }
-    size_t len = (size_t)st.st_size;
-    unsigned char *buf = malloc(len ? len : 1);
-    if (buf == NULL) {
-        fclose(f);
-        return hn_error_set(err, path, "out of memory (%zu bytes)", len);
+    if (!S_ISREG(st.st_mode)) {
+        hn_error_set(err, path, "not a regular file");
+        close(fd);
+        return -1;
     }
-    size_t got = fread(buf, 1, len, f);
-    fclose(f);
-    int rc = hn_st_parse(buf, got, path, out, err);
-    free(buf);
+    if ((uint64_t)st.st_size > SIZE_MAX) {
+        hn_error_set(err, path, "too large for this machine");
+        close(fd);
+        return -1;
+    }
+    *len = (size_t)st.st_size;
+    if (*len >= 8) {
+        int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+        void *p = mmap(NULL, *len, prot, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            hn_error_set(err, path, "cannot map %zu bytes: %s", *len, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        *addr = p;
+    }
+    close(fd);
+    return 0;
+}
+
+static int read_mapped(const char *path, int keep, struct hn_st_file *out, struct hn_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    void *addr;
+    size_t len;
+    if (map_file(path, keep, &addr, &len, err) != 0) {
+        return -1;
+    }
+    static const unsigned char empty[8];
+    const unsigned char *buf = addr != NULL ? addr : empty;
+    int rc = parse_image(buf, len, path, keep, out, err);
+    if (addr != NULL && keep && rc == 0) {
+        out->map = addr;
+        out->map_len = len;
+        madvise(addr, len, MADV_WILLNEED);
+    } else if (addr != NULL) {
+        munmap(addr, len);
+    }
+    if (rc != 0) {
+        hn_st_free(out);
+    }
     return rc;
 }
 
-int hn_st_write(const char *path, const struct hn_st_write_entry *e, size_t n,
-                struct hn_error *err)
+int hn_st_read(const char *path, struct hn_st_file *out, struct hn_error *err)
+{
+    return read_mapped(path, 0, out, err);
+}
+
+int hn_st_map(const char *path, struct hn_st_file *out, struct hn_error *err)
+{
+    return read_mapped(path, 1, out, err);
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The JSON header for the entries, or NULL with err; *bytes is the size of the data buffer. */
+static char *build_header(const char *path, const struct hn_st_write_entry *e, size_t n,
+                          uint64_t *bytes, struct hn_error *err)
 {
     json_t *h = json_object();
+    char *text = NULL;
     uint64_t pos = 0;
+    if (h == NULL || json_object_set_new(h, "__metadata__", json_pack("{s:s}", "format", "pt"))) {
+        hn_error_set(err, path, "out of memory");
+        goto fail;
+    }
     for (size_t i = 0; i < n; i++) {
-        uint64_t numel = 1;
+        const char *name = e[i].name;
+        if (name == NULL || name[0] == '\0' || strcmp(name, "__metadata__") == 0) {
+            hn_error_set(err, path, "entry %zu: tensor name '%s' is not allowed", i,
+                         name ? name : "(null)");
+            goto fail;
+        }
+        if (json_object_get(h, name) != NULL) {
+            hn_error_set(err, path, "tensor '%s' is given twice", name);
+            goto fail;
+        }
+        if (e[i].ndim > HN_ST_MAX_DIMS) {
+            hn_error_set(err, path, "tensor '%s': %zu dimensions, at most %d", name, e[i].ndim,
+                         HN_ST_MAX_DIMS);
+            goto fail;
+        }
+        uint64_t numel = 1, size;
         json_t *shape = json_array();
         for (size_t d = 0; d < e[i].ndim; d++) {
+            if (__builtin_mul_overflow(numel, (uint64_t)e[i].shape[d], &numel) ||
+                e[i].shape[d] > (uint64_t)INT64_MAX) {
+                numel = UINT64_MAX;
+            }
             json_array_append_new(shape, json_integer((json_int_t)e[i].shape[d]));
-            numel *= e[i].shape[d];
         }
-        json_object_set_new(h, e[i].name,
-                            json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape,
-                                      "data_offsets", (json_int_t)pos,
-                                      (json_int_t)(pos + 4 * numel)));
-        pos += 4 * numel;
+        if (numel == UINT64_MAX || __builtin_mul_overflow(numel, 4, &size) ||
+            __builtin_add_overflow(pos, size, &size) || size > (uint64_t)INT64_MAX) {
+            json_decref(shape);
+            hn_error_set(err, path, "tensor '%s': the size overflows", name);
+            goto fail;
+        }
+        if (e[i].data == NULL && numel > 0) {
+            json_decref(shape);
+            hn_error_set(err, path, "tensor '%s': no data", name);
+            goto fail;
+        }
+        json_t *entry = json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape,
+                                  "data_offsets", (json_int_t)pos, (json_int_t)size);
+        if (entry == NULL || json_object_set_new(h, name, entry) != 0) {
+            hn_error_set(err, path, "tensor '%s': cannot build its header entry (not UTF-8?)",
+                         name);
+            goto fail;
+        }
+        pos = size;
     }
-    json_object_set_new(h, "__metadata__", json_pack("{s:s}", "format", "pt"));
-    char *text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(h);
+    text = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text == NULL) {
-        return hn_error_set(err, path, "out of memory");
+        hn_error_set(err, path, "out of memory");
+    }
+    *bytes = pos;
+fail:
+    json_decref(h);
+    return text;
+}
+
+/* Data of one entry as little-endian F32. */
+static int write_floats(int fd, const float *data, size_t numel)
+{
+    if (HN_ST_LITTLE_ENDIAN) {
+        return numel == 0 ? 0 : write_all(fd, data, numel * sizeof(float));
+    }
+    unsigned char chunk[4096];
+    size_t k = 0;
+    while (k < numel) {
+        size_t m = numel - k < sizeof(chunk) / 4 ? numel - k : sizeof(chunk) / 4;
+        for (size_t j = 0; j < m; j++) {
+            uint32_t b;
+            memcpy(&b, &data[k + j], sizeof(b));
+            for (int byte = 0; byte < 4; byte++) {
+                chunk[4 * j + (size_t)byte] = (unsigned char)(b >> (8 * byte));
+            }
+        }
+        if (write_all(fd, chunk, 4 * m) != 0) {
+            return -1;
+        }
+        k += m;
+    }
+    return 0;
+}
+
+int hn_st_write(const char *path, const struct hn_st_write_entry *e, size_t n, struct hn_error *err)
+{
+    uint64_t bytes = 0; /* the data buffer's size (streamed, so not needed beyond checks) */
+    char *text = build_header(path, e, n, &bytes, err);
+    char *tmp = NULL, *dir = NULL;
+    int fd = -1, rc = -1;
+    if (text == NULL) {
+        goto fail;
     }
     size_t hl = strlen(text), padded = (hl + 7) / 8 * 8;
-    size_t total = 8 + padded + (size_t)pos;
-    unsigned char *buf = malloc(total);
-    if (buf == NULL) {
-        free(text);
-        return hn_error_set(err, path, "out of memory (%zu bytes)", total);
+    tmp = malloc(strlen(path) + sizeof(".tmp.XXXXXX"));
+    dir = strdup(path);
+    if (tmp == NULL || dir == NULL) {
+        hn_error_set(err, path, "out of memory");
+        goto fail;
     }
+    sprintf(tmp, "%s.tmp.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        hn_error_set(err, path, "cannot create a temporary file next to it: %s", strerror(errno));
+        free(tmp);
+        tmp = NULL;
+        goto fail;
+    }
+    unsigned char len_le[8];
     for (int i = 0; i < 8; i++) {
-        buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+        len_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     }
-    memcpy(buf + 8, text, hl);
-    memset(buf + 8 + hl, ' ', padded - hl);
-    free(text);
-    unsigned char *p = buf + 8 + padded;
-    for (size_t i = 0; i < n; i++) {
+    char spaces[8];
+    memset(spaces, ' ', sizeof(spaces)); /* pad the header to a multiple of 8 */
+    int bad = fchmod(fd, 0644) != 0 || write_all(fd, len_le, 8) != 0 ||
+              write_all(fd, text, hl) != 0 || write_all(fd, spaces, padded - hl) != 0;
+    for (size_t i = 0; !bad && i < n; i++) {
         size_t numel = 1;
         for (size_t d = 0; d < e[i].ndim; d++) {
-            numel *= e[i].shape[d];
+            numel *= e[i].shape[d]; /* checked by build_header */
         }
-        for (size_t k = 0; k < numel; k++) {
-            uint32_t b;
-            memcpy(&b, &e[i].data[k], 4);
-            p[0] = (unsigned char)b;
-            p[1] = (unsigned char)(b >> 8);
-            p[2] = (unsigned char)(b >> 16);
-            p[3] = (unsigned char)(b >> 24);
-            p += 4;
-        }
+        bad = write_floats(fd, e[i].data, numel) != 0;
     }
-    int rc = hn_write_file_atomic(path, (const char *)buf, total, err);
-    free(buf);
+    if (bad) {
+        hn_error_set(err, tmp, "write failed: %s (is the disk full?)", strerror(errno));
+        goto fail;
+    }
+    if (fsync(fd) != 0) {
+        hn_error_set(err, tmp, "fsync failed: %s", strerror(errno));
+        goto fail;
+    }
+    int closed = close(fd);
+    fd = -1;
+    if (closed != 0) {
+        hn_error_set(err, tmp, "close failed: %s", strerror(errno));
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        hn_error_set(err, path, "cannot rename %s into place: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    tmp = NULL;
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    if (hn_fsync_dir(dir, err) != 0) {
+        goto fail;
+    }
+    rc = 0;
+fail:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (tmp != NULL) {
+        unlink(tmp);
+    }
+    free(tmp);
+    free(dir);
+    free(text);
     return rc;
 }

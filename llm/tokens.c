@@ -2,9 +2,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "llm/tokens.h"
@@ -29,9 +32,12 @@ int hn_bytes_decode(const uint16_t *tokens, size_t n, unsigned char *bytes)
 
 int hn_tokens_write(const char *path, const uint16_t *tokens, size_t n, struct hn_error *err)
 {
+    if (n > (SIZE_MAX - 1) / 2) {
+        return hn_error_set(err, path, "too many tokens (%zu)", n);
+    }
     unsigned char *buf = malloc(2 * n + 1);
     if (buf == NULL) {
-        return hn_error_set(err, path, "out of memory");
+        return hn_error_set(err, path, "out of memory (%zu tokens)", n);
     }
     for (size_t i = 0; i < n; i++) {
         buf[2 * i] = (unsigned char)(tokens[i] & 0xff);
@@ -44,53 +50,81 @@ int hn_tokens_write(const char *path, const uint16_t *tokens, size_t n, struct h
 
 int hn_tokens_load(const char *path, uint16_t **tokens, size_t *n, struct hn_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    unsigned char *buf = NULL;
+    uint16_t *t = NULL;
+    int rc = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         return hn_error_set(err, path, "cannot open the token file: %s", strerror(errno));
     }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (len < 0 || len % 2 != 0) {
-        fclose(f);
-        return hn_error_set(err, path,
-                            "is not a token file: %ld bytes is not a whole number of uint16 "
-                            "tokens",
-                            len);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        hn_error_set(err, path, "not a regular file (a token file is expected)");
+        goto fail;
     }
-    unsigned char *buf = malloc((size_t)len + 1);
-    uint16_t *t = malloc((size_t)len / 2 * sizeof(uint16_t) + 2);
-    if (buf == NULL || t == NULL || fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        free(t);
-        fclose(f);
-        return hn_error_set(err, path, "cannot read the token file");
+    size_t len = (size_t)st.st_size;
+    if (len % 2 != 0) {
+        hn_error_set(err, path,
+                     "is not a token file: %zu bytes is not a whole number of uint16 tokens "
+                     "(make it with hilnas tokenize)",
+                     len);
+        goto fail;
     }
-    fclose(f);
-    for (long i = 0; i < len / 2; i++) {
+    buf = malloc(len + 1);
+    t = malloc(len / 2 * sizeof(uint16_t) + sizeof(uint16_t));
+    if (buf == NULL || t == NULL) {
+        hn_error_set(err, path, "out of memory (%zu bytes)", len);
+        goto fail;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            hn_error_set(err, path, "cannot read the token file: %s",
+                         r < 0 ? strerror(errno) : "it shrank while being read");
+            goto fail;
+        }
+        got += (size_t)r;
+    }
+    for (size_t i = 0; i < len / 2; i++) {
         t[i] = (uint16_t)(buf[2 * i] | buf[2 * i + 1] << 8);
     }
-    free(buf);
     *tokens = t;
-    *n = (size_t)len / 2;
-    return 0;
+    *n = len / 2;
+    t = NULL;
+    rc = 0;
+fail:
+    close(fd);
+    free(buf);
+    free(t);
+    return rc;
 }
 
-void hn_batch_sample(const uint16_t *tok, size_t n, int B, int T, struct hn_rng *rng, int *inputs,
-                     int *targets)
+int hn_batch_sample(const uint16_t *tok, size_t n, int B, int T, struct hn_rng *rng, int *inputs,
+                    int *targets)
 {
-    size_t starts = n - (size_t)T; /* windows of T+1 tokens */
+    if (B < 1 || T < 1 || n < (size_t)T + 1) {
+        return -1;
+    }
+    size_t starts = n - (size_t)T; /* windows of T+1 tokens start at 0..n-T-1 */
     for (int b = 0; b < B; b++) {
         size_t s = (size_t)hn_rng_below(rng, starts);
         for (int t = 0; t < T; t++) {
-            inputs[b * T + t] = tok[s + (size_t)t];
-            targets[b * T + t] = tok[s + (size_t)t + 1];
+            inputs[(size_t)b * T + t] = tok[s + (size_t)t];
+            targets[(size_t)b * T + t] = tok[s + (size_t)t + 1];
         }
     }
+    return 0;
 }
 
 int hn_window(const uint16_t *tok, size_t n, size_t i, int T, int *inputs, int *targets)
 {
+    if (T < 1 || i > (SIZE_MAX - 1) / (size_t)T - 1) {
+        return 0;
+    }
     size_t s = i * (size_t)T;
     if (s + (size_t)T + 1 > n) {
         return 0;

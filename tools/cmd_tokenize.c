@@ -1,11 +1,17 @@
 /*
  * hilnas tokenize TEXT... -o DIR [--val-fraction F] [--seed S]
  *
- * Byte-level tokenization (token = byte) into DIR/train.bin and DIR/val.bin. The split is by
- * document: each input file is a document, except fortune files (a line holding only "%"
- * separates fortunes), whose fortunes are the documents. Document i goes to val.bin when a
- * uniform draw seeded by (seed, i) is below F (default 0.1; at least one document each side
- * when there are two or more). Documents are joined with a newline token.
+ * Byte-level tokenization (token = byte) into DIR/train.bin and DIR/val.bin (little-endian
+ * uint16, no header). The split is by document: each input file is a document, except that a
+ * line holding only "%" (the fortune file format) separates documents and is dropped; empty
+ * documents are dropped. Documents are numbered 0, 1, ... across all inputs in command-line
+ * order; document i goes to val.bin when a uniform draw from hn_rng seeded with
+ * hn_rng_derive(S, i) is below F (default 0.1, seed 0), so the split depends only on (S, i).
+ * With two or more documents each side gets at least one (the last document is moved if
+ * needed; with F = 0 val.bin stays empty). Every document is followed by one newline token
+ * (10), so each file's token count is its documents' bytes plus one per document. Existing
+ * files are replaced atomically (each file on its own). Exit 0; 2 for usage errors and
+ * unreadable inputs (named); 1 when the output cannot be written.
  */
 #include "config.h"
 
@@ -53,25 +59,60 @@ static int add_doc(struct docs *d, const char *s, size_t len)
     return 0;
 }
 
-/* Split a fortune file at lines holding only "%"; a file without them is one document. */
+/* Split a file at lines holding only "%"; a file without them is one document. */
 static int split_file(struct docs *d, const char *buf, size_t len)
 {
     size_t start = 0, pos = 0;
-    int fortune = 0;
     while (pos < len) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - buf) + 1 : len;
-        if (end - pos == 2 && buf[pos] == '%') {
-            fortune = 1;
+        size_t line_end = nl ? (size_t)(nl - buf) : len, next = nl ? line_end + 1 : len;
+        if (line_end - pos == 1 && buf[pos] == '%') {
             if (add_doc(d, buf + start, pos - start) != 0) {
                 return -1;
             }
-            start = end;
+            start = next;
         }
-        pos = end;
+        pos = next;
     }
-    (void)fortune;
     return add_doc(d, buf + start, len - start);
+}
+
+/* The whole file (malloc'ed, *len bytes), or NULL with errno set. Works on pipes too. */
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (n == cap) {
+            char *bigger = realloc(buf, 2 * cap);
+            if (bigger == NULL) {
+                free(buf);
+                buf = NULL;
+                errno = ENOMEM;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                int saved = errno != 0 ? errno : EIO;
+                free(buf);
+                buf = NULL;
+                errno = saved;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    *len = n;
+    return buf;
 }
 
 int hn_cmd_tokenize(int argc, char **argv)
@@ -101,17 +142,25 @@ int hn_cmd_tokenize(int argc, char **argv)
             }
             break;
         case 's':
+            errno = 0;
             seed = strtoull(optarg, &end, 10);
-            if (end == optarg || *end != '\0') {
-                return hn_cli_usage_error(argv[0], "--seed must be an integer, found '%s'", optarg);
+            if (end == optarg || *end != '\0' || optarg[0] == '-' || errno == ERANGE) {
+                return hn_cli_usage_error(
+                    argv[0], "--seed must be an integer in 0..2^64-1, found '%s'", optarg);
             }
             break;
         case 'h':
             printf("usage: hilnas tokenize TEXT... -o DIR [--val-fraction F] [--seed S]\n\n"
-                   "Byte-level tokens (vocabulary 256) of the text files into DIR/train.bin and "
-                   "DIR/val.bin\n(little-endian uint16, no header). Each file is a document, "
-                   "fortune files ('%%' lines)\nsplit into fortunes; a seeded fraction F "
-                   "(default 0.1) of documents goes to val.bin.\n");
+                   "Byte-level tokens (vocabulary 256, token = byte) of the text files into\n"
+                   "DIR/train.bin and DIR/val.bin (little-endian uint16, no header; replaced if\n"
+                   "present). Each file is a document; a line holding only '%%' (fortune files)\n"
+                   "separates documents. Document i goes to val.bin with probability F, decided\n"
+                   "by (S, i) alone; each document is followed by a newline token.\n\n"
+                   "  -o, --output DIR        where train.bin and val.bin go (created)\n"
+                   "  -f, --val-fraction F    share of documents for validation, [0, 1); 0.1\n"
+                   "  -s, --seed S            split seed (unsigned integer); 0\n\n"
+                   "Prints the document and token counts as JSON. Exit status: 0; 2 for usage\n"
+                   "errors and unreadable inputs; 1 when the output cannot be written.\n");
             return 0;
         case 'V':
             return hn_cli_version(argv[0]);
@@ -127,29 +176,30 @@ int hn_cmd_tokenize(int argc, char **argv)
         return hn_cli_usage_error(argv[0], "no input text files");
     }
     struct docs d = {0};
-    int code = 1;
+    int code = HN_EXIT_FAILURE;
     struct hn_error err;
     uint16_t *train = NULL, *val = NULL;
     size_t total = 0;
     for (int i = optind; i < argc; i++) {
-        FILE *f = fopen(argv[i], "rb");
-        if (f == NULL) {
-            fprintf(stderr, "hilnas: tokenize: %s: cannot open: %s\n", argv[i], strerror(errno));
-            code = 2;
+        size_t len = 0;
+        errno = 0;
+        char *buf = read_all(argv[i], &len);
+        if (buf == NULL) {
+            fprintf(stderr, "hilnas: tokenize: %s: cannot read: %s\n", argv[i], strerror(errno));
+            code = errno == ENOMEM ? HN_EXIT_FAILURE : HN_EXIT_USAGE;
             goto done;
         }
-        fseek(f, 0, SEEK_END);
-        long len = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        char *buf = malloc(len > 0 ? (size_t)len : 1);
-        size_t got = buf && len > 0 ? fread(buf, 1, (size_t)len, f) : 0;
-        fclose(f);
-        if (buf == NULL || split_file(&d, buf, got) != 0) {
-            free(buf);
+        int split = split_file(&d, buf, len);
+        free(buf);
+        if (split != 0) {
             fprintf(stderr, "hilnas: tokenize: out of memory\n");
             goto done;
         }
-        free(buf);
+    }
+    if (d.n == 0) {
+        fprintf(stderr, "hilnas: tokenize: the inputs hold no text (every document is empty)\n");
+        code = HN_EXIT_USAGE;
+        goto done;
     }
     for (size_t i = 0; i < d.n; i++) {
         total += d.len[i] + 1;
@@ -187,7 +237,10 @@ int hn_cmd_tokenize(int argc, char **argv)
         goto done;
     }
     char *pt = hn_path_join(out, "train.bin"), *pv = hn_path_join(out, "val.bin");
-    int rc = hn_tokens_write(pt, train, nt, &err);
+    int rc = pt != NULL && pv != NULL ? 0 : hn_error_set(&err, out, "out of memory");
+    if (rc == 0) {
+        rc = hn_tokens_write(pt, train, nt, &err);
+    }
     if (rc == 0) {
         rc = hn_tokens_write(pv, val, nv, &err);
     }

@@ -1,6 +1,13 @@
-# llm input/output tests: config.json, safetensors (incl. malformed files), byte tokens.
-check_PROGRAMS += tests/llm/test_io
-TESTS += tests/llm/test_io
-tests_llm_test_io_SOURCES = tests/llm/test_io.c tests/core/testutil.c
-tests_llm_test_io_CPPFLAGS = $(HN_TEST_CPPFLAGS)
-tests_llm_test_io_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
+# llm input/output tests: config.json, safetensors (incl. malformed and mutated files), byte
+# tokens, batches and `hilnas tokenize` (fixtures in tests/data/llm/).
+check_PROGRAMS += tests/llm/test_config tests/llm/test_safetensors tests/llm/test_tokens
+TESTS += tests/llm/test_config tests/llm/test_safetensors tests/llm/test_tokens
+tests_llm_test_config_SOURCES = tests/llm/test_config.c tests/core/testutil.c
+tests_llm_test_config_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_llm_test_config_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS)
+tests_llm_test_safetensors_SOURCES = tests/llm/test_safetensors.c tests/core/testutil.c
+tests_llm_test_safetensors_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_llm_test_safetensors_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS)
+tests_llm_test_tokens_SOURCES = tests/llm/test_tokens.c tests/core/testutil.c
+tests_llm_test_tokens_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_llm_test_tokens_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS)
