@@ -1,8 +1,9 @@
 /*
  * hilnas evaluator "testfn": standard optimization test problems (BoTorch's definitions, all
  * minimized), for checking optimizers against published results. Parameters are read by name
- * x0..x{d-1} from the space (they must be float, int or choice parameters); metric names are
- * the function's name, "branin" and "currin" for BraninCurrin, f0..f{m-1} for ZDT and DTLZ2.
+ * x0..x{d-1} from the space (a categorical or bool parameter gives its index 0, 1, ... as the
+ * coordinate); metric names are the function's name, "branin" and "currin" for BraninCurrin,
+ * f0..f{m-1} for ZDT and DTLZ2.
  *
  * Dimensions: branin 2, hartmann6 6, branincurrin 2 (fixed); ackley 2 (BoTorch's default);
  * zdt1-3 30 (Zitzler, Deb and Thiele 2000; BoTorch has no default), at least 2; dtlz2
@@ -38,6 +39,7 @@ struct testfn {
     long index[MAX_DIM]; /* where x_i sits in the space's parameters */
     char *names[MAX_OBJ + 1];
     uint64_t noise_stream;
+    int resolved; /* index[] found (at create if the space was given, else at first use) */
 };
 
 static const struct hn_option testfn_options[] = {
@@ -85,6 +87,29 @@ static void testfn_destroy(void *ctx)
         free(t->names[i]);
     }
     free(t);
+}
+
+/*
+ * Find x0..x{d-1} among params. Errors are configuration errors at `where` (may be NULL).
+ * Returns 0 or -1.
+ */
+static int resolve(struct testfn *t, const struct hn_params *params, const char *where,
+                   struct hn_error *err)
+{
+    const char *fname = functions[t->function];
+    for (size_t i = 0; i < t->d; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "x%zu", i);
+        t->index[i] = hn_params_find(params, name);
+        if (t->index[i] < 0) {
+            return hn_error_config(err, where,
+                                   "evaluator 'testfn': %s needs parameters x0..x%zu, but the "
+                                   "space has no '%s'; declare it (or set dim)",
+                                   fname, t->d - 1, name);
+        }
+    }
+    t->resolved = 1;
+    return 0;
 }
 
 static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *err)
@@ -153,30 +178,9 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
         goto fail;
     }
     if (args->space != NULL) {
-        const struct hn_params *params = hn_space_params(args->space);
-        for (size_t i = 0; i < t->d; i++) {
-            char name[32];
-            snprintf(name, sizeof(name), "x%zu", i);
-            t->index[i] = hn_params_find(params, name);
-            if (t->index[i] < 0) {
-                hn_error_config(err, hn_config_where(args->node, where, sizeof(where)),
-                                "evaluator 'testfn': %s needs parameters x0..x%zu, but the "
-                                "space has no '%s'; declare it (or set dim)",
-                                fname, t->d - 1, name);
-                goto fail;
-            }
-            enum hn_param_type type = params->p[t->index[i]].type;
-            if (type == HN_PARAM_CATEGORICAL || type == HN_PARAM_BOOL) {
-                hn_error_config(err, hn_config_where(args->node, where, sizeof(where)),
-                                "evaluator 'testfn': parameter '%s' is %s; %s takes numbers "
-                                "(float, int or choice parameters)",
-                                name, type == HN_PARAM_BOOL ? "a bool" : "categorical", fname);
-                goto fail;
-            }
-        }
-    } else {
-        for (size_t i = 0; i < t->d; i++) {
-            t->index[i] = (long)i;
+        if (resolve(t, hn_space_params(args->space),
+                    hn_config_where(args->node, where, sizeof(where)), err) != 0) {
+            goto fail;
         }
     }
     t->noise_stream = hn_rng_hash(args->instance != NULL ? args->instance : "testfn");
@@ -214,6 +218,9 @@ static int testfn_evaluate(void *ctx, const struct hn_eval_request *req, struct 
 {
     struct testfn *t = ctx;
     double x[MAX_DIM], f[MAX_OBJ];
+    if (!t->resolved && resolve(t, req->params, NULL, err) != 0) {
+        return -1;
+    }
     for (size_t i = 0; i < t->d; i++) {
         x[i] = req->trial->x[t->index[i]];
     }

@@ -196,10 +196,6 @@ Test(testfn_plugin, bad_configurations_are_refused_at_create_time)
     } rows[] = {
         {"{x0: {type: float, min: 0, max: 1}}", "function: branin",
          "needs parameters x0..x1, but the space has no 'x1'"},
-        {"{x0: {type: float, min: 0, max: 1}, x1: {type: categorical, values: [a, b]}}",
-         "function: branin", "parameter 'x1' is categorical"},
-        {"{x0: {type: float, min: 0, max: 1}, x1: {type: bool}}", "function: branincurrin",
-         "parameter 'x1' is a bool"},
         {NULL, "function: dtlz2, dim: 3, objectives: 3", "dtlz2 needs dim >= 4, found 3"},
         {NULL, "function: zdt2, dim: 1", "zdt2 needs dim >= 2, found 1"},
         {NULL, "function: branin, dim: 3", "branin has dimension 2, not 3"},
@@ -357,4 +353,53 @@ Test(testfn_plugin, default_dimensions)
         testfn_close(&e);
         box_close(&b);
     }
+}
+
+Test(testfn_plugin, without_a_space_at_create_parameters_are_found_at_evaluation)
+{
+    struct box_space b;
+    struct hn_error err;
+    cr_assert_eq(box_open(&b,
+                          "space: {plugin: box, params: {x1: {type: float, min: 0, max: 15},\n"
+                          "        x0: {type: float, min: -5, max: 10}}}\n",
+                          &err),
+                 0, "%s", err.msg);
+    struct evaluator e;
+    cr_assert_eq(testfn_open(&e, "f: {plugin: testfn, function: branin}\n", "f", NULL, &err), 0,
+                 "%s", err.msg);
+    double x[2] = {12.275, -M_PI}, f, sem;
+    evaluate(&e, b.space.params, x, 1, &f, &sem, 1);
+    cr_expect(fabs(f - TESTFN_BRANIN_MIN) < 1e-5, "branin(-pi, 12.275) = %.8f", f);
+    testfn_close(&e);
+    cr_assert_eq(testfn_open(&e, "f: {plugin: testfn, function: hartmann6}\n", "f", NULL, &err), 0,
+                 "%s", err.msg);
+    struct hn_trial *trial = hn_trial_new(0, "s", x, 2);
+    struct hn_eval_request req = {.trial = trial, .params = b.space.params, .seed = 1};
+    struct hn_metrics out = {0};
+    cr_expect_eq(e.plugin->evaluator->evaluate(e.ctx, &req, &out, &err), -1);
+    cr_expect(strstr(err.msg, "space has no 'x2'") != NULL, "%s", err.msg);
+    hn_metrics_clear(&out);
+    free(out.m);
+    hn_trial_free(trial);
+    testfn_close(&e);
+    box_close(&b);
+}
+
+Test(testfn_plugin, categorical_and_bool_parameters_give_their_index)
+{
+    struct box_space b;
+    struct hn_error err;
+    cr_assert_eq(box_open(&b,
+                          "space: {plugin: box, params: {x0: {type: categorical, values: [a, b, "
+                          "c]},\n        x1: {type: bool}}}\n",
+                          &err),
+                 0, "%s", err.msg);
+    struct evaluator e;
+    cr_assert_eq(testfn_open(&e, "f: {plugin: testfn, function: ackley}\n", "f", &b.space, &err), 0,
+                 "%s", err.msg);
+    double x[2] = {2, 1}, f, sem;
+    evaluate(&e, b.space.params, x, 1, &f, &sem, 1);
+    cr_expect(fabs(f - testfn_ackley(x, 2)) < 1e-15 && f > 1, "ackley(c, true) = %g", f);
+    testfn_close(&e);
+    box_close(&b);
 }
