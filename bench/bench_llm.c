@@ -8,6 +8,8 @@
  * training; the prefill LM head runs for the last token only).
  *
  * usage: bench_llm [--threads N] [--quick]
+ * On a machine shared with other jobs, run with OMP_WAIT_POLICY=passive: spinning OpenMP threads
+ * preempted by other processes make every fork/join wait for a time slice.
  */
 #include "config.h"
 
@@ -96,7 +98,11 @@ int main(int argc, char **argv)
     }
     threads = hn_llm_set_threads(threads);
     double min_s = quick ? 0.3 : 2.0;
+    /* the reference is OpenBLAS on all the threads (hn_llm_set_threads leaves it on one, the
+     * engine splitting work itself), then back to the engine's setting */
+    openblas_set_num_threads(threads);
     double sgemm = sgemm_gflops(1024, min_s);
+    hn_llm_set_threads(threads);
     printf("OpenBLAS: %s; threads %d\n\n", openblas_get_config(), threads);
     printf("| shape      | measurement            |   tokens/s |  GFLOP/s | of sgemm |\n");
     printf("|------------|------------------------|-----------:|---------:|---------:|\n");

@@ -74,9 +74,10 @@ static void share(size_t n, size_t align, int t, int nt, size_t *lo, size_t *hi)
 void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t N, size_t C,
                        size_t OC)
 {
-    int nt = threads_for((double)N * C * OC);
+    /* a matrix-vector product (decode) is too short to share: forking costs more than it saves */
+    int nt = N == 1 ? 1 : threads_for((double)N * C * OC);
     if (N == 1) {
-        /* out (OC) = weight (OC,C) . inp (C), output rows split over the threads */
+        /* out (OC) = weight (OC,C) . inp (C) */
 #pragma omp parallel num_threads(nt) if (nt > 1)
         {
             size_t lo, hi;
@@ -118,7 +119,7 @@ void hn_matmul_forward_naive(float *out, const float *inp, const float *weight, 
 void hn_matmul_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                         const float *weight, size_t N, size_t C, size_t OC)
 {
-    int nt = threads_for((double)N * C * OC);
+    int nt = N == 1 ? 1 : threads_for((double)N * C * OC);
     /* each thread takes a block of dinp rows and a block of dweight rows: no shared output */
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
