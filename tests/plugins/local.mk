@@ -6,7 +6,8 @@ tests_plugins_test_testfn_LDADD = $(HN_TEST_LIBS)
 tests_plugins_test_params_SOURCES = tests/plugins/test_params.c
 tests_plugins_test_params_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_params_LDADD = $(HN_TEST_LIBS)
-tests_plugins_test_random_cli_SOURCES = tests/plugins/test_random_cli.c tests/core/testutil.c
+tests_plugins_test_random_cli_SOURCES = tests/plugins/test_random_cli.c tests/core/testutil.c \
+	plugins/evaluator-testfn/testfn.c
 tests_plugins_test_random_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_random_cli_LDADD = $(HN_TEST_LIBS)
 include tests/plugins/gpbo.mk
