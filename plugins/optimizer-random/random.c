@@ -63,7 +63,7 @@ static const struct hn_option random_options[] = {
      .def = "sobol",
      .choices = modes,
      .offset = offsetof(struct random_opt, mode),
-     .help = "sobol (scrambled, point k = k-th trial of the stage) or uniform."},
+     .help = "sobol (scrambled; a resumed stage continues the sequence) or uniform."},
     {.name = "seed",
      .type = HN_OPT_INT,
      .def = "-1",
