@@ -14,8 +14,8 @@
  * decay; gradients are one block of the same layout; activations one block, allocated by the
  * first forward (and again when B or T change), backward scratch one more.
  *
- * Thread safety: a model is used by one thread at a time; kernels use OpenBLAS and OpenMP threads
- * inside (see hn_llm_set_threads).
+ * Thread safety: a model is used by one thread at a time; kernels use OpenMP (or, by default,
+ * OpenBLAS) threads inside (see hn_llm_set_threads).
  */
 #ifndef HILNAS_LLM_MODEL_H
 #define HILNAS_LLM_MODEL_H
@@ -120,9 +120,10 @@ double hn_llm_flops_per_token(const struct hn_llm_config *config, double ctx);
 size_t hn_llm_param_count(const struct hn_llm_config *config);
 
 /*
- * Set OpenBLAS and OpenMP to the same thread count n; n <= 0 takes HILNAS_THREADS from the
- * environment, or else leaves the libraries' defaults. Returns the count in effect. Not thread
- * safe (process-wide setting).
+ * Run the engine on n threads as one pool: the kernels split their work over n OpenMP threads and
+ * OpenBLAS is set to one thread (llm/ops.h says why never both). n <= 0 takes HILNAS_THREADS from
+ * the environment, or else leaves the libraries' defaults (OpenBLAS threads the products, the
+ * rest runs on the calling thread). Returns the count in effect. Not thread safe (process-wide).
  */
 int hn_llm_set_threads(int n);
 

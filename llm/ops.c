@@ -1,9 +1,9 @@
 /*
  * llm/ops.c: transformer kernels (see ops.h for shapes and conventions).
  *
- * Matmuls and attention products go through OpenBLAS (its threads); elementwise work runs on the
- * calling thread (see ops.h for why). Reductions use `omp simd reduction` so they vectorize at
- * -O2 without -ffast-math.
+ * Matmuls and attention products go through OpenBLAS; with hn_ops_set_threads(n > 1) every
+ * kernel shares its work over one OpenMP pool (see ops.h for why). Reductions use `omp simd
+ * reduction` so they vectorize at -O2 without -ffast-math.
  */
 #include "config.h"
 
@@ -25,6 +25,8 @@ static int ops_threads = 1;
 
 /* below this many multiply-adds (or elements) a kernel stays on the calling thread */
 #define PAR_MIN_WORK 32768
+/* a matrix-vector product is shared from this many weights (256 KiB) */
+#define GEMV_PAR_MIN 65536
 
 void hn_ops_set_threads(int n)
 {
@@ -74,8 +76,10 @@ static void share(size_t n, size_t align, int t, int nt, size_t *lo, size_t *hi)
 void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t N, size_t C,
                        size_t OC)
 {
-    /* a matrix-vector product (decode) is too short to share: forking costs more than it saves */
-    int nt = N == 1 ? 1 : threads_for((double)N * C * OC);
+    /* a matrix-vector product (decode) is memory-bound: it pays to share once the weight is
+     * large enough that streaming it costs more than waking the other threads (a few us) */
+    int nt = N == 1 ? (C * OC >= GEMV_PAR_MIN ? threads_for(GEMV_PAR_MIN) : 1)
+                    : threads_for((double)N * C * OC);
     if (N == 1) {
         /* out (OC) = weight (OC,C) . inp (C) */
 #pragma omp parallel num_threads(nt) if (nt > 1)

@@ -548,6 +548,98 @@ Test(llm, kv_cache_decode_equals_full_forward)
     check_decode(&t, 5, 0);
 }
 
+/* Everything the engine computes for one training step and one decode, on `threads` threads. */
+struct run {
+    double loss;
+    float *logits, *grads, *params, *decoded;
+};
+
+static struct run run_on_threads(const struct hn_llm_config *c, int threads, int B, int T,
+                                 int prefill, int decode)
+{
+    struct run r;
+    struct hn_error err;
+    cr_assert(hn_llm_set_threads(threads) == threads);
+    cr_assert(hn_ops_threads() == threads);
+    struct hn_llm_model *m = test_model(c, 21);
+    size_t V = (size_t)c->vocab_size, N = (size_t)B * T;
+    int *in = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
+    hn_rng_seed(&test_rng, 22);
+    random_tokens(in, N, (int)V);
+    random_tokens(tg, N, (int)V);
+    cr_assert(hn_llm_forward(m, in, NULL, B, T, NULL, &err) == 0, "%s", err.msg);
+    r.logits = malloc(N * V * sizeof(float));
+    memcpy(r.logits, hn_llm_logits(m), N * V * sizeof(float));
+    struct hn_adamw opt;
+    cr_assert(hn_adamw_init(&opt, m->n_params, &err) == 0);
+    hn_llm_zero_grad(m, &err);
+    cr_assert(hn_llm_forward(m, in, tg, B, T, &r.loss, &err) == 0, "%s", err.msg);
+    cr_assert(hn_llm_backward(m, &err) == 0, "%s", err.msg);
+    r.grads = malloc(m->n_params * sizeof(float));
+    memcpy(r.grads, m->grads, m->n_params * sizeof(float));
+    /* the update from the same gradients in both runs: AdamW's first step is about lr * sign(g),
+     * so gradients equal to rounding would still flip the tiny ones */
+    hn_rng_seed(&test_rng, 23);
+    fill(m->grads, m->n_params, 0.1);
+    hn_llm_clip_grad_norm(m, 1.0);
+    hn_llm_adamw_step(m, &opt, 1e-3);
+    r.params = malloc(m->n_params * sizeof(float));
+    memcpy(r.params, m->params, m->n_params * sizeof(float));
+    hn_adamw_free(&opt);
+    /* prefill then one token at a time, logits of every decoded position */
+    struct hn_llm_infer *inf = hn_llm_infer_new(m, prefill + decode, 0, &err);
+    cr_assert(inf != NULL, "%s", err.msg);
+    int *seq = malloc((size_t)(prefill + decode) * sizeof(int));
+    random_tokens(seq, (size_t)(prefill + decode), (int)V);
+    r.decoded = malloc((size_t)(decode + 1) * V * sizeof(float));
+    cr_assert(hn_llm_infer_forward(inf, seq, prefill, r.decoded, 0, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < decode; i++) {
+        cr_assert(hn_llm_infer_forward(inf, seq + prefill + i, 1, r.decoded + (i + 1) * V, 0,
+                                       &err) == 0);
+    }
+    hn_llm_infer_free(inf);
+    free(seq);
+    free(in);
+    free(tg);
+    hn_llm_model_free(m);
+    return r;
+}
+
+static void expect_close(const char *what, const float *got, const float *want, size_t n,
+                         double rel)
+{
+    double scale, d = max_abs_diff(got, want, n, &scale);
+    printf("2 threads vs 1, %s: max difference %.2e (scale %.2e)\n", what, d, scale);
+    cr_expect(scale > 0 && d <= rel * scale, "%s differ by %g (scale %g)", what, d, scale);
+}
+
+/* Big enough that every kernel shares its work (products >= 32768 multiply-adds, FFN weights
+ * and the decode cache >= 65536 floats), with GQA, a skipped layer and an untied head. */
+Test(llm, two_threads_compute_what_one_thread_computes)
+{
+    struct hn_llm_config c = make_config(3, 128, 4, 2, 32, 512, 300, 0, "101");
+    c.max_position_embeddings = 1024;
+    int B = 3, T = 70, prefill = 600, decode = 6;
+    struct run one = run_on_threads(&c, 1, B, T, prefill, decode);
+    struct run two = run_on_threads(&c, 2, B, T, prefill, decode);
+    size_t n_params = hn_llm_param_count(&c), V = 300, N = (size_t)B * T;
+    printf("loss: 1 thread %.9f, 2 threads %.9f\n", one.loss, two.loss);
+    cr_expect(fabs(one.loss - two.loss) <= 1e-6 * fabs(one.loss));
+    /* products split differently sum in a different order: rounding, where a wrong split or a
+     * race is off by O(1) */
+    expect_close("logits", two.logits, one.logits, N * V, 3e-5);
+    expect_close("gradients", two.grads, one.grads, n_params, 3e-5);
+    expect_close("parameters after clipping + AdamW", two.params, one.params, n_params, 1e-6);
+    expect_close("decode logits", two.decoded, one.decoded, (size_t)(decode + 1) * V, 3e-5);
+    struct run *runs[2] = {&one, &two};
+    for (int i = 0; i < 2; i++) {
+        free(runs[i]->logits);
+        free(runs[i]->grads);
+        free(runs[i]->params);
+        free(runs[i]->decoded);
+    }
+}
+
 Test(llm, sampling)
 {
     float logits[5] = {0.1f, 2.0f, -1.0f, 2.0f, 1.9f};
