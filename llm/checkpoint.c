@@ -77,7 +77,8 @@ struct hn_llm_model *hn_llm_load(const char *dir, struct hn_error *err)
         hn_error_prefix(err, "%s", config_path);
         goto fail;
     }
-    if (hn_st_read(st_path, &file, err) != 0) {
+    /* mapped, not read: F32 tensors are copied once, from the page cache into the model */
+    if (hn_st_map(st_path, &file, err) != 0) {
         goto fail;
     }
     for (size_t i = 0; i < model->n_tensors; i++) {

@@ -290,6 +290,12 @@ int hn_llm_set_threads(int n)
         const char *env = getenv("HILNAS_THREADS");
         n = env != NULL ? atoi(env) : 0;
     }
+#ifdef _OPENMP
+    if (n <= 0) {
+        /* OMP_NUM_THREADS if set, else the processors this process may run on */
+        n = omp_get_max_threads();
+    }
+#endif
     if (n > 0) {
 #ifdef _OPENMP
         /* one pool: the kernels split work over OpenMP threads, each calling single-threaded

@@ -122,8 +122,8 @@ size_t hn_llm_param_count(const struct hn_llm_config *config);
 /*
  * Run the engine on n threads as one pool: the kernels split their work over n OpenMP threads and
  * OpenBLAS is set to one thread (llm/ops.h says why never both). n <= 0 takes HILNAS_THREADS from
- * the environment, or else leaves the libraries' defaults (OpenBLAS threads the products, the
- * rest runs on the calling thread). Returns the count in effect. Not thread safe (process-wide).
+ * the environment, else OMP_NUM_THREADS, else the processors the process may run on. Without
+ * OpenMP, n goes to OpenBLAS. Returns the count in effect. Not thread safe (process-wide).
  */
 int hn_llm_set_threads(int n);
 

@@ -55,19 +55,21 @@ int hn_tokens_load(const char *path, uint16_t **tokens, size_t *n, struct hn_err
     int rc = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return hn_error_set(err, path, "cannot open the token file: %s", strerror(errno));
+        return hn_error_config(err, path,
+                               "cannot open the token file: %s (make it with hilnas tokenize)",
+                               strerror(errno));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        hn_error_set(err, path, "not a regular file (a token file is expected)");
+        hn_error_config(err, path, "not a regular file (a token file is expected)");
         goto fail;
     }
     size_t len = (size_t)st.st_size;
     if (len % 2 != 0) {
-        hn_error_set(err, path,
-                     "is not a token file: %zu bytes is not a whole number of uint16 tokens "
-                     "(make it with hilnas tokenize)",
-                     len);
+        hn_error_config(err, path,
+                        "is not a token file: %zu bytes is not a whole number of uint16 tokens "
+                        "(make it with hilnas tokenize)",
+                        len);
         goto fail;
     }
     buf = malloc(len + 1);

@@ -19,6 +19,7 @@
 #include "hilnas/rng.h"
 #include "llm/checkpoint.h"
 #include "llm/safetensors.h"
+#include "llm/tokens.h"
 
 #define STATE_FORMAT "hilnas-llm-train-state"
 #define STATE_VERSION 1
@@ -40,43 +41,6 @@ void hn_llm_train_opts_default(struct hn_llm_train_opts *o)
     o->checkpoint_interval = 500;
     o->log_interval = 10;
     o->seed = 1;
-}
-
-int hn_llm_read_tokens(const char *path, uint16_t **tok, size_t *n, struct hn_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    uint16_t *buf = NULL;
-    *tok = NULL;
-    *n = 0;
-    if (f == NULL) {
-        return hn_error_config(err, path, "cannot open token file: %s (create it with 'hilnas "
-                                          "tokenize')", strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || st.st_size < 2 || st.st_size % 2 != 0) {
-        fclose(f);
-        return hn_error_config(err, path,
-                               "not a token file: %lld bytes (expected a non-empty, even number "
-                               "of bytes of little-endian uint16 tokens)",
-                               (long long)st.st_size);
-    }
-    size_t count = (size_t)st.st_size / 2;
-    buf = malloc(count * sizeof(uint16_t));
-    unsigned char *raw = malloc((size_t)st.st_size);
-    if (buf == NULL || raw == NULL || fread(raw, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        free(buf);
-        free(raw);
-        fclose(f);
-        return hn_error_set(err, path, "cannot read the token file (out of memory or I/O error)");
-    }
-    for (size_t i = 0; i < count; i++) {
-        buf[i] = (uint16_t)(raw[2 * i] | (raw[2 * i + 1] << 8));
-    }
-    free(raw);
-    fclose(f);
-    *tok = buf;
-    *n = count;
-    return 0;
 }
 
 int hn_llm_eval_windows(struct hn_llm_model *model, const uint16_t *tok, size_t n, int T, int B,
@@ -103,11 +67,7 @@ int hn_llm_eval_windows(struct hn_llm_model *model, const uint16_t *tok, size_t 
     for (size_t w = 0; w < windows; w += (size_t)B) {
         int nb = windows - w < (size_t)B ? (int)(windows - w) : B;
         for (int b = 0; b < nb; b++) {
-            const uint16_t *src = tok + (w + (size_t)b) * (size_t)T;
-            for (int t = 0; t < T; t++) {
-                inputs[b * T + t] = src[t];
-                targets[b * T + t] = src[t + 1];
-            }
+            hn_window(tok, n, w + (size_t)b, T, inputs + (size_t)b * T, targets + (size_t)b * T);
         }
         double batch_loss;
         if (hn_llm_forward(model, inputs, targets, nb, T, &batch_loss, err) != 0) {
@@ -344,17 +304,25 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
     }
     hn_llm_set_threads(o->threads);
     path = hn_path_join(o->data_dir, "train.bin");
-    if (path == NULL || hn_llm_read_tokens(path, &train, &n_train, err) != 0) {
+    if (path == NULL || hn_tokens_load(path, &train, &n_train, err) != 0) {
         goto fail;
     }
     free(path);
     path = hn_path_join(o->data_dir, "val.bin");
-    if (path == NULL || hn_llm_read_tokens(path, &val, &n_val, err) != 0) {
+    if (path == NULL || hn_tokens_load(path, &val, &n_val, err) != 0) {
         goto fail;
     }
     if (n_train < (size_t)T + 1) {
         hn_error_config(err, o->data_dir, "train.bin has %zu tokens, fewer than seq+1 = %d",
                         n_train, T + 1);
+        goto fail;
+    }
+    /* found out now, not after the first eval-interval steps of training */
+    if (n_val < (size_t)T + 1) {
+        hn_error_config(err, o->data_dir,
+                        "val.bin has %zu tokens, fewer than seq+1 = %d, so the model cannot be "
+                        "validated; tokenize with a larger --val-fraction or lower --seq",
+                        n_val, T + 1);
         goto fail;
     }
     if (hn_mkdir_p(o->out_dir, err) != 0) {
@@ -398,13 +366,7 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
     long steps_here = 0;
     while (r.step < o->steps) {
         double t0 = hn_monotonic();
-        for (int b = 0; b < B; b++) {
-            size_t start = (size_t)hn_rng_below(&r.rng, n_train - (size_t)T);
-            for (int t = 0; t < T; t++) {
-                inputs[b * T + t] = train[start + (size_t)t];
-                targets[b * T + t] = train[start + (size_t)t + 1];
-            }
-        }
+        hn_batch_sample(train, n_train, B, T, &r.rng, inputs, targets);
         double loss;
         hn_llm_zero_grad(r.model, err);
         if (hn_llm_forward(r.model, inputs, targets, B, T, &loss, err) != 0 ||

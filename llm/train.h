@@ -62,10 +62,4 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err);
 int hn_llm_eval_windows(struct hn_llm_model *model, const uint16_t *tok, size_t n, int T, int B,
                         long batches, double *loss, size_t *tokens, struct hn_error *err);
 
-/*
- * Read a token file (flat little-endian uint16, no header). *tok is malloc'ed (caller frees).
- * Returns 0, or -1 with err set (unreadable, odd size, empty).
- */
-int hn_llm_read_tokens(const char *path, uint16_t **tok, size_t *n, struct hn_error *err);
-
 #endif

@@ -16,6 +16,7 @@
 #include "llm/checkpoint.h"
 #include "llm/decode.h"
 #include "llm/model.h"
+#include "llm/tokens.h"
 #include "llm/train.h"
 #include "tools/cli.h"
 
@@ -67,7 +68,7 @@ static const struct setting settings[] = {
     SET("checkpoint-interval", S_LONG, checkpoint_interval, "checkpoint every N steps (500)"),
     SET("log-interval", S_LONG, log_interval, "progress line every N steps without a tty (10)"),
     SET("seed", S_LONG, seed, "random seed (1)"),
-    SET("threads", S_INT, threads, "BLAS and OpenMP threads (HILNAS_THREADS, else all)"),
+    SET("threads", S_INT, threads, "threads (HILNAS_THREADS, else OMP_NUM_THREADS, else all)"),
     SET("stop-after", S_LONG, stop_after, "stop after N steps of this invocation (testing)"),
     SET("quiet", S_BOOL, quiet, "no progress lines"),
 };
@@ -389,7 +390,7 @@ int hn_cmd_eval(int argc, char **argv)
     double loss = 0.0;
     struct hn_llm_model *model = hn_llm_load(argv[optind], &err);
     int rc = HN_EXIT_OK;
-    if (model == NULL || hn_llm_read_tokens(data, &tok, &n, &err) != 0 ||
+    if (model == NULL || hn_tokens_load(data, &tok, &n, &err) != 0 ||
         hn_llm_eval_windows(model, tok, n, (int)seq, (int)batch, batches, &loss, &tokens,
                             &err) != 0) {
         fprintf(stderr, "hilnas: eval: %s\n", err.msg);

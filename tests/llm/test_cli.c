@@ -218,3 +218,47 @@ Test(llm_cli, usage_errors_exit_2)
     cr_expect(run(buf, sizeof(buf), "\"$HILNAS\" eval --help") == 0);
     cr_expect(strstr(buf, "usage: hilnas eval") != NULL);
 }
+
+/* Bad token files are the user's input: exit 2, the file named, before any training. */
+Test(llm_cli, bad_token_files_exit_2_naming_the_file)
+{
+    char dir[2400], path[2500], out[2500], buf[4096];
+    snprintf(dir, sizeof(dir), "%s/baddata.%ld", tmpdir, (long)getpid());
+    mkdir(dir, 0755);
+    snprintf(path, sizeof(path), "%s/train.bin", dir);
+    write_tokens(path, "the cat sat on the mat and the dog ran to the sea, it was red. ", 64);
+    snprintf(out, sizeof(out), "%s/out", dir);
+
+    /* no val.bin */
+    int rc = run(buf, sizeof(buf), "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s 2>&1",
+                 dir, out);
+    cr_expect(rc == 2, "exit %d: %s", rc, buf);
+    cr_expect(strstr(buf, "val.bin") != NULL && strstr(buf, "hilnas tokenize") != NULL, "%s",
+              buf);
+
+    /* a val.bin too short for one window: refused before the first step */
+    snprintf(path, sizeof(path), "%s/val.bin", dir);
+    write_tokens(path, "too short", 9);
+    rc = run(buf, sizeof(buf), "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s 2>&1",
+             dir, out);
+    cr_expect(rc == 2, "exit %d: %s", rc, buf);
+    cr_expect(strstr(buf, "val.bin has 9 tokens") != NULL && strstr(buf, "seq+1 = 33") != NULL,
+              "%s", buf);
+    struct stat st;
+    cr_expect(stat(out, &st) != 0, "nothing is written for a refused run");
+
+    /* an odd number of bytes is not a token file */
+    FILE *f = fopen(path, "ab");
+    fputc('x', f);
+    fclose(f);
+    snprintf(out, sizeof(out), "%s/ok", dir);
+    cr_assert(run(NULL, 0, "\"$HILNAS\" pretrain " TRAIN_ARGS " --steps 1 --data %s --out %s",
+                  data_dir, out) == 0);
+    rc = run(buf, sizeof(buf), "\"$HILNAS\" eval %s/final --data %s --seq 8 2>&1", out, path);
+    cr_expect(rc == 2, "exit %d: %s", rc, buf);
+    cr_expect(strstr(buf, path) != NULL && strstr(buf, "whole number") != NULL, "%s", buf);
+    rc = run(buf, sizeof(buf), "\"$HILNAS\" eval %s/final --data %s/nope.bin --seq 8 2>&1", out,
+             dir);
+    cr_expect(rc == 2, "exit %d: %s", rc, buf);
+    cr_expect(strstr(buf, "nope.bin") != NULL, "%s", buf);
+}
