@@ -8,3 +8,4 @@ tests_llm_test_cli_SOURCES = tests/llm/test_cli.c
 tests_llm_test_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_cli_LDADD = $(HN_TEST_LIBS)
 include tests/llm/io.mk
+EXTRA_DIST += tests/llm/llama_reference.py

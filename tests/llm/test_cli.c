@@ -262,3 +262,72 @@ Test(llm_cli, bad_token_files_exit_2_naming_the_file)
     cr_expect(rc == 2, "exit %d: %s", rc, buf);
     cr_expect(strstr(buf, "nope.bin") != NULL, "%s", buf);
 }
+
+/* "loss" of a JSON line printed by `hilnas eval` or the reference. */
+static double json_loss(const char *text)
+{
+    const char *p = strstr(text, "\"loss\": ");
+    cr_assert(p != NULL, "no loss in: %s", text);
+    return strtod(p + strlen("\"loss\": "), NULL);
+}
+
+/* `hilnas eval` and tests/llm/llama_reference.py (Hugging Face's Llama in NumPy, float64) on the
+ * same checkpoint and windows. */
+static void expect_reference_loss(const char *ckpt, const char *what)
+{
+    char buf[4096], ref[4096];
+    const char *py = getenv("HN_PYTHON");
+    cr_assert(py != NULL && *py != '\0', "HN_PYTHON unset: configure looks for a Python 3 with "
+                                         "NumPy (apt-get install python3-numpy)");
+    int rc = run(buf, sizeof(buf), "\"$HILNAS\" eval %s --data %s/val.bin --seq 32 --batches 3 "
+                                   "--batch 4 --threads 2 2>&1",
+                 ckpt, data_dir);
+    cr_assert(rc == 0, "eval exited %d: %s", rc, buf);
+    rc = run(ref, sizeof(ref), "\"$HN_PYTHON\" \"$abs_top_srcdir/tests/llm/llama_reference.py\" "
+                               "%s --data %s/val.bin --seq 32 --batches 3 --batch 4 2>&1",
+             ckpt, data_dir);
+    cr_assert(rc == 0, "the reference exited %d: %s", rc, ref);
+    double got = json_loss(buf), want = json_loss(ref);
+    printf("%s: hilnas eval %.9f, NumPy reference %.9f\n", what, got, want);
+    cr_expect(fabs(got - want) <= 1e-5 * want, "%s: eval %.9f, reference %.9f", what, got, want);
+}
+
+Test(llm_cli, eval_equals_an_independent_numpy_llama)
+{
+    char out[2400], ckpt[2500];
+    /* trained by hilnas: GQA, head_dim 6 != 32/4, second layer skips attention, untied head */
+    snprintf(out, sizeof(out), "%s/ref.%ld", tmpdir, (long)getpid());
+    cr_assert(run(NULL, 0, "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s", data_dir,
+                  out) == 0);
+    snprintf(ckpt, sizeof(ckpt), "%s/final", out);
+    expect_reference_loss(ckpt, "pretrained (GQA, skip, untied)");
+
+    /* written by the reference as a Python exporter would: BF16 and F16, configs with what
+     * transformers writes (no head_dim: hidden / heads; no attention_layers; rope_theta 5e5) */
+    static const struct {
+        const char *dtype, *config;
+    } foreign[] = {
+        {"BF16", "{\"model_type\": \"llama\", \"hidden_size\": 48, \"intermediate_size\": 80, "
+                 "\"num_hidden_layers\": 3, \"num_attention_heads\": 6, "
+                 "\"num_key_value_heads\": 2, \"head_dim\": 12, \"vocab_size\": 256, "
+                 "\"rms_norm_eps\": 1e-6, \"rope_theta\": 500000.0, "
+                 "\"tie_word_embeddings\": false, \"max_position_embeddings\": 64, "
+                 "\"attention_layers\": [true, false, true]}"},
+        {"F16", "{\"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\", "
+                "\"hidden_size\": 40, \"intermediate_size\": 64, \"num_hidden_layers\": 2, "
+                "\"num_attention_heads\": 4, \"num_key_value_heads\": 1, \"vocab_size\": 256, "
+                "\"rms_norm_eps\": 1e-5, \"rope_theta\": 500000.0, "
+                "\"tie_word_embeddings\": true, \"max_position_embeddings\": 64, "
+                "\"hidden_act\": \"silu\", \"torch_dtype\": \"float16\"}"},
+    };
+    for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+        char buf[4096];
+        snprintf(ckpt, sizeof(ckpt), "%s/foreign-%zu", out, i);
+        int rc = run(buf, sizeof(buf),
+                     "\"$HN_PYTHON\" \"$abs_top_srcdir/tests/llm/llama_reference.py\" %s "
+                     "--write-random '%s' --dtype %s --seed %zu 2>&1",
+                     ckpt, foreign[i].config, foreign[i].dtype, i + 3);
+        cr_assert(rc == 0, "writing %s: %s", ckpt, buf);
+        expect_reference_loss(ckpt, foreign[i].dtype);
+    }
+}

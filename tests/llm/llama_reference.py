@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Independent reference for `hilnas eval`: a Hugging Face Llama forward pass in NumPy.
+
+Written from transformers' modeling_llama.py (LlamaRMSNorm, LlamaRotaryEmbedding with
+rotate_half, repeat_kv for grouped-query attention, LlamaMLP, LlamaDecoderLayer), not from the
+C engine, and computed in float64. Reads a checkpoint directory (config.json + model.safetensors,
+F32/F16/BF16) with its own safetensors parser, plus hilnas' `attention_layers` extension (a
+layer whose entry is false has no input_layernorm and no self_attn: only its MLP sub-block runs).
+
+usage: llama_reference.py CHECKPOINT --data FILE.bin --seq T [--batches N] [--batch B]
+Prints {"loss": mean cross-entropy in nats, "tokens": predicted tokens} over the windows
+`hilnas eval` uses: window i is tokens i*T .. i*T+T of the file (little-endian uint16).
+
+usage: llama_reference.py DIR --write-random CONFIG_JSON [--dtype F32|F16|BF16] [--seed S]
+Writes a checkpoint with random weights the way a Python exporter would (tensors in name order,
+header padded with spaces), for the engine to read.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + n])
+    base = 8 + n
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        lo, hi = info["data_offsets"]
+        raw = blob[base + lo : base + hi]
+        dtype = info["dtype"]
+        if dtype == "F32":
+            a = np.frombuffer(raw, dtype="<f4")
+        elif dtype == "F16":
+            a = np.frombuffer(raw, dtype="<f2")
+        elif dtype == "BF16":
+            a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view("<f4")
+        else:
+            sys.exit(f"{path}: tensor {name}: dtype {dtype} not handled by the reference")
+        tensors[name] = a.astype(np.float64).reshape(info["shape"])
+    return tensors
+
+
+def write_random(directory, cfg, dtype, seed):
+    """A checkpoint as a Python exporter would write it: config.json as given, random weights
+    (matrices N(0, 0.2), norms 1 + N(0, 0.1)) in dtype F32, F16 or BF16, tensors in name order."""
+    rng = np.random.default_rng(seed)
+    C = cfg["hidden_size"]
+    NH = cfg["num_attention_heads"]
+    KVH = cfg.get("num_key_value_heads") or NH
+    HD = cfg.get("head_dim") or C // NH
+    F, V, L = cfg["intermediate_size"], cfg["vocab_size"], cfg["num_hidden_layers"]
+    attention = cfg.get("attention_layers") or [True] * L
+    shapes = {"model.embed_tokens.weight": [V, C], "model.norm.weight": [C]}
+    if not cfg.get("tie_word_embeddings", True):
+        shapes["lm_head.weight"] = [V, C]
+    for l in range(L):
+        p = f"model.layers.{l}."
+        if attention[l]:
+            shapes[p + "input_layernorm.weight"] = [C]
+            shapes[p + "self_attn.q_proj.weight"] = [NH * HD, C]
+            shapes[p + "self_attn.k_proj.weight"] = [KVH * HD, C]
+            shapes[p + "self_attn.v_proj.weight"] = [KVH * HD, C]
+            shapes[p + "self_attn.o_proj.weight"] = [C, NH * HD]
+        shapes[p + "post_attention_layernorm.weight"] = [C]
+        shapes[p + "mlp.gate_proj.weight"] = [F, C]
+        shapes[p + "mlp.up_proj.weight"] = [F, C]
+        shapes[p + "mlp.down_proj.weight"] = [C, F]
+    header, chunks, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name in sorted(shapes):
+        shape = shapes[name]
+        if len(shape) == 1:
+            a = 1.0 + 0.1 * rng.standard_normal(shape)
+        else:
+            a = 0.2 * rng.standard_normal(shape)
+        a = a.astype(np.float32)
+        if dtype == "F32":
+            raw = a.astype("<f4").tobytes()
+        elif dtype == "F16":
+            raw = a.astype("<f2").tobytes()
+        else:  # BF16, rounded to nearest even as torch does
+            u = a.view(np.uint32).astype(np.uint64)
+            u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+            raw = u.astype("<u2").tobytes()
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
+def rms_norm(x, w, eps):
+    var = np.mean(x * x, axis=-1, keepdims=True)
+    return w * (x / np.sqrt(var + eps))
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
+
+
+def forward(cfg, w, tokens):
+    """tokens (B, T) -> logits (B, T, V)"""
+    B, T = tokens.shape
+    C = cfg["hidden_size"]
+    NH = cfg["num_attention_heads"]
+    KVH = cfg.get("num_key_value_heads") or NH
+    HD = cfg.get("head_dim") or C // NH
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    theta = cfg.get("rope_theta", 10000.0)
+    L = cfg["num_hidden_layers"]
+    attention = cfg.get("attention_layers") or [True] * L
+
+    inv_freq = 1.0 / (theta ** (np.arange(0, HD, 2, dtype=np.float64) / HD))
+    freqs = np.outer(np.arange(T, dtype=np.float64), inv_freq)
+    emb = np.concatenate([freqs, freqs], axis=-1)
+    cos, sin = np.cos(emb), np.sin(emb)  # (T, HD)
+    mask = np.triu(np.full((T, T), -np.inf), k=1)
+
+    x = w["model.embed_tokens.weight"][tokens]  # (B, T, C)
+    for l in range(L):
+        p = f"model.layers.{l}."
+        if attention[l]:
+            h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+            q = (h @ w[p + "self_attn.q_proj.weight"].T).reshape(B, T, NH, HD).transpose(0, 2, 1, 3)
+            k = (h @ w[p + "self_attn.k_proj.weight"].T).reshape(B, T, KVH, HD).transpose(0, 2, 1, 3)
+            v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(B, T, KVH, HD).transpose(0, 2, 1, 3)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            k = np.repeat(k, NH // KVH, axis=1)  # repeat_kv: query head i uses kv head i // groups
+            v = np.repeat(v, NH // KVH, axis=1)
+            s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(HD) + mask
+            s = np.exp(s - s.max(axis=-1, keepdims=True))
+            s /= s.sum(axis=-1, keepdims=True)
+            o = (s @ v).transpose(0, 2, 1, 3).reshape(B, T, NH * HD)
+            x = x + o @ w[p + "self_attn.o_proj.weight"].T
+        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        g = h @ w[p + "mlp.gate_proj.weight"].T
+        u = h @ w[p + "mlp.up_proj.weight"].T
+        x = x + (g / (1.0 + np.exp(-g)) * u) @ w[p + "mlp.down_proj.weight"].T
+    x = rms_norm(x, w["model.norm.weight"], eps)
+    head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", True) else w["lm_head.weight"]
+    return x @ head.T
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("checkpoint")
+    ap.add_argument("--data")
+    ap.add_argument("--seq", type=int)
+    ap.add_argument("--batches", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--write-random", metavar="CONFIG_JSON",
+                    help="write a random checkpoint with this config.json text instead")
+    ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"])
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    if a.write_random is not None:
+        write_random(a.checkpoint, json.loads(a.write_random), a.dtype, a.seed)
+        return
+    if a.data is None or a.seq is None:
+        ap.error("--data and --seq are required")
+    with open(os.path.join(a.checkpoint, "config.json")) as f:
+        cfg = json.load(f)
+    w = read_safetensors(os.path.join(a.checkpoint, "model.safetensors"))
+    tok = np.fromfile(a.data, dtype="<u2").astype(np.int64)
+    T = a.seq
+    windows = (len(tok) - 1) // T
+    if a.batches > 0:
+        windows = min(windows, a.batches * a.batch)
+    total, count = 0.0, 0
+    for w0 in range(0, windows, a.batch):
+        idx = range(w0, min(windows, w0 + a.batch))
+        xs = np.stack([tok[i * T : i * T + T] for i in idx])
+        ys = np.stack([tok[i * T + 1 : i * T + T + 1] for i in idx])
+        logits = forward(cfg, w, xs)
+        m = logits.max(axis=-1, keepdims=True)
+        lse = (m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True)))[..., 0]
+        picked = np.take_along_axis(logits, ys[..., None], axis=-1)[..., 0]
+        total += float((lse - picked).sum())
+        count += ys.size
+    print(json.dumps({"loss": total / count, "tokens": count}))
+
+
+if __name__ == "__main__":
+    main()
