@@ -24,6 +24,8 @@
 #include <string.h>
 
 #include "hilnas/space.h"
+#include "hilnas/study.h"
+#include "hilnas/trial.h"
 
 static const char *const spec_keys_num[] = {"type", "min", "max", "log", NULL};
 static const char *const spec_keys_values[] = {"type", "values", NULL};
@@ -529,6 +531,91 @@ int hn_params_same(const struct hn_params *params, const double *a, const double
         }
     }
     return 1;
+}
+
+/* Number of values of a discrete parameter, at most cap + 1 (0 for FLOAT). */
+static uint64_t n_levels(const struct hn_param *p, uint64_t cap)
+{
+    switch (p->type) {
+    case HN_PARAM_FLOAT:
+        return 0;
+    case HN_PARAM_INT:
+        return p->hi - p->lo >= (double)cap ? cap + 1 : (uint64_t)(p->hi - p->lo) + 1;
+    default:
+        return p->n_values;
+    }
+}
+
+uint64_t hn_params_grid_size(const struct hn_params *params, uint64_t max)
+{
+    uint64_t total = 1;
+    for (size_t i = 0; i < params->n; i++) {
+        uint64_t k = n_levels(&params->p[i], max);
+        if (k == 0 || total > max / k) {
+            return 0;
+        }
+        total *= k;
+    }
+    return total;
+}
+
+void hn_params_grid_point(const struct hn_params *params, uint64_t index, double *x)
+{
+    for (size_t i = 0; i < params->n; i++) {
+        const struct hn_param *p = &params->p[i];
+        uint64_t k = n_levels(p, UINT64_MAX - 1);
+        uint64_t digit = index % k;
+        index /= k;
+        x[i] = p->type == HN_PARAM_INT      ? p->lo + (double)digit
+               : p->type == HN_PARAM_CHOICE ? p->values[digit]
+                                            : (double)digit;
+    }
+}
+
+int64_t hn_params_grid_index(const struct hn_params *params, const double *x)
+{
+    uint64_t index = 0, radix = 1;
+    for (size_t i = 0; i < params->n; i++) {
+        const struct hn_param *p = &params->p[i];
+        uint64_t k = n_levels(p, UINT64_MAX - 1), digit = k;
+        if (k == 0) {
+            return -1;
+        }
+        if (p->type == HN_PARAM_CHOICE) {
+            for (uint64_t j = 0; j < k; j++) {
+                if (p->values[j] == x[i]) {
+                    digit = j;
+                }
+            }
+        } else {
+            double v = p->type == HN_PARAM_INT ? x[i] - p->lo : x[i];
+            if (v >= 0 && v < (double)k && v == floor(v)) {
+                digit = (uint64_t)v;
+            }
+        }
+        if (digit >= k || (radix > 1 && k > (uint64_t)INT64_MAX / radix)) {
+            return -1;
+        }
+        index += digit * radix;
+        radix *= k;
+    }
+    return index > (uint64_t)INT64_MAX ? -1 : (int64_t)index;
+}
+
+int hn_history_has_point(const struct hn_history *h, const struct hn_params *params,
+                         const double *x, const double *batch, size_t nb)
+{
+    for (size_t i = 0; h != NULL && i < h->n; i++) {
+        if (h->trials[i]->n_params == params->n && hn_params_same(params, h->trials[i]->x, x)) {
+            return 1;
+        }
+    }
+    for (size_t k = 0; k < nb; k++) {
+        if (hn_params_same(params, batch + k * params->n, x)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int hn_params_valid(const struct hn_params *params, const double *x, char *why, size_t size)

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hilnas/conf.h"
 #include "hilnas/error.h"
@@ -89,6 +90,17 @@ void hn_params_round(const struct hn_params *params, double *x);
 /* 1 if a and b are the same point after rounding (exact for discrete, 1e-12 relative for
  * floats), else 0. */
 int hn_params_same(const struct hn_params *params, const double *a, const double *b);
+
+/*
+ * A fully discrete set (no FLOAT parameter) as a grid, numbered in mixed radix with the first
+ * parameter fastest. hn_params_grid_size: the number of points, or 0 if a parameter is FLOAT or
+ * there are more than max points. hn_params_grid_point: point number index (< the size) into x.
+ * hn_params_grid_index: the number of x, or -1 if x is not exactly a point of the grid. Linear
+ * constraints are ignored: a grid point may be invalid.
+ */
+uint64_t hn_params_grid_size(const struct hn_params *params, uint64_t max);
+void hn_params_grid_point(const struct hn_params *params, uint64_t index, double *x);
+int64_t hn_params_grid_index(const struct hn_params *params, const double *x);
 /* 1 if x satisfies bounds, integrality and linear constraints; else 0 with why filled. */
 int hn_params_valid(const struct hn_params *params, const double *x, char *why, size_t size);
 

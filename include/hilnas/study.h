@@ -43,6 +43,14 @@ struct hn_history {
     struct hn_trial *const *trials;
 };
 
+/*
+ * 1 if x is the same point (hn_params_same) as a trial of h (any status; trials with
+ * params->n parameters) or as one of the first nb points of batch (nb rows of params->n), else 0.
+ * The check optimizers use so that no point is suggested twice. h may be NULL.
+ */
+int hn_history_has_point(const struct hn_history *h, const struct hn_params *params,
+                         const double *x, const double *batch, size_t nb);
+
 struct hn_task;
 /* Core callback that evaluates one task (see executor.h). */
 typedef int (*hn_execute_fn)(void *runner, struct hn_task *task, int worker,

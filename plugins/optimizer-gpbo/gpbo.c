@@ -1136,61 +1136,12 @@ fail:
     return NULL;
 }
 
-/* x already in the history (any status) or among the first nb points of batch. */
-static int seen(const struct gpbo *g, const struct hn_history *h, const double *x,
-                const double *batch, size_t nb)
-{
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->trials[i]->n_params == g->params->n &&
-            hn_params_same(g->params, h->trials[i]->x, x)) {
-            return 1;
-        }
-    }
-    for (size_t k = 0; k < nb; k++) {
-        if (hn_params_same(g->params, batch + k * g->params->n, x)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int acceptable(const struct gpbo *g, const struct hn_history *h, const double *x,
                       const double *batch, size_t nb)
 {
     char why[256];
-    return hn_space_check(g->space, x, why, sizeof(why)) && !seen(g, h, x, batch, nb);
-}
-
-/* Number of points of a fully discrete space, or 0 if it has a float or is large. */
-static uint64_t finite_size(const struct hn_params *p)
-{
-    uint64_t total = 1;
-    for (size_t i = 0; i < p->n; i++) {
-        const struct hn_param *q = &p->p[i];
-        uint64_t k;
-        if (q->type == HN_PARAM_FLOAT) {
-            return 0;
-        }
-        k = q->type == HN_PARAM_INT ? (uint64_t)(q->hi - q->lo) + 1 : q->n_values;
-        if (k == 0 || total > 1000000 / k) {
-            return 0;
-        }
-        total *= k;
-    }
-    return total;
-}
-
-static void enumerate(const struct hn_params *p, uint64_t index, double *x)
-{
-    for (size_t i = 0; i < p->n; i++) {
-        const struct hn_param *q = &p->p[i];
-        uint64_t k = q->type == HN_PARAM_INT ? (uint64_t)(q->hi - q->lo) + 1 : q->n_values;
-        uint64_t digit = index % k;
-        index /= k;
-        x[i] = q->type == HN_PARAM_INT      ? q->lo + (double)digit
-               : q->type == HN_PARAM_CHOICE ? q->values[digit]
-                                            : (double)digit;
-    }
+    return hn_space_check(g->space, x, why, sizeof(why)) &&
+           !hn_history_has_point(h, g->params, x, batch, nb);
 }
 
 /*
@@ -1218,13 +1169,14 @@ static int sobol_point(const struct gpbo *g, const struct hn_history *h, uint64_
     }
     hn_sobol_free(sobol);
     free(u);
-    uint64_t size = found ? 0 : finite_size(g->params);
+    /* finite spaces of up to a million points are searched exhaustively */
+    uint64_t size = found ? 0 : hn_params_grid_size(g->params, 1000000);
     if (size > 0) {
         struct hn_rng rng;
         hn_rng_seed(&rng, hn_rng_derive(g->stream_seed, index));
         uint64_t start = hn_rng_below(&rng, size);
         for (uint64_t k = 0; k < size && !found; k++) {
-            enumerate(g->params, (start + k) % size, x);
+            hn_params_grid_point(g->params, (start + k) % size, x);
             found = acceptable(g, h, x, batch, nb);
         }
     }

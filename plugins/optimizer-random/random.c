@@ -95,83 +95,6 @@ static void random_destroy(void *ctx)
     }
 }
 
-/* Number of values of a discrete parameter (0 for FLOAT). */
-static uint64_t n_levels(const struct hn_param *p)
-{
-    switch (p->type) {
-    case HN_PARAM_FLOAT:
-        return 0;
-    case HN_PARAM_INT:
-        return (uint64_t)(p->hi - p->lo) + 1;
-    default:
-        return p->n_values;
-    }
-}
-
-/* Number of points of a fully discrete space, or 0 if it has a float or exceeds MAX_FINITE. */
-static uint64_t finite_size(const struct hn_params *params)
-{
-    uint64_t total = 1;
-    for (size_t i = 0; i < params->n; i++) {
-        const struct hn_param *p = &params->p[i];
-        if (p->type == HN_PARAM_INT && p->hi - p->lo >= (double)MAX_FINITE) {
-            return 0;
-        }
-        uint64_t k = n_levels(p);
-        if (k == 0 || total > MAX_FINITE / k) {
-            return 0;
-        }
-        total *= k;
-    }
-    return total;
-}
-
-/* Point number `index` of a finite space (mixed radix, first parameter fastest). */
-static void point_of_index(const struct hn_params *params, uint64_t index, double *x)
-{
-    for (size_t i = 0; i < params->n; i++) {
-        const struct hn_param *p = &params->p[i];
-        uint64_t k = n_levels(p);
-        uint64_t digit = index % k;
-        index /= k;
-        if (p->type == HN_PARAM_INT) {
-            x[i] = p->lo + (double)digit;
-        } else if (p->type == HN_PARAM_CHOICE) {
-            x[i] = p->values[digit];
-        } else {
-            x[i] = (double)digit;
-        }
-    }
-}
-
-/* Index of a point of a finite space, or -1 if x is not one of its points. */
-static int64_t index_of_point(const struct hn_params *params, const double *x)
-{
-    uint64_t index = 0, radix = 1;
-    for (size_t i = 0; i < params->n; i++) {
-        const struct hn_param *p = &params->p[i];
-        uint64_t k = n_levels(p), digit = k;
-        if (p->type == HN_PARAM_CHOICE) {
-            for (uint64_t j = 0; j < k; j++) {
-                if (p->values[j] == x[i]) {
-                    digit = j;
-                }
-            }
-        } else {
-            double v = p->type == HN_PARAM_INT ? x[i] - p->lo : x[i];
-            if (v >= 0 && v < (double)k && v == floor(v)) {
-                digit = (uint64_t)v;
-            }
-        }
-        if (digit >= k) {
-            return -1;
-        }
-        index += digit * radix;
-        radix *= k;
-    }
-    return (int64_t)index;
-}
-
 static void *random_create(const struct hn_plugin_args *args, struct hn_error *err)
 {
     struct random_opt *r = calloc(1, sizeof(*r));
@@ -196,7 +119,7 @@ static void *random_create(const struct hn_plugin_args *args, struct hn_error *e
     }
     uint64_t base = r->seed >= 0 ? (uint64_t)r->seed : args->seed;
     r->stream_seed = hn_rng_derive(base, hn_rng_hash(r->stage));
-    r->finite = finite_size(r->params);
+    r->finite = hn_params_grid_size(r->params, MAX_FINITE);
     if (r->mode == MODE_SOBOL) {
         /* fail now, not at the first ask, if the dimension is out of range */
         r->sobol = hn_sobol_new(r->params->n, 1, r->stream_seed, err);
@@ -248,24 +171,6 @@ static int valid_sobol_point(struct random_opt *r, size_t j, double *x, struct h
     return 1;
 }
 
-/* Linear search: is x in the history or among the first nb points of batch? */
-static int seen(const struct random_opt *r, const struct hn_history *h, const double *x,
-                const double *batch, size_t nb)
-{
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->trials[i]->n_params == r->params->n &&
-            hn_params_same(r->params, h->trials[i]->x, x)) {
-            return 1;
-        }
-    }
-    for (size_t k = 0; k < nb; k++) {
-        if (hn_params_same(r->params, batch + k * r->params->n, x)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Used points of a finite space: one bit per point index. */
 static int bit_get(const unsigned char *bits, uint64_t i)
 {
@@ -282,10 +187,10 @@ static int is_new(const struct random_opt *r, const unsigned char *used, const s
                   const double *xi, const double *batch, size_t nb)
 {
     if (used != NULL) {
-        int64_t k = index_of_point(r->params, xi);
+        int64_t k = hn_params_grid_index(r->params, xi);
         return k >= 0 && !bit_get(used, (uint64_t)k);
     }
-    return !seen(r, h, xi, batch, nb);
+    return !hn_history_has_point(h, r->params, xi, batch, nb);
 }
 
 static int random_ask(void *ctx, const struct hn_history *h, size_t n, double *x,
@@ -310,7 +215,7 @@ static int random_ask(void *ctx, const struct hn_history *h, size_t n, double *x
         }
         for (size_t i = 0; i < h->n; i++) {
             if (h->trials[i]->n_params == d) {
-                int64_t k = index_of_point(params, h->trials[i]->x);
+                int64_t k = hn_params_grid_index(params, h->trials[i]->x);
                 if (k >= 0) {
                     bit_set(used, (uint64_t)k);
                 }
@@ -360,7 +265,7 @@ static int random_ask(void *ctx, const struct hn_history *h, size_t n, double *x
                 if (bit_get(used, j)) {
                     continue;
                 }
-                point_of_index(params, j, xi);
+                hn_params_grid_point(params, j, xi);
                 found = hn_space_check(r->space, xi, why, sizeof(why));
             }
         } else if (!found) {
@@ -374,7 +279,7 @@ static int random_ask(void *ctx, const struct hn_history *h, size_t n, double *x
             break; /* exhausted: fewer points */
         }
         if (used != NULL) {
-            bit_set(used, (uint64_t)index_of_point(params, xi));
+            bit_set(used, (uint64_t)hn_params_grid_index(params, xi));
         }
         got++;
     }

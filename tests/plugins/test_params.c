@@ -9,6 +9,8 @@
 
 #include "hilnas/conf.h"
 #include "hilnas/space.h"
+#include "hilnas/study.h"
+#include "hilnas/trial.h"
 
 static struct hn_params *parse(const char *yaml, struct hn_error *err)
 {
@@ -293,5 +295,83 @@ Test(params, json_types_and_errors)
         }
         json_decref(obj);
     }
+    hn_params_free(p);
+}
+
+/* The grid of a discrete set against brute force: every index gives a distinct point of the
+ * declared values, and the point gives its index back. */
+Test(params, grid_numbers_every_point_of_a_discrete_set_once)
+{
+    struct hn_error err;
+    struct hn_params *p = parse("params:\n"
+                                "  layers: {type: int, min: -1, max: 2}\n"
+                                "  width: {type: choice, values: [128, 64, 96]}\n"
+                                "  act: {type: categorical, values: [relu, gelu]}\n"
+                                "  skip: {type: bool}\n"
+                                "constraints: [\"layers + 0.01 * width <= 2\"]\n",
+                                &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    uint64_t size = hn_params_grid_size(p, 1000);
+    cr_assert_eq(size, 4 * 3 * 2 * 2);
+    cr_expect_eq(hn_params_grid_size(p, 47), 0, "more points than max");
+    cr_expect_eq(hn_params_grid_size(p, 48), 48);
+    double pts[48][4];
+    int invalid = 0;
+    for (uint64_t i = 0; i < size; i++) {
+        hn_params_grid_point(p, i, pts[i]);
+        cr_expect(pts[i][0] >= -1 && pts[i][0] <= 2 && pts[i][0] == floor(pts[i][0]));
+        cr_expect(pts[i][1] == 64 || pts[i][1] == 96 || pts[i][1] == 128);
+        cr_expect(pts[i][2] == 0 || pts[i][2] == 1);
+        cr_expect(pts[i][3] == 0 || pts[i][3] == 1);
+        cr_expect_eq(hn_params_grid_index(p, pts[i]), (int64_t)i);
+        for (uint64_t j = 0; j < i; j++) {
+            cr_expect(!hn_params_same(p, pts[i], pts[j]), "points %d and %d coincide", (int)i,
+                      (int)j);
+        }
+        char why[256];
+        invalid += !hn_params_valid(p, pts[i], why, sizeof(why));
+    }
+    /* the grid ignores the constraint: layers 2 with any width, layers 1 with width 128 */
+    cr_expect_eq(invalid, (3 + 1) * 4);
+    double off[4] = {0.5, 64, 0, 1}, unknown[4] = {0, 80, 0, 1};
+    cr_expect_eq(hn_params_grid_index(p, off), -1);
+    cr_expect_eq(hn_params_grid_index(p, unknown), -1);
+    hn_params_free(p);
+
+    p = parse("params:\n  x: {type: float, min: 0, max: 1}\n  k: {type: int, min: 0, max: 3}\n",
+              &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    cr_expect_eq(hn_params_grid_size(p, 1000), 0, "a float parameter has no grid");
+    hn_params_free(p);
+    p = parse("params:\n  k: {type: int, min: 0, max: 9000000000000000000}\n", &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    cr_expect_eq(hn_params_grid_size(p, 1 << 24), 0, "an integer range beyond max");
+    hn_params_free(p);
+}
+
+Test(params, history_has_point_checks_trials_and_the_batch)
+{
+    struct hn_error err;
+    struct hn_params *p = parse(mixed, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    double a[5] = {0.01, 5, 96, 2, 1}, b[5] = {0.01, 6, 96, 2, 1}, c[5] = {0.02, 5, 96, 2, 1};
+    double other[3] = {0.01, 5, 96};
+    struct hn_trial *trials[2] = {hn_trial_new(1, "search", a, 5),
+                                  hn_trial_new(2, "search", other, 3)};
+    struct hn_history h = {.n = 2, .trials = trials};
+    cr_expect(hn_history_has_point(&h, p, a, NULL, 0));
+    double a_again[5] = {0.01 * (1 + 1e-15), 5, 96, 2, 1};
+    cr_expect(hn_history_has_point(&h, p, a_again, NULL, 0), "same float up to 1e-12");
+    cr_expect(!hn_history_has_point(&h, p, b, NULL, 0));
+    cr_expect(!hn_history_has_point(&h, p, c, NULL, 0));
+    double batch[10];
+    memcpy(batch, c, sizeof(c));
+    memcpy(batch + 5, b, sizeof(b));
+    cr_expect(!hn_history_has_point(&h, p, b, batch, 1), "only the first nb rows count");
+    cr_expect(hn_history_has_point(&h, p, b, batch, 2));
+    cr_expect(hn_history_has_point(NULL, p, c, batch, 1));
+    cr_expect(!hn_history_has_point(NULL, p, a, NULL, 0));
+    hn_trial_free(trials[0]);
+    hn_trial_free(trials[1]);
     hn_params_free(p);
 }
