@@ -163,25 +163,6 @@ int hn_cmd_validate(int argc, char **argv)
 
 /* ---- plugins ---- */
 
-static const char *opt_type_name(enum hn_opt_type t)
-{
-    switch (t) {
-    case HN_OPT_INT:
-        return "int";
-    case HN_OPT_DOUBLE:
-        return "float";
-    case HN_OPT_BOOL:
-        return "bool";
-    case HN_OPT_STRING:
-        return "string";
-    case HN_OPT_ENUM:
-        return "enum";
-    case HN_OPT_NODE:
-        return "yaml";
-    }
-    return "?";
-}
-
 struct list_state {
     int json;
     json_t *arr;
@@ -254,24 +235,9 @@ static int describe(const char *name)
     }
     printf("%s %s: %s\n\noptions:\n", hn_kind_name(found->kind), found->name,
            found->summary ? found->summary : "");
-    if (found->options == NULL || found->options[0].name == NULL) {
-        printf("  (none)\n");
-        return 0;
-    }
-    for (const struct hn_option *o = found->options; o->name != NULL; o++) {
-        char extra[512] = "";
-        if (o->type == HN_OPT_ENUM && o->choices != NULL) {
-            size_t off = 0;
-            for (size_t i = 0; o->choices[i] != NULL; i++) {
-                off += (size_t)snprintf(extra + off, sizeof(extra) - off, "%s%s", i ? "|" : "",
-                                        o->choices[i]);
-            }
-        } else if (o->bounded) {
-            snprintf(extra, sizeof(extra), "%g..%g", o->min, o->max);
-        }
-        printf("  %-16s %-6s %-14s %-18s %s\n", o->name, opt_type_name(o->type),
-               o->def ? o->def : (o->type == HN_OPT_NODE ? "-" : "(required)"), extra,
-               o->help ? o->help : "");
+    if (hn_options_describe(found->options, stdout) != 0) {
+        fprintf(stderr, "hilnas: plugins: cannot write the option table\n");
+        return 1;
     }
     return 0;
 }

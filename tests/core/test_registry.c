@@ -85,6 +85,8 @@ Test(registry, listing_reports_broken_modules_without_crashing)
     rc = tu_run(argv2, envp, &out, &errout);
     cr_expect_eq(rc, 0, "stderr: %s", errout);
     cr_expect(strstr(out, "delay_ms") != NULL && strstr(out, "fail_every") != NULL, "%s", out);
+    cr_expect(strstr(out, "NAME") != NULL && strstr(out, "DEFAULT") != NULL,
+              "the table of hn_options_describe: %s", out);
     free(out);
     free(errout);
 }
