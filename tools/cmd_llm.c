@@ -1,6 +1,7 @@
 /* hilnas pretrain / eval / generate: the transformer engine on the command line. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stddef.h>
@@ -310,77 +311,98 @@ fail:
 /* ---------------------------------------------------------------------------------------------
  * eval */
 
-static int parse_int_arg(const char *cmd, const char *name, const char *text, long min, long *out)
-{
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || v < min) {
-        return hn_cli_usage_error(cmd, "--%s needs an integer >= %ld, got '%s'", name, min, text);
-    }
-    *out = v;
-    return 0;
-}
+/* A --NAME VALUE flag of eval and generate: an integer (long) or a number (double) >= min, or a
+ * string. */
+enum flag_type { F_INT, F_NUM, F_STR };
+struct flag {
+    const char *name;
+    enum flag_type type;
+    double min;
+    void *dest;
+};
 
-int hn_cmd_eval(int argc, char **argv)
+/*
+ * Parse argv for a command taking one CHECKPOINT, the given flags, --help (prints help) and
+ * --version. Returns -1 when the caller goes on with argv[optind] as the checkpoint, else the
+ * exit code to return.
+ */
+static int parse_checkpoint_args(int argc, char **argv, const struct flag *flags, size_t n,
+                                 const char *help)
 {
-    static const struct option longopts[] = {
-        {"data", required_argument, NULL, 'd'},    {"seq", required_argument, NULL, 's'},
-        {"batches", required_argument, NULL, 'n'}, {"batch", required_argument, NULL, 'b'},
-        {"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
-    };
-    const char *cmd = argv[0], *data = NULL;
-    long seq = 0, batches = 0, batch = 8, threads = 0;
-    struct hn_error err;
-    hn_error_clear(&err);
+    const char *cmd = argv[0];
+    struct option longopts[16];
+    if (n + 3 > sizeof(longopts) / sizeof(longopts[0])) {
+        return hn_cli_usage_error(cmd, "internal: too many flags");
+    }
+    for (size_t i = 0; i < n; i++) {
+        longopts[i] = (struct option){flags[i].name, required_argument, NULL, 256 + (int)i};
+    }
+    longopts[n] = (struct option){"help", no_argument, NULL, 'h'};
+    longopts[n + 1] = (struct option){"version", no_argument, NULL, 'V'};
+    longopts[n + 2] = (struct option){NULL, 0, NULL, 0};
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            data = optarg;
-            break;
-        case 's':
-            if (parse_int_arg(cmd, "seq", optarg, 1, &seq) != 0) {
-                return HN_EXIT_USAGE;
-            }
-            break;
-        case 'n':
-            if (parse_int_arg(cmd, "batches", optarg, 1, &batches) != 0) {
-                return HN_EXIT_USAGE;
-            }
-            break;
-        case 'b':
-            if (parse_int_arg(cmd, "batch", optarg, 1, &batch) != 0) {
-                return HN_EXIT_USAGE;
-            }
-            break;
-        case 't':
-            if (parse_int_arg(cmd, "threads", optarg, 1, &threads) != 0) {
-                return HN_EXIT_USAGE;
-            }
-            break;
-        case 'h':
-            printf("usage: hilnas eval CHECKPOINT --data FILE.bin --seq T [--batches N] "
-                   "[--batch B] [--threads N]\n\n"
-                   "Mean cross-entropy of the checkpoint on consecutive, non-overlapping windows "
-                   "of T+1 tokens\n(window i starts at token i*T), N batches of B windows "
-                   "(default: all windows, B = 8).\nPrints one JSON object: {\"loss\" (nats per "
-                   "token), \"tokens\", \"windows\", \"perplexity\",\n\"bits_per_token\", \"seq\", "
-                   "\"batch\"}.\n\nexit codes: 0 success, 1 runtime failure, 2 usage or "
-                   "configuration error\n");
+        if (c == 'h') {
+            fputs(help, stdout);
             return HN_EXIT_OK;
-        case 'V':
+        }
+        if (c == 'V') {
             return hn_cli_version(cmd);
-        default:
+        }
+        if (c < 256 || c >= 256 + (int)n) {
             return hn_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        const struct flag *f = &flags[c - 256];
+        if (f->type == F_STR) {
+            *(const char **)f->dest = optarg;
+            continue;
+        }
+        char *end = NULL;
+        errno = 0;
+        double v = f->type == F_INT ? (double)strtol(optarg, &end, 10) : strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || errno != 0 || !(v >= f->min)) {
+            return hn_cli_usage_error(cmd, "--%s needs %s >= %g, got '%s'", f->name,
+                                      f->type == F_INT ? "an integer" : "a number", f->min,
+                                      optarg);
+        }
+        if (f->type == F_INT) {
+            *(long *)f->dest = (long)v;
+        } else {
+            *(double *)f->dest = v;
         }
     }
     if (optind != argc - 1) {
         return hn_cli_usage_error(cmd, optind >= argc ? "missing CHECKPOINT directory"
                                                       : "expected one CHECKPOINT directory");
     }
+    return -1;
+}
+
+int hn_cmd_eval(int argc, char **argv)
+{
+    const char *cmd = argv[0], *data = NULL;
+    long seq = 0, batches = 0, batch = 8, threads = 0;
+    const struct flag flags[] = {
+        {"data", F_STR, 0, &data},     {"seq", F_INT, 1, &seq},
+        {"batches", F_INT, 1, &batches}, {"batch", F_INT, 1, &batch},
+        {"threads", F_INT, 1, &threads},
+    };
+    int code = parse_checkpoint_args(
+        argc, argv, flags, sizeof(flags) / sizeof(flags[0]),
+        "usage: hilnas eval CHECKPOINT --data FILE.bin --seq T [--batches N] [--batch B] "
+        "[--threads N]\n\n"
+        "Mean cross-entropy of the checkpoint on consecutive, non-overlapping windows of T+1 "
+        "tokens\n(window i starts at token i*T), N batches of B windows (default: all windows, "
+        "B = 8).\nPrints one JSON object: {\"loss\" (nats per token), \"tokens\", \"windows\", "
+        "\"perplexity\",\n\"bits_per_token\", \"seq\", \"batch\"}.\n\nexit codes: 0 success, 1 "
+        "runtime failure, 2 usage or configuration error\n");
+    if (code >= 0) {
+        return code;
+    }
+    struct hn_error err;
+    hn_error_clear(&err);
     if (data == NULL || seq == 0) {
         return hn_cli_usage_error(cmd, "--data FILE.bin and --seq T are required");
     }
@@ -414,70 +436,25 @@ int hn_cmd_eval(int argc, char **argv)
 
 int hn_cmd_generate(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"prompt", required_argument, NULL, 'p'},      {"tokens", required_argument, NULL, 'n'},
-        {"temperature", required_argument, NULL, 'T'}, {"top-k", required_argument, NULL, 'k'},
-        {"seed", required_argument, NULL, 's'},        {"threads", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},              {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
     const char *cmd = argv[0], *prompt = NULL;
     long n_tokens = 128, top_k = 0, seed = 1, threads = 0;
     double temperature = 0.8;
-    char *end;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            prompt = optarg;
-            break;
-        case 'n':
-            if (parse_int_arg(cmd, "tokens", optarg, 0, &n_tokens) != 0) {
-                return HN_EXIT_USAGE;
-            }
-            break;
-        case 'k':
-            if (parse_int_arg(cmd, "top-k", optarg, 0, &top_k) != 0) {
-                return HN_EXIT_USAGE;
-            }
-            break;
-        case 's':
-            if (parse_int_arg(cmd, "seed", optarg, 0, &seed) != 0) {
-                return HN_EXIT_USAGE;
-            }
-            break;
-        case 't':
-            if (parse_int_arg(cmd, "threads", optarg, 1, &threads) != 0) {
-                return HN_EXIT_USAGE;
-            }
-            break;
-        case 'T':
-            temperature = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(temperature >= 0)) {
-                return hn_cli_usage_error(cmd, "--temperature needs a number >= 0, got '%s'",
-                                          optarg);
-            }
-            break;
-        case 'h':
-            printf("usage: hilnas generate CHECKPOINT --prompt TEXT [--tokens N] "
-                   "[--temperature t] [--top-k k]\n                [--seed s] [--threads N]\n\n"
-                   "Continue TEXT with a byte-level model: prefill the prompt, then decode N "
-                   "tokens (128) with a\nKV cache, sampling at temperature t (0.8; 0 = greedy) "
-                   "among the k most likely (0 = all).\nPrints the prompt and its continuation "
-                   "on stdout. The same seed gives the same text.\n\nexit codes: 0 success, "
-                   "1 runtime failure, 2 usage or configuration error\n");
-            return HN_EXIT_OK;
-        case 'V':
-            return hn_cli_version(cmd);
-        default:
-            return hn_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) {
-        return hn_cli_usage_error(cmd, optind >= argc ? "missing CHECKPOINT directory"
-                                                      : "expected one CHECKPOINT directory");
+    const struct flag flags[] = {
+        {"prompt", F_STR, 0, &prompt},      {"tokens", F_INT, 0, &n_tokens},
+        {"temperature", F_NUM, 0, &temperature}, {"top-k", F_INT, 0, &top_k},
+        {"seed", F_INT, 0, &seed},          {"threads", F_INT, 1, &threads},
+    };
+    int code = parse_checkpoint_args(
+        argc, argv, flags, sizeof(flags) / sizeof(flags[0]),
+        "usage: hilnas generate CHECKPOINT --prompt TEXT [--tokens N] [--temperature t] "
+        "[--top-k k]\n                [--seed s] [--threads N]\n\n"
+        "Continue TEXT with a byte-level model: prefill the prompt, then decode N tokens (128) "
+        "with a\nKV cache, sampling at temperature t (0.8; 0 = greedy) among the k most likely "
+        "(0 = all).\nPrints the prompt and its continuation on stdout. The same seed gives the "
+        "same text.\n\nexit codes: 0 success, 1 runtime failure, 2 usage or configuration "
+        "error\n");
+    if (code >= 0) {
+        return code;
     }
     if (prompt == NULL || prompt[0] == '\0') {
         return hn_cli_usage_error(cmd, "--prompt TEXT (non-empty) is required");
