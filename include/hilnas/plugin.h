@@ -62,7 +62,9 @@ enum hn_opt_type {
     HN_OPT_BOOL,   /* int at offset (0/1) */
     HN_OPT_STRING, /* const char * at offset, borrowed from the config tree (or .def) */
     HN_OPT_ENUM,   /* int at offset: index of the value in .choices */
-    HN_OPT_NODE,   /* const struct hn_config_node * at offset (any YAML); NULL if absent */
+    HN_OPT_NODE,   /* const struct hn_config_node * at offset (any YAML); NULL if absent, the
+                    * null node for `key: ~` (so errors can point at it; other types take ~ as
+                    * "the default") */
 };
 
 struct hn_option {
