@@ -6,6 +6,7 @@
 #define HILNAS_CORE_STUDY_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "hilnas/conf.h"
@@ -28,6 +29,13 @@ struct hn_source {
     void *ctx;
     const char *const *metrics; /* short names, owned by the plugin */
     int fitted;                 /* learned oracles: fit() has run in this process */
+    /* while a study runs on an executor with n > 1 in-process workers: worker w uses
+     * worker_ctx[w] (worker_ctx[0] == ctx), or, when shared (oracles that can be fitted), ctx
+     * under lock */
+    void **worker_ctx;
+    size_t n_workers;
+    int shared;
+    pthread_mutex_t lock;
 };
 
 enum hn_stage_type { HN_STAGE_SEARCH, HN_STAGE_FIT, HN_STAGE_VERIFY };
@@ -83,6 +91,7 @@ struct hn_study {
     /* run state */
     struct hn_journal *journal;
     struct hn_replay r; /* every trial of the study, in id order */
+    int eval_threads;   /* threads each evaluation may use: CPUs / in-process workers */
 };
 
 /*

@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/journal.h"
 #include "core/registry.h"
@@ -510,7 +512,14 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
     struct hn_source *src = &s->sources[st->fit];
     struct hn_history h = history_of(s);
     double t0 = hn_monotonic();
-    if (src->plugin->oracle->fit(src->ctx, &h, s->space.params, err) != 0) {
+    if (src->shared) {
+        pthread_mutex_lock(&src->lock);
+    }
+    int fit_rc = src->plugin->oracle->fit(src->ctx, &h, s->space.params, err);
+    if (src->shared) {
+        pthread_mutex_unlock(&src->lock);
+    }
+    if (fit_rc != 0) {
         hn_error_prefix(err, "stage '%s': oracle '%s' (fit)", st->name, src->name);
         return -1;
     }
@@ -591,6 +600,69 @@ done:
     return rc;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * instances per worker (executors whose workers() says n > 1) */
+
+static void source_destroy_ctx(const struct hn_source *src, void *ctx)
+{
+    if (src->plugin->kind == HN_KIND_ORACLE) {
+        src->plugin->oracle->destroy(ctx);
+    } else {
+        src->plugin->evaluator->destroy(ctx);
+    }
+}
+
+/* Drop the instances of workers 1..n-1 (worker 0's is the source's own ctx). */
+static void release_workers(struct hn_study *s)
+{
+    for (size_t i = 0; i < s->n_sources; i++) {
+        struct hn_source *src = &s->sources[i];
+        for (size_t w = 1; w < src->n_workers && src->worker_ctx != NULL; w++) {
+            if (src->worker_ctx[w] != NULL) {
+                source_destroy_ctx(src, src->worker_ctx[w]);
+            }
+        }
+        if (src->shared) {
+            pthread_mutex_destroy(&src->lock);
+        }
+        free(src->worker_ctx);
+        src->worker_ctx = NULL;
+        src->n_workers = 0;
+        src->shared = 0;
+    }
+}
+
+/* Give each of n in-process workers its own instance of every source (see executor.h). */
+static int prepare_workers(struct hn_study *s, size_t n, struct hn_error *err)
+{
+    for (size_t i = 0; i < s->n_sources; i++) {
+        struct hn_source *src = &s->sources[i];
+        src->n_workers = n;
+        if (src->plugin->kind == HN_KIND_ORACLE && src->plugin->oracle->fit != NULL) {
+            /* one model, fitted once: calls are serialized */
+            src->shared = 1;
+            pthread_mutex_init(&src->lock, NULL);
+            continue;
+        }
+        src->worker_ctx = calloc(n, sizeof(void *));
+        if (src->worker_ctx == NULL) {
+            return hn_error_set(err, NULL, "out of memory");
+        }
+        src->worker_ctx[0] = src->ctx;
+        for (size_t w = 1; w < n; w++) {
+            struct hn_plugin_args a;
+            src->worker_ctx[w] =
+                hn_study_create_plugin(s, src->plugin, src->node, src->name, NULL, &a, err);
+            if (src->worker_ctx[w] == NULL) {
+                hn_error_prefix(err, "%s '%s' (instance for worker %zu)",
+                                hn_kind_name(src->plugin->kind), src->name, w);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The core's evaluation callback (hn_execute_fn): run a task's sources on one worker. */
 static int execute_task(void *runner, struct hn_task *task, int worker, struct hn_error *err)
 {
@@ -601,7 +673,6 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
     json_t *metrics = json_object();
     struct hn_trial *t = NULL;
     char work[4200] = "";
-    (void)worker;
     (void)err;
     hn_error_clear(&e);
     long id = (long)json_integer_value(json_object_get(task->request, "trial"));
@@ -624,7 +695,7 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
         .params = params,
         .work_dir = work,
         .seed = (uint64_t)json_integer_value(json_object_get(task->request, "seed")),
-        .threads = 1,
+        .threads = s->eval_threads > 0 ? s->eval_threads : 1,
     };
     json_t *run = json_object_get(task->request, "run");
     size_t i;
@@ -642,10 +713,25 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
             goto fail;
         }
         struct hn_source *src = &s->sources[k];
+        void *ctx = src->ctx;
+        if (src->worker_ctx != NULL) {
+            if (worker < 0 || (size_t)worker >= src->n_workers) {
+                hn_error_set(&e, NULL, "executor used worker %d of %zu (a bug in the executor)",
+                             worker, src->n_workers);
+                goto fail;
+            }
+            ctx = src->worker_ctx[worker];
+        }
         hn_metrics_clear(&out);
+        if (src->shared) {
+            pthread_mutex_lock(&src->lock);
+        }
         int rc = src->plugin->kind == HN_KIND_ORACLE
-                     ? src->plugin->oracle->evaluate(src->ctx, &req, &out, &e)
-                     : src->plugin->evaluator->evaluate(src->ctx, &req, &out, &e);
+                     ? src->plugin->oracle->evaluate(ctx, &req, &out, &e)
+                     : src->plugin->evaluator->evaluate(ctx, &req, &out, &e);
+        if (src->shared) {
+            pthread_mutex_unlock(&src->lock);
+        }
         if (rc != 0) {
             if (e.msg[0] == '\0') {
                 hn_error_set(&e, NULL, "failed without a reason");
@@ -740,6 +826,22 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
     if (ex == NULL) {
         goto done;
     }
+    const struct hn_executor_ops *xo = s->executor->executor;
+    size_t workers = 1;
+    if (xo->size >= offsetof(struct hn_executor_ops, workers) + sizeof(xo->workers) &&
+        xo->workers != NULL) {
+        workers = xo->workers(ex);
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    s->eval_threads = cpus > (long)workers ? (int)(cpus / (long)workers) : 1;
+    if (workers > 1) {
+        if (prepare_workers(s, workers, err) != 0) {
+            hn_error_prefix(err, "executor '%s'", s->executor->name);
+            goto done;
+        }
+        hn_log(HN_LOG_INFO, "executor '%s': %zu trials at once, %d threads each",
+               s->executor->name, workers, s->eval_threads);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -776,8 +878,9 @@ done:
         }
     }
     if (ex != NULL) {
-        s->executor->executor->destroy(ex);
+        s->executor->executor->destroy(ex); /* joins the workers before their instances go */
     }
+    release_workers(s);
     hn_journal_close(s->journal);
     s->journal = NULL;
     signal(SIGINT, SIG_DFL);

@@ -5,3 +5,4 @@ include plugins/space-box/local.mk
 include plugins/evaluator-testfn/local.mk
 include plugins/optimizer-random/local.mk
 include plugins/optimizer-gpbo/local.mk
+include plugins/executor-threads/local.mk

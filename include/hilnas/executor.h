@@ -40,6 +40,14 @@ struct hn_executor_ops {
     /* Block until a submitted task finishes and return it; NULL with err on failure. Only
      * called when at least one task is outstanding. */
     struct hn_task *(*wait)(void *ctx, struct hn_error *err);
+    /*
+     * Optional (NULL: 1). In-process executors that call execute from several threads at once
+     * return how many (their worker ids are 0..n-1). The core then creates one instance of each
+     * evaluator and oracle per worker, so a plugin instance still sees one thread at a time;
+     * an oracle that can be fitted keeps one instance, which the core locks around each call.
+     * Executors whose workers live in other processes (MPI) leave it NULL.
+     */
+    size_t (*workers)(void *ctx);
 };
 
 #ifdef __cplusplus

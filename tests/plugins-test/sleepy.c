@@ -1,6 +1,9 @@
 /*
  * Test-only evaluator "sleepy": value = sum of the parameters, after sleeping delay_ms; fails
  * every fail_every-th trial (by id) when set. Used to kill a study mid-run in the tests.
+ * Metric "instance" numbers the instance that measured (1, 2, ... in creation order); a trial
+ * fails if its instance is already busy with another thread, which the executor contract
+ * forbids (one instance per worker).
  */
 #include "config.h"
 
@@ -13,7 +16,11 @@
 struct sleepy {
     int64_t delay_ms;
     int64_t fail_every;
+    int number;
+    int busy;
 };
+
+static int instances;
 
 static const struct hn_option sleepy_options[] = {
     {.name = "delay_ms", .type = HN_OPT_INT, .def = "0", .min = 0, .max = 60000, .bounded = 1,
@@ -23,7 +30,7 @@ static const struct hn_option sleepy_options[] = {
     {.name = NULL},
 };
 
-static const char *const sleepy_metrics[] = {"value", NULL};
+static const char *const sleepy_metrics[] = {"value", "instance", NULL};
 
 static void *sleepy_create(const struct hn_plugin_args *args, struct hn_error *err)
 {
@@ -36,6 +43,7 @@ static void *sleepy_create(const struct hn_plugin_args *args, struct hn_error *e
         free(s);
         return NULL;
     }
+    s->number = __atomic_add_fetch(&instances, 1, __ATOMIC_SEQ_CST);
     return s;
 }
 
@@ -54,11 +62,15 @@ static int sleepy_evaluate(void *ctx, const struct hn_eval_request *req, struct 
                            struct hn_error *err)
 {
     struct sleepy *s = ctx;
+    if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_SEQ_CST) != 0) {
+        return hn_error_set(err, NULL, "instance %d entered by two threads at once", s->number);
+    }
     if (s->delay_ms > 0) {
         struct timespec ts = {.tv_sec = s->delay_ms / 1000,
                               .tv_nsec = (s->delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
+    __atomic_store_n(&s->busy, 0, __ATOMIC_SEQ_CST);
     if (s->fail_every > 0 && (req->trial->id + 1) % s->fail_every == 0) {
         return hn_error_set(err, NULL, "planned failure of trial %ld", req->trial->id);
     }
@@ -66,7 +78,10 @@ static int sleepy_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     for (size_t i = 0; i < req->trial->n_params; i++) {
         sum += req->trial->x[i];
     }
-    return hn_metrics_put(out, "value", sum, 0.0 / 0.0, err);
+    if (hn_metrics_put(out, "value", sum, 0.0 / 0.0, err) != 0) {
+        return -1;
+    }
+    return hn_metrics_put(out, "instance", s->number, 0.0 / 0.0, err);
 }
 
 static const struct hn_evaluator_ops sleepy_ops = {

@@ -1,0 +1,352 @@
+/*
+ * The "threads" executor through the real CLI: trials run at once, each worker on its own
+ * evaluator instance; the same trials as the serial executor; an interrupt lets the running
+ * trials finish; SIGKILL with several trials running, then resume, loses no completed trial
+ * and runs none twice; GP-BO asks for batches with pending points.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "tests/core/testutil.h"
+
+static char plugin_env[4300];
+
+static char **test_env(void)
+{
+    static char *envp[2];
+    snprintf(plugin_env, sizeof(plugin_env), "HILNAS_PLUGIN_PATH=%s/tests/plugins-test",
+             tu_builddir());
+    envp[0] = plugin_env;
+    envp[1] = NULL;
+    return envp;
+}
+
+static int run_study(const char *rel, const char *dir, const char *set, char **out, char **err)
+{
+    char study[4200];
+    snprintf(study, sizeof(study), "%s/%s", tu_srcdir(), rel);
+    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", (char *)dir,
+                    set ? "--set" : NULL, (char *)set, NULL};
+    return tu_run(argv, test_env(), out, err);
+}
+
+/* Every event of the journal, as JSON objects (caller decrefs the array). */
+static json_t *journal(const char *dir)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+    char *text = tu_read_file(path);
+    json_t *all = json_array();
+    for (char *line = text; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL) {
+            *nl = '\0';
+        }
+        json_t *ev = json_loads(line, 0, NULL);
+        if (ev != NULL) {
+            json_array_append_new(all, ev);
+        }
+        line = nl != NULL ? nl + 1 : NULL;
+    }
+    free(text);
+    return all;
+}
+
+static const char *event_type(const json_t *ev)
+{
+    const char *t = json_string_value(json_object_get(ev, "event"));
+    return t != NULL ? t : "";
+}
+
+/* Completed events per trial id (ids < n); returns the number of completed events. */
+static size_t completed(const char *dir, int *per_id, size_t n)
+{
+    json_t *all = journal(dir);
+    size_t i, total = 0;
+    json_t *ev;
+    memset(per_id, 0, n * sizeof(int));
+    json_array_foreach(all, i, ev)
+    {
+        if (strcmp(event_type(ev), "completed") == 0) {
+            json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+            if (id >= 0 && (size_t)id < n) {
+                per_id[id]++;
+            }
+            total++;
+        }
+    }
+    json_decref(all);
+    return total;
+}
+
+/* trials.csv as rows of text, without the timing columns (started, finished, seconds). */
+static json_t *summary(const char *dir)
+{
+    char *argv[] = {(char *)tu_hilnas(), "show", (char *)dir, "--json", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = tu_run(argv, test_env(), &out, &err);
+    cr_assert_eq(rc, 0, "show failed: %s", err);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "show --json printed: %s", out);
+    free(out);
+    free(err);
+    return j;
+}
+
+static long trial_count(json_t *sum, const char *key)
+{
+    return (long)json_integer_value(json_object_get(json_object_get(sum, "trials"), key));
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+Test(executor_threads, trials_run_at_once_each_worker_on_its_own_instance, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("threads"), dir[4300], *out, *err;
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    int rc = run_study("tests/data/studies/threads-sleepy.yaml", dir, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
+    cr_expect(strstr(err, "4 trials at once") != NULL, "%s", err);
+    free(out);
+    free(err);
+    json_t *sum = summary(dir);
+    cr_expect_eq(trial_count(sum, "complete"), 20, "no trial failed: no instance was shared");
+    cr_expect_eq(trial_count(sum, "failed"), 0);
+    json_decref(sum);
+
+    /* from the journal: how many trials ran at the same time, and on how many instances */
+    json_t *all = journal(dir);
+    double start[64] = {0}, end[64] = {0};
+    int instance_seen[64] = {0};
+    size_t i;
+    json_t *ev;
+    json_array_foreach(all, i, ev)
+    {
+        json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+        if (id < 0 || id >= 64) {
+            continue;
+        }
+        if (strcmp(event_type(ev), "started") == 0) {
+            start[id] = (double)i;
+        } else if (strcmp(event_type(ev), "completed") == 0) {
+            end[id] = (double)i;
+            json_t *inst = json_object_get(json_object_get(json_object_get(ev, "metrics"),
+                                                           "s.instance"),
+                                           "value");
+            int k = (int)json_number_value(inst);
+            if (k > 0 && k < 64) {
+                instance_seen[k] = 1;
+            }
+        }
+    }
+    json_decref(all);
+    /* overlap in journal order: trials started before the first one completed */
+    int max_running = 0;
+    for (int t = 0; t < 20; t++) {
+        int running = 0;
+        for (int u = 0; u < 20; u++) {
+            running += start[u] <= start[t] && end[u] > start[t];
+        }
+        max_running = running > max_running ? running : max_running;
+    }
+    int instances = 0;
+    for (int k = 0; k < 64; k++) {
+        instances += instance_seen[k];
+    }
+    printf("threads: up to %d trials running at once, %d instances measured\n", max_running,
+           instances);
+    cr_expect_eq(max_running, 4, "four workers keep four trials running");
+    cr_expect_geq(instances, 2, "trials were measured by several instances");
+    cr_expect_leq(instances, 4, "one instance per worker, not per trial");
+    free(tmp);
+}
+
+Test(executor_threads, same_trials_as_the_serial_executor, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("same"), a[4300], b[4300], path[4400], *out, *err;
+    snprintf(a, sizeof(a), "%s/threads", tmp);
+    snprintf(b, sizeof(b), "%s/serial", tmp);
+    int rc = run_study("tests/data/studies/threads-branin.yaml", a, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    /* the same file without its executor line: the built-in serial executor */
+    snprintf(path, sizeof(path), "%s/tests/data/studies/threads-branin.yaml", tu_srcdir());
+    char *yaml = tu_read_file(path);
+    cr_assert_not_null(yaml);
+    char *line = strstr(yaml, "executor:");
+    cr_assert_not_null(line);
+    memmove(line, strchr(line, '\n') + 1, strlen(strchr(line, '\n') + 1) + 1);
+    char serial[4400];
+    snprintf(serial, sizeof(serial), "%s/serial.yaml", tmp);
+    cr_assert_eq(tu_write_file(serial, yaml), 0);
+    free(yaml);
+    char *argv[] = {(char *)tu_hilnas(), "run", serial, "--output", b, NULL};
+    rc = tu_run(argv, test_env(), &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect(strstr(err, "trials at once") == NULL, "%s", err);
+    free(out);
+    free(err);
+    /* id, stage, status, x0, x1, branin: the first six columns of trials.csv */
+    char *rows[2];
+    const char *dirs[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof(path), "%s/trials.csv", dirs[k]);
+        char *csv = tu_read_file(path);
+        cr_assert_not_null(csv);
+        size_t len = strlen(csv), o = 0;
+        rows[k] = malloc(len + 1);
+        for (char *line = csv; *line != '\0';) {
+            char *nl = strchr(line, '\n');
+            size_t n = nl ? (size_t)(nl - line) : strlen(line), commas = 0, j = 0;
+            for (; j < n && commas < 6; j++) {
+                commas += line[j] == ',';
+            }
+            memcpy(rows[k] + o, line, j);
+            o += j;
+            rows[k][o++] = '\n';
+            line = nl ? nl + 1 : line + n;
+        }
+        rows[k][o] = '\0';
+        free(csv);
+    }
+    cr_expect_eq(tu_count(rows[0], ",complete,"), 16);
+    cr_expect_str_eq(rows[0], rows[1], "threads:\n%s\nserial:\n%s", rows[0], rows[1]);
+    free(rows[0]);
+    free(rows[1]);
+    free(tmp);
+}
+
+Test(executor_threads, interrupt_lets_running_trials_finish_and_resume_completes, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("int"), dir[4300], log[4400], study[4200];
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    snprintf(log, sizeof(log), "%s/first.log", tmp);
+    snprintf(study, sizeof(study), "%s/tests/data/studies/threads-sleepy.yaml", tu_srcdir());
+    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
+    pid_t pid = tu_spawn(argv, test_env(), log);
+    int per_id[64];
+    size_t done = 0;
+    for (int i = 0; i < 3000 && done < 5; i++) {
+        sleep_ms(10);
+        done = completed(dir, per_id, 64);
+    }
+    cr_assert_geq(done, 5, "the first run never completed 5 trials");
+    kill(pid, SIGINT);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "an interrupted run exits non-zero");
+    char *text = tu_read_file(log);
+    cr_expect(text != NULL && strstr(text, "interrupted") != NULL, "%s", text);
+    free(text);
+    json_t *sum = summary(dir);
+    long first = trial_count(sum, "complete");
+    cr_expect_eq(trial_count(sum, "running"), 0, "the running trials were waited for");
+    cr_expect_eq(trial_count(sum, "failed"), 0);
+    cr_expect_lt(first, 20);
+    json_decref(sum);
+
+    char *out, *err;
+    int rc = run_study("tests/data/studies/threads-sleepy.yaml", dir, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "resume failed: %s", err);
+    free(out);
+    free(err);
+    sum = summary(dir);
+    cr_expect_eq(trial_count(sum, "complete"), 20);
+    cr_expect_eq(trial_count(sum, "abandoned"), 0, "nothing was running when the run ended");
+    json_decref(sum);
+    completed(dir, per_id, 64);
+    for (int id = 0; id < 64; id++) {
+        cr_expect_leq(per_id[id], 1, "trial %d completed %d times", id, per_id[id]);
+    }
+    free(tmp);
+}
+
+Test(executor_threads, sigkill_with_trials_running_then_resume, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("kill"), dir[4300], log[4400], study[4200];
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    snprintf(log, sizeof(log), "%s/first.log", tmp);
+    snprintf(study, sizeof(study), "%s/tests/data/studies/threads-sleepy.yaml", tu_srcdir());
+    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
+    pid_t pid = tu_spawn(argv, test_env(), log);
+    int before[64], after[64];
+    size_t done = 0;
+    for (int i = 0; i < 3000 && done < 6; i++) {
+        sleep_ms(10);
+        done = completed(dir, before, 64);
+    }
+    cr_assert_geq(done, 6);
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status));
+    completed(dir, before, 64);
+
+    char *out, *err;
+    int rc = run_study("tests/data/studies/threads-sleepy.yaml", dir, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "resume failed: %s", err);
+    free(out);
+    free(err);
+    json_t *sum = summary(dir);
+    long abandoned = trial_count(sum, "abandoned");
+    cr_expect_eq(trial_count(sum, "complete"), 20, "the configured trials are reached");
+    cr_expect_eq(trial_count(sum, "failed"), abandoned, "only abandoned trials failed");
+    cr_expect_leq(abandoned, 4, "at most the four running trials are abandoned");
+    json_decref(sum);
+    completed(dir, after, 64);
+    for (int id = 0; id < 64; id++) {
+        cr_expect_leq(after[id], 1, "trial %d completed %d times", id, after[id]);
+        if (before[id]) {
+            cr_expect_eq(after[id], 1, "completed trial %d lost", id);
+        }
+    }
+    free(tmp);
+}
+
+Test(executor_threads, gpbo_chooses_batches_with_pending_points, .timeout = 300)
+{
+    char *tmp = tu_tmpdir("gpbo"), dir[4300], *out, *err;
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    int rc = run_study("tests/data/studies/threads-gpbo.yaml", dir, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
+    free(out);
+    free(err);
+    json_t *sum = summary(dir);
+    cr_expect_eq(trial_count(sum, "complete"), 14);
+    json_decref(sum);
+    /* no point twice, and the optimizer had two trials pending at least once */
+    json_t *all = journal(dir);
+    size_t i, n = 0, running = 0, max_running = 0;
+    json_t *ev, *params[32];
+    json_array_foreach(all, i, ev)
+    {
+        if (strcmp(event_type(ev), "started") == 0 && n < 32) {
+            params[n++] = json_object_get(ev, "params");
+            running++;
+            max_running = running > max_running ? running : max_running;
+        } else if (strcmp(event_type(ev), "completed") == 0) {
+            running--;
+        }
+    }
+    cr_expect_eq(max_running, 2);
+    for (size_t a = 0; a < n; a++) {
+        for (size_t b = 0; b < a; b++) {
+            cr_expect(!json_equal(params[a], params[b]), "trials %zu and %zu share a point", a, b);
+        }
+    }
+    json_decref(all);
+    free(tmp);
+}
