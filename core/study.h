@@ -92,6 +92,7 @@ struct hn_study {
     struct hn_journal *journal;
     struct hn_replay r; /* every trial of the study, in id order */
     int eval_threads;   /* threads each evaluation may use: CPUs / in-process workers */
+    int worker;         /* 1: this process only served tasks (a worker rank of an executor) */
 };
 
 /*

@@ -361,6 +361,10 @@ static int finish_task(struct hn_study *s, struct hn_task *task, struct hn_trial
         ev = json_pack("{s:s, s:I, s:s}", "event", "failed", "trial", (json_int_t)t->id,
                        "reason", t->reason);
     }
+    json_t *worker = json_object_get(task->result, "worker");
+    if (json_is_integer(worker)) {
+        json_object_set(ev, "worker", worker); /* which thread or rank ran it */
+    }
     if (append_event(s, ev, 1, err) != 0) {
         goto done;
     }
@@ -754,7 +758,7 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
             json_object_set_new(metrics, full, mv);
         }
     }
-    task->result = json_pack("{s:o}", "metrics", metrics);
+    task->result = json_pack("{s:o, s:i}", "metrics", metrics, "worker", worker);
     hn_metrics_clear(&out);
     hn_trial_free(t);
     return 0;
@@ -762,7 +766,7 @@ fail:
     json_decref(metrics);
     hn_metrics_clear(&out);
     hn_trial_free(t);
-    task->result = json_pack("{s:s}", "error", e.msg);
+    task->result = json_pack("{s:s, s:i}", "error", e.msg, "worker", worker);
     return 0; /* an evaluation failure is a failed trial, not an executor error */
 }
 
@@ -777,9 +781,54 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
     void *ex = NULL;
     int rc = -1;
     s->r.params = s->space.params;
+    /* the executor first: in a worker process of a multi-process executor (MPI ranks) it
+     * serves tasks and the study is the runner's business (journal, lock, outputs) */
+    struct hn_plugin_args args;
+    ex = hn_study_create_plugin(s, s->executor, s->executor_node, NULL, NULL, &args, err);
+    if (ex == NULL) {
+        return -1;
+    }
+    const struct hn_executor_ops *xo = s->executor->executor;
+    if (xo->size >= offsetof(struct hn_executor_ops, serve) + sizeof(xo->serve) &&
+        xo->serve != NULL) {
+        int role = xo->serve(ex, err);
+        if (role != 0) {
+            if (role < 0) {
+                hn_error_prefix(err, "executor '%s'", s->executor->name);
+            }
+            s->worker = role > 0;
+            xo->destroy(ex);
+            return role > 0 ? 0 : -1;
+        }
+    }
+    size_t workers = 1;
+    if (xo->size >= offsetof(struct hn_executor_ops, workers) + sizeof(xo->workers) &&
+        xo->workers != NULL) {
+        workers = xo->workers(ex);
+    }
+    /* CPUs per evaluation: this node's CPUs over the trials that run on it at once (in-process
+     * workers, and the ranks an MPI launcher put on this node) */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN), local = 1;
+    const char *ranks = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (ranks == NULL) {
+        ranks = getenv("MPI_LOCALNRANKS");
+    }
+    if (ranks != NULL && atol(ranks) > 1) {
+        local = atol(ranks);
+    }
+    long share = cpus / ((long)workers * local);
+    s->eval_threads = share > 1 ? (int)share : 1;
+    if (workers > 1) {
+        if (prepare_workers(s, workers, err) != 0) {
+            hn_error_prefix(err, "executor '%s'", s->executor->name);
+            goto done;
+        }
+        hn_log(HN_LOG_INFO, "executor '%s': %zu trials at once, %d threads each",
+               s->executor->name, workers, s->eval_threads);
+    }
     s->journal = hn_journal_open(s->output, hn_replay_event, &s->r, err);
     if (s->journal == NULL) {
-        return -1;
+        goto done;
     }
     /* Trials that were running when the previous process ended are abandoned. */
     for (size_t i = 0; i < s->r.n; i++) {
@@ -820,27 +869,6 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
                                names, "problem", hn_problem_to_json(&s->problem)),
                      1, err) != 0) {
         goto done;
-    }
-    struct hn_plugin_args args;
-    ex = hn_study_create_plugin(s, s->executor, s->executor_node, NULL, NULL, &args, err);
-    if (ex == NULL) {
-        goto done;
-    }
-    const struct hn_executor_ops *xo = s->executor->executor;
-    size_t workers = 1;
-    if (xo->size >= offsetof(struct hn_executor_ops, workers) + sizeof(xo->workers) &&
-        xo->workers != NULL) {
-        workers = xo->workers(ex);
-    }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    s->eval_threads = cpus > (long)workers ? (int)(cpus / (long)workers) : 1;
-    if (workers > 1) {
-        if (prepare_workers(s, workers, err) != 0) {
-            hn_error_prefix(err, "executor '%s'", s->executor->name);
-            goto done;
-        }
-        hn_log(HN_LOG_INFO, "executor '%s': %zu trials at once, %d threads each",
-               s->executor->name, workers, s->eval_threads);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

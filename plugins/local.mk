@@ -6,3 +6,4 @@ include plugins/evaluator-testfn/local.mk
 include plugins/optimizer-random/local.mk
 include plugins/optimizer-gpbo/local.mk
 include plugins/executor-threads/local.mk
+include plugins/executor-mpi/local.mk

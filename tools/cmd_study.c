@@ -117,7 +117,7 @@ int hn_cmd_run(int argc, char **argv)
         code = hn_error_exit_code(&err);
     } else if (hn_study_run(s, &err) != 0) {
         code = hn_error_exit_code(&err);
-    } else {
+    } else if (!s->worker) {
         hn_log(HN_LOG_INFO, "study '%s' finished: results in %s (trials.csv, pareto.csv, "
                             "summary.json; 'hilnas show %s')",
                s->name, s->output, s->output);

@@ -48,6 +48,14 @@ struct hn_executor_ops {
      * Executors whose workers live in other processes (MPI) leave it NULL.
      */
     size_t (*workers)(void *ctx);
+    /*
+     * Optional (NULL: this process is the runner). Executors whose workers are other processes
+     * running the same study (MPI ranks) decide here which role this process has: the runner
+     * gets 0 at once and runs the study; a worker process runs the tasks it receives, calling
+     * execute, until the runner stops it, then returns 1 and the core ends the run without
+     * touching the journal or the outputs. -1 with err on failure. Called right after create().
+     */
+    int (*serve)(void *ctx, struct hn_error *err);
 };
 
 #ifdef __cplusplus

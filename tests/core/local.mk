@@ -48,8 +48,12 @@ TESTS += tests/core/test_config_cli
 tests_core_test_config_cli_SOURCES = tests/core/test_config_cli.c tests/core/testutil.c
 tests_core_test_config_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_core_test_config_cli_LDADD = $(HN_TEST_LIBS)
-check_PROGRAMS += tests/core/test_executor_threads
-TESTS += tests/core/test_executor_threads
-tests_core_test_executor_threads_SOURCES = tests/core/test_executor_threads.c tests/core/testutil.c
-tests_core_test_executor_threads_CPPFLAGS = $(HN_TEST_CPPFLAGS)
-tests_core_test_executor_threads_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/core/test_executors
+TESTS += tests/core/test_executors
+tests_core_test_executors_SOURCES = tests/core/test_executors.c tests/core/testutil.c
+tests_core_test_executors_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_executors_LDADD = $(HN_TEST_LIBS)
+if HN_MPIRUN
+# the mpi executor's tests start real jobs with mpirun on this machine
+tests_core_test_executors_CPPFLAGS += -DHN_TEST_MPIRUN='"$(MPIRUN)"'
+endif

@@ -1,8 +1,12 @@
 /*
- * The "threads" executor through the real CLI: trials run at once, each worker on its own
- * evaluator instance; the same trials as the serial executor; an interrupt lets the running
- * trials finish; SIGKILL with several trials running, then resume, loses no completed trial
- * and runs none twice; GP-BO asks for batches with pending points.
+ * The executors through the real CLI.
+ * threads: trials run at once, each worker on its own evaluator instance; the same trials as
+ * the serial executor; an interrupt lets the running trials finish; SIGKILL with several trials
+ * running, then resume, loses no completed trial and runs none twice; GP-BO asks for batches
+ * with pending points.
+ * mpi (when configure found Open MPI and mpirun): real `mpirun -np 3` jobs on this machine;
+ * every worker rank measures trials; the same trials as serially; rank 0 killed mid-study,
+ * then the job started again, resumes without losing or repeating a trial.
  */
 #include "config.h"
 
@@ -36,6 +40,30 @@ static int run_study(const char *rel, const char *dir, const char *set, char **o
     char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", (char *)dir,
                     set ? "--set" : NULL, (char *)set, NULL};
     return tu_run(argv, test_env(), out, err);
+}
+
+/* A copy of study rel in dir tmp (file name) whose executor line is replaced by `executor`
+ * (a whole line, or "" to drop it: the serial default). Returns the path (static buffer). */
+static const char *variant(const char *rel, const char *tmp, const char *name,
+                           const char *executor)
+{
+    static char path[4400];
+    char src[4400];
+    snprintf(src, sizeof(src), "%s/%s", tu_srcdir(), rel);
+    char *yaml = tu_read_file(src);
+    cr_assert_not_null(yaml, "cannot read %s", src);
+    char *line = strstr(yaml, "executor:");
+    cr_assert_not_null(line);
+    char *rest = strchr(line, '\n') + 1;
+    *line = '\0';
+    size_t len = strlen(yaml) + strlen(executor) + strlen(rest) + 2;
+    char *text = malloc(len);
+    snprintf(text, len, "%s%s%s", yaml, executor, rest);
+    snprintf(path, sizeof(path), "%s/%s", tmp, name);
+    cr_assert_eq(tu_write_file(path, text), 0);
+    free(text);
+    free(yaml);
+    return path;
 }
 
 /* Every event of the journal, as JSON objects (caller decrefs the array). */
@@ -99,6 +127,33 @@ static json_t *summary(const char *dir)
     free(out);
     free(err);
     return j;
+}
+
+/* id, stage, status and the values (the first six columns of trials.csv: no times),
+ * one line per trial in id order; malloc'ed. */
+static char *trial_rows(const char *dir)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/trials.csv", dir);
+    char *csv = tu_read_file(path);
+    cr_assert_not_null(csv, "no %s", path);
+    size_t len = strlen(csv), o = 0;
+    char *rows = malloc(len + 2);
+    for (char *line = csv; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line), commas = 0, j = 0;
+        /* id,stage,status,x0,x1,metric: six columns */
+        for (; j < n && commas < 6; j++) {
+            commas += line[j] == ',';
+        }
+        memcpy(rows + o, line, j);
+        o += j;
+        rows[o++] = '\n';
+        line = nl ? nl + 1 : line + n;
+    }
+    rows[o] = '\0';
+    free(csv);
+    return rows;
 }
 
 static long trial_count(json_t *sum, const char *key)
@@ -175,7 +230,7 @@ Test(executor_threads, trials_run_at_once_each_worker_on_its_own_instance, .time
 
 Test(executor_threads, same_trials_as_the_serial_executor, .timeout = 120)
 {
-    char *tmp = tu_tmpdir("same"), a[4300], b[4300], path[4400], *out, *err;
+    char *tmp = tu_tmpdir("same"), a[4300], b[4300], *out, *err;
     snprintf(a, sizeof(a), "%s/threads", tmp);
     snprintf(b, sizeof(b), "%s/serial", tmp);
     int rc = run_study("tests/data/studies/threads-branin.yaml", a, NULL, &out, &err);
@@ -183,45 +238,14 @@ Test(executor_threads, same_trials_as_the_serial_executor, .timeout = 120)
     free(out);
     free(err);
     /* the same file without its executor line: the built-in serial executor */
-    snprintf(path, sizeof(path), "%s/tests/data/studies/threads-branin.yaml", tu_srcdir());
-    char *yaml = tu_read_file(path);
-    cr_assert_not_null(yaml);
-    char *line = strstr(yaml, "executor:");
-    cr_assert_not_null(line);
-    memmove(line, strchr(line, '\n') + 1, strlen(strchr(line, '\n') + 1) + 1);
-    char serial[4400];
-    snprintf(serial, sizeof(serial), "%s/serial.yaml", tmp);
-    cr_assert_eq(tu_write_file(serial, yaml), 0);
-    free(yaml);
-    char *argv[] = {(char *)tu_hilnas(), "run", serial, "--output", b, NULL};
+    const char *serial = variant("tests/data/studies/threads-branin.yaml", tmp, "serial.yaml", "");
+    char *argv[] = {(char *)tu_hilnas(), "run", (char *)serial, "--output", b, NULL};
     rc = tu_run(argv, test_env(), &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
     cr_expect(strstr(err, "trials at once") == NULL, "%s", err);
     free(out);
     free(err);
-    /* id, stage, status, x0, x1, branin: the first six columns of trials.csv */
-    char *rows[2];
-    const char *dirs[2] = {a, b};
-    for (int k = 0; k < 2; k++) {
-        snprintf(path, sizeof(path), "%s/trials.csv", dirs[k]);
-        char *csv = tu_read_file(path);
-        cr_assert_not_null(csv);
-        size_t len = strlen(csv), o = 0;
-        rows[k] = malloc(len + 1);
-        for (char *line = csv; *line != '\0';) {
-            char *nl = strchr(line, '\n');
-            size_t n = nl ? (size_t)(nl - line) : strlen(line), commas = 0, j = 0;
-            for (; j < n && commas < 6; j++) {
-                commas += line[j] == ',';
-            }
-            memcpy(rows[k] + o, line, j);
-            o += j;
-            rows[k][o++] = '\n';
-            line = nl ? nl + 1 : line + n;
-        }
-        rows[k][o] = '\0';
-        free(csv);
-    }
+    char *rows[2] = {trial_rows(a), trial_rows(b)};
     cr_expect_eq(tu_count(rows[0], ",complete,"), 16);
     cr_expect_str_eq(rows[0], rows[1], "threads:\n%s\nserial:\n%s", rows[0], rows[1]);
     free(rows[0]);
@@ -350,3 +374,141 @@ Test(executor_threads, gpbo_chooses_batches_with_pending_points, .timeout = 300)
     json_decref(all);
     free(tmp);
 }
+
+#ifdef HN_TEST_MPIRUN
+/* ---------------------------------------------------------------------------------------------
+ * mpi */
+
+static char *mpi_env[4];
+
+/* HILNAS_PLUGIN_PATH, and Open MPI's consent to run as root (CI containers run as root). */
+static char **mpi_test_env(void)
+{
+    test_env();
+    mpi_env[0] = plugin_env;
+    mpi_env[1] = "OMPI_ALLOW_RUN_AS_ROOT=1";
+    mpi_env[2] = "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1";
+    mpi_env[3] = NULL;
+    return mpi_env;
+}
+
+/* argv of `mpirun --oversubscribe -np N hilnas run STUDY --output DIR` (static storage). */
+static char **mpirun_argv(int np, const char *study, const char *dir)
+{
+    static char nps[16], *argv[12];
+    snprintf(nps, sizeof(nps), "%d", np);
+    int k = 0;
+    argv[k++] = HN_TEST_MPIRUN;
+    argv[k++] = "--oversubscribe";
+    argv[k++] = "-np";
+    argv[k++] = nps;
+    argv[k++] = (char *)tu_hilnas();
+    argv[k++] = "run";
+    argv[k++] = (char *)study;
+    argv[k++] = "--output";
+    argv[k++] = (char *)dir;
+    argv[k] = NULL;
+    return argv;
+}
+
+Test(executor_mpi, every_worker_rank_measures_and_the_trials_equal_serial, .timeout = 180)
+{
+    char *tmp = tu_tmpdir("mpi"), a[4300], b[4300], *out, *err;
+    snprintf(a, sizeof(a), "%s/mpi", tmp);
+    snprintf(b, sizeof(b), "%s/serial", tmp);
+    const char *study = variant("tests/data/studies/threads-branin.yaml", tmp, "mpi.yaml",
+                                "executor: {plugin: mpi}\n");
+    int rc = tu_run(mpirun_argv(3, study, a), mpi_test_env(), &out, &err);
+    cr_assert_eq(rc, 0, "mpirun exited %d: %s%s", rc, out, err);
+    cr_expect_eq(tu_count(err, "finished: results in"), 1, "only rank 0 reports: %s", err);
+    free(out);
+    free(err);
+    const char *serial = variant("tests/data/studies/threads-branin.yaml", tmp, "serial.yaml", "");
+    char *argv[] = {(char *)tu_hilnas(), "run", (char *)serial, "--output", b, NULL};
+    rc = tu_run(argv, test_env(), &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    char *rows[2] = {trial_rows(a), trial_rows(b)};
+    cr_expect_eq(tu_count(rows[0], ",complete,"), 16);
+    cr_expect_str_eq(rows[0], rows[1], "mpi:\n%s\nserial:\n%s", rows[0], rows[1]);
+    free(rows[0]);
+    free(rows[1]);
+    /* which rank measured each trial: both workers, never rank 0 */
+    json_t *all = journal(a);
+    int by_rank[3] = {0};
+    size_t i;
+    json_t *ev;
+    json_array_foreach(all, i, ev)
+    {
+        if (strcmp(event_type(ev), "completed") == 0) {
+            json_int_t w = json_integer_value(json_object_get(ev, "worker"));
+            cr_assert(w >= 0 && w < 3, "worker %lld", (long long)w);
+            by_rank[w]++;
+        }
+    }
+    json_decref(all);
+    printf("mpi: trials per rank %d %d %d\n", by_rank[0], by_rank[1], by_rank[2]);
+    cr_expect_eq(by_rank[0], 0, "rank 0 only runs the study");
+    cr_expect_gt(by_rank[1], 0);
+    cr_expect_gt(by_rank[2], 0);
+    free(tmp);
+}
+
+/* The pid in the journal's lock file: rank 0 of the job. */
+static pid_t runner_pid(const char *dir)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/lock", dir);
+    char *text = tu_read_file(path);
+    pid_t pid = text != NULL ? (pid_t)strtol(text, NULL, 10) : 0;
+    free(text);
+    return pid;
+}
+
+Test(executor_mpi, rank_0_killed_then_the_job_again_loses_and_repeats_nothing, .timeout = 180)
+{
+    char *tmp = tu_tmpdir("mpikill"), dir[4300], log[4400];
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    snprintf(log, sizeof(log), "%s/first.log", tmp);
+    const char *study = variant("tests/data/studies/threads-sleepy.yaml", tmp, "mpi.yaml",
+                                "executor: {plugin: mpi}\n");
+    char study_path[4400];
+    snprintf(study_path, sizeof(study_path), "%s", study);
+    pid_t job = tu_spawn(mpirun_argv(3, study_path, dir), mpi_test_env(), log);
+    int before[64], after[64];
+    size_t done = 0;
+    for (int i = 0; i < 6000 && done < 5; i++) {
+        sleep_ms(10);
+        done = completed(dir, before, 64);
+    }
+    cr_assert_geq(done, 5, "the job never completed 5 trials");
+    pid_t rank0 = runner_pid(dir);
+    cr_assert_gt(rank0, 0, "no pid in the lock file");
+    kill(rank0, SIGKILL);
+    int status;
+    waitpid(job, &status, 0);
+    cr_expect(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "the job failed with its rank 0");
+    completed(dir, before, 64);
+
+    char *out, *err;
+    int rc = tu_run(mpirun_argv(3, study_path, dir), mpi_test_env(), &out, &err);
+    cr_assert_eq(rc, 0, "the second job exited %d: %s", rc, err);
+    free(out);
+    free(err);
+    json_t *sum = summary(dir);
+    long abandoned = trial_count(sum, "abandoned");
+    cr_expect_eq(trial_count(sum, "complete"), 20, "the configured trials are reached");
+    cr_expect_eq(trial_count(sum, "failed"), abandoned, "only abandoned trials failed");
+    cr_expect_leq(abandoned, 2, "at most the two running trials are abandoned");
+    json_decref(sum);
+    completed(dir, after, 64);
+    for (int id = 0; id < 64; id++) {
+        cr_expect_leq(after[id], 1, "trial %d completed %d times", id, after[id]);
+        if (before[id]) {
+            cr_expect_eq(after[id], 1, "completed trial %d lost", id);
+        }
+    }
+    free(tmp);
+}
+#endif
