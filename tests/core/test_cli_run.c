@@ -17,17 +17,6 @@
 
 #include "tests/core/testutil.h"
 
-static char plugin_env[4300];
-
-static char **test_env(void)
-{
-    static char *envp[2];
-    snprintf(plugin_env, sizeof(plugin_env), "HILNAS_PLUGIN_PATH=%s/tests/plugins-test",
-             tu_builddir());
-    envp[0] = plugin_env;
-    envp[1] = NULL;
-    return envp;
-}
 
 static const char *study_path(const char *rel, char *buf, size_t size)
 {
@@ -52,14 +41,14 @@ static int run_cli(const char *cmd, const char *study, const char *out_dir, cons
         argv[k++] = (char *)extra;
     }
     argv[k] = NULL;
-    return tu_run(argv, test_env(), out, err);
+    return tu_run(argv, tu_test_plugins_env(), out, err);
 }
 
 static json_t *show_json(const char *dir)
 {
     char *argv[] = {(char *)tu_hilnas(), "show", (char *)dir, "--json", NULL};
     char *out = NULL, *err = NULL;
-    int rc = tu_run(argv, test_env(), &out, &err);
+    int rc = tu_run(argv, tu_test_plugins_env(), &out, &err);
     cr_assert_eq(rc, 0, "show failed (%d): %s", rc, err);
     json_error_t jerr;
     json_t *j = json_loads(out, 0, &jerr);
@@ -173,7 +162,7 @@ Test(cli_run, sigkill_mid_study_then_resume_keeps_every_completed_trial_once, .t
     snprintf(jpath, sizeof(jpath), "%s/journal.jsonl", dir);
     study_path("tests/data/studies/sleepy.yaml", study, sizeof(study));
     char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
-    pid_t pid = tu_spawn(argv, test_env(), log);
+    pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
     /* wait (on the journal, not a timer) until 12 trials are complete, then SIGKILL */
     int per_id[128];
     size_t done = 0;
@@ -230,7 +219,7 @@ Test(cli_run, second_process_on_the_same_study_is_refused, .timeout = 120)
     snprintf(log, sizeof(log), "%s/first.log", tmp);
     study_path("tests/data/studies/sleepy.yaml", study, sizeof(study));
     char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
-    pid_t pid = tu_spawn(argv, test_env(), log);
+    pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
     int per_id[128];
     for (int i = 0; i < 3000 && completed_events(dir, per_id, 128) < 2; i++) {
         struct timespec ts = {0, 10 * 1000000L};

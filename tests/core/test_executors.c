@@ -21,17 +21,6 @@
 
 #include "tests/core/testutil.h"
 
-static char plugin_env[4300];
-
-static char **test_env(void)
-{
-    static char *envp[2];
-    snprintf(plugin_env, sizeof(plugin_env), "HILNAS_PLUGIN_PATH=%s/tests/plugins-test",
-             tu_builddir());
-    envp[0] = plugin_env;
-    envp[1] = NULL;
-    return envp;
-}
 
 static int run_study(const char *rel, const char *dir, const char *set, char **out, char **err)
 {
@@ -39,7 +28,7 @@ static int run_study(const char *rel, const char *dir, const char *set, char **o
     snprintf(study, sizeof(study), "%s/%s", tu_srcdir(), rel);
     char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", (char *)dir,
                     set ? "--set" : NULL, (char *)set, NULL};
-    return tu_run(argv, test_env(), out, err);
+    return tu_run(argv, tu_test_plugins_env(), out, err);
 }
 
 /* A copy of study rel in dir tmp (file name) whose executor line is replaced by `executor`
@@ -120,7 +109,7 @@ static json_t *summary(const char *dir)
 {
     char *argv[] = {(char *)tu_hilnas(), "show", (char *)dir, "--json", NULL};
     char *out = NULL, *err = NULL;
-    int rc = tu_run(argv, test_env(), &out, &err);
+    int rc = tu_run(argv, tu_test_plugins_env(), &out, &err);
     cr_assert_eq(rc, 0, "show failed: %s", err);
     json_t *j = json_loads(out, 0, NULL);
     cr_assert_not_null(j, "show --json printed: %s", out);
@@ -159,6 +148,27 @@ static char *trial_rows(const char *dir)
 static long trial_count(json_t *sum, const char *key)
 {
     return (long)json_integer_value(json_object_get(json_object_get(sum, "trials"), key));
+}
+
+/* After a kill and a resume: `target` trials complete, only abandoned ones failed (at most
+ * `running`, the trials that were running), and every trial completed before (before[id]) is
+ * still completed exactly once, none twice. */
+static void expect_resumed(const char *dir, const int *before, long target, long running)
+{
+    int after[64];
+    json_t *sum = summary(dir);
+    long abandoned = trial_count(sum, "abandoned");
+    cr_expect_eq(trial_count(sum, "complete"), target, "the configured trials are reached");
+    cr_expect_eq(trial_count(sum, "failed"), abandoned, "only abandoned trials failed");
+    cr_expect_leq(abandoned, running, "at most the %ld running trials are abandoned", running);
+    json_decref(sum);
+    completed(dir, after, 64);
+    for (int id = 0; id < 64; id++) {
+        cr_expect_leq(after[id], 1, "trial %d completed %d times", id, after[id]);
+        if (before[id]) {
+            cr_expect_eq(after[id], 1, "completed trial %d lost", id);
+        }
+    }
 }
 
 static void sleep_ms(long ms)
@@ -240,7 +250,7 @@ Test(executor_threads, same_trials_as_the_serial_executor, .timeout = 120)
     /* the same file without its executor line: the built-in serial executor */
     const char *serial = variant("tests/data/studies/threads-branin.yaml", tmp, "serial.yaml", "");
     char *argv[] = {(char *)tu_hilnas(), "run", (char *)serial, "--output", b, NULL};
-    rc = tu_run(argv, test_env(), &out, &err);
+    rc = tu_run(argv, tu_test_plugins_env(), &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
     cr_expect(strstr(err, "trials at once") == NULL, "%s", err);
     free(out);
@@ -260,7 +270,7 @@ Test(executor_threads, interrupt_lets_running_trials_finish_and_resume_completes
     snprintf(log, sizeof(log), "%s/first.log", tmp);
     snprintf(study, sizeof(study), "%s/tests/data/studies/threads-sleepy.yaml", tu_srcdir());
     char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
-    pid_t pid = tu_spawn(argv, test_env(), log);
+    pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
     int per_id[64];
     size_t done = 0;
     for (int i = 0; i < 3000 && done < 5; i++) {
@@ -305,8 +315,8 @@ Test(executor_threads, sigkill_with_trials_running_then_resume, .timeout = 120)
     snprintf(log, sizeof(log), "%s/first.log", tmp);
     snprintf(study, sizeof(study), "%s/tests/data/studies/threads-sleepy.yaml", tu_srcdir());
     char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
-    pid_t pid = tu_spawn(argv, test_env(), log);
-    int before[64], after[64];
+    pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
+    int before[64];
     size_t done = 0;
     for (int i = 0; i < 3000 && done < 6; i++) {
         sleep_ms(10);
@@ -324,19 +334,7 @@ Test(executor_threads, sigkill_with_trials_running_then_resume, .timeout = 120)
     cr_assert_eq(rc, 0, "resume failed: %s", err);
     free(out);
     free(err);
-    json_t *sum = summary(dir);
-    long abandoned = trial_count(sum, "abandoned");
-    cr_expect_eq(trial_count(sum, "complete"), 20, "the configured trials are reached");
-    cr_expect_eq(trial_count(sum, "failed"), abandoned, "only abandoned trials failed");
-    cr_expect_leq(abandoned, 4, "at most the four running trials are abandoned");
-    json_decref(sum);
-    completed(dir, after, 64);
-    for (int id = 0; id < 64; id++) {
-        cr_expect_leq(after[id], 1, "trial %d completed %d times", id, after[id]);
-        if (before[id]) {
-            cr_expect_eq(after[id], 1, "completed trial %d lost", id);
-        }
-    }
+    expect_resumed(dir, before, 20, 4);
     free(tmp);
 }
 
@@ -384,8 +382,7 @@ static char *mpi_env[4];
 /* HILNAS_PLUGIN_PATH, and Open MPI's consent to run as root (CI containers run as root). */
 static char **mpi_test_env(void)
 {
-    test_env();
-    mpi_env[0] = plugin_env;
+    mpi_env[0] = tu_test_plugins_env()[0];
     mpi_env[1] = "OMPI_ALLOW_RUN_AS_ROOT=1";
     mpi_env[2] = "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1";
     mpi_env[3] = NULL;
@@ -425,7 +422,7 @@ Test(executor_mpi, every_worker_rank_measures_and_the_trials_equal_serial, .time
     free(err);
     const char *serial = variant("tests/data/studies/threads-branin.yaml", tmp, "serial.yaml", "");
     char *argv[] = {(char *)tu_hilnas(), "run", (char *)serial, "--output", b, NULL};
-    rc = tu_run(argv, test_env(), &out, &err);
+    rc = tu_run(argv, tu_test_plugins_env(), &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
     free(out);
     free(err);
@@ -476,7 +473,7 @@ Test(executor_mpi, rank_0_killed_then_the_job_again_loses_and_repeats_nothing, .
     char study_path[4400];
     snprintf(study_path, sizeof(study_path), "%s", study);
     pid_t job = tu_spawn(mpirun_argv(3, study_path, dir), mpi_test_env(), log);
-    int before[64], after[64];
+    int before[64];
     size_t done = 0;
     for (int i = 0; i < 6000 && done < 5; i++) {
         sleep_ms(10);
@@ -496,19 +493,7 @@ Test(executor_mpi, rank_0_killed_then_the_job_again_loses_and_repeats_nothing, .
     cr_assert_eq(rc, 0, "the second job exited %d: %s", rc, err);
     free(out);
     free(err);
-    json_t *sum = summary(dir);
-    long abandoned = trial_count(sum, "abandoned");
-    cr_expect_eq(trial_count(sum, "complete"), 20, "the configured trials are reached");
-    cr_expect_eq(trial_count(sum, "failed"), abandoned, "only abandoned trials failed");
-    cr_expect_leq(abandoned, 2, "at most the two running trials are abandoned");
-    json_decref(sum);
-    completed(dir, after, 64);
-    for (int id = 0; id < 64; id++) {
-        cr_expect_leq(after[id], 1, "trial %d completed %d times", id, after[id]);
-        if (before[id]) {
-            cr_expect_eq(after[id], 1, "completed trial %d lost", id);
-        }
-    }
+    expect_resumed(dir, before, 20, 2);
     free(tmp);
 }
 #endif

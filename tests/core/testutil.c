@@ -76,6 +76,16 @@ const char *tu_builddir(void)
     return s ? s : "..";
 }
 
+char **tu_test_plugins_env(void)
+{
+    static char path[4300];
+    static char *envp[2];
+    snprintf(path, sizeof(path), "HILNAS_PLUGIN_PATH=%s/tests/plugins-test", tu_builddir());
+    envp[0] = path;
+    envp[1] = NULL;
+    return envp;
+}
+
 static void child_env(char *const env[])
 {
     for (size_t i = 0; env != NULL && env[i] != NULL; i++) {

@@ -21,6 +21,8 @@ const char *tu_hilnas(void);
 int tu_run(char *const argv[], char *const env[], char **out, char **err);
 /* Start argv in the background (stdout/stderr to files under dir); returns the pid. */
 pid_t tu_spawn(char *const argv[], char *const env[], const char *log_path);
+/* {"HILNAS_PLUGIN_PATH=<build>/tests/plugins-test", NULL}: the test-only plugins (static). */
+char **tu_test_plugins_env(void);
 /* Source and build directories. */
 const char *tu_srcdir(void);
 const char *tu_builddir(void);
