@@ -16,6 +16,9 @@ struct tree_file {
     char *name;
 };
 
+/* deepest nesting of lists and mappings a study file may have */
+#define HN_CONFIG_MAX_DEPTH 64
+
 static struct hn_config_node *node_new(enum hn_node_type type, const char *file, int line,
                                        int column, const char *path)
 {
@@ -151,7 +154,7 @@ static struct hn_config_node *convert(yaml_document_t *doc, yaml_node_t *yn, con
     int line = (int)yn->start_mark.line + 1, col = (int)yn->start_mark.column + 1;
     char where[1024];
     snprintf(where, sizeof(where), "%s:%d:%d", file, line, col);
-    if (depth > 64) {
+    if (depth > HN_CONFIG_MAX_DEPTH) {
         hn_error_config(err, where, "%s: nested more than 64 levels deep", path);
         return NULL;
     }
@@ -267,6 +270,7 @@ static int scan_events(yaml_parser_t *parser, const char *file, int *documents,
                        struct hn_error *err)
 {
     yaml_event_t ev;
+    int depth = 0;
     *documents = 0;
     for (;;) {
         if (!yaml_parser_parse(parser, &ev)) {
@@ -286,7 +290,19 @@ static int scan_events(yaml_parser_t *parser, const char *file, int *documents,
                             "files; write the values out");
             bad = 1;
         }
-        if (ev.type == YAML_DOCUMENT_START_EVENT && ++*documents > 1) {
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            /* stop here, before libyaml spends quadratic time on absurd nesting */
+            if (++depth > HN_CONFIG_MAX_DEPTH) {
+                hn_error_config(err, where,
+                                "lists and mappings nested more than %d deep; a study file "
+                                "never needs that",
+                                HN_CONFIG_MAX_DEPTH);
+                bad = 1;
+            }
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        if (!bad && ev.type == YAML_DOCUMENT_START_EVENT && ++*documents > 1) {
             hn_error_config(err, where,
                             "a study file holds one YAML document; remove the second '---'");
             bad = 1;

@@ -266,7 +266,33 @@ Test(conf_load, errors_name_line_and_column)
     }
     struct hn_error err = {0};
     cr_expect_null(hn_config_load_string(deep, "t.yaml", &err));
-    cr_expect(strstr(err.msg, "nested more than 64 levels deep") != NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "nested more than 64 deep") != NULL, "%s", err.msg);
+}
+
+/* 100000 nested lists or mappings: refused at the 65th level, in well under the timeout (the
+ * whole text through libyaml and our tree took minutes and gigabytes before the check). */
+Test(conf_load, absurd_nesting_is_refused_at_once, .timeout = 30)
+{
+    size_t n = 100000;
+    char *text = malloc(8 * n + 16);
+    cr_assert_not_null(text);
+    const char *open[2] = {"[", "{a: "}, *close[2] = {"]", "}"};
+    for (int k = 0; k < 2; k++) {
+        size_t o = (size_t)sprintf(text, "a: ");
+        for (size_t i = 0; i < n; i++) {
+            o += (size_t)sprintf(text + o, "%s", open[k]);
+        }
+        o += (size_t)sprintf(text + o, "1");
+        for (size_t i = 0; i < n; i++) {
+            o += (size_t)sprintf(text + o, "%s", close[k]);
+        }
+        struct hn_error err = {0};
+        cr_expect_null(hn_config_load_string(text, "t.yaml", &err));
+        cr_expect(strstr(err.msg, "t.yaml:1:") != NULL &&
+                      strstr(err.msg, "nested more than 64 deep") != NULL,
+                  "%s", err.msg);
+    }
+    free(text);
 }
 
 Test(conf_load, scalar_and_list_documents_load)
