@@ -17,7 +17,9 @@
 #include "hilnas/error.h"
 
 #define HN_LLM_MAX_LAYERS 256
-#define HN_LLM_MAX_VOCAB 65536 /* token files are uint16 */
+/* large vocabularies (Llama 3: 128256, Gemma: 262144) load; token files (uint16) reach ids
+ * below 65536 only */
+#define HN_LLM_MAX_VOCAB (1 << 20)
 
 struct hn_llm_config {
     int hidden_size, intermediate_size, num_hidden_layers;

@@ -165,8 +165,8 @@ Test(llm_config, bad_files_name_the_file_and_field)
         {"{" BASE "\"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"head_dim\": 7}",
          "head_dim (7) must be even"},
         {"{\"hidden_size\": 64, \"intermediate_size\": 8, \"num_hidden_layers\": 2, "
-         "\"num_attention_heads\": 4, \"vocab_size\": 70000}",
-         "vocab_size must be in 1..65536, found 70000"},
+         "\"num_attention_heads\": 4, \"vocab_size\": 2000000}",
+         "vocab_size must be in 1..1048576, found 2000000"},
         {"{" BASE "\"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"rms_norm_eps\": 0}",
          "rms_norm_eps (0) must be positive"},
         {"{" BASE "\"num_hidden_layers\": 1, \"num_attention_heads\": 4, \"rope_theta\": \"x\"}",
@@ -222,6 +222,9 @@ Test(llm_config, validate_and_write_refuse_bad_configs)
     hn_llm_config_default(&c);
     cr_expect_eq(hn_llm_config_validate(&c, &err), 0, "the default is valid: %s", err.msg);
     cr_expect_eq(c.head_dim * c.num_attention_heads, c.hidden_size);
+    c.vocab_size = 262144; /* Gemma's; Llama 3 has 128256 */
+    cr_expect_eq(hn_llm_config_validate(&c, &err), 0, "large vocabularies load: %s", err.msg);
+    hn_llm_config_default(&c);
     c.num_key_value_heads = 3;
     cr_expect_eq(hn_llm_config_validate(&c, &err), -1);
     cr_expect(strstr(err.msg, "num_attention_heads (4) must be a multiple of "
