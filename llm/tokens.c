@@ -105,6 +105,16 @@ fail:
     return rc;
 }
 
+long hn_tokens_first_outside(const uint16_t *tok, size_t n, int vocab)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((int)tok[i] >= vocab) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
 int hn_batch_sample(const uint16_t *tok, size_t n, int B, int T, struct hn_rng *rng, int *inputs,
                     int *targets)
 {

@@ -38,6 +38,12 @@ int hn_tokens_write(const char *path, const uint16_t *tokens, size_t n, struct h
 int hn_tokens_load(const char *path, uint16_t **tokens, size_t *n, struct hn_error *err);
 
 /*
+ * Index of the first of tok[0..n) that is >= vocab (not a token of a model with that vocabulary),
+ * or -1 if there is none.
+ */
+long hn_tokens_first_outside(const uint16_t *tok, size_t n, int vocab);
+
+/*
  * B random windows of T+1 consecutive tokens: window b starts at s_b, uniform in [0, n-T-1],
  * drawn in order b = 0..B-1 with hn_rng_below(rng, n - T); inputs[b*T+t] = tok[s_b+t] and
  * targets[b*T+t] = tok[s_b+t+1] (inputs and targets hold B*T ints). The same rng state gives

@@ -261,6 +261,28 @@ Test(llm_cli, bad_token_files_exit_2_naming_the_file)
              dir);
     cr_expect(rc == 2, "exit %d: %s", rc, buf);
     cr_expect(strstr(buf, "nope.bin") != NULL, "%s", buf);
+
+    /* a token the model's vocabulary does not have (the models here have 256): named with its
+     * index in the file, by eval and, before any step, by pretrain */
+    FILE *wide = fopen(path, "wb");
+    for (int i = 0; i < 100; i++) {
+        unsigned char le[2] = {i == 57 ? 0x2c : 'a', i == 57 ? 0x01 : 0}; /* 300 = 0x012c */
+        fwrite(le, 1, 2, wide);
+    }
+    fclose(wide);
+    rc = run(buf, sizeof(buf), "\"$HILNAS\" eval %s/final --data %s --seq 8 2>&1", out, path);
+    cr_expect(rc == 2, "exit %d: %s", rc, buf);
+    cr_expect(strstr(buf, "token 57 is 300, outside the vocabulary 0..255") != NULL, "%s", buf);
+    snprintf(out, sizeof(out), "%s/wide", dir);
+    char train_path[2500];
+    snprintf(train_path, sizeof(train_path), "%s/train.bin", dir);
+    rename(path, train_path);
+    write_tokens(path, "plenty of validation text for one window of thirty-two tokens", 60);
+    rc = run(buf, sizeof(buf), "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s 2>&1",
+             dir, out);
+    cr_expect(rc == 2, "exit %d: %s", rc, buf);
+    cr_expect(strstr(buf, "train.bin: token 57 is 300") != NULL, "%s", buf);
+    cr_expect(stat(out, &st) != 0, "nothing is written for a refused run");
 }
 
 /* "loss" of a JSON line printed by `hilnas eval` or the reference. */
