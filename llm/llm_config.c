@@ -70,7 +70,7 @@ int hn_llm_config_validate(const struct hn_llm_config *c, struct hn_error *err)
     return 0;
 }
 
-static int get_int(json_t *o, const char *key, int *out, int required, const char *path,
+static int get_int(const json_t *o, const char *key, int *out, int required, const char *path,
                    struct hn_error *err)
 {
     json_t *v = json_object_get(o, key);
@@ -88,7 +88,7 @@ static int get_int(json_t *o, const char *key, int *out, int required, const cha
     return 0;
 }
 
-static int get_double(json_t *o, const char *key, double *out, const char *path,
+static int get_double(const json_t *o, const char *key, double *out, const char *path,
                       struct hn_error *err)
 {
     json_t *v = json_object_get(o, key);
@@ -102,7 +102,7 @@ static int get_double(json_t *o, const char *key, double *out, const char *path,
     return 0;
 }
 
-static int get_bool(json_t *o, const char *key, int *out, const char *path, struct hn_error *err)
+static int get_bool(const json_t *o, const char *key, int *out, const char *path, struct hn_error *err)
 {
     json_t *v = json_object_get(o, key);
     if (v == NULL || json_is_null(v)) {
@@ -116,7 +116,7 @@ static int get_bool(json_t *o, const char *key, int *out, const char *path, stru
 }
 
 /* Fields this engine cannot honour: refuse rather than compute a different model. */
-static int check_unsupported(json_t *o, const char *path, struct hn_error *err)
+static int check_unsupported(const json_t *o, const char *path, struct hn_error *err)
 {
     json_t *v = json_object_get(o, "hidden_act");
     if (v != NULL && !json_is_null(v) &&
@@ -148,8 +148,17 @@ int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_erro
     if (o == NULL) {
         char where[4200];
         snprintf(where, sizeof(where), "%s:%d:%d", path, je.line, je.column);
+        hn_llm_config_default(c);
         return hn_error_config(err, where, "not valid JSON: %s", je.text);
     }
+    int rc = hn_llm_config_from_json(o, path, c, err);
+    json_decref(o);
+    return rc;
+}
+
+int hn_llm_config_from_json(const json_t *o, const char *path, struct hn_llm_config *c,
+                            struct hn_error *err)
+{
     int rc = -1;
     hn_llm_config_default(c);
     /* what transformers' LlamaConfig assumes for absent optional fields */
@@ -184,7 +193,7 @@ int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_erro
                         HN_LLM_MAX_LAYERS, c->num_hidden_layers);
         goto fail;
     }
-    json_t *v = json_object_get(o, "attention_layers");
+    const json_t *v = json_object_get(o, "attention_layers");
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_array(v) || json_array_size(v) != (size_t)c->num_hidden_layers) {
             hn_error_config(err, path,
@@ -209,7 +218,6 @@ int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_erro
     }
     rc = 0;
 fail:
-    json_decref(o);
     return rc;
 }
 

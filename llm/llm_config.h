@@ -14,6 +14,8 @@
 #ifndef HILNAS_LLM_CONFIG_H
 #define HILNAS_LLM_CONFIG_H
 
+#include <jansson.h>
+
 #include "hilnas/error.h"
 
 #define HN_LLM_MAX_LAYERS 256
@@ -59,6 +61,11 @@ int hn_llm_config_validate(const struct hn_llm_config *c, struct hn_error *err);
  * num_key_value_heads (4)". c is overwritten either way. Thread safe.
  */
 int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_error *err);
+
+/* The same from a parsed JSON object (an architecture decoded by the transformer space, say);
+ * `where` names it in messages. */
+int hn_llm_config_from_json(const json_t *o, const char *where, struct hn_llm_config *c,
+                            struct hn_error *err);
 
 /*
  * Validate c and write it to path as config.json (indented, numbers round-trip exactly),

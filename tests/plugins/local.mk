@@ -22,3 +22,8 @@ tests_plugins_test_plugin_modules_SOURCES = tests/plugins/test_plugin_modules.c 
 	plugins/evaluator-testfn/testfn.c
 tests_plugins_test_plugin_modules_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_plugin_modules_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/plugins/test_transformer
+TESTS += tests/plugins/test_transformer
+tests_plugins_test_transformer_SOURCES = tests/plugins/test_transformer.c tests/core/testutil.c
+tests_plugins_test_transformer_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_transformer_LDADD = $(HN_TEST_LIBS)

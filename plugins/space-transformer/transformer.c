@@ -1,0 +1,419 @@
+/*
+ * hilnas space "transformer": structured prunings of a Llama-style backbone.
+ *
+ * The backbone is a checkpoint directory; only its config.json is read here. A point chooses
+ *   depth      how many of the backbone's layers are kept          (int, depth.min..depth.max)
+ *   d_model    hidden size                                         (choice of `d_model`)
+ *   heads      query heads                                         (choice of `heads`)
+ *   kv_heads   key/value heads                                     (choice of `kv_heads`)
+ *   d_ffn      FFN intermediate size                               (choice of `d_ffn`)
+ *   attn_<i>   whether kept layer i keeps its attention (bool; `attention: per-layer` only)
+ * A dimension with a single allowed value is not a parameter: the architecture just has it.
+ * head_dim, vocabulary, RoPE and norms are the backbone's. Every value must fit in the
+ * backbone (a pruned model inherits a slice of its weights). A point is valid when heads is a
+ * multiple of kv_heads; with `attention: per-layer`, when at least one kept layer keeps its
+ * attention, unless `allow_attention_free` is set.
+ *
+ * Kept layers (`keep`): `spread` keeps backbone layers round(i (L-1) / (depth-1)), i = 0..depth-1
+ * (the first and the last always, the rest evenly between; depth 1 keeps layer 0); `first`
+ * keeps layers 0..depth-1.
+ *
+ * decode() gives a Hugging Face LlamaConfig (hidden_size, intermediate_size, num_hidden_layers,
+ * num_attention_heads, num_key_value_heads, head_dim, vocab_size, rms_norm_eps, rope_theta,
+ * tie_word_embeddings, max_position_embeddings) plus `attention_layers` (one bool per kept
+ * layer), `backbone_layers` (the kept layers' indices in the backbone), `backbone` (the
+ * directory) and `parameters` (the pruned model's parameter count).
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "hilnas/plugin.h"
+#include "hilnas/space.h"
+#include "hilnas/study.h"
+#include "llm/llm_config.h"
+#include "llm/model.h"
+
+#define MAX_CHOICES 64
+
+enum { DIM_DMODEL, DIM_HEADS, DIM_KVHEADS, DIM_FFN, N_DIMS };
+
+static const char *const dim_names[N_DIMS] = {"d_model", "heads", "kv_heads", "d_ffn"};
+
+struct transformer {
+    /* options */
+    const char *backbone;
+    const struct hn_config_node *depth_node;
+    const struct hn_config_node *dim_nodes[N_DIMS];
+    int attention; /* index into attention_modes */
+    int keep;      /* index into keep_modes */
+    int allow_attention_free;
+
+    struct hn_llm_config base;
+    int64_t depth_min, depth_max;
+    int64_t values[N_DIMS][MAX_CHOICES];
+    size_t n_values[N_DIMS];
+    long index[N_DIMS]; /* parameter index of each dimension, -1 when fixed */
+    long depth_index;   /* -1 when depth is fixed */
+    long attn_index;    /* index of attn_0, -1 without per-layer attention */
+    struct hn_params *params;
+};
+
+static const char *const attention_modes[] = {"all", "per-layer", NULL};
+static const char *const keep_modes[] = {"spread", "first", NULL};
+
+static const struct hn_option transformer_options[] = {
+    {.name = "backbone",
+     .type = HN_OPT_STRING,
+     .offset = offsetof(struct transformer, backbone),
+     .help = "Checkpoint directory of the backbone (its config.json is read)."},
+    {.name = "depth",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct transformer, depth_node),
+     .help = "Kept layers: {min: A, max: B} (default 1 .. the backbone's layers)."},
+    {.name = "d_model",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct transformer, dim_nodes[DIM_DMODEL]),
+     .help = "Hidden sizes to try, e.g. [64, 96, 128] (default: the backbone's)."},
+    {.name = "heads",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct transformer, dim_nodes[DIM_HEADS]),
+     .help = "Query head counts (default: the backbone's)."},
+    {.name = "kv_heads",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct transformer, dim_nodes[DIM_KVHEADS]),
+     .help = "Key/value head counts (default: the backbone's)."},
+    {.name = "d_ffn",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct transformer, dim_nodes[DIM_FFN]),
+     .help = "FFN intermediate sizes (default: the backbone's)."},
+    {.name = "attention",
+     .type = HN_OPT_ENUM,
+     .def = "all",
+     .choices = attention_modes,
+     .offset = offsetof(struct transformer, attention),
+     .help = "all: every kept layer has attention; per-layer: one bool parameter per layer."},
+    {.name = "keep",
+     .type = HN_OPT_ENUM,
+     .def = "spread",
+     .choices = keep_modes,
+     .offset = offsetof(struct transformer, keep),
+     .help = "Which backbone layers a depth keeps: spread (first, last, evenly between) or "
+             "first."},
+    {.name = "allow_attention_free",
+     .type = HN_OPT_BOOL,
+     .def = "false",
+     .offset = offsetof(struct transformer, allow_attention_free),
+     .help = "With attention: per-layer, allow architectures where no layer has attention."},
+    {.name = NULL},
+};
+
+static void transformer_destroy(void *ctx)
+{
+    struct transformer *t = ctx;
+    if (t != NULL) {
+        hn_params_free(t->params);
+        free(t);
+    }
+}
+
+/* The backbone's value of a dimension. */
+static int64_t base_value(const struct hn_llm_config *c, int d)
+{
+    switch (d) {
+    case DIM_DMODEL:
+        return c->hidden_size;
+    case DIM_HEADS:
+        return c->num_attention_heads;
+    case DIM_KVHEADS:
+        return c->num_key_value_heads;
+    default:
+        return c->intermediate_size;
+    }
+}
+
+/* A list of distinct positive integers no larger than the backbone's value (or, absent, the
+ * backbone's value alone). */
+static int read_dim(struct transformer *t, int d, struct hn_error *err)
+{
+    const struct hn_config_node *n = t->dim_nodes[d];
+    int64_t limit = base_value(&t->base, d);
+    char where[1024];
+    if (n == NULL) {
+        t->values[d][0] = limit;
+        t->n_values[d] = 1;
+        return 0;
+    }
+    if (n->type != HN_NODE_SEQUENCE || n->n == 0 || n->n > MAX_CHOICES) {
+        return hn_error_config(err, hn_config_where(n, where, sizeof(where)),
+                               "%s: expected a list of 1 to %d integers, e.g. [%lld]", n->path,
+                               MAX_CHOICES, (long long)limit);
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        int64_t v;
+        if (hn_config_to_int(n->items[i], &v, err) != 0) {
+            return -1;
+        }
+        if (v < 1 || v > limit) {
+            return hn_error_config(err, hn_config_where(n->items[i], where, sizeof(where)),
+                                   "%s: %lld is outside 1..%lld: a pruned model cannot be larger "
+                                   "than the backbone (%s = %lld in %s)",
+                                   n->items[i]->path, (long long)v, (long long)limit,
+                                   dim_names[d], (long long)limit, t->backbone);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (t->values[d][j] == v) {
+                return hn_error_config(err, hn_config_where(n->items[i], where, sizeof(where)),
+                                       "%s: %lld is listed twice", n->items[i]->path,
+                                       (long long)v);
+            }
+        }
+        t->values[d][i] = v;
+    }
+    t->n_values[d] = n->n;
+    return 0;
+}
+
+static int read_depth(struct transformer *t, struct hn_error *err)
+{
+    const struct hn_config_node *n = t->depth_node;
+    int64_t L = t->base.num_hidden_layers;
+    char where[1024];
+    t->depth_min = 1;
+    t->depth_max = L;
+    if (n == NULL) {
+        return 0;
+    }
+    const struct hn_config_node *lo = hn_config_get(n, "min"), *hi = hn_config_get(n, "max");
+    if (n->type != HN_NODE_MAPPING || n->n != (size_t)(lo != NULL) + (hi != NULL)) {
+        return hn_error_config(err, hn_config_where(n, where, sizeof(where)),
+                               "%s: expected {min: A, max: B} (kept layers, 1..%lld)", n->path,
+                               (long long)L);
+    }
+    if ((lo != NULL && hn_config_to_int(lo, &t->depth_min, err) != 0) ||
+        (hi != NULL && hn_config_to_int(hi, &t->depth_max, err) != 0)) {
+        return -1;
+    }
+    if (t->depth_min < 1 || t->depth_max > L || t->depth_min > t->depth_max) {
+        return hn_error_config(err, hn_config_where(n, where, sizeof(where)),
+                               "%s: min %lld and max %lld must satisfy 1 <= min <= max <= %lld "
+                               "(the backbone's layers)",
+                               n->path, (long long)t->depth_min, (long long)t->depth_max,
+                               (long long)L);
+    }
+    return 0;
+}
+
+/* Append "  name: {spec}\n" to buf. */
+static void append(char *buf, size_t size, const char *fmt, const char *name, const char *spec)
+{
+    size_t len = strlen(buf);
+    snprintf(buf + len, size - len, fmt, name, spec);
+}
+
+/* Build the parameter set through the same parser as the box space. */
+static int build_params(struct transformer *t, struct hn_error *err)
+{
+    size_t size = 4096 + 64 * (size_t)HN_LLM_MAX_LAYERS;
+    char *yaml = malloc(size), spec[2048];
+    if (yaml == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    snprintf(yaml, size, "params:\n");
+    long k = 0;
+    t->depth_index = -1;
+    if (t->depth_min < t->depth_max) {
+        snprintf(spec, sizeof(spec), "{type: int, min: %lld, max: %lld}", (long long)t->depth_min,
+                 (long long)t->depth_max);
+        append(yaml, size, "  %s: %s\n", "depth", spec);
+        t->depth_index = k++;
+    }
+    for (int d = 0; d < N_DIMS; d++) {
+        t->index[d] = -1;
+        if (t->n_values[d] < 2) {
+            continue;
+        }
+        size_t o = (size_t)snprintf(spec, sizeof(spec), "{type: choice, values: [");
+        for (size_t i = 0; i < t->n_values[d]; i++) {
+            o += (size_t)snprintf(spec + o, sizeof(spec) - o, "%s%lld", i ? ", " : "",
+                                  (long long)t->values[d][i]);
+        }
+        snprintf(spec + o, sizeof(spec) - o, "]}");
+        append(yaml, size, "  %s: %s\n", dim_names[d], spec);
+        t->index[d] = k++;
+    }
+    t->attn_index = -1;
+    if (t->attention == 1) {
+        t->attn_index = k;
+        for (int64_t i = 0; i < t->depth_max; i++) {
+            char name[32];
+            snprintf(name, sizeof(name), "attn_%lld", (long long)i);
+            append(yaml, size, "  %s: %s\n", name, "{type: bool}");
+            k++;
+        }
+    }
+    if (k == 0) {
+        free(yaml);
+        return hn_error_config(err, NULL,
+                               "space 'transformer': nothing to search: depth, d_model, heads, "
+                               "kv_heads and d_ffn each have one value and attention is 'all'");
+    }
+    struct hn_config_node *root = hn_config_load_string(yaml, "<transformer space>", err);
+    free(yaml);
+    if (root == NULL) {
+        return -1;
+    }
+    t->params = hn_params_parse(hn_config_get(root, "params"), NULL, err);
+    hn_config_free(root);
+    return t->params != NULL ? 0 : -1;
+}
+
+static void *transformer_create(const struct hn_plugin_args *args, struct hn_error *err)
+{
+    struct transformer *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        return NULL;
+    }
+    if (hn_options_apply(transformer_options, args->node, t, "space 'transformer'",
+                         "transformer", err) != 0) {
+        goto fail;
+    }
+    char *path = hn_path_join(t->backbone, "config.json");
+    if (path == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto fail;
+    }
+    int rc = hn_llm_config_read(path, &t->base, err);
+    free(path);
+    if (rc != 0) {
+        char where[1024];
+        const struct hn_config_node *b = hn_config_get(args->node, "backbone");
+        hn_error_prefix(err, "%s: backbone", b ? hn_config_where(b, where, sizeof(where)) : "");
+        goto fail;
+    }
+    if (read_depth(t, err) != 0) {
+        goto fail;
+    }
+    for (int d = 0; d < N_DIMS; d++) {
+        if (read_dim(t, d, err) != 0) {
+            goto fail;
+        }
+    }
+    if (build_params(t, err) != 0) {
+        goto fail;
+    }
+    return t;
+fail:
+    transformer_destroy(t);
+    return NULL;
+}
+
+static const struct hn_params *transformer_params(void *ctx)
+{
+    return ((struct transformer *)ctx)->params;
+}
+
+/* The architecture of point x, filled into c; layers[] gets the kept backbone layers. */
+static void shape_of(const struct transformer *t, const double *x, struct hn_llm_config *c,
+                     int *layers)
+{
+    *c = t->base;
+    int64_t v[N_DIMS];
+    for (int d = 0; d < N_DIMS; d++) {
+        v[d] = t->index[d] >= 0 ? (int64_t)x[t->index[d]] : t->values[d][0];
+    }
+    int depth = (int)(t->depth_index >= 0 ? (int64_t)x[t->depth_index] : t->depth_min);
+    int L = t->base.num_hidden_layers;
+    c->hidden_size = (int)v[DIM_DMODEL];
+    c->num_attention_heads = (int)v[DIM_HEADS];
+    c->num_key_value_heads = (int)v[DIM_KVHEADS];
+    c->intermediate_size = (int)v[DIM_FFN];
+    c->num_hidden_layers = depth;
+    for (int i = 0; i < depth; i++) {
+        if (t->keep == 1 || depth == 1) {
+            layers[i] = i;
+        } else {
+            /* round(i (L-1) / (depth-1)) in integers */
+            layers[i] = (int)(((long)i * (L - 1) * 2 + (depth - 1)) / (2L * (depth - 1)));
+        }
+        c->attention_layers[i] = t->attn_index < 0 || x[t->attn_index + i] != 0.0;
+    }
+    for (int i = depth; i < HN_LLM_MAX_LAYERS; i++) {
+        c->attention_layers[i] = 1;
+    }
+}
+
+static int transformer_check(void *ctx, const double *x, char *why, size_t why_size)
+{
+    const struct transformer *t = ctx;
+    struct hn_llm_config c;
+    int layers[HN_LLM_MAX_LAYERS];
+    shape_of(t, x, &c, layers);
+    if (c.num_key_value_heads > c.num_attention_heads ||
+        c.num_attention_heads % c.num_key_value_heads != 0) {
+        snprintf(why, why_size, "heads (%d) must be a multiple of kv_heads (%d)",
+                 c.num_attention_heads, c.num_key_value_heads);
+        return 0;
+    }
+    if (t->attn_index >= 0 && !t->allow_attention_free) {
+        int any = 0;
+        for (int i = 0; i < c.num_hidden_layers; i++) {
+            any |= c.attention_layers[i];
+        }
+        if (!any) {
+            snprintf(why, why_size, "no kept layer has attention (set allow_attention_free)");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static json_t *transformer_decode(void *ctx, const double *x, struct hn_error *err)
+{
+    const struct transformer *t = ctx;
+    struct hn_llm_config c;
+    int layers[HN_LLM_MAX_LAYERS];
+    shape_of(t, x, &c, layers);
+    json_t *attn = json_array(), *kept = json_array();
+    for (int i = 0; i < c.num_hidden_layers; i++) {
+        json_array_append_new(attn, json_boolean(c.attention_layers[i]));
+        json_array_append_new(kept, json_integer(layers[i]));
+    }
+    json_t *arch = json_pack(
+        "{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:i, s:o, s:o, s:s, s:I}",
+        "hidden_size", c.hidden_size, "intermediate_size", c.intermediate_size,
+        "num_hidden_layers", c.num_hidden_layers, "num_attention_heads", c.num_attention_heads,
+        "num_key_value_heads", c.num_key_value_heads, "head_dim", c.head_dim, "vocab_size",
+        c.vocab_size, "rms_norm_eps", c.rms_norm_eps, "rope_theta", c.rope_theta,
+        "tie_word_embeddings", c.tie_word_embeddings, "max_position_embeddings",
+        c.max_position_embeddings, "attention_layers", attn, "backbone_layers", kept, "backbone",
+        t->backbone, "parameters", (json_int_t)hn_llm_param_count(&c));
+    if (arch == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+    }
+    return arch;
+}
+
+static const struct hn_space_ops transformer_ops = {
+    .size = sizeof(struct hn_space_ops),
+    .create = transformer_create,
+    .destroy = transformer_destroy,
+    .params = transformer_params,
+    .check = transformer_check,
+    .decode = transformer_decode,
+};
+
+const struct hn_plugin hn_plugin_descriptor = {
+    HN_PLUGIN_HEAD(HN_KIND_SPACE),
+    .name = "transformer",
+    .summary = "Structured prunings of a Llama-style backbone: depth, width, heads, FFN, "
+               "attention per layer",
+    .options = transformer_options,
+    .space = &transformer_ops,
+};
