@@ -623,6 +623,25 @@ static int load_stages(struct hn_study *s, struct hn_error *err)
                                        s->stages[i].name);
             }
         }
+        /* a learned oracle predicts only after a fit stage has fitted it */
+        const struct hn_stage *st = &s->stages[i];
+        for (size_t r = 0; r < st->n_run; r++) {
+            const struct hn_source *src = &s->sources[st->run[r]];
+            if (src->plugin->kind != HN_KIND_ORACLE || src->plugin->oracle->fit == NULL) {
+                continue;
+            }
+            int fitted = 0;
+            for (size_t k = 0; k < i; k++) {
+                fitted |= s->stages[k].type == HN_STAGE_FIT && s->stages[k].fit == (long)st->run[r];
+            }
+            if (!fitted) {
+                return hn_error_config(err, where(stages->items[i], buf, sizeof(buf)),
+                                       "%s: stage '%s' runs the learned oracle '%s', which no "
+                                       "earlier stage fits; add {name: fit, oracle: %s} after "
+                                       "the stage that measures what it learns",
+                                       stages->items[i]->path, st->name, src->name, src->name);
+            }
+        }
     }
     return 0;
 }

@@ -7,5 +7,6 @@ include plugins/optimizer-random/local.mk
 include plugins/optimizer-gpbo/local.mk
 include plugins/space-transformer/local.mk
 include plugins/oracle-host/local.mk
+include plugins/oracle-learned/local.mk
 include plugins/executor-threads/local.mk
 include plugins/executor-mpi/local.mk

@@ -27,3 +27,9 @@ TESTS += tests/plugins/test_transformer
 tests_plugins_test_transformer_SOURCES = tests/plugins/test_transformer.c tests/core/testutil.c
 tests_plugins_test_transformer_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_transformer_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/plugins/test_learned
+TESTS += tests/plugins/test_learned
+tests_plugins_test_learned_SOURCES = tests/plugins/test_learned.c tests/core/testutil.c \
+	plugins/evaluator-testfn/testfn.c
+tests_plugins_test_learned_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_learned_LDADD = $(HN_TEST_LIBS)

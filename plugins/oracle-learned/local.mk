@@ -1,0 +1,4 @@
+pkglib_LTLIBRARIES += plugins/oracle-learned.la
+plugins_oracle_learned_la_SOURCES = plugins/oracle-learned/learned.c
+plugins_oracle_learned_la_LDFLAGS = $(HN_PLUGIN_FLAGS)
+plugins_oracle_learned_la_LIBADD = $(HN_CORE_LIBS)

@@ -1,0 +1,168 @@
+/*
+ * Oracle "learned" through real studies: fitted on measured Branin values, it predicts unseen
+ * points close to the true function (computed here from the formula) with standard errors that
+ * cover the truth; the fit report holds the leave-one-out accuracy; a stage that would use the
+ * model before a fit stage, too few measurements and bad options are clear errors.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "plugins/evaluator-testfn/testfn.h"
+#include "tests/core/testutil.h"
+
+static const char *study_text =
+    "study: {name: learn, seed: 2}\n"
+    "space:\n"
+    "  plugin: box\n"
+    "  params:\n"
+    "    x0: {type: float, min: -5, max: 10}\n"
+    "    x1: {type: float, min: 0, max: 15}\n"
+    "evaluators:\n"
+    "  f: {plugin: testfn, function: branin}\n"
+    "oracles:\n"
+    "  model: {plugin: learned, from: f, metrics: [branin]}\n"
+    "objectives:\n"
+    "  - {metric: model.branin, goal: minimize}\n"
+    "stages:\n"
+    "  - {name: measure, run: f, sampler: sobol, trials: MEASURED}\n"
+    "  - {name: fit, oracle: model}\n"
+    "  - {name: predict, optimizer: {plugin: random, mode: uniform}, trials: 40}\n";
+
+/* The study text with `from` replaced by `to` (static buffer). */
+static const char *edit(const char *text, const char *from, const char *to)
+{
+    static char buf[4096];
+    const char *at = strstr(text, from);
+    cr_assert_not_null(at, "'%s' not in the study", from);
+    snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return buf;
+}
+
+static int run_study(const char *tmp, const char *text, const char *cmd, char **err)
+{
+    char study[4400], dir[4400];
+    snprintf(study, sizeof(study), "%s/study.yaml", tmp);
+    snprintf(dir, sizeof(dir), "%s/run", tmp);
+    cr_assert_eq(tu_write_file(study, text), 0);
+    char *argv[] = {(char *)tu_hilnas(), (char *)cmd, study, "--output", dir, NULL};
+    if (strcmp(cmd, "validate") == 0) {
+        argv[3] = NULL;
+    }
+    char *out = NULL;
+    int rc = tu_run(argv, NULL, &out, err);
+    free(out);
+    return rc;
+}
+
+Test(learned, predicts_unseen_points_of_the_function_it_learned, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("learned"), *err, path[4400];
+    int rc = run_study(tmp, edit(study_text, "MEASURED", "48"), "run", &err);
+    cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
+    cr_expect(strstr(err, "oracle 'model' learned from 'f': branin: n=48") != NULL, "%s", err);
+    free(err);
+
+    /* predictions of the 40 uniform points against Branin itself */
+    snprintf(path, sizeof(path), "%s/run/journal.jsonl", tmp);
+    char *journal = tu_read_file(path);
+    cr_assert_not_null(journal);
+    double x[64][2];
+    int have_x[64] = {0}, n = 0, covered = 0;
+    double rel[64];
+    for (char *line = strtok(journal, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "event"));
+        json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+        if (id >= 48 && id < 88 && strcmp(type, "started") == 0) {
+            json_t *p = json_object_get(ev, "params");
+            x[id - 48][0] = json_number_value(json_object_get(p, "x0"));
+            x[id - 48][1] = json_number_value(json_object_get(p, "x1"));
+            have_x[id - 48] = 1;
+        } else if (id >= 48 && id < 88 && strcmp(type, "completed") == 0) {
+            cr_assert(have_x[id - 48]);
+            json_t *m = json_object_get(json_object_get(ev, "metrics"), "model.branin");
+            double pred = json_number_value(json_object_get(m, "value"));
+            double sem = json_number_value(json_object_get(m, "sem"));
+            double truth = testfn_branin(x[id - 48]);
+            cr_expect(sem > 0 && isfinite(sem), "trial %lld: sem %g", (long long)id, sem);
+            rel[n++] = fabs(pred - truth) / truth;
+            covered += fabs(pred - truth) <= 3 * sem;
+        }
+        json_decref(ev);
+    }
+    free(journal);
+    cr_assert_eq(n, 40);
+    /* median relative error */
+    for (int i = 0; i < n; i++) {
+        for (int j = i + 1; j < n; j++) {
+            if (rel[j] < rel[i]) {
+                double t = rel[i];
+                rel[i] = rel[j];
+                rel[j] = t;
+            }
+        }
+    }
+    double median = 0.5 * (rel[19] + rel[20]);
+    printf("learned: median relative error %.3f, %d of 40 within 3 standard errors\n", median,
+           covered);
+    cr_expect_lt(median, 0.25, "median relative error %g", median);
+    cr_expect_geq(covered, 32, "the standard errors cover the truth (%d of 40)", covered);
+
+    snprintf(path, sizeof(path), "%s/run/model-fit.json", tmp);
+    char *text = tu_read_file(path);
+    json_t *report = json_loads(text ? text : "", 0, NULL);
+    cr_assert_not_null(report, "no fit report at %s", path);
+    json_t *b = json_object_get(report, "branin");
+    cr_expect_eq(json_integer_value(json_object_get(b, "n")), 48);
+    double rho = json_number_value(json_object_get(b, "loo_spearman"));
+    double cover = json_number_value(json_object_get(b, "loo_coverage95"));
+    cr_expect(rho > 0.9 && rho <= 1.0, "LOO rank correlation %g", rho);
+    cr_expect(cover >= 0.75 && cover <= 1.0, "LOO 95 %% coverage %g", cover);
+    json_decref(report);
+    free(text);
+    free(tmp);
+}
+
+Test(learned, misuse_is_refused_with_a_reason, .timeout = 60)
+{
+    char *tmp = tu_tmpdir("learnbad"), *err;
+    const char *measured = edit(study_text, "MEASURED", "10");
+    static char base[4096];
+    snprintf(base, sizeof(base), "%s", measured);
+
+    /* no fit stage before the model is used */
+    int rc = run_study(tmp, edit(base, "  - {name: fit, oracle: model}\n", ""), "validate", &err);
+    cr_expect_eq(rc, 2, "%s", err);
+    cr_expect(strstr(err, "runs the learned oracle 'model', which no earlier stage fits") != NULL,
+              "%s", err);
+    free(err);
+
+    /* metrics not a list */
+    rc = run_study(tmp, edit(base, "metrics: [branin]", "metrics: branin"), "validate", &err);
+    cr_expect_eq(rc, 2, "%s", err);
+    cr_expect(strstr(err, "study.yaml:10:") != NULL && strstr(err, "'metrics' must list") != NULL,
+              "%s", err);
+    free(err);
+
+    /* a full name where a short one belongs */
+    rc = run_study(tmp, edit(base, "metrics: [branin]", "metrics: [f.branin]"), "validate", &err);
+    cr_expect_eq(rc, 2, "%s", err);
+    cr_expect(strstr(err, "without '.'") != NULL, "%s", err);
+    free(err);
+
+    /* one measurement is not enough to learn from */
+    static char one[4096];
+    snprintf(one, sizeof(one), "%s", edit(study_text, "MEASURED", "1"));
+    rc = run_study(tmp, one, "run", &err);
+    cr_expect_eq(rc, 2, "%s", err);
+    cr_expect(strstr(err, "only 1 complete trial with metric 'f.branin'") != NULL, "%s", err);
+    free(err);
+    free(tmp);
+}
