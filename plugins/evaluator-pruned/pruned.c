@@ -52,37 +52,94 @@ struct pruned {
 };
 
 static const struct hn_option pruned_options[] = {
-    {.name = "data", .type = HN_OPT_STRING, .offset = offsetof(struct pruned, data),
+    {.name = "data",
+     .type = HN_OPT_STRING,
+     .offset = offsetof(struct pruned, data),
      .help = "Directory with train.bin and val.bin (hilnas tokenize)."},
-    {.name = "steps", .type = HN_OPT_INT, .def = "50", .min = 0, .max = 10000000, .bounded = 1,
-     .offset = offsetof(struct pruned, steps), .help = "Continued-pretraining steps (0: none)."},
-    {.name = "batch", .type = HN_OPT_INT, .def = "8", .min = 1, .max = 4096, .bounded = 1,
-     .offset = offsetof(struct pruned, batch), .help = "Windows per step (and per validation batch)."},
-    {.name = "seq", .type = HN_OPT_INT, .def = "128", .min = 1, .max = 1 << 20, .bounded = 1,
-     .offset = offsetof(struct pruned, seq), .help = "Tokens per window."},
-    {.name = "lr", .type = HN_OPT_DOUBLE, .def = "1e-3", .min = 0, .max = 10, .bounded = 1,
-     .offset = offsetof(struct pruned, lr), .help = "Peak learning rate."},
-    {.name = "min_lr", .type = HN_OPT_DOUBLE, .def = "1e-4", .min = 0, .max = 10, .bounded = 1,
-     .offset = offsetof(struct pruned, min_lr), .help = "Final learning rate of the cosine."},
-    {.name = "warmup", .type = HN_OPT_INT, .def = "5", .min = 0, .max = 10000000, .bounded = 1,
-     .offset = offsetof(struct pruned, warmup), .help = "Linear warmup steps."},
-    {.name = "weight_decay", .type = HN_OPT_DOUBLE, .def = "0.1", .min = 0, .max = 10,
-     .bounded = 1, .offset = offsetof(struct pruned, weight_decay),
+    {.name = "steps",
+     .type = HN_OPT_INT,
+     .def = "50",
+     .min = 0,
+     .max = 10000000,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, steps),
+     .help = "Continued-pretraining steps (0: none)."},
+    {.name = "batch",
+     .type = HN_OPT_INT,
+     .def = "8",
+     .min = 1,
+     .max = 4096,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, batch),
+     .help = "Windows per step (and per validation batch)."},
+    {.name = "seq",
+     .type = HN_OPT_INT,
+     .def = "128",
+     .min = 1,
+     .max = 1 << 20,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, seq),
+     .help = "Tokens per window."},
+    {.name = "lr",
+     .type = HN_OPT_DOUBLE,
+     .def = "1e-3",
+     .min = 0,
+     .max = 10,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, lr),
+     .help = "Peak learning rate."},
+    {.name = "min_lr",
+     .type = HN_OPT_DOUBLE,
+     .def = "1e-4",
+     .min = 0,
+     .max = 10,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, min_lr),
+     .help = "Final learning rate of the cosine."},
+    {.name = "warmup",
+     .type = HN_OPT_INT,
+     .def = "5",
+     .min = 0,
+     .max = 10000000,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, warmup),
+     .help = "Linear warmup steps."},
+    {.name = "weight_decay",
+     .type = HN_OPT_DOUBLE,
+     .def = "0.1",
+     .min = 0,
+     .max = 10,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, weight_decay),
      .help = "AdamW weight decay on matrices."},
-    {.name = "grad_clip", .type = HN_OPT_DOUBLE, .def = "1.0", .min = 0, .max = 1e6,
-     .bounded = 1, .offset = offsetof(struct pruned, grad_clip),
+    {.name = "grad_clip",
+     .type = HN_OPT_DOUBLE,
+     .def = "1.0",
+     .min = 0,
+     .max = 1e6,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, grad_clip),
      .help = "Global gradient norm clip (0: none)."},
-    {.name = "eval_batches", .type = HN_OPT_INT, .def = "8", .min = 1, .max = 1000000,
-     .bounded = 1, .offset = offsetof(struct pruned, eval_batches),
+    {.name = "eval_batches",
+     .type = HN_OPT_INT,
+     .def = "8",
+     .min = 1,
+     .max = 1000000,
+     .bounded = 1,
+     .offset = offsetof(struct pruned, eval_batches),
      .help = "Validation batches of `batch` windows."},
-    {.name = "threads", .type = HN_OPT_INT, .def = "0", .min = 0, .max = 1024, .bounded = 1,
+    {.name = "threads",
+     .type = HN_OPT_INT,
+     .def = "0",
+     .min = 0,
+     .max = 1024,
+     .bounded = 1,
      .offset = offsetof(struct pruned, threads),
      .help = "Engine threads; 0: the evaluation's share of the CPUs."},
     {.name = NULL},
 };
 
-static const char *const pruned_metrics[] = {"val_loss", "val_loss_inherited", "train_loss",
-                                             NULL};
+static const char *const pruned_metrics[] = {"val_loss", "val_loss_inherited", "train_loss", NULL};
 
 static void pruned_destroy(void *ctx)
 {
@@ -104,8 +161,7 @@ static void *pruned_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(pruned_options, args->node, p, "evaluator 'pruned'", "pruned", err) !=
-        0) {
+    if (hn_options_apply(pruned_options, args->node, p, "evaluator 'pruned'", "pruned", err) != 0) {
         pruned_destroy(p);
         return NULL;
     }
@@ -397,8 +453,9 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     for (int k = 0; k < 2; k++) {
         long bad = hn_tokens_first_outside(toks[k], counts[k], c.vocab_size);
         if (bad >= 0) {
-            return hn_error_config(err, p->data, "%s: token %ld is %u, outside the vocabulary "
-                                                 "0..%d of the backbone",
+            return hn_error_config(err, p->data,
+                                   "%s: token %ld is %u, outside the vocabulary "
+                                   "0..%d of the backbone",
                                    names[k], bad, (unsigned)toks[k][bad], c.vocab_size - 1);
         }
     }
@@ -434,18 +491,18 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
                 goto done;
             }
             if (!isfinite(train_loss)) {
-                hn_error_set(err, NULL, "training diverged at step %ld (loss %g); lower lr",
-                             s + 1, train_loss);
+                hn_error_set(err, NULL, "training diverged at step %ld (loss %g); lower lr", s + 1,
+                             train_loss);
                 goto done;
             }
             if (p->grad_clip > 0) {
                 hn_llm_clip_grad_norm(m, p->grad_clip);
             }
-            hn_llm_adamw_step(m, &opt, hn_lr_schedule(s, (long)p->steps, (long)p->warmup, p->lr,
-                                                      p->min_lr));
+            hn_llm_adamw_step(m, &opt,
+                              hn_lr_schedule(s, (long)p->steps, (long)p->warmup, p->lr, p->min_lr));
         }
-        if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &val,
-                                &val_tokens, err) != 0) {
+        if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &val, &val_tokens,
+                                err) != 0) {
             goto done;
         }
     }

@@ -40,8 +40,8 @@ struct mpi_exec {
     hn_execute_fn execute;
     void *runner;
     int rank, size;
-    int we_initialized;     /* MPI_Init was ours: finalize in destroy */
-    struct hn_task **busy;  /* rank 0: the task each worker rank holds (index = rank) */
+    int we_initialized;    /* MPI_Init was ours: finalize in destroy */
+    struct hn_task **busy; /* rank 0: the task each worker rank holds (index = rank) */
     size_t outstanding;
     struct hn_task *inline_task; /* a one-rank job: the task to run in wait() */
 };

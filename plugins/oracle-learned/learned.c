@@ -106,16 +106,14 @@ static void *learned_create(const struct hn_plugin_args *args, struct hn_error *
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(learned_options, args->node, l, "oracle 'learned'", "learned", err) !=
-        0) {
+    if (hn_options_apply(learned_options, args->node, l, "oracle 'learned'", "learned", err) != 0) {
         goto fail;
     }
     const struct hn_config_node *m = l->metrics_node;
     if (m == NULL || m->type != HN_NODE_SEQUENCE || m->n == 0 || m->n > MAX_METRICS) {
         hn_error_config(err,
                         m ? hn_config_where(m, where, sizeof(where))
-                          : (args->node ? hn_config_where(args->node, where, sizeof(where))
-                                        : NULL),
+                          : (args->node ? hn_config_where(args->node, where, sizeof(where)) : NULL),
                         "oracle 'learned': 'metrics' must list 1 to %d metric names of '%s', "
                         "e.g. metrics: [prefill_ms, decode_ms]",
                         MAX_METRICS, l->from);
@@ -269,11 +267,12 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
         }
         double rho = spearman(pred, y, n);
         json_object_set_new(report, l->metric[k],
-                            json_pack("{s:I, s:f, s:f, s:f}", "n", (json_int_t)n,
-                                      "loo_mape", mape, "loo_spearman", isfinite(rho) ? rho : 0.0,
-                                      "loo_coverage95", (double)inside / (double)n));
+                            json_pack("{s:I, s:f, s:f, s:f}", "n", (json_int_t)n, "loo_mape", mape,
+                                      "loo_spearman", isfinite(rho) ? rho : 0.0, "loo_coverage95",
+                                      (double)inside / (double)n));
         size_t len = strlen(summary);
-        snprintf(summary + len, sizeof(summary) - len, "%s%s: n=%zu, LOO error %.1f %%, rank "
+        snprintf(summary + len, sizeof(summary) - len,
+                 "%s%s: n=%zu, LOO error %.1f %%, rank "
                  "corr %.3f",
                  len ? "; " : "", l->metric[k], n, 100.0 * mape, rho);
     }

@@ -163,14 +163,13 @@ static int read_dim(struct transformer *t, int d, struct hn_error *err)
             return hn_error_config(err, hn_config_where(n->items[i], where, sizeof(where)),
                                    "%s: %lld is outside 1..%lld: a pruned model cannot be larger "
                                    "than the backbone (%s = %lld in %s)",
-                                   n->items[i]->path, (long long)v, (long long)limit,
-                                   dim_names[d], (long long)limit, t->backbone);
+                                   n->items[i]->path, (long long)v, (long long)limit, dim_names[d],
+                                   (long long)limit, t->backbone);
         }
         for (size_t j = 0; j < i; j++) {
             if (t->values[d][j] == v) {
                 return hn_error_config(err, hn_config_where(n->items[i], where, sizeof(where)),
-                                       "%s: %lld is listed twice", n->items[i]->path,
-                                       (long long)v);
+                                       "%s: %lld is listed twice", n->items[i]->path, (long long)v);
             }
         }
         t->values[d][i] = v;
@@ -280,8 +279,8 @@ static void *transformer_create(const struct hn_plugin_args *args, struct hn_err
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(transformer_options, args->node, t, "space 'transformer'",
-                         "transformer", err) != 0) {
+    if (hn_options_apply(transformer_options, args->node, t, "space 'transformer'", "transformer",
+                         err) != 0) {
         goto fail;
     }
     char *path = hn_path_join(t->backbone, "config.json");
@@ -387,13 +386,13 @@ static json_t *transformer_decode(void *ctx, const double *x, struct hn_error *e
     }
     json_t *arch = json_pack(
         "{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:b, s:i, s:o, s:o, s:s, s:I}",
-        "hidden_size", c.hidden_size, "intermediate_size", c.intermediate_size,
-        "num_hidden_layers", c.num_hidden_layers, "num_attention_heads", c.num_attention_heads,
-        "num_key_value_heads", c.num_key_value_heads, "head_dim", c.head_dim, "vocab_size",
-        c.vocab_size, "rms_norm_eps", c.rms_norm_eps, "rope_theta", c.rope_theta,
-        "tie_word_embeddings", c.tie_word_embeddings, "max_position_embeddings",
-        c.max_position_embeddings, "attention_layers", attn, "backbone_layers", kept, "backbone",
-        t->backbone, "parameters", (json_int_t)hn_llm_param_count(&c));
+        "hidden_size", c.hidden_size, "intermediate_size", c.intermediate_size, "num_hidden_layers",
+        c.num_hidden_layers, "num_attention_heads", c.num_attention_heads, "num_key_value_heads",
+        c.num_key_value_heads, "head_dim", c.head_dim, "vocab_size", c.vocab_size, "rms_norm_eps",
+        c.rms_norm_eps, "rope_theta", c.rope_theta, "tie_word_embeddings", c.tie_word_embeddings,
+        "max_position_embeddings", c.max_position_embeddings, "attention_layers", attn,
+        "backbone_layers", kept, "backbone", t->backbone, "parameters",
+        (json_int_t)hn_llm_param_count(&c));
     if (arch == NULL) {
         hn_error_set(err, NULL, "out of memory");
     }

@@ -21,20 +21,18 @@
 
 #include "tests/core/testutil.h"
 
-
 static int run_study(const char *rel, const char *dir, const char *set, char **out, char **err)
 {
     char study[4200];
     snprintf(study, sizeof(study), "%s/%s", tu_srcdir(), rel);
-    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", (char *)dir,
+    char *argv[] = {(char *)tu_hilnas(),  "run",       study, "--output", (char *)dir,
                     set ? "--set" : NULL, (char *)set, NULL};
     return tu_run(argv, tu_test_plugins_env(), out, err);
 }
 
 /* A copy of study rel in dir tmp (file name) whose executor line is replaced by `executor`
  * (a whole line, or "" to drop it: the serial default). Returns the path (static buffer). */
-static const char *variant(const char *rel, const char *tmp, const char *name,
-                           const char *executor)
+static const char *variant(const char *rel, const char *tmp, const char *name, const char *executor)
 {
     static char path[4400];
     char src[4400];
@@ -207,9 +205,8 @@ Test(executor_threads, trials_run_at_once_each_worker_on_its_own_instance, .time
             start[id] = (double)i;
         } else if (strcmp(event_type(ev), "completed") == 0) {
             end[id] = (double)i;
-            json_t *inst = json_object_get(json_object_get(json_object_get(ev, "metrics"),
-                                                           "s.instance"),
-                                           "value");
+            json_t *inst = json_object_get(
+                json_object_get(json_object_get(ev, "metrics"), "s.instance"), "value");
             int k = (int)json_number_value(inst);
             if (k > 0 && k < 64) {
                 instance_seen[k] = 1;
@@ -263,9 +260,11 @@ Test(executor_threads, same_trials_as_the_serial_executor, .timeout = 120)
     free(tmp);
 }
 
-Test(executor_threads, interrupt_lets_running_trials_finish_and_resume_completes, .timeout = 120)
+/* Start `hilnas run` of the threads-sleepy study in the background (output tmp/study, log
+ * tmp/first.log) and return its pid once `n` trials have completed. */
+static pid_t start_and_wait_for(const char *tmp, size_t n)
 {
-    char *tmp = tu_tmpdir("int"), dir[4300], log[4400], study[4200];
+    char dir[4300], log[4400], study[4200];
     snprintf(dir, sizeof(dir), "%s/study", tmp);
     snprintf(log, sizeof(log), "%s/first.log", tmp);
     snprintf(study, sizeof(study), "%s/tests/data/studies/threads-sleepy.yaml", tu_srcdir());
@@ -273,11 +272,21 @@ Test(executor_threads, interrupt_lets_running_trials_finish_and_resume_completes
     pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
     int per_id[64];
     size_t done = 0;
-    for (int i = 0; i < 3000 && done < 5; i++) {
+    for (int i = 0; i < 3000 && done < n; i++) {
         sleep_ms(10);
         done = completed(dir, per_id, 64);
     }
-    cr_assert_geq(done, 5, "the first run never completed 5 trials");
+    cr_assert_geq(done, n, "the first run never completed %zu trials", n);
+    return pid;
+}
+
+Test(executor_threads, interrupt_lets_running_trials_finish_and_resume_completes, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("int"), dir[4300], log[4400];
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    snprintf(log, sizeof(log), "%s/first.log", tmp);
+    pid_t pid = start_and_wait_for(tmp, 5);
+    int per_id[64];
     kill(pid, SIGINT);
     int status;
     waitpid(pid, &status, 0);
@@ -310,19 +319,10 @@ Test(executor_threads, interrupt_lets_running_trials_finish_and_resume_completes
 
 Test(executor_threads, sigkill_with_trials_running_then_resume, .timeout = 120)
 {
-    char *tmp = tu_tmpdir("kill"), dir[4300], log[4400], study[4200];
+    char *tmp = tu_tmpdir("kill"), dir[4300];
     snprintf(dir, sizeof(dir), "%s/study", tmp);
-    snprintf(log, sizeof(log), "%s/first.log", tmp);
-    snprintf(study, sizeof(study), "%s/tests/data/studies/threads-sleepy.yaml", tu_srcdir());
-    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
-    pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
+    pid_t pid = start_and_wait_for(tmp, 6);
     int before[64];
-    size_t done = 0;
-    for (int i = 0; i < 3000 && done < 6; i++) {
-        sleep_ms(10);
-        done = completed(dir, before, 64);
-    }
-    cr_assert_geq(done, 6);
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);

@@ -137,3 +137,21 @@ pid_t tu_spawn(char *const argv[], char *const env[], const char *log_path)
     }
     return pid;
 }
+
+int tu_run_study_text(const char *dir, const char *text, const char *cmd, char **err)
+{
+    char study[4500], out_dir[4500];
+    snprintf(study, sizeof(study), "%s/study.yaml", dir);
+    snprintf(out_dir, sizeof(out_dir), "%s/run", dir);
+    if (tu_write_file(study, text) != 0) {
+        return -1;
+    }
+    char *argv[] = {(char *)tu_hilnas(), (char *)cmd, study, "--output", out_dir, NULL};
+    if (strcmp(cmd, "validate") == 0) {
+        argv[3] = NULL;
+    }
+    char *out = NULL;
+    int rc = tu_run(argv, NULL, &out, err);
+    free(out);
+    return rc;
+}

@@ -23,6 +23,11 @@ int tu_run(char *const argv[], char *const env[], char **out, char **err);
 pid_t tu_spawn(char *const argv[], char *const env[], const char *log_path);
 /* {"HILNAS_PLUGIN_PATH=<build>/tests/plugins-test", NULL}: the test-only plugins (static). */
 char **tu_test_plugins_env(void);
+/*
+ * Write text to dir/study.yaml and run `hilnas cmd` on it (run: with --output dir/run);
+ * stderr into *err (malloc'ed). Returns the exit code.
+ */
+int tu_run_study_text(const char *dir, const char *text, const char *cmd, char **err);
 /* Source and build directories. */
 const char *tu_srcdir(void);
 const char *tu_builddir(void);

@@ -45,26 +45,10 @@ static const char *edit(const char *text, const char *from, const char *to)
     return buf;
 }
 
-static int run_study(const char *tmp, const char *text, const char *cmd, char **err)
-{
-    char study[4400], dir[4400];
-    snprintf(study, sizeof(study), "%s/study.yaml", tmp);
-    snprintf(dir, sizeof(dir), "%s/run", tmp);
-    cr_assert_eq(tu_write_file(study, text), 0);
-    char *argv[] = {(char *)tu_hilnas(), (char *)cmd, study, "--output", dir, NULL};
-    if (strcmp(cmd, "validate") == 0) {
-        argv[3] = NULL;
-    }
-    char *out = NULL;
-    int rc = tu_run(argv, NULL, &out, err);
-    free(out);
-    return rc;
-}
-
 Test(learned, predicts_unseen_points_of_the_function_it_learned, .timeout = 120)
 {
     char *tmp = tu_tmpdir("learned"), *err, path[4400];
-    int rc = run_study(tmp, edit(study_text, "MEASURED", "48"), "run", &err);
+    int rc = tu_run_study_text(tmp, edit(study_text, "MEASURED", "48"), "run", &err);
     cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
     cr_expect(strstr(err, "oracle 'model' learned from 'f': branin: n=48") != NULL, "%s", err);
     free(err);
@@ -138,21 +122,24 @@ Test(learned, misuse_is_refused_with_a_reason, .timeout = 60)
     snprintf(base, sizeof(base), "%s", measured);
 
     /* no fit stage before the model is used */
-    int rc = run_study(tmp, edit(base, "  - {name: fit, oracle: model}\n", ""), "validate", &err);
+    int rc = tu_run_study_text(tmp, edit(base, "  - {name: fit, oracle: model}\n", ""), "validate",
+                               &err);
     cr_expect_eq(rc, 2, "%s", err);
     cr_expect(strstr(err, "runs the learned oracle 'model', which no earlier stage fits") != NULL,
               "%s", err);
     free(err);
 
     /* metrics not a list */
-    rc = run_study(tmp, edit(base, "metrics: [branin]", "metrics: branin"), "validate", &err);
+    rc = tu_run_study_text(tmp, edit(base, "metrics: [branin]", "metrics: branin"), "validate",
+                           &err);
     cr_expect_eq(rc, 2, "%s", err);
     cr_expect(strstr(err, "study.yaml:10:") != NULL && strstr(err, "'metrics' must list") != NULL,
               "%s", err);
     free(err);
 
     /* a full name where a short one belongs */
-    rc = run_study(tmp, edit(base, "metrics: [branin]", "metrics: [f.branin]"), "validate", &err);
+    rc = tu_run_study_text(tmp, edit(base, "metrics: [branin]", "metrics: [f.branin]"), "validate",
+                           &err);
     cr_expect_eq(rc, 2, "%s", err);
     cr_expect(strstr(err, "without '.'") != NULL, "%s", err);
     free(err);
@@ -160,7 +147,7 @@ Test(learned, misuse_is_refused_with_a_reason, .timeout = 60)
     /* one measurement is not enough to learn from */
     static char one[4096];
     snprintf(one, sizeof(one), "%s", edit(study_text, "MEASURED", "1"));
-    rc = run_study(tmp, one, "run", &err);
+    rc = tu_run_study_text(tmp, one, "run", &err);
     cr_expect_eq(rc, 2, "%s", err);
     cr_expect(strstr(err, "only 1 complete trial with metric 'f.branin'") != NULL, "%s", err);
     free(err);

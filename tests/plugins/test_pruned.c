@@ -95,22 +95,6 @@ static struct hn_llm_model *make_backbone(const char *dir)
     return m;
 }
 
-static int run_study(const char *dir, const char *text, const char *cmd, char **err)
-{
-    char study[4500], out_dir[4500];
-    snprintf(study, sizeof(study), "%s/study.yaml", dir);
-    snprintf(out_dir, sizeof(out_dir), "%s/run", dir);
-    cr_assert_eq(tu_write_file(study, text), 0);
-    char *argv[] = {(char *)tu_hilnas(), (char *)cmd, study, "--output", out_dir, NULL};
-    if (strcmp(cmd, "validate") == 0) {
-        argv[3] = NULL;
-    }
-    char *out = NULL;
-    int rc = tu_run(argv, NULL, &out, err);
-    free(out);
-    return rc;
-}
-
 /* Column `name` of trials.csv for each row (up to max), as numbers; returns the row count. */
 static int csv_column(const char *dir, const char *name, double *v, int max)
 {
@@ -166,7 +150,7 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
              "objectives: [{metric: q.val_loss, goal: minimize}]\n"
              "stages: [{name: s, sampler: sobol, trials: 2}]\n",
              tmp, tmp);
-    int rc = run_study(tmp, text, "run", &err);
+    int rc = tu_run_study_text(tmp, text, "run", &err);
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
     double got[4], heads[4];
@@ -200,7 +184,7 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
              "objectives: [{metric: q.val_loss, goal: minimize}]\n"
              "stages: [{name: s, sampler: sobol, trials: 2}]\n",
              tmp, tmp);
-    int rc = run_study(tmp, text, "run", &err);
+    int rc = tu_run_study_text(tmp, text, "run", &err);
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
     double before[4], after[4];
@@ -217,10 +201,9 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
     snprintf(path, sizeof(path), "%s/val.bin", tmp);
     snprintf(moved, sizeof(moved), "%s/val.bin.away", tmp);
     rename(path, moved);
-    rc = run_study(tmp, text, "validate", &err);
+    rc = tu_run_study_text(tmp, text, "validate", &err);
     cr_expect_eq(rc, 2, "%s", err);
-    cr_expect(strstr(err, "val.bin") != NULL && strstr(err, "hilnas tokenize") != NULL, "%s",
-              err);
+    cr_expect(strstr(err, "val.bin") != NULL && strstr(err, "hilnas tokenize") != NULL, "%s", err);
     free(err);
     rename(moved, path);
 
@@ -235,7 +218,7 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
     char dir2[4400];
     snprintf(dir2, sizeof(dir2), "%s/boxcase", tmp);
     cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", dir2, NULL}, NULL, NULL, NULL), 0);
-    rc = run_study(dir2, text, "run", &err);
+    rc = tu_run_study_text(dir2, text, "run", &err);
     cr_expect_eq(rc, 0, "%s", err);
     free(err);
     snprintf(path, sizeof(path), "%s/run/trials.csv", dir2);

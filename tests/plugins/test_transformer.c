@@ -34,8 +34,7 @@ static char *make_backbone(const char *tmp)
 
 static int run_hilnas(const char *cmd, const char *study, const char *dir, char **out, char **err)
 {
-    char *argv[] = {(char *)tu_hilnas(), (char *)cmd, (char *)study, "--output", (char *)dir,
-                    NULL};
+    char *argv[] = {(char *)tu_hilnas(), (char *)cmd, (char *)study, "--output", (char *)dir, NULL};
     if (dir == NULL) {
         argv[3] = NULL;
     }
@@ -131,8 +130,7 @@ Test(transformer, decoded_architectures_match_an_independent_computation, .timeo
         cr_expect_eq(jint(a, "intermediate_size"), F);
         cr_expect_eq(jint(a, "head_dim"), 16, "head_dim is the backbone's");
         cr_expect_eq(jint(a, "vocab_size"), 300);
-        cr_expect_eq(NH % KVH, 0, "only valid points are measured (heads %lld, kv %lld)", NH,
-                     KVH);
+        cr_expect_eq(NH % KVH, 0, "only valid points are measured (heads %lld, kv %lld)", NH, KVH);
         json_t *attn = json_object_get(a, "attention_layers");
         json_t *kept = json_object_get(a, "backbone_layers");
         cr_assert_eq(json_array_size(attn), (size_t)depth);
@@ -152,7 +150,8 @@ Test(transformer, decoded_architectures_match_an_independent_computation, .timeo
                          (long long)json_integer_value(json_array_get(kept, (size_t)i)), want);
         }
         attention_free |= !any;
-        cr_expect_eq(jint(a, "parameters"), count_params(C, F, NH, KVH, 16, 300, attention, depth, 0));
+        cr_expect_eq(jint(a, "parameters"),
+                     count_params(C, F, NH, KVH, 16, 300, attention, depth, 0));
         json_decref(ev);
     }
     free(journal);
@@ -211,8 +210,8 @@ Test(transformer, bad_options_are_refused_with_their_position, .timeout = 60)
     cr_assert_eq(tu_write_file(study, text), 0);
     int rc = run_hilnas("validate", study, NULL, &out, &err);
     cr_expect_eq(rc, 2, "exit %d: %s", rc, err);
-    cr_expect(strstr(err, "backbone") != NULL && strstr(err, "nowhere/config.json") != NULL,
-              "%s", err);
+    cr_expect(strstr(err, "backbone") != NULL && strstr(err, "nowhere/config.json") != NULL, "%s",
+              err);
     free(out);
     free(err);
     free(bb);
