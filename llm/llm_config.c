@@ -1,6 +1,8 @@
 /* llm/llm_config.c: config.json <-> struct hn_llm_config (see llm_config.h). */
 #include "config.h"
 
+#include <errno.h>
+
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -144,7 +146,16 @@ static int check_unsupported(const json_t *o, const char *path, struct hn_error 
 int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_error *err)
 {
     json_error_t je;
-    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        hn_llm_config_default(c);
+        return hn_error_config(err, path,
+                               "cannot open: %s (a checkpoint is a directory with config.json "
+                               "and model.safetensors, as hilnas pretrain writes)",
+                               strerror(errno));
+    }
+    json_t *o = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
     if (o == NULL) {
         char where[4200];
         snprintf(where, sizeof(where), "%s:%d:%d", path, je.line, je.column);
