@@ -1,0 +1,4 @@
+pkglib_LTLIBRARIES += plugins/oracle-device.la
+plugins_oracle_device_la_SOURCES = plugins/oracle-device/device.c
+plugins_oracle_device_la_LDFLAGS = $(HN_PLUGIN_FLAGS)
+plugins_oracle_device_la_LIBADD = $(HN_CORE_LIBS)
