@@ -34,8 +34,11 @@
 #include "hilnas/evaluator.h"
 #include "hilnas/gp.h"
 #include "hilnas/log.h"
+#include "llm/llm_config.h"
+#include "llm/model.h"
 
 #define MAX_METRICS 16
+#define N_ARCH 2 /* log parameters, log forward FLOPs per token */
 
 struct learned {
     const char *from;
@@ -43,6 +46,8 @@ struct learned {
     int log_transform;
     int kernel; /* index into kernels */
     int64_t restarts;
+    int features; /* index into feature_sets */
+    int use_arch; /* resolved at fit: architecture features in the inputs */
     const char *instance;
     const char *study_dir;
     uint64_t seed;
@@ -51,9 +56,11 @@ struct learned {
     const char *metric[MAX_METRICS + 1]; /* NULL-terminated, borrowed from the config tree */
     struct hn_gp *gp[MAX_METRICS];
     const struct hn_params *params;
+    double feat_lo[N_ARCH], feat_hi[N_ARCH]; /* range of the architecture features in training */
 };
 
 static const char *const kernels[] = {"matern52", "rbf", NULL};
+static const char *const feature_sets[] = {"auto", "params", "params+arch", NULL};
 
 static const struct hn_option learned_options[] = {
     {.name = "from",
@@ -75,6 +82,14 @@ static const struct hn_option learned_options[] = {
      .choices = kernels,
      .offset = offsetof(struct learned, kernel),
      .help = "GP kernel (ARD): matern52 or rbf."},
+    {.name = "features",
+     .type = HN_OPT_ENUM,
+     .def = "auto",
+     .choices = feature_sets,
+     .offset = offsetof(struct learned, features),
+     .help = "Model inputs: params (the point's unit-cube coordinates), params+arch (also log "
+             "parameters and log FLOPs per token of the decoded architecture), or auto "
+             "(params+arch when every trial has a transformer architecture)."},
     {.name = "restarts",
      .type = HN_OPT_INT,
      .def = "4",
@@ -181,11 +196,61 @@ static double spearman(const double *a, const double *b, size_t n)
     return saa > 0 && sbb > 0 ? sab / sqrt(saa * sbb) : NAN;
 }
 
+/* log parameters and log forward FLOPs per token (at a 256-token context) of a decoded
+ * architecture; 0 if it is not a transformer architecture. */
+static int arch_features(const json_t *arch, double *f)
+{
+    struct hn_llm_config c;
+    struct hn_error e;
+    if (!json_is_object(arch) || hn_llm_config_from_json(arch, "architecture", &c, &e) != 0) {
+        return 0;
+    }
+    f[0] = log((double)hn_llm_param_count(&c));
+    f[1] = log(hn_llm_flops_per_token(&c, 128.0));
+    return 1;
+}
+
+/* The model inputs of a trial into z (d + N_ARCH with arch features): unit-cube coordinates,
+ * then the architecture features scaled by the training range. Returns 0, or -1 with err. */
+static int inputs_of(const struct learned *l, const struct hn_trial *t, double *z,
+                     struct hn_error *err)
+{
+    size_t d = l->params->n;
+    hn_params_to_unit(l->params, t->x, z);
+    if (!l->use_arch) {
+        return 0;
+    }
+    double f[N_ARCH];
+    if (!arch_features(t->arch, f)) {
+        return hn_error_config(err, NULL,
+                               "trial %ld has no transformer architecture for features: "
+                               "params+arch (use the space 'transformer', or features: params)",
+                               t->id);
+    }
+    for (size_t k = 0; k < N_ARCH; k++) {
+        double span = l->feat_hi[k] - l->feat_lo[k];
+        z[d + k] = span > 0 ? (f[k] - l->feat_lo[k]) / span : 0.5;
+    }
+    return 0;
+}
+
 static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_params *params,
                        struct hn_error *err)
 {
     struct learned *l = ctx;
-    size_t d = params->n, n_max = h->n;
+    l->use_arch = l->features == 2;
+    if (l->features == 0) {
+        /* auto: architecture features when every complete trial has an architecture */
+        l->use_arch = 1;
+        for (size_t i = 0; i < h->n; i++) {
+            double f[N_ARCH];
+            if (h->trials[i]->status == HN_TRIAL_COMPLETE &&
+                !arch_features(h->trials[i]->arch, f)) {
+                l->use_arch = 0;
+            }
+        }
+    }
+    size_t d = params->n + (l->use_arch ? N_ARCH : 0), n_max = h->n;
     double *X = malloc((n_max * d + 1) * sizeof(double));
     double *y = malloc((n_max + 1) * sizeof(double)), *sem = malloc((n_max + 1) * sizeof(double));
     double *loo_m = malloc((n_max + 1) * sizeof(double));
@@ -200,6 +265,26 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
         goto done;
     }
     l->params = params;
+    if (d > HN_GP_MAX_DIM) {
+        hn_error_config(err, NULL, "%zu model inputs, at most %d", d, HN_GP_MAX_DIM);
+        goto done;
+    }
+    if (l->use_arch) {
+        /* the range of the architecture features over the complete trials */
+        for (size_t k = 0; k < N_ARCH; k++) {
+            l->feat_lo[k] = INFINITY;
+            l->feat_hi[k] = -INFINITY;
+        }
+        for (size_t i = 0; i < h->n; i++) {
+            double f[N_ARCH];
+            if (h->trials[i]->status == HN_TRIAL_COMPLETE && arch_features(h->trials[i]->arch, f)) {
+                for (size_t k = 0; k < N_ARCH; k++) {
+                    l->feat_lo[k] = fmin(l->feat_lo[k], f[k]);
+                    l->feat_hi[k] = fmax(l->feat_hi[k], f[k]);
+                }
+            }
+        }
+    }
     for (size_t k = 0; k < l->n_metrics; k++) {
         char full[512];
         snprintf(full, sizeof(full), "%s.%s", l->from, l->metric[k]);
@@ -208,7 +293,7 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
             const struct hn_trial *t = h->trials[i];
             const struct hn_metric *mv = NULL;
             char name[512];
-            if (t->status != HN_TRIAL_COMPLETE || t->n_params != d) {
+            if (t->status != HN_TRIAL_COMPLETE || t->n_params != params->n) {
                 continue;
             }
             for (size_t j = 0; j < t->metrics.n; j++) {
@@ -227,7 +312,12 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
                                 t->id, full, mv->value);
                 goto done;
             }
-            hn_params_to_unit(params, t->x, X + n * d);
+            if (t->n_params != params->n || inputs_of(l, t, X + n * d, err) != 0) {
+                if (t->n_params != params->n) {
+                    continue;
+                }
+                goto done;
+            }
             y[n] = mv->value;
             sem[n] = mv->sem;
             n++;
@@ -276,6 +366,7 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
                  "corr %.3f",
                  len ? "; " : "", l->metric[k], n, 100.0 * mape, rho);
     }
+    json_object_set_new(report, "features", json_string(l->use_arch ? "params+arch" : "params"));
     if (l->study_dir != NULL) {
         char name[512];
         snprintf(name, sizeof(name), "%s-fit.json", l->instance);
@@ -290,7 +381,8 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
         free(path);
         free(text);
     }
-    hn_log(HN_LOG_INFO, "oracle '%s' learned from '%s': %s", l->instance, l->from, summary);
+    hn_log(HN_LOG_INFO, "oracle '%s' learned from '%s' (%s): %s", l->instance, l->from,
+           l->use_arch ? "params+arch" : "params", summary);
     rc = 0;
 done:
     json_decref(report);
@@ -313,13 +405,14 @@ static int learned_evaluate(void *ctx, const struct hn_eval_request *req, struct
                                "%s} after the trials it learns from",
                                l->instance, l->instance);
     }
-    size_t d = l->params->n;
     double u[HN_GP_MAX_DIM];
-    if (req->trial->n_params != d || d > HN_GP_MAX_DIM) {
+    if (req->trial->n_params != l->params->n) {
         return hn_error_set(err, NULL, "the trial has %zu parameters, the model %zu",
-                            req->trial->n_params, d);
+                            req->trial->n_params, l->params->n);
     }
-    hn_params_to_unit(l->params, req->trial->x, u);
+    if (inputs_of(l, req->trial, u, err) != 0) {
+        return -1;
+    }
     for (size_t k = 0; k < l->n_metrics; k++) {
         double mean, var;
         struct hn_gp_hyper hy;

@@ -50,7 +50,8 @@ Test(learned, predicts_unseen_points_of_the_function_it_learned, .timeout = 120)
     char *tmp = tu_tmpdir("learned"), *err, path[4400];
     int rc = tu_run_study_text(tmp, edit(study_text, "MEASURED", "48"), "run", &err);
     cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
-    cr_expect(strstr(err, "oracle 'model' learned from 'f': branin: n=48") != NULL, "%s", err);
+    cr_expect(strstr(err, "oracle 'model' learned from 'f' (params): branin: n=48") != NULL, "%s",
+              err);
     free(err);
 
     /* predictions of the 40 uniform points against Branin itself */
@@ -150,6 +151,79 @@ Test(learned, misuse_is_refused_with_a_reason, .timeout = 60)
     rc = tu_run_study_text(tmp, one, "run", &err);
     cr_expect_eq(rc, 2, "%s", err);
     cr_expect(strstr(err, "only 1 complete trial with metric 'f.branin'") != NULL, "%s", err);
+    free(err);
+    free(tmp);
+}
+
+/* Architecture features: latencies from the device stand-in (prefill = hidden x layers / 100, a
+ * deterministic function of the architecture) are learned from 20 prunings and predicted for 12
+ * more; `auto` picks params+arch for a transformer space; params+arch on a space without
+ * architectures is refused. */
+Test(learned, architecture_features_for_transformer_spaces, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("learnarch"), dir[4400], path[4500], text[8192], *err;
+    snprintf(dir, sizeof(dir), "%s/backbone", tmp);
+    cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", dir, NULL}, NULL, NULL, NULL), 0);
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    cr_assert_eq(tu_write_file(path, "{\"hidden_size\": 128, \"intermediate_size\": 256, "
+                                     "\"num_hidden_layers\": 6, \"num_attention_heads\": 4, "
+                                     "\"vocab_size\": 256}"),
+                 0);
+    snprintf(text, sizeof(text),
+             "study: {name: arch, seed: 5}\n"
+             "space: {plugin: transformer, backbone: %s, depth: {min: 1, max: 6},\n"
+             "        d_model: [32, 48, 64, 96, 128], d_ffn: [64, 128, 256]}\n"
+             "oracles:\n"
+             "  phone: {plugin: device, command: \"sh %s/tests/data/device/sim.sh {arch} ok\",\n"
+             "          metrics: [prefill_ms, decode_ms]}\n"
+             "  model: {plugin: learned, from: phone, metrics: [prefill_ms]}\n"
+             "objectives: [{metric: model.prefill_ms, goal: minimize}]\n"
+             "stages:\n"
+             "  - {name: measure, run: phone, sampler: sobol, trials: 20}\n"
+             "  - {name: fit, oracle: model}\n"
+             "  - {name: predict, optimizer: {plugin: random, mode: uniform}, trials: 12}\n",
+             dir, tu_srcdir());
+    int rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    cr_expect(strstr(err, "learned from 'phone' (params+arch)") != NULL, "%s", err);
+    free(err);
+    snprintf(path, sizeof(path), "%s/run/journal.jsonl", tmp);
+    char *journal = tu_read_file(path);
+    cr_assert_not_null(journal);
+    double truth[64] = {0}, worst = 0;
+    int n = 0;
+    for (char *line = strtok(journal, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "event"));
+        json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+        if (id >= 20 && id < 64 && strcmp(type, "started") == 0) {
+            json_t *a = json_object_get(ev, "arch");
+            truth[id] = json_integer_value(json_object_get(a, "hidden_size")) *
+                        json_integer_value(json_object_get(a, "num_hidden_layers")) / 100.0;
+        } else if (id >= 20 && id < 64 && strcmp(type, "completed") == 0) {
+            json_t *m = json_object_get(json_object_get(ev, "metrics"), "model.prefill_ms");
+            double pred = json_number_value(json_object_get(m, "value"));
+            worst = fmax(worst, fabs(pred - truth[id]) / truth[id]);
+            n++;
+        }
+        json_decref(ev);
+    }
+    free(journal);
+    printf("learned with architecture features: worst relative error %.3f over %d\n", worst, n);
+    cr_expect_eq(n, 12);
+    cr_expect_lt(worst, 0.25, "worst relative error %g", worst);
+    free(tmp);
+
+    /* params+arch asked for where there is no architecture */
+    tmp = tu_tmpdir("learnbox");
+    static char ten[4096], box[4096];
+    snprintf(ten, sizeof(ten), "%s", edit(study_text, "MEASURED", "10"));
+    snprintf(box, sizeof(box), "%s",
+             edit(ten, "metrics: [branin]", "metrics: [branin], features: params+arch"));
+    rc = tu_run_study_text(tmp, box, "run", &err);
+    cr_expect_eq(rc, 2, "%s", err);
+    cr_expect(strstr(err, "has no transformer architecture for features: params+arch") != NULL,
+              "%s", err);
     free(err);
     free(tmp);
 }
