@@ -16,7 +16,8 @@
  *   FFN neurons      per kept layer, the d_ffn with the largest squared gate row + up row +
  *                    down column;
  *   layers           `backbone_layers`; a layer whose attention is skipped keeps only its FFN.
- * Kept indices stay in their backbone order. Norm weights and the embedding are sliced to the
+ * With `select: first`, the lowest indices are kept instead (a baseline). Kept indices stay in
+ * their backbone order. Norm weights and the embedding are sliced to the
  * kept channels; a tied head stays tied.
  *
  * Metrics: val_loss (mean cross-entropy, nats per token, on the first eval_batches x batch
@@ -43,6 +44,7 @@ struct pruned {
     const char *data;
     int64_t steps, batch, seq, warmup, eval_batches, threads;
     double lr, min_lr, weight_decay, grad_clip;
+    int select; /* index into select_modes */
 
     /* loaded on first use, kept for the instance's life */
     char *backbone_dir;
@@ -51,7 +53,16 @@ struct pruned {
     size_t n_train, n_val;
 };
 
+static const char *const select_modes[] = {"magnitude", "first", NULL};
+
 static const struct hn_option pruned_options[] = {
+    {.name = "select",
+     .type = HN_OPT_ENUM,
+     .def = "magnitude",
+     .choices = select_modes,
+     .offset = offsetof(struct pruned, select),
+     .help = "Which channels, heads and neurons to keep: magnitude (largest weights) or first "
+             "(the lowest indices, a baseline)."},
     {.name = "data",
      .type = HN_OPT_STRING,
      .offset = offsetof(struct pruned, data),
@@ -250,7 +261,7 @@ static void gather(float *dst, const float *src, size_t src_cols, const size_t *
  * by its new kv head, NH'/KVH' per group).
  */
 static void choose_heads(const struct hn_llm_config *b, const struct hn_llm_layer *w,
-                         const struct hn_llm_config *c, size_t *kv, size_t *q)
+                         const struct hn_llm_config *c, int first, size_t *kv, size_t *q)
 {
     size_t NH = (size_t)b->num_attention_heads, KVH = (size_t)b->num_key_value_heads;
     size_t HD = (size_t)b->head_dim, C = (size_t)b->hidden_size, G = NH / KVH;
@@ -271,6 +282,14 @@ static void choose_heads(const struct hn_llm_config *b, const struct hn_llm_laye
         }
         for (size_t h = g * G; h < (g + 1) * G; h++) {
             kvs[g] += qs[h];
+        }
+    }
+    if (first) {
+        for (size_t h = 0; h < NH; h++) {
+            qs[h] = -(double)h;
+        }
+        for (size_t g = 0; g < KVH; g++) {
+            kvs[g] = -(double)g;
         }
     }
     top_k(kvs, KVH, KVH2, kv);
@@ -316,7 +335,7 @@ static void head_rows(const size_t *heads, size_t n, size_t HD, size_t *rows)
 
 /* Cut the pruned model m (config c, backbone layers `layers`) out of backbone b. */
 static int inherit(struct hn_llm_model *m, const struct hn_llm_model *b, const int *layers,
-                   struct hn_error *err)
+                   int first, struct hn_error *err)
 {
     const struct hn_llm_config *bc = &b->config, *c = &m->config;
     size_t Cb = (size_t)bc->hidden_size, C = (size_t)c->hidden_size;
@@ -342,6 +361,9 @@ static int inherit(struct hn_llm_model *m, const struct hn_llm_model *b, const i
     for (size_t j = 0; j < Cb; j++) {
         score[j] = col_sq(b->w.embed, V, Cb, j);
     }
+    for (size_t j = 0; first && j < Cb; j++) {
+        score[j] = -(double)j;
+    }
     top_k(score, Cb, C, ch);
     gather(m->w.embed, b->w.embed, Cb, all, V, ch, C);
     gather(m->w.norm, b->w.norm, Cb, all, 1, ch, C);
@@ -352,7 +374,7 @@ static int inherit(struct hn_llm_model *m, const struct hn_llm_model *b, const i
         const struct hn_llm_layer *bw = &b->w.layers[layers[l]];
         struct hn_llm_layer *w = &m->w.layers[l];
         if (w->wq != NULL) {
-            choose_heads(bc, bw, c, kv, q);
+            choose_heads(bc, bw, c, first, kv, q);
             head_rows(q, NH, HD, qrows);
             head_rows(kv, KVH, HD, kvrows);
             gather(w->ln1, bw->ln1, Cb, all, 1, ch, C);
@@ -364,6 +386,9 @@ static int inherit(struct hn_llm_model *m, const struct hn_llm_model *b, const i
         for (size_t i = 0; i < Fb; i++) {
             score[i] = row_sq(bw->wgate, Cb, i, 0, Cb) + row_sq(bw->wup, Cb, i, 0, Cb) +
                        col_sq(bw->wdown, Cb, Fb, i);
+        }
+        for (size_t i = 0; first && i < Fb; i++) {
+            score[i] = -(double)i;
         }
         top_k(score, Fb, F, ff);
         gather(w->ln2, bw->ln2, Cb, all, 1, ch, C);
@@ -460,7 +485,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         }
     }
     m = hn_llm_model_new(&c, err);
-    if (m == NULL || inherit(m, p->backbone, layers, err) != 0) {
+    if (m == NULL || inherit(m, p->backbone, layers, p->select == 1, err) != 0) {
         goto done;
     }
     int T = (int)p->seq, B = (int)p->batch;

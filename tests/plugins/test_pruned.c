@@ -162,6 +162,22 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
         cr_expect(fabs(got[i] - want) <= 1e-5 * want, "heads %g: %.9f, backbone %.9f", heads[i],
                   got[i], want);
     }
+    /* select: first keeps neurons 0-31, among them the 16 zero ones, and drops live ones */
+    char *first = strstr(text, "eval_batches: 3}");
+    cr_assert_not_null(first);
+    memmove(first + strlen("eval_batches: 3, select: first}"), first + strlen("eval_batches: 3}"),
+            strlen(first + strlen("eval_batches: 3}")) + 1);
+    memcpy(first, "eval_batches: 3, select: first}", strlen("eval_batches: 3, select: first}"));
+    char sub[4400];
+    snprintf(sub, sizeof(sub), "%s/first", tmp);
+    cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", sub, NULL}, NULL, NULL, NULL), 0);
+    rc = tu_run_study_text(sub, text, "run", &err);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    free(err);
+    cr_assert_eq(csv_column(sub, "val_loss_inherited", got, 4), 2);
+    for (int i = 0; i < 2; i++) {
+        cr_expect(fabs(got[i] - want) > 1e-3, "select: first differs (%.9f vs %.9f)", got[i], want);
+    }
     hn_llm_model_free(b);
     free(tok);
     free(tmp);
