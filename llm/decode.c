@@ -142,7 +142,9 @@ static void cached_attention(struct hn_llm_infer *inf, const float *kc, const fl
     double work = (double)NH * n * (inf->pos + n) * c->head_dim;
     /* one new token (decode) streams the cache once: shared only when the cache is large enough
      * to pay for waking the other threads (the same bound as a shared matrix-vector product) */
-    int nt = hn_ops_threads() > 1 && work >= (n > 1 ? 32768 : 65536) ? hn_ops_threads() : 1;
+    int nt = hn_ops_threads() > 1 && work >= (n > 1 ? HN_OPS_PAR_MIN_WORK : HN_OPS_GEMV_PAR_MIN)
+                 ? hn_ops_threads()
+                 : 1;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (long h = 0; h < NH; h++) {
         cached_attention_head(inf, kc, vc, n, (size_t)h);

@@ -23,11 +23,6 @@
 
 static int ops_threads = 1;
 
-/* below this many multiply-adds (or elements) a kernel stays on the calling thread */
-#define PAR_MIN_WORK 32768
-/* a matrix-vector product is shared from this many weights (256 KiB) */
-#define GEMV_PAR_MIN 65536
-
 void hn_ops_set_threads(int n)
 {
     ops_threads = n > 1 ? n : 1;
@@ -40,7 +35,7 @@ int hn_ops_threads(void)
 
 static int threads_for(double work)
 {
-    return ops_threads > 1 && work >= PAR_MIN_WORK ? ops_threads : 1;
+    return ops_threads > 1 && work >= HN_OPS_PAR_MIN_WORK ? ops_threads : 1;
 }
 
 static int thread_id(void)
@@ -78,7 +73,7 @@ void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t
 {
     /* a matrix-vector product (decode) is memory-bound: it pays to share once the weight is
      * large enough that streaming it costs more than waking the other threads (a few us) */
-    int nt = N == 1 ? (C * OC >= GEMV_PAR_MIN ? threads_for(GEMV_PAR_MIN) : 1)
+    int nt = N == 1 ? (C * OC >= HN_OPS_GEMV_PAR_MIN ? threads_for(HN_OPS_GEMV_PAR_MIN) : 1)
                     : threads_for((double)N * C * OC);
     if (N == 1) {
         /* out (OC) = weight (OC,C) . inp (C) */

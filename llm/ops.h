@@ -30,6 +30,13 @@
 void hn_ops_set_threads(int n);
 int hn_ops_threads(void);
 
+/* Below this many multiply-adds (or elements) a kernel stays on the calling thread. */
+#define HN_OPS_PAR_MIN_WORK 32768
+/* A one-row product (decode) is shared over the threads from this many weights (256 KiB):
+ * streaming less costs less than waking the other threads. Decode attention uses the same
+ * bound on NH * context * HD. */
+#define HN_OPS_GEMV_PAR_MIN 65536
+
 /* out (N,OC) = inp (N,C) . weight^T (OC,C); N == 1 uses sgemv. */
 void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t N, size_t C,
                        size_t OC);

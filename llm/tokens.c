@@ -105,14 +105,18 @@ fail:
     return rc;
 }
 
-long hn_tokens_first_outside(const uint16_t *tok, size_t n, int vocab)
+int hn_tokens_check_vocab(const uint16_t *tok, size_t n, int vocab, const char *where,
+                          struct hn_error *err)
 {
     for (size_t i = 0; i < n; i++) {
         if ((int)tok[i] >= vocab) {
-            return (long)i;
+            return hn_error_config(err, where,
+                                   "token %zu is %u, outside the vocabulary 0..%d; the data were "
+                                   "tokenized for another vocabulary",
+                                   i, (unsigned)tok[i], vocab - 1);
         }
     }
-    return -1;
+    return 0;
 }
 
 int hn_batch_sample(const uint16_t *tok, size_t n, int B, int T, struct hn_rng *rng, int *inputs,

@@ -38,10 +38,11 @@ int hn_tokens_write(const char *path, const uint16_t *tokens, size_t n, struct h
 int hn_tokens_load(const char *path, uint16_t **tokens, size_t *n, struct hn_error *err);
 
 /*
- * Index of the first of tok[0..n) that is >= vocab (not a token of a model with that vocabulary),
- * or -1 if there is none.
+ * Check that every token of tok[0..n) is below vocab. Returns 0, or -1 with a configuration
+ * error naming `where` (the file), the first bad token's index and value, and the vocabulary.
  */
-long hn_tokens_first_outside(const uint16_t *tok, size_t n, int vocab);
+int hn_tokens_check_vocab(const uint16_t *tok, size_t n, int vocab, const char *where,
+                          struct hn_error *err);
 
 /*
  * B random windows of T+1 consecutive tokens: window b starts at s_b, uniform in [0, n-T-1],

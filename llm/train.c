@@ -321,12 +321,8 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
     const uint16_t *toks[2] = {train, val};
     size_t counts[2] = {n_train, n_val};
     for (int k = 0; k < 2; k++) {
-        long bad = hn_tokens_first_outside(toks[k], counts[k], o->config.vocab_size);
-        if (bad >= 0) {
-            hn_error_config(err, o->data_dir,
-                            "%s: token %ld is %u, outside the vocabulary 0..%d; the data was "
-                            "tokenized for another vocabulary (set --vocab)",
-                            names[k], bad, (unsigned)toks[k][bad], o->config.vocab_size - 1);
+        if (hn_tokens_check_vocab(toks[k], counts[k], o->config.vocab_size, names[k], err) != 0) {
+            hn_error_prefix(err, "%s (set --vocab to the data's vocabulary)", o->data_dir);
             goto fail;
         }
     }

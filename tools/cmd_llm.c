@@ -412,15 +412,8 @@ int hn_cmd_eval(int argc, char **argv)
     double loss = 0.0;
     struct hn_llm_model *model = hn_llm_load(argv[optind], &err);
     int rc = HN_EXIT_OK;
-    long bad = -1;
-    if (model != NULL && hn_tokens_load(data, &tok, &n, &err) == 0 &&
-        (bad = hn_tokens_first_outside(tok, n, model->config.vocab_size)) >= 0) {
-        hn_error_config(&err, data,
-                        "token %ld is %u, outside the vocabulary 0..%d of %s; the data was "
-                        "tokenized for another model",
-                        bad, (unsigned)tok[bad], model->config.vocab_size - 1, argv[optind]);
-    }
-    if (model == NULL || err.kind != HN_ERR_NONE ||
+    if (model == NULL || hn_tokens_load(data, &tok, &n, &err) != 0 ||
+        hn_tokens_check_vocab(tok, n, model->config.vocab_size, data, &err) != 0 ||
         hn_llm_eval_windows(model, tok, n, (int)seq, (int)batch, batches, &loss, &tokens,
                             &err) != 0) {
         fprintf(stderr, "hilnas: eval: %s\n", err.msg);

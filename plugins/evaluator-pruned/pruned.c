@@ -51,6 +51,7 @@ struct pruned {
     struct hn_llm_model *backbone;
     uint16_t *train, *val;
     size_t n_train, n_val;
+    int checked_vocab; /* the data were checked against this vocabulary size */
 };
 
 static const char *const select_modes[] = {"magnitude", "first", NULL};
@@ -404,23 +405,44 @@ static int inherit(struct hn_llm_model *m, const struct hn_llm_model *b, const i
 static int compatible(const struct hn_llm_config *b, const struct hn_llm_config *c,
                       const int *layers, struct hn_error *err)
 {
-    if (c->head_dim != b->head_dim || c->vocab_size != b->vocab_size ||
-        c->tie_word_embeddings != b->tie_word_embeddings || c->hidden_size > b->hidden_size ||
-        c->intermediate_size > b->intermediate_size ||
-        c->num_attention_heads > b->num_attention_heads ||
-        c->num_key_value_heads > b->num_key_value_heads ||
-        c->num_hidden_layers > b->num_hidden_layers) {
-        return hn_error_config(err, NULL,
-                               "the architecture is not a pruning of its backbone (head_dim, "
-                               "vocabulary and tied head must match; every size at most the "
-                               "backbone's)");
+    static const char *const same_names[3] = {"head_dim", "vocab_size", "tie_word_embeddings"};
+    static const char *const at_most_names[5] = {"hidden_size", "intermediate_size",
+                                                 "num_attention_heads", "num_key_value_heads",
+                                                 "num_hidden_layers"};
+    const int same[3][2] = {{c->head_dim, b->head_dim},
+                            {c->vocab_size, b->vocab_size},
+                            {c->tie_word_embeddings, b->tie_word_embeddings}};
+    const int at_most[5][2] = {{c->hidden_size, b->hidden_size},
+                               {c->intermediate_size, b->intermediate_size},
+                               {c->num_attention_heads, b->num_attention_heads},
+                               {c->num_key_value_heads, b->num_key_value_heads},
+                               {c->num_hidden_layers, b->num_hidden_layers}};
+    for (int i = 0; i < 3; i++) {
+        if (same[i][0] != same[i][1]) {
+            return hn_error_config(err, NULL,
+                                   "not a pruning of its backbone: %s is %d, the backbone's %d "
+                                   "(it must be the same)",
+                                   same_names[i], same[i][0], same[i][1]);
+        }
+    }
+    for (int i = 0; i < 5; i++) {
+        if (at_most[i][0] > at_most[i][1]) {
+            return hn_error_config(err, NULL,
+                                   "not a pruning of its backbone: %s is %d, more than the "
+                                   "backbone's %d",
+                                   at_most_names[i], at_most[i][0], at_most[i][1]);
+        }
     }
     for (int l = 0; l < c->num_hidden_layers; l++) {
-        if (layers[l] < 0 || layers[l] >= b->num_hidden_layers ||
-            (c->attention_layers[l] && !b->attention_layers[layers[l]])) {
+        if (layers[l] < 0 || layers[l] >= b->num_hidden_layers) {
             return hn_error_config(err, NULL,
-                                   "kept layer %d (backbone layer %d) does not exist or has no "
-                                   "attention to inherit",
+                                   "backbone_layers[%d] = %d: the backbone has layers 0..%d", l,
+                                   layers[l], b->num_hidden_layers - 1);
+        }
+        if (c->attention_layers[l] && !b->attention_layers[layers[l]]) {
+            return hn_error_config(err, NULL,
+                                   "kept layer %d has attention, but backbone layer %d skips it: "
+                                   "there are no attention weights to inherit",
                                    l, layers[l]);
         }
     }
@@ -472,17 +494,14 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     if (compatible(&p->backbone->config, &c, layers, err) != 0) {
         return -1;
     }
-    const char *names[2] = {"train.bin", "val.bin"};
-    const uint16_t *toks[2] = {p->train, p->val};
-    size_t counts[2] = {p->n_train, p->n_val};
-    for (int k = 0; k < 2; k++) {
-        long bad = hn_tokens_first_outside(toks[k], counts[k], c.vocab_size);
-        if (bad >= 0) {
-            return hn_error_config(err, p->data,
-                                   "%s: token %ld is %u, outside the vocabulary "
-                                   "0..%d of the backbone",
-                                   names[k], bad, (unsigned)toks[k][bad], c.vocab_size - 1);
+    if (p->checked_vocab != c.vocab_size) {
+        /* once per vocabulary, not per trial */
+        if (hn_tokens_check_vocab(p->train, p->n_train, c.vocab_size, "train.bin", err) != 0 ||
+            hn_tokens_check_vocab(p->val, p->n_val, c.vocab_size, "val.bin", err) != 0) {
+            hn_error_prefix(err, "%s (the backbone's vocabulary)", p->data);
+            return -1;
         }
+        p->checked_vocab = c.vocab_size;
     }
     m = hn_llm_model_new(&c, err);
     if (m == NULL || inherit(m, p->backbone, layers, p->select == 1, err) != 0) {

@@ -210,27 +210,32 @@ static int arch_features(const json_t *arch, double *f)
     return 1;
 }
 
-/* The model inputs of a trial into z (d + N_ARCH with arch features): unit-cube coordinates,
- * then the architecture features scaled by the training range. Returns 0, or -1 with err. */
+/* Architecture features f scaled by their training range into z[0..N_ARCH). */
+static void scale_arch(const struct learned *l, const double *f, double *z)
+{
+    for (size_t k = 0; k < N_ARCH; k++) {
+        double span = l->feat_hi[k] - l->feat_lo[k];
+        z[k] = span > 0 ? (f[k] - l->feat_lo[k]) / span : 0.5;
+    }
+}
+
+/* The model inputs of a trial to predict, into z: unit-cube coordinates, then (with
+ * architecture features) the scaled features. Returns 0, or -1 with err. */
 static int inputs_of(const struct learned *l, const struct hn_trial *t, double *z,
                      struct hn_error *err)
 {
-    size_t d = l->params->n;
+    double f[N_ARCH];
     hn_params_to_unit(l->params, t->x, z);
     if (!l->use_arch) {
         return 0;
     }
-    double f[N_ARCH];
     if (!arch_features(t->arch, f)) {
         return hn_error_config(err, NULL,
-                               "trial %ld has no transformer architecture for features: "
-                               "params+arch (use the space 'transformer', or features: params)",
+                               "trial %ld has no transformer architecture, but the "
+                               "model was fitted with architecture features",
                                t->id);
     }
-    for (size_t k = 0; k < N_ARCH; k++) {
-        double span = l->feat_hi[k] - l->feat_lo[k];
-        z[d + k] = span > 0 ? (f[k] - l->feat_lo[k]) / span : 0.5;
-    }
+    scale_arch(l, f, z + l->params->n);
     return 0;
 }
 
@@ -238,20 +243,10 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
                        struct hn_error *err)
 {
     struct learned *l = ctx;
-    l->use_arch = l->features == 2;
-    if (l->features == 0) {
-        /* auto: architecture features when every complete trial has an architecture */
-        l->use_arch = 1;
-        for (size_t i = 0; i < h->n; i++) {
-            double f[N_ARCH];
-            if (h->trials[i]->status == HN_TRIAL_COMPLETE &&
-                !arch_features(h->trials[i]->arch, f)) {
-                l->use_arch = 0;
-            }
-        }
-    }
-    size_t d = params->n + (l->use_arch ? N_ARCH : 0), n_max = h->n;
-    double *X = malloc((n_max * d + 1) * sizeof(double));
+    size_t n_max = h->n;
+    double *feat = malloc((n_max * N_ARCH + 1) * sizeof(double));
+    unsigned char *has = calloc(n_max + 1, 1);
+    double *X = malloc((n_max * (params->n + N_ARCH) + 1) * sizeof(double));
     double *y = malloc((n_max + 1) * sizeof(double)), *sem = malloc((n_max + 1) * sizeof(double));
     double *loo_m = malloc((n_max + 1) * sizeof(double));
     double *loo_v = malloc((n_max + 1) * sizeof(double));
@@ -259,31 +254,35 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
     json_t *report = json_object();
     char summary[2048] = "";
     int rc = -1;
-    if (X == NULL || y == NULL || sem == NULL || loo_m == NULL || loo_v == NULL || pred == NULL ||
-        report == NULL) {
+    if (feat == NULL || has == NULL || X == NULL || y == NULL || sem == NULL || loo_m == NULL ||
+        loo_v == NULL || pred == NULL || report == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
     }
     l->params = params;
+    /* architecture features of every complete trial, once */
+    int all_have = 1;
+    for (size_t k = 0; k < N_ARCH; k++) {
+        l->feat_lo[k] = INFINITY;
+        l->feat_hi[k] = -INFINITY;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->trials[i]->status != HN_TRIAL_COMPLETE) {
+            continue;
+        }
+        has[i] = (unsigned char)arch_features(h->trials[i]->arch, feat + i * N_ARCH);
+        all_have &= has[i];
+        for (size_t k = 0; has[i] && k < N_ARCH; k++) {
+            l->feat_lo[k] = fmin(l->feat_lo[k], feat[i * N_ARCH + k]);
+            l->feat_hi[k] = fmax(l->feat_hi[k], feat[i * N_ARCH + k]);
+        }
+    }
+    /* auto: architecture features when every complete trial has an architecture */
+    l->use_arch = l->features == 2 || (l->features == 0 && all_have);
+    size_t d = params->n + (l->use_arch ? N_ARCH : 0);
     if (d > HN_GP_MAX_DIM) {
         hn_error_config(err, NULL, "%zu model inputs, at most %d", d, HN_GP_MAX_DIM);
         goto done;
-    }
-    if (l->use_arch) {
-        /* the range of the architecture features over the complete trials */
-        for (size_t k = 0; k < N_ARCH; k++) {
-            l->feat_lo[k] = INFINITY;
-            l->feat_hi[k] = -INFINITY;
-        }
-        for (size_t i = 0; i < h->n; i++) {
-            double f[N_ARCH];
-            if (h->trials[i]->status == HN_TRIAL_COMPLETE && arch_features(h->trials[i]->arch, f)) {
-                for (size_t k = 0; k < N_ARCH; k++) {
-                    l->feat_lo[k] = fmin(l->feat_lo[k], f[k]);
-                    l->feat_hi[k] = fmax(l->feat_hi[k], f[k]);
-                }
-            }
-        }
     }
     for (size_t k = 0; k < l->n_metrics; k++) {
         char full[512];
@@ -291,17 +290,10 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
         size_t n = 0;
         for (size_t i = 0; i < h->n; i++) {
             const struct hn_trial *t = h->trials[i];
-            const struct hn_metric *mv = NULL;
-            char name[512];
             if (t->status != HN_TRIAL_COMPLETE || t->n_params != params->n) {
                 continue;
             }
-            for (size_t j = 0; j < t->metrics.n; j++) {
-                snprintf(name, sizeof(name), "%s", t->metrics.m[j].name);
-                if (strcmp(name, full) == 0) {
-                    mv = &t->metrics.m[j];
-                }
-            }
+            const struct hn_metric *mv = hn_metrics_get(&t->metrics, full);
             if (mv == NULL) {
                 continue;
             }
@@ -312,11 +304,16 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
                                 t->id, full, mv->value);
                 goto done;
             }
-            if (t->n_params != params->n || inputs_of(l, t, X + n * d, err) != 0) {
-                if (t->n_params != params->n) {
-                    continue;
-                }
+            if (l->use_arch && !has[i]) {
+                hn_error_config(err, NULL,
+                                "trial %ld has no transformer architecture for features: "
+                                "params+arch (use the space 'transformer', or features: params)",
+                                t->id);
                 goto done;
+            }
+            hn_params_to_unit(params, t->x, X + n * d);
+            if (l->use_arch) {
+                scale_arch(l, feat + i * N_ARCH, X + n * d + params->n);
             }
             y[n] = mv->value;
             sem[n] = mv->sem;
@@ -386,6 +383,8 @@ static int learned_fit(void *ctx, const struct hn_history *h, const struct hn_pa
     rc = 0;
 done:
     json_decref(report);
+    free(feat);
+    free(has);
     free(X);
     free(y);
     free(sem);

@@ -208,11 +208,11 @@ static int read_depth(struct transformer *t, struct hn_error *err)
     return 0;
 }
 
-/* Append "  name: {spec}\n" to buf. */
-static void append(char *buf, size_t size, const char *fmt, const char *name, const char *spec)
+/* Append the line "  name: spec" to buf. */
+static void append(char *buf, size_t size, const char *name, const char *spec)
 {
     size_t len = strlen(buf);
-    snprintf(buf + len, size - len, fmt, name, spec);
+    snprintf(buf + len, size - len, "  %s: %s\n", name, spec);
 }
 
 /* Build the parameter set through the same parser as the box space. */
@@ -229,7 +229,7 @@ static int build_params(struct transformer *t, struct hn_error *err)
     if (t->depth_min < t->depth_max) {
         snprintf(spec, sizeof(spec), "{type: int, min: %lld, max: %lld}", (long long)t->depth_min,
                  (long long)t->depth_max);
-        append(yaml, size, "  %s: %s\n", "depth", spec);
+        append(yaml, size, "depth", spec);
         t->depth_index = k++;
     }
     for (int d = 0; d < N_DIMS; d++) {
@@ -243,7 +243,7 @@ static int build_params(struct transformer *t, struct hn_error *err)
                                   (long long)t->values[d][i]);
         }
         snprintf(spec + o, sizeof(spec) - o, "]}");
-        append(yaml, size, "  %s: %s\n", dim_names[d], spec);
+        append(yaml, size, dim_names[d], spec);
         t->index[d] = k++;
     }
     t->attn_index = -1;
@@ -252,7 +252,7 @@ static int build_params(struct transformer *t, struct hn_error *err)
         for (int64_t i = 0; i < t->depth_max; i++) {
             char name[32];
             snprintf(name, sizeof(name), "attn_%lld", (long long)i);
-            append(yaml, size, "  %s: %s\n", name, "{type: bool}");
+            append(yaml, size, name, "{type: bool}");
             k++;
         }
     }
