@@ -45,6 +45,15 @@ int hn_error_config(struct hn_error *err, const char *where, const char *fmt, ..
     return -1;
 }
 
+int hn_error_env(struct hn_error *err, const char *where, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    error_vset(err, HN_ERR_ENVIRONMENT, where, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void hn_error_prefix(struct hn_error *err, const char *fmt, ...)
 {
     if (err == NULL) {

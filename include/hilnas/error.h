@@ -29,6 +29,15 @@ enum hn_error_kind {
     HN_ERR_NONE = 0,
     HN_ERR_RUNTIME,  /* something failed while running (I/O, numerics, a plugin) */
     HN_ERR_CONFIG,   /* the user's input is wrong (study file, option, command line) */
+    /*
+     * The environment failed, not the candidate: a trial directory cannot be created (disk or
+     * inodes full), the backbone or the data of an evaluator are missing or broken, a device
+     * is unreachable. An evaluate() that returns -1 with this kind does not count as a failed
+     * trial: the core stops the study with the message (exit 1), the trial is not recorded as
+     * failed, and a later run resumes it. Only failures of the candidate itself (it does not
+     * fit, it diverged, it timed out) are HN_ERR_RUNTIME.
+     */
+    HN_ERR_ENVIRONMENT,
 };
 
 struct hn_error {
@@ -52,6 +61,10 @@ int hn_error_set(struct hn_error *err, const char *where, const char *fmt, ...) 
 /* Same as hn_error_set() but marks the error as a configuration error (exit code 2). */
 int hn_error_config(struct hn_error *err, const char *where, const char *fmt, ...)
     HN_PRINTF(3, 4);
+
+/* Same as hn_error_set() but marks the error as a failure of the environment (see
+ * HN_ERR_ENVIRONMENT): the study stops instead of recording a failed trial. */
+int hn_error_env(struct hn_error *err, const char *where, const char *fmt, ...) HN_PRINTF(3, 4);
 
 /* Prepend context to an already-set message: "<prefix>: <old message>". Keeps the kind. */
 void hn_error_prefix(struct hn_error *err, const char *fmt, ...) HN_PRINTF(2, 3);

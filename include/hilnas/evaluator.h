@@ -28,6 +28,15 @@ struct hn_eval_request {
     const char *work_dir;           /* per-trial scratch directory (exists), for big outputs */
     uint64_t seed;                  /* per-trial seed, the same on every re-run */
     int threads;                    /* threads this evaluation may use */
+    /*
+     * 1: keep what the evaluation built for later use. An evaluator that trains a model writes
+     * it to <work_dir>/model/ in the engine's checkpoint layout (config.json +
+     * model.safetensors, as hn_llm_save) plus <work_dir>/model/training.json (what produced
+     * it: backbone, selection, steps, seed, losses); `hilnas export` reads it from there. Set
+     * by the core for verify stages and stages with `keep_model: true`, and by `hilnas export`
+     * when it re-derives a trial's weights.
+     */
+    int keep_model;
 };
 
 struct hn_evaluator_ops {
