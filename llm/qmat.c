@@ -54,48 +54,7 @@ size_t hn_dtype_row_bytes(enum hn_dtype dtype, size_t cols)
     return 0;
 }
 
-static uint32_t f32_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof(u));
-    return u;
-}
-
-uint16_t hn_f32_to_bf16(float f)
-{
-    uint32_t u = f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) {
-        return (uint16_t)((u >> 16) | 0x0040u); /* NaN: keep sign and top payload, quiet */
-    }
-    /* round to nearest even on the 16 dropped bits; a carry moves into the exponent, up to inf */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-uint16_t hn_f32_to_f16(float f)
-{
-    uint32_t u = f32_bits(f);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
-    u &= 0x7fffffffu;
-    if (u > 0x7f800000u) {
-        return (uint16_t)(sign | 0x7e00u | ((u >> 13) & 0x3ffu)); /* NaN, quiet */
-    }
-    if (u >= 0x477ff000u) {
-        return (uint16_t)(sign | 0x7c00u); /* >= 65520 (halfway past 65504) and inf: inf */
-    }
-    if (u < 0x38800000u) {
-        /* below 2^-14: a subnormal (or zero) f16 counts units of 2^-24; x * 2^24 is exact and
-         * rintf rounds to nearest even (the default mode); 1024 units is the smallest normal */
-        float x;
-        memcpy(&x, &u, sizeof(x));
-        return (uint16_t)(sign | (uint16_t)rintf(x * 16777216.0f));
-    }
-    uint32_t h = ((u >> 23) - 112u) << 10 | ((u >> 13) & 0x3ffu), rem = u & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) {
-        h++; /* a carry out of the mantissa moves into the exponent */
-    }
-    return (uint16_t)(sign | h);
-}
+/* hn_f32_to_bf16 and hn_f32_to_f16 live in llm/gguf.c (declared in qmat.h and gguf.h) */
 
 void hn_q8_0_block(const float *w, size_t n, uint16_t *scale, int8_t *q)
 {

@@ -38,7 +38,8 @@ const char *hn_dtype_name(enum hn_dtype dtype);
 /* Storage bytes of one row of cols weights. */
 size_t hn_dtype_row_bytes(enum hn_dtype dtype, size_t cols);
 
-/* F32 -> BF16 / F16, round to nearest even; NaN stays NaN (quiet, sign kept), +-inf stays. */
+/* F32 -> BF16 / F16, round to nearest even; NaN stays NaN (quiet, sign kept), +-inf stays,
+ * F16 overflow to +-inf and subnormals kept (implemented in llm/gguf.c, declared in gguf.h too). */
 uint16_t hn_f32_to_bf16(float f);
 uint16_t hn_f32_to_f16(float f);
 
