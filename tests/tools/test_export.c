@@ -356,6 +356,14 @@ Test(export, hf_export_of_kept_and_rederived_trials_evaluates_to_their_val_loss,
         cr_expect(a == b, "block_configs alone: %.12f vs %.12f", b, a);
     }
     json_decref(cfg);
+    /* a re-derivation that does not reproduce the trial is refused, and nothing is written */
+    snprintf(out, sizeof(out), "%s/hf-changed", dir);
+    int rc = export(&err, (const char *const[]){run, "--trial", "1", "-o", out, "--set",
+                                                "evaluators.q.steps=3", NULL});
+    cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "changed since the study ran") != NULL, "%s", err);
+    cr_expect(!exists(out, "config.json"));
+    free(err);
     /* a BF16 export evaluates close to (not exactly at) the F32 loss */
     snprintf(out, sizeof(out), "%s/hf-3-bf16", dir);
     cr_assert_eq(export(&err, (const char *const[]){run, "--trial", "3", "-o", out, "--dtype",
