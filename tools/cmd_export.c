@@ -1199,8 +1199,11 @@ int hn_cmd_export(int argc, char **argv)
     }
     const char *files;
     if (a.format == EX_HF) {
-        files = "config.json, model.safetensors, generation_config.json, tokenizer.json, "
-                "tokenizer_config.json";
+        files = m->config.vocab_size == 256
+                    ? "config.json, model.safetensors, generation_config.json, tokenizer.json, "
+                      "tokenizer_config.json"
+                    : "config.json, model.safetensors, generation_config.json (no tokenizer: "
+                      "the vocabulary is not the 256 bytes)";
         if (export_hf(a.out, m, a.dtype, &err) != 0) {
             goto done;
         }
