@@ -10,3 +10,4 @@ include tests/core/gp.mk
 include tests/llm/local.mk
 include tests/plugins/local.mk
 include tests/tools/local.mk
+include tests/fuzz/local.mk
