@@ -407,15 +407,15 @@ static int write_outputs(struct hn_study *s, struct hn_error *err);
 
 /*
  * trials.csv, pareto.csv and summary.json follow the trials as they finish (each written
- * atomically), so a kill mid-stage leaves them current. A write is skipped while less than ten
- * times the last write's duration has passed since it ended, which bounds their cost to about
- * a tenth of the run for studies with thousands of trials; every stage end writes them anyway.
- * The journal stays the truth: a failed write is a warning.
+ * atomically), so a kill mid-stage leaves them current. Only when a write has become slow
+ * (more than half a second: studies with thousands of trials) is the next one skipped while
+ * less than ten times that has passed, which bounds their cost to about a tenth of the run;
+ * every stage end writes them anyway. The journal stays the truth: a failed write is a warning.
  */
 static void outputs_as_trials_finish(struct hn_study *s)
 {
     double now = hn_monotonic();
-    if (s->outputs_at > 0 && now - s->outputs_at < 10 * s->outputs_took) {
+    if (s->outputs_at > 0 && s->outputs_took > 0.5 && now - s->outputs_at < 10 * s->outputs_took) {
         return;
     }
     struct hn_error e;
