@@ -678,11 +678,21 @@ static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_tr
         goto done;
     }
     if (ev == NULL) {
-        hn_error_config(err, file,
-                        "no evaluator of the study measured trial %ld's val_loss (a trial that "
-                        "only ran oracles has no trained model: export its architecture with "
-                        "--arch --random)",
-                        t->id);
+        json_t *of = json_object_get(t->started, "of");
+        if (json_is_integer(of)) {
+            hn_error_config(err, file,
+                            "no evaluator measured trial %ld's val_loss: it re-measures trial "
+                            "%lld with oracles only; export trial %lld (or run the verify stage "
+                            "with the evaluator, which then keeps the model)",
+                            t->id, (long long)json_integer_value(of),
+                            (long long)json_integer_value(of));
+        } else {
+            hn_error_config(err, file,
+                            "no evaluator of the study measured trial %ld's val_loss (a trial "
+                            "that only ran oracles has no trained model: export its architecture "
+                            "with --arch --random)",
+                            t->id);
+        }
         goto done;
     }
     snprintf(src->evaluator, sizeof(src->evaluator), "%s", ev->name);
@@ -1199,8 +1209,11 @@ int hn_cmd_export(int argc, char **argv)
     }
     const char *files;
     if (a.format == EX_HF) {
-        files = "config.json, model.safetensors, generation_config.json, tokenizer.json, "
-                "tokenizer_config.json";
+        files = m->config.vocab_size == 256
+                    ? "config.json, model.safetensors, generation_config.json, tokenizer.json, "
+                      "tokenizer_config.json"
+                    : "config.json, model.safetensors, generation_config.json (no tokenizer: "
+                      "the vocabulary is not the 256 bytes)";
         if (export_hf(a.out, m, a.dtype, &err) != 0) {
             goto done;
         }

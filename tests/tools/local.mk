@@ -11,3 +11,4 @@ TESTS += tests/llm/test_gguf
 tests_llm_test_gguf_SOURCES = tests/llm/test_gguf.c
 tests_llm_test_gguf_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_gguf_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS)
+EXTRA_DIST += bench/llamacpp/backbone.json bench/llamacpp/study.yaml bench/llamacpp/run.sh bench/llamacpp/compare.py
