@@ -23,18 +23,18 @@ struct hn_journal {
 /* Read a whole file; *len set. NULL with err (a missing file gives an empty buffer). */
 static char *slurp(const char *path, size_t *len, struct hn_error *err)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) {
             *len = 0;
             return calloc(1, 1);
         }
-        hn_error_set(err, path, "cannot open: %s", strerror(errno));
+        hn_error_set(err, path, "cannot open: %s", hn_strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        hn_error_set(err, path, "cannot stat: %s", strerror(errno));
+        hn_error_set(err, path, "cannot stat: %s", hn_strerror(errno));
         close(fd);
         return NULL;
     }
@@ -343,7 +343,7 @@ static int quarantine(const char *dir, const char *path, const char *buf, size_t
     dfd = open(dpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (dfd < 0) {
         hn_error_set(err, dpath, "cannot open to quarantine damaged journal lines: %s",
-                     strerror(errno));
+                     hn_strerror(errno));
         goto done;
     }
     char head[256];
@@ -361,12 +361,12 @@ static int quarantine(const char *dir, const char *path, const char *buf, size_t
         bad = write_all(dfd, buf + sc->torn_off, len - sc->torn_off) || write_all(dfd, "\n", 1);
     }
     if (bad || fsync(dfd) != 0) {
-        hn_error_set(err, dpath, "cannot write the quarantined lines: %s", strerror(errno));
+        hn_error_set(err, dpath, "cannot write the quarantined lines: %s", hn_strerror(errno));
         goto done;
     }
     tfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (tfd < 0) {
-        hn_error_set(err, tmp, "cannot create: %s", strerror(errno));
+        hn_error_set(err, tmp, "cannot create: %s", hn_strerror(errno));
         goto done;
     }
     for (size_t i = 0; i < sc->n && !bad; i++) {
@@ -375,11 +375,11 @@ static int quarantine(const char *dir, const char *path, const char *buf, size_t
         }
     }
     if (bad || fsync(tfd) != 0) {
-        hn_error_set(err, tmp, "cannot write the repaired journal: %s", strerror(errno));
+        hn_error_set(err, tmp, "cannot write the repaired journal: %s", hn_strerror(errno));
         goto done;
     }
     if (rename(tmp, path) != 0) {
-        hn_error_set(err, path, "cannot replace by the repaired journal: %s", strerror(errno));
+        hn_error_set(err, path, "cannot replace by the repaired journal: %s", hn_strerror(errno));
         goto done;
     }
     rc = hn_fsync_dir(dir, err);
@@ -429,7 +429,7 @@ struct hn_journal *hn_journal_open_repair(const char *dir, hn_journal_event_fn f
     }
     j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (j->lock_fd < 0) {
-        hn_error_set(err, lock_path, "cannot open lock file: %s", strerror(errno));
+        hn_error_set(err, lock_path, "cannot open lock file: %s", hn_strerror(errno));
         goto fail;
     }
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
@@ -462,7 +462,7 @@ struct hn_journal *hn_journal_open_repair(const char *dir, hn_journal_event_fn f
     }
     j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (j->fd < 0) {
-        hn_error_set(err, j->path, "cannot open for appending: %s", strerror(errno));
+        hn_error_set(err, j->path, "cannot open for appending: %s", hn_strerror(errno));
         goto fail;
     }
     if (sc.torn && sc.damaged == 0) {
@@ -472,7 +472,7 @@ struct hn_journal *hn_journal_open_repair(const char *dir, hn_journal_event_fn f
                j->path, len - sc.torn_off);
         if (ftruncate(j->fd, (off_t)sc.torn_off) != 0 || fsync(j->fd) != 0) {
             hn_error_set(err, j->path, "cannot truncate the torn last line: %s",
-                         strerror(errno));
+                         hn_strerror(errno));
             goto fail;
         }
     }
@@ -518,13 +518,13 @@ int hn_journal_append(struct hn_journal *journal, const json_t *event, int sync,
             return hn_error_set(err, journal->path,
                                 "cannot append to the journal: %s (free disk space, then run "
                                 "again: completed trials are kept)",
-                                strerror(errno));
+                                hn_strerror(errno));
         }
         off += (size_t)w;
     }
     free(line);
     if (sync && fdatasync(journal->fd) != 0) {
-        return hn_error_set(err, journal->path, "fsync failed: %s", strerror(errno));
+        return hn_error_set(err, journal->path, "fsync failed: %s", hn_strerror(errno));
     }
     journal->events++;
     return 0;
@@ -572,7 +572,7 @@ int hn_journal_read_status(const char *dir, hn_journal_event_fn fn, void *data,
     }
     if (access(path, R_OK) != 0) {
         hn_error_config(err, dir, "not a study directory: %s is missing or unreadable (%s)",
-                        HN_JOURNAL_FILE, strerror(errno));
+                        HN_JOURNAL_FILE, hn_strerror(errno));
         free(path);
         return -1;
     }

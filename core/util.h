@@ -27,6 +27,9 @@ char *hn_strdup_printf(const char *fmt, ...) HN_PRINTF(1, 2);
 long hn_find_duplicate(const char *const *names, size_t n, long *first);
 /* fsync a directory (after creating/renaming a file in it); 0 or -1 with err. */
 int hn_fsync_dir(const char *dir, struct hn_error *err);
+/* strerror() for any thread: the message of errnum in a buffer of the calling thread (valid
+ * until its next call). strerror() itself may share one buffer between threads. */
+const char *hn_strerror(int errnum);
 /* Write a whole file atomically (tmp + fsync + rename); 0 or -1 with err. */
 int hn_write_file_atomic(const char *path, const char *data, size_t len, struct hn_error *err);
 

@@ -91,14 +91,14 @@ static char *read_all(const char *path, size_t budget, size_t *len, int *usage, 
                       size_t why_size)
 {
     *usage = 1;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (f == NULL) {
-        snprintf(why, why_size, "cannot read: %s", strerror(errno));
+        snprintf(why, why_size, "cannot read: %s", hn_strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
-        snprintf(why, why_size, "cannot stat: %s", strerror(errno));
+        snprintf(why, why_size, "cannot stat: %s", hn_strerror(errno));
         fclose(f);
         return NULL;
     }
@@ -148,7 +148,7 @@ static char *read_all(const char *path, size_t budget, size_t *len, int *usage, 
         n += got;
         if (got == 0) {
             if (ferror(f)) {
-                snprintf(why, why_size, "cannot read: %s", strerror(errno ? errno : EIO));
+                snprintf(why, why_size, "cannot read: %s", hn_strerror(errno ? errno : EIO));
                 free(buf);
                 buf = NULL;
             }
