@@ -676,7 +676,21 @@ done:
 static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_error *err)
 {
     struct hn_source *src = &s->sources[st->fit];
-    struct hn_history h = history_of(s);
+    /* the trials of the stages before this one: a resumed study fits on the same data, not
+     * also on what later stages (a verify stage, say) measured */
+    struct hn_trial **before = calloc(s->r.n + 1, sizeof(*before));
+    struct hn_history h = {.n = 0, .trials = before};
+    if (before == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < s->r.n; i++) {
+        for (const struct hn_stage *k = s->stages; k < st; k++) {
+            if (strcmp(s->r.trials[i]->stage, k->name) == 0) {
+                before[h.n++] = s->r.trials[i];
+                break;
+            }
+        }
+    }
     double t0 = hn_monotonic();
     if (src->shared) {
         pthread_mutex_lock(&src->lock);
@@ -685,6 +699,7 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
     if (src->shared) {
         pthread_mutex_unlock(&src->lock);
     }
+    free(before);
     if (fit_rc != 0) {
         hn_error_prefix(err, "stage '%s': oracle '%s' (fit)", st->name, src->name);
         return -1;
@@ -696,6 +711,106 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
                         json_pack("{s:s, s:s, s:s}", "event", "fit", "stage", st->name, "oracle",
                                   src->name),
                         1, err);
+}
+
+/* CSV field: s quoted when it holds a comma, quote or newline. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\n\r") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') {
+            fputc('"', f);
+        }
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Predicted vs re-measured, per verify trial and metric: the verify trial's metric <src>.<m>
+ * against the re-measured trial's <model>.<m> where <model> is a fitted (learned) oracle.
+ * Written to <output>/<stage>-verify.csv; the log sums it up and warns about every
+ * re-measurement outside the model's 95 % interval. */
+static int verify_report(struct hn_study *s, const struct hn_stage *st, struct hn_error *err)
+{
+    char *buf = NULL, name[512];
+    size_t len = 0, rows = 0, outside = 0;
+    double abs_err = 0.0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    fputs("trial,of,measured_metric,predicted_metric,measured,predicted,predicted_sem,error,"
+          "inside95\n",
+          f);
+    for (size_t i = 0; i < s->r.n; i++) {
+        const struct hn_trial *t = s->r.trials[i];
+        long of = s->r.of[i];
+        if (strcmp(t->stage, st->name) != 0 || t->status != HN_TRIAL_COMPLETE || of < 0 ||
+            (size_t)of >= s->r.n) {
+            continue;
+        }
+        const struct hn_trial *o = s->r.trials[of];
+        for (size_t a = 0; a < t->metrics.n; a++) {
+            const struct hn_metric *mv = &t->metrics.m[a];
+            const char *ms = strchr(mv->name, '.');
+            for (size_t b = 0; ms != NULL && b < o->metrics.n; b++) {
+                const struct hn_metric *pv = &o->metrics.m[b];
+                const char *ps = strchr(pv->name, '.');
+                if (ps == NULL || strcmp(ps, ms) != 0) {
+                    continue;
+                }
+                long src = -1;
+                for (size_t k = 0; k < s->n_sources; k++) {
+                    size_t nl = strlen(s->sources[k].name);
+                    if ((size_t)(ps - pv->name) == nl &&
+                        strncmp(pv->name, s->sources[k].name, nl) == 0) {
+                        src = (long)k;
+                    }
+                }
+                if (src < 0 || s->sources[src].plugin->kind != HN_KIND_ORACLE ||
+                    s->sources[src].plugin->oracle->fit == NULL || !(pv->value != 0)) {
+                    continue;
+                }
+                double e = (mv->value - pv->value) / pv->value;
+                int inside = isfinite(pv->sem) && fabs(mv->value - pv->value) <= 1.96 * pv->sem;
+                fprintf(f, "%ld,%ld,", t->id, of);
+                csv_field(f, mv->name);
+                fputc(',', f);
+                csv_field(f, pv->name);
+                fprintf(f, ",%.17g,%.17g,%.17g,%.6f,%d\n", mv->value, pv->value, pv->sem, e,
+                        inside);
+                rows++;
+                abs_err += fabs(e);
+                if (!inside) {
+                    outside++;
+                    hn_log(HN_LOG_WARNING,
+                           "[%s] trial %ld (re-measuring %ld): %s = %.4g, but %s predicted "
+                           "%.4g +- %.2g (%+.1f %%): outside the model's 95 %% interval",
+                           st->name, t->id, of, mv->name, mv->value, pv->name, pv->value,
+                           1.96 * pv->sem, 100 * e);
+                }
+            }
+        }
+    }
+    fclose(f);
+    int rc = 0;
+    if (rows > 0) {
+        snprintf(name, sizeof(name), "%s-verify.csv", st->name);
+        char *path = hn_path_join(s->output, name);
+        rc = path == NULL ? hn_error_set(err, NULL, "out of memory")
+                          : hn_write_file_atomic(path, buf, len, err);
+        free(path);
+        hn_log(rows > 0 && outside > 0 ? HN_LOG_WARNING : HN_LOG_INFO,
+               "[%s] predicted vs re-measured: %zu comparisons, mean absolute error %.1f %%, "
+               "%zu outside the model's 95 %% interval (%s)",
+               st->name, rows, 100 * abs_err / (double)rows, outside, name);
+    }
+    free(buf);
+    return rc;
 }
 
 /* Re-measure the Pareto set of the earlier search stages with this stage's sources. */
@@ -772,6 +887,9 @@ static int run_verify(struct hn_study *s, size_t stage_index, void *ex, struct h
     }
     if (env_stop) {
         *err = env_err;
+        goto done;
+    }
+    if (!interrupted && verify_report(s, st, err) != 0) {
         goto done;
     }
     rc = 0;
