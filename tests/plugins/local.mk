@@ -43,6 +43,9 @@ TESTS += tests/plugins/test_device
 tests_plugins_test_device_SOURCES = tests/plugins/test_device.c tests/core/testutil.c
 tests_plugins_test_device_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_device_LDADD = $(HN_TEST_LIBS)
+if HN_MPIRUN
+tests_plugins_test_device_CPPFLAGS += -DHN_TEST_MPIRUN='"$(MPIRUN)"'
+endif
 check_PROGRAMS += tests/plugins/test_latency_model
 TESTS += tests/plugins/test_latency_model
 tests_plugins_test_latency_model_SOURCES = tests/plugins/test_latency_model.c \

@@ -522,3 +522,114 @@ Test(device, a_crash_is_named_and_the_log_is_capped, .timeout = 60)
     free(qsim);
     free(tmp);
 }
+
+/*
+ * Fault injection (issue 8): a device that fails, hangs, crashes or prints NaN for about 20 % of
+ * the architectures (tests/data/device/faulty.sh decides from the architecture alone), under
+ * Sobol sampling then gpbo. The study finishes, every failure is recorded with its reason, and
+ * only finite, correct values are in the journal (what the GP is told).
+ */
+static void run_faulty(const char *tag, const char *executor, int mpi)
+{
+    char *tmp = tu_tmpdir(tag), path[4600], *err = NULL, *out = NULL;
+    char *qf, cmd[4700], faulty[4400];
+    snprintf(faulty, sizeof(faulty), "%s/tests/data/device/faulty.sh", tu_srcdir());
+    qf = yaml_quote(faulty);
+    snprintf(cmd, sizeof(cmd), "[sh, %s, \"{arch}\"]", qf);
+    free(qf);
+    char *text = study_text(tmp, "faults", cmd, 1, executor, 8);
+    char *st = strstr(text, "stages:");
+    cr_assert_not_null(st);
+    *st = '\0';
+    size_t size = strlen(text) + 200;
+    char *full = malloc(size);
+    snprintf(full, size,
+             "%sstages:\n  - {name: init, sampler: sobol, trials: 10}\n"
+             "  - {name: bo, optimizer: {plugin: gpbo, restarts: 2}, trials: 6}\n",
+             text);
+    char run[4500];
+    snprintf(run, sizeof(run), "%s/run", tmp);
+    int rc;
+    if (!mpi) {
+        rc = tu_run_study_text(tmp, full, "run", &err);
+    } else {
+#ifdef HN_TEST_MPIRUN
+        snprintf(path, sizeof(path), "%s/study.yaml", tmp);
+        cr_assert_eq(tu_write_file(path, full), 0);
+        char *argv[] = {HN_TEST_MPIRUN, "--oversubscribe", "-np", "3", (char *)tu_hilnas(), "run",
+                        path, "--output", run, NULL};
+        char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", NULL};
+        rc = tu_run(argv, env, &out, &err);
+#else
+        rc = -1;
+#endif
+    }
+    cr_assert_eq(rc, 0, "%s: exit %d: %s", tag, rc, err);
+    free(err);
+    free(out);
+    snprintf(path, sizeof(path), "%s/journal.jsonl", run);
+    char *journal = tu_read_file(path), *save = NULL;
+    cr_assert_not_null(journal);
+    long hidden[64] = {0}, layers[64] = {0}, ffn[64] = {0};
+    int done = 0, failed = 0;
+    static const char *const reason[4] = {"exited with 3: device lost", "ran past timeout_s",
+                                          "killed by signal 11 (SIGSEGV)",
+                                          "printed no JSON object"};
+    for (char *line = strtok_r(journal, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "event"));
+        json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+        if (type == NULL || id < 0 || id >= 64) {
+            json_decref(ev);
+            continue;
+        }
+        long k = (7 * hidden[id] + 13 * layers[id] + 3 * ffn[id]) % 20;
+        if (strcmp(type, "started") == 0) {
+            json_t *a = json_object_get(ev, "arch");
+            hidden[id] = (long)json_integer_value(json_object_get(a, "hidden_size"));
+            layers[id] = (long)json_integer_value(json_object_get(a, "num_hidden_layers"));
+            ffn[id] = (long)json_integer_value(json_object_get(a, "intermediate_size"));
+        } else if (strcmp(type, "completed") == 0) {
+            json_t *m = json_object_get(ev, "metrics");
+            double pv = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms"),
+                                                          "value"));
+            cr_expect(k >= 4, "%s: trial %lld (k = %ld) should have failed", tag, (long long)id,
+                      k);
+            cr_expect(isfinite(pv) && fabs(pv - hidden[id] * layers[id] / 100.0) < 1e-9,
+                      "%s: trial %lld: %g", tag, (long long)id, pv);
+            done++;
+        } else if (strcmp(type, "failed") == 0) {
+            const char *r = json_string_value(json_object_get(ev, "reason"));
+            cr_expect(k < 4 && r != NULL && strstr(r, reason[k < 4 ? k : 0]) != NULL,
+                      "%s: trial %lld (k = %ld) failed with: %s", tag, (long long)id, k, r);
+            cr_expect_null(json_object_get(ev, "metrics"));
+            failed++;
+        }
+        json_decref(ev);
+    }
+    printf("%s: %d complete, %d failed\n", tag, done, failed);
+    cr_expect_eq(done + failed, 16, "%s: %d complete + %d failed", tag, done, failed);
+    cr_expect_gt(failed, 0, "%s: the faults were injected", tag);
+    free(journal);
+    free(full);
+    free(text);
+    free(tmp);
+}
+
+Test(device_faults, serial, .timeout = 240)
+{
+    run_faulty("faults-serial", "", 0);
+}
+
+Test(device_faults, threads, .timeout = 240)
+{
+    run_faulty("faults-threads", "executor: {plugin: threads, workers: 2}\n", 0);
+}
+
+#ifdef HN_TEST_MPIRUN
+Test(device_faults, mpi, .timeout = 240)
+{
+    run_faulty("faults-mpi", "executor: {plugin: mpi}\n", 1);
+}
+#endif
