@@ -2,7 +2,8 @@
 # benchmarks, the tests and the transformer plugins.
 noinst_LTLIBRARIES += llm/libhnllm.la
 llm_libhnllm_la_SOURCES = llm/adamw.c llm/checkpoint.c llm/checkpoint.h llm/decode.c \
-	llm/decode.h llm/model.c llm/model.h llm/ops.c llm/ops.h llm/train.c llm/train.h
+	llm/decode.h llm/model.c llm/model.h llm/ops.c llm/ops.h llm/train.c llm/train.h \
+	llm/importance.c llm/importance.h
 llm_libhnllm_la_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 llm_libhnllm_la_LIBADD = $(HN_CORE_LIBS) $(OPENBLAS_LIBS) $(JANSSON_LIBS) -lm
 include llm/io.mk

@@ -9,3 +9,8 @@ tests_llm_test_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_cli_LDADD = $(HN_TEST_LIBS)
 include tests/llm/io.mk
 EXTRA_DIST += tests/llm/llama_reference.py
+check_PROGRAMS += tests/llm/test_importance
+TESTS += tests/llm/test_importance
+tests_llm_test_importance_SOURCES = tests/llm/test_importance.c tests/core/testutil.c
+tests_llm_test_importance_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_llm_test_importance_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
