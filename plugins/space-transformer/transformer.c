@@ -12,7 +12,9 @@
  * head_dim, vocabulary, RoPE and norms are the backbone's. Every value must fit in the
  * backbone (a pruned model inherits a slice of its weights). A point is valid when heads is a
  * multiple of kv_heads; with `attention: per-layer`, when at least one kept layer keeps its
- * attention, unless `allow_attention_free` is set.
+ * attention, unless `allow_attention_free` is set. `runtime: llama.cpp` keeps the candidates
+ * within what llama.cpp runs (docs/export.md): a layer may skip attention only when layer 0
+ * keeps it (llama.cpp takes the attention head size from layer 0).
  *
  * With `include_backbone` (the default) every listed dimension also offers the backbone's own
  * value and depth reaches the backbone's layer count, so the unpruned backbone is always a
@@ -49,6 +51,7 @@
 #include "hilnas/log.h"
 #include "llm/checkpoint.h"
 #include "llm/importance.h"
+#include "llm/cost.h"
 #include "llm/llm_config.h"
 #include "llm/model.h"
 #include "llm/tokens.h"
@@ -75,6 +78,7 @@ struct transformer {
     } cal;
     const char *study_dir;
     struct hn_importance *imp; /* computed on first use (keep: importance, attention: ranked) */
+    int runtime; /* index into runtimes */
 
     struct hn_llm_config base;
     int64_t depth_min, depth_max;
@@ -124,6 +128,7 @@ static const struct hn_option calibration_options[] = {
      .help = "Tokens per window (as the evaluator's seq, to share its cache)."},
     {.name = NULL},
 };
+static const char *const runtimes[] = {"any", "llama.cpp", NULL};
 
 static const struct hn_option transformer_options[] = {
     {.name = "backbone",
@@ -180,6 +185,13 @@ static const struct hn_option transformer_options[] = {
      .def = "false",
      .offset = offsetof(struct transformer, allow_attention_free),
      .help = "With attention: per-layer, allow architectures where no layer has attention."},
+    {.name = "runtime",
+     .type = HN_OPT_ENUM,
+     .def = "any",
+     .choices = runtimes,
+     .offset = offsetof(struct transformer, runtime),
+     .help = "Keep candidates within what a runtime runs: any, or llama.cpp (layer 0 keeps its "
+             "attention when any layer has attention; see docs/export.md)."},
     {.name = NULL},
 };
 
@@ -546,6 +558,17 @@ static int transformer_check(void *ctx, const double *x, char *why, size_t why_s
         if (!any) {
             snprintf(why, why_size, "no kept layer has attention (set allow_attention_free)");
             return 0;
+        }
+    }
+    if (t->runtime == 1 && c.num_hidden_layers > 1 && !c.attention_layers[0]) {
+        for (int i = 1; i < c.num_hidden_layers; i++) {
+            if (c.attention_layers[i]) {
+                snprintf(why, why_size,
+                         "layer 0 skips attention while layer %d has it: llama.cpp cannot run "
+                         "that (runtime: llama.cpp)",
+                         i);
+                return 0;
+            }
         }
     }
     return 1;
