@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,70 @@
 #include <unistd.h>
 
 #include "core/util.h"
+
+char *hn_strdup_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (len < 0) {
+        return NULL;
+    }
+    char *s = malloc((size_t)len + 1);
+    if (s != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(s, (size_t)len + 1, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+struct dup_entry {
+    const char *name;
+    size_t index;
+};
+
+static int dup_cmp(const void *a, const void *b)
+{
+    const struct dup_entry *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c != 0) {
+        return c;
+    }
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+long hn_find_duplicate(const char *const *names, size_t n, long *first)
+{
+    *first = -1;
+    if (n < 2) {
+        return -1;
+    }
+    struct dup_entry *e = malloc(n * sizeof(*e));
+    if (e == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        e[i].name = names[i];
+        e[i].index = i;
+    }
+    qsort(e, n, sizeof(*e), dup_cmp);
+    long second = -1;
+    for (size_t k = 0; k + 1 < n;) {
+        size_t run = k;
+        while (run + 1 < n && strcmp(e[run + 1].name, e[k].name) == 0) {
+            run++;
+        }
+        if (run > k && (second < 0 || (long)e[k + 1].index < second)) {
+            second = (long)e[k + 1].index;
+            *first = (long)e[k].index;
+        }
+        k = run + 1;
+    }
+    free(e);
+    return second;
+}
 
 double hn_now(void)
 {
@@ -26,6 +91,31 @@ double hn_monotonic(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* strerror_r is the XSI one (int) or the GNU one (char *) depending on feature macros */
+static inline const char *strerror_pick_int(int rc, const char *buf)
+{
+    return rc == 0 ? buf : NULL;
+}
+
+static inline const char *strerror_pick_ptr(const char *msg, const char *buf)
+{
+    (void)buf;
+    return msg;
+}
+
+const char *hn_strerror(int errnum)
+{
+    static __thread char buf[160];
+    buf[0] = '\0';
+    __typeof__(strerror_r(errnum, buf, sizeof(buf))) r = strerror_r(errnum, buf, sizeof(buf));
+    const char *msg = _Generic(r, int: strerror_pick_int, default: strerror_pick_ptr)(r, buf);
+    if (msg == NULL || msg[0] == '\0') {
+        snprintf(buf, sizeof(buf), "error %d", errnum);
+        msg = buf;
+    }
+    return msg;
+}
+
 int hn_mkdir_p(const char *path, struct hn_error *err)
 {
     char buf[4096];
@@ -39,7 +129,7 @@ int hn_mkdir_p(const char *path, struct hn_error *err)
             char saved = buf[i];
             buf[i] = '\0';
             if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                return hn_error_set(err, buf, "cannot create directory: %s", strerror(errno));
+                return hn_error_set(err, buf, "cannot create directory: %s", hn_strerror(errno));
             }
             buf[i] = saved;
         }
@@ -74,14 +164,14 @@ char *hn_strdup(const char *s)
 
 int hn_fsync_dir(const char *dir, struct hn_error *err)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        return hn_error_set(err, dir, "cannot open directory to sync it: %s", strerror(errno));
+        return hn_error_set(err, dir, "cannot open directory to sync it: %s", hn_strerror(errno));
     }
     int rc = fsync(fd);
     close(fd);
     if (rc != 0 && errno != EINVAL) {
-        return hn_error_set(err, dir, "fsync failed: %s", strerror(errno));
+        return hn_error_set(err, dir, "fsync failed: %s", hn_strerror(errno));
     }
     return 0;
 }
@@ -90,9 +180,9 @@ int hn_write_file_atomic(const char *path, const char *data, size_t len, struct 
 {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
-        return hn_error_set(err, tmp, "cannot create: %s", strerror(errno));
+        return hn_error_set(err, tmp, "cannot create: %s", hn_strerror(errno));
     }
     size_t off = 0;
     while (off < len) {
@@ -101,7 +191,7 @@ int hn_write_file_atomic(const char *path, const char *data, size_t len, struct 
             if (errno == EINTR) {
                 continue;
             }
-            hn_error_set(err, tmp, "write failed: %s (is the disk full?)", strerror(errno));
+            hn_error_set(err, tmp, "write failed: %s (is the disk full?)", hn_strerror(errno));
             close(fd);
             unlink(tmp);
             return -1;
@@ -109,12 +199,12 @@ int hn_write_file_atomic(const char *path, const char *data, size_t len, struct 
         off += (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        hn_error_set(err, tmp, "fsync/close failed: %s", strerror(errno));
+        hn_error_set(err, tmp, "fsync/close failed: %s", hn_strerror(errno));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        hn_error_set(err, path, "cannot rename %s into place: %s", tmp, strerror(errno));
+        hn_error_set(err, path, "cannot rename %s into place: %s", tmp, hn_strerror(errno));
         unlink(tmp);
         return -1;
     }
