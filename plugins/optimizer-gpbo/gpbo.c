@@ -47,6 +47,7 @@
 #include "hilnas/sobol.h"
 #include "plugins/optimizer-gpbo/acquisition.h"
 #include "plugins/optimizer-gpbo/gpbo.h"
+#include "plugins/optimizer-gpbo/models.h"
 
 #define MAX_METRICS 32
 #define LOG_TINY (-690.7755) /* log(1e-300) */
@@ -55,6 +56,14 @@ enum acq_kind { ACQ_AUTO, ACQ_LOGEI, ACQ_EHVI, ACQ_NEHVI, ACQ_PAREGO };
 
 static const char *const acquisitions[] = {"auto", "logei", "ehvi", "nehvi", "parego", NULL};
 static const char *const kernels[] = {"matern52", "rbf", NULL};
+
+enum discrete_mode { DISCRETE_LOCAL, DISCRETE_ROUND };
+static const char *const discrete_modes[] = {"local", "round", NULL};
+
+static const char *const prior_names[] = {"none", "lognormal", "gamma", NULL};
+
+enum start_mode { STARTS_BEST, STARTS_BOLTZMANN };
+static const char *const start_modes[] = {"best", "boltzmann", NULL};
 
 struct gpbo {
     /* options */
@@ -68,6 +77,15 @@ struct gpbo {
     int64_t gp_restarts;
     const struct hn_config_node *log_metrics;
     int64_t seed;
+    int64_t full_fit_max;
+    double anchor_growth;
+    int discrete;
+    int64_t enumerate_max;
+    int starts;
+    int priors;
+
+    /* reuse of GP fits between asks (models.c); mutable through the const gpbo of an ask */
+    struct gpbo_models *models;
 
     /* from the study */
     const struct hn_space *space;
@@ -164,6 +182,56 @@ static const struct hn_option gpbo_options[] = {
      .def = NULL,
      .offset = offsetof(struct gpbo, log_metrics),
      .help = "Metrics (full or short names) modelled in log space, e.g. [latency]."},
+    {.name = "full_fit_max",
+     .type = HN_OPT_INT,
+     .def = "200",
+     .min = 2,
+     .max = 1e9,
+     .bounded = 1,
+     .offset = offsetof(struct gpbo, full_fit_max),
+     .help = "Up to this many observations of a metric, each ask fits its GP from scratch; "
+             "beyond, hyperparameters are refitted (warm-started, one start) only at anchor "
+             "sizes growing by anchor_growth, and the points since the last anchor join by "
+             "block Cholesky updates."},
+    {.name = "anchor_growth",
+     .type = HN_OPT_DOUBLE,
+     .def = "1.1",
+     .min = 1.0001,
+     .max = 10,
+     .bounded = 1,
+     .offset = offsetof(struct gpbo, anchor_growth),
+     .help = "Ratio between successive refit sizes beyond full_fit_max."},
+    {.name = "discrete",
+     .type = HN_OPT_ENUM,
+     .def = "local",
+     .choices = discrete_modes,
+     .offset = offsetof(struct gpbo, discrete),
+     .help = "Discrete parameters: local (exhaustive enumeration of small all-discrete spaces, "
+             "else hill climbs over one-step neighbours from the rounded continuous optima and "
+             "the best raw samples) or round (round the continuous optimum; for comparison)."},
+    {.name = "enumerate_max",
+     .type = HN_OPT_INT,
+     .def = "4096",
+     .min = 0,
+     .max = 1e7,
+     .bounded = 1,
+     .offset = offsetof(struct gpbo, enumerate_max),
+     .help = "All-discrete spaces with at most this many points are searched exhaustively."},
+    {.name = "starts",
+     .type = HN_OPT_ENUM,
+     .def = "best",
+     .choices = start_modes,
+     .offset = offsetof(struct gpbo, starts),
+     .help = "Starts of the gradient search among the raw samples: the best ones, or "
+             "boltzmann (BoTorch's initialize_q_batch: sampled with weights exp(z), z the "
+             "standardized acquisition values, the best always included)."},
+    {.name = "priors",
+     .type = HN_OPT_ENUM,
+     .def = "lognormal",
+     .choices = prior_names,
+     .offset = offsetof(struct gpbo, priors),
+     .help = "GP hyperparameter priors: lognormal (BoTorch >= 0.12's dimension-scaled ones), "
+             "gamma (BoTorch <= 0.11's) or none."},
     {.name = "seed",
      .type = HN_OPT_INT,
      .def = "-1",
@@ -598,6 +666,7 @@ struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history 
     hn_gp_options_default(&opt);
     opt.kernel = g->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52;
     opt.restarts = (int)g->gp_restarts;
+    opt.use_priors = g->priors; /* the order of prior_names is enum hn_gp_priors' */
     for (size_t k = 0; k < g->n_metrics; k++) {
         size_t n = 0;
         for (size_t i = 0; i < N; i++) {
@@ -615,7 +684,9 @@ struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history 
         }
         opt.log_transform = g->metric_log[k];
         opt.seed = hn_rng_derive(seed, k);
-        st->gp[k] = hn_gp_fit(X, y, sem, n, D, &opt, err);
+        st->gp[k] = gpbo_models_fit(g->models, k, X, y, sem, n, D, &opt, (size_t)g->full_fit_max,
+                                    g->anchor_growth, hn_rng_derive(g->stream_seed, 0x616e6300 + k),
+                                    err);
         if (st->gp[k] == NULL) {
             hn_error_prefix(err, "fitting the GP of %s", g->metric[k]);
             goto fail;
@@ -780,104 +851,198 @@ static int posterior(const struct gpbo_state *st, size_t k, const double *z, dou
     return 0;
 }
 
-double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad)
+/*
+ * The acquisition from the posteriors at one point: constraint models (cmu, csd: g->nc each)
+ * and objectives (mu, sd: st->m, oriented). With d_* != NULL, the partial derivatives w.r.t.
+ * each mean and standard deviation. Not for nehvi (Monte Carlo on joint samples).
+ */
+static double acq_from_posteriors(const struct gpbo_state *st, const double *cmu,
+                                  const double *csd, const double *mu, const double *sd,
+                                  double *d_cmu, double *d_csd, double *d_mu, double *d_sd)
 {
     const struct gpbo *g = st->g;
-    size_t D = g->dim, m = st->m;
-    double dmu[GPBO_MAX_OBJ][HN_GP_MAX_DIM], dsd[GPBO_MAX_OBJ][HN_GP_MAX_DIM];
-    double cm[HN_GP_MAX_DIM], cs[HN_GP_MAX_DIM];
-    double value = 0;
-    if (grad) {
-        memset(grad, 0, D * sizeof(double));
-    }
+    size_t m = st->m;
+    double value = 0, a, b;
     for (size_t c = 0; c < g->nc; c++) {
-        double mu, sd, a, b;
-        if (posterior(st, g->con_metric[c], z, &mu, &sd, grad ? cm : NULL, grad ? cs : NULL) != 0) {
-            return -HUGE_VAL;
+        value += gpbo_log_pof2(cmu[c], csd[c], g->con_lo[c], g->con_hi[c], &a, &b);
+        if (d_cmu) {
+            d_cmu[c] = a;
+            d_csd[c] = b;
         }
-        value += gpbo_log_pof2(mu, sd, g->con_lo[c], g->con_hi[c], &a, &b);
-        if (grad) {
-            for (size_t i = 0; i < D; i++) {
-                grad[i] += a * cm[i] + b * cs[i];
-            }
+    }
+    if (d_mu) {
+        for (size_t j = 0; j < m; j++) {
+            d_mu[j] = d_sd[j] = 0;
         }
     }
     if (!st->feasible && g->nc > 0) {
         return value; /* find the feasible region first */
     }
-    double mu[GPBO_MAX_OBJ], sd[GPBO_MAX_OBJ], gm[GPBO_MAX_OBJ], gs[GPBO_MAX_OBJ];
-    for (size_t j = 0; j < m; j++) {
+    if (st->kind == ACQ_LOGEI) {
+        if (!isfinite(st->best)) {
+            /* no feasible incumbent yet (only possible without constraints: never) */
+            a = -1;
+            b = 0;
+            value += -mu[0];
+        } else {
+            value += gpbo_log_ei(mu[0], sd[0], st->best, &a, &b);
+        }
+        if (d_mu) {
+            d_mu[0] = a;
+            d_sd[0] = b;
+        }
+        return value;
+    }
+    double gm[GPBO_MAX_OBJ], gs[GPBO_MAX_OBJ];
+    double e = gpbo_ehvi_value(st->ehvi, mu, sd, d_mu ? gm : NULL, d_mu ? gs : NULL);
+    if (e > 1e-300) {
+        value += log(e);
+        for (size_t j = 0; d_mu && j < m; j++) {
+            d_mu[j] = gm[j] / e;
+            d_sd[j] = gs[j] / e;
+        }
+    } else {
+        value += LOG_TINY;
+    }
+    return value;
+}
+
+/* nehvi's log value at z, its gradient (central differences) added into grad when not NULL. */
+static double nehvi_log(const struct gpbo_state *st, const double *z, double *grad)
+{
+    size_t D = st->g->dim;
+    double e = nehvi_value(st, z);
+    if (!isfinite(e)) {
+        return -HUGE_VAL;
+    }
+    if (grad && e > 1e-300) {
+        double zz[HN_GP_MAX_DIM], step = 1e-6;
+        memcpy(zz, z, D * sizeof(double));
+        for (size_t i = 0; i < D; i++) {
+            zz[i] = z[i] + step;
+            double up = nehvi_value(st, zz);
+            zz[i] = z[i] - step;
+            double down = nehvi_value(st, zz);
+            zz[i] = z[i];
+            grad[i] += (log(fmax(up, 1e-300)) - log(fmax(down, 1e-300))) / (2 * step);
+        }
+    }
+    return log(fmax(e, 1e-300));
+}
+
+double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad)
+{
+    const struct gpbo *g = st->g;
+    size_t D = g->dim, m = st->m, nc = g->nc;
+    double dmu[GPBO_MAX_OBJ][HN_GP_MAX_DIM], dsd[GPBO_MAX_OBJ][HN_GP_MAX_DIM];
+    double dcm[MAX_METRICS][HN_GP_MAX_DIM], dcs[MAX_METRICS][HN_GP_MAX_DIM];
+    double cmu[MAX_METRICS], csd[MAX_METRICS], mu[GPBO_MAX_OBJ], sd[GPBO_MAX_OBJ];
+    double a_cm[MAX_METRICS], a_cs[MAX_METRICS], a_mu[GPBO_MAX_OBJ], a_sd[GPBO_MAX_OBJ];
+    int objectives = st->feasible || nc == 0;
+    for (size_t c = 0; c < nc; c++) {
+        if (posterior(st, g->con_metric[c], z, &cmu[c], &csd[c], grad ? dcm[c] : NULL,
+                      grad ? dcs[c] : NULL) != 0) {
+            return -HUGE_VAL;
+        }
+    }
+    for (size_t j = 0; objectives && st->kind != ACQ_NEHVI && j < m; j++) {
         if (posterior(st, st->obj_model[j], z, &mu[j], &sd[j], grad ? dmu[j] : NULL,
                       grad ? dsd[j] : NULL) != 0) {
             return -HUGE_VAL;
         }
         mu[j] *= st->sign[j];
-        if (grad) {
-            for (size_t i = 0; i < D; i++) {
-                dmu[j][i] *= st->sign[j];
-            }
+        for (size_t i = 0; grad && i < D; i++) {
+            dmu[j][i] *= st->sign[j];
         }
     }
-    if (st->kind == ACQ_LOGEI) {
-        if (!isfinite(st->best)) {
-            /* no feasible incumbent yet (only possible without constraints: never) */
-            value += -mu[0];
-            gm[0] = -1;
-            gs[0] = 0;
-        } else {
-            value += gpbo_log_ei(mu[0], sd[0], st->best, &gm[0], &gs[0]);
+    double value;
+    if (st->kind == ACQ_NEHVI) {
+        /* the constraints through acq_from_posteriors, the objectives by Monte Carlo */
+        value = 0;
+        for (size_t c = 0; c < nc; c++) {
+            value += gpbo_log_pof2(cmu[c], csd[c], g->con_lo[c], g->con_hi[c], &a_cm[c], &a_cs[c]);
         }
-    } else {
-        double e = 0;
-        if (st->kind == ACQ_EHVI) {
-            e = gpbo_ehvi_value(st->ehvi, mu, sd, gm, gs);
-        } else {
-            /* Monte Carlo: gradient by central differences, added to grad directly */
-            e = nehvi_value(st, z);
-            if (!isfinite(e)) {
+        m = 0;
+        if (grad) {
+            memset(grad, 0, D * sizeof(double));
+        }
+        if (objectives) {
+            double v = nehvi_log(st, z, grad);
+            if (!isfinite(v)) {
                 return -HUGE_VAL;
             }
-            double base = log(fmax(e, 1e-300));
-            for (size_t j = 0; j < m; j++) {
-                gm[j] = gs[j] = 0; /* nothing through the marginals */
-            }
-            if (grad && e > 1e-300) {
-                double zz[HN_GP_MAX_DIM], step = 1e-6;
-                memcpy(zz, z, D * sizeof(double));
-                for (size_t i = 0; i < D; i++) {
-                    zz[i] = z[i] + step;
-                    double up = nehvi_value(st, zz);
-                    zz[i] = z[i] - step;
-                    double down = nehvi_value(st, zz);
-                    zz[i] = z[i];
-                    grad[i] += (log(fmax(up, 1e-300)) - log(fmax(down, 1e-300))) / (2 * step);
-                }
-            }
-            value += base;
-            goto gradient;
+            value += v;
         }
-        if (e > 1e-300) {
-            value += log(e);
-            for (size_t j = 0; j < m; j++) {
-                gm[j] /= e;
-                gs[j] /= e;
-            }
-        } else {
-            value += LOG_TINY;
-            for (size_t j = 0; j < m; j++) {
-                gm[j] = gs[j] = 0;
-            }
+    } else {
+        value = acq_from_posteriors(st, cmu, csd, mu, sd, grad ? a_cm : NULL,
+                                    grad ? a_cs : NULL, grad ? a_mu : NULL, grad ? a_sd : NULL);
+        if (grad) {
+            memset(grad, 0, D * sizeof(double));
+        }
+        if (!objectives) {
+            m = 0;
         }
     }
-gradient:
     if (grad) {
+        for (size_t c = 0; c < nc; c++) {
+            for (size_t i = 0; i < D; i++) {
+                grad[i] += a_cm[c] * dcm[c][i] + a_cs[c] * dcs[c][i];
+            }
+        }
         for (size_t j = 0; j < m; j++) {
             for (size_t i = 0; i < D; i++) {
-                grad[i] += gm[j] * dmu[j][i] + gs[j] * dsd[j][i];
+                grad[i] += a_mu[j] * dmu[j][i] + a_sd[j] * dsd[j][i];
             }
         }
     }
     return value;
+}
+
+/*
+ * The acquisition at k points Z (k x D) into value[k], without gradients: the posteriors of
+ * each model at all points at once (hn_gp_predict: kernel blocks and one triangular solve
+ * with many right-hand sides, BLAS-3), then the acquisition per point. Returns 0 or -1 (out
+ * of memory).
+ */
+int gpbo_state_acq_batch(const struct gpbo_state *st, const double *Z, size_t k, double *value)
+{
+    const struct gpbo *g = st->g;
+    size_t D = g->dim, m = st->m, nc = g->nc, models = nc + m;
+    if (st->kind == ACQ_NEHVI) {
+        for (size_t p = 0; p < k; p++) {
+            value[p] = gpbo_state_acq(st, Z + p * D, NULL);
+        }
+        return 0;
+    }
+    double *mean = malloc((models * k + 1) * sizeof(double));
+    double *var = malloc((models * k + 1) * sizeof(double));
+    int rc = -1;
+    if (mean == NULL || var == NULL) {
+        goto done;
+    }
+    for (size_t r = 0; r < models; r++) {
+        size_t model = r < nc ? g->con_metric[r] : st->obj_model[r - nc];
+        if (hn_gp_predict(st->gp[model], Z, k, mean + r * k, var + r * k, NULL) != 0) {
+            goto done;
+        }
+    }
+    for (size_t p = 0; p < k; p++) {
+        double cmu[MAX_METRICS], csd[MAX_METRICS], mu[GPBO_MAX_OBJ], sd[GPBO_MAX_OBJ];
+        for (size_t c = 0; c < nc; c++) {
+            cmu[c] = mean[c * k + p];
+            csd[c] = sqrt(var[c * k + p]);
+        }
+        for (size_t j = 0; j < m; j++) {
+            mu[j] = st->sign[j] * mean[(nc + j) * k + p];
+            sd[j] = sqrt(var[(nc + j) * k + p]);
+        }
+        value[p] = acq_from_posteriors(st, cmu, csd, mu, sd, NULL, NULL, NULL, NULL);
+    }
+    rc = 0;
+done:
+    free(mean);
+    free(var);
+    return rc;
 }
 
 int gpbo_state_fantasize(struct gpbo_state *st, const double *z, struct hn_error *err)
@@ -944,6 +1109,7 @@ static void gpbo_destroy(void *ctx)
     if (g == NULL) {
         return;
     }
+    gpbo_models_free(g->models);
     free(g->col);
     free(g->width);
     free(g->stage);
@@ -1073,6 +1239,11 @@ static void *gpbo_create(const struct hn_plugin_args *args, struct hn_error *err
     if (apply_log_metrics(g, err) != 0) {
         goto fail;
     }
+    g->models = gpbo_models_new(g->n_metrics);
+    if (g->models == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto fail;
+    }
     for (size_t j = 0; j < g->m; j++) {
         double ref = pb->objectives[j].ref;
         size_t k = g->obj_metric[j];
@@ -1196,103 +1367,246 @@ struct pick {
     double *x; /* native */
 };
 
-static void consider(const struct gpbo *g, const struct gpbo_state *st, const double *x, double *z,
-                     struct pick *best)
+static void pick_offer(const struct gpbo *g, struct pick *best, const double *x, double value)
 {
-    gpbo_encode(g, x, z);
-    double v = gpbo_state_acq(st, z, NULL);
-    if (!best->found || v > best->value) {
+    if (!best->found || value > best->value) {
         best->found = 1;
-        best->value = v;
+        best->value = value;
         memcpy(best->x, x, g->params->n * sizeof(double));
     }
 }
 
-/* Hill climb over the discrete neighbours of x (valid, unseen); x is updated. */
-static void local_search(const struct gpbo *g, const struct gpbo_state *st,
-                         const struct hn_history *h, const double *batch, size_t nb, double *x,
-                         double value, double *z, struct pick *best)
+/* The one-step discrete neighbours of x (valid and unseen) into nbh (rows of d), at most cap;
+ * returns their number. +-1 of an int, the adjacent values of an ordered choice, the other
+ * boolean, any other category. */
+static size_t neighbours(const struct gpbo *g, const struct hn_history *h, const double *batch,
+                         size_t nb, const double *x, double *nbh, size_t cap)
 {
     const struct hn_params *p = g->params;
-    size_t d = p->n;
-    double *cur = malloc(d * sizeof(double)), *nbh = malloc(d * sizeof(double));
-    double *top = malloc(d * sizeof(double));
-    if (cur == NULL || nbh == NULL || top == NULL) {
+    size_t d = p->n, count = 0;
+    for (size_t i = 0; i < d; i++) {
+        const struct hn_param *q = &p->p[i];
+        size_t options = 0;
+        double cand[2];
+        double *list = NULL;
+        switch (q->type) {
+        case HN_PARAM_INT:
+            cand[options++] = x[i] - 1;
+            cand[options++] = x[i] + 1;
+            list = cand;
+            break;
+        case HN_PARAM_CHOICE: {
+            size_t k = 0;
+            while (k < q->n_values && q->values[k] != x[i]) {
+                k++;
+            }
+            if (k > 0 && k < q->n_values) {
+                cand[options++] = q->values[k - 1];
+            }
+            if (k + 1 < q->n_values) {
+                cand[options++] = q->values[k + 1];
+            }
+            list = cand;
+            break;
+        }
+        case HN_PARAM_BOOL:
+            cand[options++] = 1 - x[i];
+            list = cand;
+            break;
+        case HN_PARAM_CATEGORICAL:
+            options = q->n_values;
+            break;
+        default:
+            break;
+        }
+        for (size_t o = 0; o < options && count < cap; o++) {
+            double v = list ? list[o] : (double)o;
+            if (v == x[i] || (q->type == HN_PARAM_INT && (v < q->lo || v > q->hi))) {
+                continue;
+            }
+            double *row = nbh + count * d;
+            memcpy(row, x, d * sizeof(double));
+            row[i] = v;
+            if (acceptable(g, h, row, batch, nb)) {
+                count++;
+            }
+        }
+    }
+    return count;
+}
+
+/* Neighbours a point can have: two per parameter, or its categories. */
+static size_t max_neighbours(const struct gpbo *g)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < g->params->n; i++) {
+        const struct hn_param *q = &g->params->p[i];
+        total += q->type == HN_PARAM_CATEGORICAL ? q->n_values : 2;
+    }
+    return total;
+}
+
+/*
+ * Hill climb (steepest ascent) over the discrete neighbours of x (valid and unseen) with value
+ * `value`; each round scores all neighbours in one batch. The best point seen goes to best.
+ */
+static int local_search(const struct gpbo *g, const struct gpbo_state *st,
+                        const struct hn_history *h, const double *batch, size_t nb,
+                        const double *x, double value, struct pick *best)
+{
+    size_t d = g->params->n, D = g->dim, cap = max_neighbours(g);
+    double *cur = malloc(d * sizeof(double)), *nbh = malloc((cap + 1) * d * sizeof(double));
+    double *Z = malloc((cap + 1) * D * sizeof(double)), *v = malloc((cap + 1) * sizeof(double));
+    int rc = -1;
+    if (cur == NULL || nbh == NULL || Z == NULL || v == NULL) {
         goto done;
     }
     memcpy(cur, x, d * sizeof(double));
     for (int round = 0; round < 100; round++) {
-        double top_value = value;
-        int moved = 0;
-        for (size_t i = 0; i < d; i++) {
-            const struct hn_param *q = &p->p[i];
-            size_t options = 0;
-            double cand[2];
-            double *list = NULL;
-            switch (q->type) {
-            case HN_PARAM_INT:
-                cand[options++] = cur[i] - 1;
-                cand[options++] = cur[i] + 1;
-                list = cand;
-                break;
-            case HN_PARAM_CHOICE: {
-                size_t k = 0;
-                while (k < q->n_values && q->values[k] != cur[i]) {
-                    k++;
-                }
-                if (k > 0 && k < q->n_values) {
-                    cand[options++] = q->values[k - 1];
-                }
-                if (k + 1 < q->n_values) {
-                    cand[options++] = q->values[k + 1];
-                }
-                list = cand;
-                break;
-            }
-            case HN_PARAM_BOOL:
-                cand[options++] = 1 - cur[i];
-                list = cand;
-                break;
-            case HN_PARAM_CATEGORICAL:
-                options = q->n_values;
-                break;
-            default:
-                break;
-            }
-            for (size_t o = 0; o < options; o++) {
-                double v = list ? list[o] : (double)o;
-                if (v == cur[i] || (q->type == HN_PARAM_INT && (v < q->lo || v > q->hi))) {
-                    continue;
-                }
-                memcpy(nbh, cur, d * sizeof(double));
-                nbh[i] = v;
-                if (!acceptable(g, h, nbh, batch, nb)) {
-                    continue;
-                }
-                gpbo_encode(g, nbh, z);
-                double a = gpbo_state_acq(st, z, NULL);
-                if (a > top_value) {
-                    top_value = a;
-                    memcpy(top, nbh, d * sizeof(double));
-                    moved = 1;
-                }
-            }
+        size_t k = neighbours(g, h, batch, nb, cur, nbh, cap);
+        for (size_t r = 0; r < k; r++) {
+            gpbo_encode(g, nbh + r * d, Z + r * D);
         }
-        if (!moved) {
+        if (k == 0 || gpbo_state_acq_batch(st, Z, k, v) != 0) {
             break;
         }
-        memcpy(cur, top, d * sizeof(double));
-        value = top_value;
-        if (!best->found || value > best->value) {
-            best->found = 1;
-            best->value = value;
-            memcpy(best->x, cur, d * sizeof(double));
+        size_t top = 0;
+        for (size_t r = 1; r < k; r++) {
+            top = v[r] > v[top] ? r : top;
         }
+        if (!(v[top] > value)) {
+            break;
+        }
+        value = v[top];
+        memcpy(cur, nbh + top * d, d * sizeof(double));
+        pick_offer(g, best, cur, value);
     }
+    rc = 0;
 done:
     free(cur);
     free(nbh);
-    free(top);
+    free(Z);
+    free(v);
+    return rc;
+}
+
+/*
+ * Small all-discrete spaces: the acquisition at every valid unseen point (batches of 1024).
+ * Returns 1 found, 0 none, -1 with err.
+ */
+static int enumerate_points(const struct gpbo *g, const struct gpbo_state *st,
+                            const struct hn_history *h, const double *batch, size_t nb,
+                            uint64_t size, double *x, struct hn_error *err)
+{
+    size_t d = g->params->n, D = g->dim, block = 1024;
+    double *X = malloc(block * d * sizeof(double)), *Z = malloc(block * D * sizeof(double));
+    double *v = malloc(block * sizeof(double));
+    struct pick best = {.found = 0, .value = -INFINITY, .x = x};
+    int rc = -1;
+    if (X == NULL || Z == NULL || v == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    for (uint64_t index = 0; index < size;) {
+        size_t k = 0;
+        for (; index < size && k < block; index++) {
+            hn_params_grid_point(g->params, index, X + k * d);
+            if (acceptable(g, h, X + k * d, batch, nb)) {
+                gpbo_encode(g, X + k * d, Z + k * D);
+                k++;
+            }
+        }
+        if (k > 0 && gpbo_state_acq_batch(st, Z, k, v) != 0) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
+        }
+        for (size_t r = 0; r < k; r++) {
+            pick_offer(g, &best, X + r * d, v[r]);
+        }
+    }
+    rc = best.found;
+done:
+    free(X);
+    free(Z);
+    free(v);
+    return rc;
+}
+
+/*
+ * Indices of the starts among k raw samples with values v: the R best (order: best first),
+ * or BoTorch's Boltzmann sampling (initialize_q_batch: without replacement, weights
+ * exp(eta z) with z the standardized values, eta = 1 halved while a weight overflows; the
+ * best sample is always included). Returns the number chosen (min(R, k)).
+ */
+static size_t choose_starts(const struct gpbo *g, const double *v, size_t k, size_t R,
+                            uint64_t seed, size_t *idx)
+{
+    size_t n = R < k ? R : k;
+    size_t *order = malloc((k + 1) * sizeof(size_t));
+    double *w = malloc((k + 1) * sizeof(double));
+    if (order == NULL || w == NULL) {
+        free(order);
+        free(w);
+        n = 0;
+        return n;
+    }
+    /* order by value, best first (insertion into a partial order is enough for R) */
+    for (size_t r = 0; r < k; r++) {
+        order[r] = r;
+    }
+    for (size_t a = 0; a < n; a++) {
+        size_t top = a;
+        for (size_t r = a + 1; r < k; r++) {
+            if (v[order[r]] > v[order[top]]) {
+                top = r;
+            }
+        }
+        size_t t = order[a];
+        order[a] = order[top];
+        order[top] = t;
+    }
+    if (g->starts == STARTS_BEST || n == k) {
+        memcpy(idx, order, n * sizeof(size_t));
+    } else {
+        double mean = 0, var = 0;
+        for (size_t r = 0; r < k; r++) {
+            mean += v[r];
+        }
+        mean /= (double)k;
+        for (size_t r = 0; r < k; r++) {
+            var += (v[r] - mean) * (v[r] - mean);
+        }
+        double sd = sqrt(var / (double)(k > 1 ? k - 1 : 1)), eta = 1;
+        struct hn_rng rng;
+        hn_rng_seed(&rng, hn_rng_derive(seed, 0x626f6c74 /* "bolt" */));
+        idx[0] = order[0];
+        for (size_t r = 0; r < k; r++) {
+            double z = sd > 0 && isfinite(v[r]) ? (v[r] - mean) / sd : 0;
+            w[r] = r == order[0] ? 0 : exp(eta * fmin(z, 700));
+        }
+        for (size_t a = 1; a < n; a++) {
+            double total = 0;
+            for (size_t r = 0; r < k; r++) {
+                total += w[r];
+            }
+            size_t pickr = order[a]; /* all weights 0: the next best */
+            if (total > 0) {
+                double u = hn_rng_uniform(&rng) * total, acc = 0;
+                for (size_t r = 0; r < k; r++) {
+                    acc += w[r];
+                    if (w[r] > 0 && u < acc) {
+                        pickr = r;
+                        break;
+                    }
+                }
+            }
+            idx[a] = pickr;
+            w[pickr] = 0;
+        }
+    }
+    free(order);
+    free(w);
+    return n;
 }
 
 /*
@@ -1303,51 +1617,54 @@ static int select_point(const struct gpbo *g, const struct gpbo_state *st,
                         const struct hn_history *h, const double *batch, size_t nb, uint64_t seed,
                         double *x, struct hn_error *err)
 {
-    size_t D = g->dim, d = g->params->n, R = (size_t)g->restarts;
+    size_t D = g->dim, d = g->params->n, R = (size_t)g->restarts, raw = (size_t)g->raw_samples;
     int rc = -1;
+    if (g->discrete == DISCRETE_LOCAL && g->enumerate_max > 0) {
+        uint64_t size = hn_params_grid_size(g->params, (uint64_t)g->enumerate_max);
+        if (size > 0) {
+            rc = enumerate_points(g, st, h, batch, nb, size, x, err);
+            if (rc != 0) {
+                return rc;
+            }
+            /* nothing valid and unseen on the grid */
+            return sobol_point(g, h, hn_rng_derive(seed, 1) & 0xffffff, batch, nb, x, err);
+        }
+    }
     struct hn_sobol *sobol = hn_sobol_new(D, 1, seed, err);
     double *z = malloc(D * sizeof(double)), *xr = malloc(d * sizeof(double));
-    double *starts = malloc(R * D * sizeof(double)), *start_value = malloc(R * sizeof(double));
+    double *Zr = malloc((raw + 1) * D * sizeof(double)), *vr = malloc((raw + 1) * sizeof(double));
+    size_t *idx = malloc((R + 1) * sizeof(size_t));
     double *lb = malloc(D * sizeof(double)), *ub = malloc(D * sizeof(double));
     struct linear_data *ld = calloc(g->params->n_linear + 1, sizeof(*ld));
     struct pick best = {.found = 0, .value = -INFINITY, .x = x};
-    size_t n_starts = 0;
+    size_t k = 0, n_starts = 0;
     nlopt_opt nl = NULL;
     if (sobol == NULL) {
         goto done;
     }
-    if (z == NULL || xr == NULL || starts == NULL || start_value == NULL || lb == NULL ||
+    if (z == NULL || xr == NULL || Zr == NULL || vr == NULL || idx == NULL || lb == NULL ||
         ub == NULL || ld == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
     }
-    /* raw samples, rounded to valid unseen points; keep the best R as starts */
-    for (int64_t r = 0; r < g->raw_samples; r++) {
+    /* raw samples, rounded to valid unseen points, scored in one batch */
+    for (size_t r = 0; r < raw; r++) {
         hn_sobol_next(sobol, z);
         gpbo_decode(g, z, xr);
-        if (!acceptable(g, h, xr, batch, nb)) {
-            continue;
+        if (acceptable(g, h, xr, batch, nb)) {
+            gpbo_encode(g, xr, Zr + k * D);
+            k++;
         }
-        gpbo_encode(g, xr, z);
-        double v = gpbo_state_acq(st, z, NULL);
-        if (!best.found || v > best.value) {
-            best.found = 1;
-            best.value = v;
-            memcpy(x, xr, d * sizeof(double));
-        }
-        size_t pos = n_starts < R ? n_starts++ : R;
-        if (pos == R && v <= start_value[R - 1]) {
-            continue;
-        }
-        pos = pos == R ? R - 1 : pos;
-        while (pos > 0 && start_value[pos - 1] < v) {
-            start_value[pos] = start_value[pos - 1];
-            memcpy(starts + pos * D, starts + (pos - 1) * D, D * sizeof(double));
-            pos--;
-        }
-        start_value[pos] = v;
-        memcpy(starts + pos * D, z, D * sizeof(double));
     }
+    if (k > 0 && gpbo_state_acq_batch(st, Zr, k, vr) != 0) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t r = 0; r < k; r++) {
+        gpbo_decode(g, Zr + r * D, xr);
+        pick_offer(g, &best, xr, vr[r]);
+    }
+    n_starts = k > 0 ? choose_starts(g, vr, k, R, seed, idx) : 0;
     if (n_starts > 0) {
         nl = nlopt_create(g->params->n_linear > 0 ? NLOPT_LD_SLSQP : NLOPT_LD_LBFGS, (unsigned)D);
         if (nl == NULL) {
@@ -1371,21 +1688,29 @@ static int select_point(const struct gpbo *g, const struct gpbo_state *st,
         }
     }
     for (size_t s = 0; s < n_starts; s++) {
+        const double *start = Zr + idx[s] * D;
         double value;
-        memcpy(z, starts + s * D, D * sizeof(double));
+        memcpy(z, start, D * sizeof(double));
         nlopt_optimize(nl, z, &value);
         gpbo_decode(g, z, xr);
-        if (acceptable(g, h, xr, batch, nb)) {
-            consider(g, st, xr, z, &best);
+        int rounded_ok = acceptable(g, h, xr, batch, nb);
+        if (rounded_ok) {
             gpbo_encode(g, xr, z);
             value = gpbo_state_acq(st, z, NULL);
-        } else {
-            /* rounding broke validity or hit a seen point: climb from the start instead */
-            gpbo_decode(g, starts + s * D, xr);
-            value = start_value[s];
+            pick_offer(g, &best, xr, value);
         }
-        if (g->has_discrete) {
-            local_search(g, st, h, batch, nb, xr, value, z, &best);
+        if (!g->has_discrete || g->discrete == DISCRETE_ROUND) {
+            continue;
+        }
+        /* local search from the rounded optimum and from the (discrete) start itself */
+        if (rounded_ok && local_search(g, st, h, batch, nb, xr, value, &best) != 0) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
+        }
+        gpbo_decode(g, start, xr);
+        if (local_search(g, st, h, batch, nb, xr, vr[idx[s]], &best) != 0) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
         }
     }
     if (!best.found) {
@@ -1401,8 +1726,9 @@ done:
     hn_sobol_free(sobol);
     free(z);
     free(xr);
-    free(starts);
-    free(start_value);
+    free(Zr);
+    free(vr);
+    free(idx);
     free(lb);
     free(ub);
     free(ld);

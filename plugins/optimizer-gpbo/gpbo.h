@@ -42,6 +42,9 @@ void gpbo_state_free(struct gpbo_state *st);
 /* The acquisition value at z (log scale, larger is better), gradient w.r.t. z into grad
  * (gpbo_dim values) when not NULL. */
 double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad);
+/* The acquisition at k points Z (k x gpbo_dim) into value[k], no gradients, all points'
+ * posteriors at once. Returns 0, or -1 out of memory. */
+int gpbo_state_acq_batch(const struct gpbo_state *st, const double *Z, size_t k, double *value);
 /* Condition every model on the point z at its posterior mean (kriging believer). */
 int gpbo_state_fantasize(struct gpbo_state *st, const double *z, struct hn_error *err);
 
