@@ -11,13 +11,15 @@
  *   - seconds per ask (GP fits + acquisition optimization) with n = 50 .. 1026 observations.
  *
  * usage: bench_optimizers [--seeds N] [--first-seed S] [--quick] [--no-timing | --timing-only]
- *                         [--only PROBLEM] [--options YAML]
+ *                         [--only PROBLEM] [--options YAML] [--discrete]
  *   seeds S .. S + N - 1 (default 0 .. 9); --options adds gpbo options to every run, e.g.
  *   --options "acquisition: nehvi".
  *   The scale table times asks at 50 .. 1026 observations (hartmann6, branincurrin): the
  *   default fit reuse against full refits at every ask (full_fit_max: 1000000) and against one
  *   Cholesky factorization of the same size, all in the same run (ratios survive a loaded
  *   machine better than seconds).
+ *   --discrete prints only the binary-heavy table (testfn layers: gpbo with local search,
+ *   gpbo rounding, random search).
  */
 #include "config.h"
 
@@ -49,6 +51,7 @@ struct problem {
     double ref[2];
     size_t init, total; /* Sobol points of the gpbo run, total budget */
     size_t budgets[MAX_BUDGETS];
+    int discrete; /* the layers space: x0..x15 bool, x16..x19 choice [0, 1, 2, 3, 4] */
 };
 
 static void evaluate(const struct problem *p, const double *x, double *f)
@@ -60,6 +63,8 @@ static void evaluate(const struct problem *p, const double *x, double *f)
         f[0] = testfn_hartmann6(x);
     } else if (strcmp(p->name, "branincurrin") == 0) {
         testfn_branincurrin(x, f);
+    } else if (strcmp(p->name, "layers") == 0) {
+        f[0] = testfn_layers(x);
     } else if (strcmp(p->name, "dtlz2") == 0) {
         testfn_dtlz2(x, p->d, 2, f);
     } else {
@@ -96,6 +101,14 @@ static int run_open(struct run *r, const struct problem *p, const char *options,
     memset(r, 0, sizeof(*r));
     r->p = p;
     for (size_t i = 0; i < p->d; i++) {
+        if (p->discrete) {
+            len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                    i < TESTFN_LAYERS_BITS
+                                        ? "  x%zu: {type: bool}\n"
+                                        : "  x%zu: {type: choice, values: [0, 1, 2, 3, 4]}\n",
+                                    i);
+            continue;
+        }
         len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
                                 "  x%zu: {type: float, min: %.17g, max: %.17g}\n", i, p->lo, p->hi);
     }
@@ -167,6 +180,13 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -244,6 +264,11 @@ static void run_sobol(const struct problem *p, uint64_t seed, double *out)
         hn_sobol_next(s, u);
         for (size_t k = 0; k < p->d; k++) {
             x[k] = p->lo + u[k] * (p->hi - p->lo);
+            if (p->discrete) {
+                /* random search on the grid: a bool or one of 5 levels per coordinate */
+                double levels = k < TESTFN_LAYERS_BITS ? 2 : TESTFN_LAYERS_LEVELS;
+                x[k] = fmin(floor(u[k] * levels), levels - 1);
+            }
         }
         evaluate(p, x, y + i * p->m);
     }
@@ -334,7 +359,7 @@ static const struct problem problems[] = {
  * (ask i sees n_start + i observations). options: gpbo options (YAML flow mapping body).
  */
 static int time_asks(const struct problem *p, size_t n_start, size_t asks, const char *options,
-                     double *first, double *seconds, struct hn_error *err)
+                     double *first, double *seconds, double *cpu, struct hn_error *err)
 {
     struct run r;
     char opts[512];
@@ -364,10 +389,12 @@ static int time_asks(const struct problem *p, size_t n_start, size_t asks, const
             goto done;
         }
         t0 = now();
+        double c0 = cpu_now();
         if (ask_one(&r, x, err) != 0) {
             goto done;
         }
         seconds[k] = now() - t0;
+        cpu[k] = cpu_now() - c0;
     }
     rc = 0;
 done:
@@ -452,8 +479,8 @@ static int scale_table(const char *only, int quick, struct hn_error *err)
     char load[128];
     cmd_load(load, sizeof(load));
     printf("\n# scale: load average before: %s\n", load);
-    printf("| problem | observations | ask kind | seconds per ask | full refit (old) | "
-           "Cholesky n | ask / Cholesky |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    printf("| problem | observations | ask kind | seconds per ask (CPU) | full refit, old "
+           "(CPU) | Cholesky n | ask / Cholesky |\n| --- | --- | --- | --- | --- | --- | --- |\n");
     size_t n_problems = sizeof(problems) / sizeof(problems[0]);
     for (size_t pi = 0; pi < n_problems; pi++) {
         const struct problem *p = &problems[pi];
@@ -466,25 +493,27 @@ static int scale_table(const char *only, int quick, struct hn_error *err)
             if (quick && n0 > 200) {
                 continue;
             }
-            double first, sec[4], first_ref, sec_ref[4];
-            if (time_asks(p, n0, asks, "", &first, sec, err) != 0) {
+            double first, sec[4], cpu[4], first_ref, sec_ref[4], cpu_ref[4];
+            if (time_asks(p, n0, asks, "", &first, sec, cpu, err) != 0) {
                 return -1;
             }
             /* the old behaviour only at one ask per size (a cold fit of 1000 points is slow) */
             int ref = n0 <= 200 || k == 2 || k == 4;
-            if (ref && time_asks(p, n0, 1, "full_fit_max: 1000000", &first_ref, sec_ref, err) != 0) {
+            if (ref && time_asks(p, n0, 1, "full_fit_max: 1000000", &first_ref, sec_ref, cpu_ref,
+                                 err) != 0) {
                 return -1;
             }
             for (size_t a = 0; a < asks; a++) {
                 size_t n = n0 + 1 + a;
                 double chol = cholesky_seconds(n);
-                char refbuf[32] = "-";
+                char refbuf[64] = "-";
                 if (ref && a == 0) {
-                    snprintf(refbuf, sizeof(refbuf), "%.3f", sec_ref[0]);
+                    snprintf(refbuf, sizeof(refbuf), "%.3f (%.3f)", sec_ref[0], cpu_ref[0]);
                 }
-                printf("| %s (d = %zu) | %zu | %s | %.3f | %s | %.4f | %.0f |\n", p->name, p->d, n,
+                printf("| %s (d = %zu) | %zu | %s | %.3f (%.3f) | %s | %.4f | %.0f |\n", p->name,
+                       p->d, n,
                        n <= 200 ? "full fit" : is_anchor(n) ? "anchor (warm refit)" : "update",
-                       sec[a], refbuf, chol, sec[a] / chol);
+                       sec[a], cpu[a], refbuf, chol, sec[a] / chol);
             }
             if (n0 > 200) {
                 printf("| %s (d = %zu) | %zu | first ask (chain from nothing, as after a "
@@ -499,10 +528,78 @@ static int scale_table(const char *only, int quick, struct hn_error *err)
     return 0;
 }
 
+/*
+ * Binary-heavy space (testfn layers: 16 bools, 4 ordered choices; known minimum): gpbo with
+ * its discrete local search, the same gpbo rounding the continuous optimum (discrete: round),
+ * and random search (scrambled Sobol mapped to the grid). Regret median [q1, q3] over seeds,
+ * and how many seeds found the exact minimum.
+ */
+static int discrete_table(size_t seeds, size_t seed0, struct hn_error *err)
+{
+    static const struct problem layers = {.name = "layers",
+                                          .d = TESTFN_LAYERS_DIM,
+                                          .m = 1,
+                                          .lo = 0,
+                                          .hi = 1,
+                                          .optimum = TESTFN_LAYERS_MIN,
+                                          .init = 10,
+                                          .total = 60,
+                                          .budgets = {20, 40, 60},
+                                          .discrete = 1};
+    static const char *const methods[] = {"gpbo (discrete: local)", "gpbo (discrete: round)",
+                                          "random (Sobol on the grid)"};
+    char load[128];
+    cmd_load(load, sizeof(load));
+    printf("\n# layers (16 bools + 4 ordinals, minimum %.6f): regret median [q1, q3] over %zu "
+           "seeds; load before: %s\n",
+           TESTFN_LAYERS_MIN, seeds, load);
+    printf("| method | budget 20 | budget 40 | budget 60 | minimum found (of %zu) | s/ask |\n"
+           "| --- | --- | --- | --- | --- | --- |\n",
+           seeds);
+    double *q = malloc(seeds * MAX_BUDGETS * sizeof(double)), *col = malloc(seeds * sizeof(double));
+    const char *saved = extra_options;
+    for (int method = 0; method < 3; method++) {
+        double secs = 0;
+        for (size_t k = 0; k < seeds; k++) {
+            double sec = 0;
+            if (method == 2) {
+                run_sobol(&layers, seed0 + k, q + k * MAX_BUDGETS);
+            } else {
+                extra_options = method == 1 ? "discrete: round" : NULL;
+                if (run_gpbo(&layers, seed0 + k, q + k * MAX_BUDGETS, &sec, err) != 0) {
+                    extra_options = saved;
+                    free(q);
+                    free(col);
+                    return -1;
+                }
+            }
+            secs += sec;
+        }
+        extra_options = saved;
+        char cells[MAX_BUDGETS][64];
+        for (size_t b = 0; b < 3; b++) {
+            for (size_t k = 0; k < seeds; k++) {
+                col[k] = q[k * MAX_BUDGETS + b];
+            }
+            summary(col, seeds, cells[b], sizeof(cells[b]), 0);
+        }
+        size_t found = 0;
+        for (size_t k = 0; k < seeds; k++) {
+            found += q[k * MAX_BUDGETS + 2] < 1e-9;
+        }
+        printf("| %s | %s | %s | %s | %zu | %.3f |\n", methods[method], cells[0], cells[1],
+               cells[2], found, secs / (double)seeds);
+        fflush(stdout);
+    }
+    free(q);
+    free(col);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t seeds = 10, seed0 = 0;
-    int quick = 0, timing = 1;
+    int quick = 0, timing = 1, discrete = 0;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
@@ -511,6 +608,8 @@ int main(int argc, char **argv)
             seed0 = (size_t)atoi(argv[++i]);
         } else if (strcmp(argv[i], "--timing-only") == 0) {
             timing = 2;
+        } else if (strcmp(argv[i], "--discrete") == 0) {
+            discrete = 1;
         } else if (strcmp(argv[i], "--quick") == 0) {
             quick = 1;
         } else if (strcmp(argv[i], "--no-timing") == 0) {
@@ -522,7 +621,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s [--seeds N] [--first-seed S] [--quick] [--no-timing | "
-                    "--timing-only] [--only PROBLEM] [--options YAML]\n",
+                    "--timing-only] [--only PROBLEM] [--options YAML] [--discrete]\n",
                     argv[0]);
             return 2;
         }
@@ -542,7 +641,7 @@ int main(int argc, char **argv)
     size_t n_problems = sizeof(problems) / sizeof(problems[0]);
     for (size_t pi = 0; pi < n_problems; pi++) {
         struct problem p = problems[pi];
-        if ((quick && pi > 2) || (only && strcmp(only, p.name) != 0) || timing == 2) {
+        if ((quick && pi > 2) || (only && strcmp(only, p.name) != 0) || timing == 2 || discrete) {
             continue;
         }
         double *g = malloc(seeds * MAX_BUDGETS * sizeof(double));
@@ -587,6 +686,14 @@ int main(int argc, char **argv)
         free(g);
         free(s);
         free(col);
+    }
+    if (discrete) {
+        int rc = discrete_table(seeds, seed0, &err);
+        if (rc != 0) {
+            fprintf(stderr, "bench_optimizers: layers: %s\n", err.msg);
+        }
+        hn_registry_shutdown();
+        return rc != 0;
     }
     if (timing && scale_table(only, quick, &err) != 0) {
         fprintf(stderr, "bench_optimizers: timing: %s\n", err.msg);

@@ -378,11 +378,14 @@ static double objective_ws(struct gp_ws *ws, const double *X, const double *ystd
         grad[d + 1] = sa;
         grad[d + 2] = 0.5 * (quad - (double)n - wn_all);
     }
-    if (with_prior == HN_GP_PRIORS_GAMMA) {
-        /* BoTorch <= 0.11: l ~ Gamma(3, 6), s ~ Gamma(2, 0.15), noise ~ Gamma(1.1, 0.05) */
+    if (with_prior == HN_GP_PRIORS_GAMMA || with_prior == HN_GP_PRIORS_MIXED) {
+        /* BoTorch <= 0.11: l ~ Gamma(3, 6), s ~ Gamma(2, 0.15), noise ~ Gamma(1.1, 0.05);
+         * mixed: the lengthscales' dimension-scaled lognormal instead */
         double g;
+        struct lognormal lp = ls_prior(d);
         for (size_t q = 0; q < d; q++) {
-            value += gamma_logpdf(ls_gamma, theta[q], &g);
+            value += with_prior == HN_GP_PRIORS_GAMMA ? gamma_logpdf(ls_gamma, theta[q], &g)
+                                                      : lognormal_logpdf(lp, theta[q], &g);
             if (grad) {
                 grad[q] += g;
             }
@@ -853,10 +856,10 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
         t[d] = clampd(zn, lb[d], ub[d]);
         t[d + 1] = 0;
         t[d + 2] = r == 0 ? 0 : clampd(0.5 * hn_rng_normal(&rng), lb[d + 2], ub[d + 2]);
-        if (opt->use_priors == HN_GP_PRIORS_GAMMA) {
+        if (opt->use_priors == HN_GP_PRIORS_GAMMA || opt->use_priors == HN_GP_PRIORS_MIXED) {
             /* GPyTorch's initial values (softplus(0) = log 2 for l and s, the noise prior's
              * mode), the other starts scattered around them in log space */
-            for (size_t q = 0; q < d; q++) {
+            for (size_t q = 0; q < d && opt->use_priors == HN_GP_PRIORS_GAMMA; q++) {
                 double z = log(M_LN2) + (r == 0 ? 0 : hn_rng_normal(&rng));
                 t[q] = clampd(z, lb[q], ub[q]);
             }

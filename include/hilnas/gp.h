@@ -29,6 +29,9 @@
  *     MIN_INFERRED_NOISE_LEVEL, get_gaussian_likelihood_with_lognormal_prior), <= 10; or, where a
  *     standard error is known, fixed to sem^2 (standardized, floored at 1e-6 like GPyTorch's
  *     FixedGaussianNoise for doubles). Points with unknown sem (NAN) share the learned noise.
+ * Other priors (options.use_priors, enum hn_gp_priors): BoTorch <= 0.11's Gamma priors, or
+ * "mixed" (the lengthscale prior above, Gamma priors on the output scale and noise: gpbo's
+ * default, the best of the three in bench_optimizers; see docs/benchmarks.md), or none.
  * Hyperparameters maximize log marginal likelihood + log priors (the priors are densities of l
  * and noise themselves, as GPyTorch evaluates them) with NLopt's L-BFGS on log-hyperparameters
  * within the bounds above, analytic gradients, from the priors' modes (BoTorch's initial values)
@@ -36,6 +39,11 @@
  *
  * Linear algebra: column-major kernel matrices, LAPACKE_dpotrf with escalating jitter
  * (1e-8 .. 1e-2 of the mean diagonal) and a clear error when the matrix stays indefinite.
+ * From 256 points a GP also keeps K^-1 (built once, extended by blocks in hn_gp_condition and
+ * hn_gp_append): hn_gp_predict_grad then costs one symmetric matrix-vector product instead of
+ * two triangular solves (1.9-3x faster at n = 500-1000 here). K^-1 loses digits to cond(K)
+ * where the two solves do not: variances near observed points are then accurate to about
+ * 1e-16 cond(K) of the output scale (hn_gp_predict always solves with L).
  * Restarts run on up to 2 threads (options.threads), each with its own workspace; OpenBLAS is
  * switched to one thread for the duration of hn_gp_fit (a second BLAS thread slows Cholesky at
  * n = 64-256 on 2 cores) and restored afterwards. The threads are plain pthreads, not OpenMP:
@@ -73,7 +81,12 @@ enum hn_gp_kernel { HN_GP_MATERN52, HN_GP_RBF };
  * Gamma(3, 6), output scale Gamma(2, 0.15), noise Gamma(1.1, 0.05), densities of the values;
  * starts at GPyTorch's initial values l = s = log 2 and the noise prior's mode 2).
  */
-enum hn_gp_priors { HN_GP_PRIORS_NONE = 0, HN_GP_PRIORS_LOGNORMAL = 1, HN_GP_PRIORS_GAMMA = 2 };
+enum hn_gp_priors {
+    HN_GP_PRIORS_NONE = 0,
+    HN_GP_PRIORS_LOGNORMAL = 1,
+    HN_GP_PRIORS_GAMMA = 2,
+    HN_GP_PRIORS_MIXED = 3 /* lengthscales lognormal, output scale and noise Gamma */
+};
 
 struct hn_gp_options {
     enum hn_gp_kernel kernel; /* default HN_GP_MATERN52 */

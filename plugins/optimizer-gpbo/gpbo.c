@@ -60,7 +60,7 @@ static const char *const kernels[] = {"matern52", "rbf", NULL};
 enum discrete_mode { DISCRETE_LOCAL, DISCRETE_ROUND };
 static const char *const discrete_modes[] = {"local", "round", NULL};
 
-static const char *const prior_names[] = {"none", "lognormal", "gamma", NULL};
+static const char *const prior_names[] = {"none", "lognormal", "gamma", "mixed", NULL};
 
 enum start_mode { STARTS_BEST, STARTS_BOLTZMANN };
 static const char *const start_modes[] = {"best", "boltzmann", NULL};
@@ -227,11 +227,13 @@ static const struct hn_option gpbo_options[] = {
              "standardized acquisition values, the best always included)."},
     {.name = "priors",
      .type = HN_OPT_ENUM,
-     .def = "lognormal",
+     .def = "mixed",
      .choices = prior_names,
      .offset = offsetof(struct gpbo, priors),
-     .help = "GP hyperparameter priors: lognormal (BoTorch >= 0.12's dimension-scaled ones), "
-             "gamma (BoTorch <= 0.11's) or none."},
+     .help = "GP hyperparameter priors: mixed (lengthscales: BoTorch >= 0.12's dimension-scaled "
+             "lognormal; output scale and noise: BoTorch 0.11's Gamma(2, 0.15) and "
+             "Gamma(1.1, 0.05)), lognormal (all BoTorch >= 0.12), gamma (all BoTorch 0.11) "
+             "or none."},
     {.name = "seed",
      .type = HN_OPT_INT,
      .def = "-1",
