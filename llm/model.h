@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "hilnas/error.h"
+#include "llm/cost.h" /* hn_llm_param_count, hn_llm_flops_per_token */
 #include "llm/llm_config.h"
 
 /* One parameter tensor: Hugging Face name, shape, offset into the parameter block. */
@@ -109,15 +110,6 @@ int hn_llm_backward(struct hn_llm_model *model, struct hn_error *err);
 
 /* Zero the gradients. Returns 0. */
 int hn_llm_zero_grad(struct hn_llm_model *model, struct hn_error *err);
-
-/*
- * Useful FLOPs per token of a forward pass at context length ctx: 2 * (matmul parameters) plus,
- * per attention layer, 4 * NH * HD * ctx (scores and weighted sum). Training is 3x a forward.
- */
-double hn_llm_flops_per_token(const struct hn_llm_config *config, double ctx);
-
-/* Number of parameters of config (embedding counted once when tied). */
-size_t hn_llm_param_count(const struct hn_llm_config *config);
 
 /*
  * Run the engine on n threads as one pool: the kernels split their work over n OpenMP threads and

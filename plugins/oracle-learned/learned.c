@@ -34,8 +34,8 @@
 #include "hilnas/evaluator.h"
 #include "hilnas/gp.h"
 #include "hilnas/log.h"
+#include "llm/cost.h"
 #include "llm/llm_config.h"
-#include "llm/model.h"
 
 #define MAX_METRICS 16
 #define N_ARCH 2 /* log parameters, log forward FLOPs per token */
@@ -205,8 +205,10 @@ static int arch_features(const json_t *arch, double *f)
     if (!json_is_object(arch) || hn_llm_config_from_json(arch, "architecture", &c, &e) != 0) {
         return 0;
     }
-    f[0] = log((double)hn_llm_param_count(&c));
-    f[1] = log(hn_llm_flops_per_token(&c, 128.0));
+    struct hn_llm_cost k;
+    hn_llm_cost_compute(&c, 128.0, 0.0, 4.0, &k);
+    f[0] = log(k.params);
+    f[1] = log(k.prefill_flops_per_token);
     return 1;
 }
 

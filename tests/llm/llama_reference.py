@@ -5,11 +5,19 @@ Written from transformers' modeling_llama.py (LlamaRMSNorm, LlamaRotaryEmbedding
 rotate_half, repeat_kv for grouped-query attention, LlamaMLP, LlamaDecoderLayer), not from the
 C engine, and computed in float64. Reads a checkpoint directory (config.json + model.safetensors,
 F32/F16/BF16) with its own safetensors parser, plus hilnas' `attention_layers` extension (a
-layer whose entry is false has no input_layernorm and no self_attn: only its MLP sub-block runs).
+layer whose entry is false has no input_layernorm and no self_attn: only its MLP sub-block runs)
+and the DeciLM / Nemotron-NAS `block_configs` form of the same (attention `no_op: true` for a
+layer without attention, `n_heads_in_group` = query heads per KV head; read in preference to
+attention_layers, which must agree when both are present).
 
 usage: llama_reference.py CHECKPOINT --data FILE.bin --seq T [--batches N] [--batch B]
 Prints {"loss": mean cross-entropy in nats, "tokens": predicted tokens} over the windows
 `hilnas eval` uses: window i is tokens i*T .. i*T+T of the file (little-endian uint16).
+
+usage: llama_reference.py CHECKPOINT --text FILE --llama-perplexity N_CTX
+Prints {"ppl": ..., "count": ...} computed as llama.cpp's llama-perplexity does (without BOS): the
+file's bytes as token ids, cut into chunks of N_CTX tokens, each scored on its second half
+(positions N_CTX/2 .. N_CTX-2 predicting the next token).
 
 usage: llama_reference.py DIR --write-random CONFIG_JSON [--dtype F32|F16|BF16] [--seed S]
 Writes a checkpoint with random weights the way a Python exporter would (tensors in name order,
@@ -112,6 +120,32 @@ def rotate_half(x):
     return np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
 
 
+def layer_plan(cfg, NH, KVH):
+    """KV heads of each layer, None for a layer without attention."""
+    L = cfg["num_hidden_layers"]
+    blocks = cfg.get("block_configs")
+    if blocks is None:
+        attention = cfg.get("attention_layers") or [True] * L
+        return [KVH if a else None for a in attention]
+    if len(blocks) != L:
+        sys.exit(f"block_configs has {len(blocks)} entries for {L} layers")
+    plan = []
+    for l, b in enumerate(blocks):
+        att, ffn = b["attention"], b["ffn"]
+        if att.get("replace_with_linear") or ffn.get("no_op") or ffn.get("replace_with_linear"):
+            sys.exit(f"block_configs[{l}]: linear or no-op FFN blocks are not handled")
+        if att.get("no_op"):
+            plan.append(None)
+        else:
+            g = att["n_heads_in_group"]
+            if NH % g != 0:
+                sys.exit(f"block_configs[{l}]: n_heads_in_group {g} does not divide {NH} heads")
+            plan.append(NH // g)
+    if "attention_layers" in cfg and [p is not None for p in plan] != list(cfg["attention_layers"]):
+        sys.exit("block_configs and attention_layers disagree")
+    return plan
+
+
 def forward(cfg, w, tokens):
     """tokens (B, T) -> logits (B, T, V)"""
     B, T = tokens.shape
@@ -122,7 +156,7 @@ def forward(cfg, w, tokens):
     eps = cfg.get("rms_norm_eps", 1e-6)
     theta = cfg.get("rope_theta", 10000.0)
     L = cfg["num_hidden_layers"]
-    attention = cfg.get("attention_layers") or [True] * L
+    kv_heads = layer_plan(cfg, NH, KVH)
 
     inv_freq = 1.0 / (theta ** (np.arange(0, HD, 2, dtype=np.float64) / HD))
     freqs = np.outer(np.arange(T, dtype=np.float64), inv_freq)
@@ -133,7 +167,8 @@ def forward(cfg, w, tokens):
     x = w["model.embed_tokens.weight"][tokens]  # (B, T, C)
     for l in range(L):
         p = f"model.layers.{l}."
-        if attention[l]:
+        if kv_heads[l] is not None:
+            KVH = kv_heads[l]
             h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
             q = (h @ w[p + "self_attn.q_proj.weight"].T).reshape(B, T, NH, HD).transpose(0, 2, 1, 3)
             k = (h @ w[p + "self_attn.k_proj.weight"].T).reshape(B, T, KVH, HD).transpose(0, 2, 1, 3)
@@ -167,15 +202,33 @@ def main():
                     help="write a random checkpoint with this config.json text instead")
     ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--text")
+    ap.add_argument("--llama-perplexity", type=int, metavar="N_CTX")
     a = ap.parse_args()
     if a.write_random is not None:
         write_random(a.checkpoint, json.loads(a.write_random), a.dtype, a.seed)
         return
-    if a.data is None or a.seq is None:
-        ap.error("--data and --seq are required")
     with open(os.path.join(a.checkpoint, "config.json")) as f:
         cfg = json.load(f)
     w = read_safetensors(os.path.join(a.checkpoint, "model.safetensors"))
+    if a.llama_perplexity is not None:
+        n = a.llama_perplexity
+        with open(a.text, "rb") as f:
+            tok = np.frombuffer(f.read(), dtype=np.uint8).astype(np.int64)
+        chunks = len(tok) // n
+        first, nll, count = n // 2, 0.0, 0
+        for c in range(chunks):
+            x = tok[c * n : (c + 1) * n][None, :]
+            logits = forward(cfg, w, x)[0]
+            for j in range(first, n - 1):
+                row = logits[j]
+                m = row.max()
+                nll += float(m + np.log(np.exp(row - m).sum()) - row[x[0, j + 1]])
+                count += 1
+        print(json.dumps({"ppl": float(np.exp(nll / count)), "count": count}))
+        return
+    if a.data is None or a.seq is None:
+        ap.error("--data and --seq are required")
     tok = np.fromfile(a.data, dtype="<u2").astype(np.int64)
     T = a.seq
     windows = (len(tok) - 1) // T

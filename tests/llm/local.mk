@@ -9,3 +9,8 @@ tests_llm_test_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_cli_LDADD = $(HN_TEST_LIBS)
 include tests/llm/io.mk
 EXTRA_DIST += tests/llm/llama_reference.py
+check_PROGRAMS += tests/llm/test_cost
+TESTS += tests/llm/test_cost
+tests_llm_test_cost_SOURCES = tests/llm/test_cost.c
+tests_llm_test_cost_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_llm_test_cost_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
