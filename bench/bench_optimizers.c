@@ -472,15 +472,15 @@ static void cmd_load(char *buf, size_t size)
  */
 static int scale_table(const char *only, int quick, struct hn_error *err)
 {
-    /* asks at n_start + 1 .. n_start + asks; 525 and 1026 are anchors (a warm refit) */
+    /* asks at n_start + 1 .. n_start + asks; 527 and 1031 are anchors (a warm refit) */
     static const struct {
         size_t n_start, asks;
-    } points[] = {{49, 1}, {199, 1}, {498, 3}, {524, 2}, {998, 3}, {1025, 2}};
+    } points[] = {{49, 1}, {199, 1}, {498, 3}, {526, 2}, {998, 3}, {1030, 2}};
     char load[128];
     cmd_load(load, sizeof(load));
     printf("\n# scale: load average before: %s\n", load);
     printf("| problem | observations | ask kind | seconds per ask (CPU) | full refit, old "
-           "(CPU) | Cholesky n | ask / Cholesky |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+           "(CPU) | Cholesky of n | ask / Cholesky |\n| --- | --- | --- | --- | --- | --- | --- |\n");
     size_t n_problems = sizeof(problems) / sizeof(problems[0]);
     for (size_t pi = 0; pi < n_problems; pi++) {
         const struct problem *p = &problems[pi];
@@ -510,10 +510,10 @@ static int scale_table(const char *only, int quick, struct hn_error *err)
                 if (ref && a == 0) {
                     snprintf(refbuf, sizeof(refbuf), "%.3f (%.3f)", sec_ref[0], cpu_ref[0]);
                 }
-                printf("| %s (d = %zu) | %zu | %s | %.3f (%.3f) | %s | %.4f | %.0f |\n", p->name,
+                printf("| %s (d = %zu) | %zu | %s | %.3f (%.3f) | %s | %.2f ms | %.0f |\n", p->name,
                        p->d, n,
                        n <= 200 ? "full fit" : is_anchor(n) ? "anchor (warm refit)" : "update",
-                       sec[a], cpu[a], refbuf, chol, sec[a] / chol);
+                       sec[a], cpu[a], refbuf, 1e3 * chol, sec[a] / chol);
             }
             if (n0 > 200) {
                 printf("| %s (d = %zu) | %zu | first ask (chain from nothing, as after a "

@@ -100,8 +100,8 @@ static int chain_push(struct chain *c, const struct anchor *a)
 
 struct hn_gp *gpbo_models_fit(struct gpbo_models *m, size_t metric, const double *X,
                               const double *y, const double *sem, size_t n, size_t D,
-                              const struct hn_gp_options *opt, size_t full_fit_max,
-                              double growth, uint64_t seed, struct hn_error *err)
+                              const struct hn_gp_options *opt, size_t full_fit_max, double growth,
+                              uint64_t seed, struct hn_error *err)
 {
     if (n <= full_fit_max || full_fit_max < 2) {
         return hn_gp_fit(X, y, sem, n, D, opt, err);

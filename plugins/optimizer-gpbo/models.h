@@ -40,8 +40,8 @@ void gpbo_models_free(struct gpbo_models *c);
  */
 struct hn_gp *gpbo_models_fit(struct gpbo_models *c, size_t metric, const double *X,
                               const double *y, const double *sem, size_t n, size_t D,
-                              const struct hn_gp_options *opt, size_t full_fit_max,
-                              double growth, uint64_t seed, struct hn_error *err);
+                              const struct hn_gp_options *opt, size_t full_fit_max, double growth,
+                              uint64_t seed, struct hn_error *err);
 
 /* Anchors of metric's chain (for tests and logs): the count, and sizes into sizes[cap]. */
 size_t gpbo_models_anchors(const struct gpbo_models *c, size_t metric, size_t *sizes, size_t cap);
