@@ -221,6 +221,7 @@ void hn_llm_model_free(struct hn_llm_model *m)
         return;
     }
     acts_free(m->acts);
+    hn_llm_dtype_free(m);
     free(m->tensors);
     free(m->params);
     free(m->grads);
