@@ -480,7 +480,8 @@ static int scale_table(const char *only, int quick, struct hn_error *err)
     cmd_load(load, sizeof(load));
     printf("\n# scale: load average before: %s\n", load);
     printf("| problem | observations | ask kind | seconds per ask (CPU) | full refit, old "
-           "(CPU) | Cholesky of n | ask / Cholesky |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+           "(CPU) | Cholesky of n | ask / Cholesky |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- |\n");
     size_t n_problems = sizeof(problems) / sizeof(problems[0]);
     for (size_t pi = 0; pi < n_problems; pi++) {
         const struct problem *p = &problems[pi];

@@ -492,7 +492,8 @@ static struct hn_gp *gp_alloc(size_t n, size_t d, int per_point_noise)
     gp->Kinv = n >= KINV_MIN ? malloc(n * n * sizeof(double)) : NULL;
     gp->alpha = malloc(n * sizeof(double));
     if (gp->X == NULL || gp->y_model == NULL || gp->ystd == NULL || gp->L == NULL ||
-        (n >= KINV_MIN && gp->Kinv == NULL) || gp->alpha == NULL || (per_point_noise && gp->noise_obs == NULL)) {
+        (n >= KINV_MIN && gp->Kinv == NULL) || gp->alpha == NULL ||
+        (per_point_noise && gp->noise_obs == NULL)) {
         hn_gp_free(gp);
         return NULL;
     }

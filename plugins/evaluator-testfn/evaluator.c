@@ -29,7 +29,8 @@
 #define MAX_OBJ 16
 
 static const char *const functions[] = {
-    "branin", "hartmann6", "ackley", "branincurrin", "zdt1", "zdt2", "zdt3", "dtlz2", "layers", NULL};
+    "branin", "hartmann6", "ackley", "branincurrin", "zdt1",
+    "zdt2",   "zdt3",      "dtlz2",  "layers",       NULL};
 
 struct testfn {
     int function;
@@ -279,7 +280,8 @@ static const struct hn_evaluator_ops testfn_ops = {
 const struct hn_plugin hn_plugin_descriptor = {
     HN_PLUGIN_HEAD(HN_KIND_EVALUATOR),
     .name = "testfn",
-    .summary = "Standard test problems (Branin, Hartmann6, Ackley, BraninCurrin, ZDT1-3, DTLZ2, layers)",
+    .summary = "Standard test problems (Branin, Hartmann6, Ackley, BraninCurrin, ZDT1-3, DTLZ2, "
+               "layers)",
     .options = testfn_options,
     .evaluator = &testfn_ops,
 };
