@@ -14,16 +14,7 @@
 int hn_metric_labels(char *const *names, size_t n, char **labels)
 {
     for (size_t i = 0; i < n; i++) {
-        const char *dot = strchr(names[i], '.');
-        const char *shortname = dot ? dot + 1 : names[i];
-        int unique = 1;
-        for (size_t k = 0; k < n && unique; k++) {
-            const char *d2 = strchr(names[k], '.');
-            if (k != i && strcmp(d2 ? d2 + 1 : names[k], shortname) == 0) {
-                unique = 0;
-            }
-        }
-        labels[i] = strdup(unique ? shortname : names[i]);
+        labels[i] = strdup(names[i]);
         if (labels[i] == NULL) {
             return -1;
         }

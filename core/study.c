@@ -11,6 +11,7 @@
 #include "core/util.h"
 #include "hilnas/evaluator.h"
 #include "hilnas/executor.h"
+#include "hilnas/log.h"
 #include "hilnas/optimizer.h"
 #include "hilnas/space.h"
 
@@ -756,7 +757,16 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
             goto fail;
         }
     } else {
-        s->executor = &hn_builtin_executor_serial;
+        int size = 0;
+        s->executor = hn_registry_launched_executor(&size);
+        if (s->executor != NULL) {
+            hn_log(HN_LOG_INFO,
+                   "executor: %s (this process was started by its launcher in a job of %d; "
+                   "set 'executor: serial' to run without it)",
+                   s->executor->name, size);
+        } else {
+            s->executor = &hn_builtin_executor_serial;
+        }
     }
     return s;
 fail:

@@ -119,8 +119,9 @@ void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p
 hn_execute_fn hn_study_execute_fn(void);
 
 /*
- * Display labels of metric full names: the short name (after the first '.') when no other
- * metric shares it, else the full name. labels[i] are malloc'ed; free with free().
+ * Labels of metrics in trials.csv, pareto.csv and summary.json: always the full name
+ * (`source.name`), as objectives and logs name them, so that a script written for one study
+ * reads the next. labels[i] are malloc'ed; free with free().
  */
 int hn_metric_labels(char *const *names, size_t n, char **labels);
 

@@ -154,7 +154,7 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
     double got[4], heads[4];
-    cr_assert_eq(csv_column(tmp, "val_loss_inherited", got, 4), 2);
+    cr_assert_eq(csv_column(tmp, "q.val_loss_inherited", got, 4), 2);
     csv_column(tmp, "heads", heads, 4);
     cr_expect(heads[0] != heads[1], "both head counts were tried");
     for (int i = 0; i < 2; i++) {
@@ -174,7 +174,7 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
     rc = tu_run_study_text(sub, text, "run", &err);
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
-    cr_assert_eq(csv_column(sub, "val_loss_inherited", got, 4), 2);
+    cr_assert_eq(csv_column(sub, "q.val_loss_inherited", got, 4), 2);
     for (int i = 0; i < 2; i++) {
         cr_expect(fabs(got[i] - want) > 1e-3, "select: first differs (%.9f vs %.9f)", got[i], want);
     }
@@ -204,8 +204,8 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
     double before[4], after[4];
-    cr_assert_eq(csv_column(tmp, "val_loss_inherited", before, 4), 2);
-    csv_column(tmp, "val_loss", after, 4);
+    cr_assert_eq(csv_column(tmp, "q.val_loss_inherited", before, 4), 2);
+    csv_column(tmp, "q.val_loss", after, 4);
     for (int i = 0; i < 2; i++) {
         printf("trial %d: inherited %.4f, after 40 steps %.4f\n", i, before[i], after[i]);
         cr_expect(after[i] < before[i] - 0.1, "training lowered the loss (%g -> %g)", before[i],
