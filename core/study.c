@@ -21,8 +21,8 @@ static const char *const top_keys[] = {"study",      "space",       "oracles", "
 static const char *const study_keys[] = {"name", "seed", "output", "description", NULL};
 static const char *const objective_keys[] = {"metric", "goal", "ref", NULL};
 static const char *const constraint_keys[] = {"metric", "min", "max", NULL};
-static const char *const stage_keys[] = {"name", "optimizer", "sampler", "trials",
-                                         "run",  "oracle",    "select",  NULL};
+static const char *const stage_keys[] = {"name",   "optimizer", "sampler",    "trials", "run",
+                                         "oracle", "select",    "keep_model", NULL};
 
 static const char *where(const struct hn_config_node *node, char *buf, size_t size)
 {
@@ -562,6 +562,11 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
             return hn_error_config(err, where(select, buf, sizeof(buf)),
                                    "%s: must be 'pareto', found '%s'", select->path, what);
         }
+    }
+    /* evaluators keep what they trained (evaluator.h): always for verify stages */
+    if (hn_config_get_bool(node, "keep_model", st->type == HN_STAGE_VERIFY, &st->keep_model,
+                           err) != 0) {
+        return -1;
     }
     const struct hn_config_node *run = hn_config_get(node, "run");
     if (run != NULL && st->type == HN_STAGE_FIT) {

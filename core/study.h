@@ -51,6 +51,7 @@ struct hn_stage {
     size_t n_run;
     size_t *run;    /* indices into sources */
     long fit;       /* fit stage: source index */
+    int keep_model; /* evaluators keep trained models (verify stages, `keep_model: true`) */
 };
 
 /* Replay helper shared by run and show: apply one journal event to a trial list. */

@@ -324,6 +324,9 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
         json_pack("{s:I, s:s, s:O, s:O, s:o, s:I}", "trial", (json_int_t)id, "stage", st->name,
                   "params", s->r.params_json[s->r.n - 1], "arch", t->arch, "run", run, "seed",
                   (json_int_t)(hn_rng_derive(s->seed, (uint64_t)id) >> 1));
+    if (st->keep_model && task->request != NULL) {
+        json_object_set_new(task->request, "keep_model", json_true());
+    }
     if (s->executor->executor->submit(ex, task, err) != 0) {
         hn_error_prefix(err, "executor '%s' (trial %ld)", s->executor->name, id);
         json_decref(task->request);
@@ -700,6 +703,7 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
         .work_dir = work,
         .seed = (uint64_t)json_integer_value(json_object_get(task->request, "seed")),
         .threads = s->eval_threads > 0 ? s->eval_threads : 1,
+        .keep_model = json_is_true(json_object_get(task->request, "keep_model")),
     };
     json_t *run = json_object_get(task->request, "run");
     size_t i;

@@ -9,3 +9,4 @@ include tests/core/numerics.mk
 include tests/core/gp.mk
 include tests/llm/local.mk
 include tests/plugins/local.mk
+include tests/tools/local.mk

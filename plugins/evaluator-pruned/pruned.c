@@ -28,8 +28,10 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/util.h"
 #include "hilnas/evaluator.h"
@@ -449,6 +451,114 @@ static int compatible(const struct hn_llm_config *b, const struct hn_llm_config 
     return 0;
 }
 
+
+/* ---------------------------------------------------------------------------------------------
+ * keep_model (evaluator.h): the trained model and what produced it, in <work_dir>/model/ */
+
+struct pruned_result {
+    const int *layers;
+    double val_loss, val_loss_inherited, train_loss;
+    size_t val_tokens;
+};
+
+/* Size, mtime and FNV-1a 64 of a file into o[key] (what identifies the backbone's bytes). */
+static int describe_file(json_t *o, const char *key, const char *path, struct hn_error *err)
+{
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL || fstat(fileno(f), &st) != 0) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return hn_error_env(err, path, "cannot read the backbone file to describe it");
+    }
+    uint64_t h = 1469598103934665603ULL;
+    unsigned char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {
+        for (size_t i = 0; i < got; i++) {
+            h = (h ^ buf[i]) * 1099511628211ULL;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        return hn_error_env(err, path, "read error while hashing the backbone");
+    }
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
+    json_object_set_new(o, key,
+                        json_pack("{s:s, s:I, s:I, s:s}", "path", path, "bytes",
+                                  (json_int_t)st.st_size, "mtime", (json_int_t)st.st_mtime,
+                                  "fnv1a64", hex));
+    return 0;
+}
+
+/* Write <work_dir>/model/ (hn_llm_save) and model/training.json for req->keep_model. */
+static int keep_model(const struct pruned *p, const struct hn_eval_request *req,
+                      const struct hn_llm_model *m, const struct pruned_result *r,
+                      struct hn_error *err)
+{
+    char *dir = hn_path_join(req->work_dir, "model");
+    char *st_path = hn_path_join(p->backbone_dir, "model.safetensors");
+    char *tj_path = dir ? hn_path_join(dir, "training.json") : NULL;
+    json_t *layers = json_array(), *t = NULL;
+    char *text = NULL;
+    int rc = -1;
+    if (dir == NULL || st_path == NULL || tj_path == NULL || layers == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    for (int l = 0; l < m->config.num_hidden_layers; l++) {
+        json_array_append_new(layers, json_integer(r->layers[l]));
+    }
+    t = json_pack("{s:s, s:I, s:s, s:s, s:O, s:{s:I, s:f, s:f, s:I, s:f, s:f, s:I, s:I, s:I}, "
+                  "s:{s:s, s:I, s:I, s:I, s:I}, s:f, s:f}",
+                  "format", "hilnas-training-1", "trial", (json_int_t)req->trial->id, "evaluator",
+                  "pruned", "select", select_modes[p->select], "backbone_layers", layers,
+                  "training", "steps", (json_int_t)p->steps, "lr", p->lr, "min_lr", p->min_lr,
+                  "warmup", (json_int_t)p->warmup, "weight_decay", p->weight_decay, "grad_clip",
+                  p->grad_clip, "batch", (json_int_t)p->batch, "seq", (json_int_t)p->seq, "seed",
+                  (json_int_t)req->seed, "eval", "data", p->data, "batch", (json_int_t)p->batch,
+                  "seq", (json_int_t)p->seq, "batches", (json_int_t)p->eval_batches, "tokens",
+                  (json_int_t)r->val_tokens, "val_loss", r->val_loss, "val_loss_inherited",
+                  r->val_loss_inherited);
+    if (t == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    json_object_set_new(t, "backbone", json_pack("{s:s}", "dir", p->backbone_dir));
+    if (describe_file(json_object_get(t, "backbone"), "weights", st_path, err) != 0) {
+        goto done;
+    }
+    if (isfinite(r->train_loss)) {
+        json_object_set_new(t, "train_loss", json_real(r->train_loss));
+    }
+    if (hn_llm_save(m, dir, err) != 0) {
+        hn_error_prefix(err, "keeping the model");
+        err->kind = HN_ERR_ENVIRONMENT;
+        goto done;
+    }
+    text = json_dumps(t, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    if (text == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    if (hn_write_file_atomic(tj_path, text, strlen(text), err) != 0) {
+        err->kind = HN_ERR_ENVIRONMENT;
+        goto done;
+    }
+    rc = 0;
+done:
+    free(text);
+    json_decref(t);
+    json_decref(layers);
+    free(dir);
+    free(st_path);
+    free(tj_path);
+    return rc;
+}
+
 static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
                            struct hn_error *err)
 {
@@ -554,6 +664,12 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         hn_metrics_put(out, "val_loss_inherited", inherited, NAN, err) != 0 ||
         (isfinite(train_loss) && hn_metrics_put(out, "train_loss", train_loss, NAN, err) != 0)) {
         goto done;
+    }
+    if (req->keep_model) {
+        struct pruned_result r = {layers, val, inherited, train_loss, val_tokens};
+        if (keep_model(p, req, m, &r, err) != 0) {
+            goto done;
+        }
     }
     rc = 0;
 done:
