@@ -12,7 +12,9 @@
  * head_dim, vocabulary, RoPE and norms are the backbone's. Every value must fit in the
  * backbone (a pruned model inherits a slice of its weights). A point is valid when heads is a
  * multiple of kv_heads; with `attention: per-layer`, when at least one kept layer keeps its
- * attention, unless `allow_attention_free` is set.
+ * attention, unless `allow_attention_free` is set. `runtime: llama.cpp` keeps the candidates
+ * within what llama.cpp runs (docs/export.md): a layer may skip attention only when layer 0
+ * keeps it (llama.cpp takes the attention head size from layer 0).
  *
  * Kept layers (`keep`): `spread` keeps backbone layers round(i (L-1) / (depth-1)), i = 0..depth-1
  * (the first and the last always, the rest evenly between; depth 1 keeps layer 0); `first`
@@ -53,6 +55,7 @@ struct transformer {
     int attention; /* index into attention_modes */
     int keep;      /* index into keep_modes */
     int allow_attention_free;
+    int runtime; /* index into runtimes */
 
     struct hn_llm_config base;
     int64_t depth_min, depth_max;
@@ -65,6 +68,7 @@ struct transformer {
 };
 
 static const char *const attention_modes[] = {"all", "per-layer", NULL};
+static const char *const runtimes[] = {"any", "llama.cpp", NULL};
 static const char *const keep_modes[] = {"spread", "first", NULL};
 
 static const struct hn_option transformer_options[] = {
@@ -110,6 +114,13 @@ static const struct hn_option transformer_options[] = {
      .def = "false",
      .offset = offsetof(struct transformer, allow_attention_free),
      .help = "With attention: per-layer, allow architectures where no layer has attention."},
+    {.name = "runtime",
+     .type = HN_OPT_ENUM,
+     .def = "any",
+     .choices = runtimes,
+     .offset = offsetof(struct transformer, runtime),
+     .help = "Keep candidates within what a runtime runs: any, or llama.cpp (layer 0 keeps its "
+             "attention when any layer has attention; see docs/export.md)."},
     {.name = NULL},
 };
 
@@ -368,6 +379,17 @@ static int transformer_check(void *ctx, const double *x, char *why, size_t why_s
         if (!any) {
             snprintf(why, why_size, "no kept layer has attention (set allow_attention_free)");
             return 0;
+        }
+    }
+    if (t->runtime == 1 && c.num_hidden_layers > 1 && !c.attention_layers[0]) {
+        for (int i = 1; i < c.num_hidden_layers; i++) {
+            if (c.attention_layers[i]) {
+                snprintf(why, why_size,
+                         "layer 0 skips attention while layer %d has it: llama.cpp cannot run "
+                         "that (runtime: llama.cpp)",
+                         i);
+                return 0;
+            }
         }
     }
     return 1;

@@ -5,7 +5,10 @@ Written from transformers' modeling_llama.py (LlamaRMSNorm, LlamaRotaryEmbedding
 rotate_half, repeat_kv for grouped-query attention, LlamaMLP, LlamaDecoderLayer), not from the
 C engine, and computed in float64. Reads a checkpoint directory (config.json + model.safetensors,
 F32/F16/BF16) with its own safetensors parser, plus hilnas' `attention_layers` extension (a
-layer whose entry is false has no input_layernorm and no self_attn: only its MLP sub-block runs).
+layer whose entry is false has no input_layernorm and no self_attn: only its MLP sub-block runs)
+and the DeciLM / Nemotron-NAS `block_configs` form of the same (attention `no_op: true` for a
+layer without attention, `n_heads_in_group` = query heads per KV head; read in preference to
+attention_layers, which must agree when both are present).
 
 usage: llama_reference.py CHECKPOINT --data FILE.bin --seq T [--batches N] [--batch B]
 Prints {"loss": mean cross-entropy in nats, "tokens": predicted tokens} over the windows
@@ -112,6 +115,32 @@ def rotate_half(x):
     return np.concatenate([-x[..., h:], x[..., :h]], axis=-1)
 
 
+def layer_plan(cfg, NH, KVH):
+    """KV heads of each layer, None for a layer without attention."""
+    L = cfg["num_hidden_layers"]
+    blocks = cfg.get("block_configs")
+    if blocks is None:
+        attention = cfg.get("attention_layers") or [True] * L
+        return [KVH if a else None for a in attention]
+    if len(blocks) != L:
+        sys.exit(f"block_configs has {len(blocks)} entries for {L} layers")
+    plan = []
+    for l, b in enumerate(blocks):
+        att, ffn = b["attention"], b["ffn"]
+        if att.get("replace_with_linear") or ffn.get("no_op") or ffn.get("replace_with_linear"):
+            sys.exit(f"block_configs[{l}]: linear or no-op FFN blocks are not handled")
+        if att.get("no_op"):
+            plan.append(None)
+        else:
+            g = att["n_heads_in_group"]
+            if NH % g != 0:
+                sys.exit(f"block_configs[{l}]: n_heads_in_group {g} does not divide {NH} heads")
+            plan.append(NH // g)
+    if "attention_layers" in cfg and [p is not None for p in plan] != list(cfg["attention_layers"]):
+        sys.exit("block_configs and attention_layers disagree")
+    return plan
+
+
 def forward(cfg, w, tokens):
     """tokens (B, T) -> logits (B, T, V)"""
     B, T = tokens.shape
@@ -122,7 +151,7 @@ def forward(cfg, w, tokens):
     eps = cfg.get("rms_norm_eps", 1e-6)
     theta = cfg.get("rope_theta", 10000.0)
     L = cfg["num_hidden_layers"]
-    attention = cfg.get("attention_layers") or [True] * L
+    kv_heads = layer_plan(cfg, NH, KVH)
 
     inv_freq = 1.0 / (theta ** (np.arange(0, HD, 2, dtype=np.float64) / HD))
     freqs = np.outer(np.arange(T, dtype=np.float64), inv_freq)
@@ -133,7 +162,8 @@ def forward(cfg, w, tokens):
     x = w["model.embed_tokens.weight"][tokens]  # (B, T, C)
     for l in range(L):
         p = f"model.layers.{l}."
-        if attention[l]:
+        if kv_heads[l] is not None:
+            KVH = kv_heads[l]
             h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
             q = (h @ w[p + "self_attn.q_proj.weight"].T).reshape(B, T, NH, HD).transpose(0, 2, 1, 3)
             k = (h @ w[p + "self_attn.k_proj.weight"].T).reshape(B, T, KVH, HD).transpose(0, 2, 1, 3)

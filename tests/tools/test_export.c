@@ -155,7 +155,7 @@ static double eval_loss(const char *dir, const char *ckpt)
 
 static int exists(const char *dir, const char *rel)
 {
-    char path[4500];
+    char path[9100];
     struct stat st;
     snprintf(path, sizeof(path), "%s/%s", dir, rel);
     return stat(path, &st) == 0;
@@ -212,4 +212,331 @@ Test(export, verify_trials_keep_their_model_and_eval_reproduces_val_loss, .timeo
     double got = eval_loss(dir, ckpt);
     printf("kept model of trial 3: hilnas eval %.9f, the trial's val_loss %.9f\n", got, want);
     cr_expect(fabs(got - want) <= 1e-6 * want, "eval %.9f, trial %.9f", got, want);
+}
+
+/* Run `hilnas export ARGS...` (NULL-terminated); stderr into *err (malloc'ed). Exit code. */
+static int export(char **err, const char *const *args)
+{
+    char *argv[32];
+    size_t n = 0;
+    argv[n++] = (char *)tu_hilnas();
+    argv[n++] = "export";
+    for (; *args != NULL && n < 31; args++) {
+        argv[n++] = (char *)*args;
+    }
+    argv[n] = NULL;
+    char *out = NULL;
+    int rc = tu_run(argv, NULL, &out, err);
+    free(out);
+    return rc;
+}
+
+/* Run a Python helper of tests/llm with args; stdout into *out. Exit code. */
+static int python(const char *script, char **out, const char *const *args)
+{
+    const char *py = getenv("HN_PYTHON");
+    cr_assert(py != NULL && *py != '\0', "HN_PYTHON unset: configure looks for a Python 3 with "
+                                         "NumPy (apt-get install python3-numpy)");
+    char path[4500], *argv[32], *err = NULL;
+    snprintf(path, sizeof(path), "%s/tests/llm/%s", tu_srcdir(), script);
+    size_t n = 0;
+    argv[n++] = (char *)py;
+    argv[n++] = path;
+    for (; *args != NULL && n < 31; args++) {
+        argv[n++] = (char *)*args;
+    }
+    argv[n] = NULL;
+    int rc = tu_run(argv, NULL, out, &err);
+    if (rc != 0) {
+        printf("%s: %s\n", script, err ? err : "");
+    }
+    free(err);
+    return rc;
+}
+
+static double json_number(const char *text, const char *key)
+{
+    json_t *o = json_loads(text ? text : "", 0, NULL);
+    cr_assert(json_is_number(json_object_get(o, key)), "no %s in %s", key, text);
+    double v = json_number_value(json_object_get(o, key));
+    json_decref(o);
+    return v;
+}
+
+/* The NumPy reference's loss of checkpoint ckpt on the evaluator's windows. */
+static double reference_loss(const char *dir, const char *ckpt)
+{
+    char data[4500], *out = NULL;
+    snprintf(data, sizeof(data), "%s/val.bin", dir);
+    int rc = python("llama_reference.py", &out,
+                    (const char *const[]){ckpt, "--data", data, "--seq", "16", "--batch", "4",
+                                          "--batches", "3", NULL});
+    cr_assert_eq(rc, 0, "the reference failed on %s", ckpt);
+    double v = json_number(out, "loss");
+    free(out);
+    return v;
+}
+
+static json_t *load_json(const char *dir, const char *name)
+{
+    char path[4500];
+    json_error_t je;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    json_t *o = json_load_file(path, 0, &je);
+    cr_assert_not_null(o, "%s: %s", path, je.text);
+    return o;
+}
+
+/* The trial's attention pattern from the journal. */
+static int trial_skips_attention(const char *dir, long id)
+{
+    json_t *s, *c;
+    trial_events(dir, id, &s, &c);
+    json_t *att = json_object_get(json_object_get(s, "arch"), "attention_layers");
+    int skips = 0;
+    for (size_t i = 0; i < json_array_size(att); i++) {
+        skips |= !json_is_true(json_array_get(att, i));
+    }
+    json_decref(s);
+    json_decref(c);
+    return skips;
+}
+
+Test(export, hf_export_of_kept_and_rederived_trials_evaluates_to_their_val_loss, .timeout = 180)
+{
+    const char *dir = study_dir();
+    char run[4500], out[4500], *err = NULL;
+    snprintf(run, sizeof(run), "%s/run", dir);
+    /* trial 3 kept its model; trial 1 (the one it re-measures) did not: re-derived */
+    for (long id = 3; id >= 1; id -= 2) {
+        char ids[16];
+        snprintf(ids, sizeof(ids), "%ld", id);
+        snprintf(out, sizeof(out), "%s/hf-%ld", dir, id);
+        int rc = export(&err, (const char *const[]){run, "--trial", ids, "-o", out, NULL});
+        cr_assert_eq(rc, 0, "export trial %ld: %s", id, err);
+        cr_expect_eq(strstr(err, "re-deriving") != NULL, id == 1, "trial %ld: %s", id, err);
+        free(err);
+        double want = trial_metric(dir, id, "q.val_loss");
+        double got = eval_loss(dir, out), ref = reference_loss(dir, out);
+        printf("trial %ld (%s): val_loss %.9f, hilnas eval of the export %.9f, NumPy reference "
+               "%.9f\n",
+               id, id == 1 ? "re-derived" : "kept", want, got, ref);
+        cr_expect(fabs(got - want) <= 1e-6 * want, "trial %ld: eval %.9f, trial %.9f", id, got,
+                  want);
+        cr_expect(fabs(ref - want) <= 1e-5 * want, "trial %ld: reference %.9f, trial %.9f", id,
+                  ref, want);
+        /* the config's class follows the attention pattern */
+        json_t *cfg = load_json(out, "config.json");
+        int skips = trial_skips_attention(dir, id);
+        const char *cls = json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0));
+        cr_expect_str_eq(cls, skips ? "DeciLMForCausalLM" : "LlamaForCausalLM");
+        cr_expect_eq(json_object_get(cfg, "block_configs") != NULL, skips);
+        json_decref(cfg);
+        json_t *tok = load_json(out, "tokenizer.json");
+        cr_expect_eq(json_object_size(json_object_get(json_object_get(tok, "model"), "vocab")), 256);
+        json_decref(tok);
+        cr_expect(exists(out, "README.md") && exists(out, "generation_config.json"));
+    }
+    /* the DeciLM form alone (without hilnas's attention_layers) gives the reference the same
+     * function */
+    snprintf(out, sizeof(out), "%s/hf-3", dir);
+    json_t *cfg = load_json(out, "config.json");
+    if (json_object_get(cfg, "block_configs") != NULL) {
+        char deci[4500], path[4600];
+        snprintf(deci, sizeof(deci), "%s/deci-only", dir);
+        mkdir(deci, 0755);
+        json_object_del(cfg, "attention_layers");
+        snprintf(path, sizeof(path), "%s/config.json", deci);
+        cr_assert_eq(json_dump_file(cfg, path, 0), 0);
+        char src[4600];
+        snprintf(src, sizeof(src), "%s/model.safetensors", out);
+        snprintf(path, sizeof(path), "%s/model.safetensors", deci);
+        cr_assert_eq(link(src, path), 0);
+        double a = reference_loss(dir, out), b = reference_loss(dir, deci);
+        cr_expect(a == b, "block_configs alone: %.12f vs %.12f", b, a);
+    }
+    json_decref(cfg);
+    /* a BF16 export evaluates close to (not exactly at) the F32 loss */
+    snprintf(out, sizeof(out), "%s/hf-3-bf16", dir);
+    cr_assert_eq(export(&err, (const char *const[]){run, "--trial", "3", "-o", out, "--dtype",
+                                                     "bf16", NULL}),
+                 0, "%s", err);
+    free(err);
+    double want = trial_metric(dir, 3, "q.val_loss"), got = eval_loss(dir, out);
+    cr_expect(fabs(got - want) <= 2e-2 * want && got != want, "bf16: %.9f vs %.9f", got, want);
+}
+
+Test(export, gguf_reads_back_exactly_and_refusals_name_the_reason, .timeout = 180)
+{
+    const char *dir = study_dir();
+    char run[4500], hf[4500], out[4500], file[4600], *err = NULL, *res = NULL;
+    snprintf(run, sizeof(run), "%s/run", dir);
+    snprintf(hf, sizeof(hf), "%s/gguf-ref", dir);
+    cr_assert_eq(export(&err, (const char *const[]){run, "--trial", "3", "-o", hf, NULL}), 0,
+                 "%s", err);
+    free(err);
+    static const char *const dtypes[] = {"f32", "f16", "bf16"}, *const upper[] = {"F32", "F16",
+                                                                                   "BF16"};
+    for (int d = 0; d < 3; d++) {
+        snprintf(out, sizeof(out), "%s/gguf-%s", dir, dtypes[d]);
+        cr_assert_eq(export(&err, (const char *const[]){run, "--trial", "3", "-o", out, "--format",
+                                                         "gguf", "--dtype", dtypes[d], NULL}),
+                     0, "%s", err);
+        free(err);
+        snprintf(file, sizeof(file), "%s/model.gguf", out);
+        int rc = python("gguf_reader.py", &res,
+                        (const char *const[]){file, "--check", hf, "--dtype", upper[d], NULL});
+        cr_expect_eq(rc, 0, "%s: the independent reader disagrees", file);
+        printf("%s: %s", dtypes[d], res ? res : "\n");
+        free(res);
+        res = NULL;
+        /* the reader can fail: a file checked against the wrong type is refused */
+        if (d == 1) {
+            rc = python("gguf_reader.py", &res,
+                        (const char *const[]){file, "--check", hf, "--dtype", "BF16", NULL});
+            cr_expect_neq(rc, 0, "F16 tensors passed as BF16");
+            free(res);
+            res = NULL;
+        }
+    }
+    /* layer 0 without attention (but a later layer with it): llama.cpp cannot run it */
+    char arch[4500];
+    snprintf(arch, sizeof(arch), "%s/skip0.json", dir);
+    cr_assert_eq(tu_write_file(arch, "{\"hidden_size\": 32, \"intermediate_size\": 64, "
+                                     "\"num_hidden_layers\": 3, \"num_attention_heads\": 4, "
+                                     "\"num_key_value_heads\": 2, \"head_dim\": 8, "
+                                     "\"vocab_size\": 256, \"max_position_embeddings\": 64, "
+                                     "\"attention_layers\": [false, true, true]}"),
+                 0);
+    snprintf(out, sizeof(out), "%s/skip0", dir);
+    int rc = export(&err, (const char *const[]){"--arch", arch, "--random", "-o", out, "--format",
+                                                "gguf", NULL});
+    cr_expect_eq(rc, 2, "exit %d: %s", rc, err);
+    cr_expect(strstr(err, "layer 0 skips attention") != NULL && strstr(err, "llama.cpp") != NULL,
+              "%s", err);
+    cr_expect(!exists(out, "model.gguf"), "nothing written for a refused export");
+    free(err);
+    /* the same architecture exports to Hugging Face (DeciLM form) */
+    rc = export(&err, (const char *const[]){"--arch", arch, "--random", "-o", out, NULL});
+    cr_expect_eq(rc, 0, "%s", err);
+    free(err);
+    /* usage errors */
+    rc = export(&err, (const char *const[]){run, "--trial", "99", "-o", out, NULL});
+    cr_expect(rc == 2 && strstr(err, "trial 99 is not in the study") != NULL, "%d %s", rc, err);
+    free(err);
+    rc = export(&err, (const char *const[]){run, "--trial", "3", "-o", out, "--format", "onnx",
+                                            NULL});
+    cr_expect(rc == 2 && strstr(err, "--format must be hf or gguf") != NULL, "%d %s", rc, err);
+    free(err);
+}
+
+Test(export, random_exports_have_the_architectures_exact_shapes, .timeout = 120)
+{
+    char *dir = tu_tmpdir("export-random"), arch[4500], hf[4500], gg[4500], file[4600];
+    char *err = NULL, *res = NULL;
+    /* uniform (llama) and attention-skipping (deci) architectures; GQA; untied head */
+    static const char *const archs[] = {
+        "{\"hidden_size\": 48, \"intermediate_size\": 96, \"num_hidden_layers\": 2, "
+        "\"num_attention_heads\": 6, \"num_key_value_heads\": 2, \"head_dim\": 12, "
+        "\"vocab_size\": 256, \"max_position_embeddings\": 128, \"rope_theta\": 500000.0, "
+        "\"tie_word_embeddings\": false}",
+        "{\"hidden_size\": 40, \"intermediate_size\": 80, \"num_hidden_layers\": 4, "
+        "\"num_attention_heads\": 4, \"num_key_value_heads\": 1, \"head_dim\": 10, "
+        "\"vocab_size\": 256, \"max_position_embeddings\": 64, \"rms_norm_eps\": 1e-6, "
+        "\"tie_word_embeddings\": true, \"attention_layers\": [true, false, true, false], "
+        "\"backbone\": \"ignored\", \"parameters\": 1}",
+    };
+    for (int i = 0; i < 2; i++) {
+        snprintf(arch, sizeof(arch), "%s/arch%d.json", dir, i);
+        cr_assert_eq(tu_write_file(arch, archs[i]), 0);
+        snprintf(hf, sizeof(hf), "%s/hf%d", dir, i);
+        snprintf(gg, sizeof(gg), "%s/gguf%d", dir, i);
+        cr_assert_eq(export(&err, (const char *const[]){"--arch", arch, "--random", "--seed", "5",
+                                                         "-o", hf, NULL}),
+                     0, "%s", err);
+        free(err);
+        cr_assert_eq(export(&err, (const char *const[]){"--arch", arch, "--random", "--seed", "5",
+                                                         "-o", gg, "--format", "gguf", NULL}),
+                     0, "%s", err);
+        free(err);
+        /* the engine loads only exact shapes; the parameter count is the architecture's */
+        struct hn_error e;
+        struct hn_llm_model *m = hn_llm_load(hf, &e);
+        cr_assert_not_null(m, "%s", e.msg);
+        json_t *want = json_loads(archs[i], 0, NULL);
+        struct hn_llm_config c;
+        cr_assert_eq(hn_llm_config_from_json(want, "arch", &c, &e), 0, "%s", e.msg);
+        cr_expect_eq(m->n_params, hn_llm_param_count(&c));
+        cr_expect_eq(m->config.hidden_size, c.hidden_size);
+        cr_expect_eq(m->config.head_dim, c.head_dim);
+        cr_expect_eq(memcmp(m->config.attention_layers, c.attention_layers,
+                            (size_t)c.num_hidden_layers),
+                     0);
+        json_decref(want);
+        hn_llm_model_free(m);
+        /* same seed, same weights: the GGUF holds exactly the Hugging Face export's tensors */
+        snprintf(file, sizeof(file), "%s/model.gguf", gg);
+        int rc = python("gguf_reader.py", &res,
+                        (const char *const[]){file, "--check", hf, "--dtype", "F32", NULL});
+        cr_expect_eq(rc, 0, "%s", file);
+        cr_expect(res && strstr(res, i == 0 ? "\"llama\"" : "\"deci\""), "%s", res);
+        free(res);
+        res = NULL;
+        json_t *cfg = load_json(hf, "config.json");
+        cr_expect_str_eq(json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0)),
+                         i == 0 ? "LlamaForCausalLM" : "DeciLMForCausalLM");
+        json_decref(cfg);
+        char *card = NULL;
+        char path[4600];
+        snprintf(path, sizeof(path), "%s/README.md", gg);
+        card = tu_read_file(path);
+        cr_expect(card && strstr(card, "random"), "model card: %s", card);
+        free(card);
+    }
+    free(dir);
+}
+
+Test(export, runtime_llamacpp_keeps_attention_in_layer_0, .timeout = 120)
+{
+    char *dir = tu_tmpdir("export-runtime"), text[8192], *err = NULL, path[4600];
+    make_data(dir, 3000);
+    make_backbone(dir);
+    for (int llama = 0; llama < 2; llama++) {
+        snprintf(text, sizeof(text),
+                 "study: {name: rt, seed: 5}\n"
+                 "space:\n"
+                 "  plugin: transformer\n"
+                 "  backbone: %s/backbone\n"
+                 "  depth: {min: 3, max: 3}\n"
+                 "  d_model: [16]\n"
+                 "  attention: per-layer\n"
+                 "%s"
+                 "evaluators:\n"
+                 "  q: {plugin: pruned, data: %s, steps: 0, seq: 16, batch: 2, eval_batches: 1}\n"
+                 "objectives: [{metric: q.val_loss, goal: minimize}]\n"
+                 "stages: [{name: s, sampler: sobol, trials: 12}]\n",
+                 dir, llama ? "  runtime: llama.cpp\n" : "", dir);
+        char sub[4500];
+        snprintf(sub, sizeof(sub), "%s/%d", dir, llama);
+        mkdir(sub, 0755);
+        int rc = tu_run_study_text(sub, text, "run", &err);
+        cr_assert_eq(rc, 0, "run failed: %s", err);
+        free(err);
+        snprintf(path, sizeof(path), "%s/run/trials.csv", sub);
+        char *csv = tu_read_file(path);
+        cr_assert_not_null(csv);
+        /* columns status, attn_0, attn_1, attn_2: attention after a layer 0 without it */
+        int bad = tu_count(csv, ",complete,False,True,") +
+                  tu_count(csv, ",complete,False,False,True,");
+        printf("runtime %s: %d trials skip attention in layer 0 but not later\n",
+               llama ? "llama.cpp" : "any", bad);
+        if (llama) {
+            cr_expect_eq(bad, 0, "runtime: llama.cpp proposed layer-0-skipping candidates:\n%s",
+                         csv);
+        } else {
+            cr_expect_gt(bad, 0, "the check is vacuous: no candidate skips layer 0 without it");
+        }
+        free(csv);
+    }
+    free(dir);
 }
