@@ -14,6 +14,11 @@ usage: llama_reference.py CHECKPOINT --data FILE.bin --seq T [--batches N] [--ba
 Prints {"loss": mean cross-entropy in nats, "tokens": predicted tokens} over the windows
 `hilnas eval` uses: window i is tokens i*T .. i*T+T of the file (little-endian uint16).
 
+usage: llama_reference.py CHECKPOINT --text FILE --llama-perplexity N_CTX
+Prints {"ppl": ..., "count": ...} computed as llama.cpp's llama-perplexity does (without BOS): the
+file's bytes as token ids, cut into chunks of N_CTX tokens, each scored on its second half
+(positions N_CTX/2 .. N_CTX-2 predicting the next token).
+
 usage: llama_reference.py DIR --write-random CONFIG_JSON [--dtype F32|F16|BF16] [--seed S]
 Writes a checkpoint with random weights the way a Python exporter would (tensors in name order,
 header padded with spaces), for the engine to read.
@@ -197,15 +202,33 @@ def main():
                     help="write a random checkpoint with this config.json text instead")
     ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--text")
+    ap.add_argument("--llama-perplexity", type=int, metavar="N_CTX")
     a = ap.parse_args()
     if a.write_random is not None:
         write_random(a.checkpoint, json.loads(a.write_random), a.dtype, a.seed)
         return
-    if a.data is None or a.seq is None:
-        ap.error("--data and --seq are required")
     with open(os.path.join(a.checkpoint, "config.json")) as f:
         cfg = json.load(f)
     w = read_safetensors(os.path.join(a.checkpoint, "model.safetensors"))
+    if a.llama_perplexity is not None:
+        n = a.llama_perplexity
+        with open(a.text, "rb") as f:
+            tok = np.frombuffer(f.read(), dtype=np.uint8).astype(np.int64)
+        chunks = len(tok) // n
+        first, nll, count = n // 2, 0.0, 0
+        for c in range(chunks):
+            x = tok[c * n : (c + 1) * n][None, :]
+            logits = forward(cfg, w, x)[0]
+            for j in range(first, n - 1):
+                row = logits[j]
+                m = row.max()
+                nll += float(m + np.log(np.exp(row - m).sum()) - row[x[0, j + 1]])
+                count += 1
+        print(json.dumps({"ppl": float(np.exp(nll / count)), "count": count}))
+        return
+    if a.data is None or a.seq is None:
+        ap.error("--data and --seq are required")
     tok = np.fromfile(a.data, dtype="<u2").astype(np.int64)
     T = a.seq
     windows = (len(tok) - 1) // T

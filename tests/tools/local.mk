@@ -5,3 +5,4 @@ tests_tools_test_export_SOURCES = tests/tools/test_export.c tests/core/testutil.
 tests_tools_test_export_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_tools_test_export_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
 EXTRA_DIST += tests/llm/gguf_reader.py
+EXTRA_DIST += scripts/llamacpp-latency.sh

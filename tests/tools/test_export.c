@@ -540,3 +540,171 @@ Test(export, runtime_llamacpp_keeps_attention_in_layer_0, .timeout = 120)
     }
     free(dir);
 }
+
+/* A llama.cpp program: in PATH, else $LLAMA_CPP_DIR/bin or $LLAMA_CPP_DIR/build/bin; into buf.
+ * Returns 0 when found. */
+static int find_llama(const char *name, char *buf, size_t size)
+{
+    const char *dir = getenv("LLAMA_CPP_DIR"), *path = getenv("PATH");
+    const char *subs[] = {"bin", "build/bin"};
+    for (int i = 0; dir != NULL && *dir && i < 2; i++) {
+        snprintf(buf, size, "%s/%s/%s", dir, subs[i], name);
+        if (access(buf, X_OK) == 0) {
+            return 0;
+        }
+    }
+    while (path != NULL && *path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        snprintf(buf, size, "%.*s/%s", (int)n, path, name);
+        if (n > 0 && access(buf, X_OK) == 0) {
+            return 0;
+        }
+        path = colon ? colon + 1 : NULL;
+    }
+    return -1;
+}
+
+/* llama.cpp on the exported GGUF computes what the NumPy reference computes on the Hugging Face
+ * export: llama-perplexity's number on the same bytes (tokenizer, tensors, permutation, per-layer
+ * heads all have to be right for that). */
+Test(export, llamacpp_computes_the_same_perplexity, .timeout = 300)
+{
+    char ppl[4500];
+    if (find_llama("llama-perplexity", ppl, sizeof(ppl)) != 0) {
+        printf("SKIP: llama-perplexity not found in PATH or $LLAMA_CPP_DIR/{bin,build/bin}: "
+               "llama.cpp is not checked (docs/export.md says how to get it)\n");
+        return;
+    }
+    const char *dir = study_dir();
+    char run[4500], text[4500], *err = NULL, *out = NULL;
+    snprintf(run, sizeof(run), "%s/run", dir);
+    snprintf(text, sizeof(text), "%s/text.txt", dir);
+    /* plain ASCII and UTF-8 text: the GGUF tokenizer must give token i = byte i */
+    static const char sample[] = "The quick brown fox jumps over the lazy dog; caf\xc3\xa9 na\xc3\xafve "
+                                 "r\xc3\xa9sum\xc3\xa9 -- 12345 {json: [1, 2]}\n\ttabs & symbols: "
+                                 "~!@#$%^&*()_+ \"quotes\" 'apostrophes'\n";
+    char body[2048] = "";
+    for (int i = 0; i < 6; i++) {
+        strcat(body, sample);
+    }
+    cr_assert_eq(tu_write_file(text, body), 0);
+    static const char *const cases[][2] = {{"3", "f32"}, {"1", "f32"}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char hf[4500], gg[4500], model[4600];
+        snprintf(hf, sizeof(hf), "%s/llama-hf-%s", dir, cases[k][0]);
+        snprintf(gg, sizeof(gg), "%s/llama-gguf-%s", dir, cases[k][0]);
+        cr_assert_eq(export(&err, (const char *const[]){run, "--trial", cases[k][0], "-o", hf,
+                                                         NULL}),
+                     0, "%s", err);
+        free(err);
+        int rc = export(&err, (const char *const[]){run, "--trial", cases[k][0], "-o", gg,
+                                                    "--format", "gguf", "--dtype", cases[k][1],
+                                                    NULL});
+        if (rc == 2 && strstr(err, "layer 0 skips attention")) {
+            printf("trial %s: refused for llama.cpp (layer 0 without attention)\n", cases[k][0]);
+            free(err);
+            continue;
+        }
+        cr_assert_eq(rc, 0, "%s", err);
+        free(err);
+        snprintf(model, sizeof(model), "%s/model.gguf", gg);
+        rc = tu_run((char *const[]){ppl, "-m", model, "-f", text, "-c", "32", "-b", "32", "-t",
+                                    "1", NULL},
+                    NULL, &out, &err);
+        cr_assert_eq(rc, 0, "llama-perplexity: %s", err);
+        const char *fe = err ? strstr(err, "Final estimate: PPL = ") : NULL;
+        if (fe == NULL && out != NULL) {
+            fe = strstr(out, "Final estimate: PPL = ");
+        }
+        cr_assert_not_null(fe, "no estimate in llama-perplexity's output: %s", err);
+        double got = strtod(fe + strlen("Final estimate: PPL = "), NULL);
+        free(out);
+        free(err);
+        out = NULL;
+        rc = python("llama_reference.py", &out,
+                    (const char *const[]){hf, "--text", text, "--llama-perplexity", "32", NULL});
+        cr_assert_eq(rc, 0);
+        double want = json_number(out, "ppl");
+        free(out);
+        out = NULL;
+        printf("trial %s: llama.cpp perplexity %.4f, NumPy reference %.4f\n", cases[k][0], got,
+               want);
+        cr_expect(fabs(got - want) <= 1e-3 * want + 1e-4, "llama.cpp %.4f, reference %.4f", got,
+                  want);
+    }
+}
+
+/* scripts/llamacpp-latency.sh through the device oracle: with a stand-in llama-bench (a real
+ * subprocess printing llama-bench's JSON layout) always, with the real one when it is found. */
+Test(export, llamacpp_latency_script_feeds_the_device_oracle, .timeout = 300)
+{
+    char *dir = tu_tmpdir("export-latency"), bench[4500], text[8192], *err = NULL, path[4800];
+    make_data(dir, 3000);
+    make_backbone(dir);
+    snprintf(bench, sizeof(bench), "%s/fake-llama-bench", dir);
+    /* prompt time 1 ms per prompt token, generation 2 ms per token, sd 0.5 ms */
+    cr_assert_eq(tu_write_file(bench,
+                               "#!/bin/sh\n"
+                               "p=0; n=0; m=''\n"
+                               "while [ $# -gt 0 ]; do case $1 in -p) p=$2; shift;; "
+                               "-n) n=$2; shift;; -m) m=$2; shift;; esac; shift; done\n"
+                               "[ -s \"$m\" ] || { echo \"no model $m\" >&2; exit 1; }\n"
+                               "printf '[\\n  {\\n    \"n_prompt\": %s,\\n    \"n_gen\": %s,\\n"
+                               "    \"avg_ns\": %s,\\n    \"stddev_ns\": 500000,\\n"
+                               "    \"samples_ns\": [ 1, 2 ]\\n  }\\n]\\n' \"$p\" \"$n\" "
+                               "$(( p * 1000000 + n * 2000000 ))\n"),
+                 0);
+    chmod(bench, 0755);
+    char real[4500];
+    int have_real = find_llama("llama-bench", real, sizeof(real)) == 0;
+    if (!have_real) {
+        printf("SKIP (real llama-bench): not found in PATH or $LLAMA_CPP_DIR/{bin,build/bin}; "
+               "only the stand-in runs\n");
+    }
+    for (int r = 0; r < 1 + have_real; r++) {
+        snprintf(text, sizeof(text),
+                 "study: {name: lat, seed: 5}\n"
+                 "space:\n"
+                 "  plugin: transformer\n"
+                 "  backbone: %s/backbone\n"
+                 "  depth: {min: 2, max: 3}\n"
+                 "  d_model: [16, 32]\n"
+                 "  attention: per-layer\n"
+                 "  runtime: llama.cpp\n"
+                 "oracles:\n"
+                 "  lc:\n"
+                 "    plugin: device\n"
+                 "    command: \"%s/scripts/llamacpp-latency.sh {arch} {workdir} 32 4 0 2 1\"\n"
+                 "    metrics: [prefill_ms, decode_ms]\n"
+                 "objectives: [{metric: lc.prefill_ms, goal: minimize}, "
+                 "{metric: lc.decode_ms, goal: minimize}]\n"
+                 "stages: [{name: s, sampler: sobol, trials: 3}]\n",
+                 dir, tu_srcdir());
+        char sub[4500], benv[4600], henv[4600];
+        snprintf(sub, sizeof(sub), "%s/%d", dir, r);
+        mkdir(sub, 0755);
+        snprintf(path, sizeof(path), "%s/study.yaml", sub);
+        cr_assert_eq(tu_write_file(path, text), 0);
+        snprintf(benv, sizeof(benv), "LLAMA_BENCH=%s", r == 0 ? bench : real);
+        snprintf(henv, sizeof(henv), "HILNAS=%s", tu_hilnas());
+        char outdir[4700];
+        snprintf(outdir, sizeof(outdir), "%s/run", sub);
+        int rc = tu_run((char *const[]){(char *)tu_hilnas(), "run", path, "--output", outdir, NULL},
+                        (char *const[]){benv, henv, NULL}, NULL, &err);
+        cr_assert_eq(rc, 0, "run failed: %s", err);
+        free(err);
+        snprintf(path, sizeof(path), "%s/trials.csv", outdir);
+        char *csv = tu_read_file(path);
+        cr_assert_not_null(csv);
+        printf("%s llama-bench:\n%s", r ? "real" : "stand-in", csv);
+        cr_expect_eq(tu_count(csv, ",complete,"), 3, "%s", csv);
+        if (r == 0) {
+            /* 32 prompt tokens at 1 ms; 2 ms per generated token; sem 0.5 / sqrt(2) */
+            cr_expect_eq(tu_count(csv, ",32,0.353553"), 3, "stand-in prefill: %s", csv);
+            cr_expect_eq(tu_count(csv, ",2,0.08838"), 3, "stand-in decode: %s", csv);
+        }
+        free(csv);
+    }
+    free(dir);
+}
