@@ -52,6 +52,8 @@ struct hn_stage {
     size_t *run;    /* indices into sources */
     long fit;       /* fit stage: source index */
     int keep_model; /* evaluators keep trained models (verify stages, `keep_model: true`) */
+    size_t n_points;
+    double *points; /* search stage `points:`: n_points x params->n, run before asking */
 };
 
 /* Replay helper shared by run and show: apply one journal event to a trial list. */
@@ -69,6 +71,11 @@ struct hn_study_options {
     size_t n_overrides;
     const char *output;           /* overrides study.output when not NULL */
     int quiet;                    /* no per-trial progress lines */
+    /* "NAME=VALUE": ${NAME} in any scalar of the study becomes VALUE (after the overrides);
+     * `hilnas run` defines prepare.STEP for the steps of the `prepare:` section, which the
+     * core otherwise ignores (tools/prepare.h) */
+    const char *const *vars;
+    size_t n_vars;
 };
 
 struct hn_study {

@@ -440,7 +440,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
         goto done;
     }
     size_t done_count = stage_count(s, st->name, NULL, 0);
-    size_t target = (size_t)st->trials, pending = 0;
+    size_t target = (size_t)st->trials, pending = 0, next_point = 0;
     int exhausted = 0;
     if (done_count >= target) {
         hn_log(HN_LOG_INFO, "[%s] already complete (%zu trials)", st->name, done_count);
@@ -452,6 +452,26 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
         size_t want = target > done_count + pending ? target - done_count - pending : 0;
         size_t free_slots = slots - pending;
         size_t n = want < free_slots ? want : free_slots;
+        /* the stage's points first: each one not yet measured in this stage (abandoned
+         * trials do not count, so a resumed stage measures it again) */
+        while (n > 0 && !interrupted && next_point < st->n_points) {
+            const double *xp = st->points + next_point * params->n;
+            next_point++;
+            int seen = 0;
+            for (size_t i = 0; i < s->r.n && !seen; i++) {
+                const struct hn_trial *t = s->r.trials[i];
+                seen = strcmp(t->stage, st->name) == 0 && !t->abandoned &&
+                       t->n_params == params->n && hn_params_same(params, t->x, xp);
+            }
+            if (seen) {
+                continue;
+            }
+            if (start_trial(s, st, xp, -1, ex, err) != 0) {
+                goto done;
+            }
+            pending++;
+            n--;
+        }
         if (n > 0 && !exhausted && !interrupted) {
             struct hn_history h = history_of(s);
             hn_error_clear(err);
