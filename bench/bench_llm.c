@@ -8,6 +8,17 @@
  * training; the prefill LM head runs for the last token only).
  *
  * usage: bench_llm [--threads N] [--quick]
+ *        bench_llm --deploy [--threads N] [--dtypes f32,bf16,f16,q8_0] [--skip-half] [--quick]
+ *                  [--shape L,C,NH,KVH,F,V] [--prompt 512] [--context 2048] [--tokens 32]
+ *
+ * --deploy: a MobileLLM-350M-shaped model (32 layers, hidden 960, 15 heads, 5 KV heads, FFN 2560,
+ * vocabulary 32000, tied; --skip-half: odd layers skip attention) with random weights at each
+ * deployment precision: prefill of --prompt tokens, decode of --tokens tokens from an empty cache
+ * and at --context tokens of context (the cache filled with random keys and values, as a real
+ * prefill would leave it; its time is not counted), the bytes each decoded token reads (weights +
+ * cache), the bandwidth that implies, and the machine's read bandwidth and sgemm rate measured in
+ * the same run. Then the per-token overhead of small models: decode time against the time their
+ * bytes take at the measured bandwidth.
  * On a machine shared with other jobs, run with OMP_WAIT_POLICY=passive: spinning OpenMP threads
  * preempted by other processes make every fork/join wait for a time slice.
  */
@@ -22,6 +33,7 @@
 #include "hilnas/rng.h"
 #include "llm/decode.h"
 #include "llm/model.h"
+#include "llm/qmat.h"
 
 static double now(void)
 {
@@ -83,20 +95,283 @@ static void row(const char *shape, const char *what, double tok_s, double flops_
            100.0 * gflops / sgemm);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * --deploy */
+
+/* GB/s of summing a buffer much larger than the caches, on the engine's threads */
+static double read_bandwidth(size_t bytes, double min_s)
+{
+    size_t n = bytes / sizeof(float);
+    float *a = malloc(n * sizeof(float));
+    if (a == NULL) {
+        return 0.0;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (float)(i & 7);
+    }
+    double best = 0.0, t0 = now();
+    volatile float sink = 0.0f;
+    do {
+        float sum = 0.0f;
+        double t1 = now();
+#pragma omp parallel for simd schedule(static) reduction(+ : sum)
+        for (size_t i = 0; i < n; i++) {
+            sum += a[i];
+        }
+        double gbs = (double)n * sizeof(float) / (now() - t1) / 1e9;
+        best = gbs > best ? gbs : best;
+        sink += sum;
+    } while (now() - t0 < min_s);
+    free(a);
+    return best;
+}
+
+/* bytes the matrices of one decoded token read (F32 views when no dtype is set) */
+static double weight_bytes(const struct hn_llm_model *m, enum hn_dtype dtype)
+{
+    const struct hn_llm_config *c = &m->config;
+    double C = c->hidden_size, F = c->intermediate_size, QD = c->num_attention_heads * c->head_dim;
+    double KD = c->num_key_value_heads * c->head_dim, V = c->vocab_size, total = 0.0;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        if (c->attention_layers[l]) {
+            total += (double)hn_dtype_row_bytes(dtype, (size_t)C) * (QD + 2 * KD) +
+                     (double)hn_dtype_row_bytes(dtype, (size_t)QD) * C;
+        }
+        total += (double)hn_dtype_row_bytes(dtype, (size_t)C) * 2 * F +
+                 (double)hn_dtype_row_bytes(dtype, (size_t)F) * C;
+    }
+    return total + (double)hn_dtype_row_bytes(dtype, (size_t)C) * V;
+}
+
+/* tokens/s of decoding n tokens from position start (cache filled with random values) */
+static double decode_rate(struct hn_llm_infer *inf, int start, int n, float *logits,
+                          double min_s)
+{
+    const struct hn_llm_config *c = &inf->model->config;
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 3);
+    size_t KD = (size_t)c->num_key_value_heads * c->head_dim;
+    int attn = 0;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        attn += c->attention_layers[l] != 0;
+    }
+    for (size_t i = 0; i < (size_t)attn * inf->max_seq * KD; i++) {
+        inf->k_cache[i] = (float)(0.1 * hn_rng_normal(&rng));
+        inf->v_cache[i] = (float)(0.1 * hn_rng_normal(&rng));
+    }
+    double best = 0.0, t0 = now();
+    do {
+        inf->pos = start;
+        int tok = 1;
+        double t1 = now();
+        for (int i = 0; i < n; i++) {
+            struct hn_error err;
+            if (hn_llm_infer_forward(inf, &tok, 1, logits, 0, &err) != 0) {
+                fprintf(stderr, "bench_llm: %s\n", err.msg);
+                return 0.0;
+            }
+            tok = hn_llm_sample(logits, c->vocab_size, 0.0, 0, &rng);
+        }
+        double r = n / (now() - t1);
+        best = r > best ? r : best;
+    } while (now() - t0 < min_s);
+    return best;
+}
+
+static double prefill_rate(struct hn_llm_infer *inf, const int *prompt, int n, float *logits,
+                           double min_s)
+{
+    double best = 0.0, t0 = now();
+    do {
+        struct hn_error err;
+        hn_llm_infer_reset(inf);
+        double t1 = now();
+        if (hn_llm_infer_forward(inf, prompt, n, logits, 0, &err) != 0) {
+            fprintf(stderr, "bench_llm: %s\n", err.msg);
+            return 0.0;
+        }
+        double r = n / (now() - t1);
+        best = r > best ? r : best;
+    } while (now() - t0 < min_s);
+    return best;
+}
+
+static int deploy(int threads, const char *dtypes, const int *shape, int skip_half, int prompt,
+                  int context, int tokens, double min_s)
+{
+    openblas_set_num_threads(threads);
+    double sgemm = sgemm_gflops(1024, min_s);
+    hn_llm_set_threads(threads);
+    double bw = read_bandwidth((size_t)1 << 30, min_s);
+    printf("OpenBLAS: %s; threads %d; SIMD kernels %s\n", openblas_get_config(), threads,
+           hn_qmat_simd() ? "AVX2/FMA" : "off (portable C)");
+    printf("machine: sgemm 1024^3 %.1f GFLOP/s, read bandwidth %.1f GB/s (%d threads)\n\n", sgemm,
+           bw, threads);
+    struct hn_llm_config c;
+    hn_llm_config_default(&c);
+    c.num_hidden_layers = shape[0];
+    c.hidden_size = shape[1];
+    c.num_attention_heads = shape[2];
+    c.num_key_value_heads = shape[3];
+    c.head_dim = shape[1] / shape[2];
+    c.intermediate_size = shape[4];
+    c.vocab_size = shape[5];
+    c.max_position_embeddings = context + tokens > prompt ? context + tokens : prompt;
+    c.tie_word_embeddings = 1;
+    for (int l = 0; l < HN_LLM_MAX_LAYERS; l++) {
+        c.attention_layers[l] = skip_half ? l % 2 == 0 : 1;
+    }
+    struct hn_error err;
+    struct hn_llm_model *m = hn_llm_model_new(&c, &err);
+    if (m == NULL) {
+        fprintf(stderr, "bench_llm: %s\n", err.msg);
+        return 1;
+    }
+    int *in = malloc((size_t)prompt * sizeof(int));
+    float *logits = malloc((size_t)c.vocab_size * sizeof(float));
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 2);
+    for (int i = 0; i < prompt; i++) {
+        in[i] = (int)hn_rng_below(&rng, (uint64_t)c.vocab_size);
+    }
+    double KD = c.num_key_value_heads * c.head_dim;
+    int attn = 0;
+    for (int l = 0; l < c.num_hidden_layers; l++) {
+        attn += c.attention_layers[l] != 0;
+    }
+    printf("| model %s | dtype | weights MB | prefill %d tok/s | decode tok/s (ctx 0) | GB/s | "
+           "of read BW | decode tok/s (ctx %d) | GB/s | of read BW |\n",
+           skip_half ? "(half skip attn)" : "", prompt, context);
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    char list[64];
+    snprintf(list, sizeof(list), "%s", dtypes);
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name != NULL;
+         name = strtok_r(NULL, ",", &save)) {
+        enum hn_dtype dt;
+        if (hn_dtype_parse(name, &dt) != 0) {
+            fprintf(stderr, "bench_llm: unknown dtype '%s' (f32, bf16, f16, q8_0)\n", name);
+            return 2;
+        }
+        hn_llm_model_randomize(m, 1);
+        if (hn_llm_set_dtype(m, dt, &err) != 0) {
+            fprintf(stderr, "bench_llm: %s\n", err.msg);
+            return 1;
+        }
+        struct hn_llm_infer *inf = hn_llm_infer_new(m, c.max_position_embeddings, 256, &err);
+        if (inf == NULL) {
+            fprintf(stderr, "bench_llm: %s\n", err.msg);
+            return 1;
+        }
+        double wb = weight_bytes(m, dt);
+        double pre = prefill_rate(inf, in, prompt, logits, min_s);
+        double d0 = decode_rate(inf, 0, tokens, logits, min_s);
+        double dc = decode_rate(inf, context, tokens, logits, min_s);
+        /* bytes per token: weights + the cache read (keys and values, F32) at the mean context */
+        double b0 = wb + 2.0 * attn * KD * 4 * (tokens / 2.0);
+        double bc = wb + 2.0 * attn * KD * 4 * (context + tokens / 2.0);
+        printf("| %dx%d | %s | %.0f | %.1f | %.2f | %.1f | %.0f %% | %.2f | %.1f | %.0f %% |\n",
+               c.num_hidden_layers, c.hidden_size, hn_dtype_name(dt), wb / 1e6, pre, d0,
+               d0 * b0 / 1e9, 100.0 * d0 * b0 / 1e9 / bw, dc, dc * bc / 1e9,
+               100.0 * dc * bc / 1e9 / bw);
+        fflush(stdout);
+        hn_llm_infer_free(inf);
+    }
+    free(in);
+    free(logits);
+    hn_llm_model_free(m);
+
+    /* per-token overhead of small models: measured decode time against bytes / bandwidth */
+    static const int small[][6] = {
+        {4, 128, 4, 2, 384, 256}, {6, 256, 8, 4, 768, 2048}, {8, 512, 8, 4, 1536, 8192}};
+    printf("\n| small model | params | weights MB | decode tok/s (ctx 64) | us/token | us at read "
+           "BW | overhead us/token |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t k = 0; k < sizeof(small) / sizeof(small[0]); k++) {
+        struct hn_llm_config sc;
+        hn_llm_config_default(&sc);
+        sc.num_hidden_layers = small[k][0];
+        sc.hidden_size = small[k][1];
+        sc.num_attention_heads = small[k][2];
+        sc.num_key_value_heads = small[k][3];
+        sc.head_dim = small[k][1] / small[k][2];
+        sc.intermediate_size = small[k][4];
+        sc.vocab_size = small[k][5];
+        sc.max_position_embeddings = 256;
+        sc.tie_word_embeddings = 1;
+        for (int l = 0; l < HN_LLM_MAX_LAYERS; l++) {
+            sc.attention_layers[l] = 1;
+        }
+        struct hn_llm_model *sm = hn_llm_model_new(&sc, &err);
+        if (sm == NULL) {
+            fprintf(stderr, "bench_llm: %s\n", err.msg);
+            return 1;
+        }
+        hn_llm_model_randomize(sm, 1);
+        float *lg = malloc((size_t)sc.vocab_size * sizeof(float));
+        struct hn_llm_infer *inf = hn_llm_infer_new(sm, 256, 64, &err);
+        double r = decode_rate(inf, 64, 64, lg, min_s);
+        double bytes = weight_bytes(sm, HN_DTYPE_F32) +
+                       2.0 * sc.num_hidden_layers * sc.num_key_value_heads * sc.head_dim * 4 * 96;
+        double us = 1e6 / r, ideal = bytes / (bw * 1e9) * 1e6;
+        printf("| %dx%d | %.2fM | %.2f | %.0f | %.1f | %.1f | %.1f |\n", sc.num_hidden_layers,
+               sc.hidden_size, hn_llm_param_count(&sc) / 1e6, bytes / 1e6, r, us, ideal,
+               us - ideal);
+        hn_llm_infer_free(inf);
+        free(lg);
+        hn_llm_model_free(sm);
+    }
+    return 0;
+}
+
+static int parse_shape(const char *s, int *shape)
+{
+    return sscanf(s, "%d,%d,%d,%d,%d,%d", &shape[0], &shape[1], &shape[2], &shape[3], &shape[4],
+                  &shape[5]) == 6 &&
+                   shape[0] > 0 && shape[1] > 0 && shape[2] > 0 && shape[3] > 0 &&
+                   shape[4] > 0 && shape[5] > 0
+               ? 0
+               : -1;
+}
+
 int main(int argc, char **argv)
 {
-    int threads = 0, quick = 0;
+    int threads = 0, quick = 0, deploy_mode = 0, skip_half = 0, n_prompt = 512, context = 2048;
+    int tokens = 32, shape[6] = {32, 960, 15, 5, 2560, 32000};
+    const char *dtypes = "f32,bf16,f16,q8_0";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             threads = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--quick") == 0) {
             quick = 1;
+        } else if (strcmp(argv[i], "--deploy") == 0) {
+            deploy_mode = 1;
+        } else if (strcmp(argv[i], "--skip-half") == 0) {
+            skip_half = 1;
+        } else if (strcmp(argv[i], "--dtypes") == 0 && i + 1 < argc) {
+            dtypes = argv[++i];
+        } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc &&
+                   parse_shape(argv[i + 1], shape) == 0) {
+            i++;
+        } else if (strcmp(argv[i], "--prompt") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 1) {
+            n_prompt = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--context") == 0 && i + 1 < argc && atoi(argv[i + 1]) >= 0) {
+            context = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) {
+            tokens = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_llm [--threads N] [--quick]\n");
+            fprintf(stderr, "usage: bench_llm [--threads N] [--quick]\n"
+                            "       bench_llm --deploy [--threads N] [--dtypes LIST] "
+                            "[--skip-half] [--quick]\n"
+                            "                 [--shape L,C,NH,KVH,F,V] [--prompt N] [--context "
+                            "N] [--tokens N]\n");
             return 2;
         }
     }
     threads = hn_llm_set_threads(threads);
+    if (deploy_mode) {
+        return deploy(threads, dtypes, shape, skip_half, n_prompt, context, tokens,
+                      quick ? 0.5 : 3.0);
+    }
     double min_s = quick ? 0.3 : 2.0;
     /* the reference is OpenBLAS on all the threads (hn_llm_set_threads leaves it on one, the
      * engine splitting work itself), then back to the engine's setting */

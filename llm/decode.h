@@ -3,7 +3,16 @@
  *
  * The cache holds, for each layer that has attention, the rotated keys and the values of every
  * position so far, per key/value head (grouped-query attention caches KVH heads, not NH):
- * (max_seq, KVH, HD) each. Decoding one token uses matrix-vector products (cblas_sgemv).
+ * (max_seq, KVH, HD) each. The matrices are multiplied at the model's deployment precision
+ * (hn_llm_set_dtype in model.h; F32 by default) with F32 accumulation.
+ *
+ * Decoding one token runs in one OpenMP parallel region (when the model is large enough to pay
+ * for a second thread): per layer every thread normalizes the residual itself, then takes a
+ * share of the fused query/key/value heads (with their rotation), of the attention heads, of the
+ * output projection rows, of the fused gate/up rows (with SwiGLU) and of the down rows (with the
+ * residual add), a barrier between each; the matrix-vector products are llm/qmat.h's SIMD
+ * kernels. Prefill (n > 1) multiplies with sgemm (low-precision weights widened to F32 in blocks
+ * of rows first).
  *
  * Thread safety: one hn_llm_infer per thread; the model is only read (several infer objects may
  * share one model).
@@ -23,6 +32,11 @@ struct hn_llm_infer {
     int *cache_slot;          /* per layer: index into the caches, or -1 when skipped */
     float *block;             /* scratch of one pass, see decode.c */
     float *x, *ln, *q, *attout, *tmp, *gate, *up, *scores;
+    float *lnt;                  /* per-thread normalized rows (thread_cap, C) for decode */
+    int thread_cap;              /* most threads one decode step uses (hn_ops_threads at new) */
+    int parallel;                /* 1: decode steps are worth sharing over the threads */
+    struct hn_llm_qlayer *views; /* F32 views of the model's layers (used when no dtype set) */
+    struct hn_qmat head_view;
 };
 
 /*

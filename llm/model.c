@@ -136,37 +136,6 @@ static void build_table(struct hn_llm_model *m, int *roles, int *layers)
     m->n_params = off;
 }
 
-size_t hn_llm_param_count(const struct hn_llm_config *c)
-{
-    size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
-    size_t QD = (size_t)c->num_attention_heads * c->head_dim;
-    size_t KD = (size_t)c->num_key_value_heads * c->head_dim;
-    size_t V = (size_t)c->vocab_size;
-    size_t n = V * C + C + (c->tie_word_embeddings ? 0 : V * C);
-    for (int l = 0; l < c->num_hidden_layers; l++) {
-        if (c->attention_layers[l]) {
-            n += C + 2 * QD * C + 2 * KD * C;
-        }
-        n += C + 3 * F * C;
-    }
-    return n;
-}
-
-double hn_llm_flops_per_token(const struct hn_llm_config *c, double ctx)
-{
-    double C = c->hidden_size, F = c->intermediate_size;
-    double QD = (double)c->num_attention_heads * c->head_dim;
-    double KD = (double)c->num_key_value_heads * c->head_dim;
-    double flops = 2.0 * c->vocab_size * C; /* LM head */
-    for (int l = 0; l < c->num_hidden_layers; l++) {
-        if (c->attention_layers[l]) {
-            flops += 2.0 * (2 * QD * C + 2 * KD * C) + 4.0 * QD * ctx;
-        }
-        flops += 2.0 * 3 * F * C;
-    }
-    return flops;
-}
-
 long hn_llm_tensor_find(const struct hn_llm_model *m, const char *name)
 {
     for (size_t i = 0; i < m->n_tensors; i++) {
@@ -252,6 +221,7 @@ void hn_llm_model_free(struct hn_llm_model *m)
         return;
     }
     acts_free(m->acts);
+    hn_llm_dtype_free(m);
     free(m->tensors);
     free(m->params);
     free(m->grads);

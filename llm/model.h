@@ -24,7 +24,9 @@
 #include <stdint.h>
 
 #include "hilnas/error.h"
+#include "llm/cost.h" /* hn_llm_param_count, hn_llm_flops_per_token */
 #include "llm/llm_config.h"
+#include "llm/qmat.h"
 
 /* One parameter tensor: Hugging Face name, shape, offset into the parameter block. */
 struct hn_llm_tensor {
@@ -55,6 +57,12 @@ struct hn_llm_weights {
     float *lm_head;               /* (V, C); == embed when tied */
 };
 
+/* The matrices of one layer at the deployment precision (hn_llm_set_dtype); attention members
+ * have rows == 0 in skipped layers. */
+struct hn_llm_qlayer {
+    struct hn_qmat wq, wk, wv, wo, wgate, wup, wdown;
+};
+
 struct hn_llm_acts; /* training activations, private to model.c */
 
 struct hn_llm_model {
@@ -69,6 +77,12 @@ struct hn_llm_model {
     float *rope_cos, *rope_sin; /* (max_position_embeddings, HD/2) */
     struct hn_llm_acts *acts;
     int naive; /* 1: use the naive reference kernels (tests, fallback) */
+    /* deployment precision (llm/decode.h, hn_llm_set_dtype): HN_DTYPE_F32 and qlayers NULL
+     * until set; inference multiplies these copies, training and evaluation the F32 params
+     * (rounded to the same values) */
+    enum hn_dtype dtype;
+    struct hn_llm_qlayer *qlayers; /* num_hidden_layers entries, or NULL */
+    struct hn_qmat qhead;          /* LM head (V, C) */
 };
 
 /*
@@ -111,21 +125,25 @@ int hn_llm_backward(struct hn_llm_model *model, struct hn_error *err);
 int hn_llm_zero_grad(struct hn_llm_model *model, struct hn_error *err);
 
 /*
- * Useful FLOPs per token of a forward pass at context length ctx: 2 * (matmul parameters) plus,
- * per attention layer, 4 * NH * HD * ctx (scores and weighted sum). Training is 3x a forward.
- */
-double hn_llm_flops_per_token(const struct hn_llm_config *config, double ctx);
-
-/* Number of parameters of config (embedding counted once when tied). */
-size_t hn_llm_param_count(const struct hn_llm_config *config);
-
-/*
  * Run the engine on n threads as one pool: the kernels split their work over n OpenMP threads and
  * OpenBLAS is set to one thread (llm/ops.h says why never both). n <= 0 takes HILNAS_THREADS from
  * the environment, else OMP_NUM_THREADS, else the processors the process may run on. Without
  * OpenMP, n goes to OpenBLAS. Returns the count in effect. Not thread safe (process-wide).
  */
 int hn_llm_set_threads(int n);
+
+/*
+ * Deployment precision (implemented in llm/decode.c): convert every matrix (projections, LM head,
+ * and the embedding) to dtype for inference (model->qlayers, model->qhead) and round the F32
+ * parameters in place to the values dtype represents, so that training-forward evaluation
+ * (hilnas eval) and the embedding lookup see exactly the deployed weights. Norm weights stay
+ * F32. HN_DTYPE_F32 drops earlier copies (the parameters stay as they are). A snapshot: after
+ * changing the parameters, call again. Returns 0, or -1 with err set (out of memory; the model
+ * is then back at F32 with its parameters possibly rounded).
+ */
+int hn_llm_set_dtype(struct hn_llm_model *model, enum hn_dtype dtype, struct hn_error *err);
+/* Free the deployment copies (model->dtype back to F32). */
+void hn_llm_dtype_free(struct hn_llm_model *model);
 
 /* ---------------------------------------------------------------------------------------------
  * AdamW (decoupled weight decay, Loshchilov & Hutter), implemented in llm/adamw.c */

@@ -56,8 +56,7 @@ static int thread_count(void)
 #endif
 }
 
-/* [*lo, *hi): share t of nt of n items, boundaries multiples of align (except n) */
-static void share(size_t n, size_t align, int t, int nt, size_t *lo, size_t *hi)
+void hn_ops_share(size_t n, size_t align, int t, int nt, size_t *lo, size_t *hi)
 {
     size_t blocks = (n + align - 1) / align;
     size_t b0 = blocks * (size_t)t / (size_t)nt, b1 = blocks * (size_t)(t + 1) / (size_t)nt;
@@ -80,7 +79,7 @@ void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t
 #pragma omp parallel num_threads(nt) if (nt > 1)
         {
             size_t lo, hi;
-            share(OC, 16, thread_id(), thread_count(), &lo, &hi);
+            hn_ops_share(OC, 16, thread_id(), thread_count(), &lo, &hi);
             if (hi > lo) {
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(hi - lo), (int)C, 1.0f,
                             weight + lo * C, (int)C, inp, 1, 0.0f, out + lo, 1);
@@ -92,7 +91,7 @@ void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         size_t lo, hi;
-        share(N, 16, thread_id(), thread_count(), &lo, &hi);
+        hn_ops_share(N, 16, thread_id(), thread_count(), &lo, &hi);
         if (hi > lo) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)OC, (int)C,
                         1.0f, inp + lo * C, (int)C, weight, (int)C, 0.0f, out + lo * OC,
@@ -127,13 +126,13 @@ void hn_matmul_backward(float *dinp, float *dweight, const float *dout, const fl
         if (dinp != NULL) {
             /* dinp (N,C) += dout (N,OC) . weight (OC,C) */
             if (N == 1) {
-                share(C, 16, t, tn, &lo, &hi);
+                hn_ops_share(C, 16, t, tn, &lo, &hi);
                 if (hi > lo) {
                     cblas_sgemv(CblasRowMajor, CblasTrans, (int)OC, (int)(hi - lo), 1.0f,
                                 weight + lo, (int)C, dout, 1, 1.0f, dinp + lo, 1);
                 }
             } else {
-                share(N, 16, t, tn, &lo, &hi);
+                hn_ops_share(N, 16, t, tn, &lo, &hi);
                 if (hi > lo) {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)C,
                                 (int)OC, 1.0f, dout + lo * OC, (int)OC, weight, (int)C, 1.0f,
@@ -143,7 +142,7 @@ void hn_matmul_backward(float *dinp, float *dweight, const float *dout, const fl
         }
         if (dweight != NULL) {
             /* dweight (OC,C) += dout^T (OC,N) . inp (N,C), rows of dweight split */
-            share(OC, 16, t, tn, &lo, &hi);
+            hn_ops_share(OC, 16, t, tn, &lo, &hi);
             if (hi > lo) {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), (int)C,
                             (int)N, 1.0f, dout + lo, (int)OC, inp, (int)C, 1.0f, dweight + lo * C,
@@ -227,7 +226,7 @@ void hn_rmsnorm_backward(float *dinp, float *dweight, const float *dout, const f
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         size_t lo, hi;
-        share(C, 16, thread_id(), thread_count(), &lo, &hi);
+        hn_ops_share(C, 16, thread_id(), thread_count(), &lo, &hi);
         for (size_t n = 0; n < N; n++) {
             const float *x = inp + n * C;
             const float *dy = dout + n * C;
@@ -572,7 +571,7 @@ void hn_embedding_backward(float *dwte, const float *dout, const int *tokens, si
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         size_t lo, hi;
-        share(C, 16, thread_id(), thread_count(), &lo, &hi);
+        hn_ops_share(C, 16, thread_id(), thread_count(), &lo, &hi);
         for (size_t n = 0; n < N; n++) {
             float *d = dwte + (size_t)tokens[n] * C;
             const float *g = dout + n * C;

@@ -37,6 +37,12 @@ int hn_ops_threads(void);
  * bound on NH * context * HD. */
 #define HN_OPS_GEMV_PAR_MIN 65536
 
+/*
+ * [*lo, *hi): thread t's share of n items split over nt threads, boundaries multiples of align
+ * (except n itself). Shares differ by at most one block of align items.
+ */
+void hn_ops_share(size_t n, size_t align, int t, int nt, size_t *lo, size_t *hi);
+
 /* out (N,OC) = inp (N,C) . weight^T (OC,C); N == 1 uses sgemv. */
 void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t N, size_t C,
                        size_t OC);

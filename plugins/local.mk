@@ -8,6 +8,7 @@ include plugins/optimizer-gpbo/local.mk
 include plugins/space-transformer/local.mk
 include plugins/oracle-host/local.mk
 include plugins/oracle-learned/local.mk
+include plugins/oracle-roofline/local.mk
 include plugins/oracle-device/local.mk
 include plugins/evaluator-pruned/local.mk
 include plugins/executor-threads/local.mk

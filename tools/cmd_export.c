@@ -33,8 +33,12 @@ enum ex_dtype { EX_F32, EX_F16, EX_BF16 };
 static const char *const dtype_names[] = {"f32", "f16", "bf16"};
 static const char *const st_dtype_names[] = {"F32", "F16", "BF16"};
 
+#define EX_MAX_SETS 64
+
 struct ex_args {
     const char *study_dir, *out, *arch, *evaluator, *study_file;
+    const char *sets[EX_MAX_SETS]; /* --set KEY.PATH=VALUE for the re-derivation's study */
+    size_t n_sets;
     long trial, seed, threads;
     int random, have_trial;
     enum ex_format format;
@@ -635,7 +639,8 @@ static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_tr
                         "the journal names no study file; give it with --study FILE");
         return NULL;
     }
-    struct hn_study_options opt = {.output = a->study_dir, .quiet = 1};
+    struct hn_study_options opt = {
+        .overrides = a->sets, .n_overrides = a->n_sets, .output = a->study_dir, .quiet = 1};
     s = hn_study_load(file, &opt, err);
     if (s == NULL) {
         hn_error_prefix(err, "re-deriving trial %ld from its study file %s (give another with "
@@ -673,11 +678,21 @@ static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_tr
         goto done;
     }
     if (ev == NULL) {
-        hn_error_config(err, file,
-                        "no evaluator of the study measured trial %ld's val_loss (a trial that "
-                        "only ran oracles has no trained model: export its architecture with "
-                        "--arch --random)",
-                        t->id);
+        json_t *of = json_object_get(t->started, "of");
+        if (json_is_integer(of)) {
+            hn_error_config(err, file,
+                            "no evaluator measured trial %ld's val_loss: it re-measures trial "
+                            "%lld with oracles only; export trial %lld (or run the verify stage "
+                            "with the evaluator, which then keeps the model)",
+                            t->id, (long long)json_integer_value(of),
+                            (long long)json_integer_value(of));
+        } else {
+            hn_error_config(err, file,
+                            "no evaluator of the study measured trial %ld's val_loss (a trial "
+                            "that only ran oracles has no trained model: export its architecture "
+                            "with --arch --random)",
+                            t->id);
+        }
         goto done;
     }
     snprintf(src->evaluator, sizeof(src->evaluator), "%s", ev->name);
@@ -989,7 +1004,8 @@ static int write_card(const struct ex_args *a, const struct hn_llm_model *m,
 
 static const char usage_text[] =
     "usage: hilnas export STUDY_DIR --trial ID -o OUT [--format hf|gguf] [--dtype f32|f16|bf16]\n"
-    "                     [--evaluator NAME] [--study FILE] [--threads N]\n"
+    "                     [--evaluator NAME] [--study FILE] [--set KEY.PATH=VALUE]... "
+    "[--threads N]\n"
     "       hilnas export --arch ARCH.json --random [--seed N] -o OUT [--format hf|gguf]\n"
     "                     [--dtype f32|f16|bf16]\n\n"
     "Write a trial's trained model (or an architecture with random weights) for other "
@@ -1006,7 +1022,8 @@ static const char usage_text[] =
     "Both write OUT/README.md, a model card. A trial's model is the one its evaluator kept in\n"
     "STUDY_DIR/trials/ID/model/ (verify stages, keep_model: true); otherwise it is re-derived "
     "by\n"
-    "running the trial's evaluator again (--study FILE when the study file moved), and must\n"
+    "running the trial's evaluator again (--study FILE when the study file moved, --set as the\n"
+    "study was run with), and must\n"
     "reproduce the trial's val_loss. --arch takes a decoded architecture (config.json fields, "
     "as\n"
     "the transformer space writes them). See docs/export.md.\n\n"
@@ -1021,6 +1038,7 @@ static int parse(int argc, char **argv, struct ex_args *a)
         {"arch", required_argument, NULL, 'a'},   {"random", no_argument, NULL, 'r'},
         {"seed", required_argument, NULL, 's'},   {"evaluator", required_argument, NULL, 'e'},
         {"study", required_argument, NULL, 'S'},  {"threads", required_argument, NULL, 'j'},
+        {"set", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
@@ -1078,6 +1096,12 @@ static int parse(int argc, char **argv, struct ex_args *a)
             break;
         case 'S':
             a->study_file = optarg;
+            break;
+        case 'O':
+            if (a->n_sets == EX_MAX_SETS) {
+                return hn_cli_usage_error(cmd, "at most %d --set options", EX_MAX_SETS);
+            }
+            a->sets[a->n_sets++] = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -1185,8 +1209,11 @@ int hn_cmd_export(int argc, char **argv)
     }
     const char *files;
     if (a.format == EX_HF) {
-        files = "config.json, model.safetensors, generation_config.json, tokenizer.json, "
-                "tokenizer_config.json";
+        files = m->config.vocab_size == 256
+                    ? "config.json, model.safetensors, generation_config.json, tokenizer.json, "
+                      "tokenizer_config.json"
+                    : "config.json, model.safetensors, generation_config.json (no tokenizer: "
+                      "the vocabulary is not the 256 bytes)";
         if (export_hf(a.out, m, a.dtype, &err) != 0) {
             goto done;
         }

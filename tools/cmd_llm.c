@@ -382,21 +382,23 @@ static int parse_checkpoint_args(int argc, char **argv, const struct flag *flags
 
 int hn_cmd_eval(int argc, char **argv)
 {
-    const char *cmd = argv[0], *data = NULL;
+    const char *cmd = argv[0], *data = NULL, *dtype_name = "f32";
     long seq = 0, batches = 0, batch = 8, threads = 0;
     const struct flag flags[] = {
         {"data", F_STR, 0, &data},     {"seq", F_INT, 1, &seq},
         {"batches", F_INT, 1, &batches}, {"batch", F_INT, 1, &batch},
-        {"threads", F_INT, 1, &threads},
+        {"threads", F_INT, 1, &threads}, {"dtype", F_STR, 0, &dtype_name},
     };
     int code = parse_checkpoint_args(
         argc, argv, flags, sizeof(flags) / sizeof(flags[0]),
         "usage: hilnas eval CHECKPOINT --data FILE.bin --seq T [--batches N] [--batch B] "
-        "[--threads N]\n\n"
+        "[--threads N]\n                   [--dtype f32|bf16|f16|q8_0]\n\n"
         "Mean cross-entropy of the checkpoint on consecutive, non-overlapping windows of T+1 "
         "tokens\n(window i starts at token i*T), N batches of B windows (default: all windows, "
-        "B = 8).\nPrints one JSON object: {\"loss\" (nats per token), \"tokens\", \"windows\", "
-        "\"perplexity\",\n\"bits_per_token\", \"seq\", \"batch\"}.\n\nexit codes: 0 success, 1 "
+        "B = 8).\n--dtype: the weights rounded to a deployment precision first (F32 arithmetic "
+        "on the\nrounded values; the loss a model stored that way gives).\nPrints one JSON "
+        "object: {\"loss\" (nats per token), \"tokens\", \"windows\", \"perplexity\",\n"
+        "\"bits_per_token\", \"seq\", \"batch\", \"dtype\"}.\n\nexit codes: 0 success, 1 "
         "runtime failure, 2 usage or configuration error\n");
     if (code >= 0) {
         return code;
@@ -406,23 +408,29 @@ int hn_cmd_eval(int argc, char **argv)
     if (data == NULL || seq == 0) {
         return hn_cli_usage_error(cmd, "--data FILE.bin and --seq T are required");
     }
+    enum hn_dtype dtype;
+    if (hn_dtype_parse(dtype_name, &dtype) != 0) {
+        return hn_cli_usage_error(cmd, "--dtype '%s' unknown (f32, bf16, f16, q8_0)", dtype_name);
+    }
     hn_llm_set_threads((int)threads);
     uint16_t *tok = NULL;
     size_t n = 0, tokens = 0;
     double loss = 0.0;
     struct hn_llm_model *model = hn_llm_load(argv[optind], &err);
     int rc = HN_EXIT_OK;
-    if (model == NULL || hn_tokens_load(data, &tok, &n, &err) != 0 ||
+    if (model == NULL || hn_llm_set_dtype(model, dtype, &err) != 0 ||
+        hn_tokens_load(data, &tok, &n, &err) != 0 ||
         hn_tokens_check_vocab(tok, n, model->config.vocab_size, data, &err) != 0 ||
         hn_llm_eval_windows(model, tok, n, (int)seq, (int)batch, batches, &loss, &tokens,
                             &err) != 0) {
         fprintf(stderr, "hilnas: eval: %s\n", err.msg);
         rc = hn_error_exit_code(&err);
     } else {
-        json_t *out = json_pack("{s:f, s:I, s:I, s:f, s:f, s:i, s:i}", "loss", loss, "tokens",
-                                (json_int_t)tokens, "windows", (json_int_t)(tokens / (size_t)seq),
-                                "perplexity", exp(loss), "bits_per_token", loss / log(2.0), "seq",
-                                (int)seq, "batch", (int)batch);
+        json_t *out = json_pack("{s:f, s:I, s:I, s:f, s:f, s:i, s:i, s:s}", "loss", loss,
+                                "tokens", (json_int_t)tokens, "windows",
+                                (json_int_t)(tokens / (size_t)seq), "perplexity", exp(loss),
+                                "bits_per_token", loss / log(2.0), "seq", (int)seq, "batch",
+                                (int)batch, "dtype", hn_dtype_name(dtype));
         json_dumpf(out, stdout, JSON_REAL_PRECISION(10));
         fputc('\n', stdout);
         json_decref(out);
@@ -437,21 +445,23 @@ int hn_cmd_eval(int argc, char **argv)
 
 int hn_cmd_generate(int argc, char **argv)
 {
-    const char *cmd = argv[0], *prompt = NULL;
+    const char *cmd = argv[0], *prompt = NULL, *dtype_name = "f32";
     long n_tokens = 128, top_k = 0, seed = 1, threads = 0;
     double temperature = 0.8;
     const struct flag flags[] = {
         {"prompt", F_STR, 0, &prompt},      {"tokens", F_INT, 0, &n_tokens},
         {"temperature", F_NUM, 0, &temperature}, {"top-k", F_INT, 0, &top_k},
         {"seed", F_INT, 0, &seed},          {"threads", F_INT, 1, &threads},
+        {"dtype", F_STR, 0, &dtype_name},
     };
     int code = parse_checkpoint_args(
         argc, argv, flags, sizeof(flags) / sizeof(flags[0]),
         "usage: hilnas generate CHECKPOINT --prompt TEXT [--tokens N] [--temperature t] "
-        "[--top-k k]\n                [--seed s] [--threads N]\n\n"
+        "[--top-k k]\n                [--seed s] [--threads N] [--dtype f32|bf16|f16|q8_0]\n\n"
         "Continue TEXT with a byte-level model: prefill the prompt, then decode N tokens (128) "
         "with a\nKV cache, sampling at temperature t (0.8; 0 = greedy) among the k most likely "
-        "(0 = all).\nPrints the prompt and its continuation on stdout. The same seed gives the "
+        "(0 = all).\n--dtype: the weights converted to a deployment precision at load (F32 "
+        "arithmetic).\nPrints the prompt and its continuation on stdout. The same seed gives the "
         "same text.\n\nexit codes: 0 success, 1 runtime failure, 2 usage or configuration "
         "error\n");
     if (code >= 0) {
@@ -459,6 +469,10 @@ int hn_cmd_generate(int argc, char **argv)
     }
     if (prompt == NULL || prompt[0] == '\0') {
         return hn_cli_usage_error(cmd, "--prompt TEXT (non-empty) is required");
+    }
+    enum hn_dtype dtype;
+    if (hn_dtype_parse(dtype_name, &dtype) != 0) {
+        return hn_cli_usage_error(cmd, "--dtype '%s' unknown (f32, bf16, f16, q8_0)", dtype_name);
     }
     hn_llm_set_threads((int)threads);
     struct hn_error err;
@@ -468,7 +482,7 @@ int hn_cmd_generate(int argc, char **argv)
     float *logits = NULL;
     int rc = HN_EXIT_FAILURE;
     struct hn_llm_model *model = hn_llm_load(argv[optind], &err);
-    if (model == NULL) {
+    if (model == NULL || hn_llm_set_dtype(model, dtype, &err) != 0) {
         goto fail;
     }
     size_t n_prompt = strlen(prompt);

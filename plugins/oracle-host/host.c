@@ -10,7 +10,8 @@
  *               time of `decode_tokens` one-token steps (greedy, KV cache)
  * Each is measured `repeats` times after `warmup` unrecorded runs; the metric is the median
  * and its standard error is 1.2533 s / sqrt(repeats) (s: the sample standard deviation), the
- * standard error of a median of normal samples. Threads: `threads`, or the evaluation's share
+ * standard error of a median of normal samples. `dtype` stores the weights at a deployment
+ * precision (llm/qmat.h) before timing. Threads: `threads`, or the evaluation's share
  * of the CPUs. Run host measurements one at a time (the serial executor): trials measured
  * side by side slow each other down.
  */
@@ -30,7 +31,10 @@
 
 struct host {
     int64_t prompt, context, decode_tokens, repeats, warmup, threads;
+    int dtype; /* enum hn_dtype: index into dtypes (the same order) */
 };
+
+static const char *const dtypes[] = {"f32", "bf16", "f16", "q8_0", NULL};
 
 static const struct hn_option host_options[] = {
     {.name = "prompt",
@@ -81,6 +85,13 @@ static const struct hn_option host_options[] = {
      .bounded = 1,
      .offset = offsetof(struct host, threads),
      .help = "Engine threads; 0: the evaluation's share of the CPUs."},
+    {.name = "dtype",
+     .type = HN_OPT_ENUM,
+     .def = "f32",
+     .choices = dtypes,
+     .offset = offsetof(struct host, dtype),
+     .help = "Weight storage precision timed (f32, bf16, f16, q8_0; F32 arithmetic): decode "
+             "time follows the bytes."},
     {.name = NULL},
 };
 
@@ -167,6 +178,9 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
         goto done;
     }
     hn_llm_model_randomize(m, req->seed);
+    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0) {
+        goto done;
+    }
     inf = hn_llm_infer_new(m, (int)need, (int)h->prompt, err);
     size_t n_runs = (size_t)(h->warmup + h->repeats);
     tokens = malloc((size_t)need * sizeof(int));

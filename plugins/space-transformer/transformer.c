@@ -38,6 +38,7 @@
 #include "hilnas/plugin.h"
 #include "hilnas/space.h"
 #include "hilnas/study.h"
+#include "llm/cost.h"
 #include "llm/llm_config.h"
 #include "llm/model.h"
 

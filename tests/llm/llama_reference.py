@@ -191,6 +191,33 @@ def forward(cfg, w, tokens):
     return x @ head.T
 
 
+def round_weights(w, how):
+    """Every matrix (2-D tensor) rounded to a deployment precision, as the deployed model holds
+    it: bf16 (nearest even), f16 (NumPy's float16), q8_0 (per row, blocks of 32: scale
+    max|w|/127 stored as float16, q = round(w / scale) half away from zero in float32)."""
+    for name, a in w.items():
+        if a.ndim != 2 or how == "f32":
+            continue
+        f = a.astype(np.float32)
+        if how == "f16":
+            r = f.astype(np.float16).astype(np.float64)
+        elif how == "bf16":
+            u = f.view(np.uint32).astype(np.uint64)
+            u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
+            r = u.astype(np.uint32).view(np.float32).astype(np.float64)
+        else:
+            rows, cols = f.shape
+            pad = (-cols) % 32
+            b = np.pad(f, ((0, 0), (0, pad))).reshape(rows, -1, 32)
+            d = (np.abs(b).max(axis=-1, keepdims=True) / np.float32(127)).astype(np.float32)
+            inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
+            x = (b * inv).astype(np.float32)
+            q = np.clip(np.sign(x) * np.floor(np.abs(x) + np.float32(0.5)), -127, 127)
+            r = (q.astype(np.float64) * d.astype(np.float16).astype(np.float64))
+            r = r.reshape(rows, -1)[:, :cols]
+        w[name] = r
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
@@ -202,6 +229,8 @@ def main():
                     help="write a random checkpoint with this config.json text instead")
     ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--round", default="f32", choices=["f32", "bf16", "f16", "q8_0"],
+                    help="evaluate with the matrices rounded to this deployment precision")
     ap.add_argument("--text")
     ap.add_argument("--llama-perplexity", type=int, metavar="N_CTX")
     a = ap.parse_args()
@@ -211,6 +240,7 @@ def main():
     with open(os.path.join(a.checkpoint, "config.json")) as f:
         cfg = json.load(f)
     w = read_safetensors(os.path.join(a.checkpoint, "model.safetensors"))
+    round_weights(w, a.round)
     if a.llama_perplexity is not None:
         n = a.llama_perplexity
         with open(a.text, "rb") as f:

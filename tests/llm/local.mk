@@ -1,11 +1,19 @@
 # llm tests: the engine (gradients, decode, checkpoints) and its command line.
-check_PROGRAMS += tests/llm/test_model tests/llm/test_cli
-TESTS += tests/llm/test_model tests/llm/test_cli
+check_PROGRAMS += tests/llm/test_model tests/llm/test_cli tests/llm/test_qmat
+TESTS += tests/llm/test_model tests/llm/test_cli tests/llm/test_qmat
 tests_llm_test_model_SOURCES = tests/llm/test_model.c
 tests_llm_test_model_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_model_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
+tests_llm_test_qmat_SOURCES = tests/llm/test_qmat.c
+tests_llm_test_qmat_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_llm_test_qmat_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
 tests_llm_test_cli_SOURCES = tests/llm/test_cli.c
 tests_llm_test_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_cli_LDADD = $(HN_TEST_LIBS)
 include tests/llm/io.mk
 EXTRA_DIST += tests/llm/llama_reference.py
+check_PROGRAMS += tests/llm/test_cost
+TESTS += tests/llm/test_cost
+tests_llm_test_cost_SOURCES = tests/llm/test_cost.c
+tests_llm_test_cost_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_llm_test_cost_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)

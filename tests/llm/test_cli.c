@@ -193,6 +193,15 @@ Test(llm_cli, generate_is_deterministic)
                                 "--temperature 1 --top-k 5 --seed 9",
                   out) == 0);
     cr_expect(strcmp(a, b) == 0, "same seed, different text: '%s' vs '%s'", a, b);
+    /* at a deployment precision: the same length of text, deterministic too */
+    cr_assert(run(a, sizeof(a), "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
+                                "--temperature 0 --dtype q8_0",
+                  out) == 0);
+    cr_assert(run(b, sizeof(b), "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
+                                "--temperature 0 --dtype q8_0",
+                  out) == 0);
+    cr_expect(strcmp(a, b) == 0 && strncmp(a, "the cat", 7) == 0 && strlen(a) == 7 + 20 + 1,
+              "'%s' vs '%s'", a, b);
 }
 
 Test(llm_cli, usage_errors_exit_2)
@@ -202,6 +211,7 @@ Test(llm_cli, usage_errors_exit_2)
     cr_expect(run(NULL, 0, "\"$HILNAS\" pretrain --bogus 1 2>/dev/null") == 2);
     cr_expect(run(NULL, 0, "\"$HILNAS\" pretrain --data %s 2>/dev/null", data_dir) == 2);
     cr_expect(run(NULL, 0, "\"$HILNAS\" generate 2>/dev/null") == 2);
+    cr_expect(run(NULL, 0, "\"$HILNAS\" eval x --data x.bin --seq 8 --dtype int4 2>/dev/null") == 2);
     cr_expect(run(NULL, 0, "\"$HILNAS\" pretrain --layers 2 --attention 1,0,1 --data %s "
                            "--out %s/x 2>/dev/null",
                   data_dir, tmpdir) == 2);
@@ -295,23 +305,29 @@ static double json_loss(const char *text)
 
 /* `hilnas eval` and tests/llm/llama_reference.py (Hugging Face's Llama in NumPy, float64) on the
  * same checkpoint and windows. */
-static void expect_reference_loss(const char *ckpt, const char *what)
+static void expect_reference_loss_at(const char *ckpt, const char *what, const char *dtype)
 {
     char buf[4096], ref[4096];
     const char *py = getenv("HN_PYTHON");
     cr_assert(py != NULL && *py != '\0', "HN_PYTHON unset: configure looks for a Python 3 with "
                                          "NumPy (apt-get install python3-numpy)");
     int rc = run(buf, sizeof(buf), "\"$HILNAS\" eval %s --data %s/val.bin --seq 32 --batches 3 "
-                                   "--batch 4 --threads 2 2>&1",
-                 ckpt, data_dir);
+                                   "--batch 4 --threads 2 --dtype %s 2>&1",
+                 ckpt, data_dir, dtype);
     cr_assert(rc == 0, "eval exited %d: %s", rc, buf);
     rc = run(ref, sizeof(ref), "\"$HN_PYTHON\" \"$abs_top_srcdir/tests/llm/llama_reference.py\" "
-                               "%s --data %s/val.bin --seq 32 --batches 3 --batch 4 2>&1",
-             ckpt, data_dir);
+                               "%s --data %s/val.bin --seq 32 --batches 3 --batch 4 --round %s 2>&1",
+             ckpt, data_dir, dtype);
     cr_assert(rc == 0, "the reference exited %d: %s", rc, ref);
     double got = json_loss(buf), want = json_loss(ref);
-    printf("%s: hilnas eval %.9f, NumPy reference %.9f\n", what, got, want);
-    cr_expect(fabs(got - want) <= 1e-5 * want, "%s: eval %.9f, reference %.9f", what, got, want);
+    printf("%s, %s: hilnas eval %.9f, NumPy reference %.9f\n", what, dtype, got, want);
+    cr_expect(fabs(got - want) <= 1e-5 * want, "%s, %s: eval %.9f, reference %.9f", what, dtype,
+              got, want);
+}
+
+static void expect_reference_loss(const char *ckpt, const char *what)
+{
+    expect_reference_loss_at(ckpt, what, "f32");
 }
 
 Test(llm_cli, eval_equals_an_independent_numpy_llama)
@@ -323,6 +339,11 @@ Test(llm_cli, eval_equals_an_independent_numpy_llama)
                   out) == 0);
     snprintf(ckpt, sizeof(ckpt), "%s/final", out);
     expect_reference_loss(ckpt, "pretrained (GQA, skip, untied)");
+    /* deployment precisions: the weights rounded by NumPy (float16, bit-level BF16, Q8_0 blocks
+     * with a float16 scale) give the loss hilnas eval --dtype gives */
+    expect_reference_loss_at(ckpt, "pretrained", "bf16");
+    expect_reference_loss_at(ckpt, "pretrained", "f16");
+    expect_reference_loss_at(ckpt, "pretrained", "q8_0");
 
     /* written by the reference as a Python exporter would: BF16 and F16, configs with what
      * transformers writes (no head_dim: hidden / heads; no attention_layers; rope_theta 5e5) */

@@ -43,3 +43,13 @@ TESTS += tests/plugins/test_device
 tests_plugins_test_device_SOURCES = tests/plugins/test_device.c tests/core/testutil.c
 tests_plugins_test_device_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_device_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/plugins/test_latency_model
+TESTS += tests/plugins/test_latency_model
+tests_plugins_test_latency_model_SOURCES = tests/plugins/test_latency_model.c \
+	tests/core/testutil.c plugins/oracle-learned/latency_model.c
+tests_plugins_test_latency_model_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_latency_model_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) \
+	$(OPENBLAS_LIBS)
+if HN_MPIRUN
+tests_plugins_test_latency_model_CPPFLAGS += -DHN_TEST_MPIRUN='"$(MPIRUN)"'
+endif

@@ -264,3 +264,41 @@ Test(transformer, host_fails_trials_it_cannot_measure_with_the_reason, .timeout 
     free(bb);
     free(tmp);
 }
+
+/* dtype: the host times weights stored at a deployment precision; unknown ones are refused */
+Test(transformer, host_times_deployment_precisions, .timeout = 60)
+{
+    char *tmp = tu_tmpdir("tdtype"), study[4400], dir[4400], text[4096], *out, *err;
+    char *bb = make_backbone(tmp);
+    snprintf(study, sizeof(study), "%s/study.yaml", tmp);
+    const char *dtypes[3] = {"q8_0", "bf16", "int4"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(text, sizeof(text),
+                 "study: {name: tdtype}\n"
+                 "space: {plugin: transformer, backbone: %s, depth: {min: 1, max: 2}}\n"
+                 "oracles: {host: {plugin: host, prompt: 8, context: 8, decode_tokens: 2, "
+                 "repeats: 1, dtype: %s}}\n"
+                 "objectives: [{metric: decode_ms, goal: minimize}]\n"
+                 "stages: [{name: s, sampler: sobol, trials: 2}]\n",
+                 bb, dtypes[k]);
+        cr_assert_eq(tu_write_file(study, text), 0);
+        snprintf(dir, sizeof(dir), "%s/run%d", tmp, k);
+        int rc = run_hilnas("run", study, dir, &out, &err);
+        if (k == 2) {
+            cr_expect_eq(rc, 2, "exit %d: %s", rc, err);
+            cr_expect(strstr(err, "dtype") != NULL && strstr(err, "int4") != NULL, "%s", err);
+        } else {
+            cr_expect_eq(rc, 0, "%s: exit %d: %s", dtypes[k], rc, err);
+            char path[4500];
+            snprintf(path, sizeof(path), "%s/trials.csv", dir);
+            char *csv = tu_read_file(path);
+            cr_assert_not_null(csv);
+            cr_expect_eq(tu_count(csv, ",complete,"), 2, "%s", csv);
+            free(csv);
+        }
+        free(out);
+        free(err);
+    }
+    free(bb);
+    free(tmp);
+}

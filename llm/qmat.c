@@ -1,0 +1,479 @@
+/*
+ * llm/qmat.c: weight matrices at deployment precisions and their matrix-vector products (see
+ * qmat.h). The AVX2/FMA kernels are compiled with a target attribute (the rest of the program
+ * keeps the baseline ISA) and chosen once at run time.
+ */
+#include "config.h"
+
+#include "llm/qmat.h"
+
+#include <strings.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm/safetensors.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HN_QMAT_X86 1
+#include <immintrin.h>
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * names and conversions */
+
+static const char *const dtype_names[] = {"f32", "bf16", "f16", "q8_0"};
+
+int hn_dtype_parse(const char *name, enum hn_dtype *out)
+{
+    for (int i = 0; i < 4; i++) {
+        if (name != NULL && strcasecmp(name, dtype_names[i]) == 0) {
+            *out = (enum hn_dtype)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *hn_dtype_name(enum hn_dtype dtype)
+{
+    return (unsigned)dtype < 4 ? dtype_names[dtype] : "?";
+}
+
+size_t hn_dtype_row_bytes(enum hn_dtype dtype, size_t cols)
+{
+    switch (dtype) {
+    case HN_DTYPE_F32:
+        return cols * 4;
+    case HN_DTYPE_BF16:
+    case HN_DTYPE_F16:
+        return cols * 2;
+    case HN_DTYPE_Q8_0:
+        return (cols + HN_Q8_BLOCK - 1) / HN_Q8_BLOCK * (HN_Q8_BLOCK + 2);
+    }
+    return 0;
+}
+
+/* hn_f32_to_bf16 and hn_f32_to_f16 live in llm/gguf.c (declared in qmat.h and gguf.h) */
+
+void hn_q8_0_block(const float *w, size_t n, uint16_t *scale, int8_t *q)
+{
+    float amax = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        amax = fmaxf(amax, fabsf(w[i]));
+    }
+    float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    *scale = hn_f32_to_f16(d);
+    for (size_t i = 0; i < HN_Q8_BLOCK; i++) {
+        float v = i < n ? roundf(w[i] * id) : 0.0f;
+        q[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * matrices */
+
+struct hn_qmat hn_qmat_view_f32(const float *w, size_t rows, size_t cols, size_t ld)
+{
+    struct hn_qmat m = {HN_DTYPE_F32, rows, cols, ld, (void *)(uintptr_t)w, NULL, 0};
+    return m;
+}
+
+int hn_qmat_from_f32(struct hn_qmat *m, const float *w, size_t rows, size_t cols,
+                     enum hn_dtype dtype, struct hn_error *err)
+{
+    memset(m, 0, sizeof(*m));
+    if (dtype == HN_DTYPE_F32) {
+        *m = hn_qmat_view_f32(w, rows, cols, cols);
+        return 0;
+    }
+    m->dtype = dtype;
+    m->rows = rows;
+    m->cols = cols;
+    m->owned = 1;
+    if (dtype == HN_DTYPE_Q8_0) {
+        size_t blocks = (cols + HN_Q8_BLOCK - 1) / HN_Q8_BLOCK;
+        m->ld = blocks * HN_Q8_BLOCK;
+        m->data = malloc(rows * m->ld + 1);
+        m->scales = malloc(rows * blocks * sizeof(uint16_t) + 1);
+        if (m->data == NULL || m->scales == NULL) {
+            goto oom;
+        }
+        int8_t *q = m->data;
+        for (size_t r = 0; r < rows; r++) {
+            for (size_t b = 0; b < blocks; b++) {
+                size_t i0 = b * HN_Q8_BLOCK, n = cols - i0 < HN_Q8_BLOCK ? cols - i0 : HN_Q8_BLOCK;
+                hn_q8_0_block(w + r * cols + i0, n, &m->scales[r * blocks + b],
+                              q + r * m->ld + i0);
+            }
+        }
+        return 0;
+    }
+    m->ld = cols;
+    m->data = malloc(rows * cols * sizeof(uint16_t) + 1);
+    if (m->data == NULL) {
+        goto oom;
+    }
+    uint16_t *h = m->data;
+    uint16_t (*conv)(float) = dtype == HN_DTYPE_BF16 ? hn_f32_to_bf16 : hn_f32_to_f16;
+    for (size_t i = 0; i < rows * cols; i++) {
+        h[i] = conv(w[i]);
+    }
+    return 0;
+oom:
+    hn_qmat_free(m);
+    return hn_error_set(err, NULL, "out of memory converting a (%zu, %zu) matrix to %s", rows,
+                        cols, hn_dtype_name(dtype));
+}
+
+void hn_qmat_free(struct hn_qmat *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    if (m->owned) {
+        free(m->data);
+        free(m->scales);
+    }
+    memset(m, 0, sizeof(*m));
+}
+
+size_t hn_qmat_bytes(const struct hn_qmat *m)
+{
+    return m->rows * hn_dtype_row_bytes(m->dtype, m->cols);
+}
+
+/* weight (r, i) widened to F32 */
+static float qmat_at(const struct hn_qmat *m, size_t r, size_t i)
+{
+    switch (m->dtype) {
+    case HN_DTYPE_F32:
+        return ((const float *)m->data)[r * m->ld + i];
+    case HN_DTYPE_BF16:
+        return hn_bf16_to_f32(((const uint16_t *)m->data)[r * m->ld + i]);
+    case HN_DTYPE_F16:
+        return hn_f16_to_f32(((const uint16_t *)m->data)[r * m->ld + i]);
+    case HN_DTYPE_Q8_0:
+        return hn_f16_to_f32(m->scales[(r * m->ld + i) / HN_Q8_BLOCK]) *
+               (float)((const int8_t *)m->data)[r * m->ld + i];
+    }
+    return 0.0f;
+}
+
+void hn_qmat_rows_to_f32(const struct hn_qmat *m, size_t r0, size_t r1, float *out)
+{
+    size_t C = m->cols;
+    for (size_t r = r0; r < r1; r++) {
+        float *o = out + (r - r0) * C;
+        if (m->dtype == HN_DTYPE_F32) {
+            memcpy(o, (const float *)m->data + r * m->ld, C * sizeof(float));
+        } else if (m->dtype == HN_DTYPE_Q8_0) {
+            const int8_t *q = (const int8_t *)m->data + r * m->ld;
+            const uint16_t *s = m->scales + r * m->ld / HN_Q8_BLOCK;
+            for (size_t i = 0; i < C; i++) {
+                o[i] = hn_f16_to_f32(s[i / HN_Q8_BLOCK]) * (float)q[i];
+            }
+        } else {
+            const uint16_t *h = (const uint16_t *)m->data + r * m->ld;
+            float (*conv)(uint16_t) = m->dtype == HN_DTYPE_BF16 ? hn_bf16_to_f32 : hn_f16_to_f32;
+            for (size_t i = 0; i < C; i++) {
+                o[i] = conv(h[i]);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * products: reference and portable C */
+
+void hn_qmat_matvec_naive(const struct hn_qmat *m, const float *x, float *out, size_t r0,
+                          size_t r1)
+{
+    for (size_t r = r0; r < r1; r++) {
+        double s = 0.0;
+        for (size_t i = 0; i < m->cols; i++) {
+            s += (double)qmat_at(m, r, i) * x[i];
+        }
+        out[r] = (float)s;
+    }
+}
+
+void hn_qmat_matvec_portable(const struct hn_qmat *m, const float *x, float *out, size_t r0,
+                             size_t r1)
+{
+    size_t C = m->cols;
+    for (size_t r = r0; r < r1; r++) {
+        float s = 0.0f;
+        switch (m->dtype) {
+        case HN_DTYPE_F32: {
+            const float *w = (const float *)m->data + r * m->ld;
+#pragma omp simd reduction(+ : s)
+            for (size_t i = 0; i < C; i++) {
+                s += w[i] * x[i];
+            }
+            break;
+        }
+        case HN_DTYPE_BF16: {
+            const uint16_t *w = (const uint16_t *)m->data + r * m->ld;
+#pragma omp simd reduction(+ : s)
+            for (size_t i = 0; i < C; i++) {
+                uint32_t u = (uint32_t)w[i] << 16;
+                float f;
+                memcpy(&f, &u, sizeof(f));
+                s += f * x[i];
+            }
+            break;
+        }
+        case HN_DTYPE_F16: {
+            const uint16_t *w = (const uint16_t *)m->data + r * m->ld;
+            for (size_t i = 0; i < C; i++) {
+                s += hn_f16_to_f32(w[i]) * x[i];
+            }
+            break;
+        }
+        case HN_DTYPE_Q8_0: {
+            const int8_t *q = (const int8_t *)m->data + r * m->ld;
+            const uint16_t *sc = m->scales + r * m->ld / HN_Q8_BLOCK;
+            for (size_t i0 = 0; i0 < C; i0 += HN_Q8_BLOCK) {
+                size_t n = C - i0 < HN_Q8_BLOCK ? C - i0 : HN_Q8_BLOCK;
+                float d = hn_f16_to_f32(sc[i0 / HN_Q8_BLOCK]), b = 0.0f;
+#pragma omp simd reduction(+ : b)
+                for (size_t i = 0; i < n; i++) {
+                    b += d * (float)q[i0 + i] * x[i0 + i];
+                }
+                s += b;
+            }
+            break;
+        }
+        }
+        out[r] = s;
+    }
+}
+
+static void vecmat_portable(float *out, const float *p, const float *v, size_t n, size_t d,
+                            size_t ld)
+{
+    memset(out, 0, d * sizeof(float));
+    for (size_t j = 0; j < n; j++) {
+        const float *row = v + j * ld;
+        float pj = p[j];
+#pragma omp simd
+        for (size_t i = 0; i < d; i++) {
+            out[i] += pj * row[i];
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * AVX2/FMA kernels: four rows at a time (four independent accumulator chains, each weight row
+ * one sequential stream), eight columns per step; columns past the last multiple of 8 (of 32
+ * for Q8_0) in scalar code. */
+
+#ifdef HN_QMAT_X86
+#define HN_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+HN_AVX2 static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+HN_AVX2 static inline __m256 load8_f32(const float *w)
+{
+    return _mm256_loadu_ps(w);
+}
+
+HN_AVX2 static inline __m256 load8_bf16(const uint16_t *w)
+{
+    __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)w));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
+}
+
+HN_AVX2 static inline __m256 load8_f16(const uint16_t *w)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w));
+}
+
+static inline float widen_f32(float w)
+{
+    return w;
+}
+
+static inline float widen_bf16(uint16_t w)
+{
+    return hn_bf16_to_f32(w);
+}
+
+static inline float widen_f16(uint16_t w)
+{
+    return hn_f16_to_f32(w);
+}
+
+#define HN_DEFINE_MATVEC(NAME, T, LOAD, WIDEN)                                                   \
+    HN_AVX2 static void NAME(const T *w, size_t ld, size_t cols, const float *x, float *out,   \
+                             size_t r0, size_t r1)                                             \
+    {                                                                                          \
+        size_t c8 = cols & ~(size_t)7, r = r0;                                                 \
+        for (; r + 4 <= r1; r += 4) {                                                          \
+            const T *w0 = w + r * ld, *w1 = w0 + ld, *w2 = w1 + ld, *w3 = w2 + ld;             \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                        \
+            for (size_t i = 0; i < c8; i += 8) {                                               \
+                __m256 xv = _mm256_loadu_ps(x + i);                                            \
+                a0 = _mm256_fmadd_ps(LOAD(w0 + i), xv, a0);                                    \
+                a1 = _mm256_fmadd_ps(LOAD(w1 + i), xv, a1);                                    \
+                a2 = _mm256_fmadd_ps(LOAD(w2 + i), xv, a2);                                    \
+                a3 = _mm256_fmadd_ps(LOAD(w3 + i), xv, a3);                                    \
+            }                                                                                  \
+            float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);              \
+            for (size_t i = c8; i < cols; i++) {                                               \
+                s0 += WIDEN(w0[i]) * x[i];                                                     \
+                s1 += WIDEN(w1[i]) * x[i];                                                     \
+                s2 += WIDEN(w2[i]) * x[i];                                                     \
+                s3 += WIDEN(w3[i]) * x[i];                                                     \
+            }                                                                                  \
+            out[r] = s0, out[r + 1] = s1, out[r + 2] = s2, out[r + 3] = s3;                    \
+        }                                                                                      \
+        for (; r < r1; r++) {                                                                  \
+            const T *w0 = w + r * ld;                                                          \
+            __m256 a0 = _mm256_setzero_ps();                                                   \
+            for (size_t i = 0; i < c8; i += 8) {                                               \
+                a0 = _mm256_fmadd_ps(LOAD(w0 + i), _mm256_loadu_ps(x + i), a0);                \
+            }                                                                                  \
+            float s0 = hsum8(a0);                                                              \
+            for (size_t i = c8; i < cols; i++) {                                               \
+                s0 += WIDEN(w0[i]) * x[i];                                                     \
+            }                                                                                  \
+            out[r] = s0;                                                                       \
+        }                                                                                      \
+    }
+
+HN_DEFINE_MATVEC(matvec_f32_avx2, float, load8_f32, widen_f32)
+HN_DEFINE_MATVEC(matvec_bf16_avx2, uint16_t, load8_bf16, widen_bf16)
+HN_DEFINE_MATVEC(matvec_f16_avx2, uint16_t, load8_f16, widen_f16)
+
+/* sum over one block of 32: q (int8) widened to F32 times x */
+HN_AVX2 static inline __m256 q8_block_dot(const int8_t *q, const float *x)
+{
+    __m128i lo = _mm_loadu_si128((const __m128i *)q), hi = _mm_loadu_si128((const __m128i *)(q + 16));
+    __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), _mm256_loadu_ps(x));
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
+                        _mm256_loadu_ps(x + 8), s);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), _mm256_loadu_ps(x + 16), s);
+    s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))),
+                        _mm256_loadu_ps(x + 24), s);
+    return s;
+}
+
+HN_AVX2 static void matvec_q8_0_avx2(const struct hn_qmat *m, const float *x, float *out,
+                                     size_t r0, size_t r1)
+{
+    size_t cols = m->cols, full = cols / HN_Q8_BLOCK, blocks = m->ld / HN_Q8_BLOCK;
+    for (size_t r = r0; r < r1; r += 2) {
+        int two = r + 1 < r1;
+        const int8_t *q0 = (const int8_t *)m->data + r * m->ld, *q1 = q0 + (two ? m->ld : 0);
+        const uint16_t *s0 = m->scales + r * blocks, *s1 = s0 + (two ? blocks : 0);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        for (size_t b = 0; b < full; b++) {
+            const float *xb = x + b * HN_Q8_BLOCK;
+            a0 = _mm256_fmadd_ps(q8_block_dot(q0 + b * HN_Q8_BLOCK, xb),
+                                 _mm256_set1_ps(_cvtsh_ss(s0[b])), a0);
+            a1 = _mm256_fmadd_ps(q8_block_dot(q1 + b * HN_Q8_BLOCK, xb),
+                                 _mm256_set1_ps(_cvtsh_ss(s1[b])), a1);
+        }
+        float t0 = hsum8(a0), t1 = hsum8(a1);
+        if (full < blocks) {
+            float d0 = _cvtsh_ss(s0[full]), d1 = _cvtsh_ss(s1[full]);
+            for (size_t i = full * HN_Q8_BLOCK; i < cols; i++) {
+                t0 += d0 * (float)q0[i] * x[i];
+                t1 += d1 * (float)q1[i] * x[i];
+            }
+        }
+        out[r] = t0;
+        if (two) {
+            out[r + 1] = t1;
+        }
+    }
+}
+
+HN_AVX2 static void vecmat_avx2(float *out, const float *p, const float *v, size_t n, size_t d,
+                                size_t ld)
+{
+    size_t i0 = 0;
+    for (; i0 + 32 <= d; i0 += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (size_t j = 0; j < n; j++) {
+            const float *row = v + j * ld + i0;
+            __m256 pj = _mm256_set1_ps(p[j]);
+            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row), a0);
+            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 8), a1);
+            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 16), a2);
+            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(row + 24), a3);
+        }
+        _mm256_storeu_ps(out + i0, a0);
+        _mm256_storeu_ps(out + i0 + 8, a1);
+        _mm256_storeu_ps(out + i0 + 16, a2);
+        _mm256_storeu_ps(out + i0 + 24, a3);
+    }
+    if (i0 < d) {
+        vecmat_portable(out + i0, p, v + i0, n, d - i0, ld);
+    }
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * dispatch */
+
+static int simd_state = -1; /* -1 unknown, 0 portable, 1 AVX2/FMA/F16C */
+
+int hn_qmat_simd(void)
+{
+    int s = __atomic_load_n(&simd_state, __ATOMIC_RELAXED);
+    if (s < 0) {
+        s = 0;
+#ifdef HN_QMAT_X86
+        __builtin_cpu_init();
+        const char *off = getenv("HILNAS_NO_SIMD");
+        s = (off == NULL || off[0] == '\0' || strcmp(off, "0") == 0) &&
+            __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+            __builtin_cpu_supports("f16c");
+#endif
+        __atomic_store_n(&simd_state, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+void hn_qmat_matvec(const struct hn_qmat *m, const float *x, float *out, size_t r0, size_t r1)
+{
+#ifdef HN_QMAT_X86
+    if (hn_qmat_simd()) {
+        switch (m->dtype) {
+        case HN_DTYPE_F32:
+            matvec_f32_avx2(m->data, m->ld, m->cols, x, out, r0, r1);
+            return;
+        case HN_DTYPE_BF16:
+            matvec_bf16_avx2(m->data, m->ld, m->cols, x, out, r0, r1);
+            return;
+        case HN_DTYPE_F16:
+            matvec_f16_avx2(m->data, m->ld, m->cols, x, out, r0, r1);
+            return;
+        case HN_DTYPE_Q8_0:
+            matvec_q8_0_avx2(m, x, out, r0, r1);
+            return;
+        }
+    }
+#endif
+    hn_qmat_matvec_portable(m, x, out, r0, r1);
+}
+
+void hn_vecmat_f32(float *out, const float *p, const float *v, size_t n, size_t d, size_t ld)
+{
+#ifdef HN_QMAT_X86
+    if (hn_qmat_simd()) {
+        vecmat_avx2(out, p, v, n, d, ld);
+        return;
+    }
+#endif
+    vecmat_portable(out, p, v, n, d, ld);
+}

@@ -1,0 +1,1180 @@
+/*
+ * plugins/oracle-learned/latency_model.c: see latency_model.h.
+ */
+#include "config.h"
+
+#include "latency_model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "hilnas/log.h"
+#include "llm/cost.h"
+#include "llm/llm_config.h"
+
+#define LM_FORMAT "hilnas-latency-model"
+#define LM_VERSION 1
+
+static const char *const kind_names[] = {"other", "prefill", "decode"};
+
+/* ---------------------------------------------------------------------------------------------
+ * configuration */
+
+int lm_init(struct lm *l, const struct hn_plugin_args *args, int use_gp, struct hn_error *err)
+{
+    char where[1024];
+    l->use_gp = use_gp;
+    l->plugin = use_gp ? "learned" : "roofline";
+    l->instance = args->instance;
+    l->study_dir = args->study_dir;
+    l->seed = args->seed;
+    const struct hn_config_node *m = l->metrics_node;
+    if (m == NULL || m->type != HN_NODE_SEQUENCE || m->n == 0 || m->n > LM_MAX_METRICS) {
+        return hn_error_config(
+            err,
+            m ? hn_config_where(m, where, sizeof(where))
+              : (args->node ? hn_config_where(args->node, where, sizeof(where)) : NULL),
+            "oracle '%s': 'metrics' must list 1 to %d metric names of '%s', e.g. metrics: "
+            "[prefill_ms, decode_ms]",
+            l->plugin, LM_MAX_METRICS, l->from);
+    }
+    const struct hn_config_node *c = l->contexts_node;
+    if (c != NULL) {
+        if (c->type != HN_NODE_SEQUENCE || c->n == 0 || c->n > LM_MAX_CONTEXTS) {
+            return hn_error_config(err, hn_config_where(c, where, sizeof(where)),
+                                   "%s: must list 1 to %d context lengths (tokens), e.g. "
+                                   "[0, 512, 2048]",
+                                   c->path, LM_MAX_CONTEXTS);
+        }
+        for (size_t i = 0; i < c->n; i++) {
+            int64_t v;
+            if (hn_config_to_int(c->items[i], &v, err) != 0) {
+                return -1;
+            }
+            if (v < 0 || v > (1 << 24)) {
+                return hn_error_config(err, hn_config_where(c->items[i], where, sizeof(where)),
+                                       "%s: %lld tokens is not a context length (0 .. 16777216)",
+                                       c->items[i]->path, (long long)v);
+            }
+            l->contexts[i] = (double)v;
+        }
+        l->n_contexts = c->n;
+    }
+    l->n_outputs = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        struct lm_metric *mt = &l->metric[i];
+        if (hn_config_to_string(m->items[i], &mt->name, err) != 0) {
+            return -1;
+        }
+        if (strchr(mt->name, '.') != NULL || mt->name[0] == '\0' || strlen(mt->name) > 64) {
+            return hn_error_config(err, hn_config_where(m->items[i], where, sizeof(where)),
+                                   "%s: a short metric name of '%s' is expected, without '.'",
+                                   m->items[i]->path, l->from);
+        }
+        mt->kind = strncmp(mt->name, "prefill", 7) == 0  ? LM_PREFILL
+                   : strncmp(mt->name, "decode", 6) == 0 ? LM_DECODE
+                                                         : LM_OTHER;
+        mt->pooled = mt->kind == LM_DECODE && l->n_contexts > 0;
+        if (!use_gp && mt->kind == LM_OTHER) {
+            return hn_error_config(err, hn_config_where(m->items[i], where, sizeof(where)),
+                                   "%s: the roofline models prefill* and decode* latencies; "
+                                   "'%s' is neither",
+                                   m->items[i]->path, mt->name);
+        }
+        size_t reps = mt->pooled ? l->n_contexts : 1;
+        for (size_t r = 0; r < reps; r++) {
+            struct lm_output *o = &l->output[l->n_outputs];
+            o->metric = i;
+            o->context = mt->pooled ? l->contexts[r] : (double)l->context;
+            if (mt->pooled) {
+                snprintf(o->name, sizeof(o->name), "%s_%.0f", mt->name, l->contexts[r]);
+            } else {
+                snprintf(o->name, sizeof(o->name), "%s", mt->name);
+            }
+            l->output_names[l->n_outputs++] = o->name;
+        }
+    }
+    l->n_metrics = m->n;
+    l->output_names[l->n_outputs] = NULL;
+    return 0;
+}
+
+static void metric_clear(struct lm_metric *mt)
+{
+    hn_gp_free(mt->gp);
+    free(mt->X);
+    free(mt->y);
+    free(mt->noise_var);
+    mt->gp = NULL;
+    mt->X = mt->y = mt->noise_var = NULL;
+    mt->n = mt->d = 0;
+    mt->roofline = 0;
+    memset(mt->coef, 0, sizeof(mt->coef));
+}
+
+void lm_free(struct lm *l)
+{
+    for (size_t i = 0; i < l->n_metrics; i++) {
+        metric_clear(&l->metric[i]);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * features */
+
+static int config_of(const json_t *arch, struct hn_llm_config *c)
+{
+    struct hn_error e;
+    return json_is_object(arch) && json_object_get(arch, "hidden_size") != NULL &&
+           hn_llm_config_from_json(arch, "architecture", c, &e) == 0;
+}
+
+int lm_regressors(const json_t *arch, enum lm_kind kind, double tokens, double *r)
+{
+    struct hn_llm_config c;
+    struct hn_llm_cost k;
+    if (kind == LM_OTHER || !config_of(arch, &c)) {
+        return 0;
+    }
+    if (kind == LM_PREFILL) {
+        hn_llm_cost_compute(&c, tokens, 0, 4, &k);
+        r[3] = k.prefill_matmul_flops * 1e-9;
+        r[4] = k.prefill_attention_flops * 1e-9;
+        r[6] = 4.0 * k.attention_layers * k.kv_values_per_position * tokens * 1e-6; /* written */
+    } else {
+        hn_llm_cost_compute(&c, 0, tokens, 4, &k);
+        double attn = k.attention_layers * k.attn_flops_per_position * (tokens + 1);
+        r[3] = (k.decode_flops - attn) * 1e-9;
+        r[4] = attn * 1e-9;
+        r[6] = k.decode_kv_bytes * 1e-6;
+    }
+    r[0] = 1.0;
+    r[1] = k.layers;
+    r[2] = k.attention_layers;
+    r[5] = k.decode_weight_bytes * 1e-6;
+    return 1;
+}
+
+/* log parameters and log prefill FLOPs per token (128-token prompt); 0 if no architecture */
+static int arch_features(const json_t *arch, double *f)
+{
+    struct hn_llm_config c;
+    struct hn_llm_cost k;
+    if (!config_of(arch, &c)) {
+        return 0;
+    }
+    hn_llm_cost_compute(&c, 128.0, 0.0, 4.0, &k);
+    f[0] = log(k.params);
+    f[1] = log(k.prefill_flops_per_token);
+    return 1;
+}
+
+void lm_nnls_relative(const double *R, const double *y, size_t n, size_t p, double *coef)
+{
+    /* A = R / y (rows), target 1: normal equations G b = h, solved by projected coordinate
+     * descent on columns scaled to unit norm (p is small) */
+    double G[LM_NREG * LM_NREG] = {0}, h[LM_NREG] = {0}, s[LM_NREG], b[LM_NREG] = {0};
+    for (size_t i = 0; i < n; i++) {
+        for (size_t a = 0; a < p; a++) {
+            double ra = R[i * p + a] / y[i];
+            h[a] += ra;
+            for (size_t c = 0; c < p; c++) {
+                G[a * p + c] += ra * R[i * p + c] / y[i];
+            }
+        }
+    }
+    for (size_t a = 0; a < p; a++) {
+        s[a] = G[a * p + a] > 0 ? 1.0 / sqrt(G[a * p + a]) : 0.0;
+    }
+    for (size_t a = 0; a < p; a++) {
+        h[a] *= s[a];
+        for (size_t c = 0; c < p; c++) {
+            G[a * p + c] *= s[a] * s[c];
+        }
+    }
+    for (int sweep = 0; sweep < 20000; sweep++) {
+        double change = 0.0;
+        for (size_t a = 0; a < p; a++) {
+            if (s[a] == 0.0) {
+                continue;
+            }
+            double g = h[a];
+            for (size_t c = 0; c < p; c++) {
+                g -= G[a * p + c] * b[c];
+            }
+            double nb = fmax(0.0, b[a] + g / G[a * p + a]);
+            change = fmax(change, fabs(nb - b[a]));
+            b[a] = nb;
+        }
+        if (change < 1e-13) {
+            break;
+        }
+    }
+    for (size_t a = 0; a < p; a++) {
+        coef[a] = b[a] * s[a];
+    }
+}
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        s += a[i] * b[i];
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * training samples */
+
+struct sample {
+    const struct hn_trial *trial;
+    size_t ordinal; /* index of the trial among those with this metric (folds) */
+    double context, y, sem;
+    double r[LM_NREG];
+    double roof; /* roofline prediction (fit) */
+};
+
+/* Context of a metric name `<prefix>_<digits>`, or -1. */
+static double context_suffix(const char *name, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(name, prefix, n) != 0 || name[n] != '_' || name[n + 1] == '\0') {
+        return -1;
+    }
+    for (const char *p = name + n + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || p - name - n > 9) {
+            return -1;
+        }
+    }
+    return atof(name + n + 1);
+}
+
+/* The samples of metric k in h (complete trials with the metric and the space's dimension). */
+static struct sample *gather(const struct lm *l, const struct lm_metric *mt,
+                             const struct hn_history *h, size_t *n_out, struct hn_error *err)
+{
+    size_t cap = 16, n = 0, ordinal = 0;
+    struct sample *s = malloc(cap * sizeof(*s));
+    char prefix[256];
+    snprintf(prefix, sizeof(prefix), "%s.%s", l->from, mt->name);
+    if (s == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        const struct hn_trial *t = h->trials[i];
+        if (t->status != HN_TRIAL_COMPLETE || t->n_params != l->n_params) {
+            continue;
+        }
+        int any = 0;
+        for (size_t j = 0; j < t->metrics.n; j++) {
+            const struct hn_metric *mv = &t->metrics.m[j];
+            double ctx;
+            if (mt->pooled) {
+                ctx = context_suffix(mv->name, prefix);
+                if (ctx < 0) {
+                    continue;
+                }
+            } else {
+                if (strcmp(mv->name, prefix) != 0) {
+                    continue;
+                }
+                ctx = mt->kind == LM_PREFILL ? (double)l->prompt : (double)l->context;
+            }
+            if (n == cap) {
+                struct sample *ns = realloc(s, 2 * cap * sizeof(*s));
+                if (ns == NULL) {
+                    free(s);
+                    hn_error_set(err, NULL, "out of memory");
+                    return NULL;
+                }
+                s = ns;
+                cap *= 2;
+            }
+            struct sample *x = &s[n++];
+            x->trial = t;
+            x->ordinal = ordinal;
+            x->context = ctx;
+            x->y = mv->value;
+            x->sem = mv->sem;
+            x->roof = NAN;
+            any = 1;
+        }
+        ordinal += any;
+    }
+    *n_out = n;
+    return s;
+}
+
+/* Model inputs of a trial at a context into z; returns the dimension. */
+static size_t inputs(const struct lm *l, const struct lm_metric *mt, const struct hn_params *params,
+                     const struct hn_trial *t, double ctx, double *z)
+{
+    size_t d = l->n_params;
+    hn_params_to_unit(params, t->x, z);
+    if (l->use_arch) {
+        double f[LM_NARCH];
+        if (!arch_features(t->arch, f)) {
+            f[0] = l->feat_lo[0];
+            f[1] = l->feat_lo[1];
+        }
+        for (size_t k = 0; k < LM_NARCH; k++) {
+            double span = l->feat_hi[k] - l->feat_lo[k];
+            z[d++] = span > 0 ? (f[k] - l->feat_lo[k]) / span : 0.5;
+        }
+    }
+    if (mt->pooled) {
+        z[d++] = l->ctx_scale > 0 ? log1p(ctx) / l->ctx_scale : 0.0;
+    }
+    return d;
+}
+
+/* model-space target and its noise variance (NAN: learned) of a sample given its roofline */
+static void model_target(const struct lm *l, const struct lm_metric *mt, const struct sample *s,
+                         double roof, double *y, double *nv)
+{
+    int logy = l->log_transform;
+    double sem = isfinite(s->sem) ? s->sem : NAN;
+    if (mt->roofline) {
+        *y = logy ? log(s->y) - log(roof) : s->y - roof;
+    } else {
+        *y = logy ? log(s->y) : s->y;
+    }
+    double sm = logy ? sem / s->y : sem;
+    *nv = isfinite(sm) ? sm * sm : NAN;
+}
+
+/* value and standard error from a roofline prediction and the GP's model-space mean/sd */
+static void from_model(const struct lm *l, const struct lm_metric *mt, double roof, double mean,
+                       double sd, double *value, double *sem)
+{
+    if (mt->roofline) {
+        *value = l->log_transform ? roof * exp(mean) : roof + mean;
+    } else {
+        *value = l->log_transform ? exp(mean) : mean;
+    }
+    *sem = l->log_transform ? *value * sd : sd;
+}
+
+static double roof_of(const double *coef, const double *r, double floor)
+{
+    return fmax(dot(coef, r, LM_NREG), floor);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * accuracy */
+
+static double kendall_tau(const double *a, const double *b, size_t n)
+{
+    double conc = 0, disc = 0, ta = 0, tb = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) {
+            double da = a[i] - a[j], db = b[i] - b[j];
+            if (da == 0 && db == 0) {
+                continue;
+            }
+            if (da == 0) {
+                ta++;
+            } else if (db == 0) {
+                tb++;
+            } else if ((da > 0) == (db > 0)) {
+                conc++;
+            } else {
+                disc++;
+            }
+        }
+    }
+    double den = sqrt((conc + disc + ta) * (conc + disc + tb));
+    return den > 0 ? (conc - disc) / den : NAN;
+}
+
+static json_t *accuracy_json(const double *pred, const double *truth, const double *sd_model,
+                             size_t n, int log_space)
+{
+    double mape = 0, w5 = 0, w10 = 0, cover = 0, worst = 0;
+    size_t have_sd = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs(pred[i] - truth[i]) / fabs(truth[i]);
+        mape += e / (double)n;
+        worst = fmax(worst, e);
+        w5 += e <= 0.05;
+        w10 += e <= 0.10;
+        if (sd_model != NULL && isfinite(sd_model[i])) {
+            double dev = log_space ? fabs(log(truth[i]) - log(pred[i])) : fabs(truth[i] - pred[i]);
+            cover += dev <= 1.96 * sd_model[i];
+            have_sd++;
+        }
+    }
+    double tau = kendall_tau(pred, truth, n);
+    json_t *o = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "n", (json_int_t)n, "mape", mape,
+                          "within5", w5 / (double)n, "within10", w10 / (double)n, "kendall_tau",
+                          isfinite(tau) ? tau : 0.0, "worst", worst);
+    if (have_sd > 0) {
+        json_object_set_new(o, "coverage95", json_real(cover / (double)have_sd));
+    }
+    return o;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * fitting one metric */
+
+/* Fit the roofline on samples with mask[i] != 0 (NULL: all) and store coef. */
+static void fit_roofline(const struct sample *s, size_t n, const unsigned char *mask,
+                         double *coef)
+{
+    double *R = malloc((n + 1) * LM_NREG * sizeof(double)), *y = malloc((n + 1) * sizeof(double));
+    size_t m = 0;
+    if (R == NULL || y == NULL) {
+        free(R);
+        free(y);
+        memset(coef, 0, LM_NREG * sizeof(double));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (mask == NULL || mask[i]) {
+            memcpy(R + m * LM_NREG, s[i].r, sizeof(s[i].r));
+            y[m++] = s[i].y;
+        }
+    }
+    lm_nnls_relative(R, y, m, LM_NREG, coef);
+    free(R);
+    free(y);
+}
+
+static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_history *h,
+                      const struct hn_params *params, json_t *report, char *summary, size_t cap,
+                      struct hn_error *err)
+{
+    size_t n = 0, d = 0;
+    struct sample *s = gather(l, mt, h, &n, err);
+    double *X = NULL, *y = NULL, *nv = NULL, *pred = NULL, *truth = NULL, *sdm = NULL;
+    double *rpred = NULL;
+    unsigned char *mask = NULL;
+    int rc = -1;
+    char full[256];
+    snprintf(full, sizeof(full), "%s.%s%s", l->from, mt->name, mt->pooled ? "_<context>" : "");
+    if (s == NULL) {
+        return -1;
+    }
+    metric_clear(mt);
+    if (n < 2) {
+        hn_error_config(err, NULL,
+                        "only %zu complete trial%s with metric '%s' to learn from; measure more "
+                        "before the fit stage",
+                        n, n == 1 ? "" : "s", full);
+        goto done;
+    }
+    double ymin = INFINITY;
+    int all_arch = 1;
+    for (size_t i = 0; i < n; i++) {
+        if ((l->log_transform || !l->use_gp) && !(s[i].y > 0)) {
+            hn_error_config(err, NULL,
+                            "trial %ld: %s = %g cannot be modelled in log space or by a "
+                            "roofline; set log: false (learned)",
+                            s[i].trial->id, full, s[i].y);
+            goto done;
+        }
+        ymin = fmin(ymin, fabs(s[i].y));
+        all_arch &= lm_regressors(s[i].trial->arch, mt->kind,
+                                  mt->kind == LM_PREFILL ? (double)l->prompt : s[i].context,
+                                  s[i].r);
+    }
+    /* mean: 0 auto (roofline where possible), 1 roofline, 2 constant */
+    mt->roofline = mt->kind != LM_OTHER && all_arch && (!l->use_gp || l->mean != 2);
+    if (!mt->roofline && (!l->use_gp || l->mean == 1)) {
+        hn_error_config(err, NULL,
+                        "%s: a roofline needs every trial's transformer architecture and a "
+                        "prefill* or decode* metric%s",
+                        full, l->use_gp ? "; set mean: constant" : "");
+        goto done;
+    }
+    double floor = 1e-6 * ymin;
+    if (mt->roofline) {
+        fit_roofline(s, n, NULL, mt->coef);
+        double ss = 0;
+        for (size_t i = 0; i < n; i++) {
+            s[i].roof = roof_of(mt->coef, s[i].r, floor);
+            ss += pow((s[i].roof - s[i].y) / s[i].y, 2) / (double)n;
+        }
+        mt->roofline_rel_rms = sqrt(ss);
+    }
+    X = malloc((n + 1) * (HN_GP_MAX_DIM) * sizeof(double));
+    y = malloc((n + 1) * sizeof(double));
+    nv = malloc((n + 1) * sizeof(double));
+    pred = malloc((n + 1) * sizeof(double));
+    rpred = malloc((n + 1) * sizeof(double));
+    truth = malloc((n + 1) * sizeof(double));
+    sdm = malloc((n + 1) * sizeof(double));
+    mask = malloc(n + 1);
+    if (X == NULL || y == NULL || nv == NULL || pred == NULL || truth == NULL || sdm == NULL ||
+        mask == NULL || rpred == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    json_t *mrep = json_object();
+    json_object_set_new(report, mt->name, mrep);
+    json_object_set_new(mrep, "n", json_integer((json_int_t)n));
+    json_object_set_new(mrep, "kind", json_string(kind_names[mt->kind]));
+    if (mt->roofline) {
+        json_t *co = json_array();
+        for (size_t k = 0; k < LM_NREG; k++) {
+            json_array_append_new(co, json_real(mt->coef[k]));
+        }
+        json_object_set_new(mrep, "roofline", co);
+        json_object_set_new(mrep, "roofline_fit_rel_rms", json_real(mt->roofline_rel_rms));
+    }
+    struct hn_gp_hyper hy;
+    if (l->use_gp) {
+        for (size_t i = 0; i < n; i++) {
+            d = inputs(l, mt, params, s[i].trial, s[i].context, X + i * HN_GP_MAX_DIM);
+            model_target(l, mt, &s[i], s[i].roof, &y[i], &nv[i]);
+        }
+        if (d > HN_GP_MAX_DIM) {
+            hn_error_config(err, NULL, "%zu model inputs, at most %d", d, HN_GP_MAX_DIM);
+            goto done;
+        }
+        /* compact the rows to n x d */
+        for (size_t i = 1; i < n; i++) {
+            memmove(X + i * d, X + i * HN_GP_MAX_DIM, d * sizeof(double));
+        }
+        double *sem = malloc((n + 1) * sizeof(double));
+        if (sem == NULL) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            sem[i] = isfinite(nv[i]) ? sqrt(nv[i]) : NAN;
+        }
+        struct hn_gp_options opt;
+        hn_gp_options_default(&opt);
+        opt.kernel = l->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52;
+        opt.log_transform = 0; /* targets are already in model space */
+        opt.restarts = (int)l->restarts;
+        opt.threads = 1;
+        opt.seed = l->seed;
+        mt->gp = hn_gp_fit(X, y, sem, n, d, &opt, err);
+        free(sem);
+        if (mt->gp == NULL) {
+            hn_error_prefix(err, "fitting %s", full);
+            goto done;
+        }
+        hn_gp_get_hyper(mt->gp, &hy);
+        mt->n = n;
+        mt->d = d;
+        mt->X = X;
+        mt->y = y;
+        mt->noise_var = nv;
+        X = y = nv = NULL;
+        /* leave-one-out (same hyperparameters, closed form) */
+        double *lm_ = malloc((n + 1) * sizeof(double)), *lv = malloc((n + 1) * sizeof(double));
+        if (lm_ == NULL || lv == NULL || hn_gp_loo(mt->gp, lm_, lv, err) != 0) {
+            free(lm_);
+            free(lv);
+            if (err->msg[0] == '\0') {
+                hn_error_set(err, NULL, "out of memory");
+            }
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            double sem_v;
+            from_model(l, mt, s[i].roof, lm_[i], sqrt(lv[i]), &pred[i], &sem_v);
+            truth[i] = s[i].y;
+            sdm[i] = sqrt(lv[i]);
+        }
+        free(lm_);
+        free(lv);
+        json_t *loo = accuracy_json(pred, truth, sdm, n, l->log_transform);
+        json_object_set_new(mrep, "loo", loo);
+        /* backwards-compatible names */
+        json_object_set_new(mrep, "loo_mape", json_real(json_real_value(json_object_get(loo, "mape"))));
+        json_object_set_new(mrep, "loo_coverage95",
+                            json_real(json_real_value(json_object_get(loo, "coverage95"))));
+        json_object_set_new(mrep, "loo_kendall_tau",
+                            json_real(json_real_value(json_object_get(loo, "kendall_tau"))));
+    }
+    /* k-fold cross-validation by trial: the roofline refitted per fold; the GP with the full
+     * fit's hyperparameters on the fold's residuals */
+    size_t n_trials = s[n - 1].ordinal + 1;
+    size_t folds = (size_t)l->folds < n_trials ? (size_t)l->folds : n_trials;
+    if (folds >= 2) {
+        for (size_t f = 0; f < folds; f++) {
+            double coef[LM_NREG];
+            for (size_t i = 0; i < n; i++) {
+                mask[i] = s[i].ordinal % folds != f;
+            }
+            if (mt->roofline) {
+                fit_roofline(s, n, mask, coef);
+            }
+            struct hn_gp *g = NULL;
+            if (l->use_gp) {
+                double *Xf = malloc((n + 1) * mt->d * sizeof(double));
+                double *yf = malloc((n + 1) * sizeof(double)), *nf = malloc((n + 1) * sizeof(double));
+                size_t m = 0;
+                for (size_t i = 0; Xf && yf && nf && i < n; i++) {
+                    if (!mask[i]) {
+                        continue;
+                    }
+                    memcpy(Xf + m * mt->d, mt->X + i * mt->d, mt->d * sizeof(double));
+                    model_target(l, mt, &s[i],
+                                 mt->roofline ? roof_of(coef, s[i].r, floor) : NAN, &yf[m], &nf[m]);
+                    m++;
+                }
+                if (Xf != NULL && yf != NULL && nf != NULL) {
+                    g = hn_gp_new_fixed(Xf, yf, nf, m, mt->d,
+                                        l->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52, &hy, err);
+                }
+                free(Xf);
+                free(yf);
+                free(nf);
+                if (g == NULL) {
+                    if (err->msg[0] == '\0') {
+                        hn_error_set(err, NULL, "out of memory");
+                    }
+                    hn_error_prefix(err, "cross-validating %s", full);
+                    goto done;
+                }
+            }
+            for (size_t i = 0; i < n; i++) {
+                if (mask[i]) {
+                    continue;
+                }
+                double roof = mt->roofline ? roof_of(coef, s[i].r, floor) : NAN;
+                rpred[i] = roof;
+                truth[i] = s[i].y;
+                if (g != NULL) {
+                    double mean, var, sem_v;
+                    if (hn_gp_predict(g, mt->X + i * mt->d, 1, &mean, &var, err) != 0) {
+                        hn_gp_free(g);
+                        goto done;
+                    }
+                    double sd = sqrt(fmax(var, 0) + hy.noise * hy.y_scale * hy.y_scale);
+                    from_model(l, mt, roof, mean, sd, &pred[i], &sem_v);
+                    sdm[i] = sd;
+                } else {
+                    pred[i] = roof;
+                    sdm[i] = NAN;
+                }
+            }
+            hn_gp_free(g);
+        }
+        json_t *cv = accuracy_json(pred, truth, l->use_gp ? sdm : NULL, n, l->log_transform);
+        json_object_set_new(cv, "folds", json_integer((json_int_t)folds));
+        json_object_set_new(mrep, "cv", cv);
+        if (mt->roofline && l->use_gp) {
+            json_object_set_new(mrep, "cv_roofline", accuracy_json(rpred, truth, NULL, n, 1));
+        }
+        size_t len = strlen(summary);
+        snprintf(summary + len, cap - len, "%s%s: n=%zu, %zu-fold error %.1f %%, %.0f %% within "
+                 "10 %%, tau %.3f",
+                 len ? "; " : "", mt->name, n, folds,
+                 100.0 * json_real_value(json_object_get(cv, "mape")),
+                 100.0 * json_real_value(json_object_get(cv, "within10")),
+                 json_real_value(json_object_get(cv, "kendall_tau")));
+        if (mt->roofline && l->use_gp) {
+            len = strlen(summary);
+            snprintf(summary + len, cap - len, " (roofline alone %.1f %%)",
+                     100.0 * json_real_value(json_object_get(
+                                 json_object_get(mrep, "cv_roofline"), "mape")));
+        }
+    } else {
+        size_t len = strlen(summary);
+        snprintf(summary + len, cap - len, "%s%s: n=%zu", len ? "; " : "", mt->name, n);
+    }
+    rc = 0;
+done:
+    free(s);
+    free(X);
+    free(y);
+    free(nv);
+    free(pred);
+    free(rpred);
+    free(truth);
+    free(sdm);
+    free(mask);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * the model file */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* doubles are hashed as 12 significant digits: a value replayed from the journal (a resumed
+ * study) may differ from the measured one in its last bits */
+static uint64_t fnv_d(uint64_t h, double v)
+{
+    char buf[40];
+    int n = snprintf(buf, sizeof(buf), "%.12g", isfinite(v) ? v : NAN);
+    return fnv(h, buf, (size_t)n);
+}
+
+/* Does t carry a measurement of the source (a metric `<from>.*`)? */
+static int measured(const struct lm *l, const struct hn_trial *t)
+{
+    size_t fl = strlen(l->from);
+    if (t->status != HN_TRIAL_COMPLETE || t->n_params != l->n_params) {
+        return 0;
+    }
+    for (size_t j = 0; j < t->metrics.n; j++) {
+        if (strncmp(t->metrics.m[j].name, l->from, fl) == 0 && t->metrics.m[j].name[fl] == '.') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Hash of everything a fit depends on: settings, and every sample's point, regressors, value
+ * and standard error. */
+static uint64_t training_hash(const struct lm *l, const struct hn_history *h)
+{
+    uint64_t x = 1469598103934665603ULL;
+    x = fnv(x, l->plugin, strlen(l->plugin) + 1);
+    x = fnv(x, l->from, strlen(l->from) + 1);
+    int64_t o[] = {l->prompt, l->context, l->restarts, l->folds, l->log_transform,
+                   l->kernel, l->features, l->mean, (int64_t)l->seed, (int64_t)l->n_params};
+    x = fnv(x, o, sizeof(o));
+    for (size_t c = 0; c < l->n_contexts; c++) {
+        x = fnv_d(x, l->contexts[c]);
+    }
+    for (size_t k = 0; k < l->n_metrics; k++) {
+        x = fnv(x, l->metric[k].name, strlen(l->metric[k].name) + 1);
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        const struct hn_trial *t = h->trials[i];
+        if (!measured(l, t)) {
+            continue;
+        }
+        x = fnv(x, &t->id, sizeof(t->id));
+        for (size_t j = 0; j < t->n_params; j++) {
+            x = fnv_d(x, t->x[j]);
+        }
+        double f[LM_NARCH] = {0};
+        if (arch_features(t->arch, f)) {
+            x = fnv_d(fnv_d(x, f[0]), f[1]);
+        }
+        /* the metrics' order differs between a run and its replay: combine them by a sum */
+        uint64_t sum = 0;
+        for (size_t j = 0; j < t->metrics.n; j++) {
+            size_t fl = strlen(l->from);
+            const char *name = t->metrics.m[j].name;
+            if (strncmp(name, l->from, fl) == 0 && name[fl] == '.') {
+                uint64_t m = fnv(1469598103934665603ULL, name, strlen(name) + 1);
+                m = fnv_d(m, t->metrics.m[j].value);
+                sum += fnv_d(m, t->metrics.m[j].sem);
+            }
+        }
+        x = fnv(x, &sum, sizeof(sum));
+    }
+    return x;
+}
+
+static char *model_path(const struct lm *l)
+{
+    char name[512];
+    if (l->study_dir == NULL) {
+        return NULL;
+    }
+    snprintf(name, sizeof(name), "%s-model.json", l->instance);
+    return hn_path_join(l->study_dir, name);
+}
+
+static json_t *doubles(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, isfinite(v[i]) ? json_real(v[i]) : json_null());
+    }
+    return a;
+}
+
+static int save_model(struct lm *l, uint64_t hash, struct hn_error *err)
+{
+    char *path = model_path(l), hex[32];
+    if (path == NULL) {
+        return 0;
+    }
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hash);
+    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:f}",
+                             "format", LM_FORMAT, "version", LM_VERSION, "plugin", l->plugin,
+                             "instance", l->instance, "from", l->from, "training", hex, "n_params",
+                             (json_int_t)l->n_params, "prompt", (json_int_t)l->prompt, "context",
+                             (json_int_t)l->context, "log", l->log_transform, "ctx_scale",
+                             l->ctx_scale);
+    json_object_set_new(root, "use_arch", json_boolean(l->use_arch));
+    json_object_set_new(root, "feat_lo", doubles(l->feat_lo, LM_NARCH));
+    json_object_set_new(root, "feat_hi", doubles(l->feat_hi, LM_NARCH));
+    json_object_set_new(root, "kernel", json_string(l->kernel == 1 ? "rbf" : "matern52"));
+    json_t *ms = json_object();
+    json_object_set_new(root, "metrics", ms);
+    for (size_t k = 0; k < l->n_metrics; k++) {
+        const struct lm_metric *mt = &l->metric[k];
+        json_t *m = json_pack("{s:s, s:b, s:b, s:o, s:f}", "kind", kind_names[mt->kind], "pooled",
+                              mt->pooled, "roofline", mt->roofline, "coef",
+                              doubles(mt->coef, LM_NREG), "roofline_rel_rms",
+                              mt->roofline_rel_rms);
+        if (mt->gp != NULL) {
+            struct hn_gp_hyper hy;
+            hn_gp_get_hyper(mt->gp, &hy);
+            json_object_set_new(
+                m, "gp",
+                json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:f}", "n",
+                          (json_int_t)mt->n, "d", (json_int_t)mt->d, "X",
+                          doubles(mt->X, mt->n * mt->d), "y", doubles(mt->y, mt->n), "noise_var",
+                          doubles(mt->noise_var, mt->n), "lengthscale",
+                          doubles(hy.lengthscale, mt->d), "noise", hy.noise, "mean", hy.mean,
+                          "outputscale", hy.outputscale, "y_mean", hy.y_mean, "y_scale",
+                          hy.y_scale));
+        }
+        json_object_set_new(ms, mt->name, m);
+    }
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    int rc = -1;
+    if (text == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+    } else if (hn_write_file_atomic(path, text, strlen(text), err) == 0 &&
+               stat(path, &l->loaded) == 0) {
+        rc = 0;
+    } else if (err->msg[0] == '\0') {
+        hn_error_env(err, NULL, "%s: %s", path, strerror(errno));
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+static int read_doubles(const json_t *a, double *out, size_t n)
+{
+    if (!json_is_array(a) || json_array_size(a) != n) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(a, i);
+        out[i] = json_is_null(v) ? NAN : json_number_value(v);
+        if (!json_is_null(v) && !json_is_number(v)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Load the model file into l; hash: if non-NULL, only a file of this training hash is
+ * accepted (returns 1 when the file is absent or of other data). Returns 0 loaded, 1 not
+ * applicable, -1 with err (unreadable, malformed, other version). */
+static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struct hn_error *err)
+{
+    char *path = model_path(l), hex[32];
+    json_error_t je;
+    struct stat st;
+    int rc = -1;
+    if (path == NULL || stat(path, &st) != 0) {
+        free(path);
+        return 1;
+    }
+    json_t *root = json_load_file(path, 0, &je);
+    if (root == NULL) {
+        hn_error_config(err, NULL, "%s:%d:%d: %s; delete it and run the fit stage again", path,
+                        je.line, je.column, je.text);
+        free(path);
+        return -1;
+    }
+    const char *format = json_string_value(json_object_get(root, "format"));
+    json_int_t version = json_integer_value(json_object_get(root, "version"));
+    if (format == NULL || strcmp(format, LM_FORMAT) != 0 || version != LM_VERSION) {
+        hn_error_config(err, NULL,
+                        "%s: not a %s file of version %d (format %s, version %lld); delete it "
+                        "and run the fit stage again to regenerate it",
+                        path, LM_FORMAT, LM_VERSION, format ? format : "missing",
+                        (long long)version);
+        goto done;
+    }
+    const char *plugin = json_string_value(json_object_get(root, "plugin"));
+    if (hash != NULL) {
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)*hash);
+        const char *th = json_string_value(json_object_get(root, "training"));
+        if (th == NULL || strcmp(th, hex) != 0 || plugin == NULL ||
+            strcmp(plugin, l->plugin) != 0) {
+            rc = 1;
+            goto done;
+        }
+    }
+    if (plugin == NULL || strcmp(plugin, l->plugin) != 0 ||
+        (json_int_t)n_params != json_integer_value(json_object_get(root, "n_params"))) {
+        hn_error_config(err, NULL,
+                        "%s was written by another oracle or for another space (plugin %s, "
+                        "%lld parameters; this is '%s' with %zu); delete it and fit again",
+                        path, plugin ? plugin : "?",
+                        (long long)json_integer_value(json_object_get(root, "n_params")),
+                        l->plugin, n_params);
+        goto done;
+    }
+    json_t *ms = json_object_get(root, "metrics");
+    for (size_t k = 0; k < l->n_metrics; k++) {
+        struct lm_metric *mt = &l->metric[k];
+        json_t *m = json_object_get(ms, mt->name);
+        metric_clear(mt);
+        if (m == NULL || read_doubles(json_object_get(m, "coef"), mt->coef, LM_NREG) != 0) {
+            hn_error_config(err, NULL, "%s: metric '%s' missing or malformed; fit again", path,
+                            mt->name);
+            goto done;
+        }
+        mt->roofline = json_is_true(json_object_get(m, "roofline"));
+        mt->roofline_rel_rms = json_number_value(json_object_get(m, "roofline_rel_rms"));
+        json_t *g = json_object_get(m, "gp");
+        if (l->use_gp) {
+            size_t n = (size_t)json_integer_value(json_object_get(g, "n"));
+            size_t d = (size_t)json_integer_value(json_object_get(g, "d"));
+            struct hn_gp_hyper hy = {0};
+            if (g == NULL || n < 1 || n > 1000000 || d < 1 || d > HN_GP_MAX_DIM) {
+                hn_error_config(err, NULL, "%s: metric '%s' has no valid GP; fit again", path,
+                                mt->name);
+                goto done;
+            }
+            mt->X = malloc(n * d * sizeof(double));
+            mt->y = malloc(n * sizeof(double));
+            mt->noise_var = malloc(n * sizeof(double));
+            if (mt->X == NULL || mt->y == NULL || mt->noise_var == NULL ||
+                read_doubles(json_object_get(g, "X"), mt->X, n * d) != 0 ||
+                read_doubles(json_object_get(g, "y"), mt->y, n) != 0 ||
+                read_doubles(json_object_get(g, "noise_var"), mt->noise_var, n) != 0 ||
+                read_doubles(json_object_get(g, "lengthscale"), hy.lengthscale, d) != 0) {
+                hn_error_config(err, NULL, "%s: metric '%s': malformed GP data; fit again",
+                                path, mt->name);
+                goto done;
+            }
+            mt->n = n;
+            mt->d = d;
+            hy.d = d;
+            hy.noise = json_number_value(json_object_get(g, "noise"));
+            hy.mean = json_number_value(json_object_get(g, "mean"));
+            hy.outputscale = json_number_value(json_object_get(g, "outputscale"));
+            hy.y_mean = json_number_value(json_object_get(g, "y_mean"));
+            hy.y_scale = json_number_value(json_object_get(g, "y_scale"));
+            const char *kern = json_string_value(json_object_get(root, "kernel"));
+            mt->gp = hn_gp_new_fixed(mt->X, mt->y, mt->noise_var, n, d,
+                                     kern && strcmp(kern, "rbf") == 0 ? HN_GP_RBF : HN_GP_MATERN52,
+                                     &hy, err);
+            if (mt->gp == NULL) {
+                hn_error_prefix(err, "%s: metric '%s'", path, mt->name);
+                goto done;
+            }
+        }
+    }
+    l->n_params = n_params;
+    l->use_arch = json_is_true(json_object_get(root, "use_arch"));
+    l->ctx_scale = json_number_value(json_object_get(root, "ctx_scale"));
+    if (read_doubles(json_object_get(root, "feat_lo"), l->feat_lo, LM_NARCH) != 0 ||
+        read_doubles(json_object_get(root, "feat_hi"), l->feat_hi, LM_NARCH) != 0) {
+        hn_error_config(err, NULL, "%s: malformed feature ranges; fit again", path);
+        goto done;
+    }
+    l->loaded = st;
+    l->fitted = 1;
+    rc = 0;
+done:
+    json_decref(root);
+    free(path);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * fit and evaluate */
+
+int lm_fit(struct lm *l, const struct hn_history *h, const struct hn_params *params,
+           struct hn_error *err)
+{
+    json_t *report = NULL;
+    char summary[4096] = "";
+    int rc = -1;
+    l->fitted = 0;
+    l->n_params = params->n;
+    /* architecture features and the context scale over the complete trials */
+    int all_have = 1, any = 0;
+    for (size_t k = 0; k < LM_NARCH; k++) {
+        l->feat_lo[k] = INFINITY;
+        l->feat_hi[k] = -INFINITY;
+    }
+    double max_ctx = 0;
+    for (size_t c = 0; c < l->n_contexts; c++) {
+        max_ctx = fmax(max_ctx, l->contexts[c]);
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        const struct hn_trial *t = h->trials[i];
+        double f[LM_NARCH];
+        if (!measured(l, t)) {
+            continue; /* the model's own predictions (a resumed study) are no training data */
+        }
+        int has = arch_features(t->arch, f);
+        all_have &= has;
+        any = 1;
+        for (size_t k = 0; has && k < LM_NARCH; k++) {
+            l->feat_lo[k] = fmin(l->feat_lo[k], f[k]);
+            l->feat_hi[k] = fmax(l->feat_hi[k], f[k]);
+        }
+        for (size_t j = 0; j < t->metrics.n; j++) {
+            for (size_t k = 0; k < l->n_metrics; k++) {
+                char prefix[256];
+                snprintf(prefix, sizeof(prefix), "%s.%s", l->from, l->metric[k].name);
+                if (l->metric[k].pooled) {
+                    max_ctx = fmax(max_ctx, context_suffix(t->metrics.m[j].name, prefix));
+                }
+            }
+        }
+    }
+    l->ctx_scale = log1p(max_ctx);
+    /* features: 0 auto, 1 params, 2 params+arch */
+    l->use_arch = l->use_gp && (l->features == 2 || (l->features == 0 && all_have && any));
+    if (l->use_gp && l->features == 2 && !all_have) {
+        return hn_error_config(err, NULL,
+                               "a trial has no transformer architecture for features: "
+                               "params+arch (use the space 'transformer', or features: params)");
+    }
+    for (size_t k = 0; k < LM_NARCH && !l->use_arch; k++) {
+        l->feat_lo[k] = l->feat_hi[k] = 0;
+    }
+    uint64_t hash = training_hash(l, h);
+    struct hn_error le;
+    hn_error_clear(&le);
+    int lr = load_model(l, params->n, &hash, &le);
+    if (lr == 0) {
+        hn_log(HN_LOG_INFO,
+               "oracle '%s': loaded the saved model of the same training data (%s-model.json) "
+               "instead of fitting again",
+               l->instance, l->instance);
+        return 0;
+    }
+    if (lr < 0) {
+        hn_log(HN_LOG_WARNING, "oracle '%s': %s; fitting again", l->instance, le.msg);
+    }
+    report = json_object();
+    if (report == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t k = 0; k < l->n_metrics; k++) {
+        if (fit_metric(l, &l->metric[k], h, params, report, summary, sizeof(summary), err) != 0) {
+            goto done;
+        }
+    }
+    const char *feats = !l->use_gp ? "roofline" : l->use_arch ? "params+arch" : "params";
+    json_object_set_new(report, "features", json_string(feats));
+    if (l->study_dir != NULL) {
+        char name[512];
+        snprintf(name, sizeof(name), "%s-fit.json", l->instance);
+        char *path = hn_path_join(l->study_dir, name);
+        char *text = json_dumps(report, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
+        if (path == NULL || text == NULL ||
+            hn_write_file_atomic(path, text, strlen(text), err) != 0) {
+            free(path);
+            free(text);
+            goto done;
+        }
+        free(path);
+        free(text);
+    }
+    if (save_model(l, hash, err) != 0) {
+        goto done;
+    }
+    l->fitted = 1;
+    hn_log(HN_LOG_INFO, "oracle '%s' learned from '%s' (%s): %s", l->instance, l->from, feats,
+           summary);
+    rc = 0;
+done:
+    json_decref(report);
+    return rc;
+}
+
+/* Load the model file when this process has not fitted (an MPI worker rank) or the file
+ * changed since (another process fitted again). */
+static int refresh(struct lm *l, size_t n_params, struct hn_error *err)
+{
+    char *path = model_path(l);
+    struct stat st;
+    int have = path != NULL && stat(path, &st) == 0;
+    free(path);
+    if (have && l->fitted &&
+        (st.st_ino == l->loaded.st_ino && st.st_mtim.tv_sec == l->loaded.st_mtim.tv_sec &&
+         st.st_mtim.tv_nsec == l->loaded.st_mtim.tv_nsec && st.st_size == l->loaded.st_size)) {
+        return 0;
+    }
+    if (!have) {
+        return l->fitted ? 0 : 1;
+    }
+    return load_model(l, n_params, NULL, err);
+}
+
+int lm_evaluate(struct lm *l, const struct hn_eval_request *req, struct hn_metrics *out,
+                struct hn_error *err)
+{
+    int r = refresh(l, req->params->n, err);
+    if (r < 0) {
+        return -1;
+    }
+    if (!l->fitted) {
+        return hn_error_config(err, NULL,
+                               "oracle '%s' has not been fitted (and %s/%s-model.json does not "
+                               "exist): add a stage {name: fit, oracle: %s} after the trials it "
+                               "learns from",
+                               l->instance, l->study_dir ? l->study_dir : ".", l->instance,
+                               l->instance);
+    }
+    if (req->trial->n_params != l->n_params) {
+        return hn_error_set(err, NULL, "the trial has %zu parameters, the model %zu",
+                            req->trial->n_params, l->n_params);
+    }
+    for (size_t o = 0; o < l->n_outputs; o++) {
+        const struct lm_output *op = &l->output[o];
+        const struct lm_metric *mt = &l->metric[op->metric];
+        double r_[LM_NREG], roof = NAN, value, sem;
+        if (mt->roofline) {
+            double tokens = mt->kind == LM_PREFILL ? (double)l->prompt : op->context;
+            if (!lm_regressors(req->trial->arch, mt->kind, tokens, r_)) {
+                return hn_error_config(err, NULL,
+                                       "trial %ld has no transformer architecture, but the "
+                                       "model of '%s' has a roofline",
+                                       req->trial->id, mt->name);
+            }
+            roof = roof_of(mt->coef, r_, 1e-9);
+        }
+        if (mt->gp != NULL) {
+            double z[HN_GP_MAX_DIM], mean, var;
+            struct hn_gp_hyper hy;
+            if (l->use_arch && !arch_features(req->trial->arch, z)) {
+                return hn_error_config(err, NULL,
+                                       "trial %ld has no transformer architecture, but the "
+                                       "model was fitted with architecture features",
+                                       req->trial->id);
+            }
+            size_t d = inputs(l, mt, req->params, req->trial, op->context, z);
+            if (d != mt->d) {
+                return hn_error_set(err, NULL, "model of '%s' has %zu inputs, the trial %zu",
+                                    mt->name, mt->d, d);
+            }
+            if (hn_gp_predict(mt->gp, z, 1, &mean, &var, err) != 0) {
+                return -1;
+            }
+            hn_gp_get_hyper(mt->gp, &hy);
+            /* the latent's uncertainty plus the learned measurement noise, in model space */
+            double sd = sqrt(fmax(var, 0.0) + hy.noise * hy.y_scale * hy.y_scale);
+            from_model(l, mt, roof, mean, sd, &value, &sem);
+        } else {
+            value = roof;
+            sem = roof * mt->roofline_rel_rms;
+        }
+        if (hn_metrics_put(out, op->name, value, sem, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

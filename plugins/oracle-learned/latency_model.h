@@ -1,0 +1,104 @@
+/*
+ * plugins/oracle-learned/latency_model.h: the latency model shared by the oracles `learned`
+ * (roofline mean + Gaussian-process correction) and `roofline` (the linear model alone). Both
+ * modules compile latency_model.c; nothing here is exported from either.
+ *
+ * Metrics. Each configured metric is a latency of the source oracle. Its kind follows its name:
+ *   prefill*  prefill of `prompt` tokens into an empty cache;
+ *   decode*   one decode step with `context` tokens cached; with `contexts: [c1, c2, ...]` the
+ *             metric stands for `<name>_<c>` at every context c (host's naming), all learned by
+ *             one model whose inputs include the context length, so it predicts any context;
+ *   other     no roofline (constant mean; learned only).
+ *
+ * Roofline. time = b . r(arch, tokens), b >= 0, with regressors r (llm/cost.h):
+ *   [1, layers, attention layers, matmul GFLOP, attention GFLOP, weight MB read, KV-cache MB]
+ * fitted by non-negative least squares on relative errors (minimizes sum ((b.r_i - y_i)/y_i)^2).
+ *
+ * GP correction (learned). log y = log roofline + f(x) with f a GP (include/hilnas/gp.h) on the
+ * point's unit-cube coordinates (+ log parameters and log FLOPs per token with features
+ * params+arch, + the scaled log context when pooled over contexts), fitted on the residuals
+ * with the measurements' standard errors as noise. Without a roofline (other metrics, or
+ * mean: constant) f models log y itself, as before.
+ *
+ * The fitted model is saved to <study>/<instance>-model.json (format "hilnas-latency-model",
+ * version 1) with a hash of its training data; a fit on the same data (a resumed study) loads
+ * it instead of refitting, and a process that evaluates without having fitted (an MPI worker
+ * rank) loads it, again whenever the file changes.
+ */
+#ifndef HILNAS_LATENCY_MODEL_H
+#define HILNAS_LATENCY_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "hilnas/evaluator.h"
+#include "hilnas/gp.h"
+
+#define LM_MAX_METRICS 16
+#define LM_MAX_CONTEXTS 32
+#define LM_MAX_OUTPUTS (LM_MAX_METRICS * LM_MAX_CONTEXTS)
+#define LM_NREG 7  /* roofline regressors */
+#define LM_NARCH 2 /* architecture features: log parameters, log FLOPs per token */
+
+enum lm_kind { LM_OTHER, LM_PREFILL, LM_DECODE };
+
+struct lm_metric {
+    const char *name; /* as configured (borrowed from the config tree) */
+    enum lm_kind kind;
+    int pooled;               /* decode over `contexts` */
+    int roofline;             /* has a roofline part */
+    double coef[LM_NREG];     /* roofline coefficients (ms per regressor unit) */
+    double roofline_rel_rms;  /* relative residual RMS of the roofline on its training data */
+    struct hn_gp *gp;         /* learned: the correction */
+    size_t n, d;              /* training set of the GP (kept to save the model) */
+    double *X, *y, *noise_var;
+};
+
+struct lm_output {
+    size_t metric;  /* index into metrics */
+    double context; /* tokens cached (decode) */
+    char name[96];
+};
+
+struct lm {
+    /* options (filled by the plugin's option table) */
+    const char *from;
+    const struct hn_config_node *metrics_node, *contexts_node;
+    int64_t prompt, context, restarts, folds;
+    int log_transform, kernel, features, mean;
+    /* set by lm_init */
+    int use_gp; /* 1: learned, 0: roofline */
+    const char *plugin, *instance, *study_dir;
+    uint64_t seed;
+    size_t n_metrics, n_contexts, n_outputs;
+    struct lm_metric metric[LM_MAX_METRICS];
+    double contexts[LM_MAX_CONTEXTS];
+    struct lm_output output[LM_MAX_OUTPUTS];
+    const char *output_names[LM_MAX_OUTPUTS + 1];
+    /* fitted state */
+    int fitted;
+    size_t n_params;
+    int use_arch;
+    double feat_lo[LM_NARCH], feat_hi[LM_NARCH];
+    double ctx_scale; /* log1p of the largest context seen */
+    struct stat loaded; /* the model file as last read or written */
+};
+
+/* After hn_options_apply: check and expand metrics/contexts. Returns 0 or -1 with err. */
+int lm_init(struct lm *l, const struct hn_plugin_args *args, int use_gp, struct hn_error *err);
+void lm_free(struct lm *l);
+int lm_fit(struct lm *l, const struct hn_history *h, const struct hn_params *params,
+           struct hn_error *err);
+int lm_evaluate(struct lm *l, const struct hn_eval_request *req, struct hn_metrics *out,
+                struct hn_error *err);
+
+/* Roofline regressors of a decoded architecture for a metric kind at `tokens` (prompt for
+ * prefill, context for decode). Returns 0 if arch is not a transformer architecture. */
+int lm_regressors(const json_t *arch, enum lm_kind kind, double tokens, double *r);
+
+/* Non-negative least squares on relative errors: coef (p) minimizing
+ * sum_i ((R_i . coef - y_i) / y_i)^2, coef >= 0; R (n x p row-major), y > 0. */
+void lm_nnls_relative(const double *R, const double *y, size_t n, size_t p, double *coef);
+
+#endif

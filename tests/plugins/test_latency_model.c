@@ -1,0 +1,257 @@
+/*
+ * The latency model shared by the oracles `roofline` and `learned`:
+ * - the non-negative relative least squares against an independent solution (a noise-free
+ *   linear model of random architectures' costs is predicted exactly on new architectures;
+ *   a truth with a negative coefficient gets the closed-form best non-negative fit);
+ * - a roofline + learned study: the fit report's k-fold accuracy for both, the versioned
+ *   model file, a resumed study that loads it instead of refitting, and a file of an unknown
+ *   version that is refused with a message and refitted;
+ * - under a real `mpirun -np 3` job with the mpi executor, worker ranks load the fitted model
+ *   and predict exactly what the serial run predicts (they used to fail "has not been fitted").
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hilnas/rng.h"
+#include "plugins/oracle-learned/latency_model.h"
+#include "tests/core/testutil.h"
+
+static json_t *random_arch(struct hn_rng *rng)
+{
+    int layers = 1 + (int)hn_rng_below(rng, 8);
+    int heads = 1 + (int)hn_rng_below(rng, 8), kv = heads % 2 ? heads : heads / 2;
+    json_t *attn = json_array();
+    for (int l = 0; l < layers; l++) {
+        json_array_append_new(attn, json_boolean(hn_rng_below(rng, 3) != 0));
+    }
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o}", "hidden_size",
+                     32 * (1 + (int)hn_rng_below(rng, 16)), "intermediate_size",
+                     64 * (1 + (int)hn_rng_below(rng, 24)), "num_hidden_layers", layers,
+                     "num_attention_heads", heads, "num_key_value_heads", kv, "head_dim", 32,
+                     "vocab_size", 512 + (int)hn_rng_below(rng, 4096), "attention_layers", attn);
+}
+
+Test(latency_model, nnls_reproduces_a_linear_model_of_the_costs_on_new_architectures)
+{
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 11);
+    const double truth[LM_NREG] = {0.3, 0.02, 0.05, 1.7, 4.0, 0.011, 0.2};
+    double R[60 * LM_NREG], y[60], coef[LM_NREG];
+    for (int kind = LM_PREFILL; kind <= LM_DECODE; kind++) {
+        for (int i = 0; i < 60; i++) {
+            json_t *a = random_arch(&rng);
+            double tokens = kind == LM_PREFILL ? 128 : (double)hn_rng_below(&rng, 4096);
+            cr_assert(lm_regressors(a, kind, tokens, R + i * LM_NREG));
+            json_decref(a);
+            y[i] = 0;
+            for (int k = 0; k < LM_NREG; k++) {
+                y[i] += truth[k] * R[i * LM_NREG + k];
+            }
+        }
+        lm_nnls_relative(R, y, 40, LM_NREG, coef); /* fit on 40, predict 20 new */
+        double worst = 0;
+        for (int i = 40; i < 60; i++) {
+            double p = 0;
+            for (int k = 0; k < LM_NREG; k++) {
+                p += coef[k] * R[i * LM_NREG + k];
+            }
+            worst = fmax(worst, fabs(p - y[i]) / y[i]);
+        }
+        printf("nnls (%s): worst relative error on new architectures %.2e\n",
+               kind == LM_PREFILL ? "prefill" : "decode", worst);
+        cr_expect_lt(worst, 1e-4, "kind %d: worst %g", kind, worst);
+        for (int k = 0; k < LM_NREG; k++) {
+            cr_expect_geq(coef[k], 0.0);
+        }
+    }
+    /* y = 2 x1 - x2 (> 0 on these rows): the best non-negative fit drops x2 and minimizes
+     * sum ((c x1 - y) / y)^2 in closed form: c = sum(x1/y) / sum((x1/y)^2) */
+    double r2[8] = {1, 0.1, 2, 0.5, 3, 1, 4, 3}, y2[4], c2[2], num = 0, den = 0;
+    for (int i = 0; i < 4; i++) {
+        y2[i] = 2 * r2[2 * i] - r2[2 * i + 1];
+        num += r2[2 * i] / y2[i];
+        den += pow(r2[2 * i] / y2[i], 2);
+    }
+    lm_nnls_relative(r2, y2, 4, 2, c2);
+    cr_expect(c2[1] == 0.0 && fabs(c2[0] - num / den) < 1e-9, "coef %g %g, expected %g 0", c2[0],
+              c2[1], num / den);
+}
+
+/* a backbone config.json in tmp/backbone; the study text into buf */
+static void study_text(char *buf, size_t size, const char *tmp, const char *executor)
+{
+    char dir[4400], path[4500];
+    snprintf(dir, sizeof(dir), "%s/backbone", tmp);
+    cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", dir, NULL}, NULL, NULL, NULL), 0);
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    cr_assert_eq(tu_write_file(path, "{\"hidden_size\": 128, \"intermediate_size\": 256, "
+                                     "\"num_hidden_layers\": 6, \"num_attention_heads\": 4, "
+                                     "\"vocab_size\": 256}"),
+                 0);
+    snprintf(buf, size,
+             "study: {name: lat, seed: 5}\n"
+             "%s"
+             "space: {plugin: transformer, backbone: %s, depth: {min: 1, max: 6},\n"
+             "        d_model: [32, 48, 64, 96, 128], d_ffn: [64, 128, 256]}\n"
+             "oracles:\n"
+             "  phone: {plugin: device, command: \"sh %s/tests/data/device/sim.sh {arch} ok\",\n"
+             "          metrics: [prefill_ms, decode_ms]}\n"
+             "  model: {plugin: learned, from: phone, metrics: [prefill_ms, decode_ms]}\n"
+             "  roof: {plugin: roofline, from: phone, metrics: [prefill_ms, decode_ms]}\n"
+             "objectives: [{metric: model.prefill_ms, goal: minimize}]\n"
+             "stages:\n"
+             "  - {name: measure, run: phone, sampler: sobol, trials: 16}\n"
+             "  - {name: fit, oracle: model}\n"
+             "  - {name: fit-roofline, oracle: roof}\n"
+             "  - {name: predict, run: [model, roof], optimizer: {plugin: random, mode: uniform},\n"
+             "     trials: 6}\n",
+             executor, dir, tu_srcdir());
+}
+
+/* "trial,metric=value;..." lines of the completed predict trials of a study (sorted by id). */
+static char *predictions(const char *dir)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+    char *text = tu_read_file(path);
+    cr_assert_not_null(text, "no journal in %s", dir);
+    size_t cap = 65536, len = 0;
+    char *out = calloc(cap, 1), *line_of[64] = {0};
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "event"));
+        json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+        if (type != NULL && strcmp(type, "completed") == 0 && id >= 16 && id < 64) {
+            json_t *m = json_object_get(ev, "metrics");
+            const char *k;
+            json_t *v;
+            char row[1024];
+            size_t n = (size_t)snprintf(row, sizeof(row), "%lld:", (long long)id);
+            json_object_foreach(m, k, v)
+            {
+                n += (size_t)snprintf(row + n, sizeof(row) - n, " %s=%.9g", k,
+                                      json_number_value(json_object_get(v, "value")));
+            }
+            free(line_of[id]);
+            line_of[id] = strdup(row);
+        }
+        json_decref(ev);
+    }
+    for (int i = 0; i < 64; i++) {
+        if (line_of[i] != NULL) {
+            len += (size_t)snprintf(out + len, cap - len, "%s\n", line_of[i]);
+            free(line_of[i]);
+        }
+    }
+    free(text);
+    return out;
+}
+
+Test(latency_model, fit_report_model_file_and_resume, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("latmodel"), text[8192], path[4500], *err;
+    study_text(text, sizeof(text), tmp, "");
+    int rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    cr_expect(strstr(err, "oracle 'roof' learned from 'phone' (roofline): prefill_ms: n=16, "
+                          "5-fold error") != NULL,
+              "%s", err);
+    cr_expect(strstr(err, "(roofline alone ") != NULL, "%s", err);
+    free(err);
+    char *before = predictions(strcat(strcpy(path, tmp), "/run"));
+    cr_expect_eq(tu_count(before, "model.prefill_ms="), 6, "%s", before);
+    cr_expect_eq(tu_count(before, "roof.decode_ms="), 6, "%s", before);
+
+    /* the fit report: k-fold accuracy of learned and of the roofline alone */
+    snprintf(path, sizeof(path), "%s/run/model-fit.json", tmp);
+    char *rep = tu_read_file(path);
+    json_t *report = json_loads(rep ? rep : "", 0, NULL);
+    cr_assert_not_null(report, "%s", path);
+    json_t *cv = json_object_get(json_object_get(report, "prefill_ms"), "cv");
+    cr_expect_eq(json_integer_value(json_object_get(cv, "folds")), 5);
+    cr_expect_eq(json_integer_value(json_object_get(cv, "n")), 16);
+    double mape = json_number_value(json_object_get(cv, "mape"));
+    double w10 = json_number_value(json_object_get(cv, "within10"));
+    double tau = json_number_value(json_object_get(cv, "kendall_tau"));
+    printf("learned on the stand-in: 5-fold MAPE %.3f, within 10 %% %.2f, tau %.3f\n", mape, w10,
+           tau);
+    cr_expect(mape > 0 && mape < 0.3, "mape %g", mape);
+    cr_expect(tau > 0.6 && tau <= 1, "tau %g", tau);
+    cr_expect_not_null(json_object_get(json_object_get(report, "prefill_ms"), "cv_roofline"));
+    json_decref(report);
+    free(rep);
+
+    /* the model file declares itself */
+    snprintf(path, sizeof(path), "%s/run/model-model.json", tmp);
+    json_t *model = json_load_file(path, 0, NULL);
+    cr_assert_not_null(model, "%s", path);
+    cr_expect_str_eq(json_string_value(json_object_get(model, "format")), "hilnas-latency-model");
+    cr_expect_eq(json_integer_value(json_object_get(model, "version")), 1);
+    json_decref(model);
+
+    /* resume: the same data, so the saved model is loaded, and every trial is kept */
+    rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "resume failed: %s", err);
+    cr_expect_eq(tu_count(err, "loaded the saved model of the same training data"), 2, "%s", err);
+    free(err);
+    char *after = predictions(strcat(strcpy(text, tmp), "/run"));
+    cr_expect_str_eq(after, before);
+    free(after);
+
+    /* a model file of another version is refused with what to do, then refitted */
+    model = json_load_file(path, 0, NULL);
+    json_object_set_new(model, "version", json_integer(99));
+    cr_assert_eq(json_dump_file(model, path, 0), 0);
+    json_decref(model);
+    study_text(text, sizeof(text), tmp, "");
+    rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect(strstr(err, "not a hilnas-latency-model file of version 1 (format "
+                          "hilnas-latency-model, version 99); delete it") != NULL,
+              "%s", err);
+    cr_expect(strstr(err, "oracle 'model' learned from 'phone'") != NULL, "%s", err);
+    free(err);
+    free(before);
+    free(tmp);
+}
+
+#ifdef HN_TEST_MPIRUN
+Test(latency_model, mpi_worker_ranks_load_the_fit_and_predict_as_serial, .timeout = 180)
+{
+    char *tmp = tu_tmpdir("latmpi"), text[8192], path[4500], a[4400], b[4400], *out, *err;
+    snprintf(a, sizeof(a), "%s/mpi", tmp);
+    snprintf(b, sizeof(b), "%s/serial", tmp);
+    study_text(text, sizeof(text), tmp, "executor: {plugin: mpi}\n");
+    snprintf(path, sizeof(path), "%s/mpi.yaml", tmp);
+    cr_assert_eq(tu_write_file(path, text), 0);
+    char *env[] = {tu_test_plugins_env()[0], "OMPI_ALLOW_RUN_AS_ROOT=1",
+                   "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", NULL};
+    char *argv[] = {HN_TEST_MPIRUN, "--oversubscribe", "-np", "3", (char *)tu_hilnas(), "run",
+                    path, "--output", a, NULL};
+    int rc = tu_run(argv, env, &out, &err);
+    cr_assert_eq(rc, 0, "mpirun exited %d: %s%s", rc, out, err);
+    cr_expect_eq(tu_count(err, "has not been fitted"), 0, "%s", err);
+    free(out);
+    free(err);
+    study_text(text, sizeof(text), tmp, "");
+    snprintf(path, sizeof(path), "%s/serial.yaml", tmp);
+    cr_assert_eq(tu_write_file(path, text), 0);
+    char *sargv[] = {(char *)tu_hilnas(), "run", path, "--output", b, NULL};
+    rc = tu_run(sargv, tu_test_plugins_env(), &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out);
+    free(err);
+    char *pm = predictions(a), *ps = predictions(b);
+    cr_expect_eq(tu_count(pm, "model.prefill_ms="), 6, "mpi predictions:\n%s", pm);
+    cr_expect_str_eq(pm, ps, "mpi:\n%s\nserial:\n%s", pm, ps);
+    free(pm);
+    free(ps);
+    free(tmp);
+}
+#endif
