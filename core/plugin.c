@@ -173,6 +173,14 @@ static int check_descriptor(const struct hn_plugin *p, const char *file, enum hn
                                "%#x); rebuild it with the same compiler settings",
                                p->signature, HN_PLUGIN_SIGNATURE);
     }
+    /* the descriptor grows at its end: a newer one is fine, one without the members of
+     * ABI 2's first descriptor is not */
+    if (p->size < offsetof(struct hn_plugin, executor) + sizeof(p->executor)) {
+        return hn_error_config(err, file,
+                               "its descriptor is too small (%zu bytes, at least %zu); rebuild "
+                               "it against this version's headers",
+                               p->size, offsetof(struct hn_plugin, executor) + sizeof(p->executor));
+    }
     if (p->kind < HN_KIND_SPACE || p->kind > HN_KIND_EXECUTOR) {
         return hn_error_config(err, file, "declares an unknown plugin kind %d", (int)p->kind);
     }

@@ -813,8 +813,7 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
         return -1;
     }
     const struct hn_executor_ops *xo = s->executor->executor;
-    if (xo->size >= offsetof(struct hn_executor_ops, serve) + sizeof(xo->serve) &&
-        xo->serve != NULL) {
+    if (HN_OPS_HAS(xo, serve)) {
         int role = xo->serve(ex, err);
         if (role != 0) {
             if (role < 0) {
@@ -826,8 +825,7 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
         }
     }
     size_t workers = 1;
-    if (xo->size >= offsetof(struct hn_executor_ops, workers) + sizeof(xo->workers) &&
-        xo->workers != NULL) {
+    if (HN_OPS_HAS(xo, workers)) {
         workers = xo->workers(ex);
     }
     /* CPUs per evaluation: this node's CPUs over the trials that run on it at once (in-process

@@ -24,8 +24,12 @@ extern "C" {
 
 struct hn_task {
     long trial_id;
-    json_t *request; /* owned: {"trial": id, "params": {...}, "arch": {...}, "seed": n} */
-    json_t *result;  /* set by execute: {"metrics": {...}} or {"error": "..."}; owned */
+    /* owned: {"trial": id, "stage": name, "params": {...}, "arch": {...}, "run": [source
+     * names], "seed": n}; executors pass it on as it is (the core may add members) */
+    json_t *request;
+    /* set by execute, owned: {"metrics": {"<source>.<metric>": {"value": v, "sem": s}},
+     * "worker": w} or {"error": "...", "worker": w} */
+    json_t *result;
     void *core;      /* runner private */
 };
 

@@ -36,8 +36,14 @@
 extern "C" {
 #endif
 
-/* Bump when a struct shared with plugins changes layout (other than growing at the end). */
-#define HN_PLUGIN_ABI 1
+/*
+ * Bump when a struct shared with plugins changes layout in any way other than growing at its
+ * end (a member removed, moved or retyped), or when a member's meaning changes. Growing a
+ * function table or the descriptor at the end needs no bump: both carry their size, and the
+ * core checks it (HN_OPS_HAS) before it touches a member that an older plugin may not have.
+ * 2: the descriptor carries its size.
+ */
+#define HN_PLUGIN_ABI 2
 
 /* Encodes what changes struct layouts: pointer, size_t, long and double widths. */
 #define HN_PLUGIN_SIGNATURE                                                                     \
@@ -52,7 +58,20 @@ enum hn_kind {
     HN_KIND_EXECUTOR,
 };
 
-#define HN_PLUGIN_HEAD(k) .abi = HN_PLUGIN_ABI, .signature = HN_PLUGIN_SIGNATURE, .kind = (k)
+#define HN_PLUGIN_HEAD(k)                                                                       \
+    .abi = HN_PLUGIN_ABI, .signature = HN_PLUGIN_SIGNATURE, .size = sizeof(struct hn_plugin),    \
+    .kind = (k)
+
+/*
+ * True when the function table ops (a pointer to one of the hn_*_ops structs, which begin with
+ * their size) was compiled with `member` and sets it. Use it before calling any member that
+ * was added after the table's first version (optional members): a plugin built against older
+ * headers has a shorter table, and the bytes past its size are not the plugin's.
+ */
+#define HN_OPS_HAS(ops, member)                                                                 \
+    ((ops) != NULL &&                                                                           \
+     (ops)->size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) &&             \
+     (ops)->member != NULL)
 
 /* ---- options ---- */
 
@@ -109,6 +128,7 @@ struct hn_executor_ops;
 struct hn_plugin {
     unsigned abi;       /* HN_PLUGIN_ABI the module was built with */
     unsigned signature; /* HN_PLUGIN_SIGNATURE the module was built with */
+    size_t size;        /* sizeof(struct hn_plugin) the module was built with */
     enum hn_kind kind;
     const char *name;    /* must equal the module's name after "<kind>-" */
     const char *summary; /* one line */

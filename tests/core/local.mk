@@ -7,6 +7,10 @@ check_LTLIBRARIES += tests/plugins-test/evaluator-failctor.la \
 	tests/plugins-test/space-wrongkind.la \
 	tests/plugins-test/optimizer-smalltable.la \
 	tests/plugins-test/optimizer-nosymbol.la \
+	tests/plugins-test/optimizer-wrongsig.la \
+	tests/plugins-test/optimizer-smalldesc.la \
+	tests/plugins-test/optimizer-newer.la \
+	tests/plugins-test/executor-oldtable.la \
 	tests/plugins-test/evaluator-sleepy.la
 tests_plugins_test_evaluator_failctor_la_SOURCES = tests/plugins-test/bad.c
 tests_plugins_test_evaluator_failctor_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_FAILCTOR
@@ -23,6 +27,18 @@ tests_plugins_test_optimizer_smalltable_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
 tests_plugins_test_optimizer_nosymbol_la_SOURCES = tests/plugins-test/bad.c
 tests_plugins_test_optimizer_nosymbol_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_NOSYMBOL
 tests_plugins_test_optimizer_nosymbol_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_optimizer_wrongsig_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_optimizer_wrongsig_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_WRONGSIG
+tests_plugins_test_optimizer_wrongsig_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_optimizer_smalldesc_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_optimizer_smalldesc_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_SMALLDESC
+tests_plugins_test_optimizer_smalldesc_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_optimizer_newer_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_optimizer_newer_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_NEWER
+tests_plugins_test_optimizer_newer_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_executor_oldtable_la_SOURCES = tests/plugins-test/bad.c
+tests_plugins_test_executor_oldtable_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_OLDTABLE
+tests_plugins_test_executor_oldtable_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
 tests_plugins_test_evaluator_sleepy_la_SOURCES = tests/plugins-test/sleepy.c
 tests_plugins_test_evaluator_sleepy_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
 tests_plugins_test_evaluator_sleepy_la_LIBADD = $(HN_CORE_LIBS)

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "hilnas/executor.h"
+#include "hilnas/optimizer.h"
 #include "tests/core/testutil.h"
 
 static void use_test_plugins(void)
@@ -23,7 +25,9 @@ struct refusal {
 };
 
 static const struct refusal refusals[] = {
-    {HN_KIND_OPTIMIZER, "wrongabi", {"built for plugin ABI 999", "this hilnas needs 1", "rebuild"}},
+    {HN_KIND_OPTIMIZER, "wrongabi", {"built for plugin ABI 1000", "this hilnas needs 2", "rebuild"}},
+    {HN_KIND_OPTIMIZER, "wrongsig", {"another data model", "rebuild", NULL}},
+    {HN_KIND_OPTIMIZER, "smalldesc", {"descriptor is too small", "rebuild", NULL}},
     {HN_KIND_SPACE, "wrongkind", {"space-wrongkind", "is an optimizer plugin", "space plugin"}},
     {HN_KIND_OPTIMIZER, "nosymbol", {"optimizer-nosymbol", "hn_plugin_descriptor", NULL}},
     {HN_KIND_OPTIMIZER, "smalltable", {"function table is too small", "rebuild", NULL}},
@@ -107,4 +111,60 @@ Test(registry, failing_constructor_is_a_clean_error)
     cr_expect(strstr(errout, "failing-ctor.yaml:7:") != NULL, "names file:line: %s", errout);
     free(out);
     free(errout);
+}
+
+Test(registry, tables_newer_than_the_core_load_and_their_extra_members_are_ignored)
+{
+    use_test_plugins();
+    struct hn_error err;
+    const struct hn_plugin *p = hn_registry_find(HN_KIND_OPTIMIZER, "newer", &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    cr_expect_gt(p->size, sizeof(struct hn_plugin), "the descriptor is a newer one");
+    cr_expect_gt(p->optimizer->size, sizeof(struct hn_optimizer_ops), "so is the table");
+    cr_expect(HN_OPS_HAS(p->optimizer, ask));
+    cr_expect(!HN_OPS_HAS(p->optimizer, tell), "tell is NULL in this table");
+    hn_registry_shutdown();
+}
+
+Test(registry, members_past_an_older_table_are_never_called)
+{
+    use_test_plugins();
+    struct hn_error err;
+    const struct hn_plugin *p = hn_registry_find(HN_KIND_EXECUTOR, "oldtable", &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    /* the table sets workers and serve, to traps, past its size */
+    cr_expect_not_null(p->executor->workers);
+    cr_expect(!HN_OPS_HAS(p->executor, workers));
+    cr_expect(!HN_OPS_HAS(p->executor, serve));
+    cr_expect(HN_OPS_HAS(p->executor, wait));
+    hn_registry_shutdown();
+
+    /* a whole study on it: a call to a trap would abort (exit 134) */
+    char *dir = tu_tmpdir("oldtable");
+    char study[4500], out_dir[4500];
+    snprintf(study, sizeof(study), "%s/study.yaml", dir);
+    snprintf(out_dir, sizeof(out_dir), "%s/run", dir);
+    cr_assert_eq(tu_write_file(study, "study: {name: old, seed: 1}\n"
+                                      "space:\n"
+                                      "  plugin: box\n"
+                                      "  params: {x0: {type: float, min: -5, max: 10},\n"
+                                      "           x1: {type: float, min: 0, max: 15}}\n"
+                                      "evaluators: {f: {plugin: testfn, function: branin}}\n"
+                                      "objectives: [{metric: branin, goal: minimize}]\n"
+                                      "executor: {plugin: oldtable}\n"
+                                      "stages: [{name: s, sampler: sobol, trials: 4}]\n"),
+                 0);
+    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", out_dir, NULL};
+    char *out = NULL, *errout = NULL;
+    int rc = tu_run(argv, tu_test_plugins_env(), &out, &errout);
+    cr_expect_eq(rc, 0, "exit %d, stderr: %s", rc, errout);
+    char csv[4600];
+    snprintf(csv, sizeof(csv), "%s/trials.csv", out_dir);
+    char *text = tu_read_file(csv);
+    cr_assert_not_null(text, "no trials.csv; stderr: %s", errout);
+    cr_expect_eq(tu_count(text, ",complete,"), 4, "%s", text);
+    free(text);
+    free(out);
+    free(errout);
+    free(dir);
 }

@@ -21,6 +21,14 @@ overlapping), then, with --check CHECKPOINT, compares the file with a Hugging Fa
 
 usage: gguf_reader.py FILE.gguf [--check CHECKPOINT --dtype F32|F16|BF16] [--dump]
 Prints {"ok": true, "keys": N, "tensors": M, "arch": ...} or exits 1 naming what differs.
+
+usage: gguf_reader.py FILE.gguf --data FILE.bin --seq T [--batches N] [--batch B]
+Prints {"loss": ...}: the mean cross-entropy on `hilnas eval`'s windows computed from the GGUF
+file alone, the way llama.cpp's llama/deci graphs compute (float64 here): RMS norms, RoPE in
+llama.cpp's NORM mode (adjacent pairs rotate, on the permuted q/k rows as stored), grouped-query
+attention with each layer's head counts from the metadata, and for a layer with 0 heads no
+attention norm and no attention: x + ffn(ffn_norm(x)). It equals the Hugging Face model's loss
+only if the export permuted q/k the way llama.cpp expects.
 """
 import argparse
 import json
@@ -265,14 +273,105 @@ def check(kv, types, tensors, ckpt, dtype):
     return arch
 
 
+def weights(tensors):
+    w = {}
+    for name, (t, ne, data) in tensors.items():
+        if t == "F32":
+            a = data.astype(np.float64)
+        elif t == "F16":
+            a = data.view("<f2").astype(np.float64)
+        else:
+            a = (data.astype(np.uint32) << 16).view("<f4").astype(np.float64)
+        w[name] = a.reshape(list(reversed(ne)))
+    return w
+
+
+def rms(x, g, eps):
+    return g * x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps)
+
+
+def llama_cpp_forward(kv, w, tokens):
+    arch = kv["general.architecture"]
+    L = kv[f"{arch}.block_count"]
+
+    def per_layer(key):
+        v = kv[f"{arch}.{key}"]
+        return arr(v) if isinstance(v, tuple) else [v] * L
+
+    heads, kvh = per_layer("attention.head_count"), per_layer("attention.head_count_kv")
+    HD = kv[f"{arch}.attention.key_length"]
+    eps = kv[f"{arch}.attention.layer_norm_rms_epsilon"]
+    base = kv[f"{arch}.rope.freq_base"]
+    B, T = tokens.shape
+    theta = base ** (-np.arange(0, HD, 2, dtype=np.float64) / HD)
+    ang = np.outer(np.arange(T), theta)  # (T, HD/2)
+    cos, sin = np.cos(ang), np.sin(ang)
+    mask = np.triu(np.full((T, T), -np.inf), k=1)
+
+    def rope(x):  # (B, H, T, HD), NORM mode: pairs (2i, 2i+1)
+        x0, x1 = x[..., 0::2], x[..., 1::2]
+        out = np.empty_like(x)
+        out[..., 0::2] = x0 * cos - x1 * sin
+        out[..., 1::2] = x0 * sin + x1 * cos
+        return out
+
+    x = w["token_embd.weight"][tokens]
+    for l in range(L):
+        p = f"blk.{l}."
+        NH, KVH = heads[l], kvh[l]
+        if NH > 0:
+            h = rms(x, w[p + "attn_norm.weight"], eps)
+            q = (h @ w[p + "attn_q.weight"].T).reshape(B, T, NH, HD).transpose(0, 2, 1, 3)
+            k = (h @ w[p + "attn_k.weight"].T).reshape(B, T, KVH, HD).transpose(0, 2, 1, 3)
+            v = (h @ w[p + "attn_v.weight"].T).reshape(B, T, KVH, HD).transpose(0, 2, 1, 3)
+            q, k = rope(q), rope(k)
+            k = np.repeat(k, NH // KVH, axis=1)
+            v = np.repeat(v, NH // KVH, axis=1)
+            s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(HD) + mask
+            s = np.exp(s - s.max(axis=-1, keepdims=True))
+            s /= s.sum(axis=-1, keepdims=True)
+            x = x + (s @ v).transpose(0, 2, 1, 3).reshape(B, T, NH * HD) @ w[p + "attn_output.weight"].T
+        h = rms(x, w[p + "ffn_norm.weight"], eps)
+        g, u = h @ w[p + "ffn_gate.weight"].T, h @ w[p + "ffn_up.weight"].T
+        x = x + (g / (1 + np.exp(-g)) * u) @ w[p + "ffn_down.weight"].T
+    x = rms(x, w["output_norm.weight"], eps)
+    return x @ w.get("output.weight", w["token_embd.weight"]).T
+
+
+def eval_loss(kv, tensors, data, T, batches, batch):
+    w = weights(tensors)
+    tok = np.fromfile(data, dtype="<u2").astype(np.int64)
+    windows = (len(tok) - 1) // T
+    if batches > 0:
+        windows = min(windows, batches * batch)
+    total, count = 0.0, 0
+    for w0 in range(0, windows, batch):
+        idx = range(w0, min(windows, w0 + batch))
+        xs = np.stack([tok[i * T : i * T + T] for i in idx])
+        ys = np.stack([tok[i * T + 1 : i * T + T + 1] for i in idx])
+        logits = llama_cpp_forward(kv, w, xs)
+        m = logits.max(axis=-1, keepdims=True)
+        lse = (m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True)))[..., 0]
+        total += float((lse - np.take_along_axis(logits, ys[..., None], axis=-1)[..., 0]).sum())
+        count += ys.size
+    return total / count
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("gguf")
     ap.add_argument("--check", metavar="CHECKPOINT")
     ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"])
     ap.add_argument("--dump", action="store_true")
+    ap.add_argument("--data")
+    ap.add_argument("--seq", type=int)
+    ap.add_argument("--batches", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=8)
     a = ap.parse_args()
     kv, types, tensors = parse(a.gguf)
+    if a.data is not None:
+        print(json.dumps({"loss": eval_loss(kv, tensors, a.data, a.seq, a.batches, a.batch)}))
+        return
     if a.dump:
         for key, v in kv.items():
             s = repr(v)

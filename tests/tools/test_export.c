@@ -398,6 +398,22 @@ Test(export, gguf_reads_back_exactly_and_refusals_name_the_reason, .timeout = 18
         printf("%s: %s", dtypes[d], res ? res : "\n");
         free(res);
         res = NULL;
+        /* what llama.cpp's graph computes from the file (NumPy, float64, NORM RoPE on the
+         * permuted rows) equals the Hugging Face model: a wrong permutation moves it by ~1e-6 */
+        if (d == 0) {
+            char data[4600];
+            snprintf(data, sizeof(data), "%s/val.bin", dir);
+            rc = python("gguf_reader.py", &res,
+                        (const char *const[]){file, "--data", data, "--seq", "16", "--batch", "4",
+                                              "--batches", "3", NULL});
+            cr_assert_eq(rc, 0);
+            double got = json_number(res, "loss"), want = reference_loss(dir, hf);
+            printf("llama.cpp's graph on the GGUF (NumPy): %.12f, Hugging Face reference %.12f\n",
+                   got, want);
+            cr_expect(fabs(got - want) <= 1e-9 * want, "GGUF %.12f, HF %.12f", got, want);
+            free(res);
+            res = NULL;
+        }
         /* the reader can fail: a file checked against the wrong type is refused */
         if (d == 1) {
             rc = python("gguf_reader.py", &res,
@@ -442,6 +458,7 @@ Test(export, random_exports_have_the_architectures_exact_shapes, .timeout = 120)
 {
     char *dir = tu_tmpdir("export-random"), arch[4500], hf[4500], gg[4500], file[4600];
     char *err = NULL, *res = NULL;
+    make_data(dir, 2000);
     /* uniform (llama) and attention-skipping (deci) architectures; GQA; untied head */
     static const char *const archs[] = {
         "{\"hidden_size\": 48, \"intermediate_size\": 96, \"num_hidden_layers\": 2, "
@@ -488,6 +505,19 @@ Test(export, random_exports_have_the_architectures_exact_shapes, .timeout = 120)
                         (const char *const[]){file, "--check", hf, "--dtype", "F32", NULL});
         cr_expect_eq(rc, 0, "%s", file);
         cr_expect(res && strstr(res, i == 0 ? "\"llama\"" : "\"deci\""), "%s", res);
+        free(res);
+        res = NULL;
+        /* llama.cpp's graph on the GGUF (NumPy) computes the Hugging Face model's loss */
+        char data[4600];
+        snprintf(data, sizeof(data), "%s/val.bin", dir);
+        rc = python("gguf_reader.py", &res,
+                    (const char *const[]){file, "--data", data, "--seq", "16", "--batch", "4",
+                                          "--batches", "3", NULL});
+        cr_assert_eq(rc, 0);
+        double got = json_number(res, "loss"), ref = reference_loss(dir, hf);
+        printf("random %s: GGUF (llama.cpp's graph) %.12f, Hugging Face reference %.12f\n",
+               i == 0 ? "llama" : "deci", got, ref);
+        cr_expect(fabs(got - ref) <= 1e-9 * ref, "GGUF %.12f, HF %.12f", got, ref);
         free(res);
         res = NULL;
         json_t *cfg = load_json(hf, "config.json");
