@@ -273,8 +273,10 @@ static int add_trial(struct hn_study *s, struct hn_trial *t, json_t *params, lon
 }
 
 /* Start a trial at x: journal it and hand it to the executor. */
+/* of: the trial a verify trial re-measures, else -1; point: the index in the stage's
+ * `points:` the trial measures, else -1 (journaled, so that reports mark the reference). */
 static int start_trial(struct hn_study *s, const struct hn_stage *st, const double *x, long of,
-                       void *ex, struct hn_error *err)
+                       long point, void *ex, struct hn_error *err)
 {
     const struct hn_params *params = s->space.params;
     long id = s->r.next_id++;
@@ -301,6 +303,9 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
                            (json_int_t)id, "stage", st->name, "params", pj, "arch", t->arch);
     if (of >= 0) {
         json_object_set_new(ev, "of", json_integer(of));
+    }
+    if (point >= 0) {
+        json_object_set_new(ev, "point", json_integer(point));
     }
     if (add_trial(s, t, pj, of, err) != 0) {
         hn_trial_free(t);
@@ -466,7 +471,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
             if (seen) {
                 continue;
             }
-            if (start_trial(s, st, xp, -1, ex, err) != 0) {
+            if (start_trial(s, st, xp, -1, (long)next_point - 1, ex, err) != 0) {
                 goto done;
             }
             pending++;
@@ -505,7 +510,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
                                  st->name, st->optimizer->name, why);
                     goto done;
                 }
-                if (start_trial(s, st, xj, -1, ex, err) != 0) {
+                if (start_trial(s, st, xj, -1, -1, ex, err) != 0) {
                     goto done;
                 }
                 pending++;
@@ -600,7 +605,7 @@ static int run_verify(struct hn_study *s, size_t stage_index, void *ex, struct h
         if (!in_set[c] || (cand[c]->id < (long)n && done_of[cand[c]->id])) {
             continue;
         }
-        if (start_trial(s, st, cand[c]->x, cand[c]->id, ex, err) != 0) {
+        if (start_trial(s, st, cand[c]->x, cand[c]->id, -1, ex, err) != 0) {
             free(cand);
             goto done;
         }

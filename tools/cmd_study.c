@@ -10,9 +10,11 @@
 #include "core/journal.h"
 #include "core/registry.h"
 #include "core/study.h"
+#include "core/util.h"
 #include "hilnas/log.h"
 #include "tools/cli.h"
 #include "tools/prepare.h"
+#include "tools/report.h"
 
 struct study_args {
     const char *file;
@@ -145,9 +147,21 @@ int hn_cmd_run(int argc, char **argv)
     } else if (hn_study_run(s, &err) != 0) {
         code = hn_error_exit_code(&err);
     } else if (!s->worker) {
-        hn_log(HN_LOG_INFO, "study '%s' finished: results in %s (trials.csv, pareto.csv, "
-                            "summary.json; 'hilnas show %s')",
-               s->name, s->output, s->output);
+        char *html = hn_path_join(s->output, "report.html");
+        json_t *table = hn_frontier_table(s->output, &err);
+        if (html == NULL || table == NULL || hn_report_html(s->output, html, &err) != 0) {
+            code = hn_error_exit_code(&err);
+        } else {
+            hn_log(HN_LOG_INFO, "study '%s' finished: results in %s (trials.csv, pareto.csv, "
+                                "summary.json; 'hilnas show %s')",
+                   s->name, s->output, s->output);
+            if (json_object_get(table, "reference") != NULL) {
+                hn_frontier_print(table, stdout);
+            }
+            printf("report: %s\n", html);
+        }
+        json_decref(table);
+        free(html);
     }
     if (code != 0) {
         fprintf(stderr, "hilnas: error: %s\n", err.msg);

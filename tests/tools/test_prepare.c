@@ -22,7 +22,7 @@
 #include "tests/core/testutil.h"
 
 static const char *study_fmt =
-    "study: {name: prep, seed: 3}\n"
+    "study: {name: \"prep<script>alert(1)</script>\", seed: 3}\n"
     "prepare:\n"
     "  corpus: {run: [tokenize, \"%s/text\", --output, \"${out}\", --val-fraction, 0.2]}\n"
     "  backbone:\n"
@@ -37,7 +37,11 @@ static const char *study_fmt =
     "oracles:\n"
     "  host: {plugin: host, prompt: 8, context: 8, decode_tokens: 2, repeats: 1, warmup: 0,\n"
     "         threads: 1}\n"
-    "objectives: [{metric: host.prefill_ms, goal: minimize}]\n"
+    "evaluators:\n"
+    "  quality: {plugin: pruned, data: \"${prepare.corpus}\", steps: 1, seq: 16, batch: 2,\n"
+    "            eval_batches: 1, threads: 1}\n"
+    "objectives: [{metric: quality.val_loss, goal: minimize},\n"
+    "             {metric: host.prefill_ms, goal: minimize}]\n"
     "stages:\n"
     "  - {name: measure, sampler: sobol, trials: 3, points: [{depth: 2, d_model: 16}]}\n";
 
@@ -132,6 +136,68 @@ static size_t glob_count(const char *pattern)
     return n;
 }
 
+/* The HTML report: one point per architecture with both metrics, as trials.csv says; the
+ * backbone (the stage's point) marked once; untrusted text escaped. */
+static void check_report(const char *dir)
+{
+    char path[4500];
+    snprintf(path, sizeof(path), "%s/trials.csv", dir);
+    char *csv = tu_read_file(path);
+    cr_assert_not_null(csv);
+    /* columns: id,stage,status,depth,d_model,quality.val_loss,... host.prefill_ms ... */
+    char *save = NULL, *header = strtok_r(csv, "\n", &save);
+    int qcol = -1, lcol = -1, k = 0;
+    char *hs = NULL;
+    for (char *f = strtok_r(header, ",", &hs); f; f = strtok_r(NULL, ",", &hs), k++) {
+        qcol = strcmp(f, "quality.val_loss") == 0 ? k : qcol;
+        lcol = strcmp(f, "host.prefill_ms") == 0 ? k : lcol;
+    }
+    cr_assert(qcol >= 0 && lcol >= 0, "columns by full name");
+    int both = 0;
+    for (char *line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        int col = 0, hq = 0, hl = 0;
+        for (char *c = line;; c++) {
+            if (col == qcol && *c != ',' && *c) {
+                hq = 1;
+            }
+            if (col == lcol && *c != ',' && *c) {
+                hl = 1;
+            }
+            if (*c == '\0') {
+                break;
+            }
+            col += *c == ',';
+        }
+        both += hq && hl;
+    }
+    free(csv);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = tu_read_file(path);
+    cr_assert_not_null(html, "run writes %s", path);
+    char *svg = strstr(html, "<svg class='pareto' xmlns='http://www.w3.org/2000/svg' width='520' "
+                             "height='360' data-metric='host.prefill_ms'>");
+    cr_assert_not_null(svg, "a Pareto plot against host.prefill_ms");
+    char *end = strstr(svg, "</svg>");
+    cr_assert_not_null(end);
+    *end = '\0';
+    cr_expect_eq(tu_count(svg, "<circle class='pt'"), (size_t)both, "one point per trial with "
+                 "both metrics (%d)", both);
+    cr_expect_eq(tu_count(svg, "data-reference='1'"), 1, "the backbone is marked once");
+    cr_expect(strstr(svg, "data-trial='0' data-front='") != NULL, "trial 0 is the backbone");
+    *end = '<';
+    cr_expect(strstr(html, "<script>") == NULL, "the study name is escaped");
+    cr_expect(strstr(html, "prep&lt;script&gt;alert(1)&lt;/script&gt;") != NULL);
+    cr_expect(strstr(html, "http://") == strstr(html, "http://www.w3.org"), "no network");
+    cr_expect(strstr(html, "<table class='frontier'>") != NULL);
+    free(html);
+    snprintf(path, sizeof(path), "%s/report.json", dir);
+    json_error_t jerr;
+    json_t *j = json_load_file(path, 0, &jerr);
+    cr_assert_not_null(j, "%s", jerr.text);
+    cr_expect_eq(json_array_size(json_object_get(j, "candidates")), 3, "the backbone + 2 sampled");
+    json_decref(j);
+}
+
 Test(prepare, steps_run_once_cached_and_used_through_variables, .timeout = 240)
 {
     char *tmp = tu_tmpdir("prepare"), a[4400], b[4400], path[4500], *out, *err;
@@ -147,8 +213,12 @@ Test(prepare, steps_run_once_cached_and_used_through_variables, .timeout = 240)
     snprintf(a, sizeof(a), "%s/a", tmp);
     rc = run("run", study, a, tmp, &out, &err);
     cr_assert_eq(rc, 0, "%s%s", out, err);
+    /* the run ends with the frontier table and the report */
+    cr_expect(strstr(out, "fastest models near the backbone (trial 0:") != NULL, "%s", out);
+    cr_expect(strstr(out, "report: ") != NULL, "%s", out);
     free(out);
     free(err);
+    check_report(a);
     cr_expect_eq(events(tmp, "prepare_completed", "corpus", NULL), 1);
     cr_expect_eq(events(tmp, "prepare_completed", "backbone", NULL), 1);
     snprintf(path, sizeof(path), "%s/cache/backbone-*/final/config.json", tmp);
@@ -176,7 +246,7 @@ Test(prepare, steps_run_once_cached_and_used_through_variables, .timeout = 240)
     /* another study of the same preparation reuses it; validate now checks everything */
     rc = run("validate", study, NULL, tmp, &out, &err);
     cr_expect_eq(rc, 0, "%s", err);
-    cr_expect(strstr(out, ": ok: study 'prep'") != NULL, "%s", out);
+    cr_expect(strstr(out, ": ok: study 'prep<script>") != NULL, "%s", out);
     free(out);
     free(err);
     snprintf(b, sizeof(b), "%s/b", tmp);
