@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "core/util.h"
 #include "hilnas/conf.h"
 
 /* The tree owns one copy of the file name, shared by every node. */
@@ -422,9 +423,9 @@ struct hn_config_node *hn_config_load_string(const char *text, const char *name,
 
 struct hn_config_node *hn_config_load(const char *path, struct hn_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (f == NULL) {
-        hn_error_config(err, path, "cannot open the study file: %s", strerror(errno));
+        hn_error_config(err, path, "cannot open the study file: %s", hn_strerror(errno));
         return NULL;
     }
     size_t cap = 8192, len = 0;
@@ -459,7 +460,7 @@ struct hn_config_node *hn_config_load(const char *path, struct hn_error *err)
     if (read_errno != 0) {
         free(buf);
         /* a directory opens fine and fails here: the user named the wrong thing */
-        hn_error_config(err, path, "cannot read the study file: %s", strerror(read_errno));
+        hn_error_config(err, path, "cannot read the study file: %s", hn_strerror(read_errno));
         return NULL;
     }
     struct hn_config_node *root = load(buf, len, path, err);

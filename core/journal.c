@@ -23,18 +23,18 @@ struct hn_journal {
 /* Read a whole file; *len set. NULL with err (a missing file gives an empty buffer). */
 static char *slurp(const char *path, size_t *len, struct hn_error *err)
 {
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) {
             *len = 0;
             return calloc(1, 1);
         }
-        hn_error_set(err, path, "cannot open: %s", strerror(errno));
+        hn_error_set(err, path, "cannot open: %s", hn_strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        hn_error_set(err, path, "cannot stat: %s", strerror(errno));
+        hn_error_set(err, path, "cannot stat: %s", hn_strerror(errno));
         close(fd);
         return NULL;
     }
@@ -138,7 +138,7 @@ struct hn_journal *hn_journal_open(const char *dir, hn_journal_event_fn fn, void
     }
     j->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (j->lock_fd < 0) {
-        hn_error_set(err, lock_path, "cannot open lock file: %s", strerror(errno));
+        hn_error_set(err, lock_path, "cannot open lock file: %s", hn_strerror(errno));
         goto fail;
     }
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
@@ -170,7 +170,7 @@ struct hn_journal *hn_journal_open(const char *dir, hn_journal_event_fn fn, void
     }
     j->fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (j->fd < 0) {
-        hn_error_set(err, j->path, "cannot open for appending: %s", strerror(errno));
+        hn_error_set(err, j->path, "cannot open for appending: %s", hn_strerror(errno));
         goto fail;
     }
     if (torn) {
@@ -180,7 +180,7 @@ struct hn_journal *hn_journal_open(const char *dir, hn_journal_event_fn fn, void
                j->path, len - good);
         if (ftruncate(j->fd, (off_t)good) != 0 || fsync(j->fd) != 0) {
             hn_error_set(err, j->path, "cannot truncate the torn last line: %s",
-                         strerror(errno));
+                         hn_strerror(errno));
             goto fail;
         }
     }
@@ -224,13 +224,13 @@ int hn_journal_append(struct hn_journal *journal, const json_t *event, int sync,
             return hn_error_set(err, journal->path,
                                 "cannot append to the journal: %s (free disk space, then run "
                                 "again: completed trials are kept)",
-                                strerror(errno));
+                                hn_strerror(errno));
         }
         off += (size_t)w;
     }
     free(line);
     if (sync && fdatasync(journal->fd) != 0) {
-        return hn_error_set(err, journal->path, "fsync failed: %s", strerror(errno));
+        return hn_error_set(err, journal->path, "fsync failed: %s", hn_strerror(errno));
     }
     journal->events++;
     return 0;
@@ -266,7 +266,7 @@ int hn_journal_read(const char *dir, hn_journal_event_fn fn, void *data, int *to
     }
     if (access(path, R_OK) != 0) {
         hn_error_config(err, dir, "not a study directory: %s is missing or unreadable (%s)",
-                        HN_JOURNAL_FILE, strerror(errno));
+                        HN_JOURNAL_FILE, hn_strerror(errno));
         free(path);
         return -1;
     }

@@ -839,6 +839,20 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
         hn_config_get_string(study, "output", NULL, &output, err) != 0) {
         goto fail;
     }
+    /* the name is a directory under runs/ (the default output): one path component */
+    size_t nlen = strlen(s->name), bad = strcspn(s->name, "/\\");
+    for (size_t i = 0; i < nlen && bad == nlen; i++) {
+        bad = (unsigned char)s->name[i] < 0x20 || s->name[i] == 0x7f ? i : bad;
+    }
+    if (nlen == 0 || nlen > 200 || bad < nlen || strcmp(s->name, ".") == 0 ||
+        strcmp(s->name, "..") == 0) {
+        const struct hn_config_node *nn = hn_config_get(study, "name");
+        hn_error_config(err, where(nn, buf, sizeof(buf)),
+                        "%s: a study name is one directory name under runs/: 1 to 200 bytes, "
+                        "not '.' or '..', without '/', '\\' or control characters",
+                        nn->path);
+        goto fail;
+    }
     if (seed < 0) {
         const struct hn_config_node *sn = hn_config_get(study, "seed");
         hn_error_config(err, where(sn, buf, sizeof(buf)), "%s: must be >= 0, found %lld",

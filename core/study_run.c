@@ -28,6 +28,11 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
+int hn_study_interrupted(void)
+{
+    return interrupted != 0;
+}
+
 /* ---- replay (shared with `hilnas show`) ---- */
 
 static long find_trial(struct hn_trial *const *trials, size_t n, long id)

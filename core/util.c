@@ -26,6 +26,31 @@ double hn_monotonic(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* strerror_r is the XSI one (int) or the GNU one (char *) depending on feature macros */
+static inline const char *strerror_pick_int(int rc, const char *buf)
+{
+    return rc == 0 ? buf : NULL;
+}
+
+static inline const char *strerror_pick_ptr(const char *msg, const char *buf)
+{
+    (void)buf;
+    return msg;
+}
+
+const char *hn_strerror(int errnum)
+{
+    static __thread char buf[160];
+    buf[0] = '\0';
+    __typeof__(strerror_r(errnum, buf, sizeof(buf))) r = strerror_r(errnum, buf, sizeof(buf));
+    const char *msg = _Generic(r, int: strerror_pick_int, default: strerror_pick_ptr)(r, buf);
+    if (msg == NULL || msg[0] == '\0') {
+        snprintf(buf, sizeof(buf), "error %d", errnum);
+        msg = buf;
+    }
+    return msg;
+}
+
 int hn_mkdir_p(const char *path, struct hn_error *err)
 {
     char buf[4096];
@@ -39,7 +64,7 @@ int hn_mkdir_p(const char *path, struct hn_error *err)
             char saved = buf[i];
             buf[i] = '\0';
             if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                return hn_error_set(err, buf, "cannot create directory: %s", strerror(errno));
+                return hn_error_set(err, buf, "cannot create directory: %s", hn_strerror(errno));
             }
             buf[i] = saved;
         }
@@ -74,14 +99,14 @@ char *hn_strdup(const char *s)
 
 int hn_fsync_dir(const char *dir, struct hn_error *err)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        return hn_error_set(err, dir, "cannot open directory to sync it: %s", strerror(errno));
+        return hn_error_set(err, dir, "cannot open directory to sync it: %s", hn_strerror(errno));
     }
     int rc = fsync(fd);
     close(fd);
     if (rc != 0 && errno != EINVAL) {
-        return hn_error_set(err, dir, "fsync failed: %s", strerror(errno));
+        return hn_error_set(err, dir, "fsync failed: %s", hn_strerror(errno));
     }
     return 0;
 }
@@ -90,9 +115,9 @@ int hn_write_file_atomic(const char *path, const char *data, size_t len, struct 
 {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
-        return hn_error_set(err, tmp, "cannot create: %s", strerror(errno));
+        return hn_error_set(err, tmp, "cannot create: %s", hn_strerror(errno));
     }
     size_t off = 0;
     while (off < len) {
@@ -101,7 +126,7 @@ int hn_write_file_atomic(const char *path, const char *data, size_t len, struct 
             if (errno == EINTR) {
                 continue;
             }
-            hn_error_set(err, tmp, "write failed: %s (is the disk full?)", strerror(errno));
+            hn_error_set(err, tmp, "write failed: %s (is the disk full?)", hn_strerror(errno));
             close(fd);
             unlink(tmp);
             return -1;
@@ -109,12 +134,12 @@ int hn_write_file_atomic(const char *path, const char *data, size_t len, struct 
         off += (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        hn_error_set(err, tmp, "fsync/close failed: %s", strerror(errno));
+        hn_error_set(err, tmp, "fsync/close failed: %s", hn_strerror(errno));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        hn_error_set(err, path, "cannot rename %s into place: %s", tmp, strerror(errno));
+        hn_error_set(err, path, "cannot rename %s into place: %s", tmp, hn_strerror(errno));
         unlink(tmp);
         return -1;
     }

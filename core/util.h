@@ -18,6 +18,9 @@ char *hn_path_join(const char *a, const char *b);
 char *hn_strdup(const char *s);
 /* fsync a directory (after creating/renaming a file in it); 0 or -1 with err. */
 int hn_fsync_dir(const char *dir, struct hn_error *err);
+/* strerror() for any thread: the message of errnum in a buffer of the calling thread (valid
+ * until its next call). strerror() itself may share one buffer between threads. */
+const char *hn_strerror(int errnum);
 /* Write a whole file atomically (tmp + fsync + rename); 0 or -1 with err. */
 int hn_write_file_atomic(const char *path, const char *data, size_t len, struct hn_error *err);
 

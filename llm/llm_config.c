@@ -146,13 +146,13 @@ static int check_unsupported(const json_t *o, const char *path, struct hn_error 
 int hn_llm_config_read(const char *path, struct hn_llm_config *c, struct hn_error *err)
 {
     json_error_t je;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (f == NULL) {
         hn_llm_config_default(c);
         return hn_error_config(err, path,
                                "cannot open: %s (a checkpoint is a directory with config.json "
                                "and model.safetensors, as hilnas pretrain writes)",
-                               strerror(errno));
+                               hn_strerror(errno));
     }
     json_t *o = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     fclose(f);

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "hilnas/log.h"
 #include "hilnas/rng.h"
 #include "llm/ops.h"
 
@@ -254,18 +256,47 @@ void hn_llm_model_randomize(struct hn_llm_model *m, uint64_t seed)
     }
 }
 
+/* At most 4 threads per online CPU and never more than 1024: more only adds overhead, and
+ * libgomp dies (SIGSEGV) creating 100000. Says so once per value asked for. */
+static int clamp_threads(long n, const char *from)
+{
+    static long warned;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long max = 4 * (cpus > 0 ? cpus : 1);
+    max = max < 1024 ? max : 1024;
+    if (n <= max) {
+        return (int)n;
+    }
+    if (__atomic_exchange_n(&warned, n, __ATOMIC_RELAXED) != n) {
+        hn_log(HN_LOG_WARNING, "%ld threads (%s) is more than this machine can use: using %ld (4 "
+               "per online CPU, at most 1024)", n, from, max);
+    }
+    return (int)max;
+}
+
 int hn_llm_set_threads(int n)
 {
+    const char *from = "--threads or the 'threads' option";
     if (n <= 0) {
         const char *env = getenv("HILNAS_THREADS");
-        n = env != NULL ? atoi(env) : 0;
+        char *end = NULL;
+        long v = env != NULL ? strtol(env, &end, 10) : 0;
+        if (env != NULL && *env != '\0' && (end == env || *end != '\0' || v < 0)) {
+            hn_log(HN_LOG_WARNING, "HILNAS_THREADS='%.40s' is not a number of threads: ignored",
+                   env);
+            v = 0;
+        }
+        n = v < 1 << 30 ? (int)v : 1 << 30;
+        from = "HILNAS_THREADS";
     }
 #ifdef _OPENMP
     if (n <= 0) {
         /* OMP_NUM_THREADS if set, else the processors this process may run on */
         n = omp_get_max_threads();
+        from = "OMP_NUM_THREADS";
     }
 #endif
+    n = n > 0 ? clamp_threads(n, from) : n;
     if (n > 0) {
 #ifdef _OPENMP
         /* one pool: the kernels split work over OpenMP threads, each calling single-threaded

@@ -16,6 +16,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HN_QMAT_X86 1
+#define HN_AVX2_DECL __attribute__((target("avx2,fma,f16c")))
 #include <immintrin.h>
 #endif
 
@@ -160,11 +161,22 @@ static float qmat_at(const struct hn_qmat *m, size_t r, size_t i)
     return 0.0f;
 }
 
+#ifdef HN_QMAT_X86
+HN_AVX2_DECL static void widen_row_avx2(const struct hn_qmat *m, size_t r, float *o);
+#endif
+int hn_qmat_simd(void);
+
 void hn_qmat_rows_to_f32(const struct hn_qmat *m, size_t r0, size_t r1, float *out)
 {
     size_t C = m->cols;
     for (size_t r = r0; r < r1; r++) {
         float *o = out + (r - r0) * C;
+#ifdef HN_QMAT_X86
+        if (m->dtype != HN_DTYPE_F32 && hn_qmat_simd()) {
+            widen_row_avx2(m, r, o);
+            continue;
+        }
+#endif
         if (m->dtype == HN_DTYPE_F32) {
             memcpy(o, (const float *)m->data + r * m->ld, C * sizeof(float));
         } else if (m->dtype == HN_DTYPE_Q8_0) {
@@ -418,6 +430,41 @@ HN_AVX2 static void vecmat_avx2(float *out, const float *p, const float *v, size
     }
     if (i0 < d) {
         vecmat_portable(out + i0, p, v + i0, n, d - i0, ld);
+    }
+}
+
+/* one row of a BF16/F16/Q8_0 matrix widened to F32 (prefill widens blocks of rows for sgemm) */
+HN_AVX2 static void widen_row_avx2(const struct hn_qmat *m, size_t r, float *o)
+{
+    size_t C = m->cols, c8 = C & ~(size_t)7, i = 0;
+    if (m->dtype == HN_DTYPE_Q8_0) {
+        const int8_t *q = (const int8_t *)m->data + r * m->ld;
+        const uint16_t *sc = m->scales + r * m->ld / HN_Q8_BLOCK;
+        for (; i < c8; i += 8) {
+            __m256 d = _mm256_set1_ps(_cvtsh_ss(sc[i / HN_Q8_BLOCK]));
+            __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + i)));
+            _mm256_storeu_ps(o + i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(v)));
+        }
+        for (; i < C; i++) {
+            o[i] = _cvtsh_ss(sc[i / HN_Q8_BLOCK]) * (float)q[i];
+        }
+        return;
+    }
+    const uint16_t *h = (const uint16_t *)m->data + r * m->ld;
+    if (m->dtype == HN_DTYPE_BF16) {
+        for (; i < c8; i += 8) {
+            _mm256_storeu_ps(o + i, load8_bf16(h + i));
+        }
+        for (; i < C; i++) {
+            o[i] = widen_bf16(h[i]);
+        }
+    } else {
+        for (; i < c8; i += 8) {
+            _mm256_storeu_ps(o + i, load8_f16(h + i));
+        }
+        for (; i < C; i++) {
+            o[i] = widen_f16(h[i]);
+        }
     }
 }
 #endif

@@ -1,4 +1,5 @@
 /* llm/safetensors.c: the safetensors reader and writer (see safetensors.h). */
+#define _GNU_SOURCE /* mkostemp */
 #include "config.h"
 
 #include <errno.h>
@@ -381,11 +382,11 @@ static int map_file(const char *path, int writable, void **addr, size_t *len, st
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return hn_error_set(err, path, "cannot open: %s", strerror(errno));
+        return hn_error_set(err, path, "cannot open: %s", hn_strerror(errno));
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        hn_error_set(err, path, "cannot stat: %s", strerror(errno));
+        hn_error_set(err, path, "cannot stat: %s", hn_strerror(errno));
         close(fd);
         return -1;
     }
@@ -404,7 +405,7 @@ static int map_file(const char *path, int writable, void **addr, size_t *len, st
         int prot = PROT_READ | (writable ? PROT_WRITE : 0);
         void *p = mmap(NULL, *len, prot, MAP_PRIVATE, fd, 0);
         if (p == MAP_FAILED) {
-            hn_error_set(err, path, "cannot map %zu bytes: %s", *len, strerror(errno));
+            hn_error_set(err, path, "cannot map %zu bytes: %s", *len, hn_strerror(errno));
             close(fd);
             return -1;
         }
@@ -573,9 +574,9 @@ int hn_st_write(const char *path, const struct hn_st_write_entry *e, size_t n, s
         goto fail;
     }
     sprintf(tmp, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        hn_error_set(err, path, "cannot create a temporary file next to it: %s", strerror(errno));
+        hn_error_set(err, path, "cannot create a temporary file next to it: %s", hn_strerror(errno));
         free(tmp);
         tmp = NULL;
         goto fail;
@@ -596,21 +597,21 @@ int hn_st_write(const char *path, const struct hn_st_write_entry *e, size_t n, s
         bad = write_floats(fd, e[i].data, numel) != 0;
     }
     if (bad) {
-        hn_error_set(err, tmp, "write failed: %s (is the disk full?)", strerror(errno));
+        hn_error_set(err, tmp, "write failed: %s (is the disk full?)", hn_strerror(errno));
         goto fail;
     }
     if (fsync(fd) != 0) {
-        hn_error_set(err, tmp, "fsync failed: %s", strerror(errno));
+        hn_error_set(err, tmp, "fsync failed: %s", hn_strerror(errno));
         goto fail;
     }
     int closed = close(fd);
     fd = -1;
     if (closed != 0) {
-        hn_error_set(err, tmp, "close failed: %s", strerror(errno));
+        hn_error_set(err, tmp, "close failed: %s", hn_strerror(errno));
         goto fail;
     }
     if (rename(tmp, path) != 0) {
-        hn_error_set(err, path, "cannot rename %s into place: %s", tmp, strerror(errno));
+        hn_error_set(err, path, "cannot rename %s into place: %s", tmp, hn_strerror(errno));
         goto fail;
     }
     free(tmp);

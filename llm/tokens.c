@@ -57,7 +57,7 @@ int hn_tokens_load(const char *path, uint16_t **tokens, size_t *n, struct hn_err
     if (fd < 0) {
         return hn_error_config(err, path,
                                "cannot open the token file: %s (make it with hilnas tokenize)",
-                               strerror(errno));
+                               hn_strerror(errno));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -86,7 +86,7 @@ int hn_tokens_load(const char *path, uint16_t **tokens, size_t *n, struct hn_err
         }
         if (r <= 0) {
             hn_error_set(err, path, "cannot read the token file: %s",
-                         r < 0 ? strerror(errno) : "it shrank while being read");
+                         r < 0 ? hn_strerror(errno) : "it shrank while being read");
             goto fail;
         }
         got += (size_t)r;

@@ -154,13 +154,13 @@ static int save_checkpoint(struct run *r, struct hn_error *err)
     remove_flat_dir(dir);
     if (rename(tmp, dir) != 0) {
         return hn_error_set(err, dir, "cannot rename the new checkpoint into place: %s",
-                            strerror(errno));
+                            hn_strerror(errno));
     }
     snprintf(link_tmp, sizeof(link_tmp), "%s/last.tmp", out);
     snprintf(path, sizeof(path), "%s/last", out);
     unlink(link_tmp);
     if (symlink(name, link_tmp) != 0 || rename(link_tmp, path) != 0) {
-        return hn_error_set(err, path, "cannot point 'last' at %s: %s", name, strerror(errno));
+        return hn_error_set(err, path, "cannot point 'last' at %s: %s", name, hn_strerror(errno));
     }
     if (hn_fsync_dir(out, err) != 0) {
         return -1;
@@ -353,11 +353,11 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
     }
     free(path);
     path = hn_path_join(o->out_dir, "log.jsonl");
-    log = path != NULL ? fopen(path, "a") : NULL;
+    log = path != NULL ? fopen(path, "ae") : NULL;
     inputs = malloc((size_t)B * T * sizeof(int));
     targets = malloc((size_t)B * T * sizeof(int));
     if (log == NULL || inputs == NULL || targets == NULL) {
-        hn_error_set(err, path, "cannot open the training log for appending: %s", strerror(errno));
+        hn_error_set(err, path, "cannot open the training log for appending: %s", hn_strerror(errno));
         goto fail;
     }
     if (resumed) {

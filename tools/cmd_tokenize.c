@@ -144,7 +144,7 @@ static int split_file(struct docs *d, const char *buf, size_t len)
 /* The whole file (malloc'ed, *len bytes), or NULL with errno set. Works on pipes too. */
 static char *read_all(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (f == NULL) {
         return NULL;
     }
@@ -256,6 +256,7 @@ int hn_cmd_tokenize(int argc, char **argv)
         errno = 0;
         char *buf = read_all(inputs[i], &len);
         if (buf == NULL) {
+            fprintf(stderr, "hilnas: tokenize: %s: cannot read: %s\n", argv[i], hn_strerror(errno));
             fprintf(stderr, "hilnas: tokenize: %s: cannot read: %s\n", inputs[i],
                     strerror(errno));
             code = errno == ENOMEM ? HN_EXIT_FAILURE : HN_EXIT_USAGE;

@@ -72,6 +72,13 @@ struct hn_plugin_args {
     void *runner;           /* executors: first argument of execute */
 };
 
+/*
+ * 1 once the run was interrupted (SIGINT, SIGTERM), else 0; any thread may poll it. An
+ * evaluation that waits long (an external command) stops at once and returns -1 with
+ * hn_error_env(): its trial is not recorded, and runs again when the study resumes.
+ */
+int hn_study_interrupted(void);
+
 /* Whether a metric value satisfies a constraint. NAN never does. */
 static inline int hn_constraint_ok(const struct hn_constraint *c, double value)
 {

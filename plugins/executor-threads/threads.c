@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "hilnas/executor.h"
 
 struct ring {
@@ -197,7 +198,7 @@ static void *threads_create(const struct hn_plugin_args *args, struct hn_error *
         if (rc != 0) {
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             hn_error_set(err, NULL, "cannot start worker thread %zu of %zu: %s", i + 1, p->n,
-                         strerror(rc));
+                         hn_strerror(rc));
             threads_destroy(p);
             return NULL;
         }

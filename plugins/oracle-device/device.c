@@ -5,53 +5,68 @@
  *   oracles:
  *     phone:
  *       plugin: device
- *       command: "adb shell /data/local/tmp/bench --config - < {arch}"
+ *       command: [adb-bench, --config, "{arch}"]      # argv: no shell
  *       metrics: [prefill_ms, decode_ms]
  *       timeout_s: 600
  *
- * For each trial the architecture is written to <study>/trials/<id>/arch.json and `command` runs
- * under /bin/sh -c with its placeholders replaced: {arch} (that file), {workdir} (the trial's
- * directory), {trial} (the id), {seed} (the trial's seed). The command prints one JSON object on
- * the last non-empty line of its standard output: each metric a number, or {"value": v, "sem":
- * s} with a standard error. Its standard error output goes to <workdir>/device.log. A command
- * that exits non-zero, runs past timeout_s (its whole process group is killed), prints no JSON
- * object or misses a metric fails the trial with the reason (and the log's last line); the
- * study goes on.
+ * For each trial the architecture is written to <study>/trials/<id>/arch.json and `command`
+ * runs with its placeholders replaced: {arch} (that file), {workdir} (the trial's directory),
+ * {trial} (the id), {seed} (the trial's seed). No value is ever parsed by a shell:
+ * - a list is the command's argv, each item's placeholders replaced by the plain values;
+ * - a string runs under /bin/sh -c, and each path placeholder becomes a quoted reference to an
+ *   environment variable (HILNAS_ARCH, HILNAS_WORKDIR; quoted for where it stands: bare, in
+ *   '...' or in "..."); {trial} and {seed} become their digits.
+ * Both forms also get HILNAS_ARCH, HILNAS_WORKDIR, HILNAS_TRIAL and HILNAS_SEED in their
+ * environment. The command prints one JSON object on the last non-empty line of its standard
+ * output (see parse.h). Its standard error goes to <workdir>/device.log (at most log_max_kb:
+ * the first and last halves, with a note of what was dropped). How the command is run (process
+ * group, no inherited descriptors, killed with hilnas, on timeout or on interrupt): run.h. A
+ * command that exits non-zero or on a signal, runs past timeout_s, prints no JSON object or
+ * misses a metric fails the trial with the reason (and its standard error's last line); the
+ * study goes on. An interrupt (Ctrl-C) stops the running commands at once; their trials are
+ * measured again on resume.
  */
+#define _GNU_SOURCE /* sigabbrev_np */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/util.h"
 #include "hilnas/evaluator.h"
+#include "plugins/oracle-device/parse.h"
+#include "plugins/oracle-device/run.h"
 
 #define MAX_METRICS 16
-#define MAX_OUTPUT (1 << 20)
+
+extern char **environ;
 
 struct device {
-    const char *command;
+    const struct hn_config_node *command_node;
     const struct hn_config_node *metrics_node;
     double timeout_s;
+    int64_t log_max_kb;
+    const char *shell;   /* the string form, or NULL */
+    const char **argv;   /* the list form (NULL-terminated), or NULL */
     const char *metric[MAX_METRICS + 1];
+    char where[512];     /* of `command`, for messages */
 };
 
 static const struct hn_option device_options[] = {
     {.name = "command",
-     .type = HN_OPT_STRING,
-     .offset = offsetof(struct device, command),
-     .help = "Shell command that measures {arch} and prints a JSON object of metrics."},
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct device, command_node),
+     .help = "The measuring command: a list (its argv, run without a shell) or a string (run by "
+             "/bin/sh -c); {arch}, {workdir}, {trial}, {seed} are replaced (required)."},
     {.name = "metrics",
      .type = HN_OPT_NODE,
      .offset = offsetof(struct device, metrics_node),
@@ -63,13 +78,26 @@ static const struct hn_option device_options[] = {
      .max = 1e7,
      .bounded = 1,
      .offset = offsetof(struct device, timeout_s),
-     .help = "Seconds before the command is killed and the trial fails."},
+     .help = "Seconds before the command's process group is killed and the trial fails."},
+    {.name = "log_max_kb",
+     .type = HN_OPT_INT,
+     .def = "1024",
+     .min = 1,
+     .max = 1 << 20,
+     .bounded = 1,
+     .offset = offsetof(struct device, log_max_kb),
+     .help = "Size cap of each trial's device.log (the command's standard error): its first and "
+             "last halves are kept, with a note of what was dropped."},
     {.name = NULL},
 };
 
 static void device_destroy(void *ctx)
 {
-    free(ctx);
+    struct device *d = ctx;
+    if (d != NULL) {
+        free(d->argv);
+    }
+    free(d);
 }
 
 static void *device_create(const struct hn_plugin_args *args, struct hn_error *err)
@@ -81,8 +109,38 @@ static void *device_create(const struct hn_plugin_args *args, struct hn_error *e
         return NULL;
     }
     if (hn_options_apply(device_options, args->node, d, "oracle 'device'", "device", err) != 0) {
-        free(d);
-        return NULL;
+        goto fail;
+    }
+    const struct hn_config_node *c = d->command_node;
+    if (c == NULL || (c->type == HN_NODE_SCALAR && (c->is_null || c->value[0] == '\0')) ||
+        (c->type == HN_NODE_SEQUENCE && c->n == 0) || c->type == HN_NODE_MAPPING) {
+        hn_error_config(err,
+                        c ? hn_config_where(c, where, sizeof(where))
+                          : (args->node ? hn_config_where(args->node, where, sizeof(where)) : NULL),
+                        "oracle 'device': 'command' must be the measuring command, as a list "
+                        "(its argv, run without a shell: command: [adb-bench, \"{arch}\"]) or a "
+                        "string (run by /bin/sh -c)");
+        goto fail;
+    }
+    snprintf(d->where, sizeof(d->where), "%s", hn_config_where(c, where, sizeof(where)));
+    if (c->type == HN_NODE_SCALAR) {
+        d->shell = c->value;
+    } else {
+        d->argv = calloc(c->n + 1, sizeof(*d->argv));
+        if (d->argv == NULL) {
+            hn_error_set(err, NULL, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < c->n; i++) {
+            if (hn_config_to_string(c->items[i], &d->argv[i], err) != 0) {
+                goto fail;
+            }
+        }
+        if (d->argv[0][0] == '\0') {
+            hn_error_config(err, hn_config_where(c->items[0], where, sizeof(where)),
+                            "oracle 'device': the command's first item (the program) is empty");
+            goto fail;
+        }
     }
     const struct hn_config_node *m = d->metrics_node;
     if (m == NULL || m->type != HN_NODE_SEQUENCE || m->n == 0 || m->n > MAX_METRICS) {
@@ -92,16 +150,17 @@ static void *device_create(const struct hn_plugin_args *args, struct hn_error *e
                         "oracle 'device': 'metrics' must list 1 to %d metric names the command "
                         "prints, e.g. metrics: [prefill_ms, decode_ms]",
                         MAX_METRICS);
-        free(d);
-        return NULL;
+        goto fail;
     }
     for (size_t i = 0; i < m->n; i++) {
         if (hn_config_to_string(m->items[i], &d->metric[i], err) != 0) {
-            free(d);
-            return NULL;
+            goto fail;
         }
     }
     return d;
+fail:
+    device_destroy(d);
+    return NULL;
 }
 
 static const char *const *device_metric_names(void *ctx)
@@ -109,175 +168,235 @@ static const char *const *device_metric_names(void *ctx)
     return ((struct device *)ctx)->metric;
 }
 
-/* The command with its placeholders replaced (malloc'ed), or NULL. */
-static char *expand(const char *tmpl, const char *arch, const char *workdir, long trial,
-                    unsigned long long seed)
+/* ---- the command line ---- */
+
+struct subst {
+    const char *arch, *workdir;
+    char trial[32], seed[32];
+};
+
+enum { P_ARCH, P_WORKDIR, P_TRIAL, P_SEED, P_NONE };
+
+/* Which placeholder starts at p (its length in *len), or P_NONE. */
+static int placeholder(const char *p, size_t *len)
 {
-    size_t cap = strlen(tmpl) + 1, len = 0;
-    char ids[2][32];
-    snprintf(ids[0], sizeof(ids[0]), "%ld", trial);
-    snprintf(ids[1], sizeof(ids[1]), "%llu", seed);
-    const char *keys[4] = {"{arch}", "{workdir}", "{trial}", "{seed}"};
-    const char *vals[4] = {arch, workdir, ids[0], ids[1]};
-    for (const char *p = tmpl; *p; p++) {
-        for (int k = 0; k < 4; k++) {
-            if (strncmp(p, keys[k], strlen(keys[k])) == 0) {
-                cap += strlen(vals[k]);
-            }
+    static const char *const keys[] = {"{arch}", "{workdir}", "{trial}", "{seed}"};
+    for (int k = 0; k < P_NONE; k++) {
+        size_t n = strlen(keys[k]);
+        if (strncmp(p, keys[k], n) == 0) {
+            *len = n;
+            return k;
         }
     }
-    char *out = malloc(cap);
-    if (out == NULL) {
+    return P_NONE;
+}
+
+/* A growing string. */
+struct buf {
+    char *s;
+    size_t len, cap;
+    int oom;
+};
+
+static void put(struct buf *b, const char *p, size_t n)
+{
+    if (b->oom) {
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *g = realloc(b->s, cap);
+        if (g == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->s = g;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void puts_(struct buf *b, const char *p)
+{
+    put(b, p, strlen(p));
+}
+
+/* One list item with the plain values in place of its placeholders (malloc'ed), or NULL. */
+static char *expand_arg(const char *tmpl, const struct subst *v)
+{
+    struct buf b = {0};
+    put(&b, "", 0);
+    for (const char *p = tmpl; *p;) {
+        size_t n;
+        switch (placeholder(p, &n)) {
+        case P_ARCH: puts_(&b, v->arch); break;
+        case P_WORKDIR: puts_(&b, v->workdir); break;
+        case P_TRIAL: puts_(&b, v->trial); break;
+        case P_SEED: puts_(&b, v->seed); break;
+        default: n = 1; put(&b, p, 1); break;
+        }
+        p += n;
+    }
+    if (b.oom) {
+        free(b.s);
         return NULL;
     }
+    return b.s;
+}
+
+/*
+ * The shell string with its placeholders replaced by references to the environment variables
+ * that hold the values, quoted for the context they stand in (outside quotes, inside '...' or
+ * inside "..."), so that the shell never parses a value: no injection, spaces are kept.
+ * Numbers ({trial}, {seed}) are written as digits. malloc'ed, or NULL.
+ */
+static char *expand_shell(const char *tmpl, const struct subst *v)
+{
+    enum { BARE, SINGLE, DOUBLE } q = BARE;
+    static const char *const var[] = {"HILNAS_ARCH", "HILNAS_WORKDIR"};
+    struct buf b = {0};
+    put(&b, "", 0);
     for (const char *p = tmpl; *p;) {
-        int hit = 0;
-        for (int k = 0; k < 4 && !hit; k++) {
-            size_t kl = strlen(keys[k]);
-            if (strncmp(p, keys[k], kl) == 0) {
-                memcpy(out + len, vals[k], strlen(vals[k]));
-                len += strlen(vals[k]);
-                p += kl;
-                hit = 1;
-            }
-        }
-        if (!hit) {
-            out[len++] = *p++;
-        }
-    }
-    out[len] = '\0';
-    return out;
-}
-
-/* The last line of a file (static buffer), for failure reasons. */
-static const char *last_line(const char *path)
-{
-    static __thread char line[512];
-    FILE *f = fopen(path, "r");
-    char buf[512];
-    line[0] = '\0';
-    while (f != NULL && fgets(buf, sizeof(buf), f) != NULL) {
-        size_t n = strcspn(buf, "\n");
-        buf[n] = '\0';
-        if (n > 0) {
-            snprintf(line, sizeof(line), "%s", buf);
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-    return line;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Run cmd; its stdout into *out (malloc'ed). Returns 0 and the exit status, or -1 with err. */
-static int run_command(const char *cmd, const char *log, double timeout, char **out, int *status,
-                       struct hn_error *err)
-{
-    int pipefd[2];
-    if (pipe(pipefd) != 0) {
-        return hn_error_set(err, NULL, "cannot create a pipe: %s", strerror(errno));
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return hn_error_set(err, NULL, "cannot start the command: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        setpgid(0, 0); /* its own process group, killed whole on timeout */
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        int devnull = open("/dev/null", O_RDONLY);
-        dup2(pipefd[1], 1);
-        if (fd >= 0) {
-            dup2(fd, 2);
-        }
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-        }
-        close(pipefd[0]);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    setpgid(pid, pid);
-    close(pipefd[1]);
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap + 1);
-    int timed_out = 0;
-    double deadline = now_s() + timeout;
-    while (buf != NULL) {
-        double left = deadline - now_s();
-        if (left <= 0) {
-            timed_out = 1;
-            break;
-        }
-        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-        int r = poll(&pfd, 1, left > 1.0 ? 1000 : (int)(left * 1000) + 1);
-        if (r <= 0) {
-            continue; /* timeout of this wait, or EINTR */
-        }
-        if (len == cap) {
-            if (cap < MAX_OUTPUT) {
-                char *grown = realloc(buf, 2 * cap + 1);
-                if (grown == NULL) {
-                    free(buf);
-                    buf = NULL;
-                    break;
-                }
-                buf = grown;
-                cap *= 2;
-            } else {
-                /* a flood of output: keep the tail, where the JSON line is */
-                memmove(buf, buf + cap / 2, cap - cap / 2);
-                len = cap - cap / 2;
-            }
-        }
-        ssize_t got = read(pipefd[0], buf + len, cap - len);
-        if (got < 0 && errno == EINTR) {
+        size_t n;
+        int k = placeholder(p, &n);
+        if (k == P_TRIAL || k == P_SEED) {
+            puts_(&b, k == P_TRIAL ? v->trial : v->seed);
+            p += n;
             continue;
         }
-        if (got <= 0) {
-            break; /* end of output */
+        if (k == P_ARCH || k == P_WORKDIR) {
+            const char *pre = q == BARE ? "\"$" : q == SINGLE ? "'\"$" : "${";
+            const char *post = q == BARE ? "\"" : q == SINGLE ? "\"'" : "}";
+            puts_(&b, pre);
+            puts_(&b, var[k]);
+            puts_(&b, post);
+            p += n;
+            continue;
         }
-        len += (size_t)got;
+        /* the quoting state of a POSIX shell word, for the next placeholder */
+        if (q != SINGLE && *p == '\\' && p[1] != '\0') {
+            put(&b, p, 2);
+            p += 2;
+            continue;
+        }
+        if (q == BARE && *p == '\'') {
+            q = SINGLE;
+        } else if (q == SINGLE && *p == '\'') {
+            q = BARE;
+        } else if (q == BARE && *p == '"') {
+            q = DOUBLE;
+        } else if (q == DOUBLE && *p == '"') {
+            q = BARE;
+        }
+        put(&b, p, 1);
+        p++;
     }
-    close(pipefd[0]);
-    if (timed_out) {
-        kill(-pid, SIGKILL);
+    if (b.oom) {
+        free(b.s);
+        return NULL;
     }
-    /* output closed: wait for the exit, still within the deadline */
-    int st = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, timed_out ? 0 : WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR)) {
+    return b.s;
+}
+
+/* "NAME=value" (malloc'ed). */
+static char *env_entry(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 2;
+    char *e = malloc(n);
+    if (e != NULL) {
+        snprintf(e, n, "%s=%s", name, value);
+    }
+    return e;
+}
+
+/* This process's environment with the four HILNAS_ values (the first four entries are
+ * malloc'ed; free them and the array). */
+static char **make_env(const struct subst *v)
+{
+    static const char *const ours[] = {"HILNAS_ARCH=", "HILNAS_WORKDIR=", "HILNAS_TRIAL=",
+                                       "HILNAS_SEED="};
+    size_t n = 0;
+    while (environ != NULL && environ[n] != NULL) {
+        n++;
+    }
+    char **env = calloc(n + 5, sizeof(*env));
+    if (env == NULL) {
+        return NULL;
+    }
+    env[0] = env_entry("HILNAS_ARCH", v->arch);
+    env[1] = env_entry("HILNAS_WORKDIR", v->workdir);
+    env[2] = env_entry("HILNAS_TRIAL", v->trial);
+    env[3] = env_entry("HILNAS_SEED", v->seed);
+    size_t k = 4;
+    for (size_t i = 0; i < n; i++) {
+        int mine = 0;
+        for (int j = 0; j < 4; j++) {
+            mine |= strncmp(environ[i], ours[j], strlen(ours[j])) == 0;
+        }
+        if (!mine) {
+            env[k++] = environ[i];
+        }
+    }
+    if (env[0] == NULL || env[1] == NULL || env[2] == NULL || env[3] == NULL) {
+        for (int j = 0; j < 4; j++) {
+            free(env[j]);
+        }
+        free(env);
+        return NULL;
+    }
+    return env;
+}
+
+/* The program of a list command: itself when it names a path, else found on PATH (malloc'ed),
+ * or NULL with err (an environment failure: the study stops). */
+static char *find_program(const char *name, const char *where, struct hn_error *err)
+{
+    struct stat st;
+    if (strchr(name, '/') != NULL) {
+        if (stat(name, &st) != 0 || !S_ISREG(st.st_mode) || access(name, X_OK) != 0) {
+            hn_error_env(err, where, "oracle 'device': the command's program '%s' %s", name,
+                         access(name, F_OK) != 0 ? "does not exist" : "is not executable");
+            return NULL;
+        }
+        return strdup(name);
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL || path[0] == '\0') {
+        path = "/usr/local/bin:/usr/bin:/bin";
+    }
+    for (const char *p = path;;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        size_t size = n + strlen(name) + 3;
+        char *cand = malloc(size);
+        if (cand == NULL) {
+            hn_error_env(err, NULL, "out of memory");
+            return NULL;
+        }
+        snprintf(cand, size, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name);
+        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+            return cand;
+        }
+        free(cand);
+        if (colon == NULL) {
             break;
         }
-        if (now_s() > deadline) {
-            kill(-pid, SIGKILL);
-            timed_out = 1;
-        } else {
-            struct timespec ts = {0, 5000000};
-            nanosleep(&ts, NULL);
-        }
+        p = colon + 1;
     }
-    if (buf == NULL) {
-        return hn_error_set(err, NULL, "out of memory reading the command's output");
-    }
-    buf[len] = '\0';
-    if (timed_out) {
-        free(buf);
-        return hn_error_set(err, NULL, "the command ran past timeout_s = %g s and was killed",
-                            timeout);
-    }
-    *out = buf;
-    *status = st;
-    return 0;
+    hn_error_env(err, where,
+                 "oracle 'device': the command's program '%s' is not on PATH (%s): install it "
+                 "or give its path",
+                 name, path);
+    return NULL;
+}
+
+/* "killed by signal 11 (SIGSEGV)" and friends, thread-safely. */
+static const char *signal_name(int sig)
+{
+    const char *n = sigabbrev_np(sig);
+    return n != NULL ? n : "?";
 }
 
 static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
@@ -290,9 +409,10 @@ static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     char *text = json_dumps(req->trial->arch ? req->trial->arch : empty,
                             JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(empty);
-    char *cmd = NULL, *output = NULL;
-    json_t *obj = NULL;
-    int rc = -1, status = 0;
+    char *program = NULL, *script = NULL, **argv = NULL, **envp = NULL, what[64];
+    struct hn_run_result res = {0};
+    size_t argc = 0;
+    int rc = -1;
     if (arch_path == NULL || log_path == NULL || text == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
@@ -300,59 +420,83 @@ static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     if (hn_write_file_atomic(arch_path, text, strlen(text), err) != 0) {
         goto done;
     }
-    cmd =
-        expand(d->command, arch_path, req->work_dir, req->trial->id, (unsigned long long)req->seed);
-    if (cmd == NULL || run_command(cmd, log_path, d->timeout_s, &output, &status, err) != 0) {
+    struct subst v = {.arch = arch_path, .workdir = req->work_dir};
+    snprintf(v.trial, sizeof(v.trial), "%ld", req->trial->id);
+    snprintf(v.seed, sizeof(v.seed), "%llu", (unsigned long long)req->seed);
+    snprintf(what, sizeof(what), "trial %ld", req->trial->id);
+    envp = make_env(&v);
+    if (d->shell != NULL) {
+        argc = 3;
+        argv = calloc(argc + 1, sizeof(*argv));
+        script = expand_shell(d->shell, &v);
+        program = strdup("/bin/sh");
+        if (argv != NULL && script != NULL) {
+            argv[0] = strdup("sh");
+            argv[1] = strdup("-c");
+            argv[2] = strdup(script);
+        }
+    } else {
+        while (d->argv[argc] != NULL) {
+            argc++;
+        }
+        argv = calloc(argc + 1, sizeof(*argv));
+        for (size_t i = 0; argv != NULL && i < argc; i++) {
+            argv[i] = expand_arg(d->argv[i], &v);
+        }
+        if (argv != NULL && argv[0] != NULL) {
+            program = find_program(argv[0], d->where, err);
+            if (program == NULL && err->kind == HN_ERR_ENVIRONMENT) {
+                goto done;
+            }
+        }
+    }
+    int complete = envp != NULL && argv != NULL && program != NULL;
+    for (size_t i = 0; complete && i < argc; i++) {
+        complete = argv[i] != NULL;
+    }
+    if (!complete) {
+        hn_error_env(err, NULL, "out of memory");
         goto done;
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        const char *tail = last_line(log_path);
-        hn_error_set(err, NULL, "the command %s %d%s%s (log: %s)",
-                     WIFEXITED(status) ? "exited with" : "was killed by signal",
-                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                     tail[0] ? ": " : "", tail, log_path);
+    struct hn_run_spec spec = {.path = program,
+                               .argv = argv,
+                               .envp = envp,
+                               .timeout_s = d->timeout_s,
+                               .log = log_path,
+                               .log_max = (size_t)d->log_max_kb * 1024,
+                               .what = what,
+                               .interrupted = hn_study_interrupted};
+    if (hn_run_command(&spec, &res, err) != 0) {
         goto done;
     }
-    /* the last non-empty line of the output */
-    char *line = NULL;
-    for (char *p = strtok(output, "\n"); p != NULL; p = strtok(NULL, "\n")) {
-        if (strspn(p, " \t\r") != strlen(p)) {
-            line = p;
+    if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
+        char how[64];
+        if (WIFEXITED(res.status)) {
+            snprintf(how, sizeof(how), "exited with %d", WEXITSTATUS(res.status));
+        } else {
+            snprintf(how, sizeof(how), "was killed by signal %d (SIG%s)", WTERMSIG(res.status),
+                     signal_name(WTERMSIG(res.status)));
         }
-    }
-    json_error_t je;
-    obj = line ? json_loads(line, 0, &je) : NULL;
-    if (!json_is_object(obj)) {
-        hn_error_set(err, NULL,
-                     "the command printed no JSON object on its last line (got '%.200s'); print "
-                     "e.g. {\"prefill_ms\": 12.5}",
-                     line ? line : "");
+        hn_error_set(err, NULL, "the command %s%s%s (log: %s)", how, res.err_tail[0] ? ": " : "",
+                     res.err_tail, log_path);
         goto done;
     }
-    for (size_t i = 0; d->metric[i] != NULL; i++) {
-        json_t *v = json_object_get(obj, d->metric[i]);
-        double value = NAN, sem = NAN;
-        if (json_is_number(v)) {
-            value = json_number_value(v);
-        } else if (json_is_object(v) && json_is_number(json_object_get(v, "value"))) {
-            value = json_number_value(json_object_get(v, "value"));
-            json_t *s = json_object_get(v, "sem");
-            sem = json_is_number(s) ? json_number_value(s) : NAN;
-        }
-        if (!isfinite(value)) {
-            hn_error_set(err, NULL, "the command's output has no number for metric '%s': %.200s",
-                         d->metric[i], line);
-            goto done;
-        }
-        if (hn_metrics_put(out, d->metric[i], value, sem, err) != 0) {
-            goto done;
-        }
+    if (hn_device_parse_output(res.out, res.out_len, d->metric, out, err) != 0) {
+        goto done;
     }
     rc = 0;
 done:
-    json_decref(obj);
-    free(output);
-    free(cmd);
+    free(res.out);
+    for (size_t i = 0; argv != NULL && i < argc; i++) {
+        free(argv[i]);
+    }
+    free(argv);
+    for (int j = 0; envp != NULL && j < 4; j++) {
+        free(envp[j]);
+    }
+    free(envp);
+    free(program);
+    free(script);
     free(text);
     free(arch_path);
     free(log_path);

@@ -374,3 +374,24 @@ Test(llm_cli, eval_equals_an_independent_numpy_llama)
         expect_reference_loss(ckpt, foreign[i].dtype);
     }
 }
+
+/* Issue 8, finding 4: 100000 threads asked for on the command line, in HILNAS_THREADS or in
+ * OMP_NUM_THREADS ended in a SIGSEGV inside libgomp; now clamped, with a warning. */
+Test(llm_cli, absurd_thread_counts_are_clamped_with_a_warning)
+{
+    static const char *const env[] = {"", "HILNAS_THREADS=100000 ", "OMP_NUM_THREADS=100000 "};
+    static const char *const from[] = {"--threads", "HILNAS_THREADS", "OMP_NUM_THREADS"};
+    for (int i = 0; i < 3; i++) {
+        char buf[4096];
+        int rc = run(buf, sizeof(buf),
+                     "%s\"$HILNAS\" pretrain --layers 2 --hidden 32 --heads 4 --kv-heads 2 "
+                     "--head-dim 6 --ffn 48 --seq 32 --batch 4 --steps 1 --warmup 1 "
+                     "--eval-interval 1 --eval-batches 1 --quiet --data %s --out %s/threads%d "
+                     "%s 2>&1",
+                     env[i], data_dir, tmpdir, i, i == 0 ? "--threads 100000" : "");
+        cr_expect_eq(rc, 0, "%s: exit %d: %s", from[i], rc, buf);
+        cr_expect(strstr(buf, "100000 threads") != NULL && strstr(buf, from[i]) != NULL &&
+                      strstr(buf, "using") != NULL,
+                  "%s: no warning: %s", from[i], buf);
+    }
+}

@@ -207,6 +207,18 @@ Test(qmat, matvec_every_precision_and_kernel)
             cr_assert(hn_qmat_from_f32(&m, w, R, C, dt, &err) == 0, "%s", err.msg);
             cr_assert(hn_qmat_bytes(&m) == R * hn_dtype_row_bytes(dt, C));
             hn_qmat_rows_to_f32(&m, 0, R, deq);
+            /* the widened rows (SIMD) against the reference product with unit vectors */
+            float *unit = calloc(C, sizeof(float)), *col = malloc(R * sizeof(float));
+            for (size_t i = 0; i < C; i++) {
+                unit[i] = 1.0f;
+                hn_qmat_matvec_naive(&m, unit, col, 0, R);
+                for (size_t r = 0; r < R; r++) {
+                    cr_assert(col[r] == deq[r * C + i], "%s (%zu, %zu): widened %g, reference %g",
+                              hn_dtype_name(dt), r, i, deq[r * C + i], col[r]);
+                }
+                unit[i] = 0.0f;
+            }
+            free(unit), free(col);
             /* a sub-range of rows, as the threads call it: rows outside stay untouched */
             for (size_t r = 0; r < R; r++) {
                 fast[r] = port[r] = ref[r] = -12345.0f;

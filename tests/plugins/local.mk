@@ -53,3 +53,8 @@ tests_plugins_test_latency_model_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TE
 if HN_MPIRUN
 tests_plugins_test_latency_model_CPPFLAGS += -DHN_TEST_MPIRUN='"$(MPIRUN)"'
 endif
+check_PROGRAMS += tests/plugins/test_host
+TESTS += tests/plugins/test_host
+tests_plugins_test_host_SOURCES = tests/plugins/test_host.c tests/core/testutil.c
+tests_plugins_test_host_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_host_LDADD = $(HN_TEST_LIBS)

@@ -1,0 +1,149 @@
+/*
+ * Oracle "host" measurements that resist noise, through real studies on this CPU:
+ * - contexts: one decode metric per context length, and decoding with 1024 tokens cached is
+ *   slower than with none for a one-layer architecture with attention (its attention costs ~3x
+ *   its matmuls at 1024: a difference no load hides) but not when the layer skips attention;
+ * - every timed metric has its spread (_cv) and a settled flag consistent with max_cv; the
+ *   reference workload and the drift of the machine are reported, the first trial's drift is 0;
+ * - max_cv: 0 never settles (every flag 0); pin: true measures and leaves the process usable.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/core/testutil.h"
+
+static const char *study(const char *tmp, const char *host, const char *attention)
+{
+    static char text[4096];
+    char dir[4400], path[4500];
+    snprintf(dir, sizeof(dir), "%s/backbone", tmp);
+    cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", dir, NULL}, NULL, NULL, NULL), 0);
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    cr_assert_eq(tu_write_file(path, "{\"hidden_size\": 64, \"intermediate_size\": 128, "
+                                     "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, "
+                                     "\"vocab_size\": 64, \"max_position_embeddings\": 2048}"),
+                 0);
+    snprintf(text, sizeof(text),
+             "study: {name: host, seed: 3}\n"
+             "space: {plugin: transformer, backbone: %s, depth: {min: 1, max: 1},\n"
+             "        d_model: [64], heads: [4], kv_heads: [4], d_ffn: [128]%s}\n"
+             "oracles:\n"
+             "  host: %s\n"
+             "objectives: [{metric: host.prefill_ms, goal: minimize}]\n"
+             "stages:\n"
+             "  - {name: measure, run: host, sampler: sobol, trials: 2}\n",
+             dir, attention, host);
+    return text;
+}
+
+/* metrics of the which-th completed trial; *attention: whether its layer has attention */
+static json_t *completed_metrics(const char *dir, int which, int *attention)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+    char *text = tu_read_file(path);
+    cr_assert_not_null(text);
+    json_t *found = NULL, *attn[64] = {0};
+    int seen = 0;
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "event"));
+        json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+        if (type != NULL && strcmp(type, "started") == 0 && id >= 0 && id < 64) {
+            attn[id] = json_incref(json_object_get(json_object_get(ev, "arch"), "attention_layers"));
+        }
+        if (type != NULL && strcmp(type, "completed") == 0 && seen++ == which) {
+            found = json_incref(json_object_get(ev, "metrics"));
+            if (attention != NULL && id >= 0 && id < 64) {
+                *attention = attn[id] == NULL || json_is_true(json_array_get(attn[id], 0));
+            }
+        }
+        json_decref(ev);
+    }
+    free(text);
+    for (int i = 0; i < 64; i++) {
+        json_decref(attn[i]);
+    }
+    cr_assert_not_null(found, "no completed trial %d in %s", which, dir);
+    return found;
+}
+
+static double value(json_t *m, const char *name)
+{
+    json_t *v = json_object_get(m, name);
+    cr_assert_not_null(v, "metric %s missing", name);
+    return json_number_value(json_object_get(v, "value"));
+}
+
+Test(host, contexts_spread_settling_and_drift, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("host"), dir[4400], *err;
+    const char *host = "{plugin: host, prompt: 32, contexts: [0, 1024], decode_tokens: 32, threads: 1, "
+                       "repeats: 5, max_repeats: 9, max_cv: 0.05}";
+    int rc = tu_run_study_text(
+        tmp, study(tmp, host, ", attention: per-layer, allow_attention_free: true"), "run", &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(err);
+    snprintf(dir, sizeof(dir), "%s/run", tmp);
+    int with[2] = {0};
+    for (int t = 0; t < 2; t++) {
+        int attention = -1;
+        json_t *m = completed_metrics(dir, t, &attention);
+        with[attention]++;
+        double d0 = value(m, "host.decode_ms_0"), d1024 = value(m, "host.decode_ms_1024");
+        printf("host: decode %.4f ms at context 0, %.4f ms at 1024 (x%.2f); prefill %.4f ms, "
+               "reference %.4f ms, drift %.3f\n",
+               d0, d1024, d1024 / d0, value(m, "host.prefill_ms"), value(m, "host.ref_ms"),
+               value(m, "host.drift"));
+        if (attention) {
+            cr_expect_gt(d1024, 1.8 * d0, "attention over 1024 cached tokens costs");
+        } else {
+            cr_expect_lt(d1024, 1.5 * d0, "no attention: the context costs nothing");
+        }
+        cr_expect_null(json_object_get(m, "host.decode_ms"));
+        const char *timed[] = {"host.prefill_ms", "host.decode_ms_0", "host.decode_ms_1024",
+                               "host.ref_ms"};
+        for (int k = 0; k < 4; k++) {
+            char name[128];
+            snprintf(name, sizeof(name), "%s_cv", timed[k]);
+            double cv = value(m, name);
+            snprintf(name, sizeof(name), "%s_settled", timed[k]);
+            double settled = value(m, name);
+            cr_expect(cv >= 0 && isfinite(cv), "%s", name);
+            cr_expect_eq(settled, cv <= 0.05 ? 1.0 : 0.0, "%s = %g with cv %g", name, settled,
+                         cv);
+        }
+        double drift = value(m, "host.drift");
+        cr_expect(t == 0 ? drift == 0.0 : drift >= 0.0, "trial %d: drift %g", t, drift);
+        json_decref(m);
+    }
+    cr_expect(with[0] == 1 && with[1] == 1, "Sobol's two points: one layer with attention, one "
+              "without (%d, %d)", with[1], with[0]);
+    free(tmp);
+}
+
+Test(host, max_cv_0_never_settles_and_pinning_measures, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("hostpin"), dir[4400], *err;
+    const char *host = "{plugin: host, prompt: 32, contexts: [0, 64], decode_tokens: 4, "
+                       "repeats: 3, max_repeats: 4, max_cv: 0, pin: true}";
+    int rc = tu_run_study_text(
+        tmp, study(tmp, host, ", attention: per-layer, allow_attention_free: true"), "run", &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(err);
+    snprintf(dir, sizeof(dir), "%s/run", tmp);
+    for (int t = 0; t < 2; t++) {
+        json_t *m = completed_metrics(dir, t, NULL);
+        cr_expect(value(m, "host.prefill_ms") > 0);
+        cr_expect_eq(value(m, "host.prefill_ms_settled"), 0.0);
+        cr_expect_eq(value(m, "host.decode_ms_64_settled"), 0.0);
+        json_decref(m);
+    }
+    free(tmp);
+}
