@@ -256,9 +256,8 @@ int hn_cmd_tokenize(int argc, char **argv)
         errno = 0;
         char *buf = read_all(inputs[i], &len);
         if (buf == NULL) {
-            fprintf(stderr, "hilnas: tokenize: %s: cannot read: %s\n", argv[i], hn_strerror(errno));
             fprintf(stderr, "hilnas: tokenize: %s: cannot read: %s\n", inputs[i],
-                    strerror(errno));
+                    hn_strerror(errno));
             code = errno == ENOMEM ? HN_EXIT_FAILURE : HN_EXIT_USAGE;
             goto done;
         }
