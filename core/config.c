@@ -19,6 +19,11 @@ struct tree_file {
 
 /* deepest nesting of lists and mappings a study file may have */
 #define HN_CONFIG_MAX_DEPTH 64
+/* Largest study file, and most values (scalars, lists, mappings) in one. A real study has a
+ * few hundred; these bound the memory libyaml and the tree take (about 250 bytes per value)
+ * before any is allocated. */
+#define HN_CONFIG_MAX_BYTES ((size_t)16 << 20)
+#define HN_CONFIG_MAX_NODES 1000000L
 
 static struct hn_config_node *node_new(enum hn_node_type type, const char *file, int line,
                                        int column, const char *path)
@@ -120,26 +125,37 @@ static char *child_path(const char *parent, const char *key, long index)
     return p;
 }
 
+/*
+ * Children arrays grow geometrically (linear time for big lists): their capacity is implied by
+ * the count, 4 and then the next power of two, so a realloc happens when the count is 0 or a
+ * power of two >= 4.
+ */
 static int append_child(struct hn_config_node *parent, struct hn_config_node *child, char *key,
                         struct hn_config_node *key_node)
 {
-    size_t n = parent->n + 1;
-    struct hn_config_node **items = realloc(parent->items, n * sizeof(*items));
-    if (items == NULL) {
-        return -1;
+    size_t n = parent->n + 1, have = parent->n;
+    int grow = have == 0 || (have >= 4 && (have & (have - 1)) == 0);
+    size_t cap = have == 0 ? 4 : 2 * have;
+    if (grow) {
+        struct hn_config_node **items = realloc(parent->items, cap * sizeof(*items));
+        if (items == NULL) {
+            return -1;
+        }
+        parent->items = items;
     }
-    parent->items = items;
     if (parent->type == HN_NODE_MAPPING) {
-        char **keys = realloc(parent->keys, n * sizeof(*keys));
-        if (keys == NULL) {
-            return -1;
+        if (grow) {
+            char **keys = realloc(parent->keys, cap * sizeof(*keys));
+            if (keys == NULL) {
+                return -1;
+            }
+            parent->keys = keys;
+            struct hn_config_node **kn = realloc(parent->key_nodes, cap * sizeof(*kn));
+            if (kn == NULL) {
+                return -1;
+            }
+            parent->key_nodes = kn;
         }
-        parent->keys = keys;
-        struct hn_config_node **kn = realloc(parent->key_nodes, n * sizeof(*kn));
-        if (kn == NULL) {
-            return -1;
-        }
-        parent->key_nodes = kn;
         parent->keys[parent->n] = key;
         parent->key_nodes[parent->n] = key_node;
     }
@@ -228,18 +244,6 @@ static struct hn_config_node *convert(yaml_document_t *doc, yaml_node_t *yn, con
                 node_free(n);
                 return NULL;
             }
-            for (size_t k = 0; k < n->n; k++) {
-                if (strcmp(n->keys[k], key) == 0) {
-                    hn_error_config(err, kwhere,
-                                    "%s: duplicate key '%s' (first defined at line %d, column "
-                                    "%d); remove one of them",
-                                    path[0] ? path : "the document", key, n->key_nodes[k]->line,
-                                    n->key_nodes[k]->column);
-                    free(key);
-                    node_free(n);
-                    return NULL;
-                }
-            }
             char *cp = child_path(path, key, 0);
             struct hn_config_node *kn = node_new(HN_NODE_SCALAR, file, kl, kc, cp ? cp : "");
             struct hn_config_node *c = cp ? convert(doc, vy, file, cp, depth + 1, err) : NULL;
@@ -254,6 +258,21 @@ static struct hn_config_node *convert(yaml_document_t *doc, yaml_node_t *yn, con
                 node_free(n);
                 return NULL;
             }
+        }
+        /* duplicate keys, by sorting: a mapping with 100000 keys costs milliseconds */
+        long first = -1;
+        long second = hn_find_duplicate((const char *const *)n->keys, n->n, &first);
+        if (second >= 0) {
+            const struct hn_config_node *kn = n->key_nodes[second];
+            char kwhere[1024];
+            snprintf(kwhere, sizeof(kwhere), "%s:%d:%d", file, kn->line, kn->column);
+            hn_error_config(err, kwhere,
+                            "%s: duplicate key '%s' (first defined at line %d, column %d); "
+                            "remove one of them",
+                            path[0] ? path : "the document", n->keys[second],
+                            n->key_nodes[first]->line, n->key_nodes[first]->column);
+            node_free(n);
+            return NULL;
         }
         return n;
     }
@@ -272,6 +291,7 @@ static int scan_events(yaml_parser_t *parser, const char *file, int *documents,
 {
     yaml_event_t ev;
     int depth = 0;
+    long nodes = 0;
     *documents = 0;
     for (;;) {
         if (!yaml_parser_parse(parser, &ev)) {
@@ -289,6 +309,16 @@ static int scan_events(yaml_parser_t *parser, const char *file, int *documents,
             hn_error_config(err, where,
                             "YAML anchors and aliases (& and *) are not supported in study "
                             "files; write the values out");
+            bad = 1;
+        }
+        if ((ev.type == YAML_SCALAR_EVENT || ev.type == YAML_SEQUENCE_START_EVENT ||
+             ev.type == YAML_MAPPING_START_EVENT) &&
+            ++nodes > HN_CONFIG_MAX_NODES && !bad) {
+            /* stop before libyaml and the tree allocate for every value */
+            hn_error_config(err, where,
+                            "more than %ld values (keys, scalars, lists, mappings); a study file "
+                            "never needs that many",
+                            HN_CONFIG_MAX_NODES);
             bad = 1;
         }
         if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
@@ -436,10 +466,13 @@ struct hn_config_node *hn_config_load(const char *path, struct hn_error *err)
         if (len < cap) {
             break;
         }
-        if (cap >= ((size_t)64 << 20)) {
+        if (cap >= HN_CONFIG_MAX_BYTES) {
             fclose(f);
             free(buf);
-            hn_error_config(err, path, "is larger than 64 MiB; is it really a study file?");
+            hn_error_config(err, path,
+                            "is larger than %zu MiB (the limit of a study file); is it really "
+                            "a study file?",
+                            HN_CONFIG_MAX_BYTES >> 20);
             return NULL;
         }
         unsigned char *g = realloc(buf, cap * 2);
@@ -760,6 +793,50 @@ int hn_config_check_keys(const struct hn_config_node *map, const char *const *kn
 
 /* ---- --set overrides ---- */
 
+/*
+ * A key path is KEY ( [K] )* ( . KEY ( [K] )* )*, where KEY and K are non-empty runs of
+ * characters other than '.', '[' and ']' (K is a list index or a key; indexes are checked
+ * against the tree later). 0, or -1 with the offset of the first
+ * wrong character and what is wrong there.
+ */
+static int check_key_path(const char *p, size_t len, size_t *at, const char **why)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t k = 0;
+        while (i + k < len && strchr(".[]", p[i + k]) == NULL) {
+            k++;
+        }
+        if (k == 0) {
+            *at = i;
+            *why = i >= len ? "the path ends without a key" : "a key is missing here";
+            return -1;
+        }
+        i += k;
+        while (i < len && p[i] == '[') {
+            size_t d = 0;
+            while (i + 1 + d < len && strchr(".[]", p[i + 1 + d]) == NULL) {
+                d++;
+            }
+            if (d == 0 || i + 1 + d >= len || p[i + 1 + d] != ']') {
+                *at = i;
+                *why = "'[' needs an index or key and a closing ']'";
+                return -1;
+            }
+            i += d + 2;
+        }
+        if (i >= len) {
+            return 0;
+        }
+        if (p[i] != '.') {
+            *at = i;
+            *why = p[i] == ']' ? "']' without '['" : "expected '.' or '[' after ']'";
+            return -1;
+        }
+        i++;
+    }
+}
+
 int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn_error *err)
 {
     const char *where = "<command line>";
@@ -768,7 +845,14 @@ int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn
         return hn_error_config(err, where, "--set '%s': expected KEY.PATH=VALUE, e.g. study.seed=3",
                                assignment);
     }
-    size_t plen = (size_t)(eq - assignment);
+    size_t plen = (size_t)(eq - assignment), at = 0;
+    const char *why = NULL;
+    if (check_key_path(assignment, plen, &at, &why) != 0) {
+        return hn_error_config(err, where,
+                               "--set '%s': malformed key path at character %zu (%s); write "
+                               "e.g. stages[0].trials=20 or stages.0.trials=20",
+                               assignment, at + 1, why);
+    }
     char *path = strndup(assignment, plen);
     if (path == NULL) {
         return hn_error_set(err, where, "out of memory");

@@ -2,9 +2,15 @@
  * hilnas core internals: the study journal, STUDY_DIR/journal.jsonl. Not installed.
  *
  * Append-only JSON Lines: every event is one line, written with a single write() and, for
- * events that matter (a finished trial), fsync'ed before anyone is told. A crash can only
+ * events that matter (every event but "started"), fsync'ed before anyone is told. A crash can
  * leave a torn last line (no newline): replay tolerates it, reports it, and (when opened for
- * writing) truncates it away. A damaged line elsewhere is an error naming the line.
+ * writing) truncates it away. A power loss can also leave NUL bytes where unsynced data never
+ * reached the disk (at the tail, or inside the last block with intact events after them).
+ * Complete events among NUL bytes are recovered. Damaged lines (NUL bytes, garbage) that no
+ * synced event follows are what a power loss leaves: they are reported with their line numbers,
+ * moved to STUDY_DIR/journal.damaged and the journal is rewritten atomically without them.
+ * Damage followed by a synced event may have destroyed a recorded trial: opening is refused,
+ * naming the lines, unless the caller asks to repair (--repair-journal).
  *
  * One writer per study: hn_journal_open() takes an fcntl lock on STUDY_DIR/lock (released by
  * the kernel when the process dies, even by SIGKILL); a second process is refused.
@@ -33,6 +39,11 @@ typedef int (*hn_journal_event_fn)(json_t *event, long line, void *data, struct 
 struct hn_journal *hn_journal_open(const char *dir, hn_journal_event_fn fn, void *data,
                                    struct hn_error *err);
 
+/* Same, and with repair set, damaged lines followed by synced events are quarantined too
+ * (warned) instead of refused. */
+struct hn_journal *hn_journal_open_repair(const char *dir, hn_journal_event_fn fn, void *data,
+                                          int repair, struct hn_error *err);
+
 /* Append one event (borrowed) as one line; fsync it when sync is set. */
 int hn_journal_append(struct hn_journal *journal, const json_t *event, int sync,
                       struct hn_error *err);
@@ -48,5 +59,18 @@ void hn_journal_close(struct hn_journal *journal);
  */
 int hn_journal_read(const char *dir, hn_journal_event_fn fn, void *data, int *torn,
                     struct hn_error *err);
+
+/* What hn_journal_read_status() found besides the events. */
+struct hn_journal_status {
+    int torn;                 /* a torn last line was skipped */
+    long damaged;             /* damaged lines skipped (warned with their numbers) */
+    long first_damaged;       /* line of the first, or 0 */
+    long synced_after_damage; /* line of a synced event after the damage (an acknowledged
+                               * event may be missing), or 0 */
+};
+
+/* Read-only replay that skips damaged lines (warning with their numbers) instead of failing. */
+int hn_journal_read_status(const char *dir, hn_journal_event_fn fn, void *data,
+                           struct hn_journal_status *st, struct hn_error *err);
 
 #endif

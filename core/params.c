@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "hilnas/space.h"
 #include "hilnas/study.h"
 #include "hilnas/trial.h"
@@ -165,17 +166,18 @@ static int parse_one(struct hn_param *p, const char *name, const struct hn_confi
                 if (hn_config_to_string(vals->items[i], &label, err) != 0) {
                     return -1;
                 }
-                for (size_t k = 0; k < i; k++) {
-                    if (strcmp(p->labels[k], label) == 0) {
-                        return hn_error_config(
-                            err, hn_config_where(vals->items[i], where, sizeof(where)),
-                            "%s: label '%s' appears twice", vals->path, label);
-                    }
-                }
                 p->labels[i] = strdup(label);
                 if (p->labels[i] == NULL) {
                     return hn_error_set(err, NULL, "out of memory");
                 }
+            }
+            long first = -1;
+            long second = hn_find_duplicate((const char *const *)p->labels, p->n_values, &first);
+            if (second >= 0) {
+                return hn_error_config(err,
+                                       hn_config_where(vals->items[second], where, sizeof(where)),
+                                       "%s: label '%s' appears twice (first as item %ld)",
+                                       vals->path, p->labels[second], first);
             }
             p->lo = 0;
             p->hi = (double)(p->n_values - 1);

@@ -253,6 +253,13 @@ double hn_hypervolume(const double *y, size_t n, size_t m, const double *ref, st
         hn_error_set(err, NULL, "hypervolume: no objectives (m = 0); pass at least one");
         goto fail;
     }
+    if (m > HN_HYPERVOLUME_MAX_OBJECTIVES) {
+        hn_error_set(err, NULL,
+                     "hypervolume: %zu objectives, at most %d (the exact computation's cost "
+                     "grows exponentially with the number of objectives)",
+                     m, HN_HYPERVOLUME_MAX_OBJECTIVES);
+        goto fail;
+    }
     for (size_t j = 0; j < m; j++) {
         if (!isfinite(ref[j])) {
             hn_error_set(err, NULL,

@@ -11,6 +11,11 @@
 #include "core/util.h"
 #include "hilnas/pareto.h"
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int hn_metric_labels(char *const *names, size_t n, char **labels)
 {
     for (size_t i = 0; i < n; i++) {
@@ -165,58 +170,100 @@ done:
     return rc;
 }
 
-/* Every metric name seen in complete trials, objectives and constraints first. */
+struct name_at {
+    const char *name;
+    size_t index;
+};
+
+static int cmp_name_at(const void *a, const void *b)
+{
+    const struct name_at *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* 1 if name is in the sorted array (n entries). */
+static int in_sorted(char *const *sorted, size_t n, const char *name)
+{
+    return n > 0 && bsearch(&name, sorted, n, sizeof(char *), cmp_str) != NULL;
+}
+
+/*
+ * Every metric name seen in the trials, objectives and constraints first (in the problem's
+ * order, once each), the rest alphabetically, for stable columns. O(N log N) in all the names
+ * of all the trials, so a journal with many metrics cannot make a report quadratic.
+ */
 static size_t metric_names(const struct hn_problem *p, struct hn_trial *const *trials, size_t n,
                            char ***out)
 {
-    size_t cnt = 0, cap = 16;
-    char **names = malloc(cap * sizeof(char *));
-    if (names == NULL) {
-        *out = NULL;
-        return 0;
+    size_t fixed_n = p->n_objectives + p->n_constraints, all = 0;
+    for (size_t i = 0; i < n; i++) {
+        all += trials[i]->metrics.n;
     }
-#define ADD_NAME(nm)                                                                           \
-    do {                                                                                       \
-        int seen = 0;                                                                          \
-        for (size_t q = 0; q < cnt; q++) {                                                     \
-            seen |= strcmp(names[q], (nm)) == 0;                                               \
-        }                                                                                      \
-        if (!seen) {                                                                           \
-            if (cnt == cap) {                                                                  \
-                char **g = realloc(names, 2 * cap * sizeof(char *));                           \
-                if (g == NULL) {                                                               \
-                    break;                                                                     \
-                }                                                                              \
-                names = g;                                                                     \
-                cap *= 2;                                                                      \
-            }                                                                                  \
-            names[cnt++] = (char *)(nm);                                                       \
-        }                                                                                      \
-    } while (0)
+    char **fixed = malloc((fixed_n + 1) * sizeof(char *));
+    char **fixed_sorted = malloc((fixed_n + 1) * sizeof(char *));
+    char **rest = malloc((all + 1) * sizeof(char *));
+    char **names = malloc((fixed_n + all + 1) * sizeof(char *));
+    size_t cnt = 0;
+    *out = NULL;
+    if (fixed == NULL || fixed_sorted == NULL || rest == NULL || names == NULL) {
+        free(names);
+        names = NULL;
+        goto done;
+    }
     for (size_t i = 0; i < p->n_objectives; i++) {
-        ADD_NAME(p->objectives[i].metric);
+        fixed[i] = (char *)p->objectives[i].metric;
     }
     for (size_t i = 0; i < p->n_constraints; i++) {
-        ADD_NAME(p->constraints[i].metric);
+        fixed[p->n_objectives + i] = (char *)p->constraints[i].metric;
     }
-    size_t fixed = cnt;
+    /* the problem's names in order, once each (a constraint may name an objective's metric):
+     * sort (name, index) pairs; an entry equal to its sorted predecessor is a repeat */
+    struct name_at *order = malloc((fixed_n + 1) * sizeof(*order));
+    int *repeat = calloc(fixed_n + 1, sizeof(int));
+    if (order == NULL || repeat == NULL) {
+        free(order);
+        free(repeat);
+        free(names);
+        names = NULL;
+        goto done;
+    }
+    for (size_t i = 0; i < fixed_n; i++) {
+        order[i] = (struct name_at){fixed[i], i};
+    }
+    qsort(order, fixed_n, sizeof(*order), cmp_name_at);
+    for (size_t k = 0; k < fixed_n; k++) {
+        fixed_sorted[k] = (char *)order[k].name;
+        if (k > 0 && strcmp(order[k].name, order[k - 1].name) == 0) {
+            repeat[order[k].index] = 1;
+        }
+    }
+    for (size_t i = 0; i < fixed_n; i++) {
+        if (!repeat[i]) {
+            names[cnt++] = fixed[i];
+        }
+    }
+    free(order);
+    free(repeat);
+    size_t nr = 0;
     for (size_t i = 0; i < n; i++) {
         for (size_t k = 0; k < trials[i]->metrics.n; k++) {
-            ADD_NAME(trials[i]->metrics.m[k].name);
+            rest[nr++] = trials[i]->metrics.m[k].name;
         }
     }
-#undef ADD_NAME
-    /* the rest alphabetically, for stable columns */
-    for (size_t i = fixed; i < cnt; i++) {
-        for (size_t k = i + 1; k < cnt; k++) {
-            if (strcmp(names[k], names[i]) < 0) {
-                char *tmp = names[i];
-                names[i] = names[k];
-                names[k] = tmp;
-            }
+    qsort(rest, nr, sizeof(char *), cmp_str);
+    for (size_t i = 0; i < nr; i++) {
+        if ((i > 0 && strcmp(rest[i], rest[i - 1]) == 0) ||
+            in_sorted(fixed_sorted, fixed_n, rest[i])) {
+            continue;
         }
+        names[cnt++] = rest[i];
     }
     *out = names;
+done:
+    free(fixed);
+    free(fixed_sorted);
+    free(rest);
     return cnt;
 }
 
@@ -330,20 +377,30 @@ json_t *hn_study_summary(const struct hn_problem *p, struct hn_trial *const *tri
             }
             rows++;
         }
-        double ref[16];
+        double *ref = malloc(m * sizeof(double));
         int given = 1;
-        for (size_t j = 0; j < m && j < 16; j++) {
+        for (size_t j = 0; ref != NULL && j < m; j++) {
             given &= isfinite(p->objectives[j].ref);
             ref[j] = p->objectives[j].maximize ? -p->objectives[j].ref : p->objectives[j].ref;
         }
-        int have_ref = given;
-        if (!given && rows > 0) {
+        int have_ref = given && ref != NULL;
+        if (ref != NULL && !given && rows > 0) {
             struct hn_error e2;
             have_ref = hn_pareto_infer_ref(y, rows, m, 0.1, ref, &e2) == 0;
         }
-        if (have_ref && m <= 16) {
+        if (m > HN_HYPERVOLUME_MAX_OBJECTIVES) {
+            /* exact hypervolume costs exponentially in m: say so instead of hanging */
+            char why[256];
+            snprintf(why, sizeof(why),
+                     "not computed: %zu objectives, exact hypervolume is limited to %d (its "
+                     "cost grows exponentially with the number of objectives)",
+                     m, HN_HYPERVOLUME_MAX_OBJECTIVES);
+            json_object_set_new(out, "hypervolume", json_null());
+            json_object_set_new(out, "hypervolume_note", json_string(why));
+        } else if (have_ref) {
             double hv = rows > 0 ? hn_hypervolume(y, rows, m, ref, err) : 0.0;
             if (hv < 0) {
+                free(ref);
                 free(y);
                 json_decref(out);
                 out = NULL;
@@ -359,6 +416,7 @@ json_t *hn_study_summary(const struct hn_problem *p, struct hn_trial *const *tri
         } else {
             json_object_set_new(out, "hypervolume", json_null());
         }
+        free(ref);
     }
     free(y);
 done:

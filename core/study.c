@@ -238,14 +238,6 @@ static int load_sources(struct hn_study *s, const struct hn_config_node *map, en
         const struct hn_config_node *node = map->items[i];
         const char *inst = map->keys[i];
         char buf[512];
-        for (size_t k = 0; k < s->n_sources; k++) {
-            if (strcmp(s->sources[k].name, inst) == 0) {
-                return hn_error_config(err, where(map->key_nodes[i], buf, sizeof(buf)),
-                                       "%s: the name '%s' is already used by another oracle "
-                                       "or evaluator; metric names must be unambiguous",
-                                       node->path, inst);
-            }
-        }
         if (strchr(inst, '.') != NULL || inst[0] == '\0') {
             return hn_error_config(err, where(map->key_nodes[i], buf, sizeof(buf)),
                                    "%s: instance names must be non-empty and contain no '.'",
@@ -269,6 +261,7 @@ static int load_sources(struct hn_study *s, const struct hn_config_node *map, en
         src->name = strdup(inst);
         src->plugin = p;
         src->node = node;
+        src->key_node = map->key_nodes[i];
         s->n_sources++;
         struct hn_plugin_args a;
         src->ctx = hn_study_create_plugin(s, p, node, inst, NULL, &a, err);
@@ -286,11 +279,142 @@ static int load_sources(struct hn_study *s, const struct hn_config_node *map, en
     return 0;
 }
 
+/* Oracle and evaluator names are unique across both lists (O(n log n)). */
+static int check_source_names(const struct hn_study *s, struct hn_error *err)
+{
+    const char **names = calloc(s->n_sources + 1, sizeof(char *));
+    if (names == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < s->n_sources; i++) {
+        names[i] = s->sources[i].name;
+    }
+    long first = -1, second = hn_find_duplicate(names, s->n_sources, &first);
+    free(names);
+    if (second >= 0) {
+        char buf[512], was[512];
+        const struct hn_source *a = &s->sources[first], *b = &s->sources[second];
+        return hn_error_config(err, where(b->key_node, buf, sizeof(buf)),
+                               "%s: the name '%s' is already used by another oracle or "
+                               "evaluator (at %s); metric names must be unambiguous",
+                               b->node->path, b->name, where(a->key_node, was, sizeof(was)));
+    }
+    return 0;
+}
+
+/*
+ * Index of every metric for resolving objective and constraint names in O(log n) each, so that
+ * a study with thousands of sources and objectives loads in linear time: sources by name, and
+ * every (short metric name, source) pair by short name.
+ */
+struct short_ref {
+    const char *name;
+    size_t src;
+};
+struct metric_index {
+    size_t n_src, n_short;
+    struct short_ref *src;    /* sources sorted by name */
+    struct short_ref *shorts; /* (metric short name, source) sorted by short name */
+};
+
+static int cmp_short(const void *a, const void *b)
+{
+    const struct short_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : (x->src > y->src) - (x->src < y->src);
+}
+
+static void metric_index_free(struct metric_index *ix)
+{
+    free(ix->src);
+    free(ix->shorts);
+    memset(ix, 0, sizeof(*ix));
+}
+
+static int metric_index_build(const struct hn_study *s, struct metric_index *ix)
+{
+    memset(ix, 0, sizeof(*ix));
+    size_t total = 0;
+    for (size_t i = 0; i < s->n_sources; i++) {
+        for (size_t k = 0; s->sources[i].metrics[k] != NULL; k++) {
+            total++;
+        }
+    }
+    ix->src = calloc(s->n_sources + 1, sizeof(struct short_ref));
+    ix->shorts = calloc(total + 1, sizeof(struct short_ref));
+    if (ix->src == NULL || ix->shorts == NULL) {
+        metric_index_free(ix);
+        return -1;
+    }
+    for (size_t i = 0; i < s->n_sources; i++) {
+        ix->src[ix->n_src++] = (struct short_ref){s->sources[i].name, i};
+        for (size_t k = 0; s->sources[i].metrics[k] != NULL; k++) {
+            ix->shorts[ix->n_short++] = (struct short_ref){s->sources[i].metrics[k], i};
+        }
+    }
+    qsort(ix->src, ix->n_src, sizeof(struct short_ref), cmp_short);
+    qsort(ix->shorts, ix->n_short, sizeof(struct short_ref), cmp_short);
+    return 0;
+}
+
+/* Full name of name via the index: 1 found (*full malloc'ed), 0 unknown or ambiguous. */
+static int metric_index_find(const struct hn_study *s, const struct metric_index *ix,
+                             const char *name, char **full)
+{
+    const char *dot = strchr(name, '.');
+    *full = NULL;
+    if (dot != NULL) {
+        char *prefix = strndup(name, (size_t)(dot - name));
+        size_t lo = 0, hi = ix->n_src;
+        while (prefix != NULL && lo < hi) { /* the source named by the prefix */
+            size_t mid = (lo + hi) / 2;
+            int c = strcmp(ix->src[mid].name, prefix);
+            if (c == 0) {
+                const struct hn_source *src = &s->sources[ix->src[mid].src];
+                for (size_t m = 0; src->metrics[m] != NULL; m++) {
+                    if (strcmp(src->metrics[m], dot + 1) == 0) {
+                        *full = strdup(name);
+                    }
+                }
+                break;
+            }
+            if (c < 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        free(prefix);
+        if (*full != NULL) {
+            return 1;
+        }
+    }
+    size_t lo = 0, hi = ix->n_short;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(ix->shorts[mid].name, name) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < ix->n_short && strcmp(ix->shorts[lo].name, name) == 0 &&
+        (lo + 1 == ix->n_short || strcmp(ix->shorts[lo + 1].name, name) != 0)) {
+        *full = hn_strdup_printf("%s.%s", s->sources[ix->shorts[lo].src].name, name);
+        return *full != NULL;
+    }
+    return 0;
+}
+
 /* Resolve a metric name (full "source.name" or a unique short name) to its full name. */
-static char *resolve_metric(const struct hn_study *s, const struct hn_config_node *node,
-                            struct hn_error *err)
+static char *resolve_metric(const struct hn_study *s, const struct metric_index *ix,
+                            const struct hn_config_node *node, struct hn_error *err)
 {
     const char *name = node->value;
+    char *fast = NULL;
+    if (ix != NULL && metric_index_find(s, ix, name, &fast)) {
+        return fast;
+    }
     char buf[512];
     char all[2048] = "";
     const char *cands[256];
@@ -347,8 +471,24 @@ static char *resolve_metric(const struct hn_study *s, const struct hn_config_nod
     return NULL;
 }
 
+static int load_problem_ix(struct hn_study *s, const struct metric_index *ix_,
+                           struct hn_error *err);
+
 static int load_problem(struct hn_study *s, struct hn_error *err)
 {
+    struct metric_index ix;
+    if (metric_index_build(s, &ix) != 0) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    int rc = load_problem_ix(s, &ix, err);
+    metric_index_free(&ix);
+    return rc;
+}
+
+static int load_problem_ix(struct hn_study *s, const struct metric_index *ix_,
+                           struct hn_error *err)
+{
+    const struct metric_index ix = *ix_;
     const struct hn_config_node *objs = hn_config_get(s->root, "objectives");
     char buf[512];
     if (objs == NULL) {
@@ -394,20 +534,27 @@ static int load_problem(struct hn_study *s, struct hn_error *err)
         if (hn_config_get_double(o, "ref", NAN, &ob->ref, err) != 0) {
             return -1;
         }
-        char *full = resolve_metric(s, mn, err);
+        char *full = resolve_metric(s, &ix, mn, err);
         if (full == NULL) {
             return -1;
         }
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(s->objectives[k].metric, full) == 0) {
-                hn_error_config(err, where(mn, buf, sizeof(buf)),
-                                "%s: metric '%s' is already an objective", mn->path, full);
-                free(full);
-                return -1;
-            }
-        }
         ob->metric = full;
         s->problem.n_objectives = i + 1;
+    }
+    const char **names = calloc(objs->n, sizeof(char *));
+    if (names == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < objs->n; i++) {
+        names[i] = s->objectives[i].metric;
+    }
+    long first = -1, second = hn_find_duplicate(names, objs->n, &first);
+    free(names);
+    if (second >= 0) {
+        const struct hn_config_node *mn = hn_config_get(objs->items[second], "metric");
+        return hn_error_config(err, where(mn, buf, sizeof(buf)),
+                               "%s: metric '%s' is already an objective (objectives[%ld])",
+                               mn->path, s->objectives[second].metric, first);
     }
     const struct hn_config_node *cons = hn_config_get(s->root, "constraints");
     if (cons != NULL && !cons->is_null) {
@@ -441,7 +588,7 @@ static int load_problem(struct hn_study *s, struct hn_error *err)
                                        "%s: min (%g) must not exceed max (%g)", c->path, cn->lo,
                                        cn->hi);
             }
-            cn->metric = resolve_metric(s, hn_config_get(c, "metric"), err);
+            cn->metric = resolve_metric(s, &ix, hn_config_get(c, "metric"), err);
             if (cn->metric == NULL) {
                 return -1;
             }
@@ -711,6 +858,28 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
     return 0;
 }
 
+static int check_stage_names(const struct hn_study *s, const struct hn_config_node *stages,
+                             struct hn_error *err)
+{
+    const char **names = calloc(s->n_stages + 1, sizeof(char *));
+    if (names == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < s->n_stages; i++) {
+        names[i] = s->stages[i].name;
+    }
+    long first = -1, second = hn_find_duplicate(names, s->n_stages, &first);
+    free(names);
+    if (second >= 0) {
+        char buf[512];
+        const struct hn_config_node *nn = hn_config_get(stages->items[second], "name");
+        return hn_error_config(err, where(nn, buf, sizeof(buf)),
+                               "%s: stage name '%s' is used twice (also stages[%ld])", nn->path,
+                               s->stages[second].name, first);
+    }
+    return 0;
+}
+
 static int load_stages(struct hn_study *s, struct hn_error *err)
 {
     const struct hn_config_node *stages = hn_config_get(s->root, "stages");
@@ -736,14 +905,6 @@ static int load_stages(struct hn_study *s, struct hn_error *err)
         if (load_stage(s, &s->stages[i], stages->items[i], err) != 0) {
             return -1;
         }
-        for (size_t k = 0; k < i; k++) {
-            if (strcmp(s->stages[k].name, s->stages[i].name) == 0) {
-                const struct hn_config_node *nn = hn_config_get(stages->items[i], "name");
-                return hn_error_config(err, where(nn, buf, sizeof(buf)),
-                                       "%s: stage name '%s' is used twice", nn->path,
-                                       s->stages[i].name);
-            }
-        }
         /* a learned oracle predicts only after a fit stage has fitted it */
         const struct hn_stage *st = &s->stages[i];
         for (size_t r = 0; r < st->n_run; r++) {
@@ -763,6 +924,33 @@ static int load_stages(struct hn_study *s, struct hn_error *err)
                                        stages->items[i]->path, st->name, src->name, src->name);
             }
         }
+    }
+    return check_stage_names(s, stages, err);
+}
+
+/*
+ * Create (and drop) each search stage's optimizer now, so that what it cannot handle (too many
+ * objectives or dimensions, a bad option combination) is refused by `validate` and before the
+ * first trial of a run, not when a later stage starts.
+ */
+static int check_optimizers(struct hn_study *s, struct hn_error *err)
+{
+    for (size_t i = 0; i < s->n_stages; i++) {
+        const struct hn_stage *st = &s->stages[i];
+        if (st->type != HN_STAGE_SEARCH) {
+            continue;
+        }
+        struct hn_plugin_args a;
+        void *ctx =
+            hn_study_create_plugin(s, st->optimizer, st->optimizer_node, NULL, st->name, &a, err);
+        if (ctx == NULL) {
+            hn_error_prefix(err, "stage '%s'", st->name);
+            if (err != NULL && err->kind == HN_ERR_RUNTIME) {
+                err->kind = HN_ERR_CONFIG; /* nothing ran: the study file asks the impossible */
+            }
+            return -1;
+        }
+        st->optimizer->optimizer->destroy(ctx);
     }
     return 0;
 }
@@ -808,6 +996,7 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
     }
     s->file = strdup(path);
     s->quiet = opt ? opt->quiet : 0;
+    s->repair_journal = opt ? opt->repair_journal : 0;
     s->root = hn_config_load(path, err);
     if (s->root == NULL) {
         goto fail;
@@ -872,13 +1061,16 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
         load_sources(s, hn_config_get(s->root, "evaluators"), HN_KIND_EVALUATOR, err) != 0) {
         goto fail;
     }
+    if (check_source_names(s, err) != 0) {
+        goto fail;
+    }
     if (s->n_sources == 0) {
         hn_error_config(err, where(s->root, buf, sizeof(buf)),
                         "the study declares no 'evaluators' and no 'oracles': nothing would "
                         "measure the trials");
         goto fail;
     }
-    if (load_problem(s, err) != 0 || load_stages(s, err) != 0) {
+    if (load_problem(s, err) != 0 || load_stages(s, err) != 0 || check_optimizers(s, err) != 0) {
         goto fail;
     }
     const struct hn_config_node *ex = hn_config_get(s->root, "executor");

@@ -26,6 +26,7 @@ struct hn_source {
     char *name;
     const struct hn_plugin *plugin;
     const struct hn_config_node *node;
+    const struct hn_config_node *key_node; /* its name in the study file (for positions) */
     void *ctx;
     const char *const *metrics; /* short names, owned by the plugin */
     int fitted;                 /* learned oracles: fit() has run in this process */
@@ -65,6 +66,7 @@ struct hn_replay {
     long *of;            /* verify trials: the trial re-measured, else -1 */
     json_t *study_event; /* last "study" event */
     long next_id;
+    int lenient; /* skip (and warn about) events that contradict the journal (show, repair) */
 };
 struct hn_study_options {
     const char *const *overrides; /* "dotted.path=value" */
@@ -76,6 +78,8 @@ struct hn_study_options {
      * core otherwise ignores (tools/prepare.h) */
     const char *const *vars;
     size_t n_vars;
+    int repair_journal;           /* quarantine damaged journal lines even when synced events
+                                   * follow them (see core/journal.h) */
 };
 
 struct hn_study {
@@ -95,12 +99,15 @@ struct hn_study {
     const struct hn_plugin *executor;
     const struct hn_config_node *executor_node;
     int quiet;
+    int repair_journal;
 
     /* run state */
     struct hn_journal *journal;
     struct hn_replay r; /* every trial of the study, in id order */
     int eval_threads;   /* threads each evaluation may use: CPUs / in-process workers */
     int worker;         /* 1: this process only served tasks (a worker rank of an executor) */
+    double outputs_at;   /* monotonic time the outputs were last written, 0 never */
+    double outputs_took; /* seconds that write took */
 };
 
 /*

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -49,10 +50,22 @@ static long find_trial(struct hn_trial *const *trials, size_t n, long id)
     return -1;
 }
 
-static int metrics_from_json(struct hn_metrics *out, const json_t *obj, struct hn_error *err)
+/*
+ * Parse {"name": number | {"value": v, "sem": s}, ...} into out, checking every value and
+ * standard error at this boundary (hn_metric_value_ok, hn_metric_sem_ok): nothing unchecked
+ * reaches an optimizer. Returns 0; -1 with err when the shape is wrong or a value or sem is
+ * unacceptable. With drop_bad_sem (replay of journals written before the check), a bad sem is
+ * dropped (unknown) instead and described in *dropped (the caller warns; may stay "").
+ */
+static int metrics_from_json(struct hn_metrics *out, const json_t *obj, int drop_bad_sem,
+                             char *dropped, size_t dropped_size, struct hn_error *err)
 {
     const char *name;
     json_t *v;
+    char why[256];
+    if (!json_is_object(obj)) {
+        return hn_error_set(err, NULL, "the metrics are not a JSON object");
+    }
     json_object_foreach((json_t *)obj, name, v)
     {
         double value = NAN, sem = NAN;
@@ -63,11 +76,28 @@ static int metrics_from_json(struct hn_metrics *out, const json_t *obj, struct h
             if (!json_is_number(jv)) {
                 return hn_error_set(err, NULL, "metric '%s' has no numeric value", name);
             }
+            if (js != NULL && !json_is_number(js) && !json_is_null(js)) {
+                return hn_error_set(err, NULL, "metric '%s': its sem is not a number", name);
+            }
             value = json_number_value(jv);
             sem = json_is_number(js) ? json_number_value(js) : NAN;
         } else {
             return hn_error_set(err, NULL, "metric '%s' is neither a number nor an object",
                                 name);
+        }
+        if (!hn_metric_value_ok(value, why, sizeof(why))) {
+            return hn_error_set(err, NULL, "metric '%s': %s", name, why);
+        }
+        if (!hn_metric_sem_ok(value, sem, why, sizeof(why))) {
+            if (!drop_bad_sem) {
+                return hn_error_set(err, NULL, "metric '%s': %s", name, why);
+            }
+            if (dropped != NULL) {
+                size_t off = strlen(dropped);
+                snprintf(dropped + off, dropped_size - off, "%smetric '%s': %s",
+                         off ? "; " : "", name, why);
+            }
+            sem = NAN;
         }
         if (hn_metrics_put(out, name, value, sem, err) != 0) {
             return -1;
@@ -81,7 +111,6 @@ int hn_replay_event(json_t *ev, long line, void *data, struct hn_error *err)
     struct hn_replay *r = data;
     const char *type = json_string_value(json_object_get(ev, "event"));
     json_t *jid = json_object_get(ev, "trial");
-    (void)line;
     if (strcmp(type, "study") == 0) {
         const char *format = json_string_value(json_object_get(ev, "format"));
         json_int_t version = json_integer_value(json_object_get(ev, "version"));
@@ -104,6 +133,11 @@ int hn_replay_event(json_t *ev, long line, void *data, struct hn_error *err)
     long id = (long)json_integer_value(jid);
     if (strcmp(type, "started") == 0) {
         if (find_trial(r->trials, r->n, id) >= 0) {
+            if (r->lenient) {
+                hn_log(HN_LOG_WARNING, "journal line %ld: trial %ld is started twice; the "
+                       "second start is ignored", line, id);
+                return 0;
+            }
             return hn_error_set(err, NULL, "trial %ld is started twice", id);
         }
         if (r->n == r->cap) {
@@ -154,20 +188,53 @@ int hn_replay_event(json_t *ev, long line, void *data, struct hn_error *err)
     }
     long k = find_trial(r->trials, r->n, id);
     if (k < 0) {
+        if (r->lenient) {
+            hn_log(HN_LOG_WARNING,
+                   "journal line %ld: '%s' event for trial %ld, whose start (with its "
+                   "parameters) is not in the journal; the event is ignored%s",
+                   line, type, id,
+                   strcmp(type, "completed") == 0 ? " and the trial's result is lost" : "");
+            return 0;
+        }
         return hn_error_set(err, NULL, "event '%s' for trial %ld, which never started", type,
                             id);
     }
     struct hn_trial *t = r->trials[k];
     if (strcmp(type, "completed") == 0 || strcmp(type, "failed") == 0) {
         if (t->status != HN_TRIAL_RUNNING) {
+            if (r->lenient) {
+                hn_log(HN_LOG_WARNING, "journal line %ld: trial %ld finishes twice; the "
+                       "second '%s' event is ignored", line, id, type);
+                return 0;
+            }
             return hn_error_set(err, NULL, "trial %ld finishes twice", id);
         }
         t->finished = json_number_value(json_object_get(ev, "time"));
         if (strcmp(type, "completed") == 0) {
+            /* A journal written before values were checked may hold a bad sem (dropped: the
+             * value is still a measurement) or a bad value (the trial counts as failed). Either
+             * way the study stays resumable, and the user is told where. */
+            char dropped[1024] = "";
+            struct hn_error bad;
+            hn_error_clear(&bad);
             t->status = HN_TRIAL_COMPLETE;
-            if (metrics_from_json(&t->metrics, json_object_get(ev, "metrics"), err) != 0) {
-                hn_error_prefix(err, "trial %ld", id);
-                return -1;
+            if (metrics_from_json(&t->metrics, json_object_get(ev, "metrics"), 1, dropped,
+                                  sizeof(dropped), &bad) != 0) {
+                hn_metrics_clear(&t->metrics);
+                t->status = HN_TRIAL_FAILED;
+                t->reason = hn_strdup_printf("replay: unusable metrics (%s)", bad.msg);
+                if (t->reason == NULL) {
+                    return hn_error_set(err, NULL, "out of memory");
+                }
+                hn_log(HN_LOG_WARNING,
+                       "journal line %ld: trial %ld was recorded complete but %s; it is "
+                       "counted as a failed trial and no optimizer sees its values",
+                       line, id, bad.msg);
+            } else if (dropped[0] != '\0') {
+                hn_log(HN_LOG_WARNING,
+                       "journal line %ld: trial %ld: %s; the standard error is dropped "
+                       "(treated as unknown), the value is kept",
+                       line, id, dropped);
             }
         } else {
             t->status = HN_TRIAL_FAILED;
@@ -346,7 +413,35 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
     return 0;
 }
 
-/* Record a finished task in its trial and the journal (fsync'ed before anyone is told). */
+static int write_outputs(struct hn_study *s, struct hn_error *err);
+
+/*
+ * trials.csv, pareto.csv and summary.json follow the trials as they finish (each written
+ * atomically), so a kill mid-stage leaves them current. Only when a write has become slow
+ * (more than half a second: studies with thousands of trials) is the next one skipped while
+ * less than ten times that has passed, which bounds their cost to about a tenth of the run;
+ * every stage end writes them anyway. The journal stays the truth: a failed write is a warning.
+ */
+static void outputs_as_trials_finish(struct hn_study *s)
+{
+    double now = hn_monotonic();
+    if (s->outputs_at > 0 && s->outputs_took > 0.5 && now - s->outputs_at < 10 * s->outputs_took) {
+        return;
+    }
+    struct hn_error e;
+    hn_error_clear(&e);
+    if (write_outputs(s, &e) != 0) {
+        hn_log(HN_LOG_WARNING, "%s", e.msg);
+    }
+    s->outputs_at = hn_monotonic();
+    s->outputs_took = s->outputs_at - now;
+}
+
+/*
+ * Record a finished task in its trial and the journal (fsync'ed before anyone is told).
+ * Returns 0; 1 when the environment failed (the trial is journaled as abandoned, not failed,
+ * and err says why: the study must stop and a later run replaces the trial); -1 with err.
+ */
 static int finish_task(struct hn_study *s, struct hn_task *task, struct hn_trial **out,
                        struct hn_error *err)
 {
@@ -357,32 +452,66 @@ static int finish_task(struct hn_study *s, struct hn_task *task, struct hn_trial
         goto done;
     }
     struct hn_trial *t = s->r.trials[k];
+    if (t->status != HN_TRIAL_RUNNING) {
+        hn_error_set(err, NULL, "executor returned trial %ld twice (a bug in the executor)",
+                     task->trial_id);
+        goto done;
+    }
     t->finished = hn_now();
     json_t *metrics = json_object_get(task->result, "metrics");
     const char *error = json_string_value(json_object_get(task->result, "error"));
+    int environment = json_is_true(json_object_get(task->result, "environment"));
+    struct hn_error bad;
+    hn_error_clear(&bad);
     json_t *ev;
-    if (json_is_object(metrics) && error == NULL) {
+    if (error == NULL && json_is_object(metrics) &&
+        metrics_from_json(&t->metrics, metrics, 0, NULL, 0, &bad) == 0) {
         t->status = HN_TRIAL_COMPLETE;
-        if (metrics_from_json(&t->metrics, metrics, err) != 0) {
+        ev = json_pack("{s:s, s:I, s:O}", "event", "completed", "trial", (json_int_t)t->id,
+                       "metrics", metrics);
+    } else {
+        hn_metrics_clear(&t->metrics);
+        t->status = HN_TRIAL_FAILED;
+        if (error != NULL) {
+            t->reason = strdup(error);
+        } else if (bad.msg[0] != '\0') {
+            t->reason = hn_strdup_printf("unusable result: %s", bad.msg);
+        } else {
+            t->reason = strdup("the executor returned no result");
+        }
+        if (t->reason == NULL) {
+            hn_error_set(err, NULL, "out of memory");
             goto done;
         }
-        ev = json_pack("{s:s, s:I, s:O}", "event", "completed", "trial",
-                       (json_int_t)t->id, "metrics", metrics);
-    } else {
-        t->status = HN_TRIAL_FAILED;
-        t->reason = strdup(error ? error : "the executor returned no result");
+        t->abandoned = environment;
         ev = json_pack("{s:s, s:I, s:s}", "event", "failed", "trial", (json_int_t)t->id,
                        "reason", t->reason);
+        if (environment && ev != NULL) {
+            /* not the candidate's fault: not counted, replaced by a later run */
+            json_object_set_new(ev, "abandoned", json_true());
+            json_object_set_new(ev, "environment", json_true());
+        }
     }
     json_t *worker = json_object_get(task->result, "worker");
-    if (json_is_integer(worker)) {
+    if (json_is_integer(worker) && ev != NULL) {
         json_object_set(ev, "worker", worker); /* which thread or rank ran it */
     }
     if (append_event(s, ev, 1, err) != 0) {
         goto done;
     }
-    log_trial(s, t);
     *out = t;
+    if (environment) {
+        hn_log(HN_LOG_ERROR, "[%s] trial %ld: the environment failed: %s", t->stage, t->id,
+               t->reason);
+        hn_error_env(err, NULL,
+                     "trial %ld: %s; the study stops (the trial is not counted as failed): fix "
+                     "the environment, then run the same command again to resume",
+                     t->id, t->reason);
+        rc = 1;
+        goto done;
+    }
+    log_trial(s, t);
+    outputs_as_trials_finish(s);
     rc = 0;
 done:
     json_decref(task->request);
@@ -416,10 +545,24 @@ static int wait_one(struct hn_study *s, void *ex, const struct hn_plugin *opt, v
         return -1;
     }
     struct hn_trial *t = NULL;
-    if (finish_task(s, task, &t, err) != 0) {
-        return -1;
+    int rc = finish_task(s, task, &t, err);
+    if (rc != 0) {
+        return rc; /* 1: the environment failed (err set), the trial is abandoned */
     }
     return opt ? tell(opt, opt_ctx, t, err) : 0;
+}
+
+/*
+ * After wait_one() returned 1 (the environment failed): keep the first such error in *first
+ * and report later ones; the caller stops submitting and drains the trials still running, so
+ * that every measurement already made is journaled before the study stops.
+ */
+static void environment_failed(struct hn_error *first, int *stopping, const struct hn_error *e)
+{
+    if (!*stopping) {
+        *first = *e;
+        *stopping = 1;
+    }
 }
 
 static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
@@ -451,7 +594,9 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
     }
     size_t done_count = stage_count(s, st->name, NULL, 0);
     size_t target = (size_t)st->trials, pending = 0, next_point = 0;
-    int exhausted = 0;
+    int exhausted = 0, env_stop = 0;
+    struct hn_error env_err;
+    hn_error_clear(&env_err);
     if (done_count >= target) {
         hn_log(HN_LOG_INFO, "[%s] already complete (%zu trials)", st->name, done_count);
     } else if (done_count > 0) {
@@ -464,7 +609,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
         size_t n = want < free_slots ? want : free_slots;
         /* the stage's points first: each one not yet measured in this stage (abandoned
          * trials do not count, so a resumed stage measures it again) */
-        while (n > 0 && !interrupted && next_point < st->n_points) {
+        while (n > 0 && !interrupted && !env_stop && next_point < st->n_points) {
             const double *xp = st->points + next_point * params->n;
             next_point++;
             int seen = 0;
@@ -482,7 +627,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
             pending++;
             n--;
         }
-        if (n > 0 && !exhausted && !interrupted) {
+        if (n > 0 && !exhausted && !interrupted && !env_stop) {
             struct hn_history h = history_of(s);
             hn_error_clear(err);
             int k = st->optimizer->optimizer->ask(opt, &h, n, x, err);
@@ -524,11 +669,20 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
         if (pending == 0) {
             break;
         }
-        if (wait_one(s, ex, st->optimizer, opt, err) != 0) {
+        int w = wait_one(s, ex, st->optimizer, opt, err);
+        if (w < 0) {
             goto done;
         }
         pending--;
+        if (w > 0) {
+            environment_failed(&env_err, &env_stop, err);
+            continue;
+        }
         done_count++;
+    }
+    if (env_stop) {
+        *err = env_err;
+        goto done;
     }
     if (interrupted) {
         hn_error_set(err, NULL,
@@ -547,7 +701,21 @@ done:
 static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_error *err)
 {
     struct hn_source *src = &s->sources[st->fit];
-    struct hn_history h = history_of(s);
+    /* the trials of the stages before this one: a resumed study fits on the same data, not
+     * also on what later stages (a verify stage, say) measured */
+    struct hn_trial **before = calloc(s->r.n + 1, sizeof(*before));
+    struct hn_history h = {.n = 0, .trials = before};
+    if (before == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < s->r.n; i++) {
+        for (const struct hn_stage *k = s->stages; k < st; k++) {
+            if (strcmp(s->r.trials[i]->stage, k->name) == 0) {
+                before[h.n++] = s->r.trials[i];
+                break;
+            }
+        }
+    }
     double t0 = hn_monotonic();
     if (src->shared) {
         pthread_mutex_lock(&src->lock);
@@ -556,6 +724,7 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
     if (src->shared) {
         pthread_mutex_unlock(&src->lock);
     }
+    free(before);
     if (fit_rc != 0) {
         hn_error_prefix(err, "stage '%s': oracle '%s' (fit)", st->name, src->name);
         return -1;
@@ -567,6 +736,106 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
                         json_pack("{s:s, s:s, s:s}", "event", "fit", "stage", st->name, "oracle",
                                   src->name),
                         1, err);
+}
+
+/* CSV field: s quoted when it holds a comma, quote or newline. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\n\r") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') {
+            fputc('"', f);
+        }
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Predicted vs re-measured, per verify trial and metric: the verify trial's metric <src>.<m>
+ * against the re-measured trial's <model>.<m> where <model> is a fitted (learned) oracle.
+ * Written to <output>/<stage>-verify.csv; the log sums it up and warns about every
+ * re-measurement outside the model's 95 % interval. */
+static int verify_report(struct hn_study *s, const struct hn_stage *st, struct hn_error *err)
+{
+    char *buf = NULL, name[512];
+    size_t len = 0, rows = 0, outside = 0;
+    double abs_err = 0.0;
+    FILE *f = open_memstream(&buf, &len);
+    if (f == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    fputs("trial,of,measured_metric,predicted_metric,measured,predicted,predicted_sem,error,"
+          "inside95\n",
+          f);
+    for (size_t i = 0; i < s->r.n; i++) {
+        const struct hn_trial *t = s->r.trials[i];
+        long of = s->r.of[i];
+        if (strcmp(t->stage, st->name) != 0 || t->status != HN_TRIAL_COMPLETE || of < 0 ||
+            (size_t)of >= s->r.n) {
+            continue;
+        }
+        const struct hn_trial *o = s->r.trials[of];
+        for (size_t a = 0; a < t->metrics.n; a++) {
+            const struct hn_metric *mv = &t->metrics.m[a];
+            const char *ms = strchr(mv->name, '.');
+            for (size_t b = 0; ms != NULL && b < o->metrics.n; b++) {
+                const struct hn_metric *pv = &o->metrics.m[b];
+                const char *ps = strchr(pv->name, '.');
+                if (ps == NULL || strcmp(ps, ms) != 0) {
+                    continue;
+                }
+                long src = -1;
+                for (size_t k = 0; k < s->n_sources; k++) {
+                    size_t nl = strlen(s->sources[k].name);
+                    if ((size_t)(ps - pv->name) == nl &&
+                        strncmp(pv->name, s->sources[k].name, nl) == 0) {
+                        src = (long)k;
+                    }
+                }
+                if (src < 0 || s->sources[src].plugin->kind != HN_KIND_ORACLE ||
+                    s->sources[src].plugin->oracle->fit == NULL || !(pv->value != 0)) {
+                    continue;
+                }
+                double e = (mv->value - pv->value) / pv->value;
+                int inside = isfinite(pv->sem) && fabs(mv->value - pv->value) <= 1.96 * pv->sem;
+                fprintf(f, "%ld,%ld,", t->id, of);
+                csv_field(f, mv->name);
+                fputc(',', f);
+                csv_field(f, pv->name);
+                fprintf(f, ",%.17g,%.17g,%.17g,%.6f,%d\n", mv->value, pv->value, pv->sem, e,
+                        inside);
+                rows++;
+                abs_err += fabs(e);
+                if (!inside) {
+                    outside++;
+                    hn_log(HN_LOG_WARNING,
+                           "[%s] trial %ld (re-measuring %ld): %s = %.4g, but %s predicted "
+                           "%.4g +- %.2g (%+.1f %%): outside the model's 95 %% interval",
+                           st->name, t->id, of, mv->name, mv->value, pv->name, pv->value,
+                           1.96 * pv->sem, 100 * e);
+                }
+            }
+        }
+    }
+    fclose(f);
+    int rc = 0;
+    if (rows > 0) {
+        snprintf(name, sizeof(name), "%s-verify.csv", st->name);
+        char *path = hn_path_join(s->output, name);
+        rc = path == NULL ? hn_error_set(err, NULL, "out of memory")
+                          : hn_write_file_atomic(path, buf, len, err);
+        free(path);
+        hn_log(rows > 0 && outside > 0 ? HN_LOG_WARNING : HN_LOG_INFO,
+               "[%s] predicted vs re-measured: %zu comparisons, mean absolute error %.1f %%, "
+               "%zu outside the model's 95 %% interval (%s)",
+               st->name, rows, 100 * abs_err / (double)rows, outside, name);
+    }
+    free(buf);
+    return rc;
 }
 
 /* Re-measure the Pareto set of the earlier search stages with this stage's sources. */
@@ -606,7 +875,10 @@ static int run_verify(struct hn_study *s, size_t stage_index, void *ex, struct h
         total += in_set[c] != 0;
     }
     hn_log(HN_LOG_INFO, "[%s] re-measuring %zu Pareto-optimal trials", st->name, total);
-    for (size_t c = 0; c < nc && !interrupted; c++) {
+    int env_stop = 0;
+    struct hn_error env_err;
+    hn_error_clear(&env_err);
+    for (size_t c = 0; c < nc && !interrupted && !env_stop; c++) {
         if (!in_set[c] || (cand[c]->id < (long)n && done_of[cand[c]->id])) {
             continue;
         }
@@ -616,19 +888,34 @@ static int run_verify(struct hn_study *s, size_t stage_index, void *ex, struct h
         }
         pending++;
         if (pending >= s->executor->executor->slots(ex)) {
-            if (wait_one(s, ex, NULL, NULL, err) != 0) {
+            int w = wait_one(s, ex, NULL, NULL, err);
+            if (w < 0) {
                 free(cand);
                 goto done;
             }
             pending--;
+            if (w > 0) {
+                environment_failed(&env_err, &env_stop, err);
+            }
         }
     }
     free(cand);
     while (pending > 0) {
-        if (wait_one(s, ex, NULL, NULL, err) != 0) {
+        int w = wait_one(s, ex, NULL, NULL, err);
+        if (w < 0) {
             goto done;
         }
         pending--;
+        if (w > 0) {
+            environment_failed(&env_err, &env_stop, err);
+        }
+    }
+    if (env_stop) {
+        *err = env_err;
+        goto done;
+    }
+    if (!interrupted && verify_report(s, st, err) != 0) {
+        goto done;
     }
     rc = 0;
 done:
@@ -725,6 +1012,10 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
     t->arch = json_incref(json_object_get(task->request, "arch"));
     snprintf(work, sizeof(work), "%s/trials/%ld", s->output, id);
     if (hn_mkdir_p(work, &e) != 0) {
+        /* disk or inodes full, permissions: no candidate can run here */
+        char why[HN_ERROR_MAX];
+        snprintf(why, sizeof(why), "%s", e.msg);
+        hn_error_env(&e, NULL, "cannot create the trial directory: %s", why);
         goto fail;
     }
     struct hn_eval_request req = {
@@ -778,11 +1069,12 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
             goto fail;
         }
         for (size_t m = 0; m < out.n; m++) {
-            char full[512];
+            char full[512], why[256];
             snprintf(full, sizeof(full), "%s.%s", src->name, out.m[m].name);
-            if (!isfinite(out.m[m].value)) {
-                hn_error_set(&e, NULL, "%s '%s': metric '%s' is not finite (%g)",
-                             hn_kind_name(src->plugin->kind), src->name, full, out.m[m].value);
+            if (!hn_metric_value_ok(out.m[m].value, why, sizeof(why)) ||
+                !hn_metric_sem_ok(out.m[m].value, out.m[m].sem, why, sizeof(why))) {
+                hn_error_set(&e, NULL, "%s '%s': metric '%s': %s",
+                             hn_kind_name(src->plugin->kind), src->name, full, why);
                 goto fail;
             }
             json_t *mv = json_pack("{s:f}", "value", out.m[m].value);
@@ -801,7 +1093,322 @@ fail:
     hn_metrics_clear(&out);
     hn_trial_free(t);
     task->result = json_pack("{s:s, s:i}", "error", e.msg, "worker", worker);
+    if (e.kind == HN_ERR_ENVIRONMENT && task->result != NULL) {
+        /* the runner stops the study instead of counting a failed trial */
+        json_object_set_new(task->result, "environment", json_true());
+    }
     return 0; /* an evaluation failure is a failed trial, not an executor error */
+}
+
+/* ---- what the journal's "study" event records, and the check on resume ---- */
+
+/* A configuration subtree as JSON (scalars as strings), for canonical comparison. */
+static json_t *node_json(const struct hn_config_node *n)
+{
+    if (n == NULL) {
+        return json_null();
+    }
+    switch (n->type) {
+    case HN_NODE_SCALAR:
+        return n->is_null ? json_null() : json_string(n->value);
+    case HN_NODE_SEQUENCE: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n->n; i++) {
+            json_array_append_new(a, node_json(n->items[i]));
+        }
+        return a;
+    }
+    case HN_NODE_MAPPING: {
+        json_t *o = json_object();
+        for (size_t i = 0; i < n->n; i++) {
+            json_object_set_new(o, n->keys[i], node_json(n->items[i]));
+        }
+        return o;
+    }
+    }
+    return json_null();
+}
+
+static char *node_text(const struct hn_config_node *n)
+{
+    json_t *j = node_json(n);
+    char *t = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(j);
+    return t;
+}
+
+/* "x1: float [0, 15] log", "d: choice {64, 96}", "c: categorical {a, b}", "f: bool". */
+static json_t *param_spec(const struct hn_param *p)
+{
+    static const char *const names[] = {"float", "int", "choice", "categorical", "bool"};
+    size_t cap = 128 + 32 * p->n_values, off = 0;
+    for (size_t k = 0; p->labels != NULL && k < p->n_values; k++) {
+        cap += strlen(p->labels[k]);
+    }
+    char *t = malloc(cap + strlen(p->name));
+    if (t == NULL) {
+        return NULL;
+    }
+    cap += strlen(p->name);
+    off += (size_t)snprintf(t, cap, "%s: %s", p->name, names[p->type]);
+    if (p->type == HN_PARAM_FLOAT || p->type == HN_PARAM_INT) {
+        off += (size_t)snprintf(t + off, cap - off, " [%.17g, %.17g]%s", p->lo, p->hi,
+                                p->log_scale ? " log" : "");
+    } else if (p->type != HN_PARAM_BOOL) {
+        for (size_t k = 0; k < p->n_values; k++) {
+            if (p->type == HN_PARAM_CHOICE) {
+                off += (size_t)snprintf(t + off, cap - off, "%s%.17g", k ? ", " : " {",
+                                        p->values[k]);
+            } else {
+                off += (size_t)snprintf(t + off, cap - off, "%s%s", k ? ", " : " {",
+                                        p->labels[k]);
+            }
+        }
+        snprintf(t + off, cap - off, "}");
+    }
+    json_t *j = json_string(t);
+    free(t);
+    return j;
+}
+
+static json_t *space_spec(const struct hn_params *params)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < params->n; i++) {
+        json_array_append_new(a, param_spec(&params->p[i]));
+    }
+    for (size_t c = 0; c < params->n_linear; c++) {
+        char *t = hn_strdup_printf("constraint: %s", params->linear[c].text);
+        json_array_append_new(a, json_string(t ? t : "?"));
+        free(t);
+    }
+    return a;
+}
+
+static json_t *stage_spec(const struct hn_study *s, const struct hn_stage *st)
+{
+    static const char *const kinds[] = {"search", "fit", "verify"};
+    char *opts = NULL;
+    if (st->type == HN_STAGE_SEARCH) {
+        opts = node_text(st->optimizer_node);
+    }
+    size_t cap = 256 + (opts ? strlen(opts) : 0) + strlen(st->name);
+    for (size_t i = 0; i < st->n_run; i++) {
+        cap += strlen(s->sources[st->run[i]].name) + 2;
+    }
+    char *t = malloc(cap);
+    if (t == NULL) {
+        free(opts);
+        return NULL;
+    }
+    size_t off = (size_t)snprintf(t, cap, "%s: %s", st->name, kinds[st->type]);
+    if (st->type == HN_STAGE_SEARCH) {
+        off += (size_t)snprintf(t + off, cap - off, " with %s %s", st->optimizer->name,
+                                opts ? opts : "null");
+    } else if (st->type == HN_STAGE_FIT) {
+        off += (size_t)snprintf(t + off, cap - off, " of %s", s->sources[st->fit].name);
+    }
+    if (st->n_run > 0) {
+        off += (size_t)snprintf(t + off, cap - off, ", runs");
+        for (size_t i = 0; i < st->n_run; i++) {
+            off += (size_t)snprintf(t + off, cap - off, "%s%s", i ? ", " : " ",
+                                    s->sources[st->run[i]].name);
+        }
+    }
+    json_t *j = json_pack("{s:s, s:I}", "spec", t, "trials",
+                          (json_int_t)(st->type == HN_STAGE_SEARCH ? st->trials : 0));
+    free(t);
+    free(opts);
+    return j;
+}
+
+static json_t *sources_spec(const struct hn_study *s)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < s->n_sources; i++) {
+        char *opts = node_text(s->sources[i].node);
+        json_object_set_new(o, s->sources[i].name,
+                            json_pack("{s:s, s:s}", "plugin", s->sources[i].plugin->name,
+                                      "options", opts ? opts : "null"));
+        free(opts);
+    }
+    return o;
+}
+
+static json_t *study_event(const struct hn_study *s)
+{
+    json_t *names = json_array(), *stages = json_array();
+    for (size_t i = 0; i < s->space.params->n; i++) {
+        json_array_append_new(names, json_string(s->space.params->p[i].name));
+    }
+    for (size_t i = 0; i < s->n_stages; i++) {
+        json_array_append_new(stages, stage_spec(s, &s->stages[i]));
+    }
+    return json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "event", "study",
+                     "format", HN_JOURNAL_FORMAT, "version", HN_JOURNAL_VERSION, "name", s->name,
+                     "seed", (json_int_t)s->seed, "file", s->file, "params", names, "problem",
+                     hn_problem_to_json(&s->problem), "space", space_spec(s->space.params),
+                     "stages", stages, "sources", sources_spec(s));
+}
+
+struct diff {
+    char text[HN_ERROR_MAX];
+    size_t n;
+};
+
+static void differ(struct diff *d, const char *fmt, ...) HN_PRINTF(2, 3);
+static void differ(struct diff *d, const char *fmt, ...)
+{
+    size_t off = strlen(d->text);
+    if (off + 8 >= sizeof(d->text)) {
+        return;
+    }
+    if (d->n++ > 0) {
+        off += (size_t)snprintf(d->text + off, sizeof(d->text) - off, "; ");
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->text + off, sizeof(d->text) - off, fmt, ap);
+    va_end(ap);
+}
+
+/* "quality.val_loss minimize" (+ " ref 3") of an objective in a problem's JSON. */
+static void objective_text(const json_t *o, char *buf, size_t size)
+{
+    json_t *ref = json_object_get(o, "ref");
+    int len = snprintf(buf, size, "%s %s", json_string_value(json_object_get(o, "metric")),
+                       json_string_value(json_object_get(o, "goal")));
+    if (json_is_number(ref) && len > 0 && (size_t)len < size) {
+        snprintf(buf + len, size - (size_t)len, " ref %.17g", json_number_value(ref));
+    }
+}
+
+static void constraint_text(const json_t *c, char *buf, size_t size)
+{
+    json_t *lo = json_object_get(c, "min"), *hi = json_object_get(c, "max");
+    int len = snprintf(buf, size, "%s", json_string_value(json_object_get(c, "metric")));
+    if (json_is_number(lo) && len > 0 && (size_t)len < size) {
+        len += snprintf(buf + len, size - (size_t)len, " min %.17g", json_number_value(lo));
+    }
+    if (json_is_number(hi) && len > 0 && (size_t)len < size) {
+        snprintf(buf + len, size - (size_t)len, " max %.17g", json_number_value(hi));
+    }
+}
+
+/* Compare two arrays element-wise with a text function; what is one element called. */
+static void diff_list(struct diff *d, const char *what, const json_t *was, const json_t *now,
+                      void (*text)(const json_t *, char *, size_t))
+{
+    size_t nw = json_array_size(was), nn = json_array_size(now);
+    for (size_t i = 0; i < nw || i < nn; i++) {
+        char a[512] = "", b[512] = "";
+        if (i < nw) {
+            text(json_array_get(was, i), a, sizeof(a));
+        }
+        if (i < nn) {
+            text(json_array_get(now, i), b, sizeof(b));
+        }
+        if (i >= nn) {
+            differ(d, "%s %zu (%s) was removed", what, i + 1, a);
+        } else if (i >= nw) {
+            differ(d, "%s %zu (%s) is new", what, i + 1, b);
+        } else if (strcmp(a, b) != 0) {
+            differ(d, "%s %zu changed from %s to %s", what, i + 1, a, b);
+        }
+    }
+}
+
+static void string_text(const json_t *v, char *buf, size_t size)
+{
+    snprintf(buf, size, "'%s'", json_is_string(v) ? json_string_value(v) : "?");
+}
+
+/*
+ * Refuse to resume when the study file no longer describes the journal's study (finding 7 of
+ * issue #8): name, seed, objectives, constraints, the space, and the stages must be the same.
+ * Safe by design (docs/reliability.md): more trials in the last recorded stage, new stages
+ * after it, another executor or output. Changed options of an oracle or evaluator are warned.
+ * Journals written before a field was recorded are compared on what they hold.
+ */
+static int check_resume(const struct hn_study *s, const json_t *was, const json_t *now,
+                        struct hn_error *err)
+{
+    struct diff d;
+    memset(&d, 0, sizeof(d));
+    const char *wname = json_string_value(json_object_get(was, "name"));
+    if (wname != NULL && strcmp(wname, s->name) != 0) {
+        differ(&d, "the study name changed from '%s' to '%s'", wname, s->name);
+    }
+    json_t *wseed = json_object_get(was, "seed");
+    if (json_is_integer(wseed) && (uint64_t)json_integer_value(wseed) != s->seed) {
+        differ(&d, "the seed changed from %lld to %llu", (long long)json_integer_value(wseed),
+               (unsigned long long)s->seed);
+    }
+    json_t *wp = json_object_get(was, "problem"), *np = json_object_get(now, "problem");
+    diff_list(&d, "objective", json_object_get(wp, "objectives"),
+              json_object_get(np, "objectives"), objective_text);
+    diff_list(&d, "constraint", json_object_get(wp, "constraints"),
+              json_object_get(np, "constraints"), constraint_text);
+    if (json_object_get(was, "space") != NULL) {
+        diff_list(&d, "parameter", json_object_get(was, "space"), json_object_get(now, "space"),
+                  string_text);
+    } else {
+        diff_list(&d, "parameter", json_object_get(was, "params"),
+                  json_object_get(now, "params"), string_text);
+    }
+    json_t *ws = json_object_get(was, "stages"), *ns = json_object_get(now, "stages");
+    size_t nw = json_array_size(ws);
+    for (size_t i = 0; i < nw; i++) {
+        json_t *a = json_array_get(ws, i), *b = json_array_get(ns, i);
+        const char *sa = json_string_value(json_object_get(a, "spec"));
+        json_int_t ta = json_integer_value(json_object_get(a, "trials"));
+        if (b == NULL) {
+            differ(&d, "stage %zu (%s) was removed", i + 1, sa ? sa : "?");
+            continue;
+        }
+        const char *sb = json_string_value(json_object_get(b, "spec"));
+        json_int_t tb = json_integer_value(json_object_get(b, "trials"));
+        if (sa == NULL || sb == NULL || strcmp(sa, sb) != 0) {
+            differ(&d, "stage %zu changed from '%s' to '%s'", i + 1, sa ? sa : "?",
+                   sb ? sb : "?");
+        } else if (ta != tb && !(i == nw - 1 && tb > ta)) {
+            differ(&d, "stage %zu (%s) trials changed from %lld to %lld (only the last stage "
+                       "may grow)",
+                   i + 1, sa, (long long)ta, (long long)tb);
+        }
+    }
+    if (d.n > 0) {
+        return hn_error_config(err, s->output,
+                               "the study file %s no longer describes the study in this "
+                               "directory: %s. Resuming would mix incompatible trials: revert "
+                               "the study file, or use a new --output",
+                               s->file, d.text);
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(json_object_get(was, "sources"), name, v)
+    {
+        json_t *b = json_object_get(json_object_get(now, "sources"), name);
+        const char *pa = json_string_value(json_object_get(v, "plugin"));
+        const char *pb = json_string_value(json_object_get(b, "plugin"));
+        const char *oa = json_string_value(json_object_get(v, "options"));
+        const char *ob = json_string_value(json_object_get(b, "options"));
+        if (b == NULL || pa == NULL || pb == NULL || strcmp(pa, pb) != 0) {
+            return hn_error_config(err, s->output,
+                                   "the study file %s no longer describes the study in this "
+                                   "directory: source '%s' (plugin %s) %s. Revert the study "
+                                   "file, or use a new --output",
+                                   s->file, name, pa ? pa : "?",
+                                   b == NULL ? "was removed" : "changed its plugin");
+        }
+        if (oa != NULL && ob != NULL && strcmp(oa, ob) != 0) {
+            hn_log(HN_LOG_WARNING,
+                   "the options of '%s' changed since the journal's last run (%s -> %s); the "
+                   "study resumes, and new measurements may not be comparable with old ones",
+                   name, oa, ob);
+        }
+    }
+    return 0;
 }
 
 static int write_outputs(struct hn_study *s, struct hn_error *err)
@@ -813,6 +1420,7 @@ static int write_outputs(struct hn_study *s, struct hn_error *err)
 int hn_study_run(struct hn_study *s, struct hn_error *err)
 {
     void *ex = NULL;
+    json_t *sev = NULL;
     int rc = -1;
     s->r.params = s->space.params;
     /* the executor first: in a worker process of a multi-process executor (MPI ranks) it
@@ -858,8 +1466,18 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
         hn_log(HN_LOG_INFO, "executor '%s': %zu trials at once, %d threads each",
                s->executor->name, workers, s->eval_threads);
     }
-    s->journal = hn_journal_open(s->output, hn_replay_event, &s->r, err);
+    s->r.lenient = s->repair_journal;
+    s->journal = hn_journal_open_repair(s->output, hn_replay_event, &s->r, s->repair_journal, err);
     if (s->journal == NULL) {
+        goto done;
+    }
+    /* before anything is appended: a study file that no longer fits the journal is refused */
+    sev = study_event(s);
+    if (sev == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    if (s->r.study_event != NULL && check_resume(s, s->r.study_event, sev, err) != 0) {
         goto done;
     }
     /* Trials that were running when the previous process ended are abandoned. */
@@ -890,18 +1508,11 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
         hn_log(HN_LOG_INFO, "resuming study '%s' in %s: %zu trials in the journal, %zu complete",
                s->name, s->output, s->r.n, completed);
     }
-    json_t *names = json_array();
-    for (size_t i = 0; i < s->space.params->n; i++) {
-        json_array_append_new(names, json_string(s->space.params->p[i].name));
-    }
-    if (append_event(s,
-                     json_pack("{s:s, s:s, s:i, s:s, s:I, s:s, s:o, s:o}", "event", "study",
-                               "format", HN_JOURNAL_FORMAT, "version", HN_JOURNAL_VERSION, "name",
-                               s->name, "seed", (json_int_t)s->seed, "file", s->file, "params",
-                               names, "problem", hn_problem_to_json(&s->problem)),
-                     1, err) != 0) {
+    if (append_event(s, sev, 1, err) != 0) {
+        sev = NULL;
         goto done;
     }
+    sev = NULL;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -940,6 +1551,7 @@ done:
     if (ex != NULL) {
         s->executor->executor->destroy(ex); /* joins the workers before their instances go */
     }
+    json_decref(sev);
     release_workers(s);
     hn_journal_close(s->journal);
     s->journal = NULL;

@@ -2,10 +2,46 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hilnas/trial.h"
+
+int hn_metric_value_ok(double value, char *why, size_t size)
+{
+    if (isnan(value) || isinf(value)) {
+        snprintf(why, size, "value is %s", isnan(value) ? "NaN" : "infinite");
+        return 0;
+    }
+    if (fabs(value) > HN_METRIC_MAX_ABS) {
+        snprintf(why, size, "value %g is absurd (|value| > %g)", value, HN_METRIC_MAX_ABS);
+        return 0;
+    }
+    return 1;
+}
+
+int hn_metric_sem_ok(double value, double sem, char *why, size_t size)
+{
+    if (isnan(sem)) {
+        return 1; /* unknown */
+    }
+    if (isinf(sem)) {
+        snprintf(why, size, "standard error is infinite");
+        return 0;
+    }
+    if (sem < 0) {
+        snprintf(why, size, "standard error %g is negative", sem);
+        return 0;
+    }
+    if (sem > HN_METRIC_MAX_SEM_RATIO * (fabs(value) + 1)) {
+        snprintf(why, size,
+                 "standard error %g is absurd for the value %g (more than %g times |value| + 1)",
+                 sem, value, HN_METRIC_MAX_SEM_RATIO);
+        return 0;
+    }
+    return 1;
+}
 
 int hn_metrics_put(struct hn_metrics *metrics, const char *name, double value, double sem,
                    struct hn_error *err)

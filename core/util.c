@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,70 @@
 #include <unistd.h>
 
 #include "core/util.h"
+
+char *hn_strdup_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (len < 0) {
+        return NULL;
+    }
+    char *s = malloc((size_t)len + 1);
+    if (s != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(s, (size_t)len + 1, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+struct dup_entry {
+    const char *name;
+    size_t index;
+};
+
+static int dup_cmp(const void *a, const void *b)
+{
+    const struct dup_entry *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c != 0) {
+        return c;
+    }
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+long hn_find_duplicate(const char *const *names, size_t n, long *first)
+{
+    *first = -1;
+    if (n < 2) {
+        return -1;
+    }
+    struct dup_entry *e = malloc(n * sizeof(*e));
+    if (e == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        e[i].name = names[i];
+        e[i].index = i;
+    }
+    qsort(e, n, sizeof(*e), dup_cmp);
+    long second = -1;
+    for (size_t k = 0; k + 1 < n;) {
+        size_t run = k;
+        while (run + 1 < n && strcmp(e[run + 1].name, e[k].name) == 0) {
+            run++;
+        }
+        if (run > k && (second < 0 || (long)e[k + 1].index < second)) {
+            second = (long)e[k + 1].index;
+            *first = (long)e[k].index;
+        }
+        k = run + 1;
+    }
+    free(e);
+    return second;
+}
 
 double hn_now(void)
 {

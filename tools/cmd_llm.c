@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -98,9 +99,14 @@ static int parse_value(const struct setting *s, const char *text, struct pretrai
     switch (s->type) {
     case S_INT:
     case S_LONG: {
+        errno = 0;
         long v = strtol(text, &end, 10);
         if (end == text || *end != '\0') {
             return hn_error_config(err, where, "'%s' needs an integer, got '%s'", s->name, text);
+        }
+        if (errno == ERANGE || (s->type == S_INT && (v < INT_MIN || v > INT_MAX))) {
+            return hn_error_config(err, where, "'%s': %s is out of range (%s)", s->name, text,
+                                   s->type == S_INT ? "a 32-bit integer" : "a 64-bit integer");
         }
         if (s->type == S_INT) {
             *(int *)field = (int)v;
@@ -311,14 +317,16 @@ fail:
 /* ---------------------------------------------------------------------------------------------
  * eval */
 
-/* A --NAME VALUE flag of eval and generate: an integer (long) or a number (double) >= min, or a
- * string. */
+/* A --NAME VALUE flag of eval and generate: an integer (long) or a number (double) in
+ * [min, max], or a string. max 0 means INT_MAX for integers (most are handed on as int) and no
+ * bound for numbers; out-of-range values are refused, never truncated. */
 enum flag_type { F_INT, F_NUM, F_STR };
 struct flag {
     const char *name;
     enum flag_type type;
     double min;
     void *dest;
+    long max;
 };
 
 /*
@@ -361,17 +369,24 @@ static int parse_checkpoint_args(int argc, char **argv, const struct flag *flags
         }
         char *end = NULL;
         errno = 0;
-        double v = f->type == F_INT ? (double)strtol(optarg, &end, 10) : strtod(optarg, &end);
-        if (end == optarg || *end != '\0' || errno != 0 || !(v >= f->min)) {
-            return hn_cli_usage_error(cmd, "--%s needs %s >= %g, got '%s'", f->name,
-                                      f->type == F_INT ? "an integer" : "a number", f->min,
-                                      optarg);
-        }
         if (f->type == F_INT) {
+            long max = f->max != 0 ? f->max : INT_MAX;
+            long long v = strtoll(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || errno != 0 || v < (long long)f->min ||
+                v > max) {
+                return hn_cli_usage_error(cmd, "--%s needs an integer in %.0f..%ld, got '%s'",
+                                          f->name, f->min, max, optarg);
+            }
             *(long *)f->dest = (long)v;
-        } else {
-            *(double *)f->dest = v;
+            continue;
         }
+        double v = strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || errno != 0 || !(v >= f->min) || !isfinite(v) ||
+            (f->max != 0 && v > (double)f->max)) {
+            return hn_cli_usage_error(cmd, "--%s needs a finite number >= %g, got '%s'", f->name,
+                                      f->min, optarg);
+        }
+        *(double *)f->dest = v;
     }
     if (optind != argc - 1) {
         return hn_cli_usage_error(cmd, optind >= argc ? "missing CHECKPOINT directory"
@@ -385,9 +400,9 @@ int hn_cmd_eval(int argc, char **argv)
     const char *cmd = argv[0], *data = NULL, *dtype_name = "f32";
     long seq = 0, batches = 0, batch = 8, threads = 0;
     const struct flag flags[] = {
-        {"data", F_STR, 0, &data},     {"seq", F_INT, 1, &seq},
-        {"batches", F_INT, 1, &batches}, {"batch", F_INT, 1, &batch},
-        {"threads", F_INT, 1, &threads}, {"dtype", F_STR, 0, &dtype_name},
+        {"data", F_STR, 0, &data, 0},     {"seq", F_INT, 1, &seq, 0},
+        {"batches", F_INT, 1, &batches, LONG_MAX}, {"batch", F_INT, 1, &batch, 0},
+        {"threads", F_INT, 1, &threads, 0}, {"dtype", F_STR, 0, &dtype_name, 0},
     };
     int code = parse_checkpoint_args(
         argc, argv, flags, sizeof(flags) / sizeof(flags[0]),
@@ -425,6 +440,19 @@ int hn_cmd_eval(int argc, char **argv)
                             &err) != 0) {
         fprintf(stderr, "hilnas: eval: %s\n", err.msg);
         rc = hn_error_exit_code(&err);
+    } else if (!isfinite(loss)) {
+        /* the JSON still comes, with the reason: NaN has no JSON spelling */
+        json_t *out = json_pack("{s:n, s:s, s:I, s:i, s:i, s:s}", "loss", "error",
+                                "the loss is not finite (NaN or infinite): the checkpoint's "
+                                "weights hold non-finite values or overflow; retrain or restore "
+                                "it",
+                                "tokens", (json_int_t)tokens, "seq", (int)seq, "batch",
+                                (int)batch, "dtype", hn_dtype_name(dtype));
+        json_dumpf(out, stdout, 0);
+        fputc('\n', stdout);
+        json_decref(out);
+        fprintf(stderr, "hilnas: eval: %s: the loss is not finite (%g)\n", argv[optind], loss);
+        rc = HN_EXIT_FAILURE;
     } else {
         json_t *out = json_pack("{s:f, s:I, s:I, s:f, s:f, s:i, s:i, s:s}", "loss", loss,
                                 "tokens", (json_int_t)tokens, "windows",
@@ -449,10 +477,10 @@ int hn_cmd_generate(int argc, char **argv)
     long n_tokens = 128, top_k = 0, seed = 1, threads = 0;
     double temperature = 0.8;
     const struct flag flags[] = {
-        {"prompt", F_STR, 0, &prompt},      {"tokens", F_INT, 0, &n_tokens},
-        {"temperature", F_NUM, 0, &temperature}, {"top-k", F_INT, 0, &top_k},
-        {"seed", F_INT, 0, &seed},          {"threads", F_INT, 1, &threads},
-        {"dtype", F_STR, 0, &dtype_name},
+        {"prompt", F_STR, 0, &prompt, 0},      {"tokens", F_INT, 0, &n_tokens, 0},
+        {"temperature", F_NUM, 0, &temperature, 0}, {"top-k", F_INT, 0, &top_k, 0},
+        {"seed", F_INT, 0, &seed, LONG_MAX},          {"threads", F_INT, 1, &threads, 0},
+        {"dtype", F_STR, 0, &dtype_name, 0},
     };
     int code = parse_checkpoint_args(
         argc, argv, flags, sizeof(flags) / sizeof(flags[0]),

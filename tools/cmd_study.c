@@ -22,6 +22,7 @@ struct study_args {
     size_t n_overrides;
     const char *output;
     int quiet;
+    int repair_journal;
 };
 
 static void study_usage(const char *cmd, FILE *out)
@@ -42,6 +43,10 @@ static void study_usage(const char *cmd, FILE *out)
                  "                        --set stages.0.trials=20\n"
                  "  --output DIR          write the study to DIR (overrides study.output)\n"
                  "  --quiet               no per-trial progress lines\n"
+                 "  --repair-journal      (run) move damaged journal lines to journal.damaged "
+                 "even when\n"
+                 "                        recorded events follow them, and resume with what is "
+                 "readable\n"
                  "  --help, --version\n\n"
                  "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n");
 }
@@ -52,6 +57,7 @@ static int parse_study_args(int argc, char **argv, struct study_args *a, int *ex
     static const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},   {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+        {"repair-journal", no_argument, NULL, 'R'},
         {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
@@ -70,6 +76,9 @@ static int parse_study_args(int argc, char **argv, struct study_args *a, int *ex
             break;
         case 'q':
             a->quiet = 1;
+            break;
+        case 'R':
+            a->repair_journal = 1;
             break;
         case 'h':
             study_usage(cmd, stdout);
@@ -125,6 +134,7 @@ static int load(struct study_args *a, const struct hn_prepared *pp, struct hn_st
         .quiet = a->quiet,
         .vars = (const char *const *)pp->vars,
         .n_vars = pp->n,
+        .repair_journal = a->repair_journal,
     };
     *out = hn_study_load(a->file, &opt, err);
     return *out ? 0 : -1;
@@ -414,14 +424,17 @@ int hn_cmd_show(int argc, char **argv)
     struct hn_replay r;
     struct hn_problem problem;
     struct hn_error err;
+    struct hn_journal_status jst;
     int torn = 0, code = 0;
     memset(&r, 0, sizeof(r));
     memset(&problem, 0, sizeof(problem));
     hn_error_clear(&err);
     json_t *summary = NULL;
-    if (hn_journal_read(dir, hn_replay_event, &r, &torn, &err) != 0) {
+    r.lenient = 1; /* show what is readable; damage is warned about with line numbers */
+    if (hn_journal_read_status(dir, hn_replay_event, &r, &jst, &err) != 0) {
         goto fail;
     }
+    torn = jst.torn;
     if (r.study_event == NULL) {
         hn_error_set(&err, dir, "the journal has no study event yet (the study has not started)");
         goto fail;
@@ -435,6 +448,7 @@ int hn_cmd_show(int argc, char **argv)
     }
     json_object_set(summary, "study", json_object_get(r.study_event, "name"));
     json_object_set_new(summary, "journal_torn_last_line", json_boolean(torn));
+    json_object_set_new(summary, "journal_damaged_lines", json_integer(jst.damaged));
     if (json) {
         char *text = json_dumps(summary, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
         printf("%s\n", text);
@@ -484,6 +498,12 @@ int hn_cmd_show(int argc, char **argv)
                 }
                 printf(")\n");
             }
+        }
+        if (jst.damaged > 0) {
+            printf("note: the journal has %ld damaged line%s (first: line %ld), skipped; 'hilnas "
+                   "run' moves them to journal.damaged%s\n",
+                   jst.damaged, jst.damaged == 1 ? "" : "s", jst.first_damaged,
+                   jst.synced_after_damage ? " once asked to (--repair-journal)" : "");
         }
         if (torn) {
             printf("note: the journal's last line is torn (a run stopped mid-write); 'hilnas "

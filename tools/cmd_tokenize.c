@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/util.h"
 #include "hilnas/rng.h"
@@ -141,22 +142,67 @@ static int split_file(struct docs *d, const char *buf, size_t len)
     return add_doc(d, buf + start, len - start);
 }
 
-/* The whole file (malloc'ed, *len bytes), or NULL with errno set. Works on pipes too. */
-static char *read_all(const char *path, size_t *len)
+/* Most text one run reads, all inputs together: memory stays below about 3 bytes per input
+ * byte (the text, then its uint16 tokens), so 256 MiB of text takes under 800 MiB. */
+#define HN_TOKENIZE_MAX_BYTES ((size_t)256 << 20)
+
+/*
+ * The whole input (malloc'ed, *len bytes), or NULL with a reason in why. Regular files and
+ * pipes (FIFOs, /dev/stdin) are read; devices (/dev/zero), sockets and directories are
+ * refused before reading. At most budget bytes are accepted: beyond them the read stops.
+ */
+static char *read_all(const char *path, size_t budget, size_t *len, int *usage, char *why,
+                      size_t why_size)
 {
+    *usage = 1;
     FILE *f = fopen(path, "rbe");
     if (f == NULL) {
+        snprintf(why, why_size, "cannot read: %s", hn_strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        snprintf(why, why_size, "cannot stat: %s", hn_strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        snprintf(why, why_size,
+                 "not a regular file or a pipe (%s); tokenize reads text files",
+                 S_ISDIR(st.st_mode)   ? "a directory"
+                 : S_ISCHR(st.st_mode) ? "a character device"
+                 : S_ISBLK(st.st_mode) ? "a block device"
+                                       : "a socket or other special file");
+        fclose(f);
+        return NULL;
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > budget) {
+        snprintf(why, why_size,
+                 "%lld bytes; tokenize reads at most %zu MiB of text per run (all inputs "
+                 "together): split the corpus and tokenize it in parts",
+                 (long long)st.st_size, HN_TOKENIZE_MAX_BYTES >> 20);
+        fclose(f);
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf != NULL) {
         if (n == cap) {
+            if (cap > budget) {
+                snprintf(why, why_size,
+                         "more than %zu MiB of text in all inputs together; split the corpus "
+                         "and tokenize it in parts",
+                         HN_TOKENIZE_MAX_BYTES >> 20);
+                free(buf);
+                buf = NULL;
+                break;
+            }
             char *bigger = realloc(buf, 2 * cap);
             if (bigger == NULL) {
                 free(buf);
                 buf = NULL;
-                errno = ENOMEM;
+                *usage = 0;
+                snprintf(why, why_size, "out of memory");
                 break;
             }
             buf = bigger;
@@ -166,13 +212,24 @@ static char *read_all(const char *path, size_t *len)
         n += got;
         if (got == 0) {
             if (ferror(f)) {
-                int saved = errno != 0 ? errno : EIO;
+                snprintf(why, why_size, "cannot read: %s", hn_strerror(errno ? errno : EIO));
                 free(buf);
                 buf = NULL;
-                errno = saved;
             }
             break;
         }
+    }
+    if (buf == NULL && why[0] == '\0') {
+        snprintf(why, why_size, "out of memory");
+        *usage = 0;
+    }
+    if (buf != NULL && n > budget) {
+        snprintf(why, why_size,
+                 "more than %zu MiB of text in all inputs together; split the corpus and "
+                 "tokenize it in parts",
+                 HN_TOKENIZE_MAX_BYTES >> 20);
+        free(buf);
+        buf = NULL;
     }
     fclose(f);
     *len = n;
@@ -244,7 +301,7 @@ int hn_cmd_tokenize(int argc, char **argv)
     int code = HN_EXIT_FAILURE;
     struct hn_error err;
     uint16_t *train = NULL, *val = NULL;
-    size_t total = 0;
+    size_t read_total = 0;
     int n_inputs = 0;
     char **inputs = expand_inputs(argv + optind, argc - optind, &n_inputs);
     if (inputs == NULL) {
@@ -253,14 +310,16 @@ int hn_cmd_tokenize(int argc, char **argv)
     }
     for (int i = 0; i < n_inputs; i++) {
         size_t len = 0;
-        errno = 0;
-        char *buf = read_all(inputs[i], &len);
+        int usage = 1;
+        char why[512] = "";
+        char *buf = read_all(inputs[i], HN_TOKENIZE_MAX_BYTES - read_total, &len, &usage, why,
+                             sizeof(why));
         if (buf == NULL) {
-            fprintf(stderr, "hilnas: tokenize: %s: cannot read: %s\n", inputs[i],
-                    hn_strerror(errno));
-            code = errno == ENOMEM ? HN_EXIT_FAILURE : HN_EXIT_USAGE;
+            fprintf(stderr, "hilnas: tokenize: %s: %s\n", inputs[i], why);
+            code = usage ? HN_EXIT_USAGE : HN_EXIT_FAILURE;
             goto done;
         }
+        read_total += len;
         int split = split_file(&d, buf, len);
         free(buf);
         if (split != 0) {
@@ -273,37 +332,55 @@ int hn_cmd_tokenize(int argc, char **argv)
         code = HN_EXIT_USAGE;
         goto done;
     }
-    for (size_t i = 0; i < d.n; i++) {
-        total += d.len[i] + 1;
-    }
-    train = malloc((total + 1) * sizeof(uint16_t));
-    val = malloc((total + 1) * sizeof(uint16_t));
-    if (train == NULL || val == NULL) {
+    /* decide the split first (it depends on (S, i) only), then allocate exactly */
+    unsigned char *to_val = calloc(d.n, 1);
+    size_t nt = 0, nv = 0, dt = 0, dv = 0;
+    if (to_val == NULL) {
         fprintf(stderr, "hilnas: tokenize: out of memory\n");
         goto done;
     }
-    size_t nt = 0, nv = 0, dt = 0, dv = 0;
     for (size_t i = 0; i < d.n; i++) {
         struct hn_rng rng;
         hn_rng_seed(&rng, hn_rng_derive(seed, i));
-        int to_val = hn_rng_uniform(&rng) < frac;
+        to_val[i] = hn_rng_uniform(&rng) < frac;
         if (d.n >= 2 && frac > 0 && i == d.n - 1 && dv == 0) {
-            to_val = 1; /* at least one validation document */
+            to_val[i] = 1; /* at least one validation document */
         }
         if (d.n >= 2 && i == d.n - 1 && dt == 0) {
-            to_val = 0;
+            to_val[i] = 0;
         }
-        uint16_t *dst = to_val ? val + nv : train + nt;
-        hn_bytes_encode((const unsigned char *)d.text[i], d.len[i], dst);
-        dst[d.len[i]] = '\n';
-        if (to_val) {
+        dv += to_val[i];
+        dt += !to_val[i];
+
+    }
+    for (size_t i = 0; i < d.n; i++) {
+        if (to_val[i]) {
             nv += d.len[i] + 1;
-            dv++;
         } else {
             nt += d.len[i] + 1;
-            dt++;
         }
     }
+    train = malloc((nt + 1) * sizeof(uint16_t));
+    val = malloc((nv + 1) * sizeof(uint16_t));
+    if (train == NULL || val == NULL) {
+        free(to_val);
+        fprintf(stderr, "hilnas: tokenize: out of memory\n");
+        goto done;
+    }
+    nt = nv = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        uint16_t *dst = to_val[i] ? val + nv : train + nt;
+        hn_bytes_encode((const unsigned char *)d.text[i], d.len[i], dst);
+        dst[d.len[i]] = '\n';
+        if (to_val[i]) {
+            nv += d.len[i] + 1;
+        } else {
+            nt += d.len[i] + 1;
+        }
+        free(d.text[i]); /* tokens replace the text as they go */
+        d.text[i] = NULL;
+    }
+    free(to_val);
     if (hn_mkdir_p(out, &err) != 0) {
         fprintf(stderr, "hilnas: tokenize: %s\n", err.msg);
         goto done;

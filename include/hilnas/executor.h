@@ -28,7 +28,9 @@ struct hn_task {
      * names], "seed": n}; executors pass it on as it is (the core may add members) */
     json_t *request;
     /* set by execute, owned: {"metrics": {"<source>.<metric>": {"value": v, "sem": s}},
-     * "worker": w} or {"error": "...", "worker": w} */
+     * "worker": w} or {"error": "...", "worker": w}, with "environment": true when the
+     * environment failed (HN_ERR_ENVIRONMENT: the runner stops the study instead of counting a
+     * failed trial). Executors pass it back as it is. */
     json_t *result;
     void *core;      /* runner private */
 };

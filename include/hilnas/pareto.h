@@ -15,6 +15,14 @@
 extern "C" {
 #endif
 
+/*
+ * Most objectives hn_hypervolume() accepts. Exact hypervolume costs grow exponentially with
+ * the number of objectives (WFG is O(n^(m/2)) at worst): beyond this a call would run for
+ * hours on a few hundred points, so it is refused instead, and study summaries report the
+ * hypervolume as not computed.
+ */
+#define HN_HYPERVOLUME_MAX_OBJECTIVES 8
+
 /* Flip signs so every objective is minimized: y[i*m+j] = -y[i*m+j] where maximize[j].
  * Applying it twice restores y. */
 void hn_pareto_orient(double *y, size_t n, size_t m, const int *maximize);
@@ -39,8 +47,9 @@ int hn_pareto_rank(const double *y, size_t n, size_t m, int *rank, struct hn_err
  * m = 2: sort and sweep, O(n log n). m >= 3: WFG (While, Bradstreet, Barone 2012), exact,
  * slicing the last objective and recursing on limit sets; practical for m <= 5 and a few
  * hundred points (bench/bench_hypervolume prints timings). y is borrowed (n x m, row-major),
- * ref has m finite entries. Returns the volume (>= 0), or -1 with err (m = 0, a non-finite
- * reference coordinate, out of memory). Thread safe.
+ * ref has m finite entries. Returns the volume (>= 0), or -1 with err (m = 0, m larger than
+ * HN_HYPERVOLUME_MAX_OBJECTIVES, a non-finite reference coordinate, out of memory). Thread
+ * safe.
  */
 double hn_hypervolume(const double *y, size_t n, size_t m, const double *ref, struct hn_error *err);
 

@@ -56,6 +56,21 @@ struct hn_trial {
     char *reason;      /* failure reason, NULL otherwise */
 };
 
+/*
+ * Limits of a measurement the core accepts (see docs/reliability.md). A value must be finite
+ * and |value| <= HN_METRIC_MAX_ABS (larger magnitudes overflow the squares a surrogate model
+ * takes). A standard error must be unknown (NAN) or finite, >= 0 and
+ * <= HN_METRIC_MAX_SEM_RATIO * (|value| + 1): a standard error a thousand times the value's
+ * magnitude (plus one, for values near zero) is no measurement but a broken reply.
+ */
+#define HN_METRIC_MAX_ABS 1e100
+#define HN_METRIC_MAX_SEM_RATIO 1e3
+
+/* 1 if value is an acceptable metric value (see above), else 0 with a short reason in why. */
+int hn_metric_value_ok(double value, char *why, size_t size);
+/* 1 if sem is an acceptable standard error for value (NAN = unknown is), else 0 and why. */
+int hn_metric_sem_ok(double value, double sem, char *why, size_t size);
+
 /* Set (or replace) metric name. Returns 0, or -1 with err (out of memory, bad name). */
 int hn_metrics_put(struct hn_metrics *metrics, const char *name, double value, double sem,
                    struct hn_error *err);

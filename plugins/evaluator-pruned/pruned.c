@@ -598,6 +598,9 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         p->backbone = hn_llm_load(dir, err);
         if (p->backbone == NULL || p->backbone_dir == NULL) {
             hn_error_prefix(err, "backbone");
+            if (err != NULL) {
+                err->kind = HN_ERR_ENVIRONMENT; /* not the candidate's fault: stop the study */
+            }
             return -1;
         }
     }
@@ -609,6 +612,9 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         if (hn_tokens_check_vocab(p->train, p->n_train, c.vocab_size, "train.bin", err) != 0 ||
             hn_tokens_check_vocab(p->val, p->n_val, c.vocab_size, "val.bin", err) != 0) {
             hn_error_prefix(err, "%s (the backbone's vocabulary)", p->data);
+            if (err != NULL) {
+                err->kind = HN_ERR_ENVIRONMENT; /* the data do not fit the backbone */
+            }
             return -1;
         }
         p->checked_vocab = c.vocab_size;

@@ -11,7 +11,8 @@ check_LTLIBRARIES += tests/plugins-test/evaluator-failctor.la \
 	tests/plugins-test/optimizer-smalldesc.la \
 	tests/plugins-test/optimizer-newer.la \
 	tests/plugins-test/executor-oldtable.la \
-	tests/plugins-test/evaluator-sleepy.la
+	tests/plugins-test/evaluator-sleepy.la \
+	tests/plugins-test/evaluator-faulty.la
 tests_plugins_test_evaluator_failctor_la_SOURCES = tests/plugins-test/bad.c
 tests_plugins_test_evaluator_failctor_la_CPPFLAGS = $(AM_CPPFLAGS) -DHN_BAD_FAILCTOR
 tests_plugins_test_evaluator_failctor_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
@@ -42,6 +43,9 @@ tests_plugins_test_executor_oldtable_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
 tests_plugins_test_evaluator_sleepy_la_SOURCES = tests/plugins-test/sleepy.c
 tests_plugins_test_evaluator_sleepy_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
 tests_plugins_test_evaluator_sleepy_la_LIBADD = $(HN_CORE_LIBS)
+tests_plugins_test_evaluator_faulty_la_SOURCES = tests/plugins-test/faulty.c
+tests_plugins_test_evaluator_faulty_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
+tests_plugins_test_evaluator_faulty_la_LIBADD = $(HN_CORE_LIBS)
 
 check_PROGRAMS += tests/core/test_journal
 TESTS += tests/core/test_journal
@@ -73,3 +77,10 @@ if HN_MPIRUN
 # the mpi executor's tests start real jobs with mpirun on this machine
 tests_core_test_executors_CPPFLAGS += -DHN_TEST_MPIRUN='"$(MPIRUN)"'
 endif
+
+# reliability: hostile inputs, bad measurements, environment failures, damaged journals
+check_PROGRAMS += tests/core/test_reliability
+TESTS += tests/core/test_reliability
+tests_core_test_reliability_SOURCES = tests/core/test_reliability.c tests/core/testutil.c
+tests_core_test_reliability_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_reliability_LDADD = $(HN_TEST_LIBS)

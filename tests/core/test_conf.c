@@ -779,7 +779,14 @@ Test(conf_set, refused_overrides)
     } rows[] = {
         {"noequals", "<command line>: --set 'noequals': expected KEY.PATH=VALUE"},
         {"=3", "expected KEY.PATH=VALUE"},
-        {"..=3", "empty key path"},
+        {"..=3", "malformed key path at character 1 (a key is missing here)"},
+        {"stages[0.trials=3", "malformed key path at character 7 ('[' needs an index or key "
+                              "and a closing ']')"},
+        {"stages]0.trials=3", "at character 7 (']' without '[')"},
+        {"stages[0]trials=3", "at character 10 (expected '.' or '[' after ']')"},
+        {"stages[].trials=3", "at character 7 ('[' needs"},
+        {"stages.0.=3", "at character 10 (the path ends without a key)"},
+        {"study..seed=3", "at character 7 (a key is missing here)"},
         {"study=x", "--set study=x: 'study' is a mapping; only scalar values can be set"},
         {"stages=x", "'stages' is a list; only scalar values can be set"},
         {"stages[1].optimizer=gpbo", "'stages[1].optimizer' is a mapping"},

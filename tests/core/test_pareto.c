@@ -81,6 +81,17 @@ Test(hypervolume, refuses_bad_arguments)
     cr_expect(strstr(err.msg, "reference point coordinate 1") != NULL, "%s", err.msg);
     cr_expect_eq(hn_hypervolume(y, 1, 0, ref, &err), -1);
     cr_expect(strstr(err.msg, "m = 0") != NULL, "%s", err.msg);
+    /* more objectives than an exact computation can afford: refused, saying why */
+    double many[HN_HYPERVOLUME_MAX_OBJECTIVES + 1], mref[HN_HYPERVOLUME_MAX_OBJECTIVES + 1];
+    for (size_t j = 0; j <= HN_HYPERVOLUME_MAX_OBJECTIVES; j++) {
+        many[j] = 0;
+        mref[j] = 1;
+    }
+    cr_expect_eq(hn_hypervolume(many, 1, HN_HYPERVOLUME_MAX_OBJECTIVES + 1, mref, &err), -1);
+    cr_expect(strstr(err.msg, "at most 8") && strstr(err.msg, "exponentially"), "%s", err.msg);
+    /* at the limit it is still computed: one point, the unit box */
+    cr_expect_float_eq(hn_hypervolume(many, 1, HN_HYPERVOLUME_MAX_OBJECTIVES, mref, &err), 1.0,
+                       1e-12);
     /* a NAN row is ignored, not an error */
     double z[] = {NAN, 0, 1, 1};
     double r2[] = {2, 2};

@@ -5,7 +5,8 @@
  *   a truth with a negative coefficient gets the closed-form best non-negative fit);
  * - a roofline + learned study: the fit report's k-fold accuracy for both, the versioned
  *   model file, a resumed study that loads it instead of refitting, and a file of an unknown
- *   version that is refused with a message and refitted;
+ *   version that is refused with a message and refitted; the verify stage's predicted vs
+ *   re-measured report (verify-verify.csv);
  * - under a real `mpirun -np 3` job with the mpi executor, worker ranks load the fitted model
  *   and predict exactly what the serial run predicts (they used to fail "has not been fitted").
  */
@@ -110,7 +111,8 @@ static void study_text(char *buf, size_t size, const char *tmp, const char *exec
              "  - {name: fit, oracle: model}\n"
              "  - {name: fit-roofline, oracle: roof}\n"
              "  - {name: predict, run: [model, roof], optimizer: {plugin: random, mode: uniform},\n"
-             "     trials: 6}\n",
+             "     trials: 6}\n"
+             "  - {name: verify, select: pareto, run: phone}\n",
              executor, dir, tu_srcdir());
 }
 
@@ -186,6 +188,38 @@ Test(latency_model, fit_report_model_file_and_resume, .timeout = 120)
     cr_expect_not_null(json_object_get(json_object_get(report, "prefill_ms"), "cv_roofline"));
     json_decref(report);
     free(rep);
+
+    /* verify: predicted vs re-measured per trial, as the stand-in's formula says */
+    snprintf(path, sizeof(path), "%s/run/verify-verify.csv", tmp);
+    char *csv = tu_read_file(path);
+    cr_assert_not_null(csv, "no %s", path);
+    cr_expect(strncmp(csv, "trial,of,measured_metric,predicted_metric,measured,predicted,"
+                           "predicted_sem,error,inside95\n",
+                      80) == 0,
+              "%s", csv);
+    int rows = 0;
+    for (char *line = strtok(strchr(csv, '\n') + 1, "\n"); line != NULL;
+         line = strtok(NULL, "\n")) {
+        long trial, of;
+        char measured_name[64], predicted_name[64];
+        double measured, predicted, sem, error;
+        int inside;
+        cr_assert_eq(sscanf(line, "%ld,%ld,%63[^,],%63[^,],%lf,%lf,%lf,%lf,%d", &trial, &of,
+                            measured_name, predicted_name, &measured, &predicted, &sem, &error,
+                            &inside),
+                     9, "%s", line);
+        cr_expect(strcmp(strchr(measured_name, '.'), strchr(predicted_name, '.')) == 0 &&
+                      strncmp(measured_name, "phone.", 6) == 0 &&
+                      (strncmp(predicted_name, "model.", 6) == 0 ||
+                       strncmp(predicted_name, "roof.", 5) == 0),
+                  "%s", line);
+        cr_expect(fabs(error - (measured - predicted) / predicted) < 1e-5, "%s", line);
+        cr_expect_eq(inside, fabs(measured - predicted) <= 1.96 * sem, "%s", line);
+        cr_expect(of >= 16 && of < 22 && trial >= 22, "%s", line);
+        rows++;
+    }
+    cr_expect_geq(rows, 4, "two metrics and two models per re-measured trial: %d rows", rows);
+    free(csv);
 
     /* the model file declares itself */
     snprintf(path, sizeof(path), "%s/run/model-model.json", tmp);
