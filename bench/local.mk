@@ -4,7 +4,7 @@ EXTRA_PROGRAMS += bench/bench_optimizers
 HN_BENCH += bench/bench_optimizers
 bench_bench_optimizers_SOURCES = bench/bench_optimizers.c plugins/evaluator-testfn/testfn.c
 bench_bench_optimizers_CPPFLAGS = $(AM_CPPFLAGS)
-bench_bench_optimizers_LDADD = $(HN_CORE_LIBS) $(OPENBLAS_LIBS) -lm
+bench_bench_optimizers_LDADD = $(HN_CORE_LIBS) $(LAPACKE_LIBS) $(OPENBLAS_LIBS) -lm
 CLEANFILES += bench/bench_optimizers
 # transformer engine throughput (docs/benchmarks.md, section Transformer engine)
 EXTRA_PROGRAMS += bench/bench_llm

@@ -29,6 +29,9 @@
  *     MIN_INFERRED_NOISE_LEVEL, get_gaussian_likelihood_with_lognormal_prior), <= 10; or, where a
  *     standard error is known, fixed to sem^2 (standardized, floored at 1e-6 like GPyTorch's
  *     FixedGaussianNoise for doubles). Points with unknown sem (NAN) share the learned noise.
+ * Other priors (options.use_priors, enum hn_gp_priors): BoTorch <= 0.11's Gamma priors, or
+ * "mixed" (the lengthscale prior above, Gamma priors on the output scale and noise: gpbo's
+ * default, the best of the three in bench_optimizers; see docs/benchmarks.md), or none.
  * Hyperparameters maximize log marginal likelihood + log priors (the priors are densities of l
  * and noise themselves, as GPyTorch evaluates them) with NLopt's L-BFGS on log-hyperparameters
  * within the bounds above, analytic gradients, from the priors' modes (BoTorch's initial values)
@@ -36,6 +39,11 @@
  *
  * Linear algebra: column-major kernel matrices, LAPACKE_dpotrf with escalating jitter
  * (1e-8 .. 1e-2 of the mean diagonal) and a clear error when the matrix stays indefinite.
+ * From 256 points a GP also keeps K^-1 (built once, extended by blocks in hn_gp_condition and
+ * hn_gp_append): hn_gp_predict_grad then costs one symmetric matrix-vector product instead of
+ * two triangular solves (1.9-3x faster at n = 500-1000 here). K^-1 loses digits to cond(K)
+ * where the two solves do not: variances near observed points are then accurate to about
+ * 1e-16 cond(K) of the output scale (hn_gp_predict always solves with L).
  * Restarts run on up to 2 threads (options.threads), each with its own workspace; OpenBLAS is
  * switched to one thread for the duration of hn_gp_fit (a second BLAS thread slows Cholesky at
  * n = 64-256 on 2 cores) and restored afterwards. The threads are plain pthreads, not OpenMP:
@@ -67,6 +75,19 @@ extern "C" {
 
 enum hn_gp_kernel { HN_GP_MATERN52, HN_GP_RBF };
 
+/*
+ * Hyperparameter priors: none (maximum likelihood); the dimension-scaled lognormal priors of
+ * BoTorch >= 0.12 described above (default); or BoTorch <= 0.11's Gamma priors (lengthscales
+ * Gamma(3, 6), output scale Gamma(2, 0.15), noise Gamma(1.1, 0.05), densities of the values;
+ * starts at GPyTorch's initial values l = s = log 2 and the noise prior's mode 2).
+ */
+enum hn_gp_priors {
+    HN_GP_PRIORS_NONE = 0,
+    HN_GP_PRIORS_LOGNORMAL = 1,
+    HN_GP_PRIORS_GAMMA = 2,
+    HN_GP_PRIORS_MIXED = 3 /* lengthscales lognormal, output scale and noise Gamma */
+};
+
 struct hn_gp_options {
     enum hn_gp_kernel kernel; /* default HN_GP_MATERN52 */
     int log_transform;        /* model log(y); every y must be > 0 (default 0) */
@@ -75,9 +96,14 @@ struct hn_gp_options {
                                  and learn one noise for every point */
     int restarts;             /* hyperparameter optimization starts, >= 1 (default 4) */
     int threads;              /* threads sharing the restarts: 1 or 2 (default 2) */
-    int use_priors;           /* default 1: maximize likelihood + log priors (0: likelihood) */
+    int use_priors;           /* enum hn_gp_priors (default HN_GP_PRIORS_LOGNORMAL) */
     int learn_outputscale;    /* default 1: learn s (else s = 1, BoTorch's model) */
     uint64_t seed;            /* for the random restarts; same seed, same fit */
+    /* Warm start (default NULL): the first start is these hyperparameters (e.g. the previous
+     * fit on fewer points; standardized units, clamped into the bounds) instead of the
+     * priors' modes; the other restarts - 1 starts are random draws as usual. Borrowed. */
+    const struct hn_gp_hyper *start;
+    int maxeval; /* objective evaluations per start (0: 300) */
 };
 
 /*
@@ -169,6 +195,21 @@ struct hn_gp *hn_gp_condition(const struct hn_gp *gp, const double *Xnew, const 
                               size_t k, struct hn_error *err);
 
 /*
+ * A new GP: gp with k more *observations* (Xnew, ynew in model space) and their noise
+ * variances noise_var (k model-space variances; NAN = the learned noise, or the mean fixed
+ * noise when gp has none learned; NULL = all NAN), with gp's hyperparameters and
+ * standardization: the factor, K^-1 and alpha are extended by blocks in O(n^2 k + k^3), and
+ * equal (to rounding) those of hn_gp_new_fixed on the union with the same hyperparameters.
+ * For reusing a fit between asks. Returns NULL with err on bad input or an indefinite update.
+ */
+struct hn_gp *hn_gp_append(const struct hn_gp *gp, const double *Xnew, const double *ynew,
+                           const double *noise_var, size_t k, struct hn_error *err);
+
+/* The lower Cholesky factor of the GP's kernel matrix (n x n column-major, standardized
+ * units; only the lower triangle is meaningful). Borrowed; lives as long as gp. For tests. */
+const double *hn_gp_cholesky(const struct hn_gp *gp);
+
+/*
  * Smallest (maximize = 0) or largest posterior mean over the training inputs, in model space:
  * the noise-aware incumbent. NAN only when out of memory.
  */
@@ -187,7 +228,8 @@ int hn_gp_loo(const struct hn_gp *gp, double *loo_mean, double *loo_var, struct 
  * theta (d + 3 values) = [log l_1 .. log l_d, log noise, c, log s]. noise_fixed: NULL (every
  * point has noise exp(theta[d])) or n standardized variances with NAN entries for points that
  * take the learned noise. Returns log N(ystd | c, s K + diag(noise)) + (with_prior) the log
- * priors above (the noise prior only if some point has learned noise), and its gradient in
+ * priors above (with_prior: enum hn_gp_priors; the noise prior only if some point has
+ * learned noise), and its gradient in
  * grad[d + 3] if grad != NULL (0 for log noise when no point uses it). Returns -INFINITY if the
  * matrix is not positive definite or memory runs out. Thread-safe (no shared state).
  */

@@ -5,7 +5,8 @@
  * coordinate); metric names are the function's name, "branin" and "currin" for BraninCurrin,
  * f0..f{m-1} for ZDT and DTLZ2.
  *
- * Dimensions: branin 2, hartmann6 6, branincurrin 2 (fixed); ackley 2 (BoTorch's default);
+ * Dimensions: branin 2, hartmann6 6, branincurrin 2, layers 20 (x0..x15 bools, x16..x19 ints
+ * 0..4; see testfn.h) (fixed); ackley 2 (BoTorch's default);
  * zdt1-3 30 (Zitzler, Deb and Thiele 2000; BoTorch has no default), at least 2; dtlz2
  * max(6, objectives + 1), more than `objectives` (BoTorch requires dim > num_objectives).
  *
@@ -28,7 +29,8 @@
 #define MAX_OBJ 16
 
 static const char *const functions[] = {
-    "branin", "hartmann6", "ackley", "branincurrin", "zdt1", "zdt2", "zdt3", "dtlz2", NULL};
+    "branin", "hartmann6", "ackley", "branincurrin", "zdt1",
+    "zdt2",   "zdt3",      "dtlz2",  "layers",       NULL};
 
 struct testfn {
     int function;
@@ -145,6 +147,9 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
         t->d = t->dim > 0 ? (size_t)t->dim : 30;
         t->m = 2;
         break;
+    case TESTFN_LAYERS:
+        t->d = TESTFN_LAYERS_DIM;
+        break;
     case TESTFN_DTLZ2:
         t->m = (size_t)t->objectives;
         t->d = t->dim > 0 ? (size_t)t->dim : (t->m + 1 > 6 ? t->m + 1 : 6);
@@ -160,7 +165,7 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
     }
     if (t->dim > 0 &&
         (t->function == TESTFN_BRANIN || t->function == TESTFN_HARTMANN6 ||
-         t->function == TESTFN_BRANINCURRIN) &&
+         t->function == TESTFN_BRANINCURRIN || t->function == TESTFN_LAYERS) &&
         (size_t)t->dim != t->d) {
         hn_error_config(err,
                         hn_config_where(hn_config_get(args->node, "dim"), where, sizeof(where)),
@@ -245,6 +250,9 @@ static int testfn_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     case TESTFN_DTLZ2:
         testfn_dtlz2(x, t->d, t->m, f);
         break;
+    case TESTFN_LAYERS:
+        f[0] = testfn_layers(x);
+        break;
     }
     struct hn_rng rng;
     hn_rng_seed(&rng, hn_rng_derive(req->seed, t->noise_stream));
@@ -272,7 +280,8 @@ static const struct hn_evaluator_ops testfn_ops = {
 const struct hn_plugin hn_plugin_descriptor = {
     HN_PLUGIN_HEAD(HN_KIND_EVALUATOR),
     .name = "testfn",
-    .summary = "Standard test problems (Branin, Hartmann6, Ackley, BraninCurrin, ZDT1-3, DTLZ2)",
+    .summary = "Standard test problems (Branin, Hartmann6, Ackley, BraninCurrin, ZDT1-3, DTLZ2, "
+               "layers)",
     .options = testfn_options,
     .evaluator = &testfn_ops,
 };

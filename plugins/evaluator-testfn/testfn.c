@@ -105,3 +105,103 @@ void testfn_dtlz2(const double *x, size_t d, size_t m, double *f)
         f[j] = v;
     }
 }
+
+/* ---- layers: 16 booleans and 4 ordinals (see testfn.h) ---- */
+
+static double layers_h(size_t i)
+{
+    return 0.6 * sin(1.3 * (double)i + 0.5);
+}
+
+static double layers_j(size_t i)
+{
+    return 0.8 * cos(0.9 * (double)i + 1.0);
+}
+
+/* The terms that do not involve the booleans, and the count term. */
+static double layers_ordinal_part(const double *t, double count)
+{
+    double u = count / TESTFN_LAYERS_BITS - t[0];
+    return 2 * u * u + (t[1] - 0.6) * (t[1] - 0.6) + 0.5 * (t[2] - t[1]) * (t[2] - t[1]);
+}
+
+double testfn_layers(const double *x)
+{
+    double t[4], f = 0, count = 0;
+    const double *b = x;
+    for (size_t k = 0; k < 4; k++) {
+        t[k] = x[TESTFN_LAYERS_BITS + k] / (TESTFN_LAYERS_LEVELS - 1);
+    }
+    for (size_t i = 0; i < TESTFN_LAYERS_BITS; i++) {
+        f += layers_h(i) * b[i];
+        if (i + 1 < TESTFN_LAYERS_BITS) {
+            f += layers_j(i) * b[i] * b[i + 1];
+        }
+        count += b[i];
+    }
+    f += 0.4 * t[3] * (1 - 2 * b[0]) - 0.3 * t[2] * b[TESTFN_LAYERS_BITS - 1];
+    return f + layers_ordinal_part(t, count);
+}
+
+double testfn_layers_argmin(double *x)
+{
+    /* for each ordinal setting, dynamic programming along the chain of booleans with state
+     * (last bit, count so far); the boundary terms of b_0 and b_15 are local */
+    enum { B = TESTFN_LAYERS_BITS, C = TESTFN_LAYERS_BITS + 1 };
+    double best = INFINITY;
+    for (int code = 0; code < TESTFN_LAYERS_LEVELS * TESTFN_LAYERS_LEVELS *
+                                  TESTFN_LAYERS_LEVELS * TESTFN_LAYERS_LEVELS;
+         code++) {
+        double o[4], t[4];
+        for (int k = 0, c = code; k < 4; k++, c /= TESTFN_LAYERS_LEVELS) {
+            o[k] = c % TESTFN_LAYERS_LEVELS;
+            t[k] = o[k] / (TESTFN_LAYERS_LEVELS - 1);
+        }
+        /* cost[i][bit][count]: least cost of b_0..b_i with b_i = bit and count ones */
+        double cost[B][2][C];
+        signed char from[B][2][C]; /* previous bit on the best path */
+        for (size_t i = 0; i < B; i++) {
+            for (int v = 0; v < 2; v++) {
+                for (int c = 0; c < C; c++) {
+                    cost[i][v][c] = INFINITY;
+                }
+            }
+        }
+        cost[0][0][0] = 0.4 * t[3];
+        cost[0][1][1] = layers_h(0) - 0.4 * t[3];
+        for (size_t i = 1; i < B; i++) {
+            for (int v = 0; v < 2; v++) {
+                double local = v * (layers_h(i) - (i == B - 1 ? 0.3 * t[2] : 0));
+                for (int c = v; c < C; c++) {
+                    for (int u = 0; u < 2; u++) {
+                        double prev = cost[i - 1][u][c - v];
+                        double value = prev + local + layers_j(i - 1) * u * v;
+                        if (value < cost[i][v][c]) {
+                            cost[i][v][c] = value;
+                            from[i][v][c] = (signed char)u;
+                        }
+                    }
+                }
+            }
+        }
+        for (int v = 0; v < 2; v++) {
+            for (int c = 0; c < C; c++) {
+                double value = cost[B - 1][v][c] + layers_ordinal_part(t, c);
+                if (value < best) {
+                    best = value;
+                    int bit = v, cnt = c;
+                    for (size_t i = B; i-- > 0;) {
+                        x[i] = bit;
+                        int prev = i > 0 ? from[i][bit][cnt] : 0;
+                        cnt -= bit;
+                        bit = prev;
+                    }
+                    for (int k = 0; k < 4; k++) {
+                        x[B + k] = o[k];
+                    }
+                }
+            }
+        }
+    }
+    return best;
+}

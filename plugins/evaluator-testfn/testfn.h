@@ -16,6 +16,7 @@ enum testfn_id {
     TESTFN_ZDT2,
     TESTFN_ZDT3,
     TESTFN_DTLZ2,
+    TESTFN_LAYERS,
 };
 
 /* Published optima and reference points / maximum hypervolumes (BoTorch's values). */
@@ -44,5 +45,25 @@ void testfn_branincurrin(const double *x, double *f);
 void testfn_zdt(int which, const double *x, size_t d, double *f);
 /* DTLZ2 with m objectives on [0,1]^d, d > m: front sum f_j^2 = 1 where x_{m-1..d-1} = 0.5. */
 void testfn_dtlz2(const double *x, size_t d, size_t m, double *f);
+
+/*
+ * layers: a binary-heavy problem shaped like choosing which of 16 layers keep attention plus
+ * 4 ordinal sizes (hilnas' own, for gpbo's discrete search). x[0..15] in {0, 1} (b_i),
+ * x[16..19] in {0, .., 4} (levels o_k, t_k = o_k / 4). Minimize
+ *   f = sum_i h_i b_i + sum_{i<15} J_i b_i b_{i+1} + 0.4 t_3 (1 - 2 b_0) - 0.3 t_2 b_15
+ *       + 2 (sum_i b_i / 16 - t_0)^2 + (t_1 - 0.6)^2 + 0.5 (t_2 - t_1)^2,
+ *   h_i = 0.6 sin(1.3 i + 0.5), J_i = 0.8 cos(0.9 i + 1).
+ * Local fields, couplings of neighbours (an Ising chain) and a count coupled to an ordinal:
+ * the minimum of a continuous relaxation need not round to the discrete minimum. The minimum
+ * over the 2^16 * 5^4 points, TESTFN_LAYERS_MIN, is exact by dynamic programming
+ * (testfn_layers_argmin) and checked against brute force in tests/plugins/test_testfn.c.
+ */
+#define TESTFN_LAYERS_BITS 16
+#define TESTFN_LAYERS_LEVELS 5
+#define TESTFN_LAYERS_DIM 20
+#define TESTFN_LAYERS_MIN (-4.5565456941783085) /* at b = 1011100011110100, o = (2, 2, 2, 4) */
+double testfn_layers(const double *x);
+/* The minimum and a minimizer (x[20]) by dynamic programming. */
+double testfn_layers_argmin(double *x);
 
 #endif

@@ -7,6 +7,8 @@
  *   2. One GP per modelled metric (objectives, outcome constraints) on the complete trials, in
  *      the model space of gpbo.h; metrics with a standard error get fixed noise; log_metrics
  *      are modelled in log space. Pending trials are fantasized at their posterior mean.
+ *      Beyond full_fit_max observations the fits are reused between asks (models.c: anchor
+ *      fits warm-started, block Cholesky updates in between; deterministic in the history).
  *   3. Acquisition (log scale): LogEI against the best posterior mean among feasible observed
  *      points (one objective, or ParEGO's random augmented Chebyshev scalarization with fresh
  *      weights each ask), or the exact EHVI of acquisition.h (any number of objectives,
@@ -19,12 +21,15 @@
  *      constraint; until a feasible point exists, that alone.
  *      The EHVI cells number (k+1)^(m-1) for a front of k points: with 4 objectives, fronts
  *      beyond ~60 points make each evaluation slow.
- *   4. Optimization: raw_samples scrambled Sobol points (rounded to valid, unseen points), the
- *      best `restarts` of them start L-BFGS (SLSQP under linear parameter constraints) on the
- *      continuous relaxation with analytic gradients, then rounding and a hill climb over the
- *      discrete neighbours (+-1 step of an int or ordered choice, any other category, the other
- *      boolean). Invalid points (hn_space_check) and points already in the history or the batch
- *      are never suggested.
+ *   4. Optimization (search.c): raw_samples scrambled Sobol points (rounded to valid, unseen
+ *      points, scored in one batch), the best `restarts` of them (or a Boltzmann sample) start
+ *      L-BFGS (SLSQP under linear parameter constraints) on the continuous relaxation with
+ *      analytic gradients, then rounding and (discrete: local) hill climbs over the discrete
+ *      neighbours (+-1 step of an int or ordered choice, any other category, the other
+ *      boolean) from the rounded optimum (from the raw start where rounding fails);
+ *      all-discrete spaces of at most enumerate_max points are enumerated instead. Invalid
+ *      points (hn_space_check) and points already in the history or the batch are never
+ *      suggested.
  *   5. Batches: sequential greedy selection; each chosen point is fantasized at its posterior
  *      mean before the next one is chosen.
  *
@@ -47,55 +52,15 @@
 #include "hilnas/sobol.h"
 #include "plugins/optimizer-gpbo/acquisition.h"
 #include "plugins/optimizer-gpbo/gpbo.h"
+#include "plugins/optimizer-gpbo/models.h"
 
-#define MAX_METRICS 32
 #define LOG_TINY (-690.7755) /* log(1e-300) */
-
-enum acq_kind { ACQ_AUTO, ACQ_LOGEI, ACQ_EHVI, ACQ_NEHVI, ACQ_PAREGO };
 
 static const char *const acquisitions[] = {"auto", "logei", "ehvi", "nehvi", "parego", NULL};
 static const char *const kernels[] = {"matern52", "rbf", NULL};
-
-struct gpbo {
-    /* options */
-    int64_t init_trials;
-    int kernel;
-    int acquisition;
-    int64_t raw_samples;
-    int64_t restarts;
-    int64_t maxeval;
-    int64_t mc_samples;
-    int64_t gp_restarts;
-    const struct hn_config_node *log_metrics;
-    int64_t seed;
-
-    /* from the study */
-    const struct hn_space *space;
-    const struct hn_params *params;
-    char *stage;
-    uint64_t stream_seed;
-    int kind; /* resolved acquisition */
-    size_t n_init;
-    int has_discrete;
-
-    /* model space */
-    size_t dim;
-    size_t *col;   /* first column of parameter i */
-    size_t *width; /* columns of parameter i */
-
-    /* metrics: distinct names; objectives and constraints index into them */
-    size_t n_metrics;
-    const char *metric[MAX_METRICS];
-    int metric_log[MAX_METRICS];
-    size_t m; /* objectives */
-    size_t obj_metric[GPBO_MAX_OBJ];
-    double obj_sign[GPBO_MAX_OBJ]; /* +1 minimize, -1 maximize */
-    double obj_ref[GPBO_MAX_OBJ];  /* oriented model space; NAN = infer */
-    size_t nc;
-    size_t con_metric[MAX_METRICS];
-    double con_lo[MAX_METRICS], con_hi[MAX_METRICS]; /* model space */
-    const struct hn_constraint *constraints;         /* native, for observed checks */
-};
+static const char *const discrete_modes[] = {"local", "round", NULL};
+static const char *const prior_names[] = {"none", "lognormal", "gamma", "mixed", NULL};
+static const char *const start_modes[] = {"best", "boltzmann", NULL};
 
 static const struct hn_option gpbo_options[] = {
     {.name = "init_trials",
@@ -164,6 +129,58 @@ static const struct hn_option gpbo_options[] = {
      .def = NULL,
      .offset = offsetof(struct gpbo, log_metrics),
      .help = "Metrics (full or short names) modelled in log space, e.g. [latency]."},
+    {.name = "full_fit_max",
+     .type = HN_OPT_INT,
+     .def = "200",
+     .min = 2,
+     .max = 1e9,
+     .bounded = 1,
+     .offset = offsetof(struct gpbo, full_fit_max),
+     .help = "Up to this many observations of a metric, each ask fits its GP from scratch; "
+             "beyond, hyperparameters are refitted (warm-started, one start) only at anchor "
+             "sizes growing by anchor_growth, and the points since the last anchor join by "
+             "block Cholesky updates."},
+    {.name = "anchor_growth",
+     .type = HN_OPT_DOUBLE,
+     .def = "1.1",
+     .min = 1.0001,
+     .max = 10,
+     .bounded = 1,
+     .offset = offsetof(struct gpbo, anchor_growth),
+     .help = "Ratio between successive refit sizes beyond full_fit_max."},
+    {.name = "discrete",
+     .type = HN_OPT_ENUM,
+     .def = "local",
+     .choices = discrete_modes,
+     .offset = offsetof(struct gpbo, discrete),
+     .help = "Discrete parameters: local (exhaustive enumeration of small all-discrete spaces, "
+             "else hill climbs over one-step neighbours from the rounded continuous optima) or "
+             "round (round the continuous optimum; for comparison)."},
+    {.name = "enumerate_max",
+     .type = HN_OPT_INT,
+     .def = "4096",
+     .min = 0,
+     .max = 1e7,
+     .bounded = 1,
+     .offset = offsetof(struct gpbo, enumerate_max),
+     .help = "All-discrete spaces with at most this many points are searched exhaustively."},
+    {.name = "starts",
+     .type = HN_OPT_ENUM,
+     .def = "best",
+     .choices = start_modes,
+     .offset = offsetof(struct gpbo, starts),
+     .help = "Starts of the gradient search among the raw samples: the best ones, or "
+             "boltzmann (BoTorch's initialize_q_batch: sampled with weights exp(z), z the "
+             "standardized acquisition values, the best always included)."},
+    {.name = "priors",
+     .type = HN_OPT_ENUM,
+     .def = "mixed",
+     .choices = prior_names,
+     .offset = offsetof(struct gpbo, priors),
+     .help = "GP hyperparameter priors: mixed (lengthscales: BoTorch >= 0.12's dimension-scaled "
+             "lognormal; output scale and noise: BoTorch 0.11's Gamma(2, 0.15) and "
+             "Gamma(1.1, 0.05)), lognormal (all BoTorch >= 0.12), gamma (all BoTorch 0.11) "
+             "or none."},
     {.name = "seed",
      .type = HN_OPT_INT,
      .def = "-1",
@@ -221,87 +238,6 @@ void gpbo_decode(const struct gpbo *g, const double *z, double *x)
             hn_params_from_unit(&one, c, x + i);
         }
     }
-}
-
-/* Relaxed native value of parameter i at model-space column value t, with d/dt. */
-static double relaxed_native(const struct hn_param *q, double t, double *dt)
-{
-    t = fmin(1, fmax(0, t));
-    switch (q->type) {
-    case HN_PARAM_FLOAT:
-    case HN_PARAM_INT:
-        if (q->log_scale) {
-            double r = log(q->hi / q->lo), v = q->lo * exp(t * r);
-            *dt = v * r;
-            return v;
-        }
-        *dt = q->hi - q->lo;
-        return q->lo + t * (q->hi - q->lo);
-    case HN_PARAM_CHOICE: {
-        if (q->n_values < 2) {
-            *dt = 0;
-            return q->values[0];
-        }
-        double pos = t * (double)(q->n_values - 1);
-        size_t k = (size_t)floor(pos);
-        if (k >= q->n_values - 1) {
-            k = q->n_values - 2;
-        }
-        double slope = q->values[k + 1] - q->values[k];
-        *dt = slope * (double)(q->n_values - 1);
-        return q->values[k] + (pos - (double)k) * slope;
-    }
-    case HN_PARAM_BOOL:
-        *dt = 1;
-        return t;
-    default:
-        *dt = 0;
-        return 0;
-    }
-}
-
-struct linear_data {
-    const struct gpbo *g;
-    size_t index;
-};
-
-/* NLopt inequality constraint: sum coef * relaxed native value - rhs <= 0. */
-static double linear_constraint(unsigned n, const double *z, double *grad, void *data)
-{
-    const struct linear_data *ld = data;
-    const struct gpbo *g = ld->g;
-    const struct hn_linear_constraint *lc = &g->params->linear[ld->index];
-    double total = -lc->rhs, *x = NULL;
-    if (grad) {
-        memset(grad, 0, n * sizeof(double));
-    }
-    for (size_t i = 0; i < g->params->n; i++) {
-        if (lc->coef[i] == 0) {
-            continue;
-        }
-        const struct hn_param *q = &g->params->p[i];
-        double dt = 0, v;
-        if (q->type == HN_PARAM_CATEGORICAL) {
-            double xi;
-            if (x == NULL) {
-                x = malloc(g->params->n * sizeof(double));
-                if (x == NULL) {
-                    return HUGE_VAL;
-                }
-                gpbo_decode(g, z, x);
-            }
-            xi = x[i];
-            v = xi;
-        } else {
-            v = relaxed_native(q, z[g->col[i]], &dt);
-        }
-        total += lc->coef[i] * v;
-        if (grad) {
-            grad[g->col[i]] += lc->coef[i] * dt;
-        }
-    }
-    free(x);
-    return total;
 }
 
 /* ---- surrogate state ---- */
@@ -598,6 +534,7 @@ struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history 
     hn_gp_options_default(&opt);
     opt.kernel = g->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52;
     opt.restarts = (int)g->gp_restarts;
+    opt.use_priors = g->priors; /* the order of prior_names is enum hn_gp_priors' */
     for (size_t k = 0; k < g->n_metrics; k++) {
         size_t n = 0;
         for (size_t i = 0; i < N; i++) {
@@ -615,7 +552,9 @@ struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history 
         }
         opt.log_transform = g->metric_log[k];
         opt.seed = hn_rng_derive(seed, k);
-        st->gp[k] = hn_gp_fit(X, y, sem, n, D, &opt, err);
+        st->gp[k] = gpbo_models_fit(g->models, k, X, y, sem, n, D, &opt, (size_t)g->full_fit_max,
+                                    g->anchor_growth, hn_rng_derive(g->stream_seed, 0x616e6300 + k),
+                                    err);
         if (st->gp[k] == NULL) {
             hn_error_prefix(err, "fitting the GP of %s", g->metric[k]);
             goto fail;
@@ -780,104 +719,198 @@ static int posterior(const struct gpbo_state *st, size_t k, const double *z, dou
     return 0;
 }
 
-double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad)
+/*
+ * The acquisition from the posteriors at one point: constraint models (cmu, csd: g->nc each)
+ * and objectives (mu, sd: st->m, oriented). With d_* != NULL, the partial derivatives w.r.t.
+ * each mean and standard deviation. Not for nehvi (Monte Carlo on joint samples).
+ */
+static double acq_from_posteriors(const struct gpbo_state *st, const double *cmu,
+                                  const double *csd, const double *mu, const double *sd,
+                                  double *d_cmu, double *d_csd, double *d_mu, double *d_sd)
 {
     const struct gpbo *g = st->g;
-    size_t D = g->dim, m = st->m;
-    double dmu[GPBO_MAX_OBJ][HN_GP_MAX_DIM], dsd[GPBO_MAX_OBJ][HN_GP_MAX_DIM];
-    double cm[HN_GP_MAX_DIM], cs[HN_GP_MAX_DIM];
-    double value = 0;
-    if (grad) {
-        memset(grad, 0, D * sizeof(double));
-    }
+    size_t m = st->m;
+    double value = 0, a, b;
     for (size_t c = 0; c < g->nc; c++) {
-        double mu, sd, a, b;
-        if (posterior(st, g->con_metric[c], z, &mu, &sd, grad ? cm : NULL, grad ? cs : NULL) != 0) {
-            return -HUGE_VAL;
+        value += gpbo_log_pof2(cmu[c], csd[c], g->con_lo[c], g->con_hi[c], &a, &b);
+        if (d_cmu) {
+            d_cmu[c] = a;
+            d_csd[c] = b;
         }
-        value += gpbo_log_pof2(mu, sd, g->con_lo[c], g->con_hi[c], &a, &b);
-        if (grad) {
-            for (size_t i = 0; i < D; i++) {
-                grad[i] += a * cm[i] + b * cs[i];
-            }
+    }
+    if (d_mu) {
+        for (size_t j = 0; j < m; j++) {
+            d_mu[j] = d_sd[j] = 0;
         }
     }
     if (!st->feasible && g->nc > 0) {
         return value; /* find the feasible region first */
     }
-    double mu[GPBO_MAX_OBJ], sd[GPBO_MAX_OBJ], gm[GPBO_MAX_OBJ], gs[GPBO_MAX_OBJ];
-    for (size_t j = 0; j < m; j++) {
+    if (st->kind == ACQ_LOGEI) {
+        if (!isfinite(st->best)) {
+            /* no feasible incumbent yet (only possible without constraints: never) */
+            a = -1;
+            b = 0;
+            value += -mu[0];
+        } else {
+            value += gpbo_log_ei(mu[0], sd[0], st->best, &a, &b);
+        }
+        if (d_mu) {
+            d_mu[0] = a;
+            d_sd[0] = b;
+        }
+        return value;
+    }
+    double gm[GPBO_MAX_OBJ], gs[GPBO_MAX_OBJ];
+    double e = gpbo_ehvi_value(st->ehvi, mu, sd, d_mu ? gm : NULL, d_mu ? gs : NULL);
+    if (e > 1e-300) {
+        value += log(e);
+        for (size_t j = 0; d_mu && j < m; j++) {
+            d_mu[j] = gm[j] / e;
+            d_sd[j] = gs[j] / e;
+        }
+    } else {
+        value += LOG_TINY;
+    }
+    return value;
+}
+
+/* nehvi's log value at z, its gradient (central differences) added into grad when not NULL. */
+static double nehvi_log(const struct gpbo_state *st, const double *z, double *grad)
+{
+    size_t D = st->g->dim;
+    double e = nehvi_value(st, z);
+    if (!isfinite(e)) {
+        return -HUGE_VAL;
+    }
+    if (grad && e > 1e-300) {
+        double zz[HN_GP_MAX_DIM], step = 1e-6;
+        memcpy(zz, z, D * sizeof(double));
+        for (size_t i = 0; i < D; i++) {
+            zz[i] = z[i] + step;
+            double up = nehvi_value(st, zz);
+            zz[i] = z[i] - step;
+            double down = nehvi_value(st, zz);
+            zz[i] = z[i];
+            grad[i] += (log(fmax(up, 1e-300)) - log(fmax(down, 1e-300))) / (2 * step);
+        }
+    }
+    return log(fmax(e, 1e-300));
+}
+
+double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad)
+{
+    const struct gpbo *g = st->g;
+    size_t D = g->dim, m = st->m, nc = g->nc;
+    double dmu[GPBO_MAX_OBJ][HN_GP_MAX_DIM], dsd[GPBO_MAX_OBJ][HN_GP_MAX_DIM];
+    double dcm[MAX_METRICS][HN_GP_MAX_DIM], dcs[MAX_METRICS][HN_GP_MAX_DIM];
+    double cmu[MAX_METRICS], csd[MAX_METRICS], mu[GPBO_MAX_OBJ], sd[GPBO_MAX_OBJ];
+    double a_cm[MAX_METRICS], a_cs[MAX_METRICS], a_mu[GPBO_MAX_OBJ], a_sd[GPBO_MAX_OBJ];
+    int objectives = st->feasible || nc == 0;
+    for (size_t c = 0; c < nc; c++) {
+        if (posterior(st, g->con_metric[c], z, &cmu[c], &csd[c], grad ? dcm[c] : NULL,
+                      grad ? dcs[c] : NULL) != 0) {
+            return -HUGE_VAL;
+        }
+    }
+    for (size_t j = 0; objectives && st->kind != ACQ_NEHVI && j < m; j++) {
         if (posterior(st, st->obj_model[j], z, &mu[j], &sd[j], grad ? dmu[j] : NULL,
                       grad ? dsd[j] : NULL) != 0) {
             return -HUGE_VAL;
         }
         mu[j] *= st->sign[j];
-        if (grad) {
-            for (size_t i = 0; i < D; i++) {
-                dmu[j][i] *= st->sign[j];
-            }
+        for (size_t i = 0; grad && i < D; i++) {
+            dmu[j][i] *= st->sign[j];
         }
     }
-    if (st->kind == ACQ_LOGEI) {
-        if (!isfinite(st->best)) {
-            /* no feasible incumbent yet (only possible without constraints: never) */
-            value += -mu[0];
-            gm[0] = -1;
-            gs[0] = 0;
-        } else {
-            value += gpbo_log_ei(mu[0], sd[0], st->best, &gm[0], &gs[0]);
+    double value;
+    if (st->kind == ACQ_NEHVI) {
+        /* the constraints through acq_from_posteriors, the objectives by Monte Carlo */
+        value = 0;
+        for (size_t c = 0; c < nc; c++) {
+            value += gpbo_log_pof2(cmu[c], csd[c], g->con_lo[c], g->con_hi[c], &a_cm[c], &a_cs[c]);
         }
-    } else {
-        double e = 0;
-        if (st->kind == ACQ_EHVI) {
-            e = gpbo_ehvi_value(st->ehvi, mu, sd, gm, gs);
-        } else {
-            /* Monte Carlo: gradient by central differences, added to grad directly */
-            e = nehvi_value(st, z);
-            if (!isfinite(e)) {
+        m = 0;
+        if (grad) {
+            memset(grad, 0, D * sizeof(double));
+        }
+        if (objectives) {
+            double v = nehvi_log(st, z, grad);
+            if (!isfinite(v)) {
                 return -HUGE_VAL;
             }
-            double base = log(fmax(e, 1e-300));
-            for (size_t j = 0; j < m; j++) {
-                gm[j] = gs[j] = 0; /* nothing through the marginals */
-            }
-            if (grad && e > 1e-300) {
-                double zz[HN_GP_MAX_DIM], step = 1e-6;
-                memcpy(zz, z, D * sizeof(double));
-                for (size_t i = 0; i < D; i++) {
-                    zz[i] = z[i] + step;
-                    double up = nehvi_value(st, zz);
-                    zz[i] = z[i] - step;
-                    double down = nehvi_value(st, zz);
-                    zz[i] = z[i];
-                    grad[i] += (log(fmax(up, 1e-300)) - log(fmax(down, 1e-300))) / (2 * step);
-                }
-            }
-            value += base;
-            goto gradient;
+            value += v;
         }
-        if (e > 1e-300) {
-            value += log(e);
-            for (size_t j = 0; j < m; j++) {
-                gm[j] /= e;
-                gs[j] /= e;
-            }
-        } else {
-            value += LOG_TINY;
-            for (size_t j = 0; j < m; j++) {
-                gm[j] = gs[j] = 0;
-            }
+    } else {
+        value = acq_from_posteriors(st, cmu, csd, mu, sd, grad ? a_cm : NULL,
+                                    grad ? a_cs : NULL, grad ? a_mu : NULL, grad ? a_sd : NULL);
+        if (grad) {
+            memset(grad, 0, D * sizeof(double));
+        }
+        if (!objectives) {
+            m = 0;
         }
     }
-gradient:
     if (grad) {
+        for (size_t c = 0; c < nc; c++) {
+            for (size_t i = 0; i < D; i++) {
+                grad[i] += a_cm[c] * dcm[c][i] + a_cs[c] * dcs[c][i];
+            }
+        }
         for (size_t j = 0; j < m; j++) {
             for (size_t i = 0; i < D; i++) {
-                grad[i] += gm[j] * dmu[j][i] + gs[j] * dsd[j][i];
+                grad[i] += a_mu[j] * dmu[j][i] + a_sd[j] * dsd[j][i];
             }
         }
     }
     return value;
+}
+
+/*
+ * The acquisition at k points Z (k x D) into value[k], without gradients: the posteriors of
+ * each model at all points at once (hn_gp_predict: kernel blocks and one triangular solve
+ * with many right-hand sides, BLAS-3), then the acquisition per point. Returns 0 or -1 (out
+ * of memory).
+ */
+int gpbo_state_acq_batch(const struct gpbo_state *st, const double *Z, size_t k, double *value)
+{
+    const struct gpbo *g = st->g;
+    size_t D = g->dim, m = st->m, nc = g->nc, models = nc + m;
+    if (st->kind == ACQ_NEHVI) {
+        for (size_t p = 0; p < k; p++) {
+            value[p] = gpbo_state_acq(st, Z + p * D, NULL);
+        }
+        return 0;
+    }
+    double *mean = malloc((models * k + 1) * sizeof(double));
+    double *var = malloc((models * k + 1) * sizeof(double));
+    int rc = -1;
+    if (mean == NULL || var == NULL) {
+        goto done;
+    }
+    for (size_t r = 0; r < models; r++) {
+        size_t model = r < nc ? g->con_metric[r] : st->obj_model[r - nc];
+        if (hn_gp_predict(st->gp[model], Z, k, mean + r * k, var + r * k, NULL) != 0) {
+            goto done;
+        }
+    }
+    for (size_t p = 0; p < k; p++) {
+        double cmu[MAX_METRICS], csd[MAX_METRICS], mu[GPBO_MAX_OBJ], sd[GPBO_MAX_OBJ];
+        for (size_t c = 0; c < nc; c++) {
+            cmu[c] = mean[c * k + p];
+            csd[c] = sqrt(var[c * k + p]);
+        }
+        for (size_t j = 0; j < m; j++) {
+            mu[j] = st->sign[j] * mean[(nc + j) * k + p];
+            sd[j] = sqrt(var[(nc + j) * k + p]);
+        }
+        value[p] = acq_from_posteriors(st, cmu, csd, mu, sd, NULL, NULL, NULL, NULL);
+    }
+    rc = 0;
+done:
+    free(mean);
+    free(var);
+    return rc;
 }
 
 int gpbo_state_fantasize(struct gpbo_state *st, const double *z, struct hn_error *err)
@@ -944,6 +977,7 @@ static void gpbo_destroy(void *ctx)
     if (g == NULL) {
         return;
     }
+    gpbo_models_free(g->models);
     free(g->col);
     free(g->width);
     free(g->stage);
@@ -1073,6 +1107,11 @@ static void *gpbo_create(const struct hn_plugin_args *args, struct hn_error *err
     if (apply_log_metrics(g, err) != 0) {
         goto fail;
     }
+    g->models = gpbo_models_new(g->n_metrics);
+    if (g->models == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto fail;
+    }
     for (size_t j = 0; j < g->m; j++) {
         double ref = pb->objectives[j].ref;
         size_t k = g->obj_metric[j];
@@ -1136,279 +1175,6 @@ fail:
     return NULL;
 }
 
-static int acceptable(const struct gpbo *g, const struct hn_history *h, const double *x,
-                      const double *batch, size_t nb)
-{
-    char why[256];
-    return hn_space_check(g->space, x, why, sizeof(why)) &&
-           !hn_history_has_point(h, g->params, x, batch, nb);
-}
-
-/*
- * A valid unseen point from the scrambled Sobol sequence of the parameters' unit cube,
- * starting at index `index`; a finite space is searched exhaustively when draws keep failing.
- * Returns 1 found, 0 none (space exhausted), -1 with err.
- */
-static int sobol_point(const struct gpbo *g, const struct hn_history *h, uint64_t index,
-                       const double *batch, size_t nb, double *x, struct hn_error *err)
-{
-    size_t d = g->params->n;
-    struct hn_sobol *sobol = hn_sobol_new(d, 1, g->stream_seed, err);
-    double *u = malloc(d * sizeof(double));
-    int found = 0;
-    if (sobol == NULL || u == NULL) {
-        hn_sobol_free(sobol);
-        free(u);
-        return sobol ? hn_error_set(err, NULL, "out of memory") : -1;
-    }
-    hn_sobol_skip(sobol, index);
-    for (int tries = 0; tries < 2000 && !found; tries++) {
-        hn_sobol_next(sobol, u);
-        hn_params_from_unit(g->params, u, x);
-        found = acceptable(g, h, x, batch, nb);
-    }
-    hn_sobol_free(sobol);
-    free(u);
-    /* finite spaces of up to a million points are searched exhaustively */
-    uint64_t size = found ? 0 : hn_params_grid_size(g->params, 1000000);
-    if (size > 0) {
-        struct hn_rng rng;
-        hn_rng_seed(&rng, hn_rng_derive(g->stream_seed, index));
-        uint64_t start = hn_rng_below(&rng, size);
-        for (uint64_t k = 0; k < size && !found; k++) {
-            hn_params_grid_point(g->params, (start + k) % size, x);
-            found = acceptable(g, h, x, batch, nb);
-        }
-    }
-    return found;
-}
-
-static double nlopt_acq(unsigned n, const double *z, double *grad, void *data)
-{
-    (void)n;
-    return gpbo_state_acq(data, z, grad);
-}
-
-/* Best-so-far candidate of one selection. */
-struct pick {
-    int found;
-    double value;
-    double *x; /* native */
-};
-
-static void consider(const struct gpbo *g, const struct gpbo_state *st, const double *x, double *z,
-                     struct pick *best)
-{
-    gpbo_encode(g, x, z);
-    double v = gpbo_state_acq(st, z, NULL);
-    if (!best->found || v > best->value) {
-        best->found = 1;
-        best->value = v;
-        memcpy(best->x, x, g->params->n * sizeof(double));
-    }
-}
-
-/* Hill climb over the discrete neighbours of x (valid, unseen); x is updated. */
-static void local_search(const struct gpbo *g, const struct gpbo_state *st,
-                         const struct hn_history *h, const double *batch, size_t nb, double *x,
-                         double value, double *z, struct pick *best)
-{
-    const struct hn_params *p = g->params;
-    size_t d = p->n;
-    double *cur = malloc(d * sizeof(double)), *nbh = malloc(d * sizeof(double));
-    double *top = malloc(d * sizeof(double));
-    if (cur == NULL || nbh == NULL || top == NULL) {
-        goto done;
-    }
-    memcpy(cur, x, d * sizeof(double));
-    for (int round = 0; round < 100; round++) {
-        double top_value = value;
-        int moved = 0;
-        for (size_t i = 0; i < d; i++) {
-            const struct hn_param *q = &p->p[i];
-            size_t options = 0;
-            double cand[2];
-            double *list = NULL;
-            switch (q->type) {
-            case HN_PARAM_INT:
-                cand[options++] = cur[i] - 1;
-                cand[options++] = cur[i] + 1;
-                list = cand;
-                break;
-            case HN_PARAM_CHOICE: {
-                size_t k = 0;
-                while (k < q->n_values && q->values[k] != cur[i]) {
-                    k++;
-                }
-                if (k > 0 && k < q->n_values) {
-                    cand[options++] = q->values[k - 1];
-                }
-                if (k + 1 < q->n_values) {
-                    cand[options++] = q->values[k + 1];
-                }
-                list = cand;
-                break;
-            }
-            case HN_PARAM_BOOL:
-                cand[options++] = 1 - cur[i];
-                list = cand;
-                break;
-            case HN_PARAM_CATEGORICAL:
-                options = q->n_values;
-                break;
-            default:
-                break;
-            }
-            for (size_t o = 0; o < options; o++) {
-                double v = list ? list[o] : (double)o;
-                if (v == cur[i] || (q->type == HN_PARAM_INT && (v < q->lo || v > q->hi))) {
-                    continue;
-                }
-                memcpy(nbh, cur, d * sizeof(double));
-                nbh[i] = v;
-                if (!acceptable(g, h, nbh, batch, nb)) {
-                    continue;
-                }
-                gpbo_encode(g, nbh, z);
-                double a = gpbo_state_acq(st, z, NULL);
-                if (a > top_value) {
-                    top_value = a;
-                    memcpy(top, nbh, d * sizeof(double));
-                    moved = 1;
-                }
-            }
-        }
-        if (!moved) {
-            break;
-        }
-        memcpy(cur, top, d * sizeof(double));
-        value = top_value;
-        if (!best->found || value > best->value) {
-            best->found = 1;
-            best->value = value;
-            memcpy(best->x, cur, d * sizeof(double));
-        }
-    }
-done:
-    free(cur);
-    free(nbh);
-    free(top);
-}
-
-/*
- * One point maximizing the acquisition: 1 found (x filled), 0 nothing valid and unseen, -1
- * with err.
- */
-static int select_point(const struct gpbo *g, const struct gpbo_state *st,
-                        const struct hn_history *h, const double *batch, size_t nb, uint64_t seed,
-                        double *x, struct hn_error *err)
-{
-    size_t D = g->dim, d = g->params->n, R = (size_t)g->restarts;
-    int rc = -1;
-    struct hn_sobol *sobol = hn_sobol_new(D, 1, seed, err);
-    double *z = malloc(D * sizeof(double)), *xr = malloc(d * sizeof(double));
-    double *starts = malloc(R * D * sizeof(double)), *start_value = malloc(R * sizeof(double));
-    double *lb = malloc(D * sizeof(double)), *ub = malloc(D * sizeof(double));
-    struct linear_data *ld = calloc(g->params->n_linear + 1, sizeof(*ld));
-    struct pick best = {.found = 0, .value = -INFINITY, .x = x};
-    size_t n_starts = 0;
-    nlopt_opt nl = NULL;
-    if (sobol == NULL) {
-        goto done;
-    }
-    if (z == NULL || xr == NULL || starts == NULL || start_value == NULL || lb == NULL ||
-        ub == NULL || ld == NULL) {
-        hn_error_set(err, NULL, "out of memory");
-        goto done;
-    }
-    /* raw samples, rounded to valid unseen points; keep the best R as starts */
-    for (int64_t r = 0; r < g->raw_samples; r++) {
-        hn_sobol_next(sobol, z);
-        gpbo_decode(g, z, xr);
-        if (!acceptable(g, h, xr, batch, nb)) {
-            continue;
-        }
-        gpbo_encode(g, xr, z);
-        double v = gpbo_state_acq(st, z, NULL);
-        if (!best.found || v > best.value) {
-            best.found = 1;
-            best.value = v;
-            memcpy(x, xr, d * sizeof(double));
-        }
-        size_t pos = n_starts < R ? n_starts++ : R;
-        if (pos == R && v <= start_value[R - 1]) {
-            continue;
-        }
-        pos = pos == R ? R - 1 : pos;
-        while (pos > 0 && start_value[pos - 1] < v) {
-            start_value[pos] = start_value[pos - 1];
-            memcpy(starts + pos * D, starts + (pos - 1) * D, D * sizeof(double));
-            pos--;
-        }
-        start_value[pos] = v;
-        memcpy(starts + pos * D, z, D * sizeof(double));
-    }
-    if (n_starts > 0) {
-        nl = nlopt_create(g->params->n_linear > 0 ? NLOPT_LD_SLSQP : NLOPT_LD_LBFGS, (unsigned)D);
-        if (nl == NULL) {
-            hn_error_set(err, NULL, "cannot create the NLopt optimizer");
-            goto done;
-        }
-        for (size_t i = 0; i < D; i++) {
-            lb[i] = 0;
-            ub[i] = 1;
-        }
-        nlopt_set_lower_bounds(nl, lb);
-        nlopt_set_upper_bounds(nl, ub);
-        nlopt_set_max_objective(nl, nlopt_acq, (void *)st);
-        nlopt_set_maxeval(nl, (int)g->maxeval);
-        nlopt_set_ftol_abs(nl, 1e-9);
-        nlopt_set_xtol_rel(nl, 1e-6);
-        for (size_t c = 0; c < g->params->n_linear; c++) {
-            ld[c].g = g;
-            ld[c].index = c;
-            nlopt_add_inequality_constraint(nl, linear_constraint, &ld[c], 1e-9);
-        }
-    }
-    for (size_t s = 0; s < n_starts; s++) {
-        double value;
-        memcpy(z, starts + s * D, D * sizeof(double));
-        nlopt_optimize(nl, z, &value);
-        gpbo_decode(g, z, xr);
-        if (acceptable(g, h, xr, batch, nb)) {
-            consider(g, st, xr, z, &best);
-            gpbo_encode(g, xr, z);
-            value = gpbo_state_acq(st, z, NULL);
-        } else {
-            /* rounding broke validity or hit a seen point: climb from the start instead */
-            gpbo_decode(g, starts + s * D, xr);
-            value = start_value[s];
-        }
-        if (g->has_discrete) {
-            local_search(g, st, h, batch, nb, xr, value, z, &best);
-        }
-    }
-    if (!best.found) {
-        /* every raw sample was invalid or seen: fall back to more Sobol draws */
-        rc = sobol_point(g, h, hn_rng_derive(seed, 1) & 0xffffff, batch, nb, x, err);
-        goto done;
-    }
-    rc = 1;
-done:
-    if (nl) {
-        nlopt_destroy(nl);
-    }
-    hn_sobol_free(sobol);
-    free(z);
-    free(xr);
-    free(starts);
-    free(start_value);
-    free(lb);
-    free(ub);
-    free(ld);
-    return rc;
-}
-
 static int gpbo_ask(void *ctx, const struct hn_history *h, size_t n, double *x,
                     struct hn_error *err)
 {
@@ -1437,7 +1203,7 @@ static int gpbo_ask(void *ctx, const struct hn_history *h, size_t n, double *x,
         double *xi = x + i * d;
         int rc;
         if (in_stage + i < n_init) {
-            rc = sobol_point(g, h, in_stage + i, x, i, xi, err);
+            rc = gpbo_sobol_point(g, h, in_stage + i, x, i, xi, err);
         } else {
             if (st == NULL) {
                 st = gpbo_state_new(g, h, seed, err);
@@ -1459,9 +1225,9 @@ static int gpbo_ask(void *ctx, const struct hn_history *h, size_t n, double *x,
             }
             if (st == NULL) {
                 /* not enough data to model yet: keep sampling */
-                rc = sobol_point(g, h, in_stage + i, x, i, xi, err);
+                rc = gpbo_sobol_point(g, h, in_stage + i, x, i, xi, err);
             } else {
-                rc = select_point(g, st, h, x, i, hn_rng_derive(seed, 100 + i), xi, err);
+                rc = gpbo_select_point(g, st, h, x, i, hn_rng_derive(seed, 100 + i), xi, err);
                 if (rc == 1 && i + 1 < n) {
                     gpbo_encode(g, xi, z);
                     if (gpbo_state_fantasize(st, z, err) != 0) {

@@ -25,6 +25,12 @@
  * misses a metric fails the trial with the reason (and its standard error's last line); the
  * study goes on. An interrupt (Ctrl-C) stops the running commands at once; their trials are
  * measured again on resume.
+ *
+ * Spread: a command may also print `<metric>_cv` (its own spread of the metric, e.g.
+ * hilnas-bench's robust coefficient of variation). When some printed `_cv` exceeds `max_cv`, the
+ * command runs again, up to `max_runs` runs in all; each metric is taken from the run where its
+ * spread was smallest, and the trial gets `<metric>_cv` and `<metric>_settled` (1 when that
+ * spread is at most max_cv), the same rules as the host oracle's.
  */
 #define _GNU_SOURCE /* sigabbrev_np */
 #include "config.h"
@@ -54,7 +60,8 @@ struct device {
     const struct hn_config_node *command_node;
     const struct hn_config_node *metrics_node;
     double timeout_s;
-    int64_t log_max_kb;
+    int64_t log_max_kb, max_runs;
+    double max_cv;
     const char *shell;   /* the string form, or NULL */
     const char **argv;   /* the list form (NULL-terminated), or NULL */
     const char *metric[MAX_METRICS + 1];
@@ -88,6 +95,22 @@ static const struct hn_option device_options[] = {
      .offset = offsetof(struct device, log_max_kb),
      .help = "Size cap of each trial's device.log (the command's standard error): its first and "
              "last halves are kept, with a note of what was dropped."},
+    {.name = "max_cv",
+     .type = HN_OPT_DOUBLE,
+     .def = "0.03",
+     .min = 0,
+     .max = 10,
+     .bounded = 1,
+     .offset = offsetof(struct device, max_cv),
+     .help = "Largest spread (<metric>_cv printed by the command) accepted without a re-run."},
+    {.name = "max_runs",
+     .type = HN_OPT_INT,
+     .def = "3",
+     .min = 1,
+     .max = 100,
+     .bounded = 1,
+     .offset = offsetof(struct device, max_runs),
+     .help = "Runs of the command at most while some printed <metric>_cv exceeds max_cv."},
     {.name = NULL},
 };
 
@@ -466,7 +489,16 @@ static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct 
                                .log_max = (size_t)d->log_max_kb * 1024,
                                .what = what,
                                .interrupted = hn_study_interrupted};
+    double best_cv[MAX_METRICS];
+    struct hn_metrics best = {0};
+    for (size_t k = 0; k < MAX_METRICS; k++) {
+        best_cv[k] = INFINITY;
+    }
+    for (int64_t run = 0; run < d->max_runs; run++) {
+    free(res.out);
+    memset(&res, 0, sizeof(res));
     if (hn_run_command(&spec, &res, err) != 0) {
+        hn_metrics_clear(&best);
         goto done;
     }
     if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
@@ -479,11 +511,61 @@ static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         }
         hn_error_set(err, NULL, "the command %s%s%s (log: %s)", how, res.err_tail[0] ? ": " : "",
                      res.err_tail, log_path);
+        hn_metrics_clear(&best);
         goto done;
     }
-    if (hn_device_parse_output(res.out, res.out_len, d->metric, out, err) != 0) {
+    struct hn_metrics got = {0};
+    if (hn_device_parse_output(res.out, res.out_len, d->metric, &got, err) != 0) {
+        hn_metrics_clear(&got);
+        hn_metrics_clear(&best);
         goto done;
     }
+    /* the spreads the command printed (optional): keep each metric's least spread run */
+    int unsettled = 0, any_cv = 0;
+    for (size_t k = 0; d->metric[k] != NULL; k++) {
+        char cv_name[160];
+        const char *one[2] = {cv_name, NULL};
+        struct hn_metrics cvm = {0};
+        struct hn_error ignored;
+        double cv = NAN;
+        snprintf(cv_name, sizeof(cv_name), "%s_cv", d->metric[k]);
+        if (hn_device_parse_output(res.out, res.out_len, one, &cvm, &ignored) == 0 && cvm.n == 1) {
+            cv = cvm.m[0].value;
+            any_cv = 1;
+        }
+        hn_metrics_clear(&cvm);
+        const struct hn_metric *mv = hn_metrics_get(&got, d->metric[k]);
+        double rank = isfinite(cv) ? cv : INFINITY;
+        if (run == 0 || rank < best_cv[k]) {
+            best_cv[k] = rank;
+            if (mv != NULL && hn_metrics_put(&best, d->metric[k], mv->value, mv->sem, err) != 0) {
+                hn_metrics_clear(&got);
+                hn_metrics_clear(&best);
+                goto done;
+            }
+        }
+        unsettled |= isfinite(cv) && cv > d->max_cv;
+    }
+    hn_metrics_clear(&got);
+    if (!any_cv || !unsettled) {
+        break;
+    }
+    }
+    for (size_t k = 0; d->metric[k] != NULL; k++) {
+        const struct hn_metric *mv = hn_metrics_get(&best, d->metric[k]);
+        char name[160];
+        if (mv == NULL || hn_metrics_put(out, d->metric[k], mv->value, mv->sem, err) != 0) {
+            hn_metrics_clear(&best);
+            goto done;
+        }
+        if (isfinite(best_cv[k])) {
+            snprintf(name, sizeof(name), "%s_cv", d->metric[k]);
+            hn_metrics_put(out, name, best_cv[k], NAN, err);
+            snprintf(name, sizeof(name), "%s_settled", d->metric[k]);
+            hn_metrics_put(out, name, best_cv[k] <= d->max_cv ? 1.0 : 0.0, NAN, err);
+        }
+    }
+    hn_metrics_clear(&best);
     rc = 0;
 done:
     free(res.out);

@@ -695,3 +695,135 @@ Test(gp, normal_helpers_are_accurate_in_the_tails)
         cr_expect(fabs(hn_norm_logcdf(z) - lc) < 2.0 / (z * z), "log Phi(%g)", z);
     }
 }
+
+/* Largest |a - b| over the lower triangles of two n x n column-major matrices, relative to
+ * the largest |b|. */
+static double lower_rel_diff(const double *a, const double *b, size_t n)
+{
+    double diff = 0, scale = 0;
+    for (size_t j = 0; j < n; j++) {
+        for (size_t i = j; i < n; i++) {
+            diff = fmax(diff, fabs(a[i + j * n] - b[i + j * n]));
+            scale = fmax(scale, fabs(b[i + j * n]));
+        }
+    }
+    return diff / scale;
+}
+
+Test(gp, appended_observations_equal_a_fresh_factorization)
+{
+    /* base sizes below and above the size from which a GP keeps K^-1 (256), so the block
+     * update of the factor, of K^-1 and a fresh K^-1 after crossing are all checked */
+    static const size_t bases[] = {40, 250, 280};
+    size_t total = 300, d = 3;
+    double *X = malloc(total * d * sizeof(double)), *y = malloc(total * sizeof(double));
+    double *nv = malloc(total * sizeof(double));
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 21);
+    random_data(&rng, X, y, total, d);
+    for (size_t i = 0; i < total; i++) {
+        nv[i] = i % 3 == 0 ? NAN : 0.002 + 0.01 * hn_rng_uniform(&rng); /* NAN: learned */
+    }
+    struct hn_gp_hyper h = {.d = 3,
+                            .lengthscale = {0.3, 0.5, 0.8},
+                            .noise = 0.01,
+                            .mean = 0.1,
+                            .outputscale = 1.3,
+                            .y_mean = 0.4,
+                            .y_scale = 1.7};
+    struct hn_error err;
+    struct hn_gp *fresh = hn_gp_new_fixed(X, y, nv, total, d, HN_GP_MATERN52, &h, &err);
+    cr_assert_not_null(fresh, "%s", err.msg);
+    for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
+        size_t n = bases[b];
+        struct hn_gp *base = hn_gp_new_fixed(X, y, nv, n, d, HN_GP_MATERN52, &h, &err);
+        cr_assert_not_null(base, "%s", err.msg);
+        /* in two steps, so an appended GP is appended to again */
+        size_t k1 = (total - n) / 2;
+        struct hn_gp *a1 = hn_gp_append(base, X + n * d, y + n, nv + n, k1, &err);
+        cr_assert_not_null(a1, "%s", err.msg);
+        struct hn_gp *app = hn_gp_append(a1, X + (n + k1) * d, y + n + k1, nv + n + k1,
+                                         total - n - k1, &err);
+        cr_assert_not_null(app, "%s", err.msg);
+        cr_assert_eq(hn_gp_n(app), total);
+        double worst = lower_rel_diff(hn_gp_cholesky(app), hn_gp_cholesky(fresh), total);
+        cr_expect(worst <= 1e-10, "base %zu: factor differs by %g (relative)", n, worst);
+        /* predictions through L (predict) and through K^-1 (predict_grad) */
+        double pm = 0, pv = 0;
+        for (int t = 0; t < 10; t++) {
+            double x[3] = {hn_rng_uniform(&rng), hn_rng_uniform(&rng), hn_rng_uniform(&rng)};
+            double m1, v1, m2, v2, m3, v3, dm[3], dv[3], dmf[3], dvf[3];
+            hn_gp_predict(app, x, 1, &m1, &v1, &err);
+            hn_gp_predict(fresh, x, 1, &m2, &v2, &err);
+            cr_assert_eq(hn_gp_predict_grad(app, x, &m3, &v3, dm, dv, &err), 0);
+            hn_gp_predict_grad(fresh, x, NULL, NULL, dmf, dvf, &err);
+            pm = fmax(pm, fmax(fabs(m1 - m2), fabs(m3 - m2)) / fmax(1, fabs(m2)));
+            pv = fmax(pv, fmax(fabs(v1 - v2), fabs(v3 - v2)) / v2);
+            for (int q = 0; q < 3; q++) {
+                cr_expect(fabs(dm[q] - dmf[q]) <= 1e-8 * fmax(1, fabs(dmf[q])) &&
+                              fabs(dv[q] - dvf[q]) <= 1e-8 * fmax(1, fabs(dvf[q])),
+                          "base %zu: gradient %d: %g %g vs fresh %g %g", n, q, dm[q], dv[q],
+                          dmf[q], dvf[q]);
+            }
+        }
+        cr_expect(pm <= 1e-10 && pv <= 1e-8, "base %zu: mean differs by %g, variance by %g", n,
+                  pm, pv);
+        cr_log_info("base %zu + %zu: factor %g, mean %g, variance %g (relative)", n, total - n,
+                    worst, pm, pv);
+        hn_gp_free(app);
+        hn_gp_free(a1);
+        hn_gp_free(base);
+    }
+    hn_gp_free(fresh);
+    free(X);
+    free(y);
+    free(nv);
+}
+
+Test(gp, a_warm_started_fit_reaches_the_cold_optimum)
+{
+    /* cold: 4 restarts from the priors; warm: one start from the fit on the first 50 of the 70
+     * points (what gpbo does between anchors); both must end at the same optimum */
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 8);
+    size_t n = 70, d = 3;
+    double X[210], y[70];
+    random_data(&rng, X, y, n, d);
+    struct hn_gp_options opt;
+    hn_gp_options_default(&opt);
+    struct hn_error err;
+    struct hn_gp *cold = hn_gp_fit(X, y, NULL, n, d, &opt, &err);
+    struct hn_gp *prev = hn_gp_fit(X, y, NULL, 50, d, &opt, &err);
+    cr_assert(cold && prev, "%s", err.msg);
+    struct hn_gp_hyper hc, hp, hw;
+    hn_gp_get_hyper(cold, &hc);
+    hn_gp_get_hyper(prev, &hp);
+    opt.start = &hp;
+    opt.restarts = 1;
+    struct hn_gp *warm = hn_gp_fit(X, y, NULL, n, d, &opt, &err);
+    cr_assert_not_null(warm, "%s", err.msg);
+    hn_gp_get_hyper(warm, &hw);
+    /* the objective at both optima, on the same standardized data */
+    double ystd[70], mean = hc.y_mean, scale = hc.y_scale, tc[6], tw[6];
+    for (size_t i = 0; i < n; i++) {
+        ystd[i] = (y[i] - mean) / scale;
+    }
+    for (size_t q = 0; q < d; q++) {
+        tc[q] = log(hc.lengthscale[q]);
+        tw[q] = log(hw.lengthscale[q]);
+    }
+    tc[3] = log(hc.noise), tc[4] = hc.mean, tc[5] = log(hc.outputscale);
+    tw[3] = log(hw.noise), tw[4] = hw.mean, tw[5] = log(hw.outputscale);
+    double vc = hn_gp_log_objective(X, ystd, NULL, n, d, HN_GP_MATERN52, tc, NULL, 1);
+    double vw = hn_gp_log_objective(X, ystd, NULL, n, d, HN_GP_MATERN52, tw, NULL, 1);
+    cr_expect(fabs(vc - vw) <= 1e-5 * fabs(vc), "objective cold %.10g, warm %.10g", vc, vw);
+    for (size_t q = 0; q < d; q++) {
+        cr_expect(fabs(tc[q] - tw[q]) < 1e-2, "log lengthscale %zu: cold %g, warm %g", q, tc[q],
+                  tw[q]);
+    }
+    /* the start moved (it was the 50-point optimum, not already this one) */
+    cr_expect(fabs(log(hp.lengthscale[0]) - tw[0]) > 1e-4 || fabs(hp.noise - hw.noise) > 1e-6);
+    hn_gp_free(cold);
+    hn_gp_free(prev);
+    hn_gp_free(warm);
+}

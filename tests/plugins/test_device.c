@@ -522,3 +522,48 @@ Test(device, a_crash_is_named_and_the_log_is_capped, .timeout = 60)
     free(qsim);
     free(tmp);
 }
+
+/* max_cv: a run whose printed prefill_ms_cv exceeds max_cv is repeated; each metric comes from
+ * its least spread run, with _cv and _settled; with max_runs: 1 the spread stays unsettled. */
+Test(device, a_spread_above_max_cv_runs_the_command_again, .timeout = 60)
+{
+    for (int runs = 1; runs <= 3; runs += 2) {
+        char *tmp = tu_tmpdir("devcv"), text[8192], cmd[4600], path[4500], *err;
+        snprintf(cmd, sizeof(cmd), "sh %s/tests/data/device/cv.sh", tu_srcdir());
+        write_study(tmp, cmd, 1, text, sizeof(text));
+        char *at = strstr(text, "timeout_s:");
+        cr_assert_not_null(at);
+        char edited[8400];
+        snprintf(edited, sizeof(edited), "%.*smax_runs: %d, %s", (int)(at - text), text, runs, at);
+        int rc = tu_run_study_text(tmp, edited, "run", &err);
+        cr_assert_eq(rc, 0, "run failed: %s", err);
+        free(err);
+        snprintf(path, sizeof(path), "%s/run/trials/0/runs", tmp);
+        char *n = tu_read_file(path);
+        cr_expect(n != NULL && atoi(n) == (runs == 1 ? 1 : 2), "max_runs %d: ran %s times", runs,
+                  n);
+        free(n);
+        snprintf(path, sizeof(path), "%s/run/journal.jsonl", tmp);
+        char *journal = tu_read_file(path);
+        cr_assert_not_null(journal);
+        int seen = 0;
+        for (char *line = strtok(journal, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+            json_t *ev = json_loads(line, 0, NULL);
+            if (strcmp(json_string_value(json_object_get(ev, "event")), "completed") == 0) {
+                json_t *m = json_object_get(ev, "metrics");
+                double p = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms"), "value"));
+                double cv = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms_cv"), "value"));
+                double st = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms_settled"), "value"));
+                cr_expect_eq(p, runs == 1 ? 11.0 : 12.0);
+                cr_expect_eq(cv, runs == 1 ? 0.2 : 0.01);
+                cr_expect_eq(st, runs == 1 ? 0.0 : 1.0);
+                cr_expect_null(json_object_get(m, "phone.decode_ms_cv"), "no spread printed");
+                seen++;
+            }
+            json_decref(ev);
+        }
+        cr_expect_eq(seen, 1);
+        free(journal);
+        free(tmp);
+    }
+}

@@ -268,3 +268,61 @@ Test(testfn, branincurrin_front_has_the_published_hypervolume, .timeout = 60)
     cr_expect(hv > TESTFN_BRANINCURRIN_MAX_HV - 0.2, "hv %.6f, published maximum 59.36", hv);
     free(pts);
 }
+
+Test(testfn, layers_minimum_is_the_brute_force_one)
+{
+    /* brute force, independent of the dynamic programming: every one of the 2^16 boolean
+     * vectors through testfn_layers at one ordinal setting gives the part that depends on the
+     * booleans (g = f - f at all zeros, which has no boolean terms); the minimum of g per
+     * (count, b_0, b_15) group is all that any ordinal setting can use, so the exact minimum
+     * over all 2^16 * 5^4 points is the minimum over ordinals and groups */
+    enum { B = TESTFN_LAYERS_BITS, L = TESTFN_LAYERS_LEVELS };
+    double x[TESTFN_LAYERS_DIM] = {0}, chain[B + 1][2][2];
+    for (int c = 0; c <= B; c++) {
+        chain[c][0][0] = chain[c][0][1] = chain[c][1][0] = chain[c][1][1] = INFINITY;
+    }
+    /* the booleans' own terms: f at ordinals 0 (t = 0) minus the count term 2 (c/16)^2 and the
+     * constant (0.6^2) */
+    for (unsigned bits = 0; bits < (1u << B); bits++) {
+        int count = 0;
+        for (int i = 0; i < B; i++) {
+            x[i] = (bits >> i) & 1;
+            count += (int)x[i];
+        }
+        double u = count / 16.0, own = testfn_layers(x) - 2 * u * u - 0.36;
+        int b0 = (int)x[0], b15 = (int)x[B - 1];
+        chain[count][b0][b15] = fmin(chain[count][b0][b15], own);
+    }
+    double best = INFINITY;
+    for (int code = 0; code < L * L * L * L; code++) {
+        double t[4];
+        for (int k = 0, c = code; k < 4; k++, c /= L) {
+            t[k] = (double)(c % L) / (L - 1);
+        }
+        for (int count = 0; count <= B; count++) {
+            for (int b0 = 0; b0 < 2; b0++) {
+                for (int b15 = 0; b15 < 2; b15++) {
+                    double u = count / 16.0 - t[0];
+                    double v = chain[count][b0][b15] + 0.4 * t[3] * (1 - 2 * b0) -
+                               0.3 * t[2] * b15 + 2 * u * u + (t[1] - 0.6) * (t[1] - 0.6) +
+                               0.5 * (t[2] - t[1]) * (t[2] - t[1]);
+                    best = fmin(best, v);
+                }
+            }
+        }
+    }
+    double arg[TESTFN_LAYERS_DIM];
+    double dp = testfn_layers_argmin(arg);
+    cr_expect(fabs(best - TESTFN_LAYERS_MIN) < 1e-12, "brute force %.17g, published %.17g", best,
+              TESTFN_LAYERS_MIN);
+    cr_expect(fabs(dp - TESTFN_LAYERS_MIN) < 1e-12, "dynamic programming %.17g", dp);
+    cr_expect(fabs(testfn_layers(arg) - dp) < 1e-12, "f at the minimizer %.17g, minimum %.17g",
+              testfn_layers(arg), dp);
+    /* spot check of the formula at one point, by hand: all booleans and ordinals zero except
+     * b_1 = 1 and o_1 = 3: h_1 + 2 (1/16)^2 + (0.75 - 0.6)^2 + 0.5 (0 - 0.75)^2 */
+    double y[TESTFN_LAYERS_DIM] = {0};
+    y[1] = 1;
+    y[17] = 3;
+    double hand = 0.6 * sin(1.8) + 2.0 / 256 + 0.15 * 0.15 + 0.5 * 0.5625;
+    cr_expect(fabs(testfn_layers(y) - hand) < 1e-12, "%.17g vs %.17g", testfn_layers(y), hand);
+}
