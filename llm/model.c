@@ -502,6 +502,11 @@ const float *hn_llm_logits(const struct hn_llm_model *m)
     return m->acts != NULL && !m->acts->has_targets ? m->acts->logits : NULL;
 }
 
+float *hn_llm_probs(struct hn_llm_model *m)
+{
+    return m->acts != NULL && m->acts->has_targets ? m->acts->logits : NULL;
+}
+
 int hn_llm_zero_grad(struct hn_llm_model *m, struct hn_error *err)
 {
     (void)err;
@@ -578,5 +583,32 @@ int hn_llm_backward(struct hn_llm_model *m, struct hn_error *err)
         hn_rmsnorm_backward(a->dres, lg->ln1, a->dln, a->res[l], lw->ln1, la->rstd1, N, C);
     }
     hn_embedding_backward(m->g.embed, a->dres, a->inputs, N, C);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * activations of the last forward, for importance estimation (llm/importance.c) */
+
+int hn_llm_activations(const struct hn_llm_model *m, int layer, struct hn_llm_act_view *v)
+{
+    const struct hn_llm_acts *a = m->acts;
+    memset(v, 0, sizeof(*v));
+    if (a == NULL || layer < 0 || layer > m->config.num_hidden_layers) {
+        return -1;
+    }
+    v->B = a->B;
+    v->T = a->T;
+    v->in = a->res[layer];
+    if (layer == m->config.num_hidden_layers) {
+        v->ln2 = a->lnf;
+        return 0;
+    }
+    const struct layer_acts *la = &a->layers[layer];
+    v->ln1 = la->ln1;
+    v->attout = la->attout;
+    v->mid = la->mid;
+    v->ln2 = la->ln2;
+    v->h = la->h;
+    v->out = a->res[layer + 1];
     return 0;
 }

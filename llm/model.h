@@ -116,6 +116,13 @@ int hn_llm_forward(struct hn_llm_model *model, const int *inputs, const int *tar
 const float *hn_llm_logits(const struct hn_llm_model *model);
 
 /*
+ * The softmax probabilities (B,T,V) of the last forward with targets, until backward consumes
+ * them (else NULL). Writable on purpose: backward takes d(loss)/d(logits) = (probs - onehot) /
+ * (B*T), so adding (B*T) g to them adds g to that gradient (logit distillation, llm/train.h).
+ */
+float *hn_llm_probs(struct hn_llm_model *model);
+
+/*
  * Backward of the last forward (which must have had targets): ACCUMULATES d(mean loss)/d(param)
  * into model->grads (zero them with hn_llm_zero_grad). Returns 0 or -1 with err set.
  */
@@ -131,6 +138,21 @@ int hn_llm_zero_grad(struct hn_llm_model *model, struct hn_error *err);
  * OpenMP, n goes to OpenBLAS. Returns the count in effect. Not thread safe (process-wide).
  */
 int hn_llm_set_threads(int n);
+
+/*
+ * Borrowed views of the activations the last hn_llm_forward() saved (valid until the next forward
+ * or backward, which reuses the logits): for layer l < num_hidden_layers, in = res[l] (the
+ * layer's input, (B*T, C)), ln1 (input_layernorm output; NULL when the layer skips attention),
+ * attout ((B*T, NH*HD) attention output before o_proj; NULL when skipped), mid (residual after
+ * attention), ln2 (post_attention_layernorm output), h ((B*T, F) silu(gate) * up), out = res[l+1].
+ * For l == num_hidden_layers: in = the final norm's input, ln2 = its output, the rest NULL.
+ * Returns 0, or -1 when there was no forward or l is out of range.
+ */
+struct hn_llm_act_view {
+    int B, T;
+    const float *in, *ln1, *attout, *mid, *ln2, *h, *out;
+};
+int hn_llm_activations(const struct hn_llm_model *model, int layer, struct hn_llm_act_view *v);
 
 /*
  * Deployment precision (implemented in llm/decode.c): convert every matrix (projections, LM head,

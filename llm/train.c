@@ -285,6 +285,33 @@ static void format_duration(char *buf, size_t size, double seconds)
     }
 }
 
+/*
+ * <dir>/training.json beside the final model: how it was trained, and the learning rate it ended
+ * at (continued pretraining starts from there; see the evaluator `pruned`).
+ */
+static int write_training_record(const struct hn_llm_train_opts *o, const char *dir,
+                                 double val_loss, struct hn_error *err)
+{
+    double final_lr = hn_lr_schedule(o->steps - 1, o->steps, o->warmup, o->lr, o->min_lr);
+    json_t *t = json_pack("{s:s, s:s, s:{s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:i, s:i, s:I, s:s}}",
+                          "format", "hilnas-training-1", "producer", "pretrain", "training",
+                          "steps", (json_int_t)o->steps, "lr", o->lr, "min_lr", o->min_lr,
+                          "warmup", (json_int_t)o->warmup, "final_lr", final_lr, "weight_decay",
+                          o->weight_decay, "grad_clip", o->grad_clip, "batch", o->batch, "seq",
+                          o->seq, "seed", (json_int_t)o->seed, "data", o->data_dir);
+    if (t != NULL && isfinite(val_loss)) {
+        json_object_set_new(t, "val_loss", json_real(val_loss));
+    }
+    char *text = t ? json_dumps(t, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
+    char *path = hn_path_join(dir, "training.json");
+    int rc = text && path ? hn_write_file_atomic(path, text, strlen(text), err)
+                          : hn_error_set(err, NULL, "out of memory");
+    free(text);
+    free(path);
+    json_decref(t);
+    return rc;
+}
+
 int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
 {
     struct run r = {.o = o};
@@ -372,6 +399,7 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
     }
     int tty = isatty(fileno(stderr));
     double t_start = hn_monotonic(), train_seconds = 0.0;
+    double last_val = NAN;
     long steps_here = 0;
     while (r.step < o->steps) {
         double t0 = hn_monotonic();
@@ -421,6 +449,7 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
             }
             fprintf(log, "{\"step\": %ld, \"val_loss\": %.9g, \"val_tokens\": %zu}\n", r.step,
                     val_loss, val_tokens);
+            last_val = val_loss;
             fflush(log);
             if (!o->quiet) {
                 fprintf(stderr, "%sstep %ld/%ld  val loss %.4f (%zu tokens)\n", tty ? "\r" : "",
@@ -446,6 +475,9 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
     if (path == NULL || hn_llm_save(r.model, path, err) != 0) {
         goto fail;
     }
+    if (write_training_record(o, path, last_val, err) != 0) {
+        goto fail;
+    }
     if (!o->quiet) {
         fprintf(stderr, "hilnas: pretrain: done; final model in %s\n", path);
     }
@@ -462,4 +494,50 @@ fail:
     hn_adamw_free(&r.opt);
     hn_llm_model_free(r.model);
     return rc;
+}
+
+double hn_distill_apply(float *probs, const int *targets, const float *teacher, size_t N,
+                        size_t V, double tau, double w)
+{
+    double kd = 0;
+    double *ps = malloc(V * sizeof(double)), *pt = malloc(V * sizeof(double));
+    if (ps == NULL || pt == NULL) {
+        free(ps);
+        free(pt);
+        return NAN;
+    }
+    for (size_t n = 0; n < N; n++) {
+        float *p = probs + n * V;
+        const float *zt = teacher + n * V;
+        /* student at temperature tau: p^(1/tau) normalized (log p = z - lse) */
+        double ss = 0, tmax = -INFINITY, st = 0;
+        for (size_t i = 0; i < V; i++) {
+            ps[i] = p[i] > 0 ? exp(log((double)p[i]) / tau) : 0.0;
+            ss += ps[i];
+            tmax = zt[i] / tau > tmax ? zt[i] / tau : tmax;
+        }
+        for (size_t i = 0; i < V; i++) {
+            pt[i] = exp(zt[i] / tau - tmax);
+            st += pt[i];
+        }
+        for (size_t i = 0; i < V; i++) {
+            ps[i] /= ss;
+            pt[i] /= st;
+            if (pt[i] > 0) {
+                kd += pt[i] * (log(pt[i]) - (ps[i] > 0 ? log(ps[i]) : -745.0));
+            }
+        }
+        if (w == 0) {
+            continue;
+        }
+        /* d(w KD)/dz = w tau / N (ps - pt); backward applies (probs' - onehot) / N, so
+         * probs' = (1 - w) p + w onehot + w tau (ps - pt) */
+        for (size_t i = 0; i < V; i++) {
+            double onehot = (int)i == targets[n] ? 1.0 : 0.0;
+            p[i] = (float)((1 - w) * p[i] + w * onehot + w * tau * (ps[i] - pt[i]));
+        }
+    }
+    free(ps);
+    free(pt);
+    return kd * tau * tau / (double)N;
 }

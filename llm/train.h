@@ -62,4 +62,16 @@ int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err);
 int hn_llm_eval_windows(struct hn_llm_model *model, const uint16_t *tok, size_t n, int T, int B,
                         long batches, double *loss, size_t *tokens, struct hn_error *err);
 
+/*
+ * Logit distillation (Hinton et al.) folded into the next backward. probs (N,V) are the
+ * student's softmax probabilities from hn_llm_forward with targets (hn_llm_probs), teacher the
+ * teacher's logits on the same inputs, tau the temperature, w in [0,1] the weight. Rewrites
+ * probs so that hn_llm_backward computes the gradient of
+ *     (1 - w) CE + w KD,   KD = tau^2 / N  sum_n KL(softmax(teacher_n / tau) || softmax(z_n / tau))
+ * (z the student's logits; softmax(z / tau) is computed from probs as probs^(1/tau),
+ * normalized). Returns KD (nats). With w = 0 probs are not touched (plain training, exactly).
+ */
+double hn_distill_apply(float *probs, const int *targets, const float *teacher, size_t N,
+                        size_t V, double tau, double w);
+
 #endif

@@ -1,24 +1,35 @@
 /*
  * hilnas evaluator "pruned": quality of a pruned architecture with weights inherited from the
- * backbone and a short continued pretraining.
+ * backbone and a short continued pretraining (docs/method.md).
  *
  * The trial's architecture (from the transformer space: a LlamaConfig plus `backbone` and
- * `backbone_layers`) is cut out of the backbone checkpoint by magnitude-based structured
- * pruning, then trained for `steps` AdamW steps on DATA/train.bin and scored on DATA/val.bin:
+ * `backbone_layers`) is cut out of the backbone checkpoint by structured pruning, then trained
+ * for `steps` AdamW steps on DATA/train.bin and scored on DATA/val.bin. What is kept, per
+ * `select`, by a score per part:
  *
- *   hidden channels  the d_model channels whose embedding columns have the largest L2 norm,
- *                    the same in every layer (the residual stream is shared);
- *   key/value heads  per kept layer, the kv_heads with the largest sum of squared weights over
- *                    their k/v rows and their query group's q rows and o columns;
- *   query heads      heads / kv_heads per kept kv head, its own group's first by importance
- *                    (squared q rows + o columns), then, when the new group is larger than the
- *                    backbone's, the most important unused heads of other groups;
- *   FFN neurons      per kept layer, the d_ffn with the largest squared gate row + up row +
- *                    down column;
- *   layers           `backbone_layers`; a layer whose attention is skipped keeps only its FFN.
- * With `select: first`, the lowest indices are kept instead (a baseline). Kept indices stay in
- * their backbone order. Norm weights and the embedding are sliced to the
- * kept channels; a tied head stays tied.
+ *   importance (default)  activations on calibration windows of train.bin (llm/importance.h,
+ *                         Minitron): hidden channels by their normalized residual activations,
+ *                         heads by the norm of their output, neurons by the norm of theirs;
+ *                         computed once per (backbone, data, calibration) and cached on disk;
+ *   magnitude             weights: channels by embedding column norm, heads by squared q rows
+ *                         + o columns, neurons by squared gate + up rows + down column;
+ *   first                 the lowest indices (a baseline);
+ *   random                a random subset (seeded by the study seed; a baseline).
+ * Key/value heads (GQA) by the sum of their own k/v rows' magnitude (magnitude) or 0 (others)
+ * plus their query group's scores; each kept KV head keeps its own group's best query heads
+ * first, then, when the new group is larger, the best unused heads of other groups. Kept indices
+ * stay in their backbone order; the hidden channels are the same in every layer (the residual
+ * stream is shared). Layers: `backbone_layers`; a layer whose attention is skipped keeps only its
+ * FFN. Norm weights and the embedding are sliced to the kept channels; a tied head stays tied.
+ *
+ * Recipe (a continuation of the backbone's own training, so that the unpruned backbone does not
+ * get worse): peak lr = the learning rate the backbone's training ended at (its training.json,
+ * written by `hilnas pretrain`, else the "lr" of the last line of ../log.jsonl), unless `lr` is
+ * set; warmup a tenth of the steps; cosine to a tenth of lr. Batches come from a stream seeded by
+ * the study seed, the same for every candidate (common random numbers: candidates are compared
+ * on the same data), so a candidate's result depends only on (architecture, settings, seed):
+ * results are cached under the cache directory (results-<key>.json) and a repeated candidate is
+ * not retrained. Optional logit distillation from the backbone (`distill`).
  *
  * Metrics: val_loss (mean cross-entropy, nats per token, on the first eval_batches x batch
  * consecutive windows of val.bin, as `hilnas eval`), val_loss_inherited (the same before any
@@ -35,37 +46,111 @@
 
 #include "core/util.h"
 #include "hilnas/evaluator.h"
+#include "hilnas/log.h"
 #include "hilnas/rng.h"
 #include "llm/checkpoint.h"
+#include "llm/importance.h"
 #include "llm/llm_config.h"
 #include "llm/model.h"
 #include "llm/tokens.h"
 #include "llm/train.h"
+
+enum { SEL_IMPORTANCE, SEL_MAGNITUDE, SEL_FIRST, SEL_RANDOM };
+
+struct calibration {
+    int64_t batches, seq;
+};
+
+struct distill {
+    double weight, temperature;
+};
 
 struct pruned {
     const char *data;
     int64_t steps, batch, seq, warmup, eval_batches, threads;
     double lr, min_lr, weight_decay, grad_clip;
     int select; /* index into select_modes */
+    const struct hn_config_node *calibration_node, *distill_node;
+    const char *cache;
+    struct calibration cal;
+    struct distill distill;
+    uint64_t study_seed;
+    char *cache_dir;
 
     /* loaded on first use, kept for the instance's life */
     char *backbone_dir;
     struct hn_llm_model *backbone;
+    struct hn_importance *imp; /* of this backbone, select: importance */
+    double backbone_lr;        /* where its training ended; NAN: unknown */
+    char backbone_key[33];     /* content hash of the backbone + data */
     uint16_t *train, *val;
     size_t n_train, n_val;
     int checked_vocab; /* the data were checked against this vocabulary size */
 };
 
-static const char *const select_modes[] = {"magnitude", "first", NULL};
+static const char *const select_modes[] = {"importance", "magnitude", "first", "random", NULL};
+
+static const struct hn_option calibration_options[] = {
+    {.name = "batches",
+     .type = HN_OPT_INT,
+     .def = "16",
+     .min = 1,
+     .max = 100000,
+     .bounded = 1,
+     .offset = offsetof(struct calibration, batches),
+     .help = "Calibration batches of `batch` windows, evenly spaced over train.bin."},
+    {.name = "seq",
+     .type = HN_OPT_INT,
+     .def = "0",
+     .min = 0,
+     .max = 1 << 20,
+     .bounded = 1,
+     .offset = offsetof(struct calibration, seq),
+     .help = "Tokens per calibration window (0: the evaluator's seq)."},
+    {.name = NULL},
+};
+
+static const struct hn_option distill_options[] = {
+    {.name = "weight",
+     .type = HN_OPT_DOUBLE,
+     .def = "0",
+     .min = 0,
+     .max = 1,
+     .bounded = 1,
+     .offset = offsetof(struct distill, weight),
+     .help = "w in loss = (1 - w) cross-entropy + w KL(teacher || student) (0: plain training)."},
+    {.name = "temperature",
+     .type = HN_OPT_DOUBLE,
+     .def = "1",
+     .min = 0.05,
+     .max = 100,
+     .bounded = 1,
+     .offset = offsetof(struct distill, temperature),
+     .help = "Softmax temperature of the distillation (the KL term is scaled by its square)."},
+    {.name = NULL},
+};
 
 static const struct hn_option pruned_options[] = {
     {.name = "select",
      .type = HN_OPT_ENUM,
-     .def = "magnitude",
+     .def = "importance",
      .choices = select_modes,
      .offset = offsetof(struct pruned, select),
-     .help = "Which channels, heads and neurons to keep: magnitude (largest weights) or first "
-             "(the lowest indices, a baseline)."},
+     .help = "Which channels, heads and neurons to keep: importance (activations on "
+             "calibration data), magnitude (largest weights), first or random (baselines)."},
+    {.name = "calibration",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct pruned, calibration_node),
+     .help = "select: importance: {batches: 16, seq: 0 (the evaluator's)} windows of train.bin."},
+    {.name = "distill",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct pruned, distill_node),
+     .help = "Logit distillation from the backbone: {weight: 0, temperature: 1}."},
+    {.name = "cache",
+     .type = HN_OPT_STRING,
+     .def = "",
+     .offset = offsetof(struct pruned, cache),
+     .help = "Directory of the importance and result caches (default: <study output>/cache)."},
     {.name = "data",
      .type = HN_OPT_STRING,
      .offset = offsetof(struct pruned, data),
@@ -96,28 +181,29 @@ static const struct hn_option pruned_options[] = {
      .help = "Tokens per window."},
     {.name = "lr",
      .type = HN_OPT_DOUBLE,
-     .def = "1e-3",
-     .min = 0,
+     .def = "-1",
+     .min = -1,
      .max = 10,
      .bounded = 1,
      .offset = offsetof(struct pruned, lr),
-     .help = "Peak learning rate."},
+     .help = "Peak learning rate (-1: where the backbone's training ended, from its "
+             "training.json or ../log.jsonl)."},
     {.name = "min_lr",
      .type = HN_OPT_DOUBLE,
-     .def = "1e-4",
-     .min = 0,
+     .def = "-1",
+     .min = -1,
      .max = 10,
      .bounded = 1,
      .offset = offsetof(struct pruned, min_lr),
-     .help = "Final learning rate of the cosine."},
+     .help = "Final learning rate of the cosine (-1: lr / 10)."},
     {.name = "warmup",
      .type = HN_OPT_INT,
-     .def = "5",
-     .min = 0,
+     .def = "-1",
+     .min = -1,
      .max = 10000000,
      .bounded = 1,
      .offset = offsetof(struct pruned, warmup),
-     .help = "Linear warmup steps."},
+     .help = "Linear warmup steps (-1: a tenth of steps)."},
     {.name = "weight_decay",
      .type = HN_OPT_DOUBLE,
      .def = "0.1",
@@ -162,7 +248,9 @@ static void pruned_destroy(void *ctx)
         return;
     }
     hn_llm_model_free(p->backbone);
+    hn_importance_free(p->imp);
     free(p->backbone_dir);
+    free(p->cache_dir);
     free(p->train);
     free(p->val);
     free(p);
@@ -175,7 +263,21 @@ static void *pruned_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(pruned_options, args->node, p, "evaluator 'pruned'", "pruned", err) != 0) {
+    if (hn_options_apply(pruned_options, args->node, p, "evaluator 'pruned'", "pruned", err) != 0 ||
+        hn_options_apply(calibration_options, p->calibration_node, &p->cal,
+                         "evaluator 'pruned' calibration", "pruned", err) != 0 ||
+        hn_options_apply(distill_options, p->distill_node, &p->distill,
+                         "evaluator 'pruned' distill", "pruned", err) != 0) {
+        pruned_destroy(p);
+        return NULL;
+    }
+    p->study_seed = args->seed;
+    p->backbone_lr = NAN;
+    p->cache_dir = p->cache[0] != '\0' ? strdup(p->cache)
+                                        : hn_path_join(args->study_dir ? args->study_dir : ".",
+                                                       "cache");
+    if (p->cache_dir == NULL) {
+        hn_error_set(err, NULL, "out of memory");
         pruned_destroy(p);
         return NULL;
     }
@@ -259,42 +361,107 @@ static void gather(float *dst, const float *src, size_t src_cols, const size_t *
     }
 }
 
+/* Scores of every part of the backbone, larger = keep (see the top of the file). */
+struct scores {
+    double *channels; /* Cb */
+    double *q;        /* Lb * NHb */
+    double *kv;       /* Lb * KVHb */
+    double *neurons;  /* Lb * Fb */
+};
+
+static void scores_free(struct scores *s)
+{
+    free(s->channels);
+    free(s->q);
+    free(s->kv);
+    free(s->neurons);
+}
+
+static int scores_fill(struct scores *s, const struct hn_llm_model *b, int select,
+                       const struct hn_importance *imp, uint64_t seed, struct hn_error *err)
+{
+    const struct hn_llm_config *bc = &b->config;
+    size_t L = (size_t)bc->num_hidden_layers, C = (size_t)bc->hidden_size;
+    size_t NH = (size_t)bc->num_attention_heads, KVH = (size_t)bc->num_key_value_heads;
+    size_t HD = (size_t)bc->head_dim, F = (size_t)bc->intermediate_size, V = (size_t)bc->vocab_size;
+    size_t G = NH / KVH;
+    s->channels = calloc(C, sizeof(double));
+    s->q = calloc(L * NH, sizeof(double));
+    s->kv = calloc(L * KVH, sizeof(double));
+    s->neurons = calloc(L * F, sizeof(double));
+    if (s->channels == NULL || s->q == NULL || s->kv == NULL || s->neurons == NULL) {
+        scores_free(s);
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    struct hn_rng rng;
+    hn_rng_seed(&rng, hn_rng_derive(seed, hn_rng_hash("random selection")));
+    for (size_t j = 0; j < C; j++) {
+        switch (select) {
+        case SEL_IMPORTANCE: s->channels[j] = imp->channels[j]; break;
+        case SEL_MAGNITUDE: s->channels[j] = col_sq(b->w.embed, V, C, j); break;
+        case SEL_FIRST: s->channels[j] = -(double)j; break;
+        default: s->channels[j] = hn_rng_uniform(&rng); break;
+        }
+    }
+    for (size_t l = 0; l < L; l++) {
+        const struct hn_llm_layer *w = &b->w.layers[l];
+        double *qs = s->q + l * NH, *kvs = s->kv + l * KVH, *ns = s->neurons + l * F;
+        for (size_t h = 0; h < NH && w->wq != NULL; h++) {
+            switch (select) {
+            case SEL_IMPORTANCE: qs[h] = imp->head[l * NH + h]; break;
+            case SEL_MAGNITUDE:
+                for (size_t r = h * HD; r < (h + 1) * HD; r++) {
+                    qs[h] += row_sq(w->wq, C, r, 0, C) + col_sq(w->wo, C, NH * HD, r);
+                }
+                break;
+            case SEL_FIRST: qs[h] = -(double)h; break;
+            default: qs[h] = hn_rng_uniform(&rng); break;
+            }
+        }
+        for (size_t g = 0; g < KVH && w->wq != NULL; g++) {
+            switch (select) {
+            case SEL_MAGNITUDE:
+                for (size_t r = g * HD; r < (g + 1) * HD; r++) {
+                    kvs[g] += row_sq(w->wk, C, r, 0, C) + row_sq(w->wv, C, r, 0, C);
+                }
+                /* plus the group's query heads */
+                /* fall through */
+            case SEL_IMPORTANCE:
+                for (size_t h = g * G; h < (g + 1) * G; h++) {
+                    kvs[g] += qs[h];
+                }
+                break;
+            case SEL_FIRST: kvs[g] = -(double)g; break;
+            default: kvs[g] = hn_rng_uniform(&rng); break;
+            }
+        }
+        for (size_t i = 0; i < F; i++) {
+            switch (select) {
+            case SEL_IMPORTANCE: ns[i] = imp->neurons[l * F + i]; break;
+            case SEL_MAGNITUDE:
+                ns[i] = row_sq(w->wgate, C, i, 0, C) + row_sq(w->wup, C, i, 0, C) +
+                        col_sq(w->wdown, C, F, i);
+                break;
+            case SEL_FIRST: ns[i] = -(double)i; break;
+            default: ns[i] = hn_rng_uniform(&rng); break;
+            }
+        }
+    }
+    return 0;
+}
+
 /*
- * Kept query heads and kv heads of a layer: kv[KVH'] and q[NH'] (backbone indices; q grouped
- * by its new kv head, NH'/KVH' per group).
+ * Kept query heads and kv heads of a layer from its scores qs[NH], kvs[KVH]: kv[KVH'] and
+ * q[NH'] (backbone indices; q grouped by its new kv head, NH'/KVH' per group).
  */
-static void choose_heads(const struct hn_llm_config *b, const struct hn_llm_layer *w,
-                         const struct hn_llm_config *c, int first, size_t *kv, size_t *q)
+static void choose_heads(const struct hn_llm_config *b, const double *qs, const double *kvs,
+                         const struct hn_llm_config *c, size_t *kv, size_t *q)
 {
     size_t NH = (size_t)b->num_attention_heads, KVH = (size_t)b->num_key_value_heads;
-    size_t HD = (size_t)b->head_dim, C = (size_t)b->hidden_size, G = NH / KVH;
+    size_t G = NH / KVH;
     size_t NH2 = (size_t)c->num_attention_heads, KVH2 = (size_t)c->num_key_value_heads;
     size_t G2 = NH2 / KVH2;
-    double qs[4096], kvs[4096];
     unsigned char used[4096] = {0};
-    for (size_t h = 0; h < NH; h++) {
-        qs[h] = 0;
-        for (size_t r = h * HD; r < (h + 1) * HD; r++) {
-            qs[h] += row_sq(w->wq, C, r, 0, C) + col_sq(w->wo, C, NH * HD, r);
-        }
-    }
-    for (size_t g = 0; g < KVH; g++) {
-        kvs[g] = 0;
-        for (size_t r = g * HD; r < (g + 1) * HD; r++) {
-            kvs[g] += row_sq(w->wk, C, r, 0, C) + row_sq(w->wv, C, r, 0, C);
-        }
-        for (size_t h = g * G; h < (g + 1) * G; h++) {
-            kvs[g] += qs[h];
-        }
-    }
-    if (first) {
-        for (size_t h = 0; h < NH; h++) {
-            qs[h] = -(double)h;
-        }
-        for (size_t g = 0; g < KVH; g++) {
-            kvs[g] = -(double)g;
-        }
-    }
     top_k(kvs, KVH, KVH2, kv);
     for (size_t j = 0; j < KVH2; j++) {
         size_t g = kv[j], got = 0;
@@ -336,48 +503,41 @@ static void head_rows(const size_t *heads, size_t n, size_t HD, size_t *rows)
     }
 }
 
-/* Cut the pruned model m (config c, backbone layers `layers`) out of backbone b. */
+/* Cut the pruned model m (config c, backbone layers `layers`) out of backbone b by scores sc. */
 static int inherit(struct hn_llm_model *m, const struct hn_llm_model *b, const int *layers,
-                   int first, struct hn_error *err)
+                   const struct scores *sc, struct hn_error *err)
 {
     const struct hn_llm_config *bc = &b->config, *c = &m->config;
     size_t Cb = (size_t)bc->hidden_size, C = (size_t)c->hidden_size;
     size_t V = (size_t)c->vocab_size, HD = (size_t)c->head_dim;
     size_t Fb = (size_t)bc->intermediate_size, F = (size_t)c->intermediate_size;
     size_t NHb = (size_t)bc->num_attention_heads, NH = (size_t)c->num_attention_heads;
-    size_t KVH = (size_t)c->num_key_value_heads;
+    size_t KVHb = (size_t)bc->num_key_value_heads, KVH = (size_t)c->num_key_value_heads;
     size_t big = Cb > Fb ? Cb : Fb;
     big = big > V ? big : V;
     size_t *ch = malloc(Cb * sizeof(size_t)), *all = malloc(big * sizeof(size_t));
     size_t *ff = malloc(Fb * sizeof(size_t)), *qrows = malloc(NHb * HD * sizeof(size_t));
     size_t *kvrows = malloc(NHb * HD * sizeof(size_t));
     size_t kv[4096], q[4096];
-    double *score = malloc(big * sizeof(double));
-    if (ch == NULL || all == NULL || ff == NULL || qrows == NULL || kvrows == NULL ||
-        score == NULL) {
-        free(ch), free(all), free(ff), free(qrows), free(kvrows), free(score);
+    if (ch == NULL || all == NULL || ff == NULL || qrows == NULL || kvrows == NULL) {
+        free(ch), free(all), free(ff), free(qrows), free(kvrows);
         return hn_error_set(err, NULL, "out of memory");
     }
     for (size_t i = 0; i < big; i++) {
         all[i] = i;
     }
-    for (size_t j = 0; j < Cb; j++) {
-        score[j] = col_sq(b->w.embed, V, Cb, j);
-    }
-    for (size_t j = 0; first && j < Cb; j++) {
-        score[j] = -(double)j;
-    }
-    top_k(score, Cb, C, ch);
+    top_k(sc->channels, Cb, C, ch);
     gather(m->w.embed, b->w.embed, Cb, all, V, ch, C);
     gather(m->w.norm, b->w.norm, Cb, all, 1, ch, C);
     if (!c->tie_word_embeddings) {
         gather(m->w.lm_head, b->w.lm_head, Cb, all, V, ch, C);
     }
     for (int l = 0; l < c->num_hidden_layers; l++) {
-        const struct hn_llm_layer *bw = &b->w.layers[layers[l]];
+        size_t lb = (size_t)layers[l];
+        const struct hn_llm_layer *bw = &b->w.layers[lb];
         struct hn_llm_layer *w = &m->w.layers[l];
         if (w->wq != NULL) {
-            choose_heads(bc, bw, c, first, kv, q);
+            choose_heads(bc, sc->q + lb * NHb, sc->kv + lb * KVHb, c, kv, q);
             head_rows(q, NH, HD, qrows);
             head_rows(kv, KVH, HD, kvrows);
             gather(w->ln1, bw->ln1, Cb, all, 1, ch, C);
@@ -386,20 +546,13 @@ static int inherit(struct hn_llm_model *m, const struct hn_llm_model *b, const i
             gather(w->wv, bw->wv, Cb, kvrows, KVH * HD, ch, C);
             gather(w->wo, bw->wo, NHb * HD, ch, C, qrows, NH * HD);
         }
-        for (size_t i = 0; i < Fb; i++) {
-            score[i] = row_sq(bw->wgate, Cb, i, 0, Cb) + row_sq(bw->wup, Cb, i, 0, Cb) +
-                       col_sq(bw->wdown, Cb, Fb, i);
-        }
-        for (size_t i = 0; first && i < Fb; i++) {
-            score[i] = -(double)i;
-        }
-        top_k(score, Fb, F, ff);
+        top_k(sc->neurons + lb * Fb, Fb, F, ff);
         gather(w->ln2, bw->ln2, Cb, all, 1, ch, C);
         gather(w->wgate, bw->wgate, Cb, ff, F, ch, C);
         gather(w->wup, bw->wup, Cb, ff, F, ch, C);
         gather(w->wdown, bw->wdown, Fb, ch, C, ff, F);
     }
-    free(ch), free(all), free(ff), free(qrows), free(kvrows), free(score);
+    free(ch), free(all), free(ff), free(qrows), free(kvrows);
     return 0;
 }
 
@@ -451,6 +604,178 @@ static int compatible(const struct hn_llm_config *b, const struct hn_llm_config 
     return 0;
 }
 
+/* 64-bit FNV-1a over bytes, continuing from h. */
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *c = data;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ c[i]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/*
+ * The learning rate the backbone's training ended at: <dir>/training.json ("training":
+ * {"final_lr"} or {"steps", "lr", "min_lr", "warmup"} through the trainer's schedule), else the
+ * "lr" of the last step line of <dir>/../log.jsonl (a `hilnas pretrain` output directory). NAN
+ * when neither says.
+ */
+static double backbone_final_lr(const char *dir)
+{
+    char *path = hn_path_join(dir, "training.json");
+    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+    double lr = NAN;
+    free(path);
+    const json_t *t = json_object_get(root, "training");
+    const json_t *fl = json_object_get(t, "final_lr");
+    if (json_is_number(fl)) {
+        lr = json_number_value(fl);
+    } else if (t != NULL) {
+        json_int_t steps = json_integer_value(json_object_get(t, "steps"));
+        json_int_t warm = json_integer_value(json_object_get(t, "warmup"));
+        const json_t *pk = json_object_get(t, "lr"), *mn = json_object_get(t, "min_lr");
+        if (steps > 0 && warm >= 0 && json_is_number(pk) && json_is_number(mn)) {
+            lr = hn_lr_schedule((long)steps - 1, (long)steps, (long)warm, json_number_value(pk),
+                                json_number_value(mn));
+        }
+    }
+    json_decref(root);
+    if (isfinite(lr) && lr > 0) {
+        return lr;
+    }
+    path = hn_path_join(dir, "../log.jsonl");
+    FILE *f = path ? fopen(path, "r") : NULL;
+    free(path);
+    if (f == NULL) {
+        return NAN;
+    }
+    char line[1024];
+    lr = NAN;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        json_t *o = json_loads(line, 0, NULL);
+        const json_t *v = json_object_get(o, "lr");
+        if (json_is_number(v) && json_number_value(v) > 0) {
+            lr = json_number_value(v);
+        }
+        json_decref(o);
+    }
+    fclose(f);
+    return lr;
+}
+
+/* Load the backbone of dir (once per directory): weights, where its training ended, content key. */
+static int load_backbone(struct pruned *p, const char *dir, struct hn_error *err)
+{
+    if (p->backbone != NULL && strcmp(p->backbone_dir, dir) == 0) {
+        return 0;
+    }
+    hn_llm_model_free(p->backbone);
+    hn_importance_free(p->imp);
+    p->imp = NULL;
+    free(p->backbone_dir);
+    p->backbone_dir = strdup(dir);
+    p->backbone = hn_llm_load(dir, err);
+    if (p->backbone == NULL || p->backbone_dir == NULL) {
+        hn_error_prefix(err, "backbone");
+        err->kind = HN_ERR_ENVIRONMENT; /* not the candidate's fault: stop the study */
+        free(p->backbone_dir);
+        p->backbone_dir = NULL;
+        return -1;
+    }
+    p->backbone_lr = backbone_final_lr(dir);
+    uint64_t h = 14695981039346656037ULL;
+    const struct hn_llm_config *c = &p->backbone->config;
+    h = fnv(h, c, sizeof(*c));
+    h = fnv(h, p->backbone->params, p->backbone->n_params * sizeof(float));
+    uint64_t d = fnv(14695981039346656037ULL, p->train, p->n_train * sizeof(uint16_t));
+    d = fnv(d, p->val, p->n_val * sizeof(uint16_t));
+    snprintf(p->backbone_key, sizeof(p->backbone_key), "%016llx%016llx", (unsigned long long)h,
+             (unsigned long long)d);
+    return 0;
+}
+
+/* The training settings in effect (after the automatic ones). */
+struct recipe {
+    double lr, min_lr;
+    long warmup;
+};
+
+/* Content key of a result: architecture, backbone and data bytes, every setting, study seed. */
+static void result_key(const struct pruned *p, const json_t *arch, const struct recipe *r,
+                       char key[33])
+{
+    char *a = json_dumps(arch, JSON_COMPACT | JSON_SORT_KEYS);
+    char set[1024];
+    int n = snprintf(set, sizeof(set),
+                     "pruned/1 %s sel%d steps%lld B%lld T%lld lr%.17g min%.17g warm%ld "
+                     "wd%.17g clip%.17g evb%lld cal%lld/%lld kd%.17g/%.17g seed%llu",
+                     p->backbone_key, p->select, (long long)p->steps, (long long)p->batch,
+                     (long long)p->seq, r->lr, r->min_lr, r->warmup, p->weight_decay,
+                     p->grad_clip, (long long)p->eval_batches, (long long)p->cal.batches,
+                     (long long)p->cal.seq, p->distill.weight, p->distill.temperature,
+                     (unsigned long long)p->study_seed);
+    uint64_t h1 = fnv(14695981039346656037ULL, set, (size_t)n);
+    uint64_t h2 = fnv(0x9e3779b97f4a7c15ULL, set, (size_t)n);
+    if (a != NULL) {
+        h1 = fnv(h1, a, strlen(a));
+        h2 = fnv(h2, a, strlen(a));
+    }
+    free(a);
+    snprintf(key, 33, "%016llx%016llx", (unsigned long long)h1, (unsigned long long)h2);
+}
+
+static char *result_path(const struct pruned *p, const char *key)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "results-%s.json", key);
+    return hn_path_join(p->cache_dir, name);
+}
+
+/* A cached result: 1 with the metrics put, 0 when there is none (or it is unreadable). */
+static int result_lookup(const struct pruned *p, const char *key, struct hn_metrics *out,
+                         struct hn_error *err)
+{
+    char *path = result_path(p, key);
+    json_t *root = path ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    const json_t *k = json_object_get(root, "key"), *m = json_object_get(root, "metrics");
+    int hit = 0;
+    if (json_is_string(k) && strcmp(json_string_value(k), key) == 0 && json_is_object(m)) {
+        const char *name;
+        const json_t *v;
+        hit = 1;
+        json_object_foreach((json_t *)m, name, v) {
+            if (!json_is_number(v) || hn_metrics_put(out, name, json_number_value(v), NAN, err) != 0) {
+                hit = json_is_number(v) ? -1 : 0;
+                break;
+            }
+        }
+    }
+    json_decref(root);
+    return hit;
+}
+
+static void result_store(const struct pruned *p, const char *key, const json_t *arch,
+                         double val, double inherited, double train_loss)
+{
+    json_t *m = json_pack("{s:f, s:f}", "val_loss", val, "val_loss_inherited", inherited);
+    if (m != NULL && isfinite(train_loss)) {
+        json_object_set_new(m, "train_loss", json_real(train_loss));
+    }
+    json_t *root = json_pack("{s:s, s:s, s:o, s:O}", "format", "hilnas-pruned-result-1", "key",
+                             key, "metrics", m, "architecture", arch);
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    char *path = result_path(p, key);
+    struct hn_error e;
+    if (text == NULL || path == NULL || hn_mkdir_p(p->cache_dir, &e) != 0 ||
+        hn_write_file_atomic(path, text, strlen(text), &e) != 0) {
+        hn_log(HN_LOG_WARNING, "evaluator pruned: result not cached (%s)",
+               text && path ? e.msg : "out of memory");
+    }
+    free(text);
+    free(path);
+    json_decref(root);
+}
 
 /* ---------------------------------------------------------------------------------------------
  * keep_model (evaluator.h): the trained model and what produced it, in <work_dir>/model/ */
@@ -459,6 +784,9 @@ struct pruned_result {
     const int *layers;
     double val_loss, val_loss_inherited, train_loss;
     size_t val_tokens;
+    double lr, min_lr; /* in effect (after the automatic ones) */
+    long warmup;
+    uint64_t seed; /* of the training batches */
 };
 
 /* Size, mtime and FNV-1a 64 of a file into o[key] (what identifies the backbone's bytes). */
@@ -516,10 +844,10 @@ static int keep_model(const struct pruned *p, const struct hn_eval_request *req,
                   "s:{s:s, s:I, s:I, s:I, s:I}, s:f, s:f}",
                   "format", "hilnas-training-1", "trial", (json_int_t)req->trial->id, "evaluator",
                   "pruned", "select", select_modes[p->select], "backbone_layers", layers,
-                  "training", "steps", (json_int_t)p->steps, "lr", p->lr, "min_lr", p->min_lr,
-                  "warmup", (json_int_t)p->warmup, "weight_decay", p->weight_decay, "grad_clip",
+                  "training", "steps", (json_int_t)p->steps, "lr", r->lr, "min_lr", r->min_lr,
+                  "warmup", (json_int_t)r->warmup, "weight_decay", p->weight_decay, "grad_clip",
                   p->grad_clip, "batch", (json_int_t)p->batch, "seq", (json_int_t)p->seq, "seed",
-                  (json_int_t)req->seed, "eval", "data", p->data, "batch", (json_int_t)p->batch,
+                  (json_int_t)r->seed, "eval", "data", p->data, "batch", (json_int_t)p->batch,
                   "seq", (json_int_t)p->seq, "batches", (json_int_t)p->eval_batches, "tokens",
                   (json_int_t)r->val_tokens, "val_loss", r->val_loss, "val_loss_inherited",
                   r->val_loss_inherited);
@@ -533,6 +861,11 @@ static int keep_model(const struct pruned *p, const struct hn_eval_request *req,
     }
     if (isfinite(r->train_loss)) {
         json_object_set_new(t, "train_loss", json_real(r->train_loss));
+    }
+    if (p->distill.weight > 0) {
+        json_object_set_new(json_object_get(t, "training"), "distill",
+                            json_pack("{s:f, s:f}", "weight", p->distill.weight, "temperature",
+                                      p->distill.temperature));
     }
     if (hn_llm_save(m, dir, err) != 0) {
         hn_error_prefix(err, "keeping the model");
@@ -569,7 +902,9 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     struct hn_llm_config c;
     struct hn_llm_model *m = NULL;
     struct hn_adamw opt = {0};
+    struct scores sc = {0};
     int *inputs = NULL, *targets = NULL, rc = -1;
+    float *teacher = NULL;
     int layers[HN_LLM_MAX_LAYERS];
     if (dir == NULL || !json_is_array(kept)) {
         return hn_error_config(err, NULL,
@@ -591,18 +926,8 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
                                (long long)p->seq, c.max_position_embeddings);
     }
     hn_llm_set_threads(p->threads > 0 ? (int)p->threads : req->threads);
-    if (p->backbone == NULL || strcmp(p->backbone_dir, dir) != 0) {
-        hn_llm_model_free(p->backbone);
-        free(p->backbone_dir);
-        p->backbone_dir = strdup(dir);
-        p->backbone = hn_llm_load(dir, err);
-        if (p->backbone == NULL || p->backbone_dir == NULL) {
-            hn_error_prefix(err, "backbone");
-            if (err != NULL) {
-                err->kind = HN_ERR_ENVIRONMENT; /* not the candidate's fault: stop the study */
-            }
-            return -1;
-        }
+    if (load_backbone(p, dir, err) != 0) {
+        return -1;
     }
     if (compatible(&p->backbone->config, &c, layers, err) != 0) {
         return -1;
@@ -619,8 +944,59 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         }
         p->checked_vocab = c.vocab_size;
     }
+    struct recipe r = {p->lr, p->min_lr, (long)p->warmup};
+    if (r.lr < 0) {
+        r.lr = p->backbone_lr;
+        if (!isfinite(r.lr) && p->steps > 0) {
+            return hn_error_config(err, NULL,
+                                   "evaluator 'pruned': the backbone %s has no training record "
+                                   "(training.json from `hilnas pretrain`, or ../log.jsonl) to "
+                                   "say where its learning rate ended; set the option lr",
+                                   dir);
+        }
+    }
+    if (r.min_lr < 0) {
+        r.min_lr = r.lr / 10;
+    }
+    if (r.warmup < 0) {
+        r.warmup = (long)(p->steps / 10);
+    }
+    char key[33];
+    result_key(p, arch, &r, key);
+    if (!req->keep_model) {
+        int hit = result_lookup(p, key, out, err);
+        if (hit != 0) {
+            if (hit > 0) {
+                hn_log(HN_LOG_INFO,
+                       "evaluator pruned: trial %lld has the architecture and settings of a "
+                       "result already computed (%s/results-%s.json): not retrained",
+                       (long long)req->trial->id, p->cache_dir, key);
+            }
+            return hit > 0 ? 0 : -1;
+        }
+    }
+    if (p->select == SEL_IMPORTANCE && p->imp == NULL) {
+        int T = (int)(p->cal.seq > 0 ? p->cal.seq : p->seq), computed = 0;
+        if (T > p->backbone->config.max_position_embeddings) {
+            return hn_error_config(err, NULL,
+                                   "calibration seq %d exceeds max_position_embeddings %d", T,
+                                   p->backbone->config.max_position_embeddings);
+        }
+        p->imp = hn_importance_get(p->backbone, p->train, p->n_train, (int)p->cal.batches,
+                                   (int)p->batch, T, p->cache_dir, &computed, err);
+        if (p->imp == NULL) {
+            hn_error_prefix(err, "evaluator 'pruned'");
+            return -1;
+        }
+        hn_log(HN_LOG_INFO, "evaluator pruned: importance of %s %s (%s/importance-%s.json)", dir,
+               computed ? "computed by this trial" : "read from the cache", p->cache_dir,
+               p->imp->key);
+    }
+    if (scores_fill(&sc, p->backbone, p->select, p->imp, p->study_seed, err) != 0) {
+        return -1;
+    }
     m = hn_llm_model_new(&c, err);
-    if (m == NULL || inherit(m, p->backbone, layers, p->select == 1, err) != 0) {
+    if (m == NULL || inherit(m, p->backbone, layers, &sc, err) != 0) {
         goto done;
     }
     int T = (int)p->seq, B = (int)p->batch;
@@ -632,22 +1008,40 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     }
     val = inherited;
     if (p->steps > 0) {
-        inputs = malloc((size_t)B * T * sizeof(int));
-        targets = malloc((size_t)B * T * sizeof(int));
-        if (inputs == NULL || targets == NULL || hn_adamw_init(&opt, m->n_params, err) != 0) {
-            if (inputs == NULL || targets == NULL) {
-                hn_error_set(err, NULL, "out of memory");
-            }
+        size_t N = (size_t)B * T, V = (size_t)c.vocab_size;
+        inputs = malloc(N * sizeof(int));
+        targets = malloc(N * sizeof(int));
+        if (p->distill.weight > 0) {
+            teacher = malloc(N * V * sizeof(float));
+        }
+        if (inputs == NULL || targets == NULL || (p->distill.weight > 0 && teacher == NULL)) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
+        }
+        if (hn_adamw_init(&opt, m->n_params, err) != 0) {
             goto done;
         }
         opt.weight_decay = p->weight_decay;
         struct hn_rng rng;
-        hn_rng_seed(&rng, hn_rng_derive(req->seed, hn_rng_hash("batches")));
+        /* the study's stream, the same for every candidate (common random numbers) */
+        hn_rng_seed(&rng, hn_rng_derive(p->study_seed, hn_rng_hash("pruned batches")));
         for (long s = 0; s < p->steps; s++) {
             hn_batch_sample(p->train, p->n_train, B, T, &rng, inputs, targets);
+            if (teacher != NULL) {
+                if (hn_llm_forward(p->backbone, inputs, NULL, B, T, NULL, err) != 0) {
+                    goto done;
+                }
+                memcpy(teacher, hn_llm_logits(p->backbone), N * V * sizeof(float));
+            }
             hn_llm_zero_grad(m, err);
-            if (hn_llm_forward(m, inputs, targets, B, T, &train_loss, err) != 0 ||
-                hn_llm_backward(m, err) != 0) {
+            if (hn_llm_forward(m, inputs, targets, B, T, &train_loss, err) != 0) {
+                goto done;
+            }
+            if (teacher != NULL) {
+                hn_distill_apply(hn_llm_probs(m), targets, teacher, N, V,
+                                 p->distill.temperature, p->distill.weight);
+            }
+            if (hn_llm_backward(m, err) != 0) {
                 goto done;
             }
             if (!isfinite(train_loss)) {
@@ -658,8 +1052,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
             if (p->grad_clip > 0) {
                 hn_llm_clip_grad_norm(m, p->grad_clip);
             }
-            hn_llm_adamw_step(m, &opt,
-                              hn_lr_schedule(s, (long)p->steps, (long)p->warmup, p->lr, p->min_lr));
+            hn_llm_adamw_step(m, &opt, hn_lr_schedule(s, (long)p->steps, r.warmup, r.lr, r.min_lr));
         }
         if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &val, &val_tokens,
                                 err) != 0) {
@@ -672,16 +1065,20 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         goto done;
     }
     if (req->keep_model) {
-        struct pruned_result r = {layers, val, inherited, train_loss, val_tokens};
-        if (keep_model(p, req, m, &r, err) != 0) {
+        struct pruned_result res = {layers,  val,      inherited, train_loss, val_tokens,
+                                    r.lr,    r.min_lr, r.warmup,  p->study_seed};
+        if (keep_model(p, req, m, &res, err) != 0) {
             goto done;
         }
     }
+    result_store(p, key, arch, val, inherited, train_loss);
     rc = 0;
 done:
+    scores_free(&sc);
     hn_adamw_free(&opt);
     free(inputs);
     free(targets);
+    free(teacher);
     hn_llm_model_free(m);
     return rc;
 }

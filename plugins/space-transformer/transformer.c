@@ -16,9 +16,19 @@
  * within what llama.cpp runs (docs/export.md): a layer may skip attention only when layer 0
  * keeps it (llama.cpp takes the attention head size from layer 0).
  *
+ * With `include_backbone` (the default) every listed dimension also offers the backbone's own
+ * value and depth reaches the backbone's layer count, so the unpruned backbone is always a
+ * candidate (the reference every pruning is compared with).
+ *
  * Kept layers (`keep`): `spread` keeps backbone layers round(i (L-1) / (depth-1)), i = 0..depth-1
  * (the first and the last always, the rest evenly between; depth 1 keeps layer 0); `first`
- * keeps layers 0..depth-1.
+ * keeps layers 0..depth-1; `importance` keeps the depth layers of largest block importance
+ * (1 - cos of a layer's input and output on calibration data, llm/importance.h).
+ * `attention: ranked` replaces the per-layer bools by one int, skip_attention (0..depth_max-1):
+ * the kept layers whose attention changes the residual stream least (attention importance on
+ * calibration data) lose theirs first. Both need `calibration: {data, batches, seq}`; the
+ * scores are computed once and cached in <study output>/cache (shared with the evaluator
+ * `pruned` when the settings agree).
  *
  * decode() gives a Hugging Face LlamaConfig (hidden_size, intermediate_size, num_hidden_layers,
  * num_attention_heads, num_key_value_heads, head_dim, vocab_size, rms_norm_eps, rope_theta,
@@ -38,9 +48,13 @@
 #include "hilnas/plugin.h"
 #include "hilnas/space.h"
 #include "hilnas/study.h"
+#include "hilnas/log.h"
+#include "llm/checkpoint.h"
+#include "llm/importance.h"
 #include "llm/cost.h"
 #include "llm/llm_config.h"
 #include "llm/model.h"
+#include "llm/tokens.h"
 
 #define MAX_CHOICES 64
 
@@ -56,6 +70,14 @@ struct transformer {
     int attention; /* index into attention_modes */
     int keep;      /* index into keep_modes */
     int allow_attention_free;
+    int include_backbone;
+    const struct hn_config_node *calibration_node;
+    struct {
+        const char *data;
+        int64_t batches, batch, seq;
+    } cal;
+    const char *study_dir;
+    struct hn_importance *imp; /* computed on first use (keep: importance, attention: ranked) */
     int runtime; /* index into runtimes */
 
     struct hn_llm_config base;
@@ -65,12 +87,48 @@ struct transformer {
     long index[N_DIMS]; /* parameter index of each dimension, -1 when fixed */
     long depth_index;   /* -1 when depth is fixed */
     long attn_index;    /* index of attn_0, -1 without per-layer attention */
+    long skip_index;    /* index of skip_attention (attention: ranked), else -1 */
     struct hn_params *params;
 };
 
-static const char *const attention_modes[] = {"all", "per-layer", NULL};
+enum { ATT_ALL, ATT_PER_LAYER, ATT_RANKED };
+enum { KEEP_SPREAD, KEEP_FIRST, KEEP_IMPORTANCE };
+static const char *const attention_modes[] = {"all", "per-layer", "ranked", NULL};
+static const char *const keep_modes[] = {"spread", "first", "importance", NULL};
+
+static const struct hn_option calibration_options[] = {
+    {.name = "data",
+     .type = HN_OPT_STRING,
+     .def = "",
+     .offset = offsetof(struct transformer, cal.data),
+     .help = "Directory with train.bin (hilnas tokenize): the calibration windows."},
+    {.name = "batches",
+     .type = HN_OPT_INT,
+     .def = "16",
+     .min = 1,
+     .max = 100000,
+     .bounded = 1,
+     .offset = offsetof(struct transformer, cal.batches),
+     .help = "Calibration batches."},
+    {.name = "batch",
+     .type = HN_OPT_INT,
+     .def = "8",
+     .min = 1,
+     .max = 4096,
+     .bounded = 1,
+     .offset = offsetof(struct transformer, cal.batch),
+     .help = "Windows per batch (as the evaluator's batch, to share its cache)."},
+    {.name = "seq",
+     .type = HN_OPT_INT,
+     .def = "128",
+     .min = 1,
+     .max = 1 << 20,
+     .bounded = 1,
+     .offset = offsetof(struct transformer, cal.seq),
+     .help = "Tokens per window (as the evaluator's seq, to share its cache)."},
+    {.name = NULL},
+};
 static const char *const runtimes[] = {"any", "llama.cpp", NULL};
-static const char *const keep_modes[] = {"spread", "first", NULL};
 
 static const struct hn_option transformer_options[] = {
     {.name = "backbone",
@@ -102,14 +160,26 @@ static const struct hn_option transformer_options[] = {
      .def = "all",
      .choices = attention_modes,
      .offset = offsetof(struct transformer, attention),
-     .help = "all: every kept layer has attention; per-layer: one bool parameter per layer."},
+     .help = "all: every kept layer has attention; per-layer: one bool parameter per layer; "
+             "ranked: one int, how many kept layers skip attention, least important first."},
     {.name = "keep",
      .type = HN_OPT_ENUM,
      .def = "spread",
      .choices = keep_modes,
      .offset = offsetof(struct transformer, keep),
-     .help = "Which backbone layers a depth keeps: spread (first, last, evenly between) or "
-             "first."},
+     .help = "Which backbone layers a depth keeps: spread (first, last, evenly between), first, "
+             "or importance (block importance on calibration data)."},
+    {.name = "include_backbone",
+     .type = HN_OPT_BOOL,
+     .def = "true",
+     .offset = offsetof(struct transformer, include_backbone),
+     .help = "Add the backbone's own value to every listed dimension and its depth to the depth "
+             "range, so the unpruned backbone is a candidate."},
+    {.name = "calibration",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct transformer, calibration_node),
+     .help = "For keep: importance and attention: ranked: {data: DIR, batches: 16, batch: 8, "
+             "seq: 128}."},
     {.name = "allow_attention_free",
      .type = HN_OPT_BOOL,
      .def = "false",
@@ -130,6 +200,7 @@ static void transformer_destroy(void *ctx)
     struct transformer *t = ctx;
     if (t != NULL) {
         hn_params_free(t->params);
+        hn_importance_free(t->imp);
         free(t);
     }
 }
@@ -187,6 +258,18 @@ static int read_dim(struct transformer *t, int d, struct hn_error *err)
         t->values[d][i] = v;
     }
     t->n_values[d] = n->n;
+    if (t->include_backbone) {
+        int has = 0;
+        for (size_t i = 0; i < n->n; i++) {
+            has |= t->values[d][i] == limit;
+        }
+        if (!has && n->n < MAX_CHOICES) {
+            t->values[d][t->n_values[d]++] = limit;
+            hn_log(HN_LOG_INFO,
+                   "space transformer: %s also offers the backbone's %lld (include_backbone)",
+                   dim_names[d], (long long)limit);
+        }
+    }
     return 0;
 }
 
@@ -209,6 +292,12 @@ static int read_depth(struct transformer *t, struct hn_error *err)
     if ((lo != NULL && hn_config_to_int(lo, &t->depth_min, err) != 0) ||
         (hi != NULL && hn_config_to_int(hi, &t->depth_max, err) != 0)) {
         return -1;
+    }
+    if (t->include_backbone && t->depth_max < L && t->depth_min >= 1 &&
+        t->depth_min <= t->depth_max) {
+        hn_log(HN_LOG_INFO, "space transformer: depth reaches the backbone's %lld "
+                            "(include_backbone)", (long long)L);
+        t->depth_max = L;
     }
     if (t->depth_min < 1 || t->depth_max > L || t->depth_min > t->depth_max) {
         return hn_error_config(err, hn_config_where(n, where, sizeof(where)),
@@ -259,7 +348,16 @@ static int build_params(struct transformer *t, struct hn_error *err)
         t->index[d] = k++;
     }
     t->attn_index = -1;
-    if (t->attention == 1) {
+    t->skip_index = -1;
+    if (t->attention == ATT_RANKED) {
+        snprintf(spec, sizeof(spec), "{type: int, min: 0, max: %lld}",
+                 (long long)(t->allow_attention_free ? t->depth_max : t->depth_max - 1));
+        if (t->depth_max > 1 || t->allow_attention_free) {
+            append(yaml, size, "skip_attention", spec);
+            t->skip_index = k++;
+        }
+    }
+    if (t->attention == ATT_PER_LAYER) {
         t->attn_index = k;
         for (int64_t i = 0; i < t->depth_max; i++) {
             char name[32];
@@ -308,6 +406,21 @@ static void *transformer_create(const struct hn_plugin_args *args, struct hn_err
         hn_error_prefix(err, "%s: backbone", b ? hn_config_where(b, where, sizeof(where)) : "");
         goto fail;
     }
+    if (hn_options_apply(calibration_options, t->calibration_node, t,
+                         "space 'transformer' calibration", "transformer", err) != 0) {
+        goto fail;
+    }
+    t->study_dir = args->study_dir;
+    if ((t->keep == KEEP_IMPORTANCE || t->attention == ATT_RANKED) && t->cal.data[0] == '\0') {
+        char where[1024];
+        const struct hn_config_node *k = hn_config_get(args->node, "keep");
+        const struct hn_config_node *a = hn_config_get(args->node, "attention");
+        hn_error_config(err, hn_config_where(t->keep == KEEP_IMPORTANCE ? k : a, where,
+                                             sizeof(where)),
+                        "keep: importance and attention: ranked need calibration data: add "
+                        "calibration: {data: DIR} (the evaluator's data)");
+        goto fail;
+    }
     if (read_depth(t, err) != 0) {
         goto fail;
     }
@@ -330,7 +443,41 @@ static const struct hn_params *transformer_params(void *ctx)
     return ((struct transformer *)ctx)->params;
 }
 
-/* The architecture of point x, filled into c; layers[] gets the kept backbone layers. */
+/* Load the backbone and its importance on calibration data (once). */
+static int ensure_importance(struct transformer *t, struct hn_error *err)
+{
+    if (t->imp != NULL || (t->keep != KEEP_IMPORTANCE && t->attention != ATT_RANKED)) {
+        return 0;
+    }
+    struct hn_llm_model *b = hn_llm_load(t->backbone, err);
+    char *path = hn_path_join(t->cal.data, "train.bin");
+    char *cache = hn_path_join(t->study_dir ? t->study_dir : ".", "cache");
+    uint16_t *tok = NULL;
+    size_t n = 0;
+    int computed = 0;
+    if (b != NULL && path != NULL && cache != NULL && hn_tokens_load(path, &tok, &n, err) == 0) {
+        t->imp = hn_importance_get(b, tok, n, (int)t->cal.batches, (int)t->cal.batch,
+                                   (int)t->cal.seq, cache, &computed, err);
+        if (t->imp != NULL) {
+            hn_log(HN_LOG_INFO, "space transformer: layer importance %s (%s/importance-%s.json)",
+                   computed ? "computed" : "read from the cache", cache, t->imp->key);
+        }
+    }
+    hn_llm_model_free(b);
+    free(tok);
+    free(path);
+    free(cache);
+    if (t->imp == NULL) {
+        hn_error_prefix(err, "space 'transformer' (calibration)");
+        err->kind = HN_ERR_ENVIRONMENT;
+        return -1;
+    }
+    return 0;
+}
+
+/* The architecture of point x, filled into c; layers[] gets the kept backbone layers. Without
+ * importance scores (check() before the first decode) keep: importance and attention: ranked
+ * stand in with spread and the last layers: only the counts matter there. */
 static void shape_of(const struct transformer *t, const double *x, struct hn_llm_config *c,
                      int *layers)
 {
@@ -346,14 +493,39 @@ static void shape_of(const struct transformer *t, const double *x, struct hn_llm
     c->num_key_value_heads = (int)v[DIM_KVHEADS];
     c->intermediate_size = (int)v[DIM_FFN];
     c->num_hidden_layers = depth;
+    if (t->keep == KEEP_IMPORTANCE && t->imp != NULL) {
+        hn_importance_keep_layers(t->imp, depth, layers);
+    }
     for (int i = 0; i < depth; i++) {
-        if (t->keep == 1 || depth == 1) {
+        if (t->keep == KEEP_IMPORTANCE && t->imp != NULL) {
+            /* set above */
+        } else if (t->keep == KEEP_FIRST || depth == 1) {
             layers[i] = i;
         } else {
             /* round(i (L-1) / (depth-1)) in integers */
             layers[i] = (int)(((long)i * (L - 1) * 2 + (depth - 1)) / (2L * (depth - 1)));
         }
         c->attention_layers[i] = t->attn_index < 0 || x[t->attn_index + i] != 0.0;
+    }
+    if (t->skip_index >= 0) {
+        int skip = (int)x[t->skip_index];
+        unsigned char off[HN_LLM_MAX_LAYERS] = {0};
+        for (int k = 0; k < skip && k < depth; k++) {
+            int best = -1;
+            for (int i = 0; i < depth; i++) {
+                double a = t->imp != NULL ? t->imp->attention[layers[i]] : -(double)i;
+                double ab = best >= 0 ? (t->imp != NULL ? t->imp->attention[layers[best]]
+                                                        : -(double)best)
+                                      : 0;
+                if (!off[i] && (best < 0 || a < ab)) {
+                    best = i;
+                }
+            }
+            off[best] = 1;
+        }
+        for (int i = 0; i < depth; i++) {
+            c->attention_layers[i] = !off[i];
+        }
     }
     for (int i = depth; i < HN_LLM_MAX_LAYERS; i++) {
         c->attention_layers[i] = 1;
@@ -370,6 +542,12 @@ static int transformer_check(void *ctx, const double *x, char *why, size_t why_s
         c.num_attention_heads % c.num_key_value_heads != 0) {
         snprintf(why, why_size, "heads (%d) must be a multiple of kv_heads (%d)",
                  c.num_attention_heads, c.num_key_value_heads);
+        return 0;
+    }
+    if (t->skip_index >= 0 && (int)x[t->skip_index] > c.num_hidden_layers -
+                                                       (t->allow_attention_free ? 0 : 1)) {
+        snprintf(why, why_size, "skip_attention (%d) leaves no kept layer (%d) with attention",
+                 (int)x[t->skip_index], c.num_hidden_layers);
         return 0;
     }
     if (t->attn_index >= 0 && !t->allow_attention_free) {
@@ -398,9 +576,12 @@ static int transformer_check(void *ctx, const double *x, char *why, size_t why_s
 
 static json_t *transformer_decode(void *ctx, const double *x, struct hn_error *err)
 {
-    const struct transformer *t = ctx;
+    struct transformer *t = ctx;
     struct hn_llm_config c;
     int layers[HN_LLM_MAX_LAYERS];
+    if (ensure_importance(t, err) != 0) {
+        return NULL;
+    }
     shape_of(t, x, &c, layers);
     json_t *attn = json_array(), *kept = json_array();
     for (int i = 0; i < c.num_hidden_layers; i++) {

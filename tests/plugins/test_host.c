@@ -32,7 +32,8 @@ static const char *study(const char *tmp, const char *host, const char *attentio
     snprintf(text, sizeof(text),
              "study: {name: host, seed: 3}\n"
              "space: {plugin: transformer, backbone: %s, depth: {min: 1, max: 1},\n"
-             "        d_model: [64], heads: [4], kv_heads: [4], d_ffn: [128]%s}\n"
+             "        d_model: [64], heads: [4], kv_heads: [4], d_ffn: [128],\n"
+             "        include_backbone: false%s}\n"
              "oracles:\n"
              "  host: %s\n"
              "objectives: [{metric: host.prefill_ms, goal: minimize}]\n"

@@ -142,6 +142,7 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
              "  plugin: transformer\n"
              "  backbone: %s/backbone\n"
              "  depth: {min: 3, max: 3}\n"
+             "  include_backbone: false\n"
              "  heads: [2, 4]\n"
              "  kv_heads: [1]\n"
              "  d_ffn: [32]\n"
@@ -194,6 +195,7 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
              "  plugin: transformer\n"
              "  backbone: %s/backbone\n"
              "  depth: {min: 2, max: 2}\n"
+             "  include_backbone: false\n"
              "  d_model: [16, 24]\n"
              "evaluators:\n"
              "  q: {plugin: pruned, data: %s, steps: 40, lr: 3e-3, seq: 16, batch: 8}\n"
@@ -244,6 +246,124 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
               "%s", csv);
     free(csv);
     hn_llm_model_free(b);
+    free(tok);
+    free(tmp);
+}
+
+/* A small backbone really pretrained by the trainer (so it has training.json). */
+static void pretrain_backbone(const char *dir)
+{
+    struct hn_llm_train_opts o;
+    hn_llm_train_opts_default(&o);
+    o.config.num_hidden_layers = 2;
+    o.config.hidden_size = 32;
+    o.config.num_attention_heads = 4;
+    o.config.num_key_value_heads = 2;
+    o.config.head_dim = 8;
+    o.config.intermediate_size = 64;
+    o.config.vocab_size = V;
+    o.config.max_position_embeddings = 64;
+    o.seq = 16;
+    o.batch = 8;
+    o.steps = 80;
+    o.warmup = 10;
+    o.lr = 3e-3;
+    o.min_lr = 3e-4;
+    o.eval_interval = 0;
+    o.checkpoint_interval = 0;
+    o.data_dir = dir;
+    char out[4500];
+    snprintf(out, sizeof(out), "%s/pre", dir);
+    o.out_dir = out;
+    o.quiet = 1;
+    o.threads = 1;
+    struct hn_error err;
+    cr_assert_eq(hn_llm_pretrain(&o, &err), 0, "%s", err.msg);
+}
+
+static const char *recipe_study =
+    "study: {name: recipe, seed: 3}\n"
+    "space: {plugin: transformer, backbone: %s/pre/final, depth: {min: 2, max: 2}, d_model: [16]}\n"
+    "evaluators:\n"
+    "  q: {plugin: pruned, data: %s, steps: 30, seq: 16, batch: 8, eval_batches: 4%s}\n"
+    "objectives: [{metric: q.val_loss, goal: minimize}]\n"
+    "stages: [{name: s, sampler: sobol, trials: 2}]\n";
+
+Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout = 180)
+{
+    char *tmp = tu_tmpdir("pruned3"), text[8192], *err;
+    uint16_t *tok = make_data(tmp, 6000);
+    pretrain_backbone(tmp);
+    char rec[4500];
+    snprintf(rec, sizeof(rec), "%s/pre/final/training.json", tmp);
+    char *record = tu_read_file(rec);
+    cr_assert(record != NULL && strstr(record, "\"final_lr\"") != NULL, "pretrain's record");
+    free(record);
+    /* two architectures (d_model 16 and the backbone's 32); a second study with the same
+     * settings and a shared cache gets the same results without training */
+    char cachedir[4500], opt[4600], again[4500];
+    snprintf(cachedir, sizeof(cachedir), "%s/cache", tmp);
+    snprintf(opt, sizeof(opt), ", cache: %s", cachedir);
+    snprintf(text, sizeof(text), recipe_study, tmp, tmp, opt);
+    int rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    cr_expect_eq(tu_count(err, "not retrained"), 0, "%s", err);
+    cr_expect_eq(tu_count(err, "computed by this trial"), 1, "importance computed once: %s", err);
+    free(err);
+    snprintf(again, sizeof(again), "%s/again", tmp);
+    cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", again, NULL}, NULL, NULL, NULL), 0);
+    rc = tu_run_study_text(again, text, "run", &err);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    cr_expect_eq(tu_count(err, "not retrained"), 2, "%s", err);
+    free(err);
+    double dm[4], val[4], inh[4], val2[4], dm2[4];
+    cr_assert_eq(csv_column(tmp, "d_model", dm, 4), 2);
+    csv_column(tmp, "val_loss", val, 4);
+    csv_column(tmp, "val_loss_inherited", inh, 4);
+    cr_assert_eq(csv_column(again, "d_model", dm2, 4), 2);
+    csv_column(again, "val_loss", val2, 4);
+    int unpruned = 0;
+    for (int i = 0; i < 2; i++) {
+        printf("d_model %g: inherited %.6f, after 30 steps %.6f\n", dm[i], inh[i], val[i]);
+        cr_expect(dm2[i] == dm[i] && val2[i] == val[i], "the repeat has the first result");
+        if (dm[i] == 32) {
+            unpruned++;
+            cr_expect(val[i] <= inh[i], "the unpruned backbone got worse: %.6f -> %.6f", inh[i],
+                      val[i]);
+        }
+    }
+    cr_expect_eq(unpruned, 1, "the unpruned backbone is a candidate");
+
+    /* distillation with weight 0 is plain training, exactly; weight 0.5 is not */
+    char sub[4400];
+    for (int k = 0; k < 2; k++) {
+        snprintf(sub, sizeof(sub), "%s/kd%d", tmp, k);
+        cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", sub, NULL}, NULL, NULL, NULL), 0);
+        snprintf(text, sizeof(text), recipe_study, tmp, tmp,
+                 k == 0 ? ", distill: {weight: 0, temperature: 2}"
+                        : ", distill: {weight: 0.5, temperature: 2}");
+        rc = tu_run_study_text(sub, text, "run", &err);
+        cr_assert_eq(rc, 0, "run failed: %s", err);
+        free(err);
+        double got[4], gdm[4];
+        cr_assert_eq(csv_column(sub, "val_loss", got, 4), 2);
+        csv_column(sub, "d_model", gdm, 4);
+        for (int i = 0; i < 2; i++) {
+            cr_assert_eq(gdm[i], dm[i]);
+            if (k == 0) {
+                cr_expect_eq(got[i], val[i], "weight 0: %.9f vs plain %.9f", got[i], val[i]);
+            } else {
+                printf("distill 0.5: %.6f vs plain %.6f\n", got[i], val[i]);
+                cr_expect(got[i] != val[i] && isfinite(got[i]));
+            }
+        }
+    }
+    /* a typo in a nested option is an error with its place */
+    snprintf(text, sizeof(text), recipe_study, tmp, tmp, ", distill: {wieght: 1}");
+    rc = tu_run_study_text(tmp, text, "validate", &err);
+    cr_expect_eq(rc, 2, "%s", err);
+    cr_expect(strstr(err, "wieght") != NULL && strstr(err, "study.yaml:") != NULL, "%s", err);
+    free(err);
     free(tok);
     free(tmp);
 }

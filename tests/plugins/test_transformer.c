@@ -178,7 +178,8 @@ Test(transformer, bad_options_are_refused_with_their_position, .timeout = 60)
         {"  heads: 4\n", "expected a list"},
         {"  depth: {min: 2, most: 4}\n", "expected {min: A, max: B}"},
         {"  attention: some\n", "attention"},
-        {"  depth: {min: 3, max: 3}\n", "nothing to search"},
+        {"  include_backbone: false\n  depth: {min: 3, max: 3}\n", "nothing to search"},
+        {"  keep: importance\n", "need calibration data"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         snprintf(text, sizeof(text),
