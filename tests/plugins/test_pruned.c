@@ -318,10 +318,10 @@ Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout =
     free(err);
     double dm[4], val[4], inh[4], val2[4], dm2[4];
     cr_assert_eq(csv_column(tmp, "d_model", dm, 4), 2);
-    csv_column(tmp, "val_loss", val, 4);
-    csv_column(tmp, "val_loss_inherited", inh, 4);
+    csv_column(tmp, "q.val_loss", val, 4);
+    csv_column(tmp, "q.val_loss_inherited", inh, 4);
     cr_assert_eq(csv_column(again, "d_model", dm2, 4), 2);
-    csv_column(again, "val_loss", val2, 4);
+    csv_column(again, "q.val_loss", val2, 4);
     int unpruned = 0;
     for (int i = 0; i < 2; i++) {
         printf("d_model %g: inherited %.6f, after 30 steps %.6f\n", dm[i], inh[i], val[i]);
@@ -346,7 +346,7 @@ Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout =
         cr_assert_eq(rc, 0, "run failed: %s", err);
         free(err);
         double got[4], gdm[4];
-        cr_assert_eq(csv_column(sub, "val_loss", got, 4), 2);
+        cr_assert_eq(csv_column(sub, "q.val_loss", got, 4), 2);
         csv_column(sub, "d_model", gdm, 4);
         for (int i = 0; i < 2; i++) {
             cr_assert_eq(gdm[i], dm[i]);
