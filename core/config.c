@@ -883,23 +883,20 @@ int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn
                 }
             }
             if (child == NULL) {
-                if (next != NULL) {
-                    hn_error_config(err, where,
-                                    "--set %s: '%s' does not exist in the study file (only the "
-                                    "last key of a path can be added)",
-                                    assignment, sofar);
-                    goto done;
-                }
+                /* a missing key is added: a mapping when the path goes on (so that
+                 * --set executor.plugin=mpi works without an executor section), else the
+                 * scalar value */
                 char *cp = child_path(node->path, seg, 0);
                 struct hn_config_node *nn =
-                    cp ? node_new(HN_NODE_SCALAR, root->file, 1, 1, cp) : NULL;
+                    cp ? node_new(next ? HN_NODE_MAPPING : HN_NODE_SCALAR, root->file, 1, 1, cp)
+                       : NULL;
                 struct hn_config_node *kn =
                     cp ? node_new(HN_NODE_SCALAR, root->file, 1, 1, cp) : NULL;
                 char *key = strdup(seg);
                 free(cp);
                 if (nn == NULL || kn == NULL || key == NULL ||
-                    (nn->value = strdup(eq + 1)) == NULL || (kn->value = strdup(seg)) == NULL ||
-                    append_child(node, nn, key, kn) != 0) {
+                    (!next && (nn->value = strdup(eq + 1)) == NULL) ||
+                    (kn->value = strdup(seg)) == NULL || append_child(node, nn, key, kn) != 0) {
                     node_free(nn);
                     node_free(kn);
                     free(key);
@@ -908,9 +905,14 @@ int hn_config_set(struct hn_config_node *root, const char *assignment, struct hn
                 }
                 nn->file = "<command line>";
                 kn->file = "<command line>";
-                nn->is_null = is_null_scalar(nn->value, 0);
-                rc = 0;
-                goto done;
+                if (next == NULL) {
+                    nn->is_null = is_null_scalar(nn->value, 0);
+                    rc = 0;
+                    goto done;
+                }
+                node = nn;
+                seg = next;
+                continue;
             }
         } else if (node->type == HN_NODE_SEQUENCE) {
             char *end = NULL;

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <ltdl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +457,33 @@ int hn_registry_foreach(hn_registry_visit_fn fn, void *data, struct hn_error *er
     }
     free(list);
     return 0;
+}
+
+const struct hn_plugin *hn_registry_launched_executor(int *size)
+{
+    struct hn_error e;
+    const struct hn_plugin *found = NULL;
+    if (registry_init(&e) != 0) {
+        return NULL;
+    }
+    struct found *list = NULL;
+    size_t n = scan_modules(&list);
+    const char *prefix = hn_kind_name(HN_KIND_EXECUTOR);
+    size_t lp = strlen(prefix);
+    for (size_t i = 0; i < n && found == NULL; i++) {
+        if (strncmp(list[i].base, prefix, lp) != 0 || list[i].base[lp] != '-') {
+            continue;
+        }
+        const struct hn_plugin *p =
+            open_module(list[i].base, list[i].base, HN_KIND_EXECUTOR, list[i].base + lp + 1, &e);
+        if (p != NULL &&
+            p->executor->size >= offsetof(struct hn_executor_ops, launched) + sizeof(void *) &&
+            p->executor->launched != NULL && (*size = p->executor->launched()) > 1) {
+            found = p;
+        }
+    }
+    free(list);
+    return found;
 }
 
 void hn_registry_shutdown(void)

@@ -38,6 +38,14 @@ typedef void (*hn_registry_visit_fn)(const struct hn_plugin *plugin, const char 
                                      const struct hn_error *err, void *data);
 int hn_registry_foreach(hn_registry_visit_fn fn, void *data, struct hn_error *err);
 
+/*
+ * The executor whose launcher started this process (its ops' launched() says so, e.g. the mpi
+ * executor under mpirun), or NULL when none did (then the study runs on the serial executor).
+ * Only executor modules are loaded; modules that fail to load are skipped (a study that names
+ * one reports why). *size is the job's size.
+ */
+const struct hn_plugin *hn_registry_launched_executor(int *size);
+
 void hn_registry_shutdown(void);
 
 /* Built-in serial executor descriptor (core/executor_serial.c). */

@@ -16,42 +16,14 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char *short_of(const char *name)
-{
-    const char *dot = strchr(name, '.');
-    return dot ? dot + 1 : name;
-}
-
 int hn_metric_labels(char *const *names, size_t n, char **labels)
 {
-    /* O(n log n): sorted short names, and a short name is a label when it appears once */
-    const char **shorts = malloc((n ? n : 1) * sizeof(char *));
-    if (shorts == NULL) {
-        return -1;
-    }
     for (size_t i = 0; i < n; i++) {
-        shorts[i] = short_of(names[i]);
-    }
-    qsort(shorts, n, sizeof(char *), cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        const char *sn = short_of(names[i]);
-        size_t lo = 0, hi = n;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (strcmp(shorts[mid], sn) < 0) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        int unique = lo + 1 >= n || strcmp(shorts[lo + 1], sn) != 0;
-        labels[i] = strdup(unique ? sn : names[i]);
+        labels[i] = strdup(names[i]);
         if (labels[i] == NULL) {
-            free(shorts);
             return -1;
         }
     }
-    free(shorts);
     return 0;
 }
 

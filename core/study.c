@@ -11,17 +11,64 @@
 #include "core/util.h"
 #include "hilnas/evaluator.h"
 #include "hilnas/executor.h"
+#include "hilnas/log.h"
 #include "hilnas/optimizer.h"
 #include "hilnas/space.h"
 
 static const char *const top_keys[] = {"study",      "space",       "oracles", "evaluators",
                                        "objectives", "constraints", "executor", "stages",
-                                       NULL};
+                                       "prepare",    NULL};
 static const char *const study_keys[] = {"name", "seed", "output", "description", NULL};
 static const char *const objective_keys[] = {"metric", "goal", "ref", NULL};
 static const char *const constraint_keys[] = {"metric", "min", "max", NULL};
 static const char *const stage_keys[] = {"name",   "optimizer", "sampler",    "trials", "run",
-                                         "oracle", "select",    "keep_model", NULL};
+                                         "oracle", "select",    "keep_model", "points", NULL};
+
+/* Replace ${NAME} by VALUE in every scalar of the tree, for each "NAME=VALUE" of vars; other
+ * ${...} stay as they are (a device command may hold shell variables). */
+static int substitute(struct hn_config_node *n, const char *const *vars, size_t n_vars,
+                      struct hn_error *err)
+{
+    if (n->type != HN_NODE_SCALAR) {
+        for (size_t i = 0; i < n->n; i++) {
+            if (substitute(n->items[i], vars, n_vars, err) != 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (n->value == NULL || strstr(n->value, "${") == NULL) {
+        return 0;
+    }
+    for (size_t v = 0; v < n_vars; v++) {
+        const char *eq = strchr(vars[v], '=');
+        if (eq == NULL) {
+            continue;
+        }
+        size_t nl = (size_t)(eq - vars[v]), vl = strlen(eq + 1);
+        for (;;) {
+            char *at = n->value;
+            while ((at = strstr(at, "${")) != NULL &&
+                   !(strncmp(at + 2, vars[v], nl) == 0 && at[2 + nl] == '}')) {
+                at += 2;
+            }
+            if (at == NULL) {
+                break;
+            }
+            size_t pre = (size_t)(at - n->value), len = strlen(n->value);
+            char *r = malloc(len - (nl + 3) + vl + 1);
+            if (r == NULL) {
+                return hn_error_set(err, NULL, "out of memory");
+            }
+            memcpy(r, n->value, pre);
+            memcpy(r + pre, eq + 1, vl);
+            strcpy(r + pre + vl, at + nl + 3);
+            free(n->value);
+            n->value = r;
+        }
+    }
+    return 0;
+}
 
 static const char *where(const struct hn_config_node *node, char *buf, size_t size)
 {
@@ -610,6 +657,72 @@ static int default_run(struct hn_study *s, struct hn_stage *st, struct hn_error 
     return 0;
 }
 
+/* A scalar of a point as JSON: true/false, a number, else the text (a categorical label). */
+static json_t *scalar_json(const struct hn_config_node *v)
+{
+    char *end = NULL;
+    if (!v->quoted && (strcmp(v->value, "true") == 0 || strcmp(v->value, "false") == 0)) {
+        return json_boolean(v->value[0] == 't');
+    }
+    double d = strtod(v->value, &end);
+    if (!v->quoted && end != v->value && *end == '\0') {
+        return json_real(d);
+    }
+    return json_string(v->value);
+}
+
+/* `points: [{param: value, ...}, ...]`: points a search stage measures first (e.g. the
+ * unpruned backbone, as a reference), in order, each once. */
+static int load_points(struct hn_study *s, struct hn_stage *st, const struct hn_config_node *pts,
+                       struct hn_error *err)
+{
+    char buf[512];
+    const struct hn_params *params = s->space.params;
+    if (pts == NULL) {
+        return 0;
+    }
+    if (hn_config_expect(pts, HN_NODE_SEQUENCE, err) != 0) {
+        return -1;
+    }
+    if ((int64_t)pts->n > st->trials) {
+        return hn_error_config(err, where(pts, buf, sizeof(buf)),
+                               "%s: %zu points but the stage runs %lld trials", pts->path, pts->n,
+                               (long long)st->trials);
+    }
+    st->points = calloc((pts->n ? pts->n : 1) * (params->n ? params->n : 1), sizeof(double));
+    if (st->points == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < pts->n; i++) {
+        const struct hn_config_node *p = pts->items[i];
+        if (hn_config_expect(p, HN_NODE_MAPPING, err) != 0) {
+            return -1;
+        }
+        json_t *obj = json_object();
+        for (size_t k = 0; k < p->n; k++) {
+            if (hn_config_expect(p->items[k], HN_NODE_SCALAR, err) != 0) {
+                json_decref(obj);
+                return -1;
+            }
+            json_object_set_new(obj, p->keys[k], scalar_json(p->items[k]));
+        }
+        int rc = hn_params_from_json(params, obj, st->points + i * params->n, err);
+        json_decref(obj);
+        if (rc != 0) {
+            char msg[sizeof(err->msg)];
+            snprintf(msg, sizeof(msg), "%s", err->msg);
+            return hn_error_config(err, where(p, buf, sizeof(buf)), "%s: %s", p->path, msg);
+        }
+        char why[512] = "";
+        if (!hn_space_check(&s->space, st->points + i * params->n, why, sizeof(why))) {
+            return hn_error_config(err, where(p, buf, sizeof(buf)),
+                                   "%s: not a valid point of the space: %s", p->path, why);
+        }
+        st->n_points++;
+    }
+    return 0;
+}
+
 static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_config_node *node,
                       struct hn_error *err)
 {
@@ -675,6 +788,9 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
         }
         if (st->optimizer == NULL ||
             check_options(st->optimizer, st->optimizer_node, NULL, err) != 0) {
+            return -1;
+        }
+        if (load_points(s, st, hn_config_get(node, "points"), err) != 0) {
             return -1;
         }
     } else if (oracle != NULL) {
@@ -890,6 +1006,9 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
             goto fail;
         }
     }
+    if (opt != NULL && opt->n_vars > 0 && substitute(s->root, opt->vars, opt->n_vars, err) != 0) {
+        goto fail;
+    }
     if (hn_config_expect(s->root, HN_NODE_MAPPING, err) != 0 ||
         hn_config_check_keys(s->root, top_keys, "study file", err) != 0) {
         goto fail;
@@ -967,7 +1086,16 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
             goto fail;
         }
     } else {
-        s->executor = &hn_builtin_executor_serial;
+        int size = 0;
+        s->executor = hn_registry_launched_executor(&size);
+        if (s->executor != NULL) {
+            hn_log(HN_LOG_INFO,
+                   "executor: %s (this process was started by its launcher in a job of %d; "
+                   "set 'executor: serial' to run without it)",
+                   s->executor->name, size);
+        } else {
+            s->executor = &hn_builtin_executor_serial;
+        }
     }
     return s;
 fail:
@@ -987,6 +1115,7 @@ void hn_study_free(struct hn_study *s)
     for (size_t i = 0; i < s->n_stages; i++) {
         free(s->stages[i].run);
         hn_config_free(s->stages[i].owned_node);
+        free(s->stages[i].points);
     }
     free(s->stages);
     for (size_t i = 0; i < s->n_sources; i++) {

@@ -53,6 +53,8 @@ struct hn_stage {
     size_t *run;    /* indices into sources */
     long fit;       /* fit stage: source index */
     int keep_model; /* evaluators keep trained models (verify stages, `keep_model: true`) */
+    size_t n_points;
+    double *points; /* search stage `points:`: n_points x params->n, run before asking */
 };
 
 /* Replay helper shared by run and show: apply one journal event to a trial list. */
@@ -71,6 +73,11 @@ struct hn_study_options {
     size_t n_overrides;
     const char *output;           /* overrides study.output when not NULL */
     int quiet;                    /* no per-trial progress lines */
+    /* "NAME=VALUE": ${NAME} in any scalar of the study becomes VALUE (after the overrides);
+     * `hilnas run` defines prepare.STEP for the steps of the `prepare:` section, which the
+     * core otherwise ignores (tools/prepare.h) */
+    const char *const *vars;
+    size_t n_vars;
     int repair_journal;           /* quarantine damaged journal lines even when synced events
                                    * follow them (see core/journal.h) */
 };
@@ -127,8 +134,9 @@ void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p
 hn_execute_fn hn_study_execute_fn(void);
 
 /*
- * Display labels of metric full names: the short name (after the first '.') when no other
- * metric shares it, else the full name. labels[i] are malloc'ed; free with free().
+ * Labels of metrics in trials.csv, pareto.csv and summary.json: always the full name
+ * (`source.name`), as objectives and logs name them, so that a script written for one study
+ * reads the next. labels[i] are malloc'ed; free with free().
  */
 int hn_metric_labels(char *const *names, size_t n, char **labels);
 

@@ -345,8 +345,10 @@ static int add_trial(struct hn_study *s, struct hn_trial *t, json_t *params, lon
 }
 
 /* Start a trial at x: journal it and hand it to the executor. */
+/* of: the trial a verify trial re-measures, else -1; point: the index in the stage's
+ * `points:` the trial measures, else -1 (journaled, so that reports mark the reference). */
 static int start_trial(struct hn_study *s, const struct hn_stage *st, const double *x, long of,
-                       void *ex, struct hn_error *err)
+                       long point, void *ex, struct hn_error *err)
 {
     const struct hn_params *params = s->space.params;
     long id = s->r.next_id++;
@@ -373,6 +375,9 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
                            (json_int_t)id, "stage", st->name, "params", pj, "arch", t->arch);
     if (of >= 0) {
         json_object_set_new(ev, "of", json_integer(of));
+    }
+    if (point >= 0) {
+        json_object_set_new(ev, "point", json_integer(point));
     }
     if (add_trial(s, t, pj, of, err) != 0) {
         hn_trial_free(t);
@@ -588,7 +593,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
         goto done;
     }
     size_t done_count = stage_count(s, st->name, NULL, 0);
-    size_t target = (size_t)st->trials, pending = 0;
+    size_t target = (size_t)st->trials, pending = 0, next_point = 0;
     int exhausted = 0, env_stop = 0;
     struct hn_error env_err;
     hn_error_clear(&env_err);
@@ -602,6 +607,26 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
         size_t want = target > done_count + pending ? target - done_count - pending : 0;
         size_t free_slots = slots - pending;
         size_t n = want < free_slots ? want : free_slots;
+        /* the stage's points first: each one not yet measured in this stage (abandoned
+         * trials do not count, so a resumed stage measures it again) */
+        while (n > 0 && !interrupted && !env_stop && next_point < st->n_points) {
+            const double *xp = st->points + next_point * params->n;
+            next_point++;
+            int seen = 0;
+            for (size_t i = 0; i < s->r.n && !seen; i++) {
+                const struct hn_trial *t = s->r.trials[i];
+                seen = strcmp(t->stage, st->name) == 0 && !t->abandoned &&
+                       t->n_params == params->n && hn_params_same(params, t->x, xp);
+            }
+            if (seen) {
+                continue;
+            }
+            if (start_trial(s, st, xp, -1, (long)next_point - 1, ex, err) != 0) {
+                goto done;
+            }
+            pending++;
+            n--;
+        }
         if (n > 0 && !exhausted && !interrupted && !env_stop) {
             struct hn_history h = history_of(s);
             hn_error_clear(err);
@@ -635,7 +660,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
                                  st->name, st->optimizer->name, why);
                     goto done;
                 }
-                if (start_trial(s, st, xj, -1, ex, err) != 0) {
+                if (start_trial(s, st, xj, -1, -1, ex, err) != 0) {
                     goto done;
                 }
                 pending++;
@@ -857,7 +882,7 @@ static int run_verify(struct hn_study *s, size_t stage_index, void *ex, struct h
         if (!in_set[c] || (cand[c]->id < (long)n && done_of[cand[c]->id])) {
             continue;
         }
-        if (start_trial(s, st, cand[c]->x, cand[c]->id, ex, err) != 0) {
+        if (start_trial(s, st, cand[c]->x, cand[c]->id, -1, ex, err) != 0) {
             free(cand);
             goto done;
         }

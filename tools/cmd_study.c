@@ -10,8 +10,11 @@
 #include "core/journal.h"
 #include "core/registry.h"
 #include "core/study.h"
+#include "core/util.h"
 #include "hilnas/log.h"
 #include "tools/cli.h"
+#include "tools/prepare.h"
+#include "tools/report.h"
 
 struct study_args {
     const char *file;
@@ -99,13 +102,38 @@ static int parse_study_args(int argc, char **argv, struct study_args *a, int *ex
     return 0;
 }
 
-static int load(struct study_args *a, struct hn_study **out, struct hn_error *err)
+/* The cache of preparation results: $HILNAS_CACHE, else runs/cache. */
+static const char *cache_dir(void)
+{
+    const char *c = getenv("HILNAS_CACHE");
+    return c != NULL && *c != '\0' ? c : "runs/cache";
+}
+
+/* The study file's `prepare:` steps: run them (dry = 0) or only resolve their directories. */
+static int prepare(struct study_args *a, int dry, struct hn_prepared *pp, struct hn_error *err)
+{
+    struct hn_config_node *root = hn_config_load(a->file, err);
+    int rc = root ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < a->n_overrides; i++) {
+        rc = hn_config_set(root, a->overrides[i], err);
+    }
+    if (rc == 0 && root->type == HN_NODE_MAPPING) {
+        rc = hn_prepare(root, cache_dir(), dry, a->quiet, pp, err);
+    }
+    hn_config_free(root);
+    return rc;
+}
+
+static int load(struct study_args *a, const struct hn_prepared *pp, struct hn_study **out,
+                struct hn_error *err)
 {
     struct hn_study_options opt = {
         .overrides = a->overrides,
         .n_overrides = a->n_overrides,
         .output = a->output,
         .quiet = a->quiet,
+        .vars = (const char *const *)pp->vars,
+        .n_vars = pp->n,
         .repair_journal = a->repair_journal,
     };
     *out = hn_study_load(a->file, &opt, err);
@@ -123,18 +151,32 @@ int hn_cmd_run(int argc, char **argv)
         free(a.overrides);
         return code;
     }
-    if (load(&a, &s, &err) != 0) {
+    struct hn_prepared pp = {0};
+    if (prepare(&a, 0, &pp, &err) != 0 || load(&a, &pp, &s, &err) != 0) {
         code = hn_error_exit_code(&err);
     } else if (hn_study_run(s, &err) != 0) {
         code = hn_error_exit_code(&err);
     } else if (!s->worker) {
-        hn_log(HN_LOG_INFO, "study '%s' finished: results in %s (trials.csv, pareto.csv, "
-                            "summary.json; 'hilnas show %s')",
-               s->name, s->output, s->output);
+        char *html = hn_path_join(s->output, "report.html");
+        json_t *table = hn_frontier_table(s->output, &err);
+        if (html == NULL || table == NULL || hn_report_html(s->output, html, &err) != 0) {
+            code = hn_error_exit_code(&err);
+        } else {
+            hn_log(HN_LOG_INFO, "study '%s' finished: results in %s (trials.csv, pareto.csv, "
+                                "summary.json; 'hilnas show %s')",
+                   s->name, s->output, s->output);
+            if (json_object_get(table, "reference") != NULL) {
+                hn_frontier_print(table, stdout);
+            }
+            printf("report: %s\n", html);
+        }
+        json_decref(table);
+        free(html);
     }
     if (code != 0) {
         fprintf(stderr, "hilnas: error: %s\n", err.msg);
     }
+    hn_prepared_free(&pp);
     hn_study_free(s);
     hn_registry_shutdown();
     free(a.overrides);
@@ -152,7 +194,27 @@ int hn_cmd_validate(int argc, char **argv)
         free(a.overrides);
         return code;
     }
-    if (load(&a, &s, &err) != 0) {
+    struct hn_prepared pp = {0};
+    size_t pending = 0;
+    if (prepare(&a, 1, &pp, &err) == 0) {
+        for (size_t i = 0; i < pp.n; i++) {
+            pending += !pp.done[i];
+        }
+    }
+    if (err.kind != HN_ERR_NONE) {
+        fprintf(stderr, "hilnas: error: %s\n", err.msg);
+        code = hn_error_exit_code(&err);
+    } else if (pending > 0) {
+        /* the plugins may need what the steps make (a backbone): check them after */
+        printf("%s: prepare section ok; %zu of %zu steps not yet run (", a.file, pending, pp.n);
+        for (size_t i = 0, k = 0; i < pp.n; i++) {
+            if (!pp.done[i]) {
+                printf("%s%s", k++ ? ", " : "", pp.names[i]);
+            }
+        }
+        printf("): 'hilnas run' runs them first; the rest of the study is checked once they "
+               "are done\n");
+    } else if (load(&a, &pp, &s, &err) != 0) {
         fprintf(stderr, "hilnas: error: %s\n", err.msg);
         code = hn_error_exit_code(&err);
     } else {
@@ -165,6 +227,7 @@ int hn_cmd_validate(int argc, char **argv)
                a.file, s->name, s->space.params->n, s->n_sources, s->problem.n_objectives,
                s->problem.n_constraints, s->n_stages, planned, s->output);
     }
+    hn_prepared_free(&pp);
     hn_study_free(s);
     hn_registry_shutdown();
     free(a.overrides);

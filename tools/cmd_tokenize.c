@@ -10,13 +10,17 @@
  * With two or more documents each side gets at least one (the last document is moved if
  * needed; with F = 0 val.bin stays empty). Every document is followed by one newline token
  * (10), so each file's token count is its documents' bytes plus one per document. Existing
- * files are replaced atomically (each file on its own). Exit 0; 2 for usage errors and
+ * files are replaced atomically (each file on its own). A directory argument stands for its
+ * regular files (not symlinks, not recursive) in name order, skipping binary files (a NUL byte
+ * in their first 4 KiB, e.g. the fortune .dat indexes). Exit 0; 2 for usage errors and
  * unreadable inputs (named); 1 when the output cannot be written.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,66 @@
 #include "hilnas/rng.h"
 #include "llm/tokens.h"
 #include "tools/cli.h"
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Is the file binary (a NUL byte in its first 4 KiB)? Unreadable files count as text, so that
+ * reading them reports the error. */
+static int is_binary(const char *path)
+{
+    char head[4096];
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return 0;
+    }
+    size_t n = fread(head, 1, sizeof(head), f);
+    fclose(f);
+    return memchr(head, '\0', n) != NULL;
+}
+
+/* The inputs with directories replaced by their text files; NULL-terminated, malloc'ed paths. */
+static char **expand_inputs(char **args, int n, int *count)
+{
+    size_t cap = (size_t)n + 1, k = 0;
+    char **out = calloc(cap, sizeof(char *));
+    for (int i = 0; out != NULL && i < n; i++) {
+        struct stat st;
+        DIR *d = stat(args[i], &st) == 0 && S_ISDIR(st.st_mode) ? opendir(args[i]) : NULL;
+        if (d == NULL) {
+            out[k++] = strdup(args[i]);
+            continue;
+        }
+        size_t first = k;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char *p = e->d_name[0] == '.' ? NULL : hn_path_join(args[i], e->d_name);
+            if (p == NULL || lstat(p, &st) != 0 || !S_ISREG(st.st_mode) || is_binary(p)) {
+                free(p);
+                continue;
+            }
+            if (k + 1 >= cap) {
+                cap *= 2;
+                char **g = realloc(out, cap * sizeof(char *));
+                if (g == NULL) {
+                    free(p);
+                    break;
+                }
+                out = g;
+            }
+            out[k++] = p;
+        }
+        closedir(d);
+        qsort(out + first, k - first, sizeof(char *), cmp_name);
+    }
+    if (out != NULL) {
+        out[k] = NULL;
+    }
+    *count = (int)k;
+    return out;
+}
 
 struct docs {
     size_t n, cap;
@@ -212,7 +276,8 @@ int hn_cmd_tokenize(int argc, char **argv)
                    "DIR/train.bin and DIR/val.bin (little-endian uint16, no header; replaced if\n"
                    "present). Each file is a document; a line holding only '%%' (fortune files)\n"
                    "separates documents. Document i goes to val.bin with probability F, decided\n"
-                   "by (S, i) alone; each document is followed by a newline token.\n\n"
+                   "by (S, i) alone; each document is followed by a newline token. A directory\n"
+                   "stands for its regular text files (binary files, e.g. fortune .dat, skipped).\n\n"
                    "  -o, --output DIR        where train.bin and val.bin go (created)\n"
                    "  -f, --val-fraction F    share of documents for validation, [0, 1); 0.1\n"
                    "  -s, --seed S            split seed (unsigned integer); 0\n\n"
@@ -237,14 +302,20 @@ int hn_cmd_tokenize(int argc, char **argv)
     struct hn_error err;
     uint16_t *train = NULL, *val = NULL;
     size_t read_total = 0;
-    for (int i = optind; i < argc; i++) {
+    int n_inputs = 0;
+    char **inputs = expand_inputs(argv + optind, argc - optind, &n_inputs);
+    if (inputs == NULL) {
+        fprintf(stderr, "hilnas: tokenize: out of memory\n");
+        return HN_EXIT_FAILURE;
+    }
+    for (int i = 0; i < n_inputs; i++) {
         size_t len = 0;
         int usage = 1;
         char why[512] = "";
-        char *buf = read_all(argv[i], HN_TOKENIZE_MAX_BYTES - read_total, &len, &usage, why,
+        char *buf = read_all(inputs[i], HN_TOKENIZE_MAX_BYTES - read_total, &len, &usage, why,
                              sizeof(why));
         if (buf == NULL) {
-            fprintf(stderr, "hilnas: tokenize: %s: %s\n", argv[i], why);
+            fprintf(stderr, "hilnas: tokenize: %s: %s\n", inputs[i], why);
             code = usage ? HN_EXIT_USAGE : HN_EXIT_FAILURE;
             goto done;
         }
@@ -333,6 +404,10 @@ int hn_cmd_tokenize(int argc, char **argv)
            d.n, dt, dv, nt, nv);
     code = 0;
 done:
+    for (int i = 0; i < n_inputs; i++) {
+        free(inputs[i]);
+    }
+    free(inputs);
     for (size_t i = 0; i < d.n; i++) {
         free(d.text[i]);
     }

@@ -62,6 +62,15 @@ struct hn_executor_ops {
      * touching the journal or the outputs. -1 with err on failure. Called right after create().
      */
     int (*serve)(void *ctx, struct hn_error *err);
+    /*
+     * Optional (NULL: never). Was this process started by this executor's launcher, with
+     * other processes of the same job (e.g. mpirun -n 3 sets OMPI_COMM_WORLD_SIZE=3)? The
+     * core then picks this executor for a study that names none, so that `mpirun -n 3 hilnas
+     * run STUDY` runs one study on three ranks instead of three competing studies. Returns
+     * the job's size (> 1) when launched, else 0. Must not start anything (it runs before
+     * create, on every executor module found).
+     */
+    int (*launched)(void);
 };
 
 #ifdef __cplusplus

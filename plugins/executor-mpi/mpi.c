@@ -308,6 +308,28 @@ static int mpi_serve(void *ctx, struct hn_error *err)
     }
 }
 
+/* Launcher environments: Open MPI (mpirun), MPICH/Hydra and Slurm's PMI, PMIx (prterun, srun
+ * --mpi=pmix). A job of one process is not "launched": the serial executor does the same. */
+static int mpi_launched(void)
+{
+    static const char *const sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE",
+                                        "MPI_LOCALNRANKS", NULL};
+    for (size_t i = 0; sizes[i] != NULL; i++) {
+        const char *v = getenv(sizes[i]);
+        if (v != NULL && *v != '\0') {
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (*end == '\0' && n > 1 && n <= 1L << 24) {
+                return (int)n;
+            }
+            if (*end == '\0' && n == 1) {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
 static const struct hn_executor_ops mpi_ops = {
     .size = sizeof(struct hn_executor_ops),
     .create = mpi_create,
@@ -317,6 +339,7 @@ static const struct hn_executor_ops mpi_ops = {
     .wait = mpi_wait,
     .workers = mpi_workers,
     .serve = mpi_serve,
+    .launched = mpi_launched,
 };
 
 const struct hn_plugin hn_plugin_descriptor = {

@@ -110,7 +110,7 @@ Test(cli_run, branin_random_outputs_and_show)
     snprintf(path, sizeof(path), "%s/trials.csv", dir);
     char *csv = tu_read_file(path);
     cr_assert_not_null(csv);
-    cr_expect(strncmp(csv, "id,stage,status,x0,x1,branin", 28) == 0, "header: %.80s", csv);
+    cr_expect(strncmp(csv, "id,stage,status,x0,x1,f.branin", 30) == 0, "header: %.80s", csv);
     cr_expect_eq(tu_count(csv, "\n"), 31, "header + 30 rows");
     cr_expect_eq(tu_count(csv, ",complete,"), 30);
     /* the best value in show equals the minimum of the CSV column */
@@ -136,8 +136,8 @@ Test(cli_run, branin_random_outputs_and_show)
     cr_expect_eq(count_of(sum, "complete"), 30);
     cr_expect_eq(count_of(sum, "failed"), 0);
     cr_expect_eq(count_of(sum, "running"), 0);
-    json_t *best = json_object_get(json_object_get(sum, "best"), "branin");
-    cr_assert_not_null(best, "best.branin present");
+    json_t *best = json_object_get(json_object_get(sum, "best"), "f.branin");
+    cr_assert_not_null(best, "best.f.branin present");
     cr_expect_float_eq(json_number_value(json_object_get(best, "value")), best_csv, 1e-12);
     cr_expect_eq(json_array_size(json_object_get(sum, "pareto")), 1);
     json_decref(sum);

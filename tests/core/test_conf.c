@@ -742,6 +742,35 @@ Test(conf_set, new_keys_and_errors_after_set)
     hn_config_free(root);
 }
 
+/* Missing intermediate keys are created as mappings: --set executor.plugin=mpi works on a study
+ * file without an executor section; the new nodes are marked as coming from the command line. */
+Test(conf_set, missing_intermediate_keys_are_created)
+{
+    struct hn_config_node *root = load_ok(set_text);
+    struct hn_error err = {0};
+    cr_assert_eq(hn_config_set(root, "executor.plugin=mpi", &err), 0, "%s", err.msg);
+    cr_assert_eq(hn_config_set(root, "executor.workers=3", &err), 0, "%s", err.msg);
+    cr_assert_eq(hn_config_set(root, "study.a.b.c=deep", &err), 0, "%s", err.msg);
+    cr_expect_eq(root->n, 3, "one new top-level key");
+    struct hn_config_node *ex = at(root, "executor");
+    cr_assert_eq(ex->type, HN_NODE_MAPPING);
+    cr_expect_str_eq(ex->path, "executor");
+    cr_expect_str_eq(ex->file, "<command line>");
+    cr_assert_eq(ex->n, 2, "the second --set adds to the created mapping");
+    cr_expect_str_eq(at(root, "executor.plugin")->value, "mpi");
+    cr_expect_str_eq(at(root, "executor.workers")->value, "3");
+    struct hn_config_node *c = at(root, "study.a.b.c");
+    cr_assert_eq(c->type, HN_NODE_SCALAR);
+    cr_expect_str_eq(c->value, "deep");
+    cr_expect_str_eq(c->path, "study.a.b.c");
+    cr_expect_eq(at(root, "study.a")->type, HN_NODE_MAPPING);
+    cr_expect_str_eq(at(root, "study.seed")->value, "7", "siblings untouched");
+    /* a value in the way is still refused, and a list index must exist */
+    cr_expect_eq(hn_config_set(root, "executor.plugin.x=1", &err), -1);
+    cr_expect(strstr(err.msg, "'executor.plugin' is a value") != NULL, "%s", err.msg);
+    hn_config_free(root);
+}
+
 Test(conf_set, refused_overrides)
 {
     struct {
@@ -762,8 +791,6 @@ Test(conf_set, refused_overrides)
         {"stages=x", "'stages' is a list; only scalar values can be set"},
         {"stages[1].optimizer=gpbo", "'stages[1].optimizer' is a mapping"},
         {"study.seed.x=1", "--set study.seed.x=1: 'study.seed' is a value, not a mapping or list"},
-        {"missing.key=1", "--set missing.key=1: 'missing' does not exist in the study file"},
-        {"study.nope.x=1", "'study.nope' does not exist"},
         {"stages.2.trials=1", "'stages' is a list of 2 items; '2' is not a valid index (0..1)"},
         {"stages[-1].trials=1", "'-1' is not a valid index"},
         {"stages.x.trials=1", "'x' is not a valid index"},

@@ -452,6 +452,52 @@ Test(executor_mpi, every_worker_rank_measures_and_the_trials_equal_serial, .time
     free(tmp);
 }
 
+/* `mpirun -n 3 hilnas run STUDY` with no executor in the study: the mpi executor is chosen
+ * because mpirun started the process; one study runs (no lock fight), on both worker ranks. */
+Test(executor_mpi, chosen_automatically_under_mpirun, .timeout = 180)
+{
+    char *tmp = tu_tmpdir("mpiauto"), a[4300], *out, *err;
+    snprintf(a, sizeof(a), "%s/run", tmp);
+    const char *study = variant("tests/data/studies/threads-branin.yaml", tmp, "none.yaml", "");
+    int rc = tu_run(mpirun_argv(3, study, a), mpi_test_env(), &out, &err);
+    cr_assert_eq(rc, 0, "mpirun exited %d: %s%s", rc, out, err);
+    cr_expect_eq(tu_count(err, "finished: results in"), 1, "one study, not three: %s", err);
+    cr_expect(strstr(err, "executor: mpi (this process was started by its launcher in a job "
+                          "of 3") != NULL,
+              "%s", err);
+    cr_expect(strstr(err, "lock") == NULL, "no rank fights for the lock: %s", err);
+    free(out);
+    free(err);
+    json_t *all = journal(a);
+    int by_rank[3] = {0}, n = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(all, i, ev)
+    {
+        if (strcmp(event_type(ev), "completed") == 0) {
+            json_int_t w = json_integer_value(json_object_get(ev, "worker"));
+            cr_assert(w >= 0 && w < 3, "worker %lld", (long long)w);
+            by_rank[w]++;
+            n++;
+        }
+    }
+    json_decref(all);
+    cr_expect_eq(n, 16);
+    cr_expect_eq(by_rank[0], 0, "rank 0 only runs the study");
+    cr_expect_gt(by_rank[1], 0);
+    cr_expect_gt(by_rank[2], 0);
+    /* the same study without mpirun runs serially (no launcher in the environment) */
+    char b[4300];
+    snprintf(b, sizeof(b), "%s/plain", tmp);
+    char *argv[] = {(char *)tu_hilnas(), "run", (char *)study, "--output", b, NULL};
+    rc = tu_run(argv, tu_test_plugins_env(), &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect(strstr(err, "executor: mpi") == NULL, "%s", err);
+    free(out);
+    free(err);
+    free(tmp);
+}
+
 /* The pid in the journal's lock file: rank 0 of the job. */
 static pid_t runner_pid(const char *dir)
 {

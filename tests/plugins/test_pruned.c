@@ -155,7 +155,7 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
     double got[4], heads[4];
-    cr_assert_eq(csv_column(tmp, "val_loss_inherited", got, 4), 2);
+    cr_assert_eq(csv_column(tmp, "q.val_loss_inherited", got, 4), 2);
     csv_column(tmp, "heads", heads, 4);
     cr_expect(heads[0] != heads[1], "both head counts were tried");
     for (int i = 0; i < 2; i++) {
@@ -175,7 +175,7 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
     rc = tu_run_study_text(sub, text, "run", &err);
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
-    cr_assert_eq(csv_column(sub, "val_loss_inherited", got, 4), 2);
+    cr_assert_eq(csv_column(sub, "q.val_loss_inherited", got, 4), 2);
     for (int i = 0; i < 2; i++) {
         cr_expect(fabs(got[i] - want) > 1e-3, "select: first differs (%.9f vs %.9f)", got[i], want);
     }
@@ -206,8 +206,8 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
     double before[4], after[4];
-    cr_assert_eq(csv_column(tmp, "val_loss_inherited", before, 4), 2);
-    csv_column(tmp, "val_loss", after, 4);
+    cr_assert_eq(csv_column(tmp, "q.val_loss_inherited", before, 4), 2);
+    csv_column(tmp, "q.val_loss", after, 4);
     for (int i = 0; i < 2; i++) {
         printf("trial %d: inherited %.4f, after 40 steps %.4f\n", i, before[i], after[i]);
         cr_expect(after[i] < before[i] - 0.1, "training lowered the loss (%g -> %g)", before[i],
@@ -318,10 +318,10 @@ Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout =
     free(err);
     double dm[4], val[4], inh[4], val2[4], dm2[4];
     cr_assert_eq(csv_column(tmp, "d_model", dm, 4), 2);
-    csv_column(tmp, "val_loss", val, 4);
-    csv_column(tmp, "val_loss_inherited", inh, 4);
+    csv_column(tmp, "q.val_loss", val, 4);
+    csv_column(tmp, "q.val_loss_inherited", inh, 4);
     cr_assert_eq(csv_column(again, "d_model", dm2, 4), 2);
-    csv_column(again, "val_loss", val2, 4);
+    csv_column(again, "q.val_loss", val2, 4);
     int unpruned = 0;
     for (int i = 0; i < 2; i++) {
         printf("d_model %g: inherited %.6f, after 30 steps %.6f\n", dm[i], inh[i], val[i]);
@@ -346,7 +346,7 @@ Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout =
         cr_assert_eq(rc, 0, "run failed: %s", err);
         free(err);
         double got[4], gdm[4];
-        cr_assert_eq(csv_column(sub, "val_loss", got, 4), 2);
+        cr_assert_eq(csv_column(sub, "q.val_loss", got, 4), 2);
         csv_column(sub, "d_model", gdm, 4);
         for (int i = 0; i < 2; i++) {
             cr_assert_eq(gdm[i], dm[i]);
