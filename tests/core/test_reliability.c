@@ -765,10 +765,22 @@ Test(reliability, tokenize_refuses_devices_and_directories)
         free(out);
         free(err);
     }
-    char *argv[] = {(char *)tu_hilnas(), "tokenize", tmp, "-o", tmp, NULL};
+    /* a directory stands for its regular text files: a device linked into it is not read */
+    char corpus[4200], link[4300], text[4300], out_dir[4300];
+    snprintf(corpus, sizeof(corpus), "%s/corpus", tmp);
+    snprintf(link, sizeof(link), "%s/zero", corpus);
+    snprintf(text, sizeof(text), "%s/a.txt", corpus);
+    snprintf(out_dir, sizeof(out_dir), "%s/out", tmp);
+    cr_assert_eq(mkdir(corpus, 0755), 0);
+    cr_assert_eq(symlink("/dev/zero", link), 0);
+    char *argv[] = {(char *)tu_hilnas(), "tokenize", corpus, "-o", out_dir, NULL};
     char *err = NULL;
-    cr_expect_eq(tu_run(argv, NULL, NULL, &err), 2);
-    cr_expect(err && strstr(err, "a directory"), "%s", err);
+    cr_expect_eq(tu_run(argv, NULL, NULL, &err), 2, "only a device in the directory: %s", err);
+    cr_expect(err && strstr(err, "no text"), "%s", err);
+    free(err);
+    err = NULL;
+    cr_assert_eq(tu_write_file(text, "one fortune\n%\nanother one\n"), 0);
+    cr_expect_eq(tu_run(argv, NULL, NULL, &err), 0, "the text file beside the device: %s", err);
     free(err);
     free(tmp);
 }
