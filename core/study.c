@@ -21,8 +21,9 @@ static const char *const top_keys[] = {"study",      "space",       "oracles", "
 static const char *const study_keys[] = {"name", "seed", "output", "description", NULL};
 static const char *const objective_keys[] = {"metric", "goal", "ref", NULL};
 static const char *const constraint_keys[] = {"metric", "min", "max", NULL};
-static const char *const stage_keys[] = {"name",   "optimizer", "sampler",    "trials", "run",
-                                         "oracle", "select",    "keep_model", "points", NULL};
+static const char *const stage_keys[] = {"name",   "optimizer",  "sampler", "trials",
+                                         "run",    "oracle",     "select",  "keep_model",
+                                         "points", "evaluators", "oracles", NULL};
 
 /* Replace ${NAME} by VALUE in every scalar of the tree, for each "NAME=VALUE" of vars; other
  * ${...} stay as they are (a device command may hold shell variables). */
@@ -723,6 +724,223 @@ static int load_points(struct hn_study *s, struct hn_stage *st, const struct hn_
     return 0;
 }
 
+/* ---- stage overrides of evaluator and oracle options (struct hn_stage_override) ---- */
+
+static struct hn_config_node *view_new(struct hn_stage_override *o, const struct hn_config_node *at,
+                                       size_t n)
+{
+    struct hn_config_node **grown = realloc(o->owned, (o->n_owned + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        return NULL;
+    }
+    o->owned = grown;
+    struct hn_config_node *v = calloc(1, sizeof(*v));
+    if (v == NULL) {
+        return NULL;
+    }
+    o->owned[o->n_owned++] = v;
+    v->type = HN_NODE_MAPPING;
+    v->file = at->file;
+    v->line = at->line;
+    v->column = at->column;
+    v->path = strdup(at->path);
+    v->items = calloc(n ? n : 1, sizeof(*v->items));
+    v->keys = calloc(n ? n : 1, sizeof(*v->keys));
+    v->key_nodes = calloc(n ? n : 1, sizeof(*v->key_nodes));
+    return v->path && v->items && v->keys && v->key_nodes ? v : NULL;
+}
+
+/* base's keys with over's values where over has them (mappings merged key by key), then over's
+ * other keys; positions and paths are the override's. Borrows both trees. */
+static struct hn_config_node *merge_view(struct hn_stage_override *o,
+                                         const struct hn_config_node *base,
+                                         const struct hn_config_node *over)
+{
+    size_t nb = base != NULL ? base->n : 0;
+    struct hn_config_node *v = view_new(o, over, nb + over->n);
+    if (v == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        struct hn_config_node *item = base->items[i], *key_node = base->key_nodes[i];
+        for (size_t k = 0; k < over->n; k++) {
+            if (strcmp(over->keys[k], base->keys[i]) != 0) {
+                continue;
+            }
+            key_node = over->key_nodes[k];
+            item = over->items[k];
+            if (item->type == HN_NODE_MAPPING && base->items[i]->type == HN_NODE_MAPPING) {
+                item = merge_view(o, base->items[i], over->items[k]);
+                if (item == NULL) {
+                    return NULL;
+                }
+            }
+        }
+        v->keys[v->n] = base->keys[i];
+        v->key_nodes[v->n] = key_node;
+        v->items[v->n++] = item;
+    }
+    for (size_t k = 0; k < over->n; k++) {
+        if (hn_config_get(base, over->keys[k]) == NULL) {
+            v->keys[v->n] = over->keys[k];
+            v->key_nodes[v->n] = over->key_nodes[k];
+            v->items[v->n++] = over->items[k];
+        }
+    }
+    return v;
+}
+
+static void override_free(const struct hn_study *s, struct hn_stage_override *o)
+{
+    if (o->ctx != NULL) {
+        const struct hn_plugin *p = s->sources[o->source].plugin;
+        if (p->kind == HN_KIND_ORACLE) {
+            p->oracle->destroy(o->ctx);
+        } else {
+            p->evaluator->destroy(o->ctx);
+        }
+    }
+    for (size_t i = 0; i < o->n_owned; i++) {
+        free(o->owned[i]->path);
+        free(o->owned[i]->items);
+        free(o->owned[i]->keys);
+        free(o->owned[i]->key_nodes);
+        free(o->owned[i]);
+    }
+    free(o->owned);
+}
+
+/*
+ * `evaluators: {NAME: {option: value, ...}}` and `oracles: {...}` of a stage: each NAME a
+ * declared source of that kind (not a fitted oracle, whose model belongs to its fit stage),
+ * each value a mapping of the plugin's options without `plugin`; the merged options are
+ * validated as the source's own and an instance is created now, so that `validate` refuses
+ * what the stage could not run.
+ */
+static int load_overrides(struct hn_study *s, struct hn_stage *st, const struct hn_config_node *map,
+                          enum hn_kind kind, struct hn_error *err)
+{
+    char buf[512];
+    const char *section = kind == HN_KIND_ORACLE ? "oracles" : "evaluators";
+    if (map == NULL) {
+        return 0;
+    }
+    if (hn_config_expect(map, HN_NODE_MAPPING, err) != 0) {
+        return -1;
+    }
+    if (st->type == HN_STAGE_FIT && map->n > 0) {
+        return hn_error_config(err, where(map, buf, sizeof(buf)),
+                               "%s: a fit stage runs no trials; remove '%s'", map->path, section);
+    }
+    struct hn_stage_override *grown = realloc(st->over, (st->n_over + map->n + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    st->over = grown;
+    for (size_t i = 0; i < map->n; i++) {
+        const struct hn_config_node *key = map->key_nodes[i], *opts = map->items[i];
+        long k = source_index(s, map->keys[i]);
+        if (k < 0 || s->sources[k].plugin->kind != kind) {
+            char all[1024] = "";
+            const char *cands[128];
+            size_t n = 0;
+            for (size_t j = 0; j < s->n_sources && n < 127; j++) {
+                if (s->sources[j].plugin->kind == kind) {
+                    size_t off = strlen(all);
+                    snprintf(all + off, sizeof(all) - off, "%s%s", n ? ", " : "",
+                             s->sources[j].name);
+                    cands[n++] = s->sources[j].name;
+                }
+            }
+            cands[n] = NULL;
+            const char *near = hn_suggest(map->keys[i], cands);
+            char hint[256] = "";
+            if (near != NULL) {
+                snprintf(hint, sizeof(hint), "did you mean '%s'? ", near);
+            }
+            return hn_error_config(err, where(key, buf, sizeof(buf)),
+                                   "%s: no %s named '%s' (%sdeclared: %s)", map->path,
+                                   kind == HN_KIND_ORACLE ? "oracle" : "evaluator", map->keys[i],
+                                   hint, n ? all : "none");
+        }
+        struct hn_source *src = &s->sources[k];
+        if (hn_config_expect(opts, HN_NODE_MAPPING, err) != 0) {
+            return -1;
+        }
+        const struct hn_config_node *pn = hn_config_get(opts, "plugin");
+        if (pn != NULL) {
+            return hn_error_config(err, where(pn, buf, sizeof(buf)),
+                                   "%s: a stage overrides options of '%s' but not its plugin "
+                                   "(declare another %s instead)",
+                                   pn->path, src->name,
+                                   kind == HN_KIND_ORACLE ? "oracle" : "evaluator");
+        }
+        if (kind == HN_KIND_ORACLE && src->plugin->oracle->fit != NULL) {
+            return hn_error_config(err, where(key, buf, sizeof(buf)),
+                                   "%s.%s: '%s' (plugin %s) is fitted by a fit stage; its options "
+                                   "are the study's, not a stage's",
+                                   map->path, map->keys[i], src->name, src->plugin->name);
+        }
+        for (size_t j = 0; j < st->n_over; j++) {
+            if (st->over[j].source == (size_t)k) {
+                return hn_error_config(err, where(key, buf, sizeof(buf)),
+                                       "%s.%s: '%s' is overridden twice in this stage", map->path,
+                                       map->keys[i], src->name);
+            }
+        }
+        struct hn_stage_override *o = &st->over[st->n_over++];
+        memset(o, 0, sizeof(*o));
+        o->source = (size_t)k;
+        o->node = opts;
+        o->view = merge_view(o, src->node, opts);
+        if (o->view == NULL) {
+            return hn_error_set(err, NULL, "out of memory");
+        }
+        char label[512];
+        snprintf(label, sizeof(label), "%s: %s '%s' (%s)", opts->path, hn_kind_name(kind),
+                 src->name, src->plugin->name);
+        if (hn_options_apply(src->plugin->options, o->view, NULL, label, src->plugin->name, err) !=
+            0) {
+            return -1;
+        }
+        struct hn_plugin_args a;
+        o->ctx = hn_study_create_plugin(s, src->plugin, o->view, src->name, st->name, &a, err);
+        if (o->ctx == NULL) {
+            hn_error_prefix(err, "stage '%s'", st->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void *hn_study_source_ctx(const struct hn_study *s, const char *stage, size_t source, int worker)
+{
+    const struct hn_source *src = &s->sources[source];
+    size_t w = worker < 0 ? 0 : (size_t)worker;
+    for (size_t i = 0; stage != NULL && i < s->n_stages; i++) {
+        const struct hn_stage *st = &s->stages[i];
+        if (strcmp(st->name, stage) != 0) {
+            continue;
+        }
+        for (size_t j = 0; j < st->n_over; j++) {
+            const struct hn_stage_override *o = &st->over[j];
+            if (o->source != source) {
+                continue;
+            }
+            /* without per-worker instances (one worker, or a process of its own per worker)
+             * every worker uses the one instance */
+            if (o->worker_ctx == NULL) {
+                return o->ctx;
+            }
+            return w < o->n_workers ? o->worker_ctx[w] : NULL;
+        }
+    }
+    if (src->worker_ctx == NULL) {
+        return src->ctx;
+    }
+    return w < src->n_workers ? src->worker_ctx[w] : NULL;
+}
+
 static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_config_node *node,
                       struct hn_error *err)
 {
@@ -855,7 +1073,10 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
     } else if (st->type != HN_STAGE_FIT && default_run(s, st, err) != 0) {
         return -1;
     }
-    return 0;
+    return load_overrides(s, st, hn_config_get(node, "evaluators"), HN_KIND_EVALUATOR, err) != 0 ||
+                   load_overrides(s, st, hn_config_get(node, "oracles"), HN_KIND_ORACLE, err) != 0
+               ? -1
+               : 0;
 }
 
 static int check_stage_names(const struct hn_study *s, const struct hn_config_node *stages,
@@ -1116,6 +1337,10 @@ void hn_study_free(struct hn_study *s)
         free(s->stages[i].run);
         hn_config_free(s->stages[i].owned_node);
         free(s->stages[i].points);
+        for (size_t j = 0; j < s->stages[i].n_over; j++) {
+            override_free(s, &s->stages[i].over[j]);
+        }
+        free(s->stages[i].over);
     }
     free(s->stages);
     for (size_t i = 0; i < s->n_sources; i++) {

@@ -41,6 +41,23 @@ struct hn_source {
 
 enum hn_stage_type { HN_STAGE_SEARCH, HN_STAGE_FIT, HN_STAGE_VERIFY };
 
+/*
+ * A stage's options for one evaluator or oracle (`evaluators: {NAME: {option: value}}` or
+ * `oracles:` in the stage): the source's options merged with the stage's (a nested mapping
+ * merges key by key), validated like the source's own at load, and an instance of its own that
+ * the stage's trials use instead of the source's.
+ */
+struct hn_stage_override {
+    size_t source;                     /* index into sources */
+    const struct hn_config_node *node; /* the stage's mapping for the source */
+    struct hn_config_node *view;       /* merged options (borrows both trees) */
+    struct hn_config_node **owned;     /* the view's own nodes (freed with the stage) */
+    size_t n_owned;
+    void *ctx;         /* worker 0's instance */
+    void **worker_ctx; /* n_workers instances while an executor runs n > 1 (worker_ctx[0] == ctx) */
+    size_t n_workers;
+};
+
 struct hn_stage {
     const char *name;
     enum hn_stage_type type;
@@ -55,6 +72,8 @@ struct hn_stage {
     int keep_model; /* evaluators keep trained models (verify stages, `keep_model: true`) */
     size_t n_points;
     double *points; /* search stage `points:`: n_points x params->n, run before asking */
+    size_t n_over;
+    struct hn_stage_override *over; /* `evaluators:` / `oracles:` of the stage */
 };
 
 /* Replay helper shared by run and show: apply one journal event to a trial list. */
@@ -129,6 +148,13 @@ void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p
                              const struct hn_config_node *node, const char *instance,
                              const char *stage, struct hn_plugin_args *args,
                              struct hn_error *err);
+
+/*
+ * The instance of source `source` that trials of stage `stage` use on `worker` (its stage
+ * override's, else the source's own); worker < 0: worker 0's. NULL when the worker is out of
+ * range (an executor bug).
+ */
+void *hn_study_source_ctx(const struct hn_study *s, const char *stage, size_t source, int worker);
 
 /* The core's evaluation callback given to executors. */
 hn_execute_fn hn_study_execute_fn(void);

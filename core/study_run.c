@@ -954,6 +954,19 @@ static void release_workers(struct hn_study *s)
         src->n_workers = 0;
         src->shared = 0;
     }
+    for (size_t i = 0; i < s->n_stages; i++) {
+        for (size_t j = 0; j < s->stages[i].n_over; j++) {
+            struct hn_stage_override *o = &s->stages[i].over[j];
+            for (size_t w = 1; w < o->n_workers && o->worker_ctx != NULL; w++) {
+                if (o->worker_ctx[w] != NULL) {
+                    source_destroy_ctx(&s->sources[o->source], o->worker_ctx[w]);
+                }
+            }
+            free(o->worker_ctx);
+            o->worker_ctx = NULL;
+            o->n_workers = 0;
+        }
+    }
 }
 
 /* Give each of n in-process workers its own instance of every source (see executor.h). */
@@ -981,6 +994,29 @@ static int prepare_workers(struct hn_study *s, size_t n, struct hn_error *err)
                 hn_error_prefix(err, "%s '%s' (instance for worker %zu)",
                                 hn_kind_name(src->plugin->kind), src->name, w);
                 return -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < s->n_stages; i++) {
+        for (size_t j = 0; j < s->stages[i].n_over; j++) {
+            struct hn_stage_override *o = &s->stages[i].over[j];
+            const struct hn_source *src = &s->sources[o->source];
+            o->worker_ctx = calloc(n, sizeof(void *));
+            if (o->worker_ctx == NULL) {
+                return hn_error_set(err, NULL, "out of memory");
+            }
+            o->n_workers = n;
+            o->worker_ctx[0] = o->ctx;
+            for (size_t w = 1; w < n; w++) {
+                struct hn_plugin_args a;
+                o->worker_ctx[w] = hn_study_create_plugin(s, src->plugin, o->view, src->name,
+                                                          s->stages[i].name, &a, err);
+                if (o->worker_ctx[w] == NULL) {
+                    hn_error_prefix(err, "stage '%s': %s '%s' (instance for worker %zu)",
+                                    s->stages[i].name, hn_kind_name(src->plugin->kind), src->name,
+                                    w);
+                    return -1;
+                }
             }
         }
     }
@@ -1042,14 +1078,12 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
             goto fail;
         }
         struct hn_source *src = &s->sources[k];
-        void *ctx = src->ctx;
-        if (src->worker_ctx != NULL) {
-            if (worker < 0 || (size_t)worker >= src->n_workers) {
-                hn_error_set(&e, NULL, "executor used worker %d of %zu (a bug in the executor)",
-                             worker, src->n_workers);
-                goto fail;
-            }
-            ctx = src->worker_ctx[worker];
+        /* the stage's own instance when it overrides the source's options */
+        void *ctx = hn_study_source_ctx(s, stage, (size_t)k, worker);
+        if (ctx == NULL) {
+            hn_error_set(&e, NULL, "executor used worker %d of %zu (a bug in the executor)", worker,
+                         src->n_workers);
+            goto fail;
         }
         hn_metrics_clear(&out);
         if (src->shared) {
@@ -1219,6 +1253,17 @@ static json_t *stage_spec(const struct hn_study *s, const struct hn_stage *st)
                           (json_int_t)(st->type == HN_STAGE_SEARCH ? st->trials : 0));
     free(t);
     free(opts);
+    if (j != NULL && st->n_over > 0) {
+        /* the stage's option overrides, as the sources' options: a change warns on resume */
+        json_t *o = json_object();
+        for (size_t i = 0; i < st->n_over; i++) {
+            char *text = node_text(st->over[i].node);
+            json_object_set_new(o, s->sources[st->over[i].source].name,
+                                json_string(text ? text : "null"));
+            free(text);
+        }
+        json_object_set_new(j, "overrides", o);
+    }
     return j;
 }
 
@@ -1371,7 +1416,21 @@ static int check_resume(const struct hn_study *s, const json_t *was, const json_
         if (sa == NULL || sb == NULL || strcmp(sa, sb) != 0) {
             differ(&d, "stage %zu changed from '%s' to '%s'", i + 1, sa ? sa : "?",
                    sb ? sb : "?");
-        } else if (ta != tb && !(i == nw - 1 && tb > ta)) {
+        } else if (!json_equal(json_object_get(a, "overrides"), json_object_get(b, "overrides")) &&
+                   (json_object_get(a, "overrides") != NULL ||
+                    json_object_get(b, "overrides") != NULL)) {
+            char *oa = json_dumps(json_object_get(a, "overrides"), JSON_COMPACT | JSON_ENCODE_ANY);
+            char *ob = json_dumps(json_object_get(b, "overrides"), JSON_COMPACT | JSON_ENCODE_ANY);
+            hn_log(HN_LOG_WARNING,
+                   "stage %zu (%s) changed its option overrides since the journal's last run "
+                   "(%s -> %s); the study resumes, and new measurements may not be comparable "
+                   "with old ones",
+                   i + 1, sa, oa ? oa : "none", ob ? ob : "none");
+            free(oa);
+            free(ob);
+        }
+        if (sa != NULL && sb != NULL && strcmp(sa, sb) == 0 && ta != tb &&
+            !(i == nw - 1 && tb > ta)) {
             differ(&d, "stage %zu (%s) trials changed from %lld to %lld (only the last stage "
                        "may grow)",
                    i + 1, sa, (long long)ta, (long long)tb);

@@ -27,6 +27,7 @@ void hn_importance_free(struct hn_importance *imp)
     free(imp->neurons);
     free(imp->block);
     free(imp->attention);
+    free(imp->removal);
     free(imp);
 }
 
@@ -250,6 +251,10 @@ int hn_importance_write(const struct hn_importance *imp, const char *path, struc
                               "neurons",
                               array_of(imp->neurons + (size_t)l * imp->ffn, (size_t)imp->ffn)));
     }
+    for (int l = 0; layers != NULL && imp->removal != NULL && l < imp->layers; l++) {
+        json_object_set_new(json_array_get(layers, (size_t)l), "removal",
+                            json_real(imp->removal[l]));
+    }
     json_t *root = json_pack(
         "{s:s, s:i, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i, s:i}, s:o, s:o}", "format", FORMAT,
         "version", IMP_VERSION, "key", imp->key, "shape", "layers", imp->layers, "hidden", imp->hidden,
@@ -332,12 +337,48 @@ struct hn_importance *hn_importance_read(const char *path, const char *key, stru
         imp->block[l] = json_number_value(bl);
         imp->attention[l] = json_number_value(at);
     }
+    /* loss when removed: in every layer or in none */
+    size_t with_removal = 0;
+    for (json_int_t l = 0; l < L; l++) {
+        const json_t *r = json_object_get(json_array_get(layers, (size_t)l), "removal");
+        with_removal += json_is_number(r) && isfinite(json_number_value(r));
+    }
+    if (with_removal == (size_t)L) {
+        imp->removal = malloc((size_t)L * sizeof(double));
+        if (imp->removal == NULL) {
+            hn_error_set(err, NULL, "importance: out of memory");
+            goto fail;
+        }
+        for (json_int_t l = 0; l < L; l++) {
+            imp->removal[l] =
+                json_number_value(json_object_get(json_array_get(layers, (size_t)l), "removal"));
+        }
+    } else if (with_removal != 0) {
+        hn_error_set(err, path, "importance: 'removal' is in %zu of %lld layers", with_removal,
+                     (long long)L);
+        goto fail;
+    }
     json_decref(root);
     return imp;
 fail:
     json_decref(root);
     hn_importance_free(imp);
     return NULL;
+}
+
+/* Write imp to path in cache_dir (created): 0, or -1 with an environment error saying what to do. */
+static int cache_store(const struct hn_importance *imp, const char *cache_dir, const char *path,
+                       struct hn_error *err)
+{
+    if (hn_mkdir_p(cache_dir, err) != 0 || hn_importance_write(imp, path, err) != 0) {
+        char msg[sizeof(err->msg)];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        return hn_error_env(err, path,
+                            "importance cache: %s (set the cache directory to a writable place "
+                            "or free space)",
+                            msg);
+    }
+    return 0;
 }
 
 struct hn_importance *hn_importance_get(struct hn_llm_model *b, const uint16_t *tok, size_t n,
@@ -392,12 +433,7 @@ struct hn_importance *hn_importance_get(struct hn_llm_model *b, const uint16_t *
     hn_log(HN_LOG_INFO,
            "importance: computed from %d x %d windows of %d tokens in %.1f s (cached as %s)",
            batches, batch, seq, hn_monotonic() - t0, path != NULL ? path : "nothing");
-    if (path != NULL && (hn_mkdir_p(cache_dir, err) != 0 ||
-                         hn_importance_write(imp, path, err) != 0)) {
-        char msg[sizeof(err->msg)];
-        snprintf(msg, sizeof(msg), "%s", err->msg);
-        hn_error_env(err, path, "importance cache: %s (set the cache directory to a writable "
-                                "place or free space)", msg);
+    if (path != NULL && cache_store(imp, cache_dir, path, err) != 0) {
         free(path);
         hn_importance_free(imp);
         return NULL;
@@ -406,14 +442,109 @@ struct hn_importance *hn_importance_get(struct hn_llm_model *b, const uint16_t *
     return imp;
 }
 
-void hn_importance_keep_layers(const struct hn_importance *imp, int depth, int *layers)
+int hn_importance_removal(struct hn_importance *imp, struct hn_llm_model *m, const uint16_t *tok,
+                          size_t n, const char *cache_dir, int *computed, struct hn_error *err)
 {
-    int L = imp->layers, k = 0;
+    const struct hn_llm_config *c = &m->config;
+    int L = c->num_hidden_layers, C = c->hidden_size, F = c->intermediate_size;
+    int B = imp->batch, T = imp->seq, NHD = c->num_attention_heads * c->head_dim;
+    if (computed != NULL) {
+        *computed = 0;
+    }
+    if (imp->removal != NULL) {
+        return 0;
+    }
+    if (L != imp->layers || B < 1 || T < 1 || n < (size_t)T + 1) {
+        return hn_error_set(err, NULL,
+                            "importance: removal needs the scores' backbone and at "
+                            "least seq+1 tokens");
+    }
+    size_t N = (size_t)B * T, W = (size_t)imp->batches * B, span = n - (size_t)T - 1;
+    int *inputs = malloc(N * sizeof(int)), *targets = malloc(N * sizeof(int));
+    float *saved_o = malloc((size_t)C * NHD * sizeof(float));
+    float *saved_d = malloc((size_t)C * F * sizeof(float));
+    double *removal = calloc((size_t)L, sizeof(double));
+    char *path = NULL;
+    int rc = -1;
+    double t0 = hn_monotonic();
+    if (inputs == NULL || targets == NULL || saved_o == NULL || saved_d == NULL ||
+        removal == NULL) {
+        hn_error_set(err, NULL, "importance: out of memory");
+        goto done;
+    }
+    for (int bt = 0; bt < imp->batches; bt++) {
+        /* the calibration windows of hn_importance_compute, with their next tokens */
+        for (int w = 0; w < B; w++) {
+            size_t i = (size_t)bt * B + w;
+            size_t start = W > 1 ? (size_t)((double)i * (double)span / (double)(W - 1)) : 0;
+            for (int t = 0; t < T; t++) {
+                inputs[(size_t)w * T + t] = tok[start + t];
+                targets[(size_t)w * T + t] = tok[start + t + 1];
+            }
+        }
+        double full, without;
+        if (hn_llm_forward(m, inputs, targets, B, T, &full, err) != 0) {
+            goto done;
+        }
+        for (int l = 0; l < L; l++) {
+            /* zero the layer's output projections: the stream passes through unchanged */
+            struct hn_llm_layer *lw = &m->w.layers[l];
+            size_t no = (size_t)C * NHD, nd = (size_t)C * F;
+            if (lw->wo != NULL) {
+                memcpy(saved_o, lw->wo, no * sizeof(float));
+                memset(lw->wo, 0, no * sizeof(float));
+            }
+            memcpy(saved_d, lw->wdown, nd * sizeof(float));
+            memset(lw->wdown, 0, nd * sizeof(float));
+            int frc = hn_llm_forward(m, inputs, targets, B, T, &without, err);
+            if (lw->wo != NULL) {
+                memcpy(lw->wo, saved_o, no * sizeof(float));
+            }
+            memcpy(lw->wdown, saved_d, nd * sizeof(float));
+            if (frc != 0) {
+                goto done;
+            }
+            removal[l] += (without - full) / imp->batches;
+        }
+    }
+    imp->removal = removal;
+    removal = NULL;
+    if (computed != NULL) {
+        *computed = 1;
+    }
+    hn_log(HN_LOG_INFO, "importance: loss when removed of %d layers in %.1f s", L,
+           hn_monotonic() - t0);
+    if (cache_dir != NULL) {
+        char name[64];
+        snprintf(name, sizeof(name), "importance-%s.json", imp->key);
+        path = hn_path_join(cache_dir, name);
+        if (path == NULL) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
+        }
+        if (cache_store(imp, cache_dir, path, err) != 0) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(inputs);
+    free(targets);
+    free(saved_o);
+    free(saved_d);
+    free(removal);
+    free(path);
+    return rc;
+}
+
+void hn_importance_top_layers(const double *score, int L, int depth, int *layers)
+{
+    int k = 0;
     unsigned char taken[HN_LLM_MAX_LAYERS] = {0};
     for (int j = 0; j < depth && j < L; j++) {
         int best = -1;
         for (int l = 0; l < L; l++) {
-            if (!taken[l] && (best < 0 || imp->block[l] > imp->block[best])) {
+            if (!taken[l] && (best < 0 || score[l] > score[best])) {
                 best = l;
             }
         }
@@ -424,4 +555,9 @@ void hn_importance_keep_layers(const struct hn_importance *imp, int depth, int *
             layers[k++] = l;
         }
     }
+}
+
+void hn_importance_keep_layers(const struct hn_importance *imp, int depth, int *layers)
+{
+    hn_importance_top_layers(imp->block, imp->layers, depth, layers);
 }

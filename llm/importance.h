@@ -46,6 +46,7 @@ struct hn_importance {
     double *neurons;                /* layers * ffn */
     double *block;                  /* layers */
     double *attention;              /* layers */
+    double *removal;                /* layers, or NULL until hn_importance_removal() */
     int batches, batch, seq;        /* the calibration */
     char key[33];                   /* hex content key */
 };
@@ -82,9 +83,24 @@ int hn_importance_write(const struct hn_importance *imp, const char *path, struc
 void hn_importance_free(struct hn_importance *imp);
 
 /*
+ * Loss when removed (imp->removal[l], computed once, then cached with the other scores): the
+ * increase of the mean cross-entropy (nats per token) on the calibration windows when layer l
+ * is removed (its attention and FFN outputs zeroed, so the layer passes its input through),
+ * over the full backbone's. Costs layers + 1 forwards per calibration batch; tok, n and
+ * cache_dir as given to hn_importance_get() (the file is rewritten with the scores; NULL: not
+ * cached). *computed (may be NULL) is 1 when computed now. 0, or -1 with err set.
+ */
+int hn_importance_removal(struct hn_importance *imp, struct hn_llm_model *backbone,
+                          const uint16_t *tok, size_t n, const char *cache_dir, int *computed,
+                          struct hn_error *err);
+
+/*
  * The `depth` most important layers by block importance (ties: lower index first) into
  * layers[0..depth), in increasing order. depth <= imp->layers.
  */
 void hn_importance_keep_layers(const struct hn_importance *imp, int depth, int *layers);
+
+/* The same by any per-layer score (larger = keep) of L layers. */
+void hn_importance_top_layers(const double *score, int L, int depth, int *layers);
 
 #endif

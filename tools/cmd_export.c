@@ -729,7 +729,9 @@ static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_tr
             "hilnas: export: trial %ld kept no model (only verify stages and stages with "
             "keep_model: true keep theirs): re-deriving it with evaluator '%s' of %s\n",
             t->id, ev->name, file);
-    if (ev->plugin->evaluator->evaluate(ev->ctx, &req, &out, err) != 0) {
+    /* with the options of the trial's stage (a stage may override the evaluator's) */
+    void *ev_ctx = hn_study_source_ctx(s, trial->stage, (size_t)(ev - s->sources), 0);
+    if (ev->plugin->evaluator->evaluate(ev_ctx, &req, &out, err) != 0) {
         hn_error_prefix(err, "re-deriving trial %ld with evaluator '%s'", t->id, ev->name);
         goto done;
     }

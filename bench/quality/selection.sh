@@ -7,13 +7,14 @@
 #   BACKBONE  checkpoint directory (hilnas pretrain's OUT/final)
 #   DATA      directory with train.bin and val.bin (hilnas tokenize)
 #   OUT       output directory (one study per selection, and a shared cache)
-# Environment: HILNAS (default tools/hilnas), THREADS (engine threads, default 2). Run from the
-# build directory. Prints a table per trial and the medians.
+# Environment: HILNAS (default tools/hilnas), THREADS (engine threads, default 2), SEQ (128) and
+# BATCH (8): the windows of training, validation and calibration. Run from the build directory.
+# Prints a table per trial and the medians.
 set -eu
 [ $# -ge 3 ] || { sed -n '5,11p' "$0" >&2; exit 2; }
 BACKBONE=$1 DATA=$2 OUT=$3 STEPS=${4:-50} TRIALS=${5:-8} EVALB=${6:-4}
 HILNAS=${HILNAS:-tools/hilnas}
-THREADS=${THREADS:-2}
+THREADS=${THREADS:-2} SEQ=${SEQ:-128} BATCH=${BATCH:-8}
 mkdir -p "$OUT"
 for sel in importance magnitude first random; do
     mkdir -p "$OUT/$sel"
@@ -29,7 +30,7 @@ space:
   d_ffn: [384, 768]
   include_backbone: false
 evaluators:
-  quality: {plugin: pruned, data: $DATA, steps: $STEPS, seq: 128, batch: 8,
+  quality: {plugin: pruned, data: $DATA, steps: $STEPS, seq: $SEQ, batch: $BATCH,
             eval_batches: $EVALB, select: $sel, threads: $THREADS, cache: $OUT/cache}
 objectives: [{metric: quality.val_loss, goal: minimize}]
 stages: [{name: sample, sampler: sobol, trials: $TRIALS}]
@@ -40,19 +41,14 @@ EOF
     fi
 done
 # one row per trial: depth d_model heads kv_heads d_ffn, then inherited/after per selection
-awk -F, -v sels="importance magnitude first random" -v out="$OUT" '
-function col(name,   i) { for (i = 1; i <= NF; i++) if ($i == name) return i; return 0 }
-function median(a, n,   i, j, t) {
-    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk -F, -v sels="importance magnitude first random" -v out="$OUT" "$(cat "$(dirname "$0")/csvcol.awk")"'
 BEGIN {
     ns = split(sels, S, " ")
     for (k = 1; k <= ns; k++) {
         f = out "/" S[k] "/run/trials.csv"; r = 0
         while ((getline line < f) > 0) {
             $0 = line
-            if (r == 0) { ci = col("val_loss_inherited"); cv = col("val_loss");
+            if (r == 0) { ci = col("quality.val_loss_inherited"); cv = col("quality.val_loss");
                           cd = col("depth"); cm = col("d_model"); ch = col("heads");
                           ck = col("kv_heads"); cf = col("d_ffn"); r++; continue }
             if ($3 != "complete") continue

@@ -25,7 +25,9 @@
  * Recipe (a continuation of the backbone's own training, so that the unpruned backbone does not
  * get worse): peak lr = the learning rate the backbone's training ended at (its training.json,
  * written by `hilnas pretrain`, else the "lr" of the last line of ../log.jsonl), unless `lr` is
- * set; warmup a tenth of the steps; cosine to a tenth of lr. Batches come from a stream seeded by
+ * set; warmup a tenth of the steps but at least min(steps, 10) (AdamW's moments start at zero,
+ * so its first updates are sign-like steps of the full learning rate; a run shorter than the
+ * floor ends inside the ramp); cosine to a tenth of lr. Batches come from a stream seeded by
  * the study seed, the same for every candidate (common random numbers: candidates are compared
  * on the same data), so a candidate's result depends only on (architecture, settings, seed):
  * results are cached under the cache directory (results-<key>.json) and a repeated candidate is
@@ -33,7 +35,11 @@
  *
  * Metrics: val_loss (mean cross-entropy, nats per token, on the first eval_batches x batch
  * consecutive windows of val.bin, as `hilnas eval`), val_loss_inherited (the same before any
- * training: how much the pruning itself cost), train_loss (the last step's).
+ * training: how much the pruning itself cost), val_loss_trained (after the training),
+ * train_loss (the last step's). With `keep_best` (default) the candidate is the better of its
+ * inherited and trained weights, as a user keeps the best checkpoint: val_loss is the smaller
+ * of the two and a kept model is that one, so a candidate (the unpruned backbone at
+ * convergence, whose steps only add noise) is never worse than its inherited weights.
  */
 #include "config.h"
 
@@ -57,6 +63,11 @@
 
 enum { SEL_IMPORTANCE, SEL_MAGNITUDE, SEL_FIRST, SEL_RANDOM };
 
+/* The automatic warmup's floor in steps: a fresh AdamW's first update moves every parameter by
+ * about the learning rate (m/sqrt(v) = sign(g)); ramping from lr/10 over 10 steps gives the
+ * moments 10 gradients before the peak, so even 1 or 2 steps do not undo the backbone. */
+#define WARMUP_FLOOR 10
+
 struct calibration {
     int64_t batches, seq;
 };
@@ -70,6 +81,7 @@ struct pruned {
     int64_t steps, batch, seq, warmup, eval_batches, threads;
     double lr, min_lr, weight_decay, grad_clip;
     int select; /* index into select_modes */
+    int keep_best;
     const struct hn_config_node *calibration_node, *distill_node;
     const char *cache;
     struct calibration cal;
@@ -138,6 +150,12 @@ static const struct hn_option pruned_options[] = {
      .offset = offsetof(struct pruned, select),
      .help = "Which channels, heads and neurons to keep: importance (activations on "
              "calibration data), magnitude (largest weights), first or random (baselines)."},
+    {.name = "keep_best",
+     .type = HN_OPT_BOOL,
+     .def = "true",
+     .offset = offsetof(struct pruned, keep_best),
+     .help = "The candidate is the better of its inherited and trained weights by val_loss "
+             "(the best checkpoint); false: always the trained one."},
     {.name = "calibration",
      .type = HN_OPT_NODE,
      .offset = offsetof(struct pruned, calibration_node),
@@ -203,7 +221,8 @@ static const struct hn_option pruned_options[] = {
      .max = 10000000,
      .bounded = 1,
      .offset = offsetof(struct pruned, warmup),
-     .help = "Linear warmup steps (-1: a tenth of steps)."},
+     .help = "Linear warmup steps (-1: a tenth of steps, at least 10: fresh AdamW moments "
+             "make the first steps sign-like; a shorter run ends inside the ramp)."},
     {.name = "weight_decay",
      .type = HN_OPT_DOUBLE,
      .def = "0.1",
@@ -239,7 +258,8 @@ static const struct hn_option pruned_options[] = {
     {.name = NULL},
 };
 
-static const char *const pruned_metrics[] = {"val_loss", "val_loss_inherited", "train_loss", NULL};
+static const char *const pruned_metrics[] = {"val_loss", "val_loss_inherited", "val_loss_trained",
+                                             "train_loss", NULL};
 
 static void pruned_destroy(void *ctx)
 {
@@ -708,12 +728,12 @@ static void result_key(const struct pruned *p, const json_t *arch, const struct 
     char set[1024];
     int n = snprintf(set, sizeof(set),
                      "pruned/1 %s sel%d steps%lld B%lld T%lld lr%.17g min%.17g warm%ld "
-                     "wd%.17g clip%.17g evb%lld cal%lld/%lld kd%.17g/%.17g seed%llu",
+                     "wd%.17g clip%.17g evb%lld cal%lld/%lld kd%.17g/%.17g seed%llu best%d",
                      p->backbone_key, p->select, (long long)p->steps, (long long)p->batch,
-                     (long long)p->seq, r->lr, r->min_lr, r->warmup, p->weight_decay,
-                     p->grad_clip, (long long)p->eval_batches, (long long)p->cal.batches,
-                     (long long)p->cal.seq, p->distill.weight, p->distill.temperature,
-                     (unsigned long long)p->study_seed);
+                     (long long)p->seq, r->lr, r->min_lr, r->warmup, p->weight_decay, p->grad_clip,
+                     (long long)p->eval_batches, (long long)p->cal.batches, (long long)p->cal.seq,
+                     p->distill.weight, p->distill.temperature, (unsigned long long)p->study_seed,
+                     p->keep_best);
     uint64_t h1 = fnv(14695981039346656037ULL, set, (size_t)n);
     uint64_t h2 = fnv(0x9e3779b97f4a7c15ULL, set, (size_t)n);
     if (a != NULL) {
@@ -755,10 +775,13 @@ static int result_lookup(const struct pruned *p, const char *key, struct hn_metr
     return hit;
 }
 
-static void result_store(const struct pruned *p, const char *key, const json_t *arch,
-                         double val, double inherited, double train_loss)
+static void result_store(const struct pruned *p, const char *key, const json_t *arch, double val,
+                         double inherited, double trained, double train_loss)
 {
     json_t *m = json_pack("{s:f, s:f}", "val_loss", val, "val_loss_inherited", inherited);
+    if (m != NULL && isfinite(trained)) {
+        json_object_set_new(m, "val_loss_trained", json_real(trained));
+    }
     if (m != NULL && isfinite(train_loss)) {
         json_object_set_new(m, "train_loss", json_real(train_loss));
     }
@@ -782,7 +805,8 @@ static void result_store(const struct pruned *p, const char *key, const json_t *
 
 struct pruned_result {
     const int *layers;
-    double val_loss, val_loss_inherited, train_loss;
+    double val_loss, val_loss_inherited, val_loss_trained, train_loss;
+    int kept_inherited; /* keep_best: the inherited weights were better */
     size_t val_tokens;
     double lr, min_lr; /* in effect (after the automatic ones) */
     long warmup;
@@ -851,6 +875,13 @@ static int keep_model(const struct pruned *p, const struct hn_eval_request *req,
                   "seq", (json_int_t)p->seq, "batches", (json_int_t)p->eval_batches, "tokens",
                   (json_int_t)r->val_tokens, "val_loss", r->val_loss, "val_loss_inherited",
                   r->val_loss_inherited);
+    if (t != NULL && isfinite(r->val_loss_trained)) {
+        json_object_set_new(t, "val_loss_trained", json_real(r->val_loss_trained));
+    }
+    if (t != NULL) {
+        /* which weights the model holds (keep_best) */
+        json_object_set_new(t, "weights", json_string(r->kept_inherited ? "inherited" : "trained"));
+    }
     if (t == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
@@ -904,7 +935,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     struct hn_adamw opt = {0};
     struct scores sc = {0};
     int *inputs = NULL, *targets = NULL, rc = -1;
-    float *teacher = NULL;
+    float *teacher = NULL, *start = NULL;
     int layers[HN_LLM_MAX_LAYERS];
     if (dir == NULL || !json_is_array(kept)) {
         return hn_error_config(err, NULL,
@@ -960,6 +991,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     }
     if (r.warmup < 0) {
         r.warmup = (long)(p->steps / 10);
+        r.warmup = r.warmup < WARMUP_FLOOR ? WARMUP_FLOOR : r.warmup;
     }
     char key[33];
     result_key(p, arch, &r, key);
@@ -1000,7 +1032,8 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         goto done;
     }
     int T = (int)p->seq, B = (int)p->batch;
-    double inherited, val, train_loss = NAN;
+    double inherited, val, trained = NAN, train_loss = NAN;
+    int kept_inherited = 0;
     size_t val_tokens;
     if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &inherited,
                             &val_tokens, err) != 0) {
@@ -1014,9 +1047,16 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         if (p->distill.weight > 0) {
             teacher = malloc(N * V * sizeof(float));
         }
-        if (inputs == NULL || targets == NULL || (p->distill.weight > 0 && teacher == NULL)) {
+        if (p->keep_best) {
+            start = malloc(m->n_params * sizeof(float));
+        }
+        if (inputs == NULL || targets == NULL || (p->distill.weight > 0 && teacher == NULL) ||
+            (p->keep_best && start == NULL)) {
             hn_error_set(err, NULL, "out of memory");
             goto done;
+        }
+        if (start != NULL) {
+            memcpy(start, m->params, m->n_params * sizeof(float));
         }
         if (hn_adamw_init(&opt, m->n_params, err) != 0) {
             goto done;
@@ -1054,24 +1094,33 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
             }
             hn_llm_adamw_step(m, &opt, hn_lr_schedule(s, (long)p->steps, r.warmup, r.lr, r.min_lr));
         }
-        if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &val, &val_tokens,
-                                err) != 0) {
+        if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &trained,
+                                &val_tokens, err) != 0) {
             goto done;
+        }
+        val = trained;
+        if (start != NULL && trained > inherited) {
+            /* the best checkpoint is the inherited one */
+            memcpy(m->params, start, m->n_params * sizeof(float));
+            val = inherited;
+            kept_inherited = 1;
         }
     }
     if (hn_metrics_put(out, "val_loss", val, NAN, err) != 0 ||
         hn_metrics_put(out, "val_loss_inherited", inherited, NAN, err) != 0 ||
+        (isfinite(trained) && hn_metrics_put(out, "val_loss_trained", trained, NAN, err) != 0) ||
         (isfinite(train_loss) && hn_metrics_put(out, "train_loss", train_loss, NAN, err) != 0)) {
         goto done;
     }
     if (req->keep_model) {
-        struct pruned_result res = {layers,  val,      inherited, train_loss, val_tokens,
-                                    r.lr,    r.min_lr, r.warmup,  p->study_seed};
+        struct pruned_result res = {layers,         val,        inherited, trained,  train_loss,
+                                    kept_inherited, val_tokens, r.lr,      r.min_lr, r.warmup,
+                                    p->study_seed};
         if (keep_model(p, req, m, &res, err) != 0) {
             goto done;
         }
     }
-    result_store(p, key, arch, val, inherited, train_loss);
+    result_store(p, key, arch, val, inherited, trained, train_loss);
     rc = 0;
 done:
     scores_free(&sc);
@@ -1079,6 +1128,7 @@ done:
     free(inputs);
     free(targets);
     free(teacher);
+    free(start);
     hn_llm_model_free(m);
     return rc;
 }

@@ -23,7 +23,9 @@
  * Kept layers (`keep`): `spread` keeps backbone layers round(i (L-1) / (depth-1)), i = 0..depth-1
  * (the first and the last always, the rest evenly between; depth 1 keeps layer 0); `first`
  * keeps layers 0..depth-1; `importance` keeps the depth layers of largest block importance
- * (1 - cos of a layer's input and output on calibration data, llm/importance.h).
+ * (1 - cos of a layer's input and output on calibration data, llm/importance.h); `loss` keeps
+ * those whose removal raises the calibration loss most (layers + 1 forwards per calibration
+ * batch, once).
  * `attention: ranked` replaces the per-layer bools by one int, skip_attention (0..depth_max-1):
  * the kept layers whose attention changes the residual stream least (attention importance on
  * calibration data) lose theirs first. Both need `calibration: {data, batches, seq}`; the
@@ -92,9 +94,9 @@ struct transformer {
 };
 
 enum { ATT_ALL, ATT_PER_LAYER, ATT_RANKED };
-enum { KEEP_SPREAD, KEEP_FIRST, KEEP_IMPORTANCE };
+enum { KEEP_SPREAD, KEEP_FIRST, KEEP_IMPORTANCE, KEEP_LOSS };
 static const char *const attention_modes[] = {"all", "per-layer", "ranked", NULL};
-static const char *const keep_modes[] = {"spread", "first", "importance", NULL};
+static const char *const keep_modes[] = {"spread", "first", "importance", "loss", NULL};
 
 static const struct hn_option calibration_options[] = {
     {.name = "data",
@@ -168,7 +170,8 @@ static const struct hn_option transformer_options[] = {
      .choices = keep_modes,
      .offset = offsetof(struct transformer, keep),
      .help = "Which backbone layers a depth keeps: spread (first, last, evenly between), first, "
-             "or importance (block importance on calibration data)."},
+             "importance (block importance on calibration data) or loss (the layers whose "
+             "removal raises the calibration loss most)."},
     {.name = "include_backbone",
      .type = HN_OPT_BOOL,
      .def = "true",
@@ -178,7 +181,7 @@ static const struct hn_option transformer_options[] = {
     {.name = "calibration",
      .type = HN_OPT_NODE,
      .offset = offsetof(struct transformer, calibration_node),
-     .help = "For keep: importance and attention: ranked: {data: DIR, batches: 16, batch: 8, "
+     .help = "For keep: importance|loss and attention: ranked: {data: DIR, batches: 16, batch: 8, "
              "seq: 128}."},
     {.name = "allow_attention_free",
      .type = HN_OPT_BOOL,
@@ -411,12 +414,12 @@ static void *transformer_create(const struct hn_plugin_args *args, struct hn_err
         goto fail;
     }
     t->study_dir = args->study_dir;
-    if ((t->keep == KEEP_IMPORTANCE || t->attention == ATT_RANKED) && t->cal.data[0] == '\0') {
+    int by_data = t->keep == KEEP_IMPORTANCE || t->keep == KEEP_LOSS;
+    if ((by_data || t->attention == ATT_RANKED) && t->cal.data[0] == '\0') {
         char where[1024];
         const struct hn_config_node *k = hn_config_get(args->node, "keep");
         const struct hn_config_node *a = hn_config_get(args->node, "attention");
-        hn_error_config(err, hn_config_where(t->keep == KEEP_IMPORTANCE ? k : a, where,
-                                             sizeof(where)),
+        hn_error_config(err, hn_config_where(by_data ? k : a, where, sizeof(where)),
                         "keep: importance and attention: ranked need calibration data: add "
                         "calibration: {data: DIR} (the evaluator's data)");
         goto fail;
@@ -446,7 +449,8 @@ static const struct hn_params *transformer_params(void *ctx)
 /* Load the backbone and its importance on calibration data (once). */
 static int ensure_importance(struct transformer *t, struct hn_error *err)
 {
-    if (t->imp != NULL || (t->keep != KEEP_IMPORTANCE && t->attention != ATT_RANKED)) {
+    if (t->imp != NULL ||
+        (t->keep != KEEP_IMPORTANCE && t->keep != KEEP_LOSS && t->attention != ATT_RANKED)) {
         return 0;
     }
     struct hn_llm_model *b = hn_llm_load(t->backbone, err);
@@ -461,6 +465,11 @@ static int ensure_importance(struct transformer *t, struct hn_error *err)
         if (t->imp != NULL) {
             hn_log(HN_LOG_INFO, "space transformer: layer importance %s (%s/importance-%s.json)",
                    computed ? "computed" : "read from the cache", cache, t->imp->key);
+        }
+        if (t->imp != NULL && t->keep == KEEP_LOSS &&
+            hn_importance_removal(t->imp, b, tok, n, cache, NULL, err) != 0) {
+            hn_importance_free(t->imp);
+            t->imp = NULL;
         }
     }
     hn_llm_model_free(b);
@@ -493,11 +502,13 @@ static void shape_of(const struct transformer *t, const double *x, struct hn_llm
     c->num_key_value_heads = (int)v[DIM_KVHEADS];
     c->intermediate_size = (int)v[DIM_FFN];
     c->num_hidden_layers = depth;
-    if (t->keep == KEEP_IMPORTANCE && t->imp != NULL) {
-        hn_importance_keep_layers(t->imp, depth, layers);
+    int by_data = (t->keep == KEEP_IMPORTANCE || t->keep == KEEP_LOSS) && t->imp != NULL;
+    if (by_data) {
+        hn_importance_top_layers(t->keep == KEEP_LOSS ? t->imp->removal : t->imp->block, L, depth,
+                                 layers);
     }
     for (int i = 0; i < depth; i++) {
-        if (t->keep == KEEP_IMPORTANCE && t->imp != NULL) {
+        if (by_data) {
             /* set above */
         } else if (t->keep == KEEP_FIRST || depth == 1) {
             layers[i] = i;

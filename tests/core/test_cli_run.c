@@ -353,3 +353,101 @@ Test(cli_run, verify_stage_re_measures_the_pareto_set_once)
     free(csv);
     free(tmp);
 }
+
+/* The metrics of trial events in dir/journal.jsonl: for each completed trial of `stage`, the
+ * sem of `metric` (NAN when it has none) into sem[], and its value into val[]; returns how many. */
+static int stage_metric(const char *dir, const char *stage, const char *metric, double *val,
+                        double *sem, int max)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+    char *text = tu_read_file(path);
+    cr_assert_not_null(text);
+    json_t *stage_of = json_object();
+    int n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "event"));
+        char id[32];
+        snprintf(id, sizeof(id), "%lld",
+                 (long long)json_integer_value(json_object_get(ev, "trial")));
+        if (type != NULL && strcmp(type, "started") == 0) {
+            json_object_set(stage_of, id, json_object_get(ev, "stage"));
+        } else if (type != NULL && strcmp(type, "completed") == 0 && n < max &&
+                   strcmp(json_string_value(json_object_get(stage_of, id)), stage) == 0) {
+            json_t *m = json_object_get(json_object_get(ev, "metrics"), metric);
+            cr_assert_not_null(m, "trial %s has %s", id, metric);
+            val[n] = json_number_value(json_object_get(m, "value"));
+            json_t *se = json_object_get(m, "sem");
+            sem[n++] = se != NULL ? json_number_value(se) : NAN;
+        }
+        json_decref(ev);
+    }
+    json_decref(stage_of);
+    free(text);
+    return n;
+}
+
+static const char *override_study =
+    "study: {name: over, seed: 3}\n"
+    "space: {plugin: box, params: {x0: {type: float, min: 0, max: 1}, x1: {type: float, min: 0, "
+    "max: 1}}}\n"
+    "evaluators:\n"
+    "  f: {plugin: testfn, function: branincurrin}\n"
+    "objectives: [{metric: f.branin, ref: 18}, {metric: f.currin, ref: 6}]\n"
+    "%s"
+    "stages:\n"
+    "  - {name: plain, sampler: sobol, trials: 3, points: [{x0: 0.25, x1: 0.5}]}\n"
+    "  - name: noisy\n"
+    "    sampler: uniform\n"
+    "    trials: 3\n"
+    "    points: [{x0: 0.5, x1: 0.25}]\n"
+    "    %s\n";
+
+Test(cli_run, stage_overrides_reach_the_evaluator_and_wrong_ones_are_refused, .timeout = 60)
+{
+    char *tmp = tu_tmpdir("override"), text[4096], *err;
+    /* on two worker threads, so that every worker's instance has the stage's options */
+    snprintf(text, sizeof(text), override_study, "executor: {plugin: threads, workers: 2}\n",
+             "evaluators: {f: {noise_std: 0.5}}");
+    int rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(err);
+    char dir[4300];
+    snprintf(dir, sizeof(dir), "%s/run", tmp);
+    double val[8], sem[8];
+    cr_assert_eq(stage_metric(dir, "plain", "f.branin", val, sem, 8), 3);
+    for (int i = 0; i < 3; i++) {
+        cr_expect(isnan(sem[i]), "stage plain has the evaluator's own options (no noise)");
+    }
+    cr_assert_eq(stage_metric(dir, "noisy", "f.branin", val, sem, 8), 3);
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(sem[i], 0.5, "stage noisy's override reached its trial %d", i);
+    }
+    /* what the override changes is validated like the evaluator's own options */
+    struct {
+        const char *stage_line, *want[3];
+    } bad[] = {
+        {"evaluators: {f: {noise_stdd: 1}}",
+         {"study.yaml:12:22", "stages[1].evaluators.f", "did you mean 'noise_std'"}},
+        {"evaluators: {f: {noise_std: -1}}", {"study.yaml:12:33", "noise_std", "must be >= 0"}},
+        {"evaluators: {g: {noise_std: 1}}",
+         {"study.yaml:12:18", "no evaluator named 'g'", "declared: f"}},
+        {"evaluators: {f: {plugin: testfn}}",
+         {"study.yaml:12:30", "not its plugin", "stages[1].evaluators.f.plugin"}},
+        {"evaluators: [noise_std]",
+         {"study.yaml:12:17", "stages[1].evaluators", "must be a mapping"}},
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        snprintf(text, sizeof(text), override_study, "", bad[k].stage_line);
+        rc = tu_run_study_text(tmp, text, "validate", &err);
+        cr_expect_eq(rc, 2, "%s: exit %d", bad[k].stage_line, rc);
+        for (int w = 0; w < 3; w++) {
+            cr_expect(strstr(err, bad[k].want[w]) != NULL, "%s: wants '%s' in: %s",
+                      bad[k].stage_line, bad[k].want[w], err);
+        }
+        free(err);
+    }
+    free(tmp);
+}

@@ -19,6 +19,7 @@ tests_llm_test_cost_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_cost_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
 check_PROGRAMS += tests/llm/test_importance
 TESTS += tests/llm/test_importance
-tests_llm_test_importance_SOURCES = tests/llm/test_importance.c tests/core/testutil.c
+tests_llm_test_importance_SOURCES = tests/llm/test_importance.c tests/core/testutil.c \
+	tests/llm/fixtures.c tests/llm/fixtures.h
 tests_llm_test_importance_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_importance_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)

@@ -249,3 +249,117 @@ Test(distill, gradient_matches_finite_differences_and_weight_0_is_plain)
         }
     }
 }
+
+/* The backbone without layer `drop`: a model of L-1 layers with the other layers' weights,
+ * copied tensor by tensor by name (an independent construction of what removal measures). */
+static struct hn_llm_model *without_layer(const struct hn_llm_model *m, int drop)
+{
+    struct hn_llm_config c = m->config;
+    c.num_hidden_layers--;
+    for (int l = drop; l < c.num_hidden_layers; l++) {
+        c.attention_layers[l] = c.attention_layers[l + 1];
+    }
+    struct hn_error err;
+    struct hn_llm_model *r = hn_llm_model_new(&c, &err);
+    cr_assert_not_null(r, "%s", err.msg);
+    for (size_t i = 0; i < r->n_tensors; i++) {
+        char name[128];
+        int k, len = 0;
+        snprintf(name, sizeof(name), "%s", r->tensors[i].name);
+        if (sscanf(r->tensors[i].name, "model.layers.%d.%n", &k, &len) == 1 && len > 0) {
+            snprintf(name, sizeof(name), "model.layers.%d.%s", k >= drop ? k + 1 : k,
+                     r->tensors[i].name + len);
+        }
+        long j = hn_llm_tensor_find(m, name);
+        cr_assert_geq(j, 0, "tensor %s", name);
+        cr_assert_eq(m->tensors[j].numel, r->tensors[i].numel);
+        memcpy(r->params + r->tensors[i].offset, m->params + m->tensors[j].offset,
+               r->tensors[i].numel * sizeof(float));
+    }
+    return r;
+}
+
+/* Mean over the calibration batches of the loss on their windows (importance.h's windows). */
+static double calibration_loss(struct hn_llm_model *m, const uint16_t *tok, size_t n, int batches,
+                               int B, int T)
+{
+    int inputs[4 * 16], targets[4 * 16];
+    cr_assert_leq(B * T, 4 * 16);
+    size_t W = (size_t)batches * B, span = n - (size_t)T - 1;
+    double total = 0, loss;
+    struct hn_error err;
+    for (int bt = 0; bt < batches; bt++) {
+        for (int w = 0; w < B; w++) {
+            size_t start = (size_t)((double)(bt * B + w) * (double)span / (double)(W - 1));
+            for (int t = 0; t < T; t++) {
+                inputs[w * T + t] = tok[start + t];
+                targets[w * T + t] = tok[start + t + 1];
+            }
+        }
+        cr_assert_eq(hn_llm_forward(m, inputs, targets, B, T, &loss, &err), 0, "%s", err.msg);
+        total += loss / batches;
+    }
+    return total;
+}
+
+Test(importance, loss_when_removed_matches_the_model_without_the_layer, .timeout = 60)
+{
+    char *dir = tu_tmpdir("removal");
+    struct hn_llm_model *m = constructed();
+    /* layer 3's FFN outputs x3: a layer that changes the stream more */
+    for (size_t i = 0; i < (size_t)C * F; i++) {
+        m->w.layers[3].wdown[i] *= 3.0f;
+    }
+    uint16_t *tok = tokens(4000, 3);
+    struct hn_error err;
+    int computed = -1;
+    struct hn_importance *imp = hn_importance_get(m, tok, 4000, 3, 4, 16, dir, &computed, &err);
+    cr_assert_not_null(imp, "%s", err.msg);
+    cr_expect_null(imp->removal, "not computed until asked for");
+    cr_assert_eq(hn_importance_removal(imp, m, tok, 4000, dir, &computed, &err), 0, "%s", err.msg);
+    cr_expect_eq(computed, 1);
+    double full = calibration_loss(m, tok, 4000, 3, 4, 16), want[L];
+    int least = 0;
+    for (int l = 0; l < L; l++) {
+        struct hn_llm_model *r = without_layer(m, l);
+        want[l] = calibration_loss(r, tok, 4000, 3, 4, 16) - full;
+        printf("layer %d: removal %.6f, model without it %.6f, block %.4f\n", l, imp->removal[l],
+               want[l], imp->block[l]);
+        cr_expect(fabs(imp->removal[l] - want[l]) <= 1e-5 + 1e-4 * fabs(want[l]),
+                  "layer %d: %g vs %g", l, imp->removal[l], want[l]);
+        least = want[l] < want[least] ? l : least;
+        hn_llm_model_free(r);
+    }
+    cr_expect_eq(imp->removal[2], 0.0, "the identity layer costs nothing when removed");
+    /* the parameters are restored exactly */
+    struct hn_llm_model *fresh = constructed();
+    for (size_t i = 0; i < (size_t)C * F; i++) {
+        fresh->w.layers[3].wdown[i] *= 3.0f;
+    }
+    cr_expect_eq(memcmp(fresh->params, m->params, m->n_params * sizeof(float)), 0);
+    hn_llm_model_free(fresh);
+    /* depth L-1 drops the layer whose removal the models without each layer say costs least */
+    int kept[L];
+    hn_importance_top_layers(imp->removal, L, L - 1, kept);
+    for (int i = 0, l = 0; l < L; l++) {
+        if (l != least) {
+            cr_expect_eq(kept[i], l, "kept[%d] = %d, want %d (dropping %d)", i, kept[i], l, least);
+            i++;
+        }
+    }
+    /* cached with the other scores: read back, not computed again */
+    struct hn_importance *b = hn_importance_get(m, tok, 4000, 3, 4, 16, dir, &computed, &err);
+    cr_assert_not_null(b, "%s", err.msg);
+    cr_expect_eq(computed, 0);
+    cr_assert_not_null(b->removal, "the cache file has the removal scores");
+    cr_assert_eq(hn_importance_removal(b, m, tok, 4000, dir, &computed, &err), 0, "%s", err.msg);
+    cr_expect_eq(computed, 0, "and they are not computed again");
+    for (int l = 0; l < L; l++) {
+        cr_expect(fabs(b->removal[l] - imp->removal[l]) <= 1e-12 * fabs(imp->removal[l]));
+    }
+    hn_importance_free(b);
+    hn_importance_free(imp);
+    hn_llm_model_free(m);
+    free(tok);
+    free(dir);
+}

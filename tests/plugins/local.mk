@@ -35,7 +35,8 @@ tests_plugins_test_learned_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_learned_LDADD = $(HN_TEST_LIBS)
 check_PROGRAMS += tests/plugins/test_pruned
 TESTS += tests/plugins/test_pruned
-tests_plugins_test_pruned_SOURCES = tests/plugins/test_pruned.c tests/core/testutil.c
+tests_plugins_test_pruned_SOURCES = tests/plugins/test_pruned.c tests/core/testutil.c \
+	tests/llm/fixtures.c tests/llm/fixtures.h
 tests_plugins_test_pruned_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_pruned_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
 check_PROGRAMS += tests/plugins/test_device

@@ -20,6 +20,7 @@
 #include "llm/tokens.h"
 #include "llm/train.h"
 #include "tests/core/testutil.h"
+#include "tests/llm/fixtures.h"
 
 #define L 3
 #define C 32
@@ -29,42 +30,13 @@
 #define F 48
 #define V 256
 
-static uint16_t *make_data(const char *dir, size_t n)
-{
-    char path[4500];
-    uint16_t *tok = malloc(n * sizeof(uint16_t));
-    struct hn_rng rng;
-    hn_rng_seed(&rng, 9);
-    /* a byte stream with structure: runs of a few letters */
-    for (size_t i = 0; i < n; i++) {
-        tok[i] = (uint16_t)('a' + (i / 3 + hn_rng_below(&rng, 3)) % 7);
-    }
-    struct hn_error err;
-    snprintf(path, sizeof(path), "%s/train.bin", dir);
-    cr_assert_eq(hn_tokens_write(path, tok, n, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof(path), "%s/val.bin", dir);
-    cr_assert_eq(hn_tokens_write(path, tok, n / 2, &err), 0, "%s", err.msg);
-    return tok;
-}
-
 /* The backbone, saved to dir/backbone; heads 2-3, KV head 1 and FFN neurons 0-15 zeroed. */
 static struct hn_llm_model *make_backbone(const char *dir)
 {
-    struct hn_llm_config c;
-    hn_llm_config_default(&c);
-    c.num_hidden_layers = L;
-    c.hidden_size = C;
-    c.num_attention_heads = NH;
-    c.num_key_value_heads = KVH;
-    c.head_dim = HD;
-    c.intermediate_size = F;
-    c.vocab_size = V;
-    c.max_position_embeddings = 64;
-    c.tie_word_embeddings = 0;
-    struct hn_error err;
-    struct hn_llm_model *m = hn_llm_model_new(&c, &err);
-    cr_assert_not_null(m, "%s", err.msg);
-    hn_llm_model_randomize(m, 3);
+    struct hn_llm_model *m = tu_tiny_model(3);
+    cr_assert(m->config.num_hidden_layers == L && m->config.hidden_size == C &&
+              m->config.num_attention_heads == NH && m->config.num_key_value_heads == KVH &&
+              m->config.head_dim == HD && m->config.intermediate_size == F);
     /* larger weights than the default init, so that every part matters */
     for (size_t i = 0; i < m->n_params; i++) {
         m->params[i] *= 3.0f;
@@ -89,46 +61,14 @@ static struct hn_llm_model *make_backbone(const char *dir)
             }
         }
     }
-    char path[4500];
-    snprintf(path, sizeof(path), "%s/backbone", dir);
-    cr_assert_eq(hn_llm_save(m, path, &err), 0, "%s", err.msg);
+    tu_save_model(m, dir, "backbone");
     return m;
-}
-
-/* Column `name` of trials.csv for each row (up to max), as numbers; returns the row count. */
-static int csv_column(const char *dir, const char *name, double *v, int max)
-{
-    char path[4500];
-    snprintf(path, sizeof(path), "%s/run/trials.csv", dir);
-    char *csv = tu_read_file(path);
-    cr_assert_not_null(csv);
-    char *save = NULL, *line = strtok_r(csv, "\n", &save);
-    int col = -1, k = 0, rows = 0;
-    for (char *f = line; f != NULL; k++) {
-        char *comma = strchr(f, ',');
-        size_t len = comma ? (size_t)(comma - f) : strlen(f);
-        if (len == strlen(name) && strncmp(f, name, len) == 0) {
-            col = k;
-        }
-        f = comma ? comma + 1 : NULL;
-    }
-    cr_assert_geq(col, 0, "no column %s", name);
-    while ((line = strtok_r(NULL, "\n", &save)) != NULL && rows < max) {
-        char *f = line;
-        for (int i = 0; i < col && f != NULL; i++) {
-            f = strchr(f, ',');
-            f = f ? f + 1 : NULL;
-        }
-        v[rows++] = f ? strtod(f, NULL) : NAN;
-    }
-    free(csv);
-    return rows;
 }
 
 Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
 {
     char *tmp = tu_tmpdir("pruned"), text[4096], *err;
-    uint16_t *tok = make_data(tmp, 6000);
+    uint16_t *tok = tu_write_data(tmp, 6000);
     struct hn_llm_model *b = make_backbone(tmp);
     double want;
     size_t n;
@@ -155,8 +95,8 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
     double got[4], heads[4];
-    cr_assert_eq(csv_column(tmp, "q.val_loss_inherited", got, 4), 2);
-    csv_column(tmp, "heads", heads, 4);
+    cr_assert_eq(tu_csv_column(tmp, "q.val_loss_inherited", got, 4), 2);
+    tu_csv_column(tmp, "heads", heads, 4);
     cr_expect(heads[0] != heads[1], "both head counts were tried");
     for (int i = 0; i < 2; i++) {
         printf("pruned to %g heads: %.9f, backbone %.9f\n", heads[i], got[i], want);
@@ -175,7 +115,7 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
     rc = tu_run_study_text(sub, text, "run", &err);
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
-    cr_assert_eq(csv_column(sub, "q.val_loss_inherited", got, 4), 2);
+    cr_assert_eq(tu_csv_column(sub, "q.val_loss_inherited", got, 4), 2);
     for (int i = 0; i < 2; i++) {
         cr_expect(fabs(got[i] - want) > 1e-3, "select: first differs (%.9f vs %.9f)", got[i], want);
     }
@@ -187,7 +127,7 @@ Test(pruned, zero_heads_and_neurons_prune_away_exactly, .timeout = 120)
 Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120)
 {
     char *tmp = tu_tmpdir("pruned2"), text[4096], *err;
-    uint16_t *tok = make_data(tmp, 6000);
+    uint16_t *tok = tu_write_data(tmp, 6000);
     struct hn_llm_model *b = make_backbone(tmp);
     snprintf(text, sizeof(text),
              "study: {name: train, seed: 1}\n"
@@ -206,8 +146,8 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
     double before[4], after[4];
-    cr_assert_eq(csv_column(tmp, "q.val_loss_inherited", before, 4), 2);
-    csv_column(tmp, "q.val_loss", after, 4);
+    cr_assert_eq(tu_csv_column(tmp, "q.val_loss_inherited", before, 4), 2);
+    tu_csv_column(tmp, "q.val_loss", after, 4);
     for (int i = 0; i < 2; i++) {
         printf("trial %d: inherited %.4f, after 40 steps %.4f\n", i, before[i], after[i]);
         cr_expect(after[i] < before[i] - 0.1, "training lowered the loss (%g -> %g)", before[i],
@@ -250,35 +190,13 @@ Test(pruned, training_recovers_from_pruning_and_errors_are_clear, .timeout = 120
     free(tmp);
 }
 
-/* A small backbone really pretrained by the trainer (so it has training.json). */
-static void pretrain_backbone(const char *dir)
+/* A fresh directory with the fixture data and a backbone pretrained for `steps` in pre/. */
+static char *pretrained(const char *tag, long steps)
 {
-    struct hn_llm_train_opts o;
-    hn_llm_train_opts_default(&o);
-    o.config.num_hidden_layers = 2;
-    o.config.hidden_size = 32;
-    o.config.num_attention_heads = 4;
-    o.config.num_key_value_heads = 2;
-    o.config.head_dim = 8;
-    o.config.intermediate_size = 64;
-    o.config.vocab_size = V;
-    o.config.max_position_embeddings = 64;
-    o.seq = 16;
-    o.batch = 8;
-    o.steps = 80;
-    o.warmup = 10;
-    o.lr = 3e-3;
-    o.min_lr = 3e-4;
-    o.eval_interval = 0;
-    o.checkpoint_interval = 0;
-    o.data_dir = dir;
-    char out[4500];
-    snprintf(out, sizeof(out), "%s/pre", dir);
-    o.out_dir = out;
-    o.quiet = 1;
-    o.threads = 1;
-    struct hn_error err;
-    cr_assert_eq(hn_llm_pretrain(&o, &err), 0, "%s", err.msg);
+    char *tmp = tu_tmpdir(tag);
+    free(tu_write_data(tmp, 6000));
+    tu_pretrain_backbone(tmp, steps);
+    return tmp;
 }
 
 static const char *recipe_study =
@@ -291,9 +209,7 @@ static const char *recipe_study =
 
 Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout = 180)
 {
-    char *tmp = tu_tmpdir("pruned3"), text[8192], *err;
-    uint16_t *tok = make_data(tmp, 6000);
-    pretrain_backbone(tmp);
+    char *tmp = pretrained("pruned3", 80), text[8192], *err;
     char rec[4500];
     snprintf(rec, sizeof(rec), "%s/pre/final/training.json", tmp);
     char *record = tu_read_file(rec);
@@ -317,11 +233,11 @@ Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout =
     cr_expect_eq(tu_count(err, "not retrained"), 2, "%s", err);
     free(err);
     double dm[4], val[4], inh[4], val2[4], dm2[4];
-    cr_assert_eq(csv_column(tmp, "d_model", dm, 4), 2);
-    csv_column(tmp, "q.val_loss", val, 4);
-    csv_column(tmp, "q.val_loss_inherited", inh, 4);
-    cr_assert_eq(csv_column(again, "d_model", dm2, 4), 2);
-    csv_column(again, "q.val_loss", val2, 4);
+    cr_assert_eq(tu_csv_column(tmp, "d_model", dm, 4), 2);
+    tu_csv_column(tmp, "q.val_loss", val, 4);
+    tu_csv_column(tmp, "q.val_loss_inherited", inh, 4);
+    cr_assert_eq(tu_csv_column(again, "d_model", dm2, 4), 2);
+    tu_csv_column(again, "q.val_loss", val2, 4);
     int unpruned = 0;
     for (int i = 0; i < 2; i++) {
         printf("d_model %g: inherited %.6f, after 30 steps %.6f\n", dm[i], inh[i], val[i]);
@@ -346,8 +262,8 @@ Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout =
         cr_assert_eq(rc, 0, "run failed: %s", err);
         free(err);
         double got[4], gdm[4];
-        cr_assert_eq(csv_column(sub, "q.val_loss", got, 4), 2);
-        csv_column(sub, "d_model", gdm, 4);
+        cr_assert_eq(tu_csv_column(sub, "q.val_loss", got, 4), 2);
+        tu_csv_column(sub, "d_model", gdm, 4);
         for (int i = 0; i < 2; i++) {
             cr_assert_eq(gdm[i], dm[i]);
             if (k == 0) {
@@ -364,6 +280,110 @@ Test(pruned, recipe_keeps_the_backbone_and_repeats_are_not_retrained, .timeout =
     cr_expect_eq(rc, 2, "%s", err);
     cr_expect(strstr(err, "wieght") != NULL && strstr(err, "study.yaml:") != NULL, "%s", err);
     free(err);
-    free(tok);
+    free(tmp);
+}
+
+/*
+ * A backbone trained to convergence, given a few steps of continued pretraining: with warmup 0
+ * and keep_best off, a fresh AdamW's first updates (sign-like steps of the full learning rate)
+ * make it worse than its inherited weights for some step counts; with the defaults (warm-up
+ * floor, keep_best) the candidate is never worse than its inherited weights, whatever the steps.
+ * (At convergence any step only adds noise: the floor alone makes the damage smaller on some
+ * backbones, not impossible; keep_best is the guarantee.)
+ */
+Test(pruned, short_runs_never_make_the_unpruned_backbone_worse, .timeout = 180)
+{
+    char *tmp = pretrained("pruned4", 400), text[8192], *err;
+    static const int steps[] = {1, 2, 3, 5};
+    char evals[2048] = "", names[256] = "";
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        size_t o = strlen(evals), k = strlen(names);
+        snprintf(evals + o, sizeof(evals) - o,
+                 "  q%d: {plugin: pruned, data: %s, steps: %d, seq: 16, batch: 8, "
+                 "eval_batches: 4}\n"
+                 "  z%d: {plugin: pruned, data: %s, steps: %d, seq: 16, batch: 8, "
+                 "eval_batches: 4, warmup: 0, keep_best: false}\n",
+                 steps[i], tmp, steps[i], steps[i], tmp, steps[i]);
+        snprintf(names + k, sizeof(names) - k, "%sq%d, z%d", i ? ", " : "", steps[i], steps[i]);
+    }
+    snprintf(text, sizeof(text),
+             "study: {name: floor, seed: 3}\n"
+             "space: {plugin: transformer, backbone: %s/pre/final, depth: {min: 2, max: 2}, "
+             "d_model: [16]}\n"
+             "evaluators:\n%s"
+             "objectives: [{metric: q1.val_loss, goal: minimize}]\n"
+             "stages: [{name: s, sampler: sobol, trials: 1, points: [{d_model: 32}], "
+             "run: [%s]}]\n",
+             tmp, evals, names);
+    int rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    free(err);
+    int worse_without = 0;
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        char col[64];
+        double inh[2], val[2], trained[2], raw[2];
+        snprintf(col, sizeof(col), "q%d.val_loss_inherited", steps[i]);
+        cr_assert_eq(tu_csv_column(tmp, col, inh, 2), 1);
+        snprintf(col, sizeof(col), "q%d.val_loss", steps[i]);
+        tu_csv_column(tmp, col, val, 2);
+        snprintf(col, sizeof(col), "q%d.val_loss_trained", steps[i]);
+        tu_csv_column(tmp, col, trained, 2);
+        snprintf(col, sizeof(col), "z%d.val_loss", steps[i]);
+        tu_csv_column(tmp, col, raw, 2);
+        printf("%d steps: inherited %.6f; warmup floor: trained %.6f, val_loss %.6f; warmup 0: "
+               "%.6f\n",
+               steps[i], inh[0], trained[0], val[0], raw[0]);
+        cr_expect(val[0] <= inh[0], "%d steps: the candidate got worse: %.6f -> %.6f", steps[i],
+                  inh[0], val[0]);
+        cr_expect(val[0] == (trained[0] < inh[0] ? trained[0] : inh[0]), "the better weights");
+        worse_without += raw[0] > inh[0];
+    }
+    cr_expect_gt(worse_without, 0, "warmup 0 never got worse: the test shows nothing");
+    free(tmp);
+}
+
+/* A stage's evaluator options reach its trials, and the result cache tells them apart. */
+Test(pruned, stage_overrides_reach_the_evaluator_and_its_cache_key, .timeout = 180)
+{
+    char *tmp = pretrained("pruned5", 80), text[8192], *err;
+    char cache[4500];
+    snprintf(cache, sizeof(cache), "%s/cache", tmp);
+    snprintf(text, sizeof(text),
+             "study: {name: over, seed: 3}\n"
+             "space: {plugin: transformer, backbone: %s/pre/final, depth: {min: 2, max: 2}, "
+             "d_model: [16]}\n"
+             "evaluators:\n"
+             "  q: {plugin: pruned, data: %s, steps: 0, seq: 16, batch: 8, eval_batches: 4, "
+             "cache: %s}\n"
+             "objectives: [{metric: q.val_loss, goal: minimize}]\n"
+             "stages:\n"
+             "  - {name: cheap, sampler: sobol, trials: 1, points: [{d_model: 16}]}\n"
+             "  - {name: long, sampler: sobol, trials: 1, points: [{d_model: 16}],\n"
+             "     evaluators: {q: {steps: 20, lr: 3e-3}}}\n",
+             tmp, tmp, cache);
+    int rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    cr_expect_eq(tu_count(err, "not retrained"), 0, "the overridden settings are another key: %s",
+                 err);
+    free(err);
+    double inh[4], val[4];
+    cr_assert_eq(tu_csv_column(tmp, "q.val_loss_inherited", inh, 4), 2);
+    tu_csv_column(tmp, "q.val_loss", val, 4);
+    printf("cheap: %.6f -> %.6f; long: %.6f -> %.6f\n", inh[0], val[0], inh[1], val[1]);
+    cr_expect_eq(inh[0], inh[1], "the same architecture");
+    cr_expect_eq(val[0], inh[0], "stage cheap: the evaluator's own steps: 0");
+    cr_expect(val[1] < inh[1] - 0.01, "stage long trained 20 steps (%.6f -> %.6f)", inh[1], val[1]);
+    /* the same study again, elsewhere, with the shared cache: neither stage retrains, and each
+     * gets its own stage's result */
+    char again[4500];
+    snprintf(again, sizeof(again), "%s/again", tmp);
+    cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", again, NULL}, NULL, NULL, NULL), 0);
+    rc = tu_run_study_text(again, text, "run", &err);
+    cr_assert_eq(rc, 0, "run failed: %s", err);
+    cr_expect_eq(tu_count(err, "not retrained"), 2, "%s", err);
+    free(err);
+    double val2[4];
+    cr_assert_eq(tu_csv_column(again, "q.val_loss", val2, 4), 2);
+    cr_expect(val2[0] == val[0] && val2[1] == val[1], "each stage its own result");
     free(tmp);
 }

@@ -1,7 +1,8 @@
 # tools tests: `hilnas export` (and the models evaluators keep for it).
 check_PROGRAMS += tests/tools/test_export
 TESTS += tests/tools/test_export
-tests_tools_test_export_SOURCES = tests/tools/test_export.c tests/core/testutil.c
+tests_tools_test_export_SOURCES = tests/tools/test_export.c tests/core/testutil.c \
+	tests/llm/fixtures.c tests/llm/fixtures.h
 tests_tools_test_export_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_tools_test_export_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
 EXTRA_DIST += tests/llm/gguf_reader.py

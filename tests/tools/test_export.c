@@ -23,46 +23,18 @@
 #include "llm/model.h"
 #include "llm/tokens.h"
 #include "tests/core/testutil.h"
+#include "tests/llm/fixtures.h"
 
-/* A byte stream with structure (runs of a few letters) as DIR/train.bin and DIR/val.bin. */
+/* Data and a random tiny backbone (3 layers, GQA, untied) in DIR/backbone. */
 static void make_data(const char *dir, size_t n)
 {
-    char path[4500];
-    uint16_t *tok = malloc(n * sizeof(uint16_t));
-    cr_assert_not_null(tok);
-    struct hn_rng rng;
-    hn_rng_seed(&rng, 9);
-    for (size_t i = 0; i < n; i++) {
-        tok[i] = (uint16_t)('a' + (i / 3 + hn_rng_below(&rng, 3)) % 7);
-    }
-    struct hn_error err;
-    snprintf(path, sizeof(path), "%s/train.bin", dir);
-    cr_assert_eq(hn_tokens_write(path, tok, n, &err), 0, "%s", err.msg);
-    snprintf(path, sizeof(path), "%s/val.bin", dir);
-    cr_assert_eq(hn_tokens_write(path, tok, n / 2, &err), 0, "%s", err.msg);
-    free(tok);
+    free(tu_write_data(dir, n));
 }
 
-/* A random byte-level backbone (3 layers, GQA, untied) in DIR/backbone. */
 static void make_backbone(const char *dir)
 {
-    struct hn_llm_config c;
-    hn_llm_config_default(&c);
-    c.num_hidden_layers = 3;
-    c.hidden_size = 32;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.head_dim = 8;
-    c.intermediate_size = 48;
-    c.max_position_embeddings = 64;
-    c.tie_word_embeddings = 0;
-    struct hn_error err;
-    struct hn_llm_model *m = hn_llm_model_new(&c, &err);
-    cr_assert_not_null(m, "%s", err.msg);
-    hn_llm_model_randomize(m, 3);
-    char path[4500];
-    snprintf(path, sizeof(path), "%s/backbone", dir);
-    cr_assert_eq(hn_llm_save(m, path, &err), 0, "%s", err.msg);
+    struct hn_llm_model *m = tu_tiny_model(3);
+    tu_save_model(m, dir, "backbone");
     hn_llm_model_free(m);
 }
 
