@@ -25,3 +25,5 @@ HN_BENCH += bench/bench_gp
 bench_bench_gp_SOURCES = bench/bench_gp.c
 bench_bench_gp_LDADD = $(HN_CORE_LIBS) $(OPENBLAS_LIBS) -lm
 CLEANFILES += bench/bench_gp
+# README's first command from a fresh clone, phase by phase (docs/benchmarks.md, "Quick start")
+EXTRA_DIST += bench/quickstart.sh

@@ -42,8 +42,9 @@ extern "C" {
  * function table or the descriptor at the end needs no bump: both carry their size, and the
  * core checks it (HN_OPS_HAS) before it touches a member that an older plugin may not have.
  * 2: the descriptor carries its size.
+ * 3: hn_eval_request.progress (a plugin built for 3 reads it; an older core would not set it).
  */
-#define HN_PLUGIN_ABI 2
+#define HN_PLUGIN_ABI 3
 
 /* Encodes what changes struct layouts: pointer, size_t, long and double widths. */
 #define HN_PLUGIN_SIGNATURE                                                                     \

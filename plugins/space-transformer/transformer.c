@@ -457,7 +457,7 @@ static int ensure_importance(struct transformer *t, struct hn_error *err)
     int computed = 0;
     if (b != NULL && path != NULL && cache != NULL && hn_tokens_load(path, &tok, &n, err) == 0) {
         t->imp = hn_importance_get(b, tok, n, (int)t->cal.batches, (int)t->cal.batch,
-                                   (int)t->cal.seq, cache, &computed, err);
+                                   (int)t->cal.seq, cache, &computed, NULL, err);
         if (t->imp != NULL) {
             hn_log(HN_LOG_INFO, "space transformer: layer importance %s (%s/importance-%s.json)",
                    computed ? "computed" : "read from the cache", cache, t->imp->key);

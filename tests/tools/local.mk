@@ -17,6 +17,16 @@ TESTS += tests/tools/test_prepare
 tests_tools_test_prepare_SOURCES = tests/tools/test_prepare.c tests/core/testutil.c
 tests_tools_test_prepare_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_tools_test_prepare_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/tools/test_progress
+TESTS += tests/tools/test_progress
+tests_tools_test_progress_SOURCES = tests/tools/test_progress.c tests/core/testutil.c
+tests_tools_test_progress_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_tools_test_progress_LDADD = $(HN_TEST_LIBS) -lutil
+check_PROGRAMS += tests/tools/test_report
+TESTS += tests/tools/test_report
+tests_tools_test_report_SOURCES = tests/tools/test_report.c tests/core/testutil.c
+tests_tools_test_report_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_tools_test_report_LDADD = $(HN_TEST_LIBS)
 # hilnas(1): renders cleanly, is the plugins' own option tables, covers every command.
 TESTS += tests/tools/test_man.sh
 EXTRA_DIST += tests/tools/test_man.sh
