@@ -1,5 +1,5 @@
 /*
- * llm/cost.h: what an architecture costs to run, computed from its configuration alone: the
+ * hilnas/llm/cost.h: what an architecture costs to run, computed from its configuration alone: the
  * one place where parameters, FLOPs and bytes moved are counted (the transformer space, the
  * roofline and learned latency oracles, the benchmarks and the report call it; none recounts).
  *
@@ -23,7 +23,7 @@
 
 #include <stddef.h>
 
-#include "llm/llm_config.h"
+#include "hilnas/llm/llm_config.h"
 
 struct hn_llm_cost {
     /* layer counts */

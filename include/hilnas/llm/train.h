@@ -1,6 +1,6 @@
 /*
- * llm/train.h: pretraining loop with validation, atomic checkpoints and resume; evaluation over
- * consecutive windows.
+ * hilnas/llm/train.h: pretraining loop with validation, atomic checkpoints and resume; evaluation
+ * over consecutive windows.
  *
  * Output directory of a run:
  *   OUT/log.jsonl        one JSON object per line: {"step", "train_loss", "lr", "grad_norm",
@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "llm/model.h"
+#include "hilnas/llm/model.h"
 
 struct hn_llm_train_opts {
     struct hn_llm_config config; /* model shape; max_position_embeddings >= seq */

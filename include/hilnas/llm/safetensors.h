@@ -1,5 +1,5 @@
 /*
- * llm/safetensors.h: read and write the safetensors format (Hugging Face), F32/F16/BF16.
+ * hilnas/llm/safetensors.h: read and write the safetensors format (Hugging Face), F32/F16/BF16.
  *
  * Layout: 8-byte little-endian header length N, N bytes of UTF-8 JSON
  * {"name": {"dtype": "F32"|"F16"|"BF16", "shape": [..], "data_offsets": [begin, end]}, ...,

@@ -1,5 +1,5 @@
 /*
- * llm/checkpoint.h: model <-> checkpoint directory (Hugging Face layout).
+ * hilnas/llm/checkpoint.h: model <-> checkpoint directory (Hugging Face layout).
  *
  * A checkpoint directory holds config.json (LlamaConfig fields, plus attention_layers when some
  * layer skips attention) and model.safetensors with Hugging Face Llama tensor names; a
@@ -9,7 +9,7 @@
 #ifndef HILNAS_LLM_CHECKPOINT_H
 #define HILNAS_LLM_CHECKPOINT_H
 
-#include "llm/model.h"
+#include "hilnas/llm/model.h"
 
 /*
  * Write model (borrowed) to dir, creating dir (and parents) if needed: config.json and

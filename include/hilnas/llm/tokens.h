@@ -1,5 +1,5 @@
 /*
- * llm/tokens.h: the byte-level tokenizer (vocabulary 256: token = byte value), token files
+ * hilnas/llm/tokens.h: the byte-level tokenizer (vocabulary 256: token = byte value), token files
  * (flat little-endian uint16 arrays without a header, the nanoGPT convention) and the two ways
  * of cutting training examples out of a token array: seeded random windows (training) and
  * consecutive windows (evaluation). docs/checkpoints.md describes the files.

@@ -1,5 +1,6 @@
 /*
- * llm/decode.h: inference with a key/value cache: prefill a prompt, then decode token by token.
+ * hilnas/llm/decode.h: inference with a key/value cache: prefill a prompt, then decode token by
+ * token.
  *
  * The cache holds, for each layer that has attention, the rotated keys and the values of every
  * position so far, per key/value head (grouped-query attention caches KVH heads, not NH):
@@ -10,7 +11,7 @@
  * for a second thread): per layer every thread normalizes the residual itself, then takes a
  * share of the fused query/key/value heads (with their rotation), of the attention heads, of the
  * output projection rows, of the fused gate/up rows (with SwiGLU) and of the down rows (with the
- * residual add), a barrier between each; the matrix-vector products are llm/qmat.h's SIMD
+ * residual add), a barrier between each; the matrix-vector products are hilnas/llm/qmat.h's SIMD
  * kernels. Prefill (n > 1) multiplies with sgemm (low-precision weights widened to F32 in blocks
  * of rows first).
  *
@@ -21,7 +22,7 @@
 #define HILNAS_LLM_DECODE_H
 
 #include "hilnas/rng.h"
-#include "llm/model.h"
+#include "hilnas/llm/model.h"
 
 struct hn_llm_infer {
     const struct hn_llm_model *model; /* borrowed */

@@ -1,5 +1,5 @@
 /*
- * llm/importance.h: activation-based importance of a backbone's parts (Minitron-style), for
+ * hilnas/llm/importance.h: activation-based importance of a backbone's parts (Minitron-style), for
  * structured pruning, computed once per (backbone, calibration data, settings) and cached.
  *
  * Calibration: W = batches * batch windows of seq+1 tokens, evenly spaced over the token file
@@ -37,7 +37,8 @@
 #include <stdint.h>
 
 #include "hilnas/error.h"
-#include "llm/model.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/progress.h"
 
 struct hn_importance {
     int layers, hidden, heads, ffn; /* the backbone's shape */
@@ -56,12 +57,13 @@ void hn_importance_key(const struct hn_llm_model *backbone, const uint16_t *tok,
 
 /*
  * Compute the scores above on tok[0..n) (token ids checked against the vocabulary by the
- * forward). Returns a new object (hn_importance_free) or NULL with err set (n < seq + 1, out of
+ * forward). progress (may be NULL) hears "computing importance, batch i/batches". Returns a
+ * new object (hn_importance_free) or NULL with err set (n < seq + 1, out of
  * memory, bad token).
  */
 struct hn_importance *hn_importance_compute(struct hn_llm_model *backbone, const uint16_t *tok,
                                             size_t n, int batches, int batch, int seq,
-                                            struct hn_error *err);
+                                            struct hn_progress *progress, struct hn_error *err);
 
 /*
  * The scores from cache_dir when a file with the key exists and matches, else computed and
@@ -72,7 +74,7 @@ struct hn_importance *hn_importance_compute(struct hn_llm_model *backbone, const
 struct hn_importance *hn_importance_get(struct hn_llm_model *backbone, const uint16_t *tok,
                                         size_t n, int batches, int batch, int seq,
                                         const char *cache_dir, int *computed,
-                                        struct hn_error *err);
+                                        struct hn_progress *progress, struct hn_error *err);
 
 /* Read / write the JSON form (the cache files). read returns NULL with err set on any mismatch
  * with the expected key (NULL: any) or malformed content. */

@@ -1,5 +1,5 @@
 /*
- * llm/gguf.h: write GGUF version 3 files, the model format of llama.cpp (ggml).
+ * hilnas/llm/gguf.h: write GGUF version 3 files, the model format of llama.cpp (ggml).
  *
  * Layout (ggml/include/gguf.h in llama.cpp): "GGUF", uint32 version 3, uint64 tensor count,
  * uint64 key-value count; the key-value pairs (key as uint64 length + bytes, uint32 type, value;

@@ -1,6 +1,6 @@
 /*
- * llm/llm_config.h: the model shape, as Hugging Face's LlamaConfig (config.json) spells it, plus
- * hilnas's per-layer attention pattern.
+ * hilnas/llm/llm_config.h: the model shape, as Hugging Face's LlamaConfig (config.json) spells it,
+ * plus hilnas's per-layer attention pattern.
  *
  * config.json fields read and written: hidden_size, intermediate_size, num_hidden_layers,
  * num_attention_heads, num_key_value_heads (default: num_attention_heads), head_dim (default:

@@ -1,5 +1,5 @@
 /*
- * llm/ops.h: the kernels of the transformer engine, as _forward/_backward pairs.
+ * hilnas/llm/ops.h: the kernels of the transformer engine, as _forward/_backward pairs.
  *
  * Shapes are written outputs first. Dimension names: B batch, T time (sequence), C input channels,
  * OC output channels; NH query heads, KVH key/value heads, HD head dimension, V vocabulary. A
@@ -25,7 +25,12 @@
 
 /*
  * Threads the kernels split their work over (see above); n <= 1 means none (OpenBLAS threads
- * the products). Process-wide, not thread safe; set it before running kernels.
+ * the products). A setting of the calling thread, like OpenMP's omp_set_num_threads: kernels
+ * run by this thread use it, other threads keep their own (each worker of the `threads`
+ * executor sets its evaluation's count), and inside the kernels' parallel regions it is 1.
+ * libhilnas-llm is one shared library, so the CLI and every plugin see the same setting on a
+ * given thread. Set it with hn_llm_set_threads, which also sizes OpenMP for this thread and
+ * keeps OpenBLAS (process-wide) on one thread.
  */
 void hn_ops_set_threads(int n);
 int hn_ops_threads(void);

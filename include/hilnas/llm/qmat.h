@@ -1,5 +1,6 @@
 /*
- * llm/qmat.h: weight matrices at a deployment precision, and their products with F32 vectors.
+ * hilnas/llm/qmat.h: weight matrices at a deployment precision, and their products with F32
+ * vectors.
  *
  * A deployed model stores its matrices in fewer bytes than F32 and computes in F32:
  *   F32   4 bytes per weight;

@@ -1,5 +1,6 @@
 /*
- * llm/model.h: a decoder-only Llama model: parameters, training forward/backward, AdamW, threads.
+ * hilnas/llm/model.h: a decoder-only Llama model: parameters, training forward/backward, AdamW,
+ * threads.
  *
  * Architecture (Hugging Face LlamaForCausalLM): token embedding; per layer an optional attention
  * sub-block x += o_proj(attention(rope(q_proj(n)), rope(k_proj(n)), v_proj(n))) with
@@ -24,9 +25,9 @@
 #include <stdint.h>
 
 #include "hilnas/error.h"
-#include "llm/cost.h" /* hn_llm_param_count, hn_llm_flops_per_token */
-#include "llm/llm_config.h"
-#include "llm/qmat.h"
+#include "hilnas/llm/cost.h" /* hn_llm_param_count, hn_llm_flops_per_token */
+#include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/qmat.h"
 
 /* One parameter tensor: Hugging Face name, shape, offset into the parameter block. */
 struct hn_llm_tensor {
@@ -77,7 +78,7 @@ struct hn_llm_model {
     float *rope_cos, *rope_sin; /* (max_position_embeddings, HD/2) */
     struct hn_llm_acts *acts;
     int naive; /* 1: use the naive reference kernels (tests, fallback) */
-    /* deployment precision (llm/decode.h, hn_llm_set_dtype): HN_DTYPE_F32 and qlayers NULL
+    /* deployment precision (hilnas/llm/decode.h, hn_llm_set_dtype): HN_DTYPE_F32 and qlayers NULL
      * until set; inference multiplies these copies, training and evaluation the F32 params
      * (rounded to the same values) */
     enum hn_dtype dtype;
@@ -118,7 +119,8 @@ const float *hn_llm_logits(const struct hn_llm_model *model);
 /*
  * The softmax probabilities (B,T,V) of the last forward with targets, until backward consumes
  * them (else NULL). Writable on purpose: backward takes d(loss)/d(logits) = (probs - onehot) /
- * (B*T), so adding (B*T) g to them adds g to that gradient (logit distillation, llm/train.h).
+ * (B*T), so adding (B*T) g to them adds g to that gradient (logit distillation,
+ * hilnas/llm/train.h).
  */
 float *hn_llm_probs(struct hn_llm_model *model);
 
@@ -133,7 +135,8 @@ int hn_llm_zero_grad(struct hn_llm_model *model, struct hn_error *err);
 
 /*
  * Run the engine on n threads as one pool: the kernels split their work over n OpenMP threads and
- * OpenBLAS is set to one thread (llm/ops.h says why never both). n <= 0 takes HILNAS_THREADS from
+ * OpenBLAS is set to one thread (hilnas/llm/ops.h says why never both). n <= 0 takes
+ * HILNAS_THREADS from
  * the environment, else OMP_NUM_THREADS, else the processors the process may run on. Without
  * OpenMP, n goes to OpenBLAS. Returns the count in effect. Not thread safe (process-wide).
  */
