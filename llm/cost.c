@@ -3,7 +3,7 @@
  */
 #include "config.h"
 
-#include "llm/cost.h"
+#include "hilnas/llm/cost.h"
 
 void hn_llm_cost_compute(const struct hn_llm_config *c, double prompt, double context,
                          double bytes_per_value, struct hn_llm_cost *out)

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/tokens.h"
-#include "llm/train.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/tokens.h"
+#include "hilnas/llm/train.h"
 #include "tests/core/testutil.h"
 
 uint16_t *tu_write_data(const char *dir, size_t n)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "llm/model.h"
+#include "hilnas/llm/model.h"
 
 /*
  * A byte stream with structure (runs of a few letters, seeded), n tokens as DIR/train.bin and

@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/model.h"
-#include "llm/tokens.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/tokens.h"
 #include "tests/core/testutil.h"
 #include "tests/llm/fixtures.h"
 
