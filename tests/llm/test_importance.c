@@ -315,7 +315,8 @@ Test(importance, loss_when_removed_matches_the_model_without_the_layer, .timeout
     uint16_t *tok = tokens(4000, 3);
     struct hn_error err;
     int computed = -1;
-    struct hn_importance *imp = hn_importance_get(m, tok, 4000, 3, 4, 16, dir, &computed, &err);
+    struct hn_importance *imp =
+        hn_importance_get(m, tok, 4000, 3, 4, 16, dir, &computed, NULL, &err);
     cr_assert_not_null(imp, "%s", err.msg);
     cr_expect_null(imp->removal, "not computed until asked for");
     cr_assert_eq(hn_importance_removal(imp, m, tok, 4000, dir, &computed, &err), 0, "%s", err.msg);
@@ -350,7 +351,7 @@ Test(importance, loss_when_removed_matches_the_model_without_the_layer, .timeout
         }
     }
     /* cached with the other scores: read back, not computed again */
-    struct hn_importance *b = hn_importance_get(m, tok, 4000, 3, 4, 16, dir, &computed, &err);
+    struct hn_importance *b = hn_importance_get(m, tok, 4000, 3, 4, 16, dir, &computed, NULL, &err);
     cr_assert_not_null(b, "%s", err.msg);
     cr_expect_eq(computed, 0);
     cr_assert_not_null(b->removal, "the cache file has the removal scores");
