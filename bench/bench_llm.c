@@ -205,7 +205,7 @@ static int deploy(int threads, const char *dtypes, const int *shape, int skip_ha
     hn_llm_set_threads(threads);
     double bw = read_bandwidth((size_t)1 << 30, min_s);
     printf("OpenBLAS: %s; threads %d; SIMD kernels %s\n", openblas_get_config(), threads,
-           hn_qmat_simd() ? "AVX2/FMA" : "off (portable C)");
+           hn_qmat_simd_name());
     printf("machine: sgemm 1024^3 %.1f GFLOP/s, read bandwidth %.1f GB/s (%d threads)\n\n", sgemm,
            bw, threads);
     struct hn_llm_config c;

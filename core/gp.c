@@ -888,14 +888,19 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
             }
         }
     }
-    threads = openblas_get_num_threads();
-    if (threads > 1) {
-        openblas_set_num_threads(1);
+    /* several starts: one per thread, each with single-threaded BLAS; one start (a warm
+     * refit): the BLAS calls of its objective get the threads instead */
+    int parallel_starts = opt->threads > 1 && restarts > 1;
+    threads = openblas_get_num_threads(); /* restored after the fit */
+    int blas = parallel_starts || opt->threads <= 1 ? 1 : threads;
+    if (blas != threads) {
+        openblas_set_num_threads(blas);
+    } else {
+        threads = -1; /* nothing to restore */
     }
     struct fit_pool pool = {.runs = runs, .restarts = restarts, .next = 0};
     pthread_t helper;
-    int helped =
-        opt->threads > 1 && restarts > 1 && pthread_create(&helper, NULL, fit_worker, &pool) == 0;
+    int helped = parallel_starts && pthread_create(&helper, NULL, fit_worker, &pool) == 0;
     fit_worker(&pool); /* (a failed pthread_create leaves every start to this thread) */
     if (helped) {
         pthread_join(helper, NULL);
@@ -918,13 +923,13 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     if (gp_factor(gp, err) != 0) {
         goto fail;
     }
-    if (threads > 1) {
+    if (threads > 0) {
         openblas_set_num_threads(threads);
     }
     free(runs);
     return gp;
 fail:
-    if (threads > 1) {
+    if (threads > 0) {
         openblas_set_num_threads(threads);
     }
     free(runs);

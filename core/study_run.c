@@ -792,22 +792,21 @@ static int verify_report(struct hn_study *s, const struct hn_stage *st, struct h
         for (size_t a = 0; a < t->metrics.n; a++) {
             const struct hn_metric *mv = &t->metrics.m[a];
             const char *ms = strchr(mv->name, '.');
-            for (size_t b = 0; ms != NULL && b < o->metrics.n; b++) {
-                const struct hn_metric *pv = &o->metrics.m[b];
-                const char *ps = strchr(pv->name, '.');
-                if (ps == NULL || strcmp(ps, ms) != 0) {
+            /* the same measurement as predicted by each fitted oracle: "<oracle><.name>" */
+            for (size_t k = 0; ms != NULL && k < s->n_sources; k++) {
+                if (s->sources[k].plugin->kind != HN_KIND_ORACLE ||
+                    s->sources[k].plugin->oracle->fit == NULL) {
                     continue;
                 }
-                long src = -1;
-                for (size_t k = 0; k < s->n_sources; k++) {
-                    size_t nl = strlen(s->sources[k].name);
-                    if ((size_t)(ps - pv->name) == nl &&
-                        strncmp(pv->name, s->sources[k].name, nl) == 0) {
-                        src = (long)k;
-                    }
+                char *pname = hn_strdup_printf("%s%s", s->sources[k].name, ms);
+                if (pname == NULL) {
+                    fclose(f);
+                    free(buf);
+                    return hn_error_set(err, NULL, "out of memory");
                 }
-                if (src < 0 || s->sources[src].plugin->kind != HN_KIND_ORACLE ||
-                    s->sources[src].plugin->oracle->fit == NULL || !(pv->value != 0)) {
+                const struct hn_metric *pv = hn_metrics_get(&o->metrics, pname);
+                free(pname);
+                if (pv == NULL || !(pv->value != 0)) {
                     continue;
                 }
                 double e = (mv->value - pv->value) / pv->value;

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,27 +44,75 @@ int hn_metric_sem_ok(double value, double sem, char *why, size_t size)
     return 1;
 }
 
+/*
+ * Metrics by name in O(1): the allocation behind metrics->m holds `cap` metrics followed by an
+ * open-addressing table of 2 * cap slots (cap is a power of two), each 0 (empty) or the index
+ * of a metric plus one. Only hn_metrics_put allocates or grows it, so the public struct keeps
+ * its layout (plugins read m[0..n) as before) and a journal with very many metrics per trial
+ * costs linear time, not quadratic (docs/reliability.md).
+ */
+static uint32_t *metric_slots(const struct hn_metrics *metrics)
+{
+    return (uint32_t *)(void *)(metrics->m + metrics->cap);
+}
+
+static uint64_t metric_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        h = (h ^ *p) * 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Slot of `name`: the one holding it, or the empty one where it would go. */
+static size_t metric_slot(const struct hn_metrics *metrics, const char *name)
+{
+    const uint32_t *slots = metric_slots(metrics);
+    size_t mask = 2 * metrics->cap - 1;
+    size_t i = (size_t)metric_hash(name) & mask;
+    while (slots[i] != 0 && strcmp(metrics->m[slots[i] - 1].name, name) != 0) {
+        i = (i + 1) & mask;
+    }
+    return i;
+}
+
+static int metrics_grow(struct hn_metrics *metrics)
+{
+    size_t cap = metrics->cap ? 2 * metrics->cap : 4;
+    if (cap > UINT32_MAX / 2 || cap > SIZE_MAX / (sizeof(struct hn_metric) + 2 * sizeof(uint32_t))) {
+        return -1;
+    }
+    struct hn_metric *g =
+        realloc(metrics->m, cap * sizeof(*g) + 2 * cap * sizeof(uint32_t));
+    if (g == NULL) {
+        return -1;
+    }
+    metrics->m = g;
+    metrics->cap = cap;
+    memset(metric_slots(metrics), 0, 2 * cap * sizeof(uint32_t));
+    for (size_t k = 0; k < metrics->n; k++) {
+        metric_slots(metrics)[metric_slot(metrics, g[k].name)] = (uint32_t)(k + 1);
+    }
+    return 0;
+}
+
 int hn_metrics_put(struct hn_metrics *metrics, const char *name, double value, double sem,
                    struct hn_error *err)
 {
     if (name == NULL || name[0] == '\0') {
         return hn_error_set(err, NULL, "a metric needs a non-empty name");
     }
-    for (size_t i = 0; i < metrics->n; i++) {
-        if (strcmp(metrics->m[i].name, name) == 0) {
-            metrics->m[i].value = value;
-            metrics->m[i].sem = sem;
+    if (metrics->cap > 0) {
+        uint32_t at = metric_slots(metrics)[metric_slot(metrics, name)];
+        if (at != 0) {
+            metrics->m[at - 1].value = value;
+            metrics->m[at - 1].sem = sem;
             return 0;
         }
     }
-    if (metrics->n == metrics->cap) {
-        size_t cap = metrics->cap ? 2 * metrics->cap : 4;
-        struct hn_metric *g = realloc(metrics->m, cap * sizeof(*g));
-        if (g == NULL) {
-            return hn_error_set(err, NULL, "out of memory storing metric '%s'", name);
-        }
-        metrics->m = g;
-        metrics->cap = cap;
+    if (metrics->n == metrics->cap && metrics_grow(metrics) < 0) {
+        return hn_error_set(err, NULL, "out of memory storing metric '%s'", name);
     }
     char *copy = strdup(name);
     if (copy == NULL) {
@@ -73,17 +122,17 @@ int hn_metrics_put(struct hn_metrics *metrics, const char *name, double value, d
     metrics->m[metrics->n].value = value;
     metrics->m[metrics->n].sem = sem;
     metrics->n++;
+    metric_slots(metrics)[metric_slot(metrics, copy)] = (uint32_t)metrics->n;
     return 0;
 }
 
 const struct hn_metric *hn_metrics_get(const struct hn_metrics *metrics, const char *name)
 {
-    for (size_t i = 0; i < metrics->n; i++) {
-        if (strcmp(metrics->m[i].name, name) == 0) {
-            return &metrics->m[i];
-        }
+    if (metrics->cap == 0 || name == NULL) {
+        return NULL;
     }
-    return NULL;
+    uint32_t at = metric_slots(metrics)[metric_slot(metrics, name)];
+    return at ? &metrics->m[at - 1] : NULL;
 }
 
 void hn_metrics_clear(struct hn_metrics *metrics)

@@ -92,7 +92,13 @@ void hn_qmat_matvec_portable(const struct hn_qmat *m, const float *x, float *out
  */
 void hn_vecmat_f32(float *out, const float *p, const float *v, size_t n, size_t d, size_t ld);
 
-/* 1 when the AVX2/FMA kernels are in use (the CPU has them and HILNAS_NO_SIMD is unset). */
+/*
+ * Which kernels are in use, chosen once from the CPU: AVX-512F (16 columns per step), else
+ * AVX2/FMA/F16C, else portable C. HILNAS_NO_SIMD=1 forces portable C, HILNAS_SIMD=avx2 caps at
+ * AVX2 (to compare them on one machine). All compute the same sums up to rounding order.
+ */
+enum hn_simd { HN_SIMD_NONE = 0, HN_SIMD_AVX2 = 1, HN_SIMD_AVX512 = 2 };
 int hn_qmat_simd(void);
+const char *hn_qmat_simd_name(void); /* "AVX-512F", "AVX2/FMA" or "portable C" */
 
 #endif

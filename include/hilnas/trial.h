@@ -36,7 +36,11 @@ struct hn_metric {
     double sem; /* standard error, NAN if unknown */
 };
 
-/* A growable list of metrics, used by trials and as the output of measurements. */
+/*
+ * A growable list of metrics, used by trials and as the output of measurements. Start from all
+ * zeros; add and find with hn_metrics_put/hn_metrics_get (constant time: the allocation behind
+ * m also holds a name index), read m[0..n) directly if you like, never write or reallocate m.
+ */
 struct hn_metrics {
     size_t n, cap;
     struct hn_metric *m;

@@ -26,6 +26,20 @@
 
 /* Write text to dir/NAME and run `hilnas cmd dir/NAME [--output dir/run] [extra...]` with the
  * test plugins; stdout and stderr into *out / *err (malloc'ed, may be NULL). */
+/* When > 0, study_cmd starts hilnas under `mpirun -np mpi_np` (the mpi executor tests). */
+static int mpi_np;
+
+/* HILNAS_PLUGIN_PATH, and Open MPI's consent to run as root (CI containers run as root). */
+static char **mpi_test_env(void)
+{
+    static char *env[4];
+    env[0] = tu_test_plugins_env()[0];
+    env[1] = "OMPI_ALLOW_RUN_AS_ROOT=1";
+    env[2] = "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1";
+    env[3] = NULL;
+    return env;
+}
+
 static int study_cmd(const char *dir, const char *name, const char *text, const char *cmd,
                      char **out, char **err, ...)
 {
@@ -35,8 +49,19 @@ static int study_cmd(const char *dir, const char *name, const char *text, const 
     if (text != NULL) {
         cr_assert_eq(tu_write_file(study, text), 0);
     }
-    char *argv[16];
+    char *argv[24], nps[16];
     int k = 0;
+#ifdef HN_TEST_MPIRUN
+    if (mpi_np > 0) {
+        snprintf(nps, sizeof(nps), "%d", mpi_np);
+        argv[k++] = HN_TEST_MPIRUN;
+        argv[k++] = "--oversubscribe";
+        argv[k++] = "-np";
+        argv[k++] = nps;
+    }
+#else
+    (void)nps;
+#endif
     argv[k++] = (char *)tu_hilnas();
     argv[k++] = (char *)cmd;
     argv[k++] = study;
@@ -47,14 +72,14 @@ static int study_cmd(const char *dir, const char *name, const char *text, const 
     }
     va_list ap;
     va_start(ap, err);
-    for (const char *a = va_arg(ap, const char *); a != NULL && k < 15;
+    for (const char *a = va_arg(ap, const char *); a != NULL && k < 23;
          a = va_arg(ap, const char *)) {
         argv[k++] = (char *)a;
     }
     va_end(ap);
     argv[k] = NULL;
     char *o = NULL, *e = NULL;
-    int rc = tu_run(argv, tu_test_plugins_env(), &o, &e);
+    int rc = tu_run(argv, mpi_np > 0 ? mpi_test_env() : tu_test_plugins_env(), &o, &e);
     if (out != NULL) {
         *out = o;
     } else {
@@ -255,6 +280,41 @@ Test(reliability, crafted_journal_with_320_objectives_shows)
     free(tmp);
 }
 
+/* A crafted journal whose trials carry very many metrics: replay and show stay linear in the
+ * number of metrics (a name index behind each trial's metrics), where a linear lookup per put
+ * made 200,000 metrics cost 2e10 name comparisons (the test's timeout would catch that). */
+Test(reliability, crafted_journal_with_very_many_metrics_shows, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("manymetrics");
+    const size_t m = 200000;
+    char path[4600];
+    snprintf(path, sizeof(path), "%s/journal.jsonl", tmp);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"event\":\"study\",\"format\":\"hilnas-journal\",\"version\":1,\"name\":"
+          "\"many\",\"problem\":{\"objectives\":[{\"metric\":\"e.k7\",\"goal\":"
+          "\"minimize\"}],\"constraints\":[]}}\n",
+          f);
+    for (int id = 0; id < 2; id++) {
+        fprintf(f, "{\"event\":\"started\",\"trial\":%d,\"stage\":\"s\",\"params\":{}}\n", id);
+        fprintf(f, "{\"event\":\"completed\",\"trial\":%d,\"metrics\":{", id);
+        for (size_t j = 0; j < m; j++) {
+            fprintf(f, "%s\"e.k%zu\":%d", j ? "," : "", j, (int)(j % 1000) - id);
+        }
+        fputs("}}\n", f);
+    }
+    fclose(f);
+    json_t *summary = NULL;
+    char *err = NULL;
+    int rc = show(tmp, &summary, &err);
+    cr_assert_eq(rc, 0, "show of a journal with %zu metrics per trial failed (%d): %s", m, rc,
+                 err);
+    cr_expect_eq(count_of(summary, "complete"), 2);
+    json_decref(summary);
+    free(err);
+    free(tmp);
+}
+
 /* ---- finding 5: every value and sem checked at the boundary and on replay ---- */
 
 static char *faulty_study(const char *faulty_opts, const char *executor, int search_trials)
@@ -443,6 +503,17 @@ Test(reliability, environment_failure_stops_threads, .timeout = 120)
 {
     environment_stops_and_resumes("executor: {plugin: threads, workers: 2}\n");
 }
+
+/* The same under mpirun: the worker rank that meets the broken environment tells rank 0, which
+ * stops the study (exit 1 from mpirun) without a failed trial; the next job resumes. */
+#ifdef HN_TEST_MPIRUN
+Test(reliability, environment_failure_stops_mpi, .timeout = 240)
+{
+    mpi_np = 3;
+    environment_stops_and_resumes("executor: {plugin: mpi}\n");
+    mpi_np = 0;
+}
+#endif
 
 Test(reliability, trial_directory_not_creatable_stops_the_study, .timeout = 120)
 {

@@ -191,7 +191,7 @@ static double unit_roundoff(enum hn_dtype dt)
     return dt == HN_DTYPE_BF16 ? 0x1p-8 : dt == HN_DTYPE_F16 ? 0x1p-11 : 0.0;
 }
 
-Test(qmat, matvec_every_precision_and_kernel)
+static void check_matvec_every_precision(void)
 {
     static const size_t shapes[][2] = {{13, 70}, {64, 96}, {7, 8}, {33, 257}, {5, 31}};
     hn_rng_seed(&rng, 4);
@@ -268,7 +268,32 @@ Test(qmat, matvec_every_precision_and_kernel)
             free(w), free(x), free(fast), free(port), free(ref), free(deq);
         }
     }
-    printf("SIMD kernels: %s\n", hn_qmat_simd() ? "AVX2/FMA" : "portable C");
+    printf("SIMD kernels: %s\n", hn_qmat_simd_name());
+}
+
+/* The best kernels this CPU has (each Criterion test runs in its own process, so the choice is
+ * made afresh from the environment each test sets). */
+Test(qmat, matvec_every_precision_and_kernel)
+{
+    check_matvec_every_precision();
+}
+
+/* The AVX2 kernels also where AVX-512 would be chosen (HILNAS_SIMD=avx2), so both are checked
+ * on a machine that has both; and the portable C with HILNAS_NO_SIMD. */
+Test(qmat, matvec_capped_at_avx2)
+{
+    setenv("HILNAS_SIMD", "avx2", 1);
+    if (hn_qmat_simd() != HN_SIMD_AVX2) {
+        cr_skip_test("this CPU has no AVX2/FMA/F16C: only the portable kernels exist here");
+    }
+    check_matvec_every_precision();
+}
+
+Test(qmat, matvec_portable_when_simd_is_off)
+{
+    setenv("HILNAS_NO_SIMD", "1", 1);
+    cr_assert_eq(hn_qmat_simd(), HN_SIMD_NONE);
+    check_matvec_every_precision();
 }
 
 Test(qmat, vecmat_against_double)
