@@ -7,6 +7,7 @@ core_libhilnas_la_SOURCES = \
 	core/log.c \
 	core/params.c \
 	core/plugin.c \
+	core/progress.c \
 	core/report.c \
 	core/study.c \
 	core/study_run.c \
@@ -24,11 +25,13 @@ pkginclude_HEADERS += \
 	include/hilnas/optimizer.h \
 	include/hilnas/pareto.h \
 	include/hilnas/plugin.h \
+	include/hilnas/progress.h \
 	include/hilnas/rng.h \
 	include/hilnas/sobol.h \
 	include/hilnas/space.h \
 	include/hilnas/study.h \
-	include/hilnas/trial.h
+	include/hilnas/trial.h \
+	include/hilnas/util.h
 
 include core/conf.mk
 include core/numerics.mk

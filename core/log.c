@@ -7,6 +7,14 @@
 #include "hilnas/log.h"
 
 static enum hn_log_level log_level = HN_LOG_INFO;
+static hn_log_writer log_writer;
+static void *log_writer_data;
+
+void hn_log_set_writer(hn_log_writer fn, void *data)
+{
+    log_writer = fn;
+    log_writer_data = data;
+}
 
 void hn_log_set_level(enum hn_log_level level)
 {
@@ -31,10 +39,14 @@ void hn_log(enum hn_log_level level, const char *fmt, ...)
     va_end(ap);
     /* One fputs per line so concurrent writers do not interleave within a line. */
     char out[4200];
-    if (level == HN_LOG_INFO) {
+    if (level == HN_LOG_INFO || level == HN_LOG_DEBUG) {
         snprintf(out, sizeof(out), "hilnas: %s\n", line);
     } else {
         snprintf(out, sizeof(out), "hilnas: %s: %s\n", names[level], line);
     }
-    fputs(out, stderr);
+    if (log_writer != NULL) {
+        log_writer(log_writer_data, out);
+    } else {
+        fputs(out, stderr);
+    }
 }

@@ -1035,6 +1035,7 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
         hn_error_set(err, path, "out of memory");
         return NULL;
     }
+    hn_status_init(&s->status);
     s->file = strdup(path);
     s->quiet = opt ? opt->quiet : 0;
     s->repair_journal = opt ? opt->repair_journal : 0;
@@ -1153,6 +1154,7 @@ void hn_study_free(struct hn_study *s)
         return;
     }
     hn_replay_free(&s->r);
+    hn_status_destroy(&s->status);
     for (size_t i = 0; i < s->n_stages; i++) {
         free(s->stages[i].run);
         hn_config_free(s->stages[i].owned_node);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/progress.h"
 #include "hilnas/conf.h"
 #include "hilnas/plugin.h"
 #include "hilnas/space.h"
@@ -108,6 +109,8 @@ struct hn_study {
     int worker;         /* 1: this process only served tasks (a worker rank of an executor) */
     double outputs_at;   /* monotonic time the outputs were last written, 0 never */
     double outputs_took; /* seconds that write took */
+    struct hn_status status; /* what runs now, for the command line's status line */
+    double status_at, status_took; /* when its best value was last computed, and how long */
 };
 
 /*

@@ -546,6 +546,39 @@ static size_t stage_count(const struct hn_study *s, const char *stage, long *of_
     return done;
 }
 
+/* The status line's count, and its best value (one objective) or Pareto-set size. */
+static void status_trial(struct hn_study *s, const struct hn_trial *t)
+{
+    const struct hn_problem *p = &s->problem;
+    double t0 = hn_monotonic();
+    /* the Pareto set costs more as trials accumulate: once it takes over 50 ms, refresh it at
+     * most every 20 times that (a few % of the run) */
+    int *in_set = NULL;
+    struct hn_error e;
+    int due = !(s->status_took > 0.05 && t0 - s->status_at < 20 * s->status_took);
+    if (p->n_objectives > 0 && due &&
+        (in_set = calloc(s->r.n ? s->r.n : 1, sizeof(int))) != NULL &&
+        hn_report_pareto_set(p, s->r.trials, s->r.n, in_set, &e) == 0) {
+        long frontier = 0, best_trial = -1;
+        double best = NAN;
+        for (size_t i = 0; i < s->r.n; i++) {
+            if (in_set[i]) {
+                frontier++;
+                if (best_trial < 0) {
+                    best_trial = s->r.trials[i]->id;
+                    best = hn_trial_value(s->r.trials[i], p->objectives[0].metric);
+                }
+            }
+        }
+        hn_status_best(&s->status, (int)p->n_objectives, p->objectives[0].metric, best,
+                       best_trial, frontier);
+        s->status_at = hn_monotonic();
+        s->status_took = s->status_at - t0;
+    }
+    free(in_set);
+    hn_status_trial_done(&s->status, t->status != HN_TRIAL_COMPLETE);
+}
+
 static int wait_one(struct hn_study *s, void *ex, const struct hn_plugin *opt, void *opt_ctx,
                     struct hn_error *err)
 {
@@ -559,6 +592,7 @@ static int wait_one(struct hn_study *s, void *ex, const struct hn_plugin *opt, v
     if (rc != 0) {
         return rc; /* 1: the environment failed (err set), the trial is abandoned */
     }
+    status_trial(s, t);
     return opt ? tell(opt, opt_ctx, t, err) : 0;
 }
 
@@ -607,6 +641,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
     int exhausted = 0, env_stop = 0;
     struct hn_error env_err;
     hn_error_clear(&env_err);
+    hn_status_stage(&s->status, st->name, HN_STATUS_SEARCH, (long)target, (long)done_count);
     if (done_count >= target) {
         hn_log(HN_LOG_INFO, "[%s] already complete (%zu trials)", st->name, done_count);
     } else if (done_count > 0) {
@@ -703,6 +738,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
     }
     rc = 0;
 done:
+    hn_status_end_stage(&s->status);
     free(x);
     st->optimizer->optimizer->destroy(opt);
     return rc;
@@ -727,6 +763,10 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
         }
     }
     double t0 = hn_monotonic();
+    char note[160];
+    snprintf(note, sizeof(note), "fitting oracle '%s' on %zu trials", src->name, h.n);
+    hn_status_stage(&s->status, st->name, HN_STATUS_FIT, 0, 0);
+    hn_status_note(&s->status, note);
     if (src->shared) {
         pthread_mutex_lock(&src->lock);
     }
@@ -735,6 +775,7 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
         pthread_mutex_unlock(&src->lock);
     }
     free(before);
+    hn_status_end_stage(&s->status);
     if (fit_rc != 0) {
         hn_error_prefix(err, "stage '%s': oracle '%s' (fit)", st->name, src->name);
         return -1;
@@ -883,6 +924,11 @@ static int run_verify(struct hn_study *s, size_t stage_index, void *ex, struct h
     for (size_t c = 0; c < nc; c++) {
         total += in_set[c] != 0;
     }
+    size_t already = 0;
+    for (size_t c = 0; c < nc; c++) {
+        already += in_set[c] && cand[c]->id < (long)n && done_of[cand[c]->id];
+    }
+    hn_status_stage(&s->status, st->name, HN_STATUS_VERIFY, (long)total, (long)already);
     hn_log(HN_LOG_INFO, "[%s] re-measuring %zu Pareto-optimal trials", st->name, total);
     int env_stop = 0;
     struct hn_error env_err;
@@ -928,6 +974,7 @@ static int run_verify(struct hn_study *s, size_t stage_index, void *ex, struct h
     }
     rc = 0;
 done:
+    hn_status_end_stage(&s->status);
     free(in_set);
     free(done_of);
     return rc;
@@ -1006,6 +1053,7 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
     json_t *metrics = json_object();
     struct hn_trial *t = NULL;
     char work[4200] = "";
+    struct hn_progress *progress = NULL;
     (void)err;
     hn_error_clear(&e);
     long id = (long)json_integer_value(json_object_get(task->request, "trial"));
@@ -1027,7 +1075,9 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
         hn_error_env(&e, NULL, "cannot create the trial directory: %s", why);
         goto fail;
     }
+    progress = hn_status_slot_begin(&s->status, worker, id);
     struct hn_eval_request req = {
+        .progress = progress,
         .trial = t,
         .params = params,
         .work_dir = work,
@@ -1094,10 +1144,12 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
         }
     }
     task->result = json_pack("{s:o, s:i}", "metrics", metrics, "worker", worker);
+    hn_status_slot_end(progress);
     hn_metrics_clear(&out);
     hn_trial_free(t);
     return 0;
 fail:
+    hn_status_slot_end(progress);
     json_decref(metrics);
     hn_metrics_clear(&out);
     hn_trial_free(t);
@@ -1455,6 +1507,9 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
     if (HN_OPS_HAS(xo, workers)) {
         workers = xo->workers(ex);
     }
+    /* this process runs the study: its evaluations report to the status line (a worker
+     * rank's evaluations never get here, so theirs stay unreported: see progress.h) */
+    hn_status_enable(&s->status, 1, workers);
     /* CPUs per evaluation: this node's CPUs over the trials that run on it at once (in-process
      * workers, and the ranks an MPI launcher put on this node) */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN), local = 1;
@@ -1562,6 +1617,7 @@ done:
         s->executor->executor->destroy(ex); /* joins the workers before their instances go */
     }
     json_decref(sev);
+    hn_status_enable(&s->status, 0, 0);
     release_workers(s);
     hn_journal_close(s->journal);
     s->journal = NULL;

@@ -1,7 +1,10 @@
-/* llm/importance.c: activation-based importance scores and their cache (llm/importance.h). */
+/*
+ * llm/importance.c: activation-based importance scores and their cache
+ * (hilnas/llm/importance.h).
+ */
 #include "config.h"
 
-#include "llm/importance.h"
+#include "hilnas/llm/importance.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -11,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/log.h"
 
 #define FORMAT "hilnas-importance"
@@ -126,7 +129,7 @@ static double one_minus_cos(const float *a, const float *b, size_t N, size_t C)
 
 struct hn_importance *hn_importance_compute(struct hn_llm_model *m, const uint16_t *tok, size_t n,
                                             int batches, int batch, int seq,
-                                            struct hn_error *err)
+                                            struct hn_progress *progress, struct hn_error *err)
 {
     const struct hn_llm_config *c = &m->config;
     int L = c->num_hidden_layers, C = c->hidden_size, NH = c->num_attention_heads;
@@ -157,6 +160,7 @@ struct hn_importance *hn_importance_compute(struct hn_llm_model *m, const uint16
     size_t W = (size_t)batches * B, span = n - (size_t)T - 1;
     double windows = (double)W, tokens = (double)W * T;
     for (int bt = 0; bt < batches; bt++) {
+        hn_progress_update(progress, "computing importance", "batch", bt + 1, batches);
         for (int w = 0; w < B; w++) {
             size_t i = (size_t)bt * B + w;
             size_t start = W > 1 ? (size_t)((double)i * (double)span / (double)(W - 1)) : 0;
@@ -342,7 +346,8 @@ fail:
 
 struct hn_importance *hn_importance_get(struct hn_llm_model *b, const uint16_t *tok, size_t n,
                                         int batches, int batch, int seq, const char *cache_dir,
-                                        int *computed, struct hn_error *err)
+                                        int *computed, struct hn_progress *progress,
+                                        struct hn_error *err)
 {
     char key[33], name[64];
     char *path = NULL;
@@ -380,7 +385,7 @@ struct hn_importance *hn_importance_get(struct hn_llm_model *b, const uint16_t *
         }
     }
     double t0 = hn_monotonic();
-    imp = hn_importance_compute(b, tok, n, batches, batch, seq, err);
+    imp = hn_importance_compute(b, tok, n, batches, batch, seq, progress, err);
     if (imp == NULL) {
         free(path);
         return NULL;

@@ -14,4 +14,8 @@ int hn_cli_version(const char *cmd);
 /* Print "hilnas: <cmd>: <msg>" and a hint to use --help to stderr; returns 2 (usage error). */
 int hn_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* `hilnas plugins --man`: every plugin of the search path with its options, as man(7) text
+ * (tools/man.c); 0, or 1 when a module does not load or writing fails. */
+int hn_cli_plugins_man(FILE *out);
+
 #endif

@@ -14,6 +14,7 @@
 #include "hilnas/log.h"
 #include "tools/cli.h"
 #include "tools/prepare.h"
+#include "tools/progress.h"
 #include "tools/report.h"
 
 struct study_args {
@@ -22,6 +23,7 @@ struct study_args {
     size_t n_overrides;
     const char *output;
     int quiet;
+    int verbose;
     int repair_journal;
 };
 
@@ -29,7 +31,7 @@ static void study_usage(const char *cmd, FILE *out)
 {
     if (strcmp(cmd, "run") == 0) {
         fprintf(out, "usage: hilnas run STUDY.yaml [--set KEY.PATH=VALUE]... [--output DIR] "
-                     "[--quiet]\n\n"
+                     "[--quiet | --verbose]\n\n"
                      "Run the study's stages; if its output directory already holds a journal, "
                      "resume it: completed\ntrials are kept and never re-run.\n\n");
     } else {
@@ -42,12 +44,24 @@ static void study_usage(const char *cmd, FILE *out)
                  "e.g. --set study.seed=3,\n"
                  "                        --set stages.0.trials=20\n"
                  "  --output DIR          write the study to DIR (overrides study.output)\n"
-                 "  --quiet               no per-trial progress lines\n"
+                 "  --quiet, -q           print only problems (errors, warnings) and, at the "
+                 "end, the summary\n"
+                 "                        (frontier table and report path, on stdout)\n"
+                 "  --verbose, -v         also print every progress update of every trial "
+                 "(training steps,\n"
+                 "                        measurement runs) as a line\n"
                  "  --repair-journal      (run) move damaged journal lines to journal.damaged "
                  "even when\n"
                  "                        recorded events follow them, and resume with what is "
                  "readable\n"
                  "  --help, --version\n\n"
+                 "progress: on a terminal, 'run' keeps one live status line per running stage "
+                 "(trials done/total,\n"
+                 "elapsed, ETA, best value or frontier size, what each running trial is doing); "
+                 "otherwise plain\n"
+                 "lines, at most one progress line every HILNAS_PROGRESS_INTERVAL seconds "
+                 "(30). HILNAS_PROGRESS=\n"
+                 "tty|plain|off forces a mode.\n\n"
                  "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n");
 }
 
@@ -57,6 +71,7 @@ static int parse_study_args(int argc, char **argv, struct study_args *a, int *ex
     static const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},   {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+        {"verbose", no_argument, NULL, 'v'},
         {"repair-journal", no_argument, NULL, 'R'},
         {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
@@ -66,7 +81,7 @@ static int parse_study_args(int argc, char **argv, struct study_args *a, int *ex
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "s:o:qhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:o:qvhV", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
             a->overrides[a->n_overrides++] = optarg;
@@ -76,6 +91,9 @@ static int parse_study_args(int argc, char **argv, struct study_args *a, int *ex
             break;
         case 'q':
             a->quiet = 1;
+            break;
+        case 'v':
+            a->verbose = 1;
             break;
         case 'R':
             a->repair_journal = 1;
@@ -98,7 +116,14 @@ static int parse_study_args(int argc, char **argv, struct study_args *a, int *ex
                                                             : "expected one STUDY.yaml");
         return 2;
     }
+    if (a->quiet && a->verbose) {
+        *exit_code = hn_cli_usage_error(cmd, "--quiet and --verbose exclude each other");
+        return 2;
+    }
     a->file = argv[optind];
+    hn_cli_set_verbosity(a->quiet     ? HN_VERBOSITY_QUIET
+                         : a->verbose ? HN_VERBOSITY_VERBOSE
+                                      : HN_VERBOSITY_NORMAL);
     return 0;
 }
 
@@ -154,23 +179,28 @@ int hn_cmd_run(int argc, char **argv)
     struct hn_prepared pp = {0};
     if (prepare(&a, 0, &pp, &err) != 0 || load(&a, &pp, &s, &err) != 0) {
         code = hn_error_exit_code(&err);
-    } else if (hn_study_run(s, &err) != 0) {
-        code = hn_error_exit_code(&err);
-    } else if (!s->worker) {
-        char *html = hn_path_join(s->output, "report.html");
-        json_t *table = hn_frontier_table(s->output, &err);
-        if (html == NULL || table == NULL || hn_report_html(s->output, html, &err) != 0) {
+    } else {
+        struct hn_cli_progress *progress = hn_cli_progress_start(
+            &s->status, a.quiet     ? HN_VERBOSITY_QUIET
+                        : a.verbose ? HN_VERBOSITY_VERBOSE
+                                    : HN_VERBOSITY_NORMAL);
+        int run_rc = hn_study_run(s, &err);
+        hn_cli_progress_stop(progress);
+        if (run_rc != 0) {
             code = hn_error_exit_code(&err);
-        } else {
-            hn_log(HN_LOG_INFO, "study '%s' finished: results in %s (trials.csv, pareto.csv, "
-                                "summary.json; 'hilnas show %s')",
-                   s->name, s->output, s->output);
-            if (json_object_get(table, "reference") != NULL) {
-                hn_frontier_print(table, stdout);
-            }
-            printf("report: %s\n", html);
         }
-        json_decref(table);
+    }
+    if (code == 0 && s != NULL && !s->worker) {
+        char *html = hn_path_join(s->output, "report.html");
+        hn_log(HN_LOG_INFO, "study '%s' finished: results in %s (trials.csv, pareto.csv, "
+                            "summary.json; 'hilnas show %s')",
+               s->name, s->output, s->output);
+        if (html == NULL) {
+            hn_error_set(&err, NULL, "out of memory");
+            code = hn_error_exit_code(&err);
+        } else if (hn_report_publish(s->output, html, stdout, &err) != 0) {
+            code = hn_error_exit_code(&err);
+        }
         free(html);
     }
     if (code != 0) {
@@ -319,11 +349,12 @@ int hn_cmd_plugins(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"options", required_argument, NULL, 'o'}, {"json", no_argument, NULL, 'j'},
+        {"man", no_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *name = NULL;
-    int json = 0, c;
+    int json = 0, man = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:jhV", longopts, NULL)) != -1) {
@@ -334,11 +365,16 @@ int hn_cmd_plugins(int argc, char **argv)
         case 'j':
             json = 1;
             break;
+        case 'm':
+            man = 1;
+            break;
         case 'h':
-            printf("usage: hilnas plugins [--json] [--options NAME]\n\n"
+            printf("usage: hilnas plugins [--json | --man] [--options NAME]\n\n"
                    "List the plugins found in the search path (HILNAS_PLUGIN_PATH, then the "
                    "installed plugin directory),\nor describe the options of one plugin "
-                   "(NAME or KIND-NAME, e.g. random or optimizer-random).\n");
+                   "(NAME or KIND-NAME, e.g. random or optimizer-random).\n"
+                   "--man prints every plugin's options as man(7) text (the PLUGINS section "
+                   "of hilnas(1)).\n");
             return 0;
         case 'V':
             return hn_cli_version(argv[0]);
@@ -351,7 +387,9 @@ int hn_cmd_plugins(int argc, char **argv)
         return hn_cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
     }
     int code = 0;
-    if (name != NULL) {
+    if (man) {
+        code = hn_cli_plugins_man(stdout);
+    } else if (name != NULL) {
         code = describe(name);
     } else {
         struct list_state ls = {.json = json, .arr = json_array()};

@@ -240,7 +240,7 @@ static int run_child(char **argv, const char *stdout_path, int *status, struct h
 {
     int fd = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        return hn_error_env(err, stdout_path, "cannot create: %s", strerror(errno));
+        return hn_error_env(err, stdout_path, "cannot create: %s", hn_strerror(errno));
     }
     pid_t parent = getpid();
     fflush(NULL);
@@ -255,12 +255,13 @@ static int run_child(char **argv, const char *stdout_path, int *status, struct h
     }
     close(fd);
     if (pid < 0) {
-        return hn_error_env(err, NULL, "cannot start 'hilnas %s': %s", argv[1], strerror(errno));
+        return hn_error_env(err, NULL, "cannot start 'hilnas %s': %s", argv[1],
+                            hn_strerror(errno));
     }
     while (waitpid(pid, status, 0) < 0) {
         if (errno != EINTR) {
             return hn_error_env(err, NULL, "waiting for 'hilnas %s': %s", argv[1],
-                                strerror(errno));
+                                hn_strerror(errno));
         }
     }
     return 0;
@@ -288,13 +289,13 @@ static int run_step(const char *cache, const char *name, const char *dir,
     snprintf(lockp, dl + 16, "%s.lock", dir);
     lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock < 0) {
-        hn_error_env(err, lockp, "cannot create the step's lock: %s", strerror(errno));
+        hn_error_env(err, lockp, "cannot create the step's lock: %s", hn_strerror(errno));
         goto done;
     }
     if (flock(lock, LOCK_EX | LOCK_NB) != 0) {
         hn_log(HN_LOG_INFO, "prepare %s: waiting for another hilnas preparing %s", name, dir);
         if (flock(lock, LOCK_EX) != 0) {
-            hn_error_env(err, lockp, "cannot lock: %s", strerror(errno));
+            hn_error_env(err, lockp, "cannot lock: %s", hn_strerror(errno));
             goto done;
         }
     }
@@ -309,6 +310,22 @@ static int run_step(const char *cache, const char *name, const char *dir,
     }
     if ((argv = step_argv(run, partial, p, err)) == NULL) {
         goto done;
+    }
+    if (quiet && strcmp(argv[1], "pretrain") == 0) {
+        /* its own progress line is the only output it has besides errors; not part of the
+         * step's hash (computed without it), so a quiet run reuses a loud run's result */
+        char **g = realloc(argv, (run->n + 3) * sizeof(char *));
+        if (g == NULL) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
+        }
+        argv = g;
+        argv[run->n + 1] = strdup("--quiet");
+        argv[run->n + 2] = NULL;
+        if (argv[run->n + 1] == NULL) {
+            hn_error_set(err, NULL, "out of memory");
+            goto done;
+        }
     }
     if (!quiet) {
         hn_log(HN_LOG_INFO, "prepare %s: %s 'hilnas %s' in %s", name,
@@ -354,7 +371,7 @@ static int run_step(const char *cache, const char *name, const char *dir,
     }
     rc = -1;
     if (rename(partial, dir) != 0 || hn_fsync_dir(cache, err) != 0) {
-        hn_error_env(err, dir, "cannot publish the step's result: %s", strerror(errno));
+        hn_error_env(err, dir, "cannot publish the step's result: %s", hn_strerror(errno));
         goto done;
     }
     journal(cache, json_pack("{s:s, s:s, s:s, s:f}", "event", "prepare_completed", "step", name,

@@ -35,7 +35,6 @@ struct cand {
     json_t *metrics; /* owned: name -> value */
     json_t *trials;  /* owned: ids */
     int reference;
-    int heldout; /* some measurement came after a fit (for parity) */
 };
 
 struct rep {
@@ -64,6 +63,7 @@ static int on_event(json_t *ev, long line, void *data, struct hn_error *err)
 struct out {
     char *s;
     size_t len, cap;
+    int ids; /* element ids given out (unique in the page) */
 };
 
 static void emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -163,9 +163,6 @@ static size_t build(struct rep *p, struct cand **out)
             json_object_set_new(c[k].metrics, t->metrics.m[m].name,
                                 json_real(t->metrics.m[m].value));
         }
-        if (p->fit_after >= 0 && t->id >= p->fit_after) {
-            c[k].heldout = 1;
-        }
     }
     *out = c;
     return n;
@@ -253,27 +250,47 @@ static const struct cand *reference(const struct cand *c, size_t n, const char *
     return NULL;
 }
 
-/* The measured latency for speedups: the first latency metric of the reference that does not
- * come from a learned oracle (no <source>-fit.json in dir), else the first one. */
-static const char *measured_latency(const char *dir, const struct cand *ref, char **lat,
-                                    size_t nl)
+/* Whether metric comes from a learned oracle (dir holds <source>-fit.json). */
+static int is_learned(const char *dir, const char *metric)
 {
+    char src[256];
+    const char *dot = strchr(metric, '.');
+    snprintf(src, sizeof(src), "%.*s-fit.json", dot ? (int)(dot - metric) : 0, metric);
+    char *path = hn_path_join(dir, src);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    free(path);
+    if (f != NULL) {
+        fclose(f);
+    }
+    return f != NULL;
+}
+
+/* The measured latency for speedups: the latency objective's metric when it is measured, or
+ * the measured metric of the same name from another source when a learned oracle predicts it
+ * (latency.prefill_ms -> host.prefill_ms); else the first latency metric of the reference that
+ * does not come from a learned oracle, else the first one. */
+static const char *measured_latency(const char *dir, const struct hn_problem *prob,
+                                    const struct cand *ref, char **lat, size_t nl)
+{
+    for (size_t k = 1; k < prob->n_objectives; k++) {
+        const char *obj = prob->objectives[k].metric, *dot = strchr(obj, '.');
+        for (size_t i = 0; dot != NULL && i < nl; i++) {
+            const char *d2 = strchr(lat[i], '.');
+            if (d2 != NULL && strcmp(d2, dot) == 0 && !is_learned(dir, lat[i]) &&
+                (ref == NULL || isfinite(mval(ref, lat[i])))) {
+                return lat[i];
+            }
+        }
+    }
     const char *first = NULL;
     for (size_t i = 0; i < nl; i++) {
         if (ref != NULL && !isfinite(mval(ref, lat[i]))) {
             continue;
         }
         first = first ? first : lat[i];
-        char src[256], *path;
-        const char *dot = strchr(lat[i], '.');
-        snprintf(src, sizeof(src), "%.*s-fit.json", dot ? (int)(dot - lat[i]) : 0, lat[i]);
-        path = hn_path_join(dir, src);
-        FILE *f = path ? fopen(path, "r") : NULL;
-        free(path);
-        if (f == NULL) {
+        if (!is_learned(dir, lat[i])) {
             return lat[i];
         }
-        fclose(f);
     }
     return first;
 }
@@ -282,35 +299,67 @@ static const char *measured_latency(const char *dir, const struct cand *ref, cha
 
 static const double tolerances[] = {0.01, 0.02, 0.05};
 
-json_t *hn_frontier_table(const char *dir, struct hn_error *err)
-{
+/* A study directory read once: its journal replayed, trials merged into candidates, the
+ * latency metrics, the reference (backbone) and the latency that speedups use. */
+struct loaded {
     struct rep p;
-    memset(&p, 0, sizeof(p));
-    p.started = json_object();
-    p.fit_after = -1;
+    struct hn_problem prob;
+    struct cand *c;
+    size_t n;
+    char **lat;
+    size_t nl;
+    const char *quality; /* the first objective's metric ("" when none) */
+    const struct cand *ref;
+    const char *speed;
+};
+
+static void loaded_free(struct loaded *L)
+{
+    free(L->lat);
+    free_cands(L->c, L->n);
+    json_decref(L->p.started);
+    hn_problem_free(&L->prob);
+    hn_replay_free(&L->p.r);
+    memset(L, 0, sizeof(*L));
+}
+
+static int load_study(const char *dir, struct loaded *L, struct hn_error *err)
+{
     int torn = 0;
-    json_t *out = NULL;
-    struct cand *c = NULL;
-    size_t n = 0;
-    char **lat = NULL;
-    if (hn_journal_read(dir, on_event, &p, &torn, err) != 0) {
-        goto done;
+    memset(L, 0, sizeof(*L));
+    L->p.started = json_object();
+    L->p.fit_after = -1;
+    if (hn_journal_read(dir, on_event, &L->p, &torn, err) != 0) {
+        return -1;
     }
-    if (p.r.study_event == NULL) {
-        hn_error_set(err, dir, "the journal has no study event yet (the study has not started)");
-        goto done;
+    if (L->p.r.study_event == NULL) {
+        return hn_error_set(err, dir,
+                            "the journal has no study event yet (the study has not started)");
     }
-    json_t *objs = json_object_get(json_object_get(p.r.study_event, "problem"), "objectives");
-    const char *quality = json_string_value(json_object_get(json_array_get(objs, 0), "metric"));
-    n = build(&p, &c);
-    size_t nl = latency_metrics(c, n, quality ? quality : "", &lat);
-    const struct cand *ref = reference(c, n, quality ? quality : "");
-    const char *speed = measured_latency(dir, ref, lat, nl);
-    out = json_pack("{s:s?, s:s?}", "quality", quality, "latency", speed);
+    if (hn_problem_from_json(json_object_get(L->p.r.study_event, "problem"), &L->prob, err) !=
+        0) {
+        return -1;
+    }
+    L->quality = L->prob.n_objectives ? L->prob.objectives[0].metric : "";
+    L->n = build(&L->p, &L->c);
+    L->nl = latency_metrics(L->c, L->n, L->quality, &L->lat);
+    L->ref = reference(L->c, L->n, L->quality);
+    L->speed = measured_latency(dir, &L->prob, L->ref, L->lat, L->nl);
+    return 0;
+}
+
+/* The fastest architectures within 1, 2 and 5 % of the reference's (backbone's) quality with
+ * their measured speedups: {"quality", "latency", "reference": {...}, "rows": [...]}. */
+static json_t *frontier_table(const struct loaded *L)
+{
+    const struct cand *c = L->c, *ref = L->ref;
+    const char *quality = L->quality, *speed = L->speed;
+    json_t *out = json_pack("{s:s?, s:s?}", "quality", quality[0] ? quality : NULL, "latency",
+                            speed);
     json_t *rows = json_array();
     json_object_set_new(out, "rows", rows);
     if (ref == NULL || speed == NULL || !isfinite(mval(ref, speed))) {
-        goto done;
+        return out;
     }
     double q0 = mval(ref, quality), l0 = mval(ref, speed);
     json_object_set_new(out, "reference",
@@ -318,7 +367,7 @@ json_t *hn_frontier_table(const char *dir, struct hn_error *err)
                                   "latency", l0));
     for (size_t t = 0; t < sizeof(tolerances) / sizeof(tolerances[0]); t++) {
         const struct cand *best = NULL;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < L->n; i++) {
             double q = mval(&c[i], quality), l = mval(&c[i], speed);
             if (isfinite(q) && isfinite(l) && q <= q0 + tolerances[t] * fabs(q0) &&
                 (best == NULL || l < mval(best, speed))) {
@@ -337,15 +386,10 @@ json_t *hn_frontier_table(const char *dir, struct hn_error *err)
         }
         json_array_append_new(rows, row);
     }
-done:
-    free(lat);
-    free_cands(c, n);
-    json_decref(p.started);
-    hn_replay_free(&p.r);
     return out;
 }
 
-void hn_frontier_print(const json_t *table, FILE *f)
+static void frontier_print(const json_t *table, FILE *f)
 {
     const json_t *ref = json_object_get(table, "reference");
     const char *q = json_string_value(json_object_get(table, "quality"));
@@ -360,17 +404,17 @@ void hn_frontier_print(const json_t *table, FILE *f)
             (long long)json_integer_value(json_object_get(ref, "trial")), q,
             json_number_value(json_object_get(ref, "quality")), l,
             json_number_value(json_object_get(ref, "latency")));
-    fprintf(f, "  %-8s %-7s %-12s %-12s %s\n", "within", "trial", "loss", "latency", "speedup");
+    fprintf(f, "  %-7s %-7s %-12s %-12s %s\n", "within", "trial", "loss", "latency", "speedup");
     size_t i;
     json_t *row;
     json_array_foreach(json_object_get(table, "rows"), i, row)
     {
         double w = json_number_value(json_object_get(row, "within")) * 100;
         if (json_object_get(row, "trial") == NULL) {
-            fprintf(f, "  %-7.0f%% (none)\n", w);
+            fprintf(f, "  %3.0f %%   (none)\n", w);
             continue;
         }
-        fprintf(f, "  %-7.0f%% %-7lld %-12.4f %-12.4g %.2fx%s\n", w,
+        fprintf(f, "  %3.0f %%   %-7lld %-12.4f %-12.4g %.2fx%s\n", w,
                 (long long)json_integer_value(json_object_get(row, "trial")),
                 json_number_value(json_object_get(row, "quality")),
                 json_number_value(json_object_get(row, "latency")),
@@ -500,7 +544,15 @@ static void pareto_svg(struct out *o, const struct cand *c, size_t n, const char
             continue;
         }
         double x = sx(&a, mval(&c[i], lat)), y = sy(&a, mval(&c[i], quality));
-        emit(o, "<circle class='pt' data-trial='%ld' data-front='%d' data-reference='%d' "
+        /* every trial merged into the point (search, verify, a stage's point) */
+        emit(o, "<circle class='pt' data-trials='");
+        size_t j;
+        json_t *tid;
+        json_array_foreach(c[i].trials, j, tid)
+        {
+            emit(o, "%s%lld", j ? " " : "", (long long)json_integer_value(tid));
+        }
+        emit(o, "' data-trial='%ld' data-front='%d' data-reference='%d' "
                 "cx='%.1f' cy='%.1f' r='%d' fill='%s' fill-opacity='%s' stroke='%s'>"
                 "<title>trial %ld: %.4g, %.4g</title></circle>\n",
              c[i].id, on[i], c[i].reference, x, y, c[i].reference ? 6 : 4,
@@ -517,83 +569,204 @@ static void pareto_svg(struct out *o, const struct cand *c, size_t n, const char
     free(on);
 }
 
-/* Predicted (a learned oracle's metric) vs measured (same metric name from another source). */
-static void parity_svg(struct out *o, const char *dir, const struct cand *c, size_t n,
-                       char **lat, size_t nl, json_t *jparity)
+/* The learned oracle's fit report (<source>-fit.json) for a predicted metric "<source>.<m>":
+ * its training points of metric m (or of m's base name pooled over contexts, those of m's
+ * context). A new reference to the points array (NULL when there is no such report), with
+ * *context set to the context to keep (-1: all). */
+static json_t *fit_points(const char *dir, const char *predicted, long *context)
 {
-    for (size_t p = 0; p < nl; p++) {
-        const char *dot = strchr(lat[p], '.');
-        char fit[300];
-        snprintf(fit, sizeof(fit), "%.*s-fit.json", dot ? (int)(dot - lat[p]) : 0, lat[p]);
-        char *path = hn_path_join(dir, fit);
-        FILE *f = path ? fopen(path, "r") : NULL;
-        free(path);
-        if (f == NULL || dot == NULL) {
-            if (f) {
-                fclose(f);
-            }
-            continue;
+    const char *dot = strchr(predicted, '.');
+    *context = -1;
+    if (dot == NULL) {
+        return NULL;
+    }
+    char name[300];
+    snprintf(name, sizeof(name), "%.*s-fit.json", (int)(dot - predicted), predicted);
+    char *path = hn_path_join(dir, name);
+    json_t *fit = path ? json_load_file(path, 0, NULL) : NULL;
+    free(path);
+    const char *metric = dot + 1;
+    json_t *pts = json_object_get(json_object_get(fit, metric), "points");
+    if (pts == NULL) {
+        /* decode_ms_512 from the pooled model "decode_ms" */
+        const char *us = strrchr(metric, '_');
+        if (us != NULL && us[1] != '\0' && strspn(us + 1, "0123456789") == strlen(us + 1)) {
+            char base[256];
+            snprintf(base, sizeof(base), "%.*s", (int)(us - metric), metric);
+            pts = json_object_get(json_object_get(fit, base), "points");
+            *context = atol(us + 1);
         }
-        fclose(f);
+    }
+    json_incref(pts);
+    json_decref(fit);
+    return json_is_array(pts) ? pts : (json_decref(pts), NULL);
+}
+
+/* The trial with this id, or NULL. */
+static const struct hn_trial *trial_by_id(const struct rep *p, long id)
+{
+    if (id >= 0 && (size_t)id < p->r.n && p->r.trials[id]->id == id) {
+        return p->r.trials[id];
+    }
+    for (size_t i = 0; i < p->r.n; i++) {
+        if (p->r.trials[i]->id == id) {
+            return p->r.trials[i];
+        }
+    }
+    return NULL;
+}
+
+struct parity_point {
+    long trial;       /* the trial that measured */
+    double predicted; /* training: out-of-sample (leave-one-out, else cross-validated) */
+    double measured;
+    int heldout; /* 1: measured after the fit, of an architecture the model never saw */
+};
+
+/*
+ * Predicted (a learned oracle's metric) vs measured (the same metric name from another source),
+ * one point per measurement: the model's training points (the fit report's out-of-sample
+ * predictions), and every measurement made after the fit against the model's prediction for
+ * that architecture: held out when the model never saw the architecture.
+ */
+static void parity_svg(struct out *o, const char *dir, const struct loaded *L, json_t *jparity)
+{
+    const struct cand *c = L->c;
+    char **lat = L->lat;
+    size_t nl = L->nl, n = L->n;
+    for (size_t pi = 0; pi < nl; pi++) {
+        long context = -1;
+        json_t *pts = fit_points(dir, lat[pi], &context);
+        const char *dot = strchr(lat[pi], '.');
+        if (pts == NULL) {
+            continue; /* not a learned oracle's metric */
+        }
         for (size_t m = 0; m < nl; m++) {
             const char *d2 = strchr(lat[m], '.');
-            if (m == p || d2 == NULL || strcmp(d2, dot) != 0) {
+            if (m == pi || d2 == NULL || strcmp(d2, dot) != 0) {
                 continue;
             }
-            struct axes a = {INFINITY, -INFINITY, 0, 0};
-            size_t cnt = 0;
-            json_t *pairs = json_array();
-            for (size_t i = 0; i < n; i++) {
-                double pr = mval(&c[i], lat[p]), me = mval(&c[i], lat[m]);
-                if (isfinite(pr) && isfinite(me)) {
-                    a.x0 = fmin(a.x0, fmin(pr, me));
-                    a.x1 = fmax(a.x1, fmax(pr, me));
-                    cnt++;
-                    json_array_append_new(pairs, json_pack("{s:I, s:f, s:f, s:b}", "trial",
-                                                           (json_int_t)c[i].id, "predicted", pr,
-                                                           "measured", me, "heldout",
-                                                           c[i].heldout));
+            /* trials the model learned from, and their architectures */
+            int *trained = calloc(n ? n : 1, sizeof(int));
+            struct parity_point *pp = calloc(json_array_size(pts) + L->p.r.n + 1, sizeof(*pp));
+            size_t np = 0, k;
+            json_t *e;
+            if (trained == NULL || pp == NULL) {
+                free(trained);
+                free(pp);
+                continue;
+            }
+            json_array_foreach(pts, k, e)
+            {
+                json_t *cx = json_object_get(e, "context");
+                if (context >= 0 && (!json_is_integer(cx) || json_integer_value(cx) != context)) {
+                    continue;
+                }
+                long id = (long)json_integer_value(json_object_get(e, "trial"));
+                json_t *pr = json_object_get(e, "loo");
+                pr = pr ? pr : json_object_get(e, "cv");
+                for (size_t i = 0; i < n; i++) {
+                    size_t j;
+                    json_t *tid;
+                    json_array_foreach(c[i].trials, j, tid)
+                    {
+                        trained[i] |= json_integer_value(tid) == id;
+                    }
+                }
+                if (json_is_number(pr)) {
+                    pp[np++] = (struct parity_point){
+                        id, json_number_value(pr),
+                        json_number_value(json_object_get(e, "measured")), 0};
                 }
             }
+            /* measurements after the fit, against the prediction for their architecture */
+            for (size_t i = 0; i < n; i++) {
+                double pred = mval(&c[i], lat[pi]);
+                size_t j;
+                json_t *tid;
+                json_array_foreach(c[i].trials, j, tid)
+                {
+                    const struct hn_trial *t = trial_by_id(&L->p, (long)json_integer_value(tid));
+                    double me = t ? hn_trial_value(t, lat[m]) : NAN;
+                    if (t == NULL || L->p.fit_after < 0 || t->id < L->p.fit_after ||
+                        !isfinite(me) || !isfinite(pred)) {
+                        continue;
+                    }
+                    pp[np++] = (struct parity_point){t->id, pred, me, !trained[i]};
+                }
+            }
+            struct axes a = {INFINITY, -INFINITY, 0, 0};
+            size_t held = 0;
+            json_t *pairs = json_array();
+            for (size_t q = 0; q < np; q++) {
+                a.x0 = fmin(a.x0, fmin(pp[q].predicted, pp[q].measured));
+                a.x1 = fmax(a.x1, fmax(pp[q].predicted, pp[q].measured));
+                held += pp[q].heldout;
+                json_array_append_new(pairs, json_pack("{s:I, s:f, s:f, s:b}", "trial",
+                                                       (json_int_t)pp[q].trial, "predicted",
+                                                       pp[q].predicted, "measured",
+                                                       pp[q].measured, "heldout", pp[q].heldout));
+            }
             char key[600];
-            snprintf(key, sizeof(key), "%s vs %s", lat[p], lat[m]);
+            snprintf(key, sizeof(key), "%s vs %s", lat[pi], lat[m]);
             json_object_set_new(jparity, key, pairs);
             emit(o, "<h3>Latency model: ");
-            esc(o, lat[p]);
+            esc(o, lat[pi]);
             emit(o, " (predicted) vs ");
             esc(o, lat[m]);
-            emit(o, " (measured), %zu architectures</h3>\n", cnt);
-            if (cnt == 0) {
-                emit(o, "<p>No architecture has both.</p>\n");
+            emit(o, " (measured): %zu training, %zu held-out measurements</h3>\n", np - held,
+                 held);
+            if (np == 0) {
+                emit(o, "<p>No measurement to compare.</p>\n");
+                free(trained);
+                free(pp);
                 continue;
             }
             pad(&a.x0, &a.x1);
             a.y0 = a.x0;
             a.y1 = a.x1;
+            int id = ++o->ids;
             emit(o, "<svg class='parity' xmlns='http://www.w3.org/2000/svg' width='%d' "
-                    "height='%d'>\n",
+                    "height='%d' data-predicted='",
                  W, H);
-            frame(o, &a, lat[m], lat[p]);
-            emit(o, "<polygon fill='#ddd' fill-opacity='0.6' points='%.1f,%.1f %.1f,%.1f "
-                    "%.1f,%.1f %.1f,%.1f'/>\n",
-                 sx(&a, a.x0), sy(&a, a.x0 * 1.1), sx(&a, a.x1), sy(&a, fmin(a.x1 * 1.1, a.y1)),
-                 sx(&a, a.x1), sy(&a, a.x1 * 0.9), sx(&a, a.x0), sy(&a, fmax(a.x0 * 0.9, a.y0)));
+            esc(o, lat[pi]);
+            emit(o, "' data-measured='");
+            esc(o, lat[m]);
+            emit(o, "'>\n<defs><clipPath id='plot%d'><rect x='%d' y='%d' width='%d' "
+                    "height='%d'/></clipPath></defs>\n",
+                 id, ML, MT, W - ML - MR, H - MT - MB);
+            frame(o, &a, lat[m], lat[pi]);
+            /* the band predicted = measured +- 10 %, clipped to the plot */
+            emit(o, "<polygon class='band' clip-path='url(#plot%d)' fill='#ddd' "
+                    "fill-opacity='0.6' points='%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f'/>\n",
+                 id, sx(&a, a.x0), sy(&a, a.x0 * 1.1), sx(&a, a.x1), sy(&a, a.x1 * 1.1),
+                 sx(&a, a.x1), sy(&a, a.x1 * 0.9), sx(&a, a.x0), sy(&a, a.x0 * 0.9));
             emit(o, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#666'/>\n",
                  sx(&a, a.x0), sy(&a, a.x0), sx(&a, a.x1), sy(&a, a.x1));
-            for (size_t i = 0; i < n; i++) {
-                double pr = mval(&c[i], lat[p]), me = mval(&c[i], lat[m]);
-                if (!isfinite(pr) || !isfinite(me)) {
-                    continue;
-                }
-                emit(o, "<circle class='par' data-trial='%ld' data-heldout='%d' cx='%.1f' "
-                        "cy='%.1f' r='4' fill='%s'><title>trial %ld: predicted %.4g, measured "
-                        "%.4g</title></circle>\n",
-                     c[i].id, c[i].heldout, sx(&a, me), sy(&a, pr),
-                     c[i].heldout ? "#36c" : "#fa0", c[i].id, pr, me);
+            for (size_t q = 0; q < np; q++) {
+                const struct parity_point *x = &pp[q];
+                double err = (x->predicted - x->measured) / x->measured;
+                /* training: hollow orange rings; held out: filled blue, drawn larger */
+                emit(o, "<circle class='par %s' data-trial='%ld' data-heldout='%d' cx='%.1f' "
+                        "cy='%.1f' r='%d' fill='%s' stroke='%s' stroke-width='1.5'><title>trial "
+                        "%ld (%s): predicted %.4g, measured %.4g (%+.1f %%)</title></circle>\n",
+                     x->heldout ? "held" : "train", x->trial, x->heldout,
+                     sx(&a, x->measured), sy(&a, x->predicted), x->heldout ? 5 : 4,
+                     x->heldout ? "#36c" : "none", x->heldout ? "#036" : "#e80", x->trial,
+                     x->heldout ? "held out" : "training", x->predicted, x->measured,
+                     100 * err);
             }
-            emit(o, "</svg>\n<p>Grey band: within 10 %% of the measurement. Blue: measured "
-                    "after the fit (held out); orange: before it.</p>\n");
+            emit(o, "</svg>\n<p>Grey band: prediction within 10 %% of the measurement. Orange "
+                    "rings: the %zu measurements the model learned from, each predicted "
+                    "without itself (leave-one-out, else cross-validated). Blue dots: %zu "
+                    "measurements made after the fit of architectures the model never saw "
+                    "(held out), against its prediction; a re-measured training "
+                    "architecture counts as training.</p>\n",
+                 np - held, held);
+            free(trained);
+            free(pp);
         }
+        json_decref(pts);
     }
 }
 
@@ -802,45 +975,27 @@ static void table(struct out *o, const struct cand *c, size_t n, const char *qua
     free(on);
 }
 
-int hn_report_html(const char *dir, const char *file, struct hn_error *err)
+int hn_report_publish(const char *dir, const char *file, FILE *summary_out,
+                      struct hn_error *err)
 {
-    struct rep p;
-    memset(&p, 0, sizeof(p));
-    p.started = json_object();
-    p.fit_after = -1;
-    struct hn_problem prob;
-    memset(&prob, 0, sizeof(prob));
+    struct loaded L;
     struct out o = {0};
-    struct cand *c = NULL;
-    size_t n = 0;
-    char **lat = NULL;
     json_t *summary = NULL, *data = json_object(), *fronts = json_object(),
            *parity = json_object(), *trace = json_array(), *table_json = NULL;
-    int torn = 0, rc = -1;
-    if (hn_journal_read(dir, on_event, &p, &torn, err) != 0) {
+    int rc = -1;
+    if (load_study(dir, &L, err) != 0) {
         goto done;
     }
-    if (p.r.study_event == NULL) {
-        hn_error_set(err, dir, "the journal has no study event yet (the study has not started)");
+    const struct rep *p = &L.p;
+    summary = hn_study_summary(&L.prob, p->r.trials, p->r.params_json, p->r.n, err);
+    table_json = frontier_table(&L);
+    if (summary == NULL || table_json == NULL) {
+        if (table_json == NULL) {
+            hn_error_set(err, dir, "out of memory");
+        }
         goto done;
     }
-    if (hn_problem_from_json(json_object_get(p.r.study_event, "problem"), &prob, err) != 0) {
-        goto done;
-    }
-    summary = hn_study_summary(&prob, p.r.trials, p.r.params_json, p.r.n, err);
-    if (summary == NULL) {
-        goto done;
-    }
-    const char *quality = prob.n_objectives ? prob.objectives[0].metric : "";
-    const char *name = json_string_value(json_object_get(p.r.study_event, "name"));
-    n = build(&p, &c);
-    size_t nl = latency_metrics(c, n, quality, &lat);
-    const struct cand *ref = reference(c, n, quality);
-    const char *speed = measured_latency(dir, ref, lat, nl);
-    table_json = hn_frontier_table(dir, err);
-    if (table_json == NULL) {
-        goto done;
-    }
+    const char *name = json_string_value(json_object_get(p->r.study_event, "name"));
     emit(&o, "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>\n"
              "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
              "style-src 'unsafe-inline'\">\n<title>hilnas report: ");
@@ -854,15 +1009,15 @@ int hn_report_html(const char *dir, const char *file, struct hn_error *err)
     emit(&o, "</h1>\n<p>%lld trials complete, %lld failed; %zu distinct architectures. "
              "Directory: ",
          (long long)json_integer_value(json_object_get(tr, "complete")),
-         (long long)json_integer_value(json_object_get(tr, "failed")), n);
+         (long long)json_integer_value(json_object_get(tr, "failed")), L.n);
     esc(&o, dir);
     emit(&o, ". Data: report.json, trials.csv, pareto.csv, summary.json.</p>\n");
-    /* frontier table text */
+    /* the frontier table, as `hilnas run` prints it */
     char *ft = NULL;
     size_t ftl = 0;
     FILE *mf = open_memstream(&ft, &ftl);
     if (mf != NULL) {
-        hn_frontier_print(table_json, mf);
+        frontier_print(table_json, mf);
         fclose(mf);
         emit(&o, "<pre>");
         esc(&o, ft);
@@ -871,13 +1026,13 @@ int hn_report_html(const char *dir, const char *file, struct hn_error *err)
     }
     emit(&o, "<h2>Pareto frontier</h2>\n<p>Red: on the front of the two metrics (labelled with "
              "trial ids); grey: dominated; black ring: the backbone.</p>\n");
-    for (size_t k = 0; k < nl; k++) {
-        pareto_svg(&o, c, n, lat[k], quality, fronts);
+    for (size_t k = 0; k < L.nl; k++) {
+        pareto_svg(&o, L.c, L.n, L.lat[k], L.quality, fronts);
     }
     emit(&o, "<h2>Latency model</h2>\n");
-    parity_svg(&o, dir, c, n, lat, nl, parity);
-    hv_svg(&o, &p, summary, trace);
-    table(&o, c, n, quality, speed, lat, nl, ref);
+    parity_svg(&o, dir, &L, parity);
+    hv_svg(&o, p, summary, trace);
+    table(&o, L.c, L.n, L.quality, L.speed, L.lat, L.nl, L.ref);
     emit(&o, "</body></html>\n");
     if (o.s == NULL) {
         hn_error_set(err, dir, "out of memory writing the report");
@@ -885,12 +1040,13 @@ int hn_report_html(const char *dir, const char *file, struct hn_error *err)
     }
     /* the same data as JSON */
     json_t *cands = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_pack("{s:I, s:O, s:O, s:O, s:b}", "trial", (json_int_t)c[i].id,
-                              "trials", c[i].trials, "params", c[i].params, "metrics",
-                              c[i].metrics, "reference", c[i].reference);
-        if (c[i].arch) {
-            json_object_set(e, "arch", c[i].arch);
+    for (size_t i = 0; i < L.n; i++) {
+        const struct cand *c = &L.c[i];
+        json_t *e = json_pack("{s:I, s:O, s:O, s:O, s:b}", "trial", (json_int_t)c->id,
+                              "trials", c->trials, "params", c->params, "metrics", c->metrics,
+                              "reference", c->reference);
+        if (c->arch) {
+            json_object_set(e, "arch", c->arch);
         }
         json_array_append_new(cands, e);
     }
@@ -909,20 +1065,25 @@ int hn_report_html(const char *dir, const char *file, struct hn_error *err)
     }
     free(text);
     free(jpath);
-    rc = hn_write_file_atomic(file, o.s, o.len, err);
+    if (hn_write_file_atomic(file, o.s, o.len, err) != 0) {
+        goto done;
+    }
+    if (summary_out != NULL) {
+        if (json_object_get(table_json, "reference") != NULL) {
+            frontier_print(table_json, summary_out);
+        }
+        fprintf(summary_out, "report: %s\n", file);
+    }
+    rc = 0;
 done:
     free(o.s);
-    free(lat);
-    free_cands(c, n);
     json_decref(summary);
     json_decref(data);
     json_decref(fronts);
     json_decref(parity);
     json_decref(trace);
     json_decref(table_json);
-    json_decref(p.started);
-    hn_problem_free(&prob);
-    hn_replay_free(&p.r);
+    loaded_free(&L);
     return rc;
 }
 
@@ -949,7 +1110,8 @@ int hn_cmd_report(int argc, char **argv)
                    "Pareto frontier of\nquality vs each latency metric, latency model parity, "
                    "hypervolume by trial, frontier\narchitectures and design observations. "
                    "Default FILE: STUDY_DIR/report.html. Also writes\nSTUDY_DIR/report.json "
-                   "with the same data.\n");
+                   "with the same data. Prints the frontier table (as 'hilnas run' does at its "
+                   "end)\nand 'report: FILE'.\n");
             return 0;
         case 'V':
             return hn_cli_version(argv[0]);
@@ -966,11 +1128,9 @@ int hn_cmd_report(int argc, char **argv)
     struct hn_error err;
     hn_error_clear(&err);
     int code = 0;
-    if (hn_report_html(dir, file ? file : def, &err) != 0) {
+    if (hn_report_publish(dir, file ? file : def, stdout, &err) != 0) {
         fprintf(stderr, "hilnas: error: %s\n", err.msg);
         code = hn_error_exit_code(&err);
-    } else {
-        printf("%s\n", file ? file : def);
     }
     free(def);
     return code;

@@ -7,13 +7,13 @@
 
 #include "hilnas/error.h"
 
-/* Write the study directory's report to file (and dir/report.json). 0 or -1 with err. */
-int hn_report_html(const char *dir, const char *file, struct hn_error *err);
-
-/* The fastest architectures within 1, 2 and 5 % of the reference's (backbone's) quality with
- * their measured speedups: {"quality", "latency", "reference": {...}, "rows": [...]}; new
- * reference or NULL with err. */
-json_t *hn_frontier_table(const char *dir, struct hn_error *err);
-void hn_frontier_print(const json_t *table, FILE *f);
+/*
+ * Write the study directory's report to file (HTML) and dir/report.json from one reading of its
+ * journal; then, when summary is not NULL, print to it the frontier table (the fastest models
+ * within 1, 2 and 5 % of the backbone's quality, with measured speedups; only when the study
+ * has a reference) and "report: FILE". `hilnas run` (at its end) and `hilnas report` both call
+ * it. 0 or -1 with err.
+ */
+int hn_report_publish(const char *dir, const char *file, FILE *summary, struct hn_error *err);
 
 #endif

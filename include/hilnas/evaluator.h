@@ -14,6 +14,7 @@
 #define HILNAS_EVALUATOR_H
 
 #include "hilnas/plugin.h"
+#include "hilnas/progress.h"
 #include "hilnas/space.h"
 #include "hilnas/study.h"
 #include "hilnas/trial.h"
@@ -37,6 +38,11 @@ struct hn_eval_request {
      * when it re-derives a trial's weights.
      */
     int keep_model;
+    /*
+     * Where a long evaluation says what it is doing, i of n (hilnas/progress.h): shown on the
+     * status line of `hilnas run`. May be NULL; hn_progress_update accepts NULL.
+     */
+    struct hn_progress *progress;
 };
 
 struct hn_evaluator_ops {

@@ -42,8 +42,9 @@ extern "C" {
  * function table or the descriptor at the end needs no bump: both carry their size, and the
  * core checks it (HN_OPS_HAS) before it touches a member that an older plugin may not have.
  * 2: the descriptor carries its size.
+ * 3: hn_eval_request.progress (a plugin built for 3 reads it; an older core would not set it).
  */
-#define HN_PLUGIN_ABI 2
+#define HN_PLUGIN_ABI 3
 
 /* Encodes what changes struct layouts: pointer, size_t, long and double widths. */
 #define HN_PLUGIN_SIGNATURE                                                                     \
@@ -116,6 +117,14 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
  * Thread safety: reads only the table; safe to call concurrently on different streams.
  */
 int hn_options_describe(const struct hn_option *options, FILE *out);
+
+/*
+ * The same table as man(7) text: per option a .TP paragraph with the name in bold, its type,
+ * default (or "required") and values, then the help line; roff's special characters are
+ * escaped. Used by `hilnas plugins --man`, which generates the options part of hilnas(1).
+ * Returns 0, or -1 if writing to out failed.
+ */
+int hn_options_describe_man(const struct hn_option *options, FILE *out);
 
 /* ---- descriptor ---- */
 

@@ -7,7 +7,7 @@
  * for `steps` AdamW steps on DATA/train.bin and scored on DATA/val.bin. What is kept, per
  * `select`, by a score per part:
  *
- *   importance (default)  activations on calibration windows of train.bin (llm/importance.h,
+ *   importance (default)  activations on calibration windows of train.bin (hilnas/llm/importance.h,
  *                         Minitron): hidden channels by their normalized residual activations,
  *                         heads by the norm of their output, neurons by the norm of theirs;
  *                         computed once per (backbone, data, calibration) and cached on disk;
@@ -44,16 +44,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/evaluator.h"
 #include "hilnas/log.h"
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/importance.h"
-#include "llm/llm_config.h"
-#include "llm/model.h"
-#include "llm/tokens.h"
-#include "llm/train.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/importance.h"
+#include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/tokens.h"
+#include "hilnas/llm/train.h"
 
 enum { SEL_IMPORTANCE, SEL_MAGNITUDE, SEL_FIRST, SEL_RANDOM };
 
@@ -983,7 +983,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
                                    p->backbone->config.max_position_embeddings);
         }
         p->imp = hn_importance_get(p->backbone, p->train, p->n_train, (int)p->cal.batches,
-                                   (int)p->batch, T, p->cache_dir, &computed, err);
+                                   (int)p->batch, T, p->cache_dir, &computed, req->progress, err);
         if (p->imp == NULL) {
             hn_error_prefix(err, "evaluator 'pruned'");
             return -1;
@@ -1002,6 +1002,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     int T = (int)p->seq, B = (int)p->batch;
     double inherited, val, train_loss = NAN;
     size_t val_tokens;
+    hn_progress_update(req->progress, "scoring inherited weights", NULL, 0, 0);
     if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &inherited,
                             &val_tokens, err) != 0) {
         goto done;
@@ -1026,6 +1027,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         /* the study's stream, the same for every candidate (common random numbers) */
         hn_rng_seed(&rng, hn_rng_derive(p->study_seed, hn_rng_hash("pruned batches")));
         for (long s = 0; s < p->steps; s++) {
+            hn_progress_update(req->progress, "training", "step", s + 1, (long)p->steps);
             hn_batch_sample(p->train, p->n_train, B, T, &rng, inputs, targets);
             if (teacher != NULL) {
                 if (hn_llm_forward(p->backbone, inputs, NULL, B, T, NULL, err) != 0) {
@@ -1054,6 +1056,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
             }
             hn_llm_adamw_step(m, &opt, hn_lr_schedule(s, (long)p->steps, r.warmup, r.lr, r.min_lr));
         }
+        hn_progress_update(req->progress, "validating", NULL, 0, 0);
         if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &val, &val_tokens,
                                 err) != 0) {
             goto done;

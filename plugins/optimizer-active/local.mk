@@ -3,5 +3,4 @@ pkglib_LTLIBRARIES += plugins/optimizer-active.la
 plugins_optimizer_active_la_SOURCES = plugins/optimizer-active/active.c \
 	plugins/oracle-learned/latency_model.c plugins/oracle-learned/latency_model.h
 plugins_optimizer_active_la_LDFLAGS = $(HN_PLUGIN_FLAGS)
-plugins_optimizer_active_la_LIBADD = $(top_builddir)/llm/libhnllm.la $(HN_CORE_LIBS) \
-	$(OPENBLAS_LIBS)
+plugins_optimizer_active_la_LIBADD = $(HN_COST_LIBS) $(HN_CORE_LIBS) $(OPENBLAS_LIBS)

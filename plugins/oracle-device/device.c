@@ -47,7 +47,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/evaluator.h"
 #include "plugins/oracle-device/parse.h"
 #include "plugins/oracle-device/run.h"
@@ -495,6 +495,9 @@ static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         best_cv[k] = INFINITY;
     }
     for (int64_t run = 0; run < d->max_runs; run++) {
+    /* a device measurement can take minutes: the status line says which run it is */
+    hn_progress_update(req->progress, "running the device command", "run", (long)run + 1,
+                       (long)d->max_runs);
     free(res.out);
     memset(&res, 0, sizeof(res));
     if (hn_run_command(&spec, &res, err) != 0) {

@@ -25,7 +25,7 @@
  * in its metrics and a warning in the log. With `pin: true` the engine's threads are pinned
  * one per CPU of the process's affinity mask for the measurement (sched_setaffinity from
  * inside the OpenMP pool; restored afterwards). Threads: `threads`, or the evaluation's share
- * of the CPUs. `dtype` stores the weights at a deployment precision (llm/qmat.h) before
+ * of the CPUs. `dtype` stores the weights at a deployment precision (hilnas/llm/qmat.h) before
  * timing. Run host measurements one at a time (the serial executor): trials measured side
  * by side slow each other down.
  */
@@ -42,14 +42,14 @@
 #include <omp.h>
 #endif
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/evaluator.h"
 #include "hilnas/log.h"
 #include "hilnas/rng.h"
-#include "llm/decode.h"
-#include "llm/llm_config.h"
-#include "llm/model.h"
-#include "llm/ops.h"
+#include "hilnas/llm/decode.h"
+#include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/ops.h"
 
 #define MAX_CONTEXTS 32
 #define MAX_TIMED (MAX_CONTEXTS + 2) /* prefill, decodes, reference */
@@ -335,6 +335,7 @@ struct bench {
     int vocab;
     float *ref_out, *ref_in, *ref_w; /* the reference workload's operands */
     struct hn_rng rng;
+    struct hn_progress *progress; /* the evaluation's (may be NULL) */
 };
 
 /* One timed run of metric k, in ms. */
@@ -388,6 +389,14 @@ static int measure(struct bench *b, double *v, size_t *n, struct hn_error *err)
     }
     for (int64_t round = -h->warmup;; round++) {
         int any = 0;
+        if (round < 0) {
+            hn_progress_update(b->progress, "warming up", "round", round + h->warmup + 1,
+                               h->warmup);
+        } else {
+            /* rounds past `repeats` (unsettled metrics) count up to max_repeats */
+            hn_progress_update(b->progress, "measuring", "round", round + 1,
+                               round < h->repeats ? h->repeats : h->max_repeats);
+        }
         for (size_t k = 0; k < K; k++) {
             if (!active[k]) {
                 continue;
@@ -434,7 +443,7 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
     const json_t *arch = req->trial->arch;
     struct hn_llm_config c;
     struct hn_llm_model *m = NULL;
-    struct bench b = {.h = h};
+    struct bench b = {.h = h, .progress = req->progress};
     double *v = NULL;
     size_t n[MAX_TIMED];
     int rc = -1, pinned = 0, threads;

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/log.h"
-#include "llm/cost.h"
-#include "llm/llm_config.h"
+#include "hilnas/llm/cost.h"
+#include "hilnas/llm/llm_config.h"
 
 #define LM_FORMAT "hilnas-latency-model"
 #define LM_VERSION 1
@@ -439,6 +439,35 @@ static json_t *accuracy_json(const double *pred, const double *truth, const doub
     return o;
 }
 
+/*
+ * The fit report's "points": one per training sample, {"trial", "measured"} (+ "context" for a
+ * metric pooled over contexts), with its out-of-sample prediction under `key` ("loo":
+ * leave-one-out; "cv": the k-fold cross-validation). The report's parity plot shows them as
+ * the model's training points.
+ */
+static void set_points(json_t *mrep, const struct sample *s, size_t n, int pooled,
+                       const char *key, const double *pred)
+{
+    json_t *pts = json_object_get(mrep, "points");
+    if (pts == NULL) {
+        pts = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *e = json_pack("{s:I, s:f}", "trial", (json_int_t)s[i].trial->id, "measured",
+                                  s[i].y);
+            if (pooled && e != NULL) {
+                json_object_set_new(e, "context", json_integer((json_int_t)s[i].context));
+            }
+            json_array_append_new(pts, e);
+        }
+        json_object_set_new(mrep, "points", pts);
+    }
+    for (size_t i = 0; i < n && i < json_array_size(pts); i++) {
+        if (isfinite(pred[i])) {
+            json_object_set_new(json_array_get(pts, i), key, json_real(pred[i]));
+        }
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------
  * fitting one metric */
 
@@ -607,6 +636,7 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
         }
         free(lm_);
         free(lv);
+        set_points(mrep, s, n, mt->pooled, "loo", pred);
         json_t *loo = accuracy_json(pred, truth, sdm, n, l->log_transform);
         json_object_set_new(mrep, "loo", loo);
         /* backwards-compatible names */
@@ -681,6 +711,7 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
             }
             hn_gp_free(g);
         }
+        set_points(mrep, s, n, mt->pooled, "cv", pred);
         json_t *cv = accuracy_json(pred, truth, l->use_gp ? sdm : NULL, n, l->log_transform);
         json_object_set_new(cv, "folds", json_integer((json_int_t)folds));
         json_object_set_new(mrep, "cv", cv);

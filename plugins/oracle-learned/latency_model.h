@@ -10,7 +10,7 @@
  *             one model whose inputs include the context length, so it predicts any context;
  *   other     no roofline (constant mean; learned only).
  *
- * Roofline. time = b . r(arch, tokens), b >= 0, with regressors r (llm/cost.h):
+ * Roofline. time = b . r(arch, tokens), b >= 0, with regressors r (hilnas/llm/cost.h):
  *   [1, layers, attention layers, matmul GFLOP, attention GFLOP, weight MB read, KV-cache MB]
  * fitted by non-negative least squares on relative errors (minimizes sum ((b.r_i - y_i)/y_i)^2).
  *

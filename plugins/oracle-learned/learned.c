@@ -1,16 +1,15 @@
 /*
  * hilnas oracle "learned": a latency model fitted on measured trials, used in their place.
  *
- *   oracles:
- *     host:    {plugin: host, contexts: [0, 512, 2048]}
+ *   oracles:     host:    {plugin: host, contexts: [0, 512, 2048]}
  *     latency: {plugin: learned, from: host, metrics: [prefill_ms, decode_ms],
  *               contexts: [0, 512, 2048]}
- *   stages:
- *     - {name: measure, run: host, sampler: sobol, trials: 48}
+ *   stages:     - {name: measure, run: host, sampler: sobol, trials: 48}
  *     - {name: fit, oracle: latency}
  *     - {name: search, optimizer: gpbo, trials: 40}          # objectives on latency.*
  *
- * The model (latency_model.h) is the roofline of the architecture's costs (llm/cost.h) times a
+ * The model (latency_model.h) is the roofline of the architecture's costs (hilnas/llm/cost.h)
+ * times a
  * Gaussian-process correction in log space: it extrapolates like the physics and learns what
  * the physics misses. Metrics that are neither prefill* nor decode* get a GP with a constant
  * mean. fit() takes every complete trial with `<from>.<metric>` (or `<from>.<metric>_<context>`

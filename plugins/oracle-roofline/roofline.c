@@ -11,7 +11,7 @@
  *
  * time = b . [1, layers, attention layers, matmul GFLOP, attention GFLOP, weight MB read,
  * KV-cache MB] with b >= 0 fitted by non-negative least squares on relative errors
- * (llm/cost.h counts the costs; plugins/oracle-learned/latency_model.h has the details).
+ * (hilnas/llm/cost.h counts the costs; plugins/oracle-learned/latency_model.h has the details).
  * The baseline that `learned` (which uses this model as its GP's mean) must beat; the fit
  * report (<instance>-fit.json) has its k-fold cross-validated accuracy, and the model is saved
  * to <instance>-model.json like learned's. The standard error of a prediction is the value
@@ -128,7 +128,7 @@ static const struct hn_oracle_ops roofline_ops = {
 const struct hn_plugin hn_plugin_descriptor = {
     HN_PLUGIN_HEAD(HN_KIND_ORACLE),
     .name = "roofline",
-    .summary = "Latency as a fitted linear model of FLOPs, bytes and layer counts (llm/cost.h)",
+    .summary = "Latency as a fitted linear model of FLOPs, bytes and layer counts (llm costs)",
     .options = roofline_options,
     .oracle = &roofline_ops,
 };

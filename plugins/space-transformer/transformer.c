@@ -23,7 +23,7 @@
  * Kept layers (`keep`): `spread` keeps backbone layers round(i (L-1) / (depth-1)), i = 0..depth-1
  * (the first and the last always, the rest evenly between; depth 1 keeps layer 0); `first`
  * keeps layers 0..depth-1; `importance` keeps the depth layers of largest block importance
- * (1 - cos of a layer's input and output on calibration data, llm/importance.h).
+ * (1 - cos of a layer's input and output on calibration data, hilnas/llm/importance.h).
  * `attention: ranked` replaces the per-layer bools by one int, skip_attention (0..depth_max-1):
  * the kept layers whose attention changes the residual stream least (attention importance on
  * calibration data) lose theirs first. Both need `calibration: {data, batches, seq}`; the
@@ -44,17 +44,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/plugin.h"
 #include "hilnas/space.h"
 #include "hilnas/study.h"
 #include "hilnas/log.h"
-#include "llm/checkpoint.h"
-#include "llm/importance.h"
-#include "llm/cost.h"
-#include "llm/llm_config.h"
-#include "llm/model.h"
-#include "llm/tokens.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/importance.h"
+#include "hilnas/llm/cost.h"
+#include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/tokens.h"
 
 #define MAX_CHOICES 64
 
@@ -457,7 +457,7 @@ static int ensure_importance(struct transformer *t, struct hn_error *err)
     int computed = 0;
     if (b != NULL && path != NULL && cache != NULL && hn_tokens_load(path, &tok, &n, err) == 0) {
         t->imp = hn_importance_get(b, tok, n, (int)t->cal.batches, (int)t->cal.batch,
-                                   (int)t->cal.seq, cache, &computed, err);
+                                   (int)t->cal.seq, cache, &computed, NULL, err);
         if (t->imp != NULL) {
             hn_log(HN_LOG_INFO, "space transformer: layer importance %s (%s/importance-%s.json)",
                    computed ? "computed" : "read from the cache", cache, t->imp->key);

@@ -5,12 +5,14 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,20 +213,27 @@ Test(cli_run, sigkill_mid_study_then_resume_keeps_every_completed_trial_once, .t
     free(tmp);
 }
 
+/*
+ * The first process is held inside its first trial, with the study locked, by the sleepy
+ * evaluator's gate (a FIFO it reads until the test closes it): opening the FIFO for writing
+ * returns exactly when the first process is there, so the second process always meets the lock
+ * (no timing, however loaded the machine), and the first then finishes normally.
+ */
 Test(cli_run, second_process_on_the_same_study_is_refused, .timeout = 120)
 {
-    char study[4200], dir[4300], log[4400];
+    char study[4200], dir[4300], log[4400], gate[4400], set_gate[4500];
     char *tmp = tu_tmpdir("lock");
     snprintf(dir, sizeof(dir), "%s/study", tmp);
     snprintf(log, sizeof(log), "%s/first.log", tmp);
+    snprintf(gate, sizeof(gate), "%s/gate", tmp);
+    snprintf(set_gate, sizeof(set_gate), "evaluators.s.gate=%s", gate);
+    cr_assert_eq(mkfifo(gate, 0600), 0, "mkfifo %s", gate);
     study_path("tests/data/studies/sleepy.yaml", study, sizeof(study));
-    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, NULL};
+    char *argv[] = {(char *)tu_hilnas(), "run",   study,   "--output", dir,
+                    "--set",             set_gate, "--set", "stages.1.trials=2", NULL};
     pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
-    int per_id[128];
-    for (int i = 0; i < 3000 && completed_events(dir, per_id, 128) < 2; i++) {
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    int fd = open(gate, O_WRONLY | O_CLOEXEC); /* returns once the first run is in a trial */
+    cr_assert_geq(fd, 0, "open %s", gate);
     char *out, *err;
     int rc = run_cli("run", study, dir, NULL, &out, &err);
     cr_expect_eq(rc, 1, "exit %d: %s", rc, err);
@@ -234,8 +243,15 @@ Test(cli_run, second_process_on_the_same_study_is_refused, .timeout = 120)
     cr_expect(strstr(err, pidtext) != NULL, "names the pid %ld: %s", (long)pid, err);
     free(out);
     free(err);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    close(fd); /* let the first run go on: it finishes, unharmed by the refused one */
+    int status = 0;
+    waitpid(pid, &status, 0);
+    char *first = tu_read_file(log);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "first run: %s",
+              first ? first : "");
+    free(first);
+    int per_id[128];
+    cr_expect_eq(completed_events(dir, per_id, 128), 12, "10 + 2 trials, each once");
     free(tmp);
 }
 

@@ -8,9 +8,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "llm/cost.h"
-#include "llm/decode.h"
-#include "llm/model.h"
+#include "hilnas/llm/cost.h"
+#include "hilnas/llm/decode.h"
+#include "hilnas/llm/model.h"
 
 struct shape {
     int C, F, L, NH, KVH, HD, V, tied;

@@ -1,8 +1,8 @@
 /*
- * Importance (llm/importance.h) on a constructed backbone whose important parts are known, its
- * cache (hit, and invalidated by a changed backbone, data or setting, and a corrupt file), and
- * the distillation gradient (llm/train.h) against finite differences of an independent double
- * precision computation of (1 - w) CE + w tau^2 KL.
+ * Importance (hilnas/llm/importance.h) on a constructed backbone whose important parts are known,
+ * its cache (hit, and invalidated by a changed backbone, data or setting, and a corrupt file), and
+ * the distillation gradient (hilnas/llm/train.h) against finite differences of an independent
+ * double precision computation of (1 - w) CE + w tau^2 KL.
  */
 #include "config.h"
 
@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "hilnas/rng.h"
-#include "llm/importance.h"
-#include "llm/model.h"
-#include "llm/train.h"
+#include "hilnas/llm/importance.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/train.h"
 #include "tests/core/testutil.h"
 
 #define L 4
@@ -84,7 +84,7 @@ Test(importance, finds_the_parts_that_matter, .timeout = 60)
     struct hn_llm_model *m = constructed();
     uint16_t *tok = tokens(4000, 1);
     struct hn_error err;
-    struct hn_importance *imp = hn_importance_compute(m, tok, 4000, 3, 4, 16, &err);
+    struct hn_importance *imp = hn_importance_compute(m, tok, 4000, 3, 4, 16, NULL, &err);
     cr_assert_not_null(imp, "%s", err.msg);
     for (int l = 0; l < L; l++) {
         const double *h = imp->head + l * NH, *n = imp->neurons + l * F;
@@ -133,10 +133,12 @@ Test(importance, cache_hits_and_is_invalidated_by_each_input, .timeout = 60)
     uint16_t *tok = tokens(4000, 2);
     struct hn_error err;
     int computed = -1;
-    struct hn_importance *a = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, &err);
+    struct hn_importance *a =
+        hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
     cr_assert_not_null(a, "%s", err.msg);
     cr_expect_eq(computed, 1, "first call computes");
-    struct hn_importance *b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, &err);
+    struct hn_importance *b =
+        hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
     cr_assert_not_null(b, "%s", err.msg);
     cr_expect_eq(computed, 0, "second call reads the cache");
     cr_expect_str_eq(a->key, b->key);
@@ -148,27 +150,27 @@ Test(importance, cache_hits_and_is_invalidated_by_each_input, .timeout = 60)
     }
     hn_importance_free(b);
     /* a different setting, different data, a different backbone: each computes again */
-    b = hn_importance_get(m, tok, 4000, 3, 4, 16, dir, &computed, &err);
+    b = hn_importance_get(m, tok, 4000, 3, 4, 16, dir, &computed, NULL, &err);
     cr_expect(b != NULL && computed == 1 && strcmp(b->key, a->key) != 0, "batches changed");
     hn_importance_free(b);
     tok[1234] = (uint16_t)((tok[1234] + 1) % V);
-    b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, &err);
+    b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
     cr_expect(b != NULL && computed == 1 && strcmp(b->key, a->key) != 0, "data changed");
     hn_importance_free(b);
     tok[1234] = (uint16_t)((tok[1234] + V - 1) % V);
     m->w.layers[1].wgate[7] += 1e-3f;
-    b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, &err);
+    b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
     cr_expect(b != NULL && computed == 1 && strcmp(b->key, a->key) != 0, "backbone changed");
     hn_importance_free(b);
     m->w.layers[1].wgate[7] -= 1e-3f;
     /* back to the first inputs: the first file again; corrupted, it is recomputed */
     char path[4500];
     snprintf(path, sizeof(path), "%s/importance-%s.json", dir, a->key);
-    b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, &err);
+    b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
     cr_expect(b != NULL && computed == 0, "restored inputs hit the first file");
     hn_importance_free(b);
     cr_assert_eq(tu_write_file(path, "{\"format\": \"hilnas-importance\", \"version\": 1}"), 0);
-    b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, &err);
+    b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
     cr_expect(b != NULL && computed == 1, "a corrupt cache file is recomputed");
     hn_importance_free(b);
     b = hn_importance_read(path, a->key, &err);

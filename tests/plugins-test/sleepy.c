@@ -3,19 +3,27 @@
  * every fail_every-th trial (by id) when set. Used to kill a study mid-run in the tests.
  * Metric "instance" numbers the instance that measured (1, 2, ... in creation order); a trial
  * fails if its instance is already busy with another thread, which the executor contract
- * forbids (one instance per worker).
+ * forbids (one instance per worker). With progress_steps, the delay is cut into that many
+ * steps, each reported to the status line ("sleeping", "step", i, n). With gate (a FIFO), the
+ * first evaluation of each instance opens it for reading before anything else and waits for
+ * the writer to close it: a test holds the study there, inside a trial, as long as it wants.
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hilnas/evaluator.h"
 
 struct sleepy {
     int64_t delay_ms;
     int64_t fail_every;
+    int64_t progress_steps;
+    const char *gate;
+    int gated;
     int number;
     int busy;
 };
@@ -27,6 +35,11 @@ static const struct hn_option sleepy_options[] = {
      .offset = offsetof(struct sleepy, delay_ms), .help = "Milliseconds to sleep per trial."},
     {.name = "fail_every", .type = HN_OPT_INT, .def = "0", .min = 0, .max = 1000000, .bounded = 1,
      .offset = offsetof(struct sleepy, fail_every), .help = "Fail trials whose id+1 is a multiple."},
+    {.name = "progress_steps", .type = HN_OPT_INT, .def = "0", .min = 0, .max = 1000,
+     .bounded = 1, .offset = offsetof(struct sleepy, progress_steps),
+     .help = "Report the delay as this many steps to the status line."},
+    {.name = "gate", .type = HN_OPT_STRING, .def = "", .offset = offsetof(struct sleepy, gate),
+     .help = "A FIFO the first evaluation reads until its writer closes it."},
     {.name = NULL},
 };
 
@@ -65,10 +78,26 @@ static int sleepy_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     if (__atomic_exchange_n(&s->busy, 1, __ATOMIC_SEQ_CST) != 0) {
         return hn_error_set(err, NULL, "instance %d entered by two threads at once", s->number);
     }
-    if (s->delay_ms > 0) {
-        struct timespec ts = {.tv_sec = s->delay_ms / 1000,
-                              .tv_nsec = (s->delay_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+    if (s->gate[0] != '\0' && !s->gated) {
+        s->gated = 1;
+        int fd = open(s->gate, O_RDONLY | O_CLOEXEC); /* blocks until the test opens it */
+        char c;
+        while (fd >= 0 && read(fd, &c, 1) > 0) {
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    int64_t steps = s->progress_steps > 0 ? s->progress_steps : 1;
+    for (int64_t i = 0; i < steps; i++) {
+        if (s->progress_steps > 0) {
+            hn_progress_update(req->progress, "sleeping", "step", (long)i + 1, (long)steps);
+        }
+        int64_t ms = s->delay_ms / steps;
+        if (ms > 0) {
+            struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
     }
     __atomic_store_n(&s->busy, 0, __ATOMIC_SEQ_CST);
     if (s->fail_every > 0 && (req->trial->id + 1) % s->fail_every == 0) {
