@@ -264,9 +264,7 @@ Test(latency_model, mpi_worker_ranks_load_the_fit_and_predict_as_serial, .timeou
     study_text(text, sizeof(text), tmp, "executor: {plugin: mpi}\n");
     snprintf(path, sizeof(path), "%s/mpi.yaml", tmp);
     cr_assert_eq(tu_write_file(path, text), 0);
-    /* leak checking off under mpirun: see mpi_test_env() in tests/core/test_executors.c */
-    char *env[] = {tu_test_plugins_env()[0], "OMPI_ALLOW_RUN_AS_ROOT=1",
-                   "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "ASAN_OPTIONS=detect_leaks=0", NULL};
+    char **env = tu_mpi_env();
     char *argv[] = {HN_TEST_MPIRUN, "--oversubscribe", "-np", "3", (char *)tu_hilnas(), "run",
                     path, "--output", a, NULL};
     int rc = tu_run(argv, env, &out, &err);
