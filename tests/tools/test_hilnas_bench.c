@@ -64,7 +64,7 @@ static void check_line(json_t *j, const char *blas)
         v[i] = json_number_value(json_object_get(m, "value"));
         double sem = json_number_value(json_object_get(m, "sem"));
         cr_expect(v[i] > 0 && isfinite(v[i]), "%s = %g", names[i], v[i]);
-        cr_expect(sem >= 0 && sem < v[i], "%s sem %g", names[i], sem);
+        cr_expect(sem >= 0 && isfinite(sem), "%s sem %g", names[i], sem);
         snprintf(key, sizeof(key), "%s_cv", names[i]);
         cr_expect(json_is_number(json_object_get(j, key)), "no %s", key);
         snprintf(key, sizeof(key), "%s_n", names[i]);
