@@ -263,7 +263,11 @@ int main(int argc, char **argv)
     json_t *arch = json_load_file(o.arch, 0, &je);
     rc = 1;
     if (arch == NULL) {
-        fprintf(stderr, "hilnas-bench: %s:%d:%d: %s\n", o.arch, je.line, je.column, je.text);
+        if (je.line > 0) {
+            fprintf(stderr, "hilnas-bench: %s:%d:%d: %s\n", o.arch, je.line, je.column, je.text);
+        } else {
+            fprintf(stderr, "hilnas-bench: %s\n", je.text); /* names the file */
+        }
         return 1;
     }
     if (hn_llm_config_from_json(arch, o.arch, &c, &err) != 0) {
