@@ -51,4 +51,13 @@ for c in $cmds; do
             fail "hilnas $c --help names $opt, which hilnas.1 does not describe"
     done
 done
+# 4. every environment variable the sources read is in ENVIRONMENT
+vars=$(cd "$abs_top_srcdir" &&
+    grep -rhoE --include='*.c' 'getenv\("HILNAS_[A-Z_]*"\)' core llm plugins tools |
+    sed 's/getenv("\(.*\)")/\1/' | sort -u)
+[ -n "$vars" ] || fail "no HILNAS_ variable found in the sources"
+for v in $vars; do
+    grep -qF -- "$v" "$page" ||
+        fail "the sources read \$$v, which hilnas.1 does not describe"
+done
 echo "PASS: hilnas.1 renders cleanly and covers $(echo "$cmds" | wc -w) commands and the plugins"
