@@ -939,6 +939,7 @@ void *hn_study_source_ctx(const struct hn_study *s, const char *stage, size_t so
         return src->ctx;
     }
     return w < src->n_workers ? src->worker_ctx[w] : NULL;
+}
 
 /*
  * `sampler: active`: the options of the oracle that the first later fit stage fits (the model
