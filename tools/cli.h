@@ -14,4 +14,14 @@ int hn_cli_version(const char *cmd);
 /* Print "hilnas: <cmd>: <msg>" and a hint to use --help to stderr; returns 2 (usage error). */
 int hn_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Parse `hilnas CMD [--FLAG[=VALUE]] STUDY_DIR`, the shape of `show` and `report`: one optional
+ * flag (long name flag, short letter flag_char, with a value when flag_arg), --help (prints help
+ * to stdout) and --version. Returns the study directory, or NULL with *code the exit status (0
+ * after --help or --version, 2 after a usage error, which is printed). *value is set when the
+ * flag is given: to its argument, or to "" for a flag without one.
+ */
+const char *hn_cli_study_dir(int argc, char **argv, const char *help, const char *flag,
+                             int flag_char, int flag_arg, const char **value, int *code);
+
 #endif
