@@ -31,9 +31,9 @@
 #include <time.h>
 
 #include "hilnas/rng.h"
-#include "llm/decode.h"
-#include "llm/model.h"
-#include "llm/qmat.h"
+#include "hilnas/llm/decode.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/qmat.h"
 
 static double now(void)
 {

@@ -10,7 +10,7 @@ CLEANFILES += bench/bench_optimizers
 EXTRA_PROGRAMS += bench/bench_llm
 HN_BENCH += bench/bench_llm
 bench_bench_llm_SOURCES = bench/bench_llm.c
-bench_bench_llm_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_CORE_LIBS) $(OPENBLAS_LIBS) \
+bench_bench_llm_LDADD = $(HN_LLM_LIBS) $(HN_CORE_LIBS) $(OPENBLAS_LIBS) \
 	$(JANSSON_LIBS) -lm
 CLEANFILES += bench/bench_llm
 # exact hypervolume (WFG) seconds for 50..200 points in 3..5 objectives

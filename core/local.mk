@@ -30,7 +30,8 @@ pkginclude_HEADERS += \
 	include/hilnas/sobol.h \
 	include/hilnas/space.h \
 	include/hilnas/study.h \
-	include/hilnas/trial.h
+	include/hilnas/trial.h \
+	include/hilnas/util.h
 
 include core/conf.mk
 include core/numerics.mk

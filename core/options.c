@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "hilnas/plugin.h"
 
 /* A bound as the user would write it: integral values without exponent where exact. */
@@ -317,6 +318,35 @@ int hn_options_describe(const struct hn_option *options, FILE *out)
         fprintf(out, "  %-*s  %-*s  %-*s  %-*s  %s\n", wname, o->name, wtype, type_text(o->type),
                 wdef, default_text(o), wrange, range_text(o, range, sizeof(range)),
                 o->help ? o->help : "");
+    }
+    return fflush(out) != 0 || ferror(out) ? -1 : 0;
+}
+
+int hn_options_describe_man(const struct hn_option *options, FILE *out)
+{
+    char range[1024];
+    if (options == NULL || options[0].name == NULL) {
+        fputs(".PP\nNo options.\n", out);
+        return fflush(out) != 0 || ferror(out) ? -1 : 0;
+    }
+    for (const struct hn_option *o = options; o->name != NULL; o++) {
+        fputs(".TP\n.B ", out);
+        hn_roff_text(o->name, out);
+        fputs("\n(", out);
+        hn_roff_text(type_text(o->type), out);
+        fputs(o->def == NULL && o->type != HN_OPT_NODE ? ", required" : "", out);
+        if (o->def != NULL) {
+            fputs(", default ", out);
+            hn_roff_text(default_text(o), out);
+        }
+        range_text(o, range, sizeof(range));
+        if (strcmp(range, "-") != 0) {
+            fputs(o->type == HN_OPT_ENUM ? "; one of " : "; ", out);
+            hn_roff_text(range, out);
+        }
+        fputs(")\n", out);
+        hn_roff_text(o->help != NULL && o->help[0] != '\0' ? o->help : "(undocumented)", out);
+        fputc('\n', out);
     }
     return fflush(out) != 0 || ferror(out) ? -1 : 0;
 }

@@ -210,3 +210,19 @@ int hn_write_file_atomic(const char *path, const char *data, size_t len, struct 
     }
     return 0;
 }
+
+void hn_roff_text(const char *s, FILE *out)
+{
+    if (s[0] == '.' || s[0] == '\'') {
+        fputs("\\&", out);
+    }
+    for (; *s != '\0'; s++) {
+        if (*s == '\\') {
+            fputs("\\e", out);
+        } else if (*s == '-') {
+            fputs("\\-", out);
+        } else {
+            fputc(*s == '\n' ? ' ' : *s, out);
+        }
+    }
+}

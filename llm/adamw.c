@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm/model.h"
+#include "hilnas/llm/model.h"
 
 int hn_adamw_init(struct hn_adamw *opt, size_t n, struct hn_error *err)
 {

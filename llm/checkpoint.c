@@ -1,14 +1,14 @@
 /* llm/checkpoint.c: save and load checkpoint directories (see checkpoint.h). */
 #include "config.h"
 
-#include "llm/checkpoint.h"
+#include "hilnas/llm/checkpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
-#include "llm/safetensors.h"
+#include "hilnas/util.h"
+#include "hilnas/llm/safetensors.h"
 
 static void shape_string(char *buf, size_t size, size_t ndim, const size_t *shape)
 {

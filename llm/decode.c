@@ -10,14 +10,14 @@
  */
 #include "config.h"
 
-#include "llm/decode.h"
+#include "hilnas/llm/decode.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm/ops.h"
+#include "hilnas/llm/ops.h"
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -1,4 +1,4 @@
-/* llm/gguf.c: GGUF v3 writer (see llm/gguf.h). */
+/* llm/gguf.c: GGUF v3 writer (see hilnas/llm/gguf.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/util.h"
-#include "llm/gguf.h"
+#include "hilnas/util.h"
+#include "hilnas/llm/gguf.h"
 
 struct gguf_tensor {
     char *name;

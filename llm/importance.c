@@ -1,7 +1,10 @@
-/* llm/importance.c: activation-based importance scores and their cache (llm/importance.h). */
+/*
+ * llm/importance.c: activation-based importance scores and their cache
+ * (hilnas/llm/importance.h).
+ */
 #include "config.h"
 
-#include "llm/importance.h"
+#include "hilnas/llm/importance.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -11,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/log.h"
 
 #define FORMAT "hilnas-importance"

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
-#include "llm/llm_config.h"
+#include "hilnas/util.h"
+#include "hilnas/llm/llm_config.h"
 
 void hn_llm_config_default(struct hn_llm_config *c)
 {

@@ -7,7 +7,7 @@
  */
 #include "config.h"
 
-#include "llm/model.h"
+#include "hilnas/llm/model.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -21,7 +21,7 @@
 
 #include "hilnas/log.h"
 #include "hilnas/rng.h"
-#include "llm/ops.h"
+#include "hilnas/llm/ops.h"
 
 enum tensor_role { R_EMBED, R_LN1, R_WQ, R_WK, R_WV, R_WO, R_LN2, R_GATE, R_UP, R_DOWN, R_NORM, R_HEAD };
 
@@ -300,7 +300,7 @@ int hn_llm_set_threads(int n)
     if (n > 0) {
 #ifdef _OPENMP
         /* one pool: the kernels split work over OpenMP threads, each calling single-threaded
-         * OpenBLAS (see llm/ops.h) */
+         * OpenBLAS (see hilnas/llm/ops.h) */
         omp_set_num_threads(n);
         openblas_set_num_threads(1);
         hn_ops_set_threads(n);

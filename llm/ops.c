@@ -7,7 +7,7 @@
  */
 #include "config.h"
 
-#include "llm/ops.h"
+#include "hilnas/llm/ops.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -21,7 +21,12 @@
  * split their work (matmul rows, attention heads, elementwise rows) over ops_threads OpenMP
  * threads, each calling single-threaded BLAS; two pools never spin against each other. */
 
-static int ops_threads = 1;
+/* One setting per calling thread, as OpenMP's own thread count (omp_set_num_threads) is: a
+ * thread that runs kernels (the CLI's, or each worker of a threads executor evaluating a trial)
+ * sets its count with hn_llm_set_threads and no other thread's setting changes it. Inside the
+ * kernels' own parallel regions it reads 1, so nothing nests. libhilnas-llm is one shared
+ * library: the CLI and every plugin read this same variable. */
+static _Thread_local int ops_threads = 1;
 
 void hn_ops_set_threads(int n)
 {

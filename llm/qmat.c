@@ -5,14 +5,14 @@
  */
 #include "config.h"
 
-#include "llm/qmat.h"
+#include "hilnas/llm/qmat.h"
 
 #include <strings.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm/safetensors.h"
+#include "hilnas/llm/safetensors.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HN_QMAT_X86 1

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/util.h"
-#include "llm/safetensors.h"
+#include "hilnas/util.h"
+#include "hilnas/llm/safetensors.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define HN_ST_LITTLE_ENDIAN 1

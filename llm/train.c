@@ -1,7 +1,7 @@
 /* llm/train.c: the pretraining loop, checkpoints with resume, and window evaluation. */
 #include "config.h"
 
-#include "llm/train.h"
+#include "hilnas/llm/train.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/safetensors.h"
-#include "llm/tokens.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/safetensors.h"
+#include "hilnas/llm/tokens.h"
 
 #define STATE_FORMAT "hilnas-llm-train-state"
 #define STATE_VERSION 1

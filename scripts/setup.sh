@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libltdl-dev libyaml-dev
 libjansson-dev libopenblas-dev liblapacke-dev libnlopt-dev libcriterion-dev libopenmpi-dev
-openmpi-bin fortunes python3-numpy chromium"
+openmpi-bin fortunes python3-numpy chromium groff-base"
 
 missing=""
 for p in $PACKAGES; do

@@ -24,4 +24,8 @@ int hn_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 const char *hn_cli_study_dir(int argc, char **argv, const char *help, const char *flag,
                              int flag_char, int flag_arg, const char **value, int *code);
 
+/* `hilnas plugins --man`: every plugin of the search path with its options, as man(7) text
+ * (tools/man.c); 0, or 1 when a module does not load or writing fails. */
+int hn_cli_plugins_man(FILE *out);
+
 #endif

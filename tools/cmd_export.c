@@ -22,10 +22,10 @@
 #include "hilnas/error.h"
 #include "hilnas/evaluator.h"
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/gguf.h"
-#include "llm/llm_config.h"
-#include "llm/model.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/gguf.h"
+#include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/model.h"
 #include "tools/cli.h"
 
 enum ex_format { EX_HF, EX_GGUF };

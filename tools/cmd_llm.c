@@ -15,11 +15,11 @@
 
 #include "hilnas/conf.h"
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/decode.h"
-#include "llm/model.h"
-#include "llm/tokens.h"
-#include "llm/train.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/decode.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/tokens.h"
+#include "hilnas/llm/train.h"
 #include "tools/cli.h"
 
 /* ---------------------------------------------------------------------------------------------

@@ -349,11 +349,12 @@ int hn_cmd_plugins(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"options", required_argument, NULL, 'o'}, {"json", no_argument, NULL, 'j'},
+        {"man", no_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *name = NULL;
-    int json = 0, c;
+    int json = 0, man = 0, c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:jhV", longopts, NULL)) != -1) {
@@ -364,11 +365,16 @@ int hn_cmd_plugins(int argc, char **argv)
         case 'j':
             json = 1;
             break;
+        case 'm':
+            man = 1;
+            break;
         case 'h':
-            printf("usage: hilnas plugins [--json] [--options NAME]\n\n"
+            printf("usage: hilnas plugins [--json | --man] [--options NAME]\n\n"
                    "List the plugins found in the search path (HILNAS_PLUGIN_PATH, then the "
                    "installed plugin directory),\nor describe the options of one plugin "
-                   "(NAME or KIND-NAME, e.g. random or optimizer-random).\n");
+                   "(NAME or KIND-NAME, e.g. random or optimizer-random).\n"
+                   "--man prints every plugin's options as man(7) text (the PLUGINS section "
+                   "of hilnas(1)).\n");
             return 0;
         case 'V':
             return hn_cli_version(argv[0]);
@@ -381,7 +387,9 @@ int hn_cmd_plugins(int argc, char **argv)
         return hn_cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
     }
     int code = 0;
-    if (name != NULL) {
+    if (man) {
+        code = hn_cli_plugins_man(stdout);
+    } else if (name != NULL) {
         code = describe(name);
     } else {
         struct list_state ls = {.json = json, .arr = json_array()};

@@ -28,7 +28,7 @@
 
 #include "core/util.h"
 #include "hilnas/rng.h"
-#include "llm/tokens.h"
+#include "hilnas/llm/tokens.h"
 #include "tools/cli.h"
 
 static int cmp_name(const void *a, const void *b)

@@ -118,6 +118,14 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
  */
 int hn_options_describe(const struct hn_option *options, FILE *out);
 
+/*
+ * The same table as man(7) text: per option a .TP paragraph with the name in bold, its type,
+ * default (or "required") and values, then the help line; roff's special characters are
+ * escaped. Used by `hilnas plugins --man`, which generates the options part of hilnas(1).
+ * Returns 0, or -1 if writing to out failed.
+ */
+int hn_options_describe_man(const struct hn_option *options, FILE *out);
+
 /* ---- descriptor ---- */
 
 struct hn_space_ops;

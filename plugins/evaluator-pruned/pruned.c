@@ -7,7 +7,7 @@
  * for `steps` AdamW steps on DATA/train.bin and scored on DATA/val.bin. What is kept, per
  * `select`, by a score per part:
  *
- *   importance (default)  activations on calibration windows of train.bin (llm/importance.h,
+ *   importance (default)  activations on calibration windows of train.bin (hilnas/llm/importance.h,
  *                         Minitron): hidden channels by their normalized residual activations,
  *                         heads by the norm of their output, neurons by the norm of theirs;
  *                         computed once per (backbone, data, calibration) and cached on disk;
@@ -44,16 +44,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/evaluator.h"
 #include "hilnas/log.h"
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/importance.h"
-#include "llm/llm_config.h"
-#include "llm/model.h"
-#include "llm/tokens.h"
-#include "llm/train.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/importance.h"
+#include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/tokens.h"
+#include "hilnas/llm/train.h"
 
 enum { SEL_IMPORTANCE, SEL_MAGNITUDE, SEL_FIRST, SEL_RANDOM };
 

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/executor.h"
 
 struct ring {

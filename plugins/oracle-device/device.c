@@ -47,7 +47,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/evaluator.h"
 #include "plugins/oracle-device/parse.h"
 #include "plugins/oracle-device/run.h"

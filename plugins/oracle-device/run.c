@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/log.h"
 #include "plugins/oracle-device/run.h"
 

@@ -1,16 +1,15 @@
 /*
  * hilnas oracle "learned": a latency model fitted on measured trials, used in their place.
  *
- *   oracles:
- *     host:    {plugin: host, contexts: [0, 512, 2048]}
+ *   oracles:     host:    {plugin: host, contexts: [0, 512, 2048]}
  *     latency: {plugin: learned, from: host, metrics: [prefill_ms, decode_ms],
  *               contexts: [0, 512, 2048]}
- *   stages:
- *     - {name: measure, run: host, sampler: sobol, trials: 48}
+ *   stages:     - {name: measure, run: host, sampler: sobol, trials: 48}
  *     - {name: fit, oracle: latency}
  *     - {name: search, optimizer: gpbo, trials: 40}          # objectives on latency.*
  *
- * The model (latency_model.h) is the roofline of the architecture's costs (llm/cost.h) times a
+ * The model (latency_model.h) is the roofline of the architecture's costs (hilnas/llm/cost.h)
+ * times a
  * Gaussian-process correction in log space: it extrapolates like the physics and learns what
  * the physics misses. Metrics that are neither prefill* nor decode* get a GP with a constant
  * mean. fit() takes every complete trial with `<from>.<metric>` (or `<from>.<metric>_<context>`
@@ -36,6 +35,9 @@
 static const char *const kernels[] = {"matern52", "rbf", NULL};
 static const char *const feature_sets[] = {"auto", "params", "params+arch", NULL};
 static const char *const means[] = {"auto", "roofline", "constant", NULL};
+
+/* the `dtype` option's names, in enum hn_dtype's order (llm/qmat.h) */
+static const char *const lm_dtypes[] = {"f32", "bf16", "f16", "q8_0", NULL};
 
 static const struct hn_option learned_options[] = {
     {.name = "from",
@@ -68,6 +70,13 @@ static const struct hn_option learned_options[] = {
      .bounded = 1,
      .offset = offsetof(struct lm, context),
      .help = "Cached tokens of the source's decode* metrics without `contexts`."},
+    {.name = "dtype",
+     .type = HN_OPT_ENUM,
+     .def = "f32",
+     .choices = lm_dtypes,
+     .offset = offsetof(struct lm, dtype),
+     .help = "Weight precision the source measured (host's `dtype`: f32, bf16, f16, q8_0): "
+             "the roofline counts the weight bytes read at that precision."},
     {.name = "mean",
      .type = HN_OPT_ENUM,
      .def = "auto",

@@ -11,7 +11,7 @@
  *
  * time = b . [1, layers, attention layers, matmul GFLOP, attention GFLOP, weight MB read,
  * KV-cache MB] with b >= 0 fitted by non-negative least squares on relative errors
- * (llm/cost.h counts the costs; plugins/oracle-learned/latency_model.h has the details).
+ * (hilnas/llm/cost.h counts the costs; plugins/oracle-learned/latency_model.h has the details).
  * The baseline that `learned` (which uses this model as its GP's mean) must beat; the fit
  * report (<instance>-fit.json) has its k-fold cross-validated accuracy, and the model is saved
  * to <instance>-model.json like learned's. The standard error of a prediction is the value
@@ -24,6 +24,9 @@
 
 #include "hilnas/evaluator.h"
 #include "plugins/oracle-learned/latency_model.h"
+
+/* the `dtype` option's names, in enum hn_dtype's order (llm/qmat.h) */
+static const char *const lm_dtypes[] = {"f32", "bf16", "f16", "q8_0", NULL};
 
 static const struct hn_option roofline_options[] = {
     {.name = "from",
@@ -54,6 +57,13 @@ static const struct hn_option roofline_options[] = {
      .bounded = 1,
      .offset = offsetof(struct lm, context),
      .help = "Cached tokens of the source's decode* metrics without `contexts`."},
+    {.name = "dtype",
+     .type = HN_OPT_ENUM,
+     .def = "f32",
+     .choices = lm_dtypes,
+     .offset = offsetof(struct lm, dtype),
+     .help = "Weight precision the source measured (host's `dtype`: f32, bf16, f16, q8_0): "
+             "the roofline counts the weight bytes read at that precision."},
     {.name = "folds",
      .type = HN_OPT_INT,
      .def = "5",
@@ -118,7 +128,7 @@ static const struct hn_oracle_ops roofline_ops = {
 const struct hn_plugin hn_plugin_descriptor = {
     HN_PLUGIN_HEAD(HN_KIND_ORACLE),
     .name = "roofline",
-    .summary = "Latency as a fitted linear model of FLOPs, bytes and layer counts (llm/cost.h)",
+    .summary = "Latency as a fitted linear model of FLOPs, bytes and layer counts (llm costs)",
     .options = roofline_options,
     .oracle = &roofline_ops,
 };

@@ -23,7 +23,7 @@
  * Kept layers (`keep`): `spread` keeps backbone layers round(i (L-1) / (depth-1)), i = 0..depth-1
  * (the first and the last always, the rest evenly between; depth 1 keeps layer 0); `first`
  * keeps layers 0..depth-1; `importance` keeps the depth layers of largest block importance
- * (1 - cos of a layer's input and output on calibration data, llm/importance.h).
+ * (1 - cos of a layer's input and output on calibration data, hilnas/llm/importance.h).
  * `attention: ranked` replaces the per-layer bools by one int, skip_attention (0..depth_max-1):
  * the kept layers whose attention changes the residual stream least (attention importance on
  * calibration data) lose theirs first. Both need `calibration: {data, batches, seq}`; the
@@ -44,17 +44,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/util.h"
+#include "hilnas/util.h"
 #include "hilnas/plugin.h"
 #include "hilnas/space.h"
 #include "hilnas/study.h"
 #include "hilnas/log.h"
-#include "llm/checkpoint.h"
-#include "llm/importance.h"
-#include "llm/cost.h"
-#include "llm/llm_config.h"
-#include "llm/model.h"
-#include "llm/tokens.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/importance.h"
+#include "hilnas/llm/cost.h"
+#include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/tokens.h"
 
 #define MAX_CHOICES 64
 

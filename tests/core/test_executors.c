@@ -377,23 +377,6 @@ Test(executor_threads, gpbo_chooses_batches_with_pending_points, .timeout = 300)
 /* ---------------------------------------------------------------------------------------------
  * mpi */
 
-static char *mpi_env[5];
-
-/* HILNAS_PLUGIN_PATH, and Open MPI's consent to run as root (CI containers run as root). */
-static char **mpi_test_env(void)
-{
-    mpi_env[0] = tu_test_plugins_env()[0];
-    mpi_env[1] = "OMPI_ALLOW_RUN_AS_ROOT=1";
-    mpi_env[2] = "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1";
-    /* Known issue (session note): under mpirun, LeakSanitizer reports leaks at exit, most in
-     * Open MPI components already unloaded ("<unknown module>", which suppressions cannot name)
-     * plus 7 blocks not yet traced; leak checking is off for mpirun'd processes until they are.
-     * Memory errors are still reported. */
-    mpi_env[3] = "ASAN_OPTIONS=detect_leaks=0";
-    mpi_env[4] = NULL;
-    return mpi_env;
-}
-
 /* argv of `mpirun --oversubscribe -np N hilnas run STUDY --output DIR` (static storage). */
 static char **mpirun_argv(int np, const char *study, const char *dir)
 {
@@ -420,7 +403,7 @@ Test(executor_mpi, every_worker_rank_measures_and_the_trials_equal_serial, .time
     snprintf(b, sizeof(b), "%s/serial", tmp);
     const char *study = variant("tests/data/studies/threads-branin.yaml", tmp, "mpi.yaml",
                                 "executor: {plugin: mpi}\n");
-    int rc = tu_run(mpirun_argv(3, study, a), mpi_test_env(), &out, &err);
+    int rc = tu_run(mpirun_argv(3, study, a), tu_mpi_env(), &out, &err);
     cr_assert_eq(rc, 0, "mpirun exited %d: %s%s", rc, out, err);
     cr_expect_eq(tu_count(err, "finished: results in"), 1, "only rank 0 reports: %s", err);
     free(out);
@@ -464,7 +447,7 @@ Test(executor_mpi, chosen_automatically_under_mpirun, .timeout = 180)
     char *tmp = tu_tmpdir("mpiauto"), a[4300], *out, *err;
     snprintf(a, sizeof(a), "%s/run", tmp);
     const char *study = variant("tests/data/studies/threads-branin.yaml", tmp, "none.yaml", "");
-    int rc = tu_run(mpirun_argv(3, study, a), mpi_test_env(), &out, &err);
+    int rc = tu_run(mpirun_argv(3, study, a), tu_mpi_env(), &out, &err);
     cr_assert_eq(rc, 0, "mpirun exited %d: %s%s", rc, out, err);
     cr_expect_eq(tu_count(err, "finished: results in"), 1, "one study, not three: %s", err);
     cr_expect(strstr(err, "executor: mpi (this process was started by its launcher in a job "
@@ -523,7 +506,7 @@ Test(executor_mpi, rank_0_killed_then_the_job_again_loses_and_repeats_nothing, .
                                 "executor: {plugin: mpi}\n");
     char study_path[4400];
     snprintf(study_path, sizeof(study_path), "%s", study);
-    pid_t job = tu_spawn(mpirun_argv(3, study_path, dir), mpi_test_env(), log);
+    pid_t job = tu_spawn(mpirun_argv(3, study_path, dir), tu_mpi_env(), log);
     int before[64];
     size_t done = 0;
     for (int i = 0; i < 6000 && done < 5; i++) {
@@ -540,7 +523,7 @@ Test(executor_mpi, rank_0_killed_then_the_job_again_loses_and_repeats_nothing, .
     completed(dir, before, 64);
 
     char *out, *err;
-    int rc = tu_run(mpirun_argv(3, study_path, dir), mpi_test_env(), &out, &err);
+    int rc = tu_run(mpirun_argv(3, study_path, dir), tu_mpi_env(), &out, &err);
     cr_assert_eq(rc, 0, "the second job exited %d: %s", rc, err);
     free(out);
     free(err);

@@ -29,17 +29,6 @@
 /* When > 0, study_cmd starts hilnas under `mpirun -np mpi_np` (the mpi executor tests). */
 static int mpi_np;
 
-/* HILNAS_PLUGIN_PATH, and Open MPI's consent to run as root (CI containers run as root). */
-static char **mpi_test_env(void)
-{
-    static char *env[4];
-    env[0] = tu_test_plugins_env()[0];
-    env[1] = "OMPI_ALLOW_RUN_AS_ROOT=1";
-    env[2] = "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1";
-    env[3] = NULL;
-    return env;
-}
-
 static int study_cmd(const char *dir, const char *name, const char *text, const char *cmd,
                      char **out, char **err, ...)
 {
@@ -79,7 +68,7 @@ static int study_cmd(const char *dir, const char *name, const char *text, const 
     va_end(ap);
     argv[k] = NULL;
     char *o = NULL, *e = NULL;
-    int rc = tu_run(argv, mpi_np > 0 ? mpi_test_env() : tu_test_plugins_env(), &o, &e);
+    int rc = tu_run(argv, mpi_np > 0 ? tu_mpi_env() : tu_test_plugins_env(), &o, &e);
     if (out != NULL) {
         *out = o;
     } else {

@@ -23,6 +23,9 @@ int tu_run(char *const argv[], char *const env[], char **out, char **err);
 pid_t tu_spawn(char *const argv[], char *const env[], const char *log_path);
 /* {"HILNAS_PLUGIN_PATH=<build>/tests/plugins-test", NULL}: the test-only plugins (static). */
 char **tu_test_plugins_env(void);
+/* The environment of an `mpirun` started by a test: the test plugins, Open MPI's consent to run
+ * as root (CI containers run as root), and the sanitizer options it needs (static storage). */
+char **tu_mpi_env(void);
 /*
  * Write text to dir/study.yaml and run `hilnas cmd` on it (run: with --output dir/run);
  * stderr into *err (malloc'ed). Returns the exit code.

@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "llm/llm_config.h"
+#include "hilnas/llm/llm_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

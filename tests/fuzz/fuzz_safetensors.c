@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-#include "llm/safetensors.h"
+#include "hilnas/llm/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

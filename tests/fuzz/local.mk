@@ -15,10 +15,10 @@ tests_fuzz_replay_set_path_CPPFLAGS = $(AM_CPPFLAGS) -DHN_FUZZ_CORPUS='"$(abs_to
 tests_fuzz_replay_set_path_LDADD = $(HN_CORE_LIBS)
 tests_fuzz_replay_llm_config_SOURCES = tests/fuzz/fuzz_llm_config.c tests/fuzz/replay.c
 tests_fuzz_replay_llm_config_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CFLAGS) -DHN_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/llm_config"'
-tests_fuzz_replay_llm_config_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_CORE_LIBS) $(JANSSON_LIBS) -lm
+tests_fuzz_replay_llm_config_LDADD = $(HN_LLM_LIBS) $(HN_CORE_LIBS) $(JANSSON_LIBS) -lm
 tests_fuzz_replay_safetensors_SOURCES = tests/fuzz/fuzz_safetensors.c tests/fuzz/replay.c
 tests_fuzz_replay_safetensors_CPPFLAGS = $(AM_CPPFLAGS) -DHN_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/safetensors"'
-tests_fuzz_replay_safetensors_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_CORE_LIBS) -lm
+tests_fuzz_replay_safetensors_LDADD = $(HN_LLM_LIBS) $(HN_CORE_LIBS) -lm
 tests_fuzz_replay_device_output_SOURCES = tests/fuzz/fuzz_device_output.c tests/fuzz/replay.c \
 	plugins/oracle-device/parse.c
 tests_fuzz_replay_device_output_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CFLAGS) -DHN_FUZZ_CORPUS='"$(abs_top_srcdir)/tests/fuzz/device_output"'

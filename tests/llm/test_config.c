@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm/llm_config.h"
+#include "hilnas/llm/llm_config.h"
 #include "tests/core/testutil.h"
 
 static char *config_path(const char *tag)

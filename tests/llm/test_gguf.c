@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "llm/gguf.h"
-#include "llm/safetensors.h"
+#include "hilnas/llm/gguf.h"
+#include "hilnas/llm/safetensors.h"
 
 static float next_up(float f)
 {

@@ -1,8 +1,8 @@
 /*
- * Importance (llm/importance.h) on a constructed backbone whose important parts are known, its
- * cache (hit, and invalidated by a changed backbone, data or setting, and a corrupt file), and
- * the distillation gradient (llm/train.h) against finite differences of an independent double
- * precision computation of (1 - w) CE + w tau^2 KL.
+ * Importance (hilnas/llm/importance.h) on a constructed backbone whose important parts are known,
+ * its cache (hit, and invalidated by a changed backbone, data or setting, and a corrupt file), and
+ * the distillation gradient (hilnas/llm/train.h) against finite differences of an independent
+ * double precision computation of (1 - w) CE + w tau^2 KL.
  */
 #include "config.h"
 
@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "hilnas/rng.h"
-#include "llm/importance.h"
-#include "llm/model.h"
-#include "llm/train.h"
+#include "hilnas/llm/importance.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/train.h"
 #include "tests/core/testutil.h"
 
 #define L 4

@@ -16,10 +16,10 @@
 #include <string.h>
 
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/decode.h"
-#include "llm/model.h"
-#include "llm/ops.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/decode.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/ops.h"
 
 static struct hn_rng test_rng;
 

@@ -1,5 +1,6 @@
 /*
- * Deployment precisions (llm/qmat.h): conversions against independent computations (brute-force
+ * Deployment precisions (hilnas/llm/qmat.h): conversions against independent computations
+ * (brute-force
  * nearest BF16, the compiler's _Float16, Q8_0 in double), every kernel against the double
  * reference on the dequantized weights (tight) and against the F32 weights (the precision's
  * documented bound), and whole-model decode logits per precision.
@@ -13,10 +14,10 @@
 #include <string.h>
 
 #include "hilnas/rng.h"
-#include "llm/decode.h"
-#include "llm/model.h"
-#include "llm/qmat.h"
-#include "llm/safetensors.h"
+#include "hilnas/llm/decode.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/qmat.h"
+#include "hilnas/llm/safetensors.h"
 
 static struct hn_rng rng;
 

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "hilnas/rng.h"
-#include "llm/safetensors.h"
+#include "hilnas/llm/safetensors.h"
 #include "tests/core/testutil.h"
 
 static float from_bits(uint32_t b)

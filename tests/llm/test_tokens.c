@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 #include "hilnas/rng.h"
-#include "llm/tokens.h"
+#include "hilnas/llm/tokens.h"
 #include "tests/core/testutil.h"
 
 static char *join(const char *dir, const char *name)

@@ -37,7 +37,7 @@ check_PROGRAMS += tests/plugins/test_pruned
 TESTS += tests/plugins/test_pruned
 tests_plugins_test_pruned_SOURCES = tests/plugins/test_pruned.c tests/core/testutil.c
 tests_plugins_test_pruned_CPPFLAGS = $(HN_TEST_CPPFLAGS)
-tests_plugins_test_pruned_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
+tests_plugins_test_pruned_LDADD = $(HN_LLM_LIBS) $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
 check_PROGRAMS += tests/plugins/test_device
 TESTS += tests/plugins/test_device
 tests_plugins_test_device_SOURCES = tests/plugins/test_device.c tests/core/testutil.c
@@ -51,7 +51,7 @@ TESTS += tests/plugins/test_latency_model
 tests_plugins_test_latency_model_SOURCES = tests/plugins/test_latency_model.c \
 	tests/core/testutil.c plugins/oracle-learned/latency_model.c
 tests_plugins_test_latency_model_CPPFLAGS = $(HN_TEST_CPPFLAGS)
-tests_plugins_test_latency_model_LDADD = $(top_builddir)/llm/libhnllm.la $(HN_TEST_LIBS) \
+tests_plugins_test_latency_model_LDADD = $(HN_LLM_LIBS) $(HN_TEST_LIBS) \
 	$(OPENBLAS_LIBS)
 if HN_MPIRUN
 tests_plugins_test_latency_model_CPPFLAGS += -DHN_TEST_MPIRUN='"$(MPIRUN)"'
@@ -61,3 +61,11 @@ TESTS += tests/plugins/test_host
 tests_plugins_test_host_SOURCES = tests/plugins/test_host.c tests/core/testutil.c
 tests_plugins_test_host_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_host_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/plugins/test_active
+TESTS += tests/plugins/test_active
+tests_plugins_test_active_SOURCES = tests/plugins/test_active.c tests/core/testutil.c
+tests_plugins_test_active_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_active_LDADD = $(HN_TEST_LIBS)
+# Plugins and the engine use only the public headers (no core/ include).
+TESTS += tests/plugins/test_includes.sh
+EXTRA_DIST += tests/plugins/test_includes.sh

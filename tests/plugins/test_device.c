@@ -558,9 +558,7 @@ static void run_faulty(const char *tag, const char *executor, int mpi)
         cr_assert_eq(tu_write_file(path, full), 0);
         char *argv[] = {HN_TEST_MPIRUN, "--oversubscribe", "-np", "3", (char *)tu_hilnas(), "run",
                         path, "--output", run, NULL};
-        /* leak checking off under mpirun: see mpi_test_env() in tests/core/test_executors.c */
-        char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-                       "ASAN_OPTIONS=detect_leaks=0", NULL};
+        char **env = tu_mpi_env();
         rc = tu_run(argv, env, &out, &err);
 #else
         rc = -1;

@@ -15,10 +15,10 @@
 #include <string.h>
 
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/model.h"
-#include "llm/tokens.h"
-#include "llm/train.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/tokens.h"
+#include "hilnas/llm/train.h"
 #include "tests/core/testutil.h"
 
 #define L 3

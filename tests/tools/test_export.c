@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 #include "hilnas/rng.h"
-#include "llm/checkpoint.h"
-#include "llm/model.h"
-#include "llm/tokens.h"
+#include "hilnas/llm/checkpoint.h"
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/tokens.h"
 #include "tests/core/testutil.h"
 
 /* A byte stream with structure (runs of a few letters) as DIR/train.bin and DIR/val.bin. */

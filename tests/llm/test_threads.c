@@ -1,0 +1,88 @@
+/*
+ * The engine's one setting, the kernels' thread count (hilnas/llm/ops.h), belongs to the calling
+ * thread: setting it on one thread leaves every other thread's count alone, a new thread starts
+ * at 1, and a kernel run with a count gives the same numbers on every thread. (That the CLI
+ * and the plugins share one copy of the engine is tests/llm/test_libraries.sh.)
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "hilnas/llm/model.h"
+#include "hilnas/llm/ops.h"
+
+struct probe {
+    int set;            /* count this thread sets (0: none) */
+    int before, after;  /* hn_ops_threads() on entry and after setting */
+    pthread_barrier_t *barrier;
+    float *out;         /* a matmul computed on this thread */
+    const float *inp, *w;
+};
+
+#define N 64
+#define C 96
+#define OC 80
+
+static void *probe_main(void *arg)
+{
+    struct probe *p = arg;
+    p->before = hn_ops_threads();
+    if (p->set > 0) {
+        hn_llm_set_threads(p->set);
+    }
+    /* both threads have set their counts before either reads again */
+    pthread_barrier_wait(p->barrier);
+    p->after = hn_ops_threads();
+    hn_matmul_forward(p->out, p->inp, p->w, N, C, OC);
+    return NULL;
+}
+
+Test(threads, the_count_is_per_thread_and_results_do_not_depend_on_it)
+{
+    float *inp = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * OC * C);
+    float *ref = malloc(sizeof(float) * N * OC);
+    cr_assert(inp && w && ref);
+    for (size_t i = 0; i < (size_t)N * C; i++) {
+        inp[i] = (float)sin(0.37 * (double)i);
+    }
+    for (size_t i = 0; i < (size_t)OC * C; i++) {
+        w[i] = (float)cos(0.11 * (double)i);
+    }
+    hn_matmul_forward_naive(ref, inp, w, N, C, OC);
+
+    hn_llm_set_threads(3);
+    cr_assert_eq(hn_ops_threads(), 3, "the main thread's count is %d, not 3", hn_ops_threads());
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, 2);
+    struct probe a = {.set = 2, .barrier = &barrier, .inp = inp, .w = w};
+    struct probe b = {.set = 0, .barrier = &barrier, .inp = inp, .w = w};
+    a.out = malloc(sizeof(float) * N * OC);
+    b.out = malloc(sizeof(float) * N * OC);
+    pthread_t ta, tb;
+    cr_assert_eq(pthread_create(&ta, NULL, probe_main, &a), 0);
+    cr_assert_eq(pthread_create(&tb, NULL, probe_main, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    pthread_barrier_destroy(&barrier);
+
+    cr_expect_eq(a.before, 1, "a new thread starts with %d threads, not 1", a.before);
+    cr_expect_eq(b.before, 1, "a new thread starts with %d threads, not 1", b.before);
+    cr_expect_eq(a.after, 2, "thread a set 2 and reads %d", a.after);
+    cr_expect_eq(b.after, 1, "thread b set nothing, yet reads %d (thread a's setting leaked)",
+                 b.after);
+    cr_expect_eq(hn_ops_threads(), 3, "the main thread's 3 became %d", hn_ops_threads());
+    for (size_t i = 0; i < (size_t)N * OC; i++) {
+        double tol = 1e-4 * (1 + fabs(ref[i]));
+        cr_assert(fabs(a.out[i] - ref[i]) <= tol && fabs(b.out[i] - ref[i]) <= tol,
+                  "out[%zu]: %g (2 threads), %g (1 thread), reference %g", i, a.out[i], b.out[i],
+                  ref[i]);
+    }
+    free(a.out);
+    free(b.out);
+    free(inp);
+    free(w);
+    free(ref);
+}
