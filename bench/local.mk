@@ -27,3 +27,10 @@ bench_bench_gp_LDADD = $(HN_CORE_LIBS) $(OPENBLAS_LIBS) -lm
 CLEANFILES += bench/bench_gp
 # README's first command from a fresh clone, phase by phase (docs/benchmarks.md, "Quick start")
 EXTRA_DIST += bench/quickstart.sh
+# latency-model accuracy tables from studies (bench/latency/run.sh; docs/latency.md)
+EXTRA_PROGRAMS += bench/latency/bench_latency
+HN_BENCH += bench/latency/bench_latency
+bench_latency_bench_latency_SOURCES = bench/latency/bench_latency.c
+bench_latency_bench_latency_LDADD = $(HN_CORE_LIBS) $(JANSSON_LIBS) -lm
+CLEANFILES += bench/latency/bench_latency
+EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh

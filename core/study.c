@@ -723,6 +723,38 @@ static int load_points(struct hn_study *s, struct hn_stage *st, const struct hn_
     return 0;
 }
 
+/*
+ * `sampler: active`: the options of the oracle that the first later fit stage fits (the model
+ * whose uncertainty the sampler reduces). NULL with err when there is none.
+ */
+static const struct hn_config_node *active_model(const struct hn_study *s,
+                                                 const struct hn_config_node *node,
+                                                 const struct hn_config_node *sampler,
+                                                 struct hn_error *err)
+{
+    const struct hn_config_node *stages = hn_config_get(s->root, "stages");
+    char buf[512];
+    int after = 0;
+    for (size_t i = 0; stages != NULL && stages->type == HN_NODE_SEQUENCE && i < stages->n; i++) {
+        const struct hn_config_node *o = hn_config_get(stages->items[i], "oracle");
+        if (stages->items[i] == node) {
+            after = 1;
+        } else if (after && o != NULL && o->type == HN_NODE_SCALAR) {
+            long idx = source_index(s, o->value);
+            if (idx >= 0) {
+                return s->sources[idx].node;
+            }
+        }
+    }
+    hn_error_config(err, where(sampler, buf, sizeof(buf)),
+                    "%s: 'active' measures where a latency model is least sure, but no later "
+                    "stage fits one; add {name: fit, oracle: latency} after this stage (latency: "
+                    "a learned oracle), or write optimizer: {plugin: active, from: host, "
+                    "metrics: [prefill_ms, decode_ms]}",
+                    sampler->path);
+    return NULL;
+}
+
 static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_config_node *node,
                       struct hn_error *err)
 {
@@ -762,19 +794,28 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
             if (hn_config_to_string(sampler, &mode, err) != 0) {
                 return -1;
             }
-            if (strcmp(mode, "sobol") != 0 && strcmp(mode, "uniform") != 0) {
-                return hn_error_config(err, where(sampler, buf, sizeof(buf)),
-                                       "%s: must be 'sobol' or 'uniform', found '%s'",
-                                       sampler->path, mode);
+            if (strcmp(mode, "active") == 0) {
+                /* the model of the first later fit stage, with that oracle's options */
+                st->optimizer_node = active_model(s, node, sampler, err);
+                if (st->optimizer_node == NULL) {
+                    return -1;
+                }
+                st->optimizer = find_plugin(HN_KIND_OPTIMIZER, sampler, "active", err);
+            } else {
+                if (strcmp(mode, "sobol") != 0 && strcmp(mode, "uniform") != 0) {
+                    return hn_error_config(err, where(sampler, buf, sizeof(buf)),
+                                           "%s: must be 'sobol', 'uniform' or 'active', found '%s'",
+                                           sampler->path, mode);
+                }
+                char text[64];
+                snprintf(text, sizeof(text), "mode: %s\n", mode);
+                st->owned_node = hn_config_load_string(text, sampler->file, err);
+                if (st->owned_node == NULL) {
+                    return -1;
+                }
+                st->optimizer_node = st->owned_node;
+                st->optimizer = find_plugin(HN_KIND_OPTIMIZER, sampler, "random", err);
             }
-            char text[64];
-            snprintf(text, sizeof(text), "mode: %s\n", mode);
-            st->owned_node = hn_config_load_string(text, sampler->file, err);
-            if (st->owned_node == NULL) {
-                return -1;
-            }
-            st->optimizer_node = st->owned_node;
-            st->optimizer = find_plugin(HN_KIND_OPTIMIZER, sampler, "random", err);
         } else if (opt->type == HN_NODE_SCALAR) {
             st->optimizer = find_plugin(HN_KIND_OPTIMIZER, opt, opt->value, err);
             st->optimizer_node = NULL;

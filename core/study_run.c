@@ -266,7 +266,9 @@ static int append_event(struct hn_study *s, json_t *ev, int sync, struct hn_erro
     if (ev == NULL) {
         return hn_error_set(err, NULL, "out of memory building a journal event");
     }
-    json_object_set_new(ev, "time", json_real(hn_now()));
+    if (json_object_get(ev, "time") == NULL) {
+        json_object_set_new(ev, "time", json_real(hn_now()));
+    }
     int rc = hn_journal_append(s->journal, ev, sync, err);
     json_decref(ev);
     return rc;
@@ -387,6 +389,11 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
         return -1;
     }
     json_decref(pj);
+    /* the journal's time is the trial's own: a replayed trial has the same times (and so the
+     * same trials.csv) as the one that ran */
+    if (ev != NULL) {
+        json_object_set_new(ev, "time", json_real(t->started));
+    }
     if (append_event(s, ev, 0, err) != 0) {
         json_decref(run);
         return -1;
@@ -495,6 +502,9 @@ static int finish_task(struct hn_study *s, struct hn_task *task, struct hn_trial
     json_t *worker = json_object_get(task->result, "worker");
     if (json_is_integer(worker) && ev != NULL) {
         json_object_set(ev, "worker", worker); /* which thread or rank ran it */
+    }
+    if (ev != NULL) {
+        json_object_set_new(ev, "time", json_real(t->finished));
     }
     if (append_event(s, ev, 1, err) != 0) {
         goto done;
@@ -1546,8 +1556,9 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
         t->reason = strdup("abandoned: the process ended while the trial ran; a new trial "
                            "takes its place");
         if (append_event(s,
-                         json_pack("{s:s, s:I, s:s, s:b}", "event", "failed", "trial",
-                                   (json_int_t)t->id, "reason", t->reason, "abandoned", 1),
+                         json_pack("{s:s, s:I, s:s, s:b, s:f}", "event", "failed", "trial",
+                                   (json_int_t)t->id, "reason", t->reason, "abandoned", 1,
+                                   "time", t->finished),
                          1, err) != 0) {
             goto done;
         }

@@ -53,6 +53,46 @@ void hn_llm_cost_compute(const struct hn_llm_config *c, double prompt, double co
     *out = k;
 }
 
+/* storage bytes of a row of cols weights, as llm/qmat.c stores them (hn_dtype_row_bytes; kept
+ * here so that libhilnas-cost needs no engine; tests/llm/test_cost.c checks both agree) */
+static size_t row_bytes(enum hn_dtype dtype, size_t cols)
+{
+    switch (dtype) {
+    case HN_DTYPE_F32:
+        return cols * 4;
+    case HN_DTYPE_BF16:
+    case HN_DTYPE_F16:
+        return cols * 2;
+    case HN_DTYPE_Q8_0:
+        return (cols + HN_Q8_BLOCK - 1) / HN_Q8_BLOCK * (HN_Q8_BLOCK + 2);
+    }
+    return cols * 4;
+}
+
+void hn_llm_cost_compute_dtype(const struct hn_llm_config *c, double prompt, double context,
+                               enum hn_dtype weights, struct hn_llm_cost *out)
+{
+    hn_llm_cost_compute(c, prompt, context, 4, out);
+    if (weights == HN_DTYPE_F32) {
+        return;
+    }
+    size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    size_t QD = (size_t)c->num_attention_heads * c->head_dim;
+    size_t KD = (size_t)c->num_key_value_heads * c->head_dim, V = (size_t)c->vocab_size;
+    /* rows x row bytes of each matrix: q (QD, C), k and v (KD, C), o (C, QD); gate and up
+     * (F, C), down (C, F); the LM head (V, C) */
+    double attn = (double)(QD + 2 * KD) * (double)row_bytes(weights, C) +
+                  (double)C * (double)row_bytes(weights, QD);
+    double ffn = 2.0 * (double)F * (double)row_bytes(weights, C) +
+                 (double)C * (double)row_bytes(weights, F);
+    double head = (double)V * (double)row_bytes(weights, C);
+    double norms = (double)out->attention_layers * (double)C + (double)out->layers * (double)C +
+                   (double)C;
+    out->decode_weight_bytes = out->attention_layers * attn + out->layers * ffn + head +
+                               4.0 * ((double)C + norms);
+    out->decode_bytes = out->decode_weight_bytes + out->decode_kv_bytes;
+}
+
 size_t hn_llm_param_count(const struct hn_llm_config *c)
 {
     size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;

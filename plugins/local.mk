@@ -5,6 +5,7 @@ include plugins/space-box/local.mk
 include plugins/evaluator-testfn/local.mk
 include plugins/optimizer-random/local.mk
 include plugins/optimizer-gpbo/local.mk
+include plugins/optimizer-active/local.mk
 include plugins/space-transformer/local.mk
 include plugins/oracle-host/local.mk
 include plugins/oracle-learned/local.mk

@@ -11,4 +11,5 @@ include tests/llm/local.mk
 include tests/plugins/local.mk
 include tests/tools/local.mk
 include tests/fuzz/local.mk
+include tests/conf.d/local.mk
 include tests/examples/local.mk

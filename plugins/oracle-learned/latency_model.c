@@ -135,18 +135,23 @@ static int config_of(const json_t *arch, struct hn_llm_config *c)
 
 int lm_regressors(const json_t *arch, enum lm_kind kind, double tokens, double *r)
 {
+    return lm_regressors_at(arch, kind, tokens, 0, r);
+}
+
+int lm_regressors_at(const json_t *arch, enum lm_kind kind, double tokens, int dtype, double *r)
+{
     struct hn_llm_config c;
     struct hn_llm_cost k;
     if (kind == LM_OTHER || !config_of(arch, &c)) {
         return 0;
     }
     if (kind == LM_PREFILL) {
-        hn_llm_cost_compute(&c, tokens, 0, 4, &k);
+        hn_llm_cost_compute_dtype(&c, tokens, 0, (enum hn_dtype)dtype, &k);
         r[3] = k.prefill_matmul_flops * 1e-9;
         r[4] = k.prefill_attention_flops * 1e-9;
         r[6] = 4.0 * k.attention_layers * k.kv_values_per_position * tokens * 1e-6; /* written */
     } else {
-        hn_llm_cost_compute(&c, 0, tokens, 4, &k);
+        hn_llm_cost_compute_dtype(&c, 0, tokens, (enum hn_dtype)dtype, &k);
         double attn = k.attention_layers * k.attn_flops_per_position * (tokens + 1);
         r[3] = (k.decode_flops - attn) * 1e-9;
         r[4] = attn * 1e-9;
@@ -311,15 +316,17 @@ static struct sample *gather(const struct lm *l, const struct lm_metric *mt,
     return s;
 }
 
-/* Model inputs of a trial at a context into z; returns the dimension. */
-static size_t inputs(const struct lm *l, const struct lm_metric *mt, const struct hn_params *params,
-                     const struct hn_trial *t, double ctx, double *z)
+/* Model inputs of a point (native x, decoded arch) at a context into z; returns the
+ * dimension. */
+static size_t point_inputs(const struct lm *l, const struct lm_metric *mt,
+                           const struct hn_params *params, const double *x, const json_t *arch,
+                           double ctx, double *z)
 {
     size_t d = l->n_params;
-    hn_params_to_unit(params, t->x, z);
+    hn_params_to_unit(params, x, z);
     if (l->use_arch) {
         double f[LM_NARCH];
-        if (!arch_features(t->arch, f)) {
+        if (!arch_features(arch, f)) {
             f[0] = l->feat_lo[0];
             f[1] = l->feat_lo[1];
         }
@@ -332,6 +339,18 @@ static size_t inputs(const struct lm *l, const struct lm_metric *mt, const struc
         z[d++] = l->ctx_scale > 0 ? log1p(ctx) / l->ctx_scale : 0.0;
     }
     return d;
+}
+
+static size_t inputs(const struct lm *l, const struct lm_metric *mt, const struct hn_params *params,
+                     const struct hn_trial *t, double ctx, double *z)
+{
+    return point_inputs(l, mt, params, t->x, t->arch, ctx, z);
+}
+
+size_t lm_point_inputs(const struct lm *l, size_t metric, const struct hn_params *params,
+                       const double *x, const json_t *arch, double ctx, double *z)
+{
+    return point_inputs(l, &l->metric[metric], params, x, arch, ctx, z);
 }
 
 /* model-space target and its noise variance (NAN: learned) of a sample given its roofline */
@@ -509,9 +528,9 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
             goto done;
         }
         ymin = fmin(ymin, fabs(s[i].y));
-        all_arch &= lm_regressors(s[i].trial->arch, mt->kind,
-                                  mt->kind == LM_PREFILL ? (double)l->prompt : s[i].context,
-                                  s[i].r);
+        all_arch &= lm_regressors_at(s[i].trial->arch, mt->kind,
+                                     mt->kind == LM_PREFILL ? (double)l->prompt : s[i].context,
+                                     l->dtype, s[i].r);
     }
     /* mean: 0 auto (roofline where possible), 1 roofline, 2 constant */
     mt->roofline = mt->kind != LM_OTHER && all_arch && (!l->use_gp || l->mean != 2);
@@ -774,7 +793,8 @@ static uint64_t training_hash(const struct lm *l, const struct hn_history *h)
     x = fnv(x, l->plugin, strlen(l->plugin) + 1);
     x = fnv(x, l->from, strlen(l->from) + 1);
     int64_t o[] = {l->prompt, l->context, l->restarts, l->folds, l->log_transform,
-                   l->kernel, l->features, l->mean, (int64_t)l->seed, (int64_t)l->n_params};
+                   l->kernel, l->features, l->mean, (int64_t)l->seed, (int64_t)l->n_params,
+                   l->dtype};
     x = fnv(x, o, sizeof(o));
     for (size_t c = 0; c < l->n_contexts; c++) {
         x = fnv_d(x, l->contexts[c]);
@@ -1118,8 +1138,10 @@ int lm_fit(struct lm *l, const struct hn_history *h, const struct hn_params *par
         goto done;
     }
     l->fitted = 1;
-    hn_log(HN_LOG_INFO, "oracle '%s' learned from '%s' (%s): %s", l->instance, l->from, feats,
-           summary);
+    if (!l->quiet) {
+        hn_log(HN_LOG_INFO, "oracle '%s' learned from '%s' (%s): %s", l->instance, l->from,
+               feats, summary);
+    }
     rc = 0;
 done:
     json_decref(report);
@@ -1170,7 +1192,7 @@ int lm_evaluate(struct lm *l, const struct hn_eval_request *req, struct hn_metri
         double r_[LM_NREG], roof = NAN, value, sem;
         if (mt->roofline) {
             double tokens = mt->kind == LM_PREFILL ? (double)l->prompt : op->context;
-            if (!lm_regressors(req->trial->arch, mt->kind, tokens, r_)) {
+            if (!lm_regressors_at(req->trial->arch, mt->kind, tokens, l->dtype, r_)) {
                 return hn_error_config(err, NULL,
                                        "trial %ld has no transformer architecture, but the "
                                        "model of '%s' has a roofline",

@@ -67,8 +67,10 @@ struct lm {
     const struct hn_config_node *metrics_node, *contexts_node;
     int64_t prompt, context, restarts, folds;
     int log_transform, kernel, features, mean;
+    int dtype; /* enum hn_dtype of the source's weights (roofline weight bytes) */
     /* set by lm_init */
     int use_gp; /* 1: learned, 0: roofline */
+    int quiet;  /* 1: no log line per fit (a sampler that refits at every ask) */
     const char *plugin, *instance, *study_dir;
     uint64_t seed;
     size_t n_metrics, n_contexts, n_outputs;
@@ -96,6 +98,15 @@ int lm_evaluate(struct lm *l, const struct hn_eval_request *req, struct hn_metri
 /* Roofline regressors of a decoded architecture for a metric kind at `tokens` (prompt for
  * prefill, context for decode). Returns 0 if arch is not a transformer architecture. */
 int lm_regressors(const json_t *arch, enum lm_kind kind, double tokens, double *r);
+/* The same with the weights stored at `dtype` (enum hn_dtype, llm/qmat.h: f32, bf16, f16,
+ * q8_0): the weight-bytes regressor counts the bytes the engine reads at that precision. */
+int lm_regressors_at(const json_t *arch, enum lm_kind kind, double tokens, int dtype, double *r);
+
+/* Inputs of metric `metric`'s GP at a point (native x and its decoded architecture) and a
+ * context (decode tokens cached) into z (HN_GP_MAX_DIM); returns their number (mt->d once
+ * fitted). For samplers that ask the fitted model where it is unsure. */
+size_t lm_point_inputs(const struct lm *l, size_t metric, const struct hn_params *params,
+                       const double *x, const json_t *arch, double ctx, double *z);
 
 /* Non-negative least squares on relative errors: coef (p) minimizing
  * sum_i ((R_i . coef - y_i) / y_i)^2, coef >= 0; R (n x p row-major), y > 0. */

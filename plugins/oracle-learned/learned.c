@@ -36,6 +36,9 @@ static const char *const kernels[] = {"matern52", "rbf", NULL};
 static const char *const feature_sets[] = {"auto", "params", "params+arch", NULL};
 static const char *const means[] = {"auto", "roofline", "constant", NULL};
 
+/* the `dtype` option's names, in enum hn_dtype's order (llm/qmat.h) */
+static const char *const lm_dtypes[] = {"f32", "bf16", "f16", "q8_0", NULL};
+
 static const struct hn_option learned_options[] = {
     {.name = "from",
      .type = HN_OPT_STRING,
@@ -67,6 +70,13 @@ static const struct hn_option learned_options[] = {
      .bounded = 1,
      .offset = offsetof(struct lm, context),
      .help = "Cached tokens of the source's decode* metrics without `contexts`."},
+    {.name = "dtype",
+     .type = HN_OPT_ENUM,
+     .def = "f32",
+     .choices = lm_dtypes,
+     .offset = offsetof(struct lm, dtype),
+     .help = "Weight precision the source measured (host's `dtype`: f32, bf16, f16, q8_0): "
+             "the roofline counts the weight bytes read at that precision."},
     {.name = "mean",
      .type = HN_OPT_ENUM,
      .def = "auto",

@@ -87,6 +87,11 @@ if HN_MPIRUN
 tests_core_test_reliability_CPPFLAGS += -DHN_TEST_MPIRUN='"$(MPIRUN)"'
 endif
 tests_core_test_reliability_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/core/test_replay_exact
+TESTS += tests/core/test_replay_exact
+tests_core_test_replay_exact_SOURCES = tests/core/test_replay_exact.c tests/core/testutil.c
+tests_core_test_replay_exact_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_replay_exact_LDADD = $(HN_TEST_LIBS)
 
 # core/trial.c: metrics and their name index
 check_PROGRAMS += tests/core/test_trial

@@ -164,3 +164,59 @@ Test(cost, skipping_attention_removes_exactly_its_cost_and_the_kv_cache)
                  c.num_hidden_layers * (all.attn_block_flops + all.attn_flops_per_position * 513),
                  "attention share of decode", 1);
 }
+
+/* bytes one decode step reads at each weight precision: every matrix the engine converted
+ * (hn_llm_set_dtype) as hn_qmat_bytes reports it, plus the float32 embedding row, norms and
+ * cache; Q8_0 with columns that are not multiples of 32 (padding) */
+Test(cost, decode_bytes_follow_the_weight_dtype_of_the_converted_model)
+{
+    static const enum hn_dtype dtypes[] = {HN_DTYPE_F32, HN_DTYPE_BF16, HN_DTYPE_F16,
+                                           HN_DTYPE_Q8_0};
+    for (size_t row = 0; row < sizeof(shapes) / sizeof(shapes[0]); row++) {
+        for (size_t d = 0; d < 4; d++) {
+            struct hn_llm_config c;
+            struct hn_error err;
+            config_of(&shapes[row], &c);
+            struct hn_llm_model *m = hn_llm_model_new(&c, &err);
+            cr_assert(m != NULL, "%s", err.msg);
+            hn_llm_model_randomize(m, 3);
+            cr_assert_eq(hn_llm_set_dtype(m, dtypes[d], &err), 0, "%s", err.msg);
+            double bytes = 0, f32_values = 0;
+            for (size_t i = 0; i < m->n_tensors; i++) {
+                const struct hn_llm_tensor *t = &m->tensors[i];
+                if (t->ndim == 1) {
+                    f32_values += (double)t->numel; /* norms */
+                } else if (has(t->name, "embed_tokens")) {
+                    f32_values += (double)t->shape[1]; /* the looked-up row */
+                } else if (dtypes[d] == HN_DTYPE_F32 && !has(t->name, "lm_head")) {
+                    bytes += 4.0 * (double)t->numel; /* layer matrices */
+                }
+            }
+            if (dtypes[d] == HN_DTYPE_F32) {
+                bytes += 4.0 * (double)c.vocab_size * c.hidden_size; /* the head */
+            } else {
+                for (int l = 0; l < c.num_hidden_layers; l++) {
+                    const struct hn_llm_qlayer *q = &m->qlayers[l];
+                    const struct hn_qmat *all[] = {&q->wq, &q->wk, &q->wv, &q->wo,
+                                                   &q->wgate, &q->wup, &q->wdown};
+                    for (size_t k = 0; k < 7; k++) {
+                        if (all[k]->rows > 0) {
+                            cr_expect_eq(all[k]->dtype, dtypes[d]);
+                            bytes += (double)hn_qmat_bytes(all[k]);
+                        }
+                    }
+                }
+                bytes += (double)hn_qmat_bytes(&m->qhead);
+            }
+            bytes += 4.0 * f32_values;
+            struct hn_llm_cost k, k32;
+            hn_llm_cost_compute_dtype(&c, 13, 20, dtypes[d], &k);
+            hn_llm_cost_compute(&c, 13, 20, 4, &k32);
+            expect_close(k.decode_weight_bytes, bytes, hn_dtype_name(dtypes[d]), row);
+            expect_close(k.decode_kv_bytes, k32.decode_kv_bytes, "KV bytes (float32)", row);
+            expect_close(k.decode_bytes, bytes + k32.decode_kv_bytes, "decode bytes", row);
+            expect_close(k.decode_flops, k32.decode_flops, "FLOPs do not depend on dtype", row);
+            hn_llm_model_free(m);
+        }
+    }
+}

@@ -61,6 +61,11 @@ TESTS += tests/plugins/test_host
 tests_plugins_test_host_SOURCES = tests/plugins/test_host.c tests/core/testutil.c
 tests_plugins_test_host_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_plugins_test_host_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/plugins/test_active
+TESTS += tests/plugins/test_active
+tests_plugins_test_active_SOURCES = tests/plugins/test_active.c tests/core/testutil.c
+tests_plugins_test_active_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_plugins_test_active_LDADD = $(HN_TEST_LIBS)
 # Plugins and the engine use only the public headers (no core/ include).
 TESTS += tests/plugins/test_includes.sh
 EXTRA_DIST += tests/plugins/test_includes.sh

@@ -5,7 +5,9 @@
  *   its matmuls at 1024: a difference no load hides) but not when the layer skips attention;
  * - every timed metric has its spread (_cv) and a settled flag consistent with max_cv; the
  *   reference workload and the drift of the machine are reported, the first trial's drift is 0;
- * - max_cv: 0 never settles (every flag 0); pin: true measures and leaves the process usable.
+ * - max_cv: 0 never settles (every flag 0); pin: true measures and leaves the process usable;
+ * - clock: cpu reports the CPU time, not the time spent waiting for the CPU behind another
+ *   process.
  */
 #include "config.h"
 
@@ -14,7 +16,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/core/testutil.h"
 
@@ -146,5 +151,51 @@ Test(host, max_cv_0_never_settles_and_pinning_measures, .timeout = 120)
         cr_expect_eq(value(m, "host.decode_ms_64_settled"), 0.0);
         json_decref(m);
     }
+    free(tmp);
+}
+
+/* clock: cpu leaves out the time the process waits for its CPU: with a busy loop pinned to the
+ * same CPU as hilnas, the wall-clock prefill takes about twice the CPU time, which clock: cpu
+ * reports (as it would on an idle machine) */
+Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("hostclock"), study_path[4400], out_dir[4400], log[4400];
+    double prefill[2];
+    snprintf(log, sizeof(log), "%s/spin.log", tmp);
+    char *spin_argv[] = {"/usr/bin/taskset", "-c", "0", "/bin/sh", "-c", "while :; do :; done",
+                         NULL};
+    if (access("/usr/bin/taskset", X_OK) != 0) {
+        cr_skip_test("taskset not installed (util-linux)");
+    }
+    pid_t spinner = tu_spawn(spin_argv, NULL, log);
+    cr_assert_gt(spinner, 0);
+    for (int c = 0; c < 2; c++) {
+        char host[512], sub[64];
+        snprintf(host, sizeof(host),
+                 "{plugin: host, prompt: 512, context: 0, decode_tokens: 2, threads: 1, "
+                 "repeats: 5, max_repeats: 5, clock: %s}",
+                 c ? "cpu" : "wall");
+        snprintf(sub, sizeof(sub), "c%d", c);
+        snprintf(study_path, sizeof(study_path), "%s/%s.yaml", tmp, sub);
+        cr_assert_eq(tu_write_file(study_path,
+                                   study(tmp, host, ", attention: per-layer, allow_attention_free: true")),
+                     0);
+        snprintf(out_dir, sizeof(out_dir), "%s/%s", tmp, sub);
+        char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_hilnas(), "run", study_path,
+                        "--output", out_dir, "--quiet", NULL};
+        char *err = NULL;
+        int rc = tu_run(argv, NULL, NULL, &err);
+        cr_expect_eq(rc, 0, "%s", err);
+        free(err);
+        json_t *m = completed_metrics(out_dir, 0, NULL);
+        prefill[c] = value(m, "host.prefill_ms");
+        json_decref(m);
+    }
+    kill(spinner, SIGKILL);
+    waitpid(spinner, NULL, 0);
+    printf("host: prefill sharing a CPU with a busy loop: wall %.3f ms, cpu %.3f ms\n",
+           prefill[0], prefill[1]);
+    cr_expect_lt(prefill[1], 0.75 * prefill[0], "CPU time %g ms is not below wall time %g ms",
+                 prefill[1], prefill[0]);
     free(tmp);
 }

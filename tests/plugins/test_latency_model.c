@@ -155,6 +155,54 @@ static char *predictions(const char *dir)
     return out;
 }
 
+/* the weight-bytes regressor at each precision: the bytes of the engine's matrices at that
+ * precision (llm/cost.h, checked against the converted model in tests/llm/test_cost.c) plus
+ * the float32 embedding row and norms; every other regressor is the same as at f32 */
+Test(latency_model, roofline_weight_bytes_follow_the_dtype)
+{
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 5);
+    for (int i = 0; i < 20; i++) {
+        json_t *a = random_arch(&rng);
+        int C = (int)json_integer_value(json_object_get(a, "hidden_size"));
+        int F = (int)json_integer_value(json_object_get(a, "intermediate_size"));
+        int L = (int)json_integer_value(json_object_get(a, "num_hidden_layers"));
+        int NH = (int)json_integer_value(json_object_get(a, "num_attention_heads"));
+        int KV = (int)json_integer_value(json_object_get(a, "num_key_value_heads"));
+        int V = (int)json_integer_value(json_object_get(a, "vocab_size"));
+        int A = 0;
+        for (int l = 0; l < L; l++) {
+            A += json_is_true(json_array_get(json_object_get(a, "attention_layers"), (size_t)l));
+        }
+        double QD = 32.0 * NH, KD = 32.0 * KV;
+        /* values per matrix row, by hand: q, k, v rows of C; o rows of QD; gate, up rows of C;
+         * down rows of F; head rows of C (tied: the embedding) */
+        for (int kind = LM_PREFILL; kind <= LM_DECODE; kind++) {
+            double r32[LM_NREG], r[LM_NREG];
+            cr_assert(lm_regressors_at(a, kind, 100, 0, r32));
+            for (int dt = 1; dt <= 3; dt++) {
+                cr_assert(lm_regressors_at(a, kind, 100, dt, r));
+                double q8c = ceil(C / 32.0) * 34, q8qd = ceil(QD / 32.0) * 34,
+                       q8f = ceil(F / 32.0) * 34;
+                double rowc = dt == 3 ? q8c : 2.0 * C, rowqd = dt == 3 ? q8qd : 2.0 * QD,
+                       rowf = dt == 3 ? q8f : 2.0 * F;
+                double want = A * ((QD + 2 * KD) * rowc + C * rowqd) +
+                              L * (2.0 * F * rowc + C * rowf) + V * rowc +
+                              4.0 * (C + (double)A * C + (double)L * C + C);
+                cr_expect(fabs(r[5] - want * 1e-6) <= 1e-9 * want * 1e-6,
+                          "arch %d dtype %d: weight MB %.9g, by hand %.9g", i, dt, r[5],
+                          want * 1e-6);
+                for (int k = 0; k < LM_NREG; k++) {
+                    if (k != 5) {
+                        cr_expect_eq(r[k], r32[k], "regressor %d depends on the dtype", k);
+                    }
+                }
+            }
+        }
+        json_decref(a);
+    }
+}
+
 Test(latency_model, fit_report_model_file_and_resume, .timeout = 120)
 {
     char *tmp = tu_tmpdir("latmodel"), text[8192], path[4500], *err;

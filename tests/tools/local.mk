@@ -30,3 +30,8 @@ tests_tools_test_report_LDADD = $(HN_TEST_LIBS)
 # hilnas(1): renders cleanly, is the plugins' own option tables, covers every command.
 TESTS += tests/tools/test_man.sh
 EXTRA_DIST += tests/tools/test_man.sh
+check_PROGRAMS += tests/tools/test_hilnas_bench
+TESTS += tests/tools/test_hilnas_bench
+tests_tools_test_hilnas_bench_SOURCES = tests/tools/test_hilnas_bench.c tests/core/testutil.c
+tests_tools_test_hilnas_bench_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_tools_test_hilnas_bench_LDADD = $(HN_TEST_LIBS)

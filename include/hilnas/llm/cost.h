@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/qmat.h"
 
 struct hn_llm_cost {
     /* layer counts */
@@ -65,6 +66,16 @@ struct hn_llm_cost {
  */
 void hn_llm_cost_compute(const struct hn_llm_config *c, double prompt, double context,
                          double bytes_per_value, struct hn_llm_cost *out);
+
+/*
+ * As hn_llm_cost_compute, with the weight matrices stored at `weights` precision as the engine
+ * stores them after hn_llm_set_dtype (llm/qmat.h): every matrix row of `cols` weights takes
+ * hn_dtype_row_bytes(weights, cols) bytes (Q8_0: 34 bytes per block of 32, rows padded to a
+ * whole block), while the looked-up embedding row, the RMSNorm weights and the KV cache stay
+ * float32 (4 bytes). Only decode_weight_bytes and decode_bytes differ from the float32 costs.
+ */
+void hn_llm_cost_compute_dtype(const struct hn_llm_config *c, double prompt, double context,
+                               enum hn_dtype weights, struct hn_llm_cost *out);
 
 /* Number of parameters of c (embedding counted once when tied). */
 size_t hn_llm_param_count(const struct hn_llm_config *c);
