@@ -7,8 +7,9 @@ CLEANFILES += docs/hilnas.1 docs/hilnas.1.tmp docs/hilnas.1.options
 docs/hilnas.1: $(srcdir)/docs/hilnas.1.in tools/hilnas$(EXEEXT) $(pkglib_LTLIBRARIES)
 	$(AM_V_GEN)$(MKDIR_P) docs && \
 	HILNAS_PLUGIN_PATH= tools/hilnas$(EXEEXT) plugins --man > docs/hilnas.1.options && \
-	sed -e 's|@HN_VERSION@|$(PACKAGE_VERSION)|g' -e 's|@PLUGINDIR@|$(pkglibdir)|g' \
-	    -e 's|@PKGCONFIGDIR@|$(pkgconfigdir)|g' \
+	sed -e 's|@HN_VERSION@|$(PACKAGE_VERSION)|g' \
+	    -e 's|@PLUGINDIR@|$(pkglibdir)|g' -e 's|@PKGCONFIGDIR@|$(pkgconfigdir)|g' \
+	    -e '/^\.IR \//s|/|/\\:|g' \
 	    -e '/^@PLUGIN_OPTIONS@$$/{r docs/hilnas.1.options' -e 'd;}' \
 	    $(srcdir)/docs/hilnas.1.in > docs/hilnas.1.tmp && \
 	rm -f docs/hilnas.1.options && mv docs/hilnas.1.tmp docs/hilnas.1

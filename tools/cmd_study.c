@@ -428,42 +428,24 @@ static void print_metrics(const json_t *metrics)
 
 int hn_cmd_show(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    int json = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "jhV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            printf("usage: hilnas show STUDY_DIR [--json]\n\n"
-                   "Summarize a study directory from its journal: trials by status, the best "
-                   "trial per objective,\nthe Pareto set and, for several objectives, the "
-                   "hypervolume. Safe while the study runs.\n");
-            return 0;
-        case 'V':
-            return hn_cli_version(argv[0]);
-        default:
-            return hn_cli_usage_error(argv[0], "unknown or incomplete option '%s'",
-                                      argv[optind - 1]);
-        }
+    const char *json_flag = NULL;
+    int code = 0;
+    const char *dir = hn_cli_study_dir(
+        argc, argv,
+        "usage: hilnas show STUDY_DIR [--json]\n\n"
+        "Summarize a study directory from its journal: trials by status, the best trial per "
+        "objective,\nthe Pareto set and, for several objectives, the hypervolume. Safe while "
+        "the study runs.\n",
+        "json", 'j', 0, &json_flag, &code);
+    if (dir == NULL) {
+        return code;
     }
-    if (optind != argc - 1) {
-        return hn_cli_usage_error(argv[0], "expected one STUDY_DIR");
-    }
-    const char *dir = argv[optind];
+    int json = json_flag != NULL;
     struct hn_replay r;
     struct hn_problem problem;
     struct hn_error err;
     struct hn_journal_status jst;
-    int torn = 0, code = 0;
+    int torn = 0;
     memset(&r, 0, sizeof(r));
     memset(&problem, 0, sizeof(problem));
     hn_error_clear(&err);

@@ -1,6 +1,7 @@
 /* hilnas: the command line. Dispatches to one subcommand (see tools/commands.def). */
 #include "config.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,43 @@ int hn_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (see 'hilnas %s --help')\n", cmd);
     return HN_EXIT_USAGE;
+}
+
+const char *hn_cli_study_dir(int argc, char **argv, const char *help, const char *flag,
+                             int flag_char, int flag_arg, const char **value, int *code)
+{
+    const struct option longopts[] = {
+        {flag, flag_arg ? required_argument : no_argument, NULL, flag_char},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    char shortopts[8];
+    snprintf(shortopts, sizeof(shortopts), "%c%shV", flag_char, flag_arg ? ":" : "");
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (c == flag_char) {
+            *value = flag_arg ? optarg : "";
+        } else if (c == 'h') {
+            fputs(help, stdout);
+            *code = HN_EXIT_OK;
+            return NULL;
+        } else if (c == 'V') {
+            *code = hn_cli_version(argv[0]);
+            return NULL;
+        } else {
+            *code = hn_cli_usage_error(argv[0], "unknown or incomplete option '%s'",
+                                       argv[optind - 1]);
+            return NULL;
+        }
+    }
+    if (optind != argc - 1) {
+        *code = hn_cli_usage_error(argv[0], "expected one STUDY_DIR");
+        return NULL;
+    }
+    return argv[optind];
 }
 
 static void usage(FILE *out)

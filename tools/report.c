@@ -1089,45 +1089,23 @@ done:
 
 int hn_cmd_report(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
     const char *file = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:hV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            file = optarg;
-            break;
-        case 'h':
-            printf("usage: hilnas report STUDY_DIR [-o FILE]\n\n"
-                   "Write one self-contained HTML report (inline SVG, no network) of a study: "
-                   "Pareto frontier of\nquality vs each latency metric, latency model parity, "
-                   "hypervolume by trial, frontier\narchitectures and design observations. "
-                   "Default FILE: STUDY_DIR/report.html. Also writes\nSTUDY_DIR/report.json "
-                   "with the same data. Prints the frontier table (as 'hilnas run' does at its "
-                   "end)\nand 'report: FILE'.\n");
-            return 0;
-        case 'V':
-            return hn_cli_version(argv[0]);
-        default:
-            return hn_cli_usage_error(argv[0], "unknown or incomplete option '%s'",
-                                      argv[optind - 1]);
-        }
+    int code = 0;
+    const char *dir = hn_cli_study_dir(
+        argc, argv,
+        "usage: hilnas report STUDY_DIR [-o FILE]\n\n"
+        "Write one self-contained HTML report (inline SVG, no network) of a study: Pareto "
+        "frontier of\nquality vs each latency metric, latency model parity, hypervolume by "
+        "trial, frontier\narchitectures and design observations. Default FILE: "
+        "STUDY_DIR/report.html. Also writes\nSTUDY_DIR/report.json with the same data. Prints "
+        "the frontier table (as 'hilnas run' does at its end)\nand 'report: FILE'.\n",
+        "output", 'o', 1, &file, &code);
+    if (dir == NULL) {
+        return code;
     }
-    if (optind != argc - 1) {
-        return hn_cli_usage_error(argv[0], "expected one STUDY_DIR");
-    }
-    const char *dir = argv[optind];
     char *def = file ? NULL : hn_path_join(dir, "report.html");
     struct hn_error err;
     hn_error_clear(&err);
-    int code = 0;
     if (hn_report_publish(dir, file ? file : def, stdout, &err) != 0) {
         fprintf(stderr, "hilnas: error: %s\n", err.msg);
         code = hn_error_exit_code(&err);

@@ -162,8 +162,11 @@ Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
     char *tmp = tu_tmpdir("hostclock"), study_path[4400], out_dir[4400], log[4400];
     double prefill[2];
     snprintf(log, sizeof(log), "%s/spin.log", tmp);
-    char *spin_argv[] = {"/usr/bin/taskset", "-c", "0", "/bin/sh", "-c", "while :; do :; done",
-                         NULL};
+    /* under `timeout`, so the spinner ends even if this test dies before it kills it (a
+     * failed assertion or Criterion's timeout would otherwise leave it spinning for ever);
+     * SIGTERM below reaches the loop through timeout */
+    char *spin_argv[] = {"/usr/bin/timeout", "110", "/usr/bin/taskset", "-c", "0", "/bin/sh", "-c",
+                         "while :; do :; done", NULL};
     if (access("/usr/bin/taskset", X_OK) != 0) {
         cr_skip_test("taskset not installed (util-linux)");
     }
@@ -191,7 +194,7 @@ Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
         prefill[c] = value(m, "host.prefill_ms");
         json_decref(m);
     }
-    kill(spinner, SIGKILL);
+    kill(spinner, SIGTERM);
     waitpid(spinner, NULL, 0);
     printf("host: prefill sharing a CPU with a busy loop: wall %.3f ms, cpu %.3f ms\n",
            prefill[0], prefill[1]);
