@@ -23,29 +23,38 @@
 
 #include "tests/core/testutil.h"
 
-static const char *study(const char *tmp, const char *host, const char *attention)
+/* A study of one pruning of a backbone of `layers` x `hidden` (FFN `ffn`, 4 heads) */
+static const char *study_sized(const char *tmp, const char *host, const char *attention,
+                               int hidden, int ffn, int layers)
 {
     static char text[4096];
     char dir[4400], path[4500];
     snprintf(dir, sizeof(dir), "%s/backbone", tmp);
     cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", dir, NULL}, NULL, NULL, NULL), 0);
     snprintf(path, sizeof(path), "%s/config.json", dir);
-    cr_assert_eq(tu_write_file(path, "{\"hidden_size\": 64, \"intermediate_size\": 128, "
-                                     "\"num_hidden_layers\": 2, \"num_attention_heads\": 4, "
-                                     "\"vocab_size\": 64, \"max_position_embeddings\": 2048}"),
-                 0);
+    char config[512];
+    snprintf(config, sizeof(config),
+             "{\"hidden_size\": %d, \"intermediate_size\": %d, \"num_hidden_layers\": %d, "
+             "\"num_attention_heads\": 4, \"vocab_size\": 64, \"max_position_embeddings\": 2048}",
+             hidden, ffn, layers);
+    cr_assert_eq(tu_write_file(path, config), 0);
     snprintf(text, sizeof(text),
              "study: {name: host, seed: 3}\n"
-             "space: {plugin: transformer, backbone: %s, depth: {min: 1, max: 1},\n"
-             "        d_model: [64], heads: [4], kv_heads: [4], d_ffn: [128],\n"
+             "space: {plugin: transformer, backbone: %s, depth: {min: %d, max: %d},\n"
+             "        d_model: [%d], heads: [4], kv_heads: [4], d_ffn: [%d],\n"
              "        include_backbone: false%s}\n"
              "oracles:\n"
              "  host: %s\n"
              "objectives: [{metric: host.prefill_ms, goal: minimize}]\n"
              "stages:\n"
              "  - {name: measure, run: host, sampler: sobol, trials: 2}\n",
-             dir, attention, host);
+             dir, layers == 2 ? 1 : layers, layers == 2 ? 1 : layers, hidden, ffn, attention, host);
     return text;
+}
+
+static const char *study(const char *tmp, const char *host, const char *attention)
+{
+    return study_sized(tmp, host, attention, 64, 128, 2);
 }
 
 /* metrics of the which-th completed trial; *attention: whether its layer has attention */
@@ -156,7 +165,9 @@ Test(host, max_cv_0_never_settles_and_pinning_measures, .timeout = 120)
 
 /* clock: cpu leaves out the time the process waits for its CPU: with a busy loop pinned to the
  * same CPU as hilnas, the wall-clock prefill takes about twice the CPU time, which clock: cpu
- * reports (as it would on an idle machine) */
+ * reports (as it would on an idle machine). The prefill must last many scheduler slices (tens of
+ * ms, here a 4 x 256 model on 1024 tokens): a 0.5 ms one ran between preemptions on an idle
+ * machine, and wall and CPU time agreed. */
 Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
 {
     char *tmp = tu_tmpdir("hostclock"), study_path[4400], out_dir[4400], log[4400];
@@ -175,13 +186,14 @@ Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
     for (int c = 0; c < 2; c++) {
         char host[512], sub[64];
         snprintf(host, sizeof(host),
-                 "{plugin: host, prompt: 512, context: 0, decode_tokens: 2, threads: 1, "
-                 "repeats: 5, max_repeats: 5, clock: %s}",
+                 "{plugin: host, prompt: 1024, context: 0, decode_tokens: 2, threads: 1, "
+                 "repeats: 3, max_repeats: 3, clock: %s}",
                  c ? "cpu" : "wall");
         snprintf(sub, sizeof(sub), "c%d", c);
         snprintf(study_path, sizeof(study_path), "%s/%s.yaml", tmp, sub);
         cr_assert_eq(tu_write_file(study_path,
-                                   study(tmp, host, ", attention: per-layer, allow_attention_free: true")),
+                                   study_sized(tmp, host, ", attention: per-layer, allow_attention_free: true",
+                                               256, 768, 4)),
                      0);
         snprintf(out_dir, sizeof(out_dir), "%s/%s", tmp, sub);
         char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_hilnas(), "run", study_path,
