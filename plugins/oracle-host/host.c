@@ -16,9 +16,10 @@
  *                     thread: DRAM bandwidth, which decode depends on and other tenants of the
  *                     machine share
  *   cpu               the first CPU the threads were pinned to (-1 without `pin`)
- *   drift             the larger of ref_ms and mem_ms over the fastest of each this instance has
- *                     seen, - 1: how much slower the machine was during this trial (other
- *                     load, throttling, memory traffic of other tenants)
+ *   drift             the larger of ref_ms and mem_ms over the median of each in the last 64
+ *                     trials this instance measured, - 1 (0 if faster): how much slower the
+ *                     machine was during this trial than usual (other load, throttling,
+ *                     memory traffic of other tenants)
  * and for every timed metric m: m_cv (robust spread: 1.4826 MAD / median) and m_settled (1 when
  * m_cv <= max_cv, else 0). Each metric's value is the median of its repeats; its standard error
  * 1.2533 s / sqrt(n) (s: the sample standard deviation), the standard error of a median.
@@ -60,6 +61,7 @@
 
 #define MAX_CONTEXTS 32
 #define MAX_TIMED (MAX_CONTEXTS + 3) /* prefill, decodes, two references */
+#define DRIFT_WINDOW 64
 
 struct host {
     int64_t prompt, context, decode_tokens, repeats, max_repeats, warmup, threads, drift_retries;
@@ -72,7 +74,9 @@ struct host {
     size_t n_contexts;
     int64_t contexts[MAX_CONTEXTS];
     const char *instance;
-    double best_ref, best_mem; /* fastest reference medians seen, ms (0: none yet) */
+    /* the references of the last DRIFT_WINDOW trials (ring), ms: drift is against their median */
+    double seen_ref[DRIFT_WINDOW], seen_mem[DRIFT_WINDOW];
+    size_t n_seen;
     size_t mem_words;          /* the memory reference's buffer, 8-byte words */
     size_t n_timed;            /* prefill + decodes + ref_ms + mem_ms */
     char names[MAX_TIMED][64];
@@ -152,8 +156,8 @@ static const struct hn_option host_options[] = {
      .max = 100,
      .bounded = 1,
      .offset = offsetof(struct host, max_drift),
-     .help = "Slowdown of the reference workload (vs the fastest seen) that triggers a "
-             "re-measurement, then a warning."},
+     .help = "Slowdown of the references (vs their medians over the last 64 trials) that "
+             "triggers a re-measurement, then a warning."},
     {.name = "drift_retries",
      .type = HN_OPT_INT,
      .def = "1",
@@ -302,6 +306,16 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* The median of v[0..n), n >= 1 (v is not changed). */
+static double median_of(const double *v, size_t n)
+{
+    double s[DRIFT_WINDOW];
+    n = n < DRIFT_WINDOW ? n : DRIFT_WINDOW;
+    memcpy(s, v, n * sizeof(double));
+    qsort(s, n, sizeof(double), cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
 /* Median, standard error of the median and robust spread (1.4826 MAD / median) of v[0..n). */
@@ -659,7 +673,7 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
             first_cpu = CPU_ISSET(cpu, &use) ? cpu : -1;
         }
     }
-    double drift = 0.0, ref = NAN, mem = NAN;
+    double drift = 0.0, ref = NAN, mem = NAN, typical_ref = NAN, typical_mem = NAN;
     for (int64_t attempt = 0;; attempt++) {
         if (measure(&b, v, n, err) != 0) {
             goto done;
@@ -668,24 +682,29 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
         size_t k = h->n_timed - 2;
         summarize(v + k * (size_t)h->max_repeats, n[k], &ref, &sem, &cv);
         summarize(v + (k + 1) * (size_t)h->max_repeats, n[k + 1], &mem, &sem, &cv);
-        h->best_ref = h->best_ref == 0 || ref < h->best_ref ? ref : h->best_ref;
-        h->best_mem = h->best_mem == 0 || mem < h->best_mem ? mem : h->best_mem;
-        drift = fmax(ref / h->best_ref, mem / h->best_mem) - 1.0;
+        size_t w = h->n_seen < DRIFT_WINDOW ? h->n_seen : DRIFT_WINDOW;
+        typical_ref = w ? median_of(h->seen_ref, w) : ref;
+        typical_mem = w ? median_of(h->seen_mem, w) : mem;
+        drift = fmax(0.0, fmax(ref / typical_ref, mem / typical_mem) - 1.0);
         if (drift <= h->max_drift || attempt >= h->drift_retries) {
             break;
         }
         hn_log(HN_LOG_INFO,
-               "oracle '%s': trial %ld: the references ran %.0f %% slower than the fastest "
-               "seen; measuring again",
+               "oracle '%s': trial %ld: the references ran %.0f %% slower than in the "
+               "trials before; measuring again",
                h->instance, req->trial->id, 100 * drift);
     }
     if (drift > h->max_drift) {
         hn_log(HN_LOG_WARNING,
-               "oracle '%s': trial %ld measured while the machine was %.0f %% slower than its "
-               "fastest (compute reference %.3f ms vs %.3f ms, memory reference %.3f ms vs "
-               "%.3f ms); its latencies are suspect",
-               h->instance, req->trial->id, 100 * drift, ref, h->best_ref, mem, h->best_mem);
+               "oracle '%s': trial %ld measured while the machine was %.0f %% slower than in "
+               "the trials before (compute reference %.3f ms vs %.3f ms, memory reference "
+               "%.3f ms vs %.3f ms, medians of the last %zu); its latencies are suspect",
+               h->instance, req->trial->id, 100 * drift, ref, typical_ref, mem, typical_mem,
+               h->n_seen < DRIFT_WINDOW ? h->n_seen : (size_t)DRIFT_WINDOW);
     }
+    h->seen_ref[h->n_seen % DRIFT_WINDOW] = ref;
+    h->seen_mem[h->n_seen % DRIFT_WINDOW] = mem;
+    h->n_seen++;
     for (size_t k = 0; k < h->n_timed; k++) {
         double med, sem, cv;
         char name[96];

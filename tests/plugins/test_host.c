@@ -245,7 +245,9 @@ static int pinned_cpu(const char *tmp, const char *sub, const char *pick, const 
              "max_repeats: 2, pin: true, pick: %s}",
              pick);
     snprintf(path, sizeof(path), "%s/%s.yaml", tmp, sub);
-    cr_assert_eq(tu_write_file(path, study(tmp, host, "")), 0);
+    cr_assert_eq(tu_write_file(path, study(tmp, host,
+                                           ", attention: per-layer, allow_attention_free: true")),
+                 0);
     snprintf(out, sizeof(out), "%s/%s", tmp, sub);
     char *argv[] = {"/usr/bin/taskset", "-c", (char *)mask, (char *)tu_hilnas(), "run", path,
                     "--output", out, "--quiet", NULL};
