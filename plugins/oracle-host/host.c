@@ -458,82 +458,94 @@ static int measure(struct bench *b, double *v, size_t *n, struct hn_error *err)
     return 0;
 }
 
-static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
-                         struct hn_error *err)
+/*
+ * The trial's architecture, and the positions the runs need: *need for the prompt and the
+ * decode runs, *need_decode for the decode runs (the longest context plus decode_tokens).
+ */
+static int read_arch(const struct host *h, const json_t *arch, struct hn_llm_config *c,
+                     int64_t *need, int64_t *need_decode, struct hn_error *err)
 {
-    struct host *h = ctx;
-    const json_t *arch = req->trial->arch;
-    struct hn_llm_config c;
-    struct hn_llm_model *m = NULL;
-    struct bench b = {.h = h, .progress = req->progress};
-    double *v = NULL;
-    size_t n[MAX_TIMED];
-    int rc = -1, pinned = 0, threads;
-    cpu_set_t allowed;
     if (!json_is_object(arch) || json_object_get(arch, "hidden_size") == NULL) {
         return hn_error_config(err, NULL,
                                "the trial has no transformer architecture to measure; use the "
                                "space 'transformer' (or one that decodes to a LlamaConfig)");
     }
-    if (hn_llm_config_from_json(arch, "architecture", &c, err) != 0) {
+    if (hn_llm_config_from_json(arch, "architecture", c, err) != 0) {
         return -1;
     }
-    int64_t need = h->prompt, need_decode = 1;
+    *need = h->prompt;
+    *need_decode = 1;
     for (size_t i = 0; i < h->n_contexts; i++) {
-        if (h->contexts[i] + h->decode_tokens > need_decode) {
-            need_decode = h->contexts[i] + h->decode_tokens;
+        if (h->contexts[i] + h->decode_tokens > *need_decode) {
+            *need_decode = h->contexts[i] + h->decode_tokens;
         }
-        need = need > need_decode ? need : need_decode;
+        *need = *need > *need_decode ? *need : *need_decode;
     }
-    if (need > c.max_position_embeddings) {
+    if (*need > c->max_position_embeddings) {
         return hn_error_config(err, NULL,
                                "prompt %lld / context + decode_tokens %lld exceed the "
                                "architecture's max_position_embeddings (%d); lower them",
-                               (long long)h->prompt, (long long)need, c.max_position_embeddings);
+                               (long long)h->prompt, (long long)*need,
+                               c->max_position_embeddings);
     }
-    threads = hn_llm_set_threads(h->threads > 0 ? (int)h->threads : req->threads);
-    m = hn_llm_model_new(&c, err);
-    if (m == NULL) {
-        goto done;
+    return 0;
+}
+
+static void bench_free(struct bench *b)
+{
+    free(b->tokens);
+    free(b->logits);
+    free(b->ref_out);
+    free(b->ref_in);
+    free(b->ref_w);
+    hn_llm_infer_free(b->inf);
+    hn_llm_infer_free(b->pinf);
+}
+
+/* The inference states of m, random prompt tokens and the reference workload's operands. */
+static int bench_setup(struct bench *b, const struct hn_llm_model *m, int64_t need,
+                       int64_t need_decode, uint64_t seed, struct hn_error *err)
+{
+    const struct host *h = b->h;
+    int vocab = m->config.vocab_size;
+    b->pinf = hn_llm_infer_new(m, (int)h->prompt, (int)h->prompt, err);
+    b->inf = b->pinf == NULL ? NULL : hn_llm_infer_new(m, (int)need_decode, 256, err);
+    b->vocab = vocab;
+    b->tokens = malloc((size_t)need * sizeof(int));
+    b->logits = malloc((size_t)vocab * sizeof(float));
+    b->ref_out = calloc(16 * 512, sizeof(float));
+    b->ref_in = calloc(16 * 512, sizeof(float));
+    b->ref_w = calloc(512 * 512, sizeof(float));
+    if (b->inf == NULL || b->tokens == NULL || b->logits == NULL || b->ref_out == NULL ||
+        b->ref_in == NULL || b->ref_w == NULL) {
+        return b->inf != NULL ? hn_error_set(err, NULL, "out of memory") : -1;
     }
-    hn_llm_model_randomize(m, req->seed);
-    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0) {
-        goto done;
-    }
-    b.pinf = hn_llm_infer_new(m, (int)h->prompt, (int)h->prompt, err);
-    b.inf = b.pinf == NULL ? NULL : hn_llm_infer_new(m, (int)need_decode, 256, err);
-    b.vocab = c.vocab_size;
-    b.tokens = malloc((size_t)need * sizeof(int));
-    b.logits = malloc((size_t)c.vocab_size * sizeof(float));
-    b.ref_out = calloc(16 * 512, sizeof(float));
-    b.ref_in = calloc(16 * 512, sizeof(float));
-    b.ref_w = calloc(512 * 512, sizeof(float));
-    v = malloc(h->n_timed * (size_t)h->max_repeats * sizeof(double));
-    if (b.inf == NULL || b.tokens == NULL || b.logits == NULL || b.ref_out == NULL ||
-        b.ref_in == NULL || b.ref_w == NULL || v == NULL) {
-        if (b.inf != NULL) {
-            hn_error_set(err, NULL, "out of memory");
-        }
-        goto done;
-    }
-    hn_rng_seed(&b.rng, hn_rng_derive(req->seed, 1));
+    hn_rng_seed(&b->rng, hn_rng_derive(seed, 1));
     for (int64_t i = 0; i < need; i++) {
-        b.tokens[i] = (int)hn_rng_below(&b.rng, (uint64_t)c.vocab_size);
+        b->tokens[i] = (int)hn_rng_below(&b->rng, (uint64_t)vocab);
     }
     for (size_t i = 0; i < 16 * 512; i++) {
-        b.ref_in[i] = (float)(hn_rng_uniform(&b.rng) - 0.5);
+        b->ref_in[i] = (float)(hn_rng_uniform(&b->rng) - 0.5);
     }
     for (size_t i = 0; i < 512 * 512; i++) {
-        b.ref_w[i] = (float)(hn_rng_uniform(&b.rng) - 0.5) * 0.05f;
+        b->ref_w[i] = (float)(hn_rng_uniform(&b->rng) - 0.5) * 0.05f;
     }
-    if (h->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
-        pin_threads(threads, &allowed, 1);
-        pinned = 1;
-    }
-    double drift = 0.0, ref = NAN;
+    return 0;
+}
+
+/*
+ * The protocol, measured again (up to drift_retries times) while the reference workload runs
+ * more than max_drift slower than the fastest seen by this instance. *drift: the last
+ * measurement's.
+ */
+static int measure_settled(struct bench *b, struct host *h, long trial, double *v, size_t *n,
+                           double *drift, struct hn_error *err)
+{
+    double ref = NAN;
+    *drift = 0.0;
     for (int64_t attempt = 0;; attempt++) {
-        if (measure(&b, v, n, err) != 0) {
-            goto done;
+        if (measure(b, v, n, err) != 0) {
+            return -1;
         }
         double sem, cv;
         size_t k = h->n_timed - 1;
@@ -541,39 +553,84 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
         if (h->best_ref == 0 || ref < h->best_ref) {
             h->best_ref = ref;
         }
-        drift = ref / h->best_ref - 1.0;
-        if (drift <= h->max_drift || attempt >= h->drift_retries) {
+        *drift = ref / h->best_ref - 1.0;
+        if (*drift <= h->max_drift || attempt >= h->drift_retries) {
             break;
         }
         hn_log(HN_LOG_INFO,
                "oracle '%s': trial %ld: the reference ran %.0f %% slower than the fastest "
                "seen; measuring again",
-               h->instance, req->trial->id, 100 * drift);
+               h->instance, trial, 100 * *drift);
     }
-    if (drift > h->max_drift) {
+    if (*drift > h->max_drift) {
         hn_log(HN_LOG_WARNING,
                "oracle '%s': trial %ld measured while the machine was %.0f %% slower than its "
                "fastest (reference %.3f ms vs %.3f ms); its latencies are suspect",
-               h->instance, req->trial->id, 100 * drift, ref, h->best_ref);
+               h->instance, trial, 100 * *drift, ref, h->best_ref);
     }
+    return 0;
+}
+
+/* Each timed metric's median and standard error, "<name>_cv", "<name>_settled", and drift. */
+static int put_timings(const struct host *h, const double *v, const size_t *n, double drift,
+                       struct hn_metrics *out, struct hn_error *err)
+{
     for (size_t k = 0; k < h->n_timed; k++) {
         double med, sem, cv;
         char name[96];
         summarize(v + k * (size_t)h->max_repeats, n[k], &med, &sem, &cv);
         if (hn_metrics_put(out, h->names[k], med, sem, err) != 0) {
-            goto done;
+            return -1;
         }
         snprintf(name, sizeof(name), "%s_cv", h->names[k]);
         if (hn_metrics_put(out, name, isfinite(cv) ? cv : 0.0, NAN, err) != 0) {
-            goto done;
+            return -1;
         }
         snprintf(name, sizeof(name), "%s_settled", h->names[k]);
         if (hn_metrics_put(out, name, isfinite(cv) && cv <= h->max_cv ? 1.0 : 0.0, NAN, err) !=
             0) {
-            goto done;
+            return -1;
         }
     }
-    if (hn_metrics_put(out, "drift", drift, NAN, err) != 0) {
+    return hn_metrics_put(out, "drift", drift, NAN, err);
+}
+
+static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
+                         struct hn_error *err)
+{
+    struct host *h = ctx;
+    struct hn_llm_config c;
+    struct hn_llm_model *m = NULL;
+    struct bench b = {.h = h, .progress = req->progress};
+    double *v = NULL, drift;
+    size_t n[MAX_TIMED];
+    int rc = -1, pinned = 0, threads;
+    int64_t need = 0, need_decode = 0;
+    cpu_set_t allowed;
+    if (read_arch(h, req->trial->arch, &c, &need, &need_decode, err) != 0) {
+        return -1;
+    }
+    threads = hn_llm_set_threads(h->threads > 0 ? (int)h->threads : req->threads);
+    m = hn_llm_model_new(&c, err);
+    if (m == NULL) {
+        goto done;
+    }
+    hn_llm_model_randomize(m, req->seed);
+    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0 ||
+        bench_setup(&b, m, need, need_decode, req->seed, err) != 0) {
+        goto done;
+    }
+    v = malloc(h->n_timed * (size_t)h->max_repeats * sizeof(double));
+    if (v == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    if (h->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+        pin_threads(threads, &allowed, 1);
+        pinned = 1;
+    }
+    if (measure_settled(&b, h, req->trial->id, v, n, &drift, err) != 0 ||
+        put_timings(h, v, n, drift, out, err) != 0) {
         goto done;
     }
     rc = 0;
@@ -582,13 +639,7 @@ done:
         pin_threads(threads, &allowed, 0);
     }
     free(v);
-    free(b.tokens);
-    free(b.logits);
-    free(b.ref_out);
-    free(b.ref_in);
-    free(b.ref_w);
-    hn_llm_infer_free(b.inf);
-    hn_llm_infer_free(b.pinf);
+    bench_free(&b);
     hn_llm_model_free(m);
     return rc;
 }
