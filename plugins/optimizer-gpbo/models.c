@@ -250,12 +250,16 @@ static int load_anchors(struct gpbo_models *m, const char **why)
         *why = "cannot open it";
         return -1;
     }
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size < 0 || (size_t)size > ANCHORS_MAX_BYTES || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        *why = "not a regular file of at most 64 MiB";
+        return -1;
+    }
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-    long size = ftell(f);
     fclose(f);
     *why = "not JSON";
-    if (root == NULL || size < 0 || (size_t)size > ANCHORS_MAX_BYTES) {
-        json_decref(root);
+    if (root == NULL) {
         return -1;
     }
     const json_t *chains = json_object_get(root, "chains");
