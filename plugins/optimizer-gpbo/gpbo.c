@@ -453,7 +453,9 @@ static void *gpbo_create(const struct hn_plugin_args *args, struct hn_error *err
         goto fail;
     }
     g->models = gpbo_models_new(g->n_metrics);
-    if (g->models == NULL) {
+    if (g->models == NULL ||
+        (args->study_dir != NULL &&
+         gpbo_models_persist(g->models, args->study_dir, args->instance, args->stage) != 0)) {
         hn_error_set(err, NULL, "out of memory");
         goto fail;
     }
