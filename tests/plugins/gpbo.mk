@@ -1,6 +1,7 @@
 # Tests of the gpbo optimizer (tests/plugins/optimizer-gpbo/): acquisition math, and the
 # plugin driven in-process and through the command line.
-GPBO_TEST_SOURCES = plugins/optimizer-gpbo/gpbo.c plugins/optimizer-gpbo/acquisition.c \
+GPBO_TEST_SOURCES = plugins/optimizer-gpbo/gpbo.c plugins/optimizer-gpbo/state.c \
+	plugins/optimizer-gpbo/acquisition.c \
 	plugins/optimizer-gpbo/models.c plugins/optimizer-gpbo/search.c
 check_PROGRAMS += tests/plugins/optimizer-gpbo/test_gpbo_acq tests/plugins/optimizer-gpbo/test_gpbo
 TESTS += tests/plugins/optimizer-gpbo/test_gpbo_acq tests/plugins/optimizer-gpbo/test_gpbo
