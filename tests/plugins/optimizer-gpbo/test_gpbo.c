@@ -19,6 +19,7 @@
 #include "hilnas/sobol.h"
 #include "plugins/evaluator-testfn/testfn.h"
 #include "plugins/optimizer-gpbo/gpbo.h"
+#include "plugins/optimizer-gpbo/models.h"
 
 extern const struct hn_plugin hn_plugin_descriptor;
 
