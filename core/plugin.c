@@ -476,9 +476,8 @@ const struct hn_plugin *hn_registry_launched_executor(int *size)
         }
         const struct hn_plugin *p =
             open_module(list[i].base, list[i].base, HN_KIND_EXECUTOR, list[i].base + lp + 1, &e);
-        if (p != NULL &&
-            p->executor->size >= offsetof(struct hn_executor_ops, launched) + sizeof(void *) &&
-            p->executor->launched != NULL && (*size = p->executor->launched()) > 1) {
+        if (p != NULL && HN_OPS_HAS(p->executor, launched) &&
+            (*size = p->executor->launched()) > 1) {
             found = p;
         }
     }

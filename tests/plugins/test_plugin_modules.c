@@ -46,7 +46,11 @@ static int box_open(struct box_space *b, const char *yaml, struct hn_error *err)
         .node = hn_config_get(b->root, "space"), .instance = "box", .threads = 1};
     hn_error_clear(err);
     b->space.plugin = b->plugin;
-    b->space.ctx = b->plugin->space->create(&args, err);
+    /* as a study does: the core checks the options, then creates */
+    if (hn_instance_check_options(b->plugin, args.node, "box", err) != 0) {
+        return -1;
+    }
+    b->space.ctx = hn_instance_create(b->plugin, &args, err);
     if (b->space.ctx == NULL) {
         return -1;
     }
