@@ -61,7 +61,8 @@ struct hn_llm_infer *hn_llm_infer_new(const struct hn_llm_model *model, int max_
         inf->cache_slot[l] = c->attention_layers[l] ? (int)n_attn++ : -1;
     }
     size_t cache = n_attn * S * KD;
-    inf->k_cache = malloc((2 * cache + 1) * sizeof(float));
+    inf->kv_floats = 2 * cache + 1;
+    inf->k_cache = hn_llm_big_calloc(inf->kv_floats, sizeof(float));
     inf->thread_cap = hn_ops_threads();
     size_t scratch = 3 * n * C + 2 * n * NH * HD + 2 * n * F + NH * n * S +
                      (size_t)inf->thread_cap * C;
@@ -114,7 +115,7 @@ void hn_llm_infer_free(struct hn_llm_infer *inf)
     if (inf == NULL) {
         return;
     }
-    free(inf->k_cache);
+    hn_llm_big_free(inf->k_cache, inf->kv_floats, sizeof(float));
     free(inf->block);
     free(inf->cache_slot);
     free(inf->views);

@@ -180,8 +180,8 @@ struct hn_llm_model *hn_llm_model_new(const struct hn_llm_config *config, struct
         goto oom;
     }
     build_table(m, roles, layers);
-    m->params = calloc(m->n_params, sizeof(float));
-    m->grads = calloc(m->n_params, sizeof(float));
+    m->params = hn_llm_big_calloc(m->n_params, sizeof(float));
+    m->grads = hn_llm_big_calloc(m->n_params, sizeof(float));
     size_t half = (size_t)config->head_dim / 2, P = (size_t)config->max_position_embeddings;
     m->rope_cos = malloc(P * half * sizeof(float));
     m->rope_sin = malloc(P * half * sizeof(float));
@@ -225,8 +225,8 @@ void hn_llm_model_free(struct hn_llm_model *m)
     acts_free(m->acts);
     hn_llm_dtype_free(m);
     free(m->tensors);
-    free(m->params);
-    free(m->grads);
+    hn_llm_big_free(m->params, m->n_params, sizeof(float));
+    hn_llm_big_free(m->grads, m->n_params, sizeof(float));
     free(m->w.layers);
     free(m->g.layers);
     free(m->rope_cos);

@@ -11,7 +11,10 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -631,4 +634,54 @@ void hn_crossentropy_backward(float *dlogits, const float *probs, const int *tar
             dlogits[n * V + i] = (probs[n * V + i] - ind) * dloss;
         }
     }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * large arrays */
+
+#define HN_HUGE ((size_t)2 << 20)
+
+void *hn_llm_big_calloc(size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size) {
+        return NULL;
+    }
+    size_t bytes = n * size;
+    if (bytes < HN_HUGE) {
+        return calloc(n ? n : 1, size ? size : 1);
+    }
+    if (bytes > SIZE_MAX - 2 * HN_HUGE) {
+        return NULL;
+    }
+    size_t len = (bytes + HN_HUGE - 1) / HN_HUGE * HN_HUGE;
+    char *raw = mmap(NULL, len + HN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                     -1, 0);
+    if (raw == MAP_FAILED) {
+        return NULL;
+    }
+    /* keep the 2 MiB-aligned len bytes inside the mapping, give back the rest */
+    char *p = (char *)(((uintptr_t)raw + HN_HUGE - 1) & ~(uintptr_t)(HN_HUGE - 1));
+    if (p > raw) {
+        munmap(raw, (size_t)(p - raw));
+    }
+    if (raw + len + HN_HUGE > p + len) {
+        munmap(p + len, (size_t)(raw + len + HN_HUGE - (p + len)));
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE); /* advice only: without THP the pages stay 4 KiB */
+#endif
+    return p;
+}
+
+void hn_llm_big_free(void *p, size_t n, size_t size)
+{
+    if (p == NULL) {
+        return;
+    }
+    size_t bytes = n * size;
+    if (bytes < HN_HUGE) {
+        free(p);
+        return;
+    }
+    munmap(p, (bytes + HN_HUGE - 1) / HN_HUGE * HN_HUGE);
 }

@@ -9,10 +9,17 @@
  *   decode_ms         per generated token: the mean time of `decode_tokens` one-token steps
  *                     with `context` tokens in the cache; with `contexts: [c1, c2, ...]` one
  *                     metric per context instead, decode_ms_<c> (e.g. decode_ms_2048)
- *   ref_ms            a fixed-cost reference workload (a 16 x 512 x 512 matmul on the same
- *                     threads) timed alongside: it measures the machine, not the architecture
- *   drift             ref_ms / the fastest reference this instance has seen - 1: how much
- *                     slower the machine was during this trial (other load, throttling)
+ *   ref_ms            a fixed-cost reference workload (a 256 x 512 x 512 matmul on the same
+ *                     threads, about 1 ms) timed alongside: it measures the machine, not the
+ *                     architecture
+ *   mem_ms            a fixed-size memory reference: one pass reading 64 MiB on the first
+ *                     thread: DRAM bandwidth, which decode depends on and other tenants of the
+ *                     machine share
+ *   cpu               the first CPU the threads were pinned to (-1 without `pin`)
+ *   drift             the larger of ref_ms and mem_ms over the median of each in the last 64
+ *                     trials this instance measured, - 1 (0 if faster): how much slower the
+ *                     machine was during this trial than usual (other load, throttling,
+ *                     memory traffic of other tenants)
  * and for every timed metric m: m_cv (robust spread: 1.4826 MAD / median) and m_settled (1 when
  * m_cv <= max_cv, else 0). Each metric's value is the median of its repeats; its standard error
  * 1.2533 s / sqrt(n) (s: the sample standard deviation), the standard error of a median.
@@ -53,27 +60,40 @@
 #include "hilnas/llm/ops.h"
 
 #define MAX_CONTEXTS 32
-#define MAX_TIMED (MAX_CONTEXTS + 2) /* prefill, decodes, reference */
+#define MAX_TIMED (MAX_CONTEXTS + 3) /* prefill, decodes, two references */
+#define DRIFT_WINDOW 64
 
 struct host {
     int64_t prompt, context, decode_tokens, repeats, max_repeats, warmup, threads, drift_retries;
     double max_cv, max_drift;
     int pin;
+    int pick;  /* index into picks: 0 fastest, 1 first */
     int dtype; /* enum hn_dtype: index into dtypes (the same order) */
     int clock; /* index into clocks: 0 wall (monotonic), 1 cpu (the process's CPU time) */
     const struct hn_config_node *contexts_node;
     size_t n_contexts;
     int64_t contexts[MAX_CONTEXTS];
     const char *instance;
-    double best_ref; /* fastest reference median seen, ms (0: none yet) */
-    size_t n_timed;  /* prefill + decodes + reference */
+    /* the references of the last DRIFT_WINDOW trials (ring), ms: drift is against their median */
+    double seen_ref[DRIFT_WINDOW], seen_mem[DRIFT_WINDOW];
+    size_t n_seen;
+    size_t mem_words;          /* the memory reference's buffer, 8-byte words */
+    size_t n_timed;            /* prefill + decodes + ref_ms + mem_ms */
     char names[MAX_TIMED][64];
-    const char *metric_names[3 * MAX_TIMED + 2];
+    const char *metric_names[3 * MAX_TIMED + 3];
     char extra[3 * MAX_TIMED][80];
 };
 
 static const char *const dtypes[] = {"f32", "bf16", "f16", "q8_0", NULL};
 static const char *const clocks[] = {"wall", "cpu", NULL};
+static const char *const picks[] = {"fastest", "first", NULL};
+
+/* the reference workload: REF_ROWS x REF_DIM times REF_DIM x REF_DIM, about a millisecond */
+#define REF_ROWS 256
+#define REF_DIM 512
+/* the memory reference: more than the last-level cache one core reaches on most CPUs (32 MiB
+ * per core complex here; sysconf reports the whole socket's, so it is no guide) */
+#define MEM_BYTES ((size_t)64 << 20)
 
 static const struct hn_option host_options[] = {
     {.name = "prompt",
@@ -136,8 +156,8 @@ static const struct hn_option host_options[] = {
      .max = 100,
      .bounded = 1,
      .offset = offsetof(struct host, max_drift),
-     .help = "Slowdown of the reference workload (vs the fastest seen) that triggers a "
-             "re-measurement, then a warning."},
+     .help = "Slowdown of the references (vs their medians over the last 64 trials) that "
+             "triggers a re-measurement, then a warning."},
     {.name = "drift_retries",
      .type = HN_OPT_INT,
      .def = "1",
@@ -166,7 +186,16 @@ static const struct hn_option host_options[] = {
      .type = HN_OPT_BOOL,
      .def = "false",
      .offset = offsetof(struct host, pin),
-     .help = "Pin the engine's threads, one per CPU the process may run on, while measuring."},
+     .help = "Pin the engine's threads, one per CPU, while measuring (CPUs chosen by `pick`)."},
+    {.name = "pick",
+     .type = HN_OPT_ENUM,
+     .def = "fastest",
+     .choices = picks,
+     .offset = offsetof(struct host, pick),
+     .help = "With pin: which CPUs of the process's mask the threads are pinned to. fastest: "
+             "the reference workload is timed on each before every trial and the threads go "
+             "to the fastest (on a shared or virtual machine one CPU can be slowed by another "
+             "tenant, and big.LITTLE cores differ); first: the lowest-numbered."},
     {.name = "dtype",
      .type = HN_OPT_ENUM,
      .def = "f32",
@@ -231,6 +260,7 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
         h->max_repeats = h->repeats;
     }
     h->instance = args->instance;
+    h->mem_words = MEM_BYTES / sizeof(uint64_t);
     /* timed metrics: prefill, the decodes, the reference; then their _cv and _settled */
     size_t k = 0, e = 0;
     snprintf(h->names[k++], sizeof(h->names[0]), "prefill_ms");
@@ -243,6 +273,7 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
         }
     }
     snprintf(h->names[k++], sizeof(h->names[0]), "ref_ms");
+    snprintf(h->names[k++], sizeof(h->names[0]), "mem_ms");
     h->n_timed = k;
     size_t m = 0;
     for (size_t i = 0; i < k; i++) {
@@ -253,6 +284,7 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
         h->metric_names[m++] = h->extra[e++];
     }
     h->metric_names[m++] = "drift";
+    h->metric_names[m++] = "cpu";
     h->metric_names[m] = NULL;
     return h;
 fail:
@@ -274,6 +306,16 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* The median of v[0..n), n >= 1 (v is not changed). */
+static double median_of(const double *v, size_t n)
+{
+    double s[DRIFT_WINDOW];
+    n = n < DRIFT_WINDOW ? n : DRIFT_WINDOW;
+    memcpy(s, v, n * sizeof(double));
+    qsort(s, n, sizeof(double), cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
 /* Median, standard error of the median and robust spread (1.4826 MAD / median) of v[0..n). */
@@ -305,9 +347,9 @@ static void summarize(const double *v, size_t n, double *median, double *sem, do
     *cv = n > 1 && med > 0 ? 1.4826 * mad / med : NAN;
 }
 
-/* Pin the pool's threads (n of them) one per allowed CPU (pin = 1), or give them back the
- * saved mask (pin = 0). */
-static void pin_threads(int n, const cpu_set_t *allowed, int pin)
+/* Pin the pool's threads (n of them) one per CPU of `use` (pin = 1), or give them back the
+ * saved mask `use` (pin = 0). */
+static void pin_threads(int n, const cpu_set_t *use, int pin)
 {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(n)
@@ -316,24 +358,24 @@ static void pin_threads(int n, const cpu_set_t *allowed, int pin)
         cpu_set_t one;
         CPU_ZERO(&one);
         for (int cpu = 0; cpu < CPU_SETSIZE && pin; cpu++) {
-            if (CPU_ISSET(cpu, allowed) && seen++ == t % CPU_COUNT(allowed)) {
+            if (CPU_ISSET(cpu, use) && seen++ == t % CPU_COUNT(use)) {
                 CPU_SET(cpu, &one);
                 break;
             }
         }
-        sched_setaffinity(0, sizeof(cpu_set_t), pin ? &one : allowed);
+        sched_setaffinity(0, sizeof(cpu_set_t), pin ? &one : use);
     }
 #else
     (void)n;
     cpu_set_t one;
     CPU_ZERO(&one);
     for (int cpu = 0; cpu < CPU_SETSIZE && pin; cpu++) {
-        if (CPU_ISSET(cpu, allowed)) {
+        if (CPU_ISSET(cpu, use)) {
             CPU_SET(cpu, &one);
             break;
         }
     }
-    sched_setaffinity(0, sizeof(cpu_set_t), pin ? &one : allowed);
+    sched_setaffinity(0, sizeof(cpu_set_t), pin ? &one : use);
 #endif
 }
 
@@ -345,6 +387,8 @@ struct bench {
     float *logits;
     int vocab;
     float *ref_out, *ref_in, *ref_w; /* the reference workload's operands */
+    uint64_t *mem;                   /* the memory reference's buffer (h->mem_words) */
+    volatile uint64_t mem_sink;
     struct hn_rng rng;
     struct hn_progress *progress; /* the evaluation's (may be NULL) */
 };
@@ -372,16 +416,33 @@ static int time_one(struct bench *b, size_t k, double *ms, struct hn_error *err)
             return -1;
         }
         *ms = 1e3 * (clock_now(h) - t0);
-    } else if (k == h->n_timed - 1) {
+    } else if (k == h->n_timed - 2) {
         t0 = clock_now(h);
-        hn_matmul_forward(b->ref_out, b->ref_in, b->ref_w, 16, 512, 512);
+        hn_matmul_forward(b->ref_out, b->ref_in, b->ref_w, REF_ROWS, REF_DIM, REF_DIM);
         *ms = 1e3 * (clock_now(h) - t0);
+    } else if (k == h->n_timed - 1) {
+        uint64_t a[8] = {0};
+        t0 = clock_now(h);
+        for (size_t i = 0; i + 8 <= h->mem_words; i += 8) {
+            for (int j = 0; j < 8; j++) {
+                a[j] ^= b->mem[i + (size_t)j];
+            }
+        }
+        *ms = 1e3 * (clock_now(h) - t0);
+        b->mem_sink = a[0] ^ a[1] ^ a[2] ^ a[3] ^ a[4] ^ a[5] ^ a[6] ^ a[7];
     } else {
         /* the cache holds the first max(contexts) prompt tokens (one untimed prefill); decoding
          * at context c rewinds to position c (the rows after it are overwritten) */
         int64_t c = h->contexts[k - 1];
-        b->inf->pos = (int)c;
         int tok = b->tokens[c];
+        /* one untimed step first (the same row, rewritten by the first timed one): the timed
+         * steps find the caches as the steps of a generation loop do, not as the previous
+         * measurement left them */
+        b->inf->pos = (int)c;
+        if (hn_llm_infer_forward(b->inf, &tok, 1, b->logits, 0, err) != 0) {
+            return -1;
+        }
+        b->inf->pos = (int)c;
         t0 = clock_now(h);
         for (int64_t i = 0; i < h->decode_tokens; i++) {
             if (hn_llm_infer_forward(b->inf, &tok, 1, b->logits, 0, err) != 0) {
@@ -423,7 +484,7 @@ static int measure(struct bench *b, double *v, size_t *n, struct hn_error *err)
             if (!active[k]) {
                 continue;
             }
-            if (k > 0 && k < K - 1 && !prefilled) {
+            if (k > 0 && k <= h->n_contexts && !prefilled) {
                 hn_llm_infer_reset(b->inf);
                 if (max_ctx > 0 &&
                     hn_llm_infer_forward(b->inf, b->tokens, (int)max_ctx, NULL, 0, err) != 0) {
@@ -458,6 +519,76 @@ static int measure(struct bench *b, double *v, size_t *n, struct hn_error *err)
     return 0;
 }
 
+/* The CPUs of `allowed` the threads are pinned to, into `use`: all of them when there are no
+ * more than `threads`; else the `threads` lowest-numbered (pick: first) or the fastest (pick:
+ * fastest). Fastest: on each CPU in turn, PICK_ROUNDS times, the reference workload (compute)
+ * and one decode step of the trial's model (memory: on a virtual machine a CPU can be as fast
+ * as another in arithmetic and much slower in reaching this process's memory) are timed on the
+ * wall clock; a CPU's score is the sum of its best times, each relative to the best of all
+ * CPUs. The calling thread is moved from CPU to CPU; the caller restores its mask. */
+#define PICK_ROUNDS 3
+#define PICK_MAX_CPUS 256
+static int choose_cpus(const struct host *h, struct bench *b, int threads,
+                       const cpu_set_t *allowed, cpu_set_t *use, struct hn_error *err)
+{
+    int cpus[PICK_MAX_CPUS], n = 0;
+    double best[PICK_MAX_CPUS][2], low[2] = {INFINITY, INFINITY};
+    for (int cpu = 0; cpu < CPU_SETSIZE && n < PICK_MAX_CPUS; cpu++) {
+        if (CPU_ISSET(cpu, allowed)) {
+            best[n][0] = best[n][1] = INFINITY;
+            cpus[n++] = cpu;
+        }
+    }
+    CPU_ZERO(use);
+    if (n <= threads || h->pick == 1) {
+        for (int i = 0; i < n && (i < threads || n <= threads); i++) {
+            CPU_SET(cpus[i], use);
+        }
+        return 0;
+    }
+    hn_llm_set_threads(1);
+    for (int r = 0; r < PICK_ROUNDS; r++) {
+        for (int i = 0; i < n; i++) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpus[i], &one);
+            if (sched_setaffinity(0, sizeof(one), &one) != 0) {
+                continue;
+            }
+            double t0 = hn_monotonic();
+            hn_matmul_forward(b->ref_out, b->ref_in, b->ref_w, REF_ROWS, REF_DIM, REF_DIM);
+            double t1 = hn_monotonic();
+            int tok = b->tokens[0];
+            hn_llm_infer_reset(b->inf);
+            if (hn_llm_infer_forward(b->inf, &tok, 1, b->logits, 0, err) != 0) {
+                hn_llm_set_threads(threads);
+                return -1;
+            }
+            double t2 = hn_monotonic();
+            best[i][0] = fmin(best[i][0], t1 - t0);
+            best[i][1] = fmin(best[i][1], t2 - t1);
+        }
+    }
+    hn_llm_set_threads(threads);
+    for (int i = 0; i < n; i++) {
+        low[0] = fmin(low[0], best[i][0]);
+        low[1] = fmin(low[1], best[i][1]);
+    }
+    for (int k = 0; k < threads; k++) { /* the `threads` best scores, by selection */
+        int j = -1;
+        double sj = INFINITY;
+        for (int i = 0; i < n; i++) {
+            double si = best[i][0] / low[0] + best[i][1] / low[1];
+            if (!CPU_ISSET(cpus[i], use) && (j < 0 || si < sj)) {
+                j = i;
+                sj = si;
+            }
+        }
+        CPU_SET(cpus[j], use);
+    }
+    return 0;
+}
+
 static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
                          struct hn_error *err)
 {
@@ -468,8 +599,8 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
     struct bench b = {.h = h, .progress = req->progress};
     double *v = NULL;
     size_t n[MAX_TIMED];
-    int rc = -1, pinned = 0, threads;
-    cpu_set_t allowed;
+    int rc = -1, pinned = 0, threads, first_cpu = -1;
+    cpu_set_t allowed, use;
     if (!json_is_object(arch) || json_object_get(arch, "hidden_size") == NULL) {
         return hn_error_config(err, NULL,
                                "the trial has no transformer architecture to measure; use the "
@@ -505,12 +636,13 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
     b.vocab = c.vocab_size;
     b.tokens = malloc((size_t)need * sizeof(int));
     b.logits = malloc((size_t)c.vocab_size * sizeof(float));
-    b.ref_out = calloc(16 * 512, sizeof(float));
-    b.ref_in = calloc(16 * 512, sizeof(float));
-    b.ref_w = calloc(512 * 512, sizeof(float));
+    b.ref_out = calloc(REF_ROWS * REF_DIM, sizeof(float));
+    b.ref_in = calloc(REF_ROWS * REF_DIM, sizeof(float));
+    b.ref_w = calloc(REF_DIM * REF_DIM, sizeof(float));
+    b.mem = malloc(h->mem_words * sizeof(uint64_t));
     v = malloc(h->n_timed * (size_t)h->max_repeats * sizeof(double));
     if (b.inf == NULL || b.tokens == NULL || b.logits == NULL || b.ref_out == NULL ||
-        b.ref_in == NULL || b.ref_w == NULL || v == NULL) {
+        b.ref_in == NULL || b.ref_w == NULL || b.mem == NULL || v == NULL) {
         if (b.inf != NULL) {
             hn_error_set(err, NULL, "out of memory");
         }
@@ -520,42 +652,59 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
     for (int64_t i = 0; i < need; i++) {
         b.tokens[i] = (int)hn_rng_below(&b.rng, (uint64_t)c.vocab_size);
     }
-    for (size_t i = 0; i < 16 * 512; i++) {
+    for (size_t i = 0; i < REF_ROWS * REF_DIM; i++) {
         b.ref_in[i] = (float)(hn_rng_uniform(&b.rng) - 0.5);
     }
-    for (size_t i = 0; i < 512 * 512; i++) {
+    for (size_t i = 0; i < REF_DIM * REF_DIM; i++) {
         b.ref_w[i] = (float)(hn_rng_uniform(&b.rng) - 0.5) * 0.05f;
     }
-    if (h->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
-        pin_threads(threads, &allowed, 1);
-        pinned = 1;
+    for (size_t i = 0; i < h->mem_words; i++) { /* written: untouched pages would read as one */
+        b.mem[i] = i * 0x9E3779B97F4A7C15ull;
     }
-    double drift = 0.0, ref = NAN;
+    if (h->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+        pinned = 1;
+        int chosen = choose_cpus(h, &b, threads, &allowed, &use, err);
+        sched_setaffinity(0, sizeof(allowed), &allowed);
+        if (chosen != 0) {
+            goto done;
+        }
+        pin_threads(threads, &use, 1);
+        for (int cpu = 0; cpu < CPU_SETSIZE && first_cpu < 0; cpu++) {
+            first_cpu = CPU_ISSET(cpu, &use) ? cpu : -1;
+        }
+    }
+    double drift = 0.0, ref = NAN, mem = NAN, typical_ref = NAN, typical_mem = NAN;
     for (int64_t attempt = 0;; attempt++) {
         if (measure(&b, v, n, err) != 0) {
             goto done;
         }
         double sem, cv;
-        size_t k = h->n_timed - 1;
+        size_t k = h->n_timed - 2;
         summarize(v + k * (size_t)h->max_repeats, n[k], &ref, &sem, &cv);
-        if (h->best_ref == 0 || ref < h->best_ref) {
-            h->best_ref = ref;
-        }
-        drift = ref / h->best_ref - 1.0;
+        summarize(v + (k + 1) * (size_t)h->max_repeats, n[k + 1], &mem, &sem, &cv);
+        size_t w = h->n_seen < DRIFT_WINDOW ? h->n_seen : DRIFT_WINDOW;
+        typical_ref = w ? median_of(h->seen_ref, w) : ref;
+        typical_mem = w ? median_of(h->seen_mem, w) : mem;
+        drift = fmax(0.0, fmax(ref / typical_ref, mem / typical_mem) - 1.0);
         if (drift <= h->max_drift || attempt >= h->drift_retries) {
             break;
         }
         hn_log(HN_LOG_INFO,
-               "oracle '%s': trial %ld: the reference ran %.0f %% slower than the fastest "
-               "seen; measuring again",
+               "oracle '%s': trial %ld: the references ran %.0f %% slower than in the "
+               "trials before; measuring again",
                h->instance, req->trial->id, 100 * drift);
     }
     if (drift > h->max_drift) {
         hn_log(HN_LOG_WARNING,
-               "oracle '%s': trial %ld measured while the machine was %.0f %% slower than its "
-               "fastest (reference %.3f ms vs %.3f ms); its latencies are suspect",
-               h->instance, req->trial->id, 100 * drift, ref, h->best_ref);
+               "oracle '%s': trial %ld measured while the machine was %.0f %% slower than in "
+               "the trials before (compute reference %.3f ms vs %.3f ms, memory reference "
+               "%.3f ms vs %.3f ms, medians of the last %zu); its latencies are suspect",
+               h->instance, req->trial->id, 100 * drift, ref, typical_ref, mem, typical_mem,
+               h->n_seen < DRIFT_WINDOW ? h->n_seen : (size_t)DRIFT_WINDOW);
     }
+    h->seen_ref[h->n_seen % DRIFT_WINDOW] = ref;
+    h->seen_mem[h->n_seen % DRIFT_WINDOW] = mem;
+    h->n_seen++;
     for (size_t k = 0; k < h->n_timed; k++) {
         double med, sem, cv;
         char name[96];
@@ -573,7 +722,8 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
             goto done;
         }
     }
-    if (hn_metrics_put(out, "drift", drift, NAN, err) != 0) {
+    if (hn_metrics_put(out, "drift", drift, NAN, err) != 0 ||
+        hn_metrics_put(out, "cpu", first_cpu, NAN, err) != 0) {
         goto done;
     }
     rc = 0;
@@ -587,6 +737,7 @@ done:
     free(b.ref_out);
     free(b.ref_in);
     free(b.ref_w);
+    free(b.mem);
     hn_llm_infer_free(b.inf);
     hn_llm_infer_free(b.pinf);
     hn_llm_model_free(m);

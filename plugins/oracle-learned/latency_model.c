@@ -581,6 +581,9 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
         for (size_t i = 0; i < n; i++) {
             d = inputs(l, mt, params, s[i].trial, s[i].context, X + i * HN_GP_MAX_DIM);
             model_target(l, mt, &s[i], s[i].roof, &y[i], &nv[i]);
+            if (l->noise == 0) {
+                nv[i] = NAN; /* learned: one noise variance for every trial */
+            }
         }
         if (d > HN_GP_MAX_DIM) {
             hn_error_config(err, NULL, "%zu model inputs, at most %d", d, HN_GP_MAX_DIM);
@@ -794,7 +797,7 @@ static uint64_t training_hash(const struct lm *l, const struct hn_history *h)
     x = fnv(x, l->from, strlen(l->from) + 1);
     int64_t o[] = {l->prompt, l->context, l->restarts, l->folds, l->log_transform,
                    l->kernel, l->features, l->mean, (int64_t)l->seed, (int64_t)l->n_params,
-                   l->dtype};
+                   l->dtype, l->noise};
     x = fnv(x, o, sizeof(o));
     for (size_t c = 0; c < l->n_contexts; c++) {
         x = fnv_d(x, l->contexts[c]);

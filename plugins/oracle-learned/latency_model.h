@@ -67,6 +67,7 @@ struct lm {
     const struct hn_config_node *metrics_node, *contexts_node;
     int64_t prompt, context, restarts, folds;
     int log_transform, kernel, features, mean;
+    int noise; /* learned: 0 learned (one variance), 1 measured (each trial's standard error) */
     int dtype; /* enum hn_dtype of the source's weights (roofline weight bytes) */
     /* set by lm_init */
     int use_gp; /* 1: learned, 0: roofline */

@@ -35,6 +35,7 @@
 static const char *const kernels[] = {"matern52", "rbf", NULL};
 static const char *const feature_sets[] = {"auto", "params", "params+arch", NULL};
 static const char *const means[] = {"auto", "roofline", "constant", NULL};
+static const char *const noises[] = {"learned", "measured", NULL};
 
 /* the `dtype` option's names, in enum hn_dtype's order (llm/qmat.h) */
 static const char *const lm_dtypes[] = {"f32", "bf16", "f16", "q8_0", NULL};
@@ -104,6 +105,15 @@ static const struct hn_option learned_options[] = {
      .help = "GP inputs: params (the point's unit-cube coordinates), params+arch (also log "
              "parameters and log FLOPs per token of the decoded architecture), or auto "
              "(params+arch when every trial has a transformer architecture)."},
+    {.name = "noise",
+     .type = HN_OPT_ENUM,
+     .def = "learned",
+     .choices = noises,
+     .offset = offsetof(struct lm, noise),
+     .help = "Measurement noise of the GP: learned (one variance for every trial, fitted: it "
+             "includes how much a measurement varies from run to run, which a trial's own "
+             "standard error leaves out, so predictive intervals cover re-measurements) or "
+             "measured (each trial's standard error)."},
     {.name = "restarts",
      .type = HN_OPT_INT,
      .def = "4",

@@ -9,7 +9,9 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/ops.h"
@@ -85,4 +87,38 @@ Test(threads, the_count_is_per_thread_and_results_do_not_depend_on_it)
     free(inp);
     free(w);
     free(ref);
+}
+
+/* hn_llm_big_calloc: zeroed and writable at every size, 2 MiB-aligned from 2 MiB (the huge-page
+ * path: a mapping trimmed to its aligned part, so writing its last byte must not fault and
+ * freeing it must give back exactly that), plain calloc below; n * size overflow is NULL. */
+Test(big_calloc, zeroed_aligned_writable_and_overflow_refused)
+{
+    const size_t two = (size_t)2 << 20;
+    const size_t sizes[] = {0, 1, 4095, two - 4, two, two + 4, 5 * two + 12};
+    for (int round = 0; round < 2; round++) { /* again: freed memory is reused cleanly */
+        for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+            size_t n = sizes[i] / sizeof(float);
+            unsigned char *p = hn_llm_big_calloc(n, sizeof(float));
+            cr_assert_not_null(p, "%zu bytes", sizes[i]);
+            size_t bytes = n * sizeof(float);
+            if (bytes >= two) {
+                cr_expect_eq((uintptr_t)p % two, 0, "%zu bytes at %p: not 2 MiB-aligned", bytes,
+                             (void *)p);
+            }
+            size_t nonzero = 0;
+            for (size_t k = 0; k < bytes; k++) {
+                nonzero += p[k] != 0;
+            }
+            cr_expect_eq(nonzero, 0, "%zu of %zu bytes not zero", nonzero, bytes);
+            if (bytes > 0) {
+                memset(p, 0xA5, bytes);
+                cr_expect_eq(p[bytes - 1], 0xA5);
+            }
+            hn_llm_big_free(p, n, sizeof(float));
+        }
+    }
+    cr_expect_null(hn_llm_big_calloc(SIZE_MAX / 2, 4), "n * size overflows");
+    cr_expect_null(hn_llm_big_calloc(SIZE_MAX / 8 + 1, 8), "n * size overflows");
+    hn_llm_big_free(NULL, 10, 4); /* like free(NULL) */
 }

@@ -6,9 +6,12 @@
  * - every timed metric has its spread (_cv) and a settled flag consistent with max_cv; the
  *   reference workload and the drift of the machine are reported, the first trial's drift is 0;
  * - max_cv: 0 never settles (every flag 0); pin: true measures and leaves the process usable;
+ * - pick: first pins to the lowest-numbered CPU of the process's mask, pick: fastest to one of
+ *   them, and to the only one when the mask has one;
  * - clock: cpu reports the CPU time, not the time spent waiting for the CPU behind another
  *   process.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_SET */
 #include "config.h"
 
 #include <criterion/criterion.h>
@@ -16,6 +19,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -123,8 +127,10 @@ Test(host, contexts_spread_settling_and_drift, .timeout = 120)
         }
         cr_expect_null(json_object_get(m, "host.decode_ms"));
         const char *timed[] = {"host.prefill_ms", "host.decode_ms_0", "host.decode_ms_1024",
-                               "host.ref_ms"};
-        for (int k = 0; k < 4; k++) {
+                               "host.ref_ms", "host.mem_ms"};
+        cr_expect_gt(value(m, "host.mem_ms"), 0.0);
+        cr_expect_eq(value(m, "host.cpu"), -1.0, "not pinned: no CPU");
+        for (int k = 0; k < 5; k++) {
             char name[128];
             snprintf(name, sizeof(name), "%s_cv", timed[k]);
             double cv = value(m, name);
@@ -212,5 +218,71 @@ Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
            prefill[0], prefill[1]);
     cr_expect_lt(prefill[1], 0.75 * prefill[0], "CPU time %g ms is not below wall time %g ms",
                  prefill[1], prefill[0]);
+    free(tmp);
+}
+
+/* The CPUs this process may run on, lowest first; their number. */
+static int allowed_cpus(int *cpus, int cap)
+{
+    cpu_set_t set;
+    int n = 0;
+    cr_assert_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+    for (int c = 0; c < CPU_SETSIZE && n < cap; c++) {
+        if (CPU_ISSET(c, &set)) {
+            cpus[n++] = c;
+        }
+    }
+    return n;
+}
+
+/* The CPU the trials of a study run under `taskset -c mask` (NULL: none) were pinned to; -2 if
+ * they differ. */
+static int pinned_cpu(const char *tmp, const char *sub, const char *pick, const char *mask)
+{
+    char host[512], path[4400], out[4400];
+    snprintf(host, sizeof(host),
+             "{plugin: host, prompt: 16, contexts: [0], decode_tokens: 2, threads: 1, repeats: 2, "
+             "max_repeats: 2, pin: true, pick: %s}",
+             pick);
+    snprintf(path, sizeof(path), "%s/%s.yaml", tmp, sub);
+    cr_assert_eq(tu_write_file(path, study(tmp, host,
+                                           ", attention: per-layer, allow_attention_free: true")),
+                 0);
+    snprintf(out, sizeof(out), "%s/%s", tmp, sub);
+    char *argv[] = {"/usr/bin/taskset", "-c", (char *)mask, (char *)tu_hilnas(), "run", path,
+                    "--output", out, "--quiet", NULL};
+    char *err = NULL;
+    int rc = tu_run(mask != NULL ? argv : argv + 3, NULL, NULL, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(err);
+    int cpu = -1;
+    for (int t = 0; t < 2; t++) {
+        json_t *m = completed_metrics(out, t, NULL);
+        int c = (int)value(m, "host.cpu");
+        cpu = t == 0 || c == cpu ? c : -2;
+        json_decref(m);
+    }
+    return cpu;
+}
+
+Test(host, pick_chooses_among_the_allowed_cpus, .timeout = 120)
+{
+    int cpus[CPU_SETSIZE], n = allowed_cpus(cpus, CPU_SETSIZE);
+    if (access("/usr/bin/taskset", X_OK) != 0) {
+        cr_skip_test("taskset not installed (util-linux)");
+    }
+    char *tmp = tu_tmpdir("hostpick");
+    cr_expect_eq(pinned_cpu(tmp, "first", "first", NULL), cpus[0], "pick: first");
+    int fastest = pinned_cpu(tmp, "fastest", "fastest", NULL);
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        found |= cpus[i] == fastest;
+    }
+    cr_expect(fastest == -2 || found, "pick: fastest chose CPU %d, not in the process's mask",
+              fastest);
+    char only[16];
+    snprintf(only, sizeof(only), "%d", cpus[n - 1]);
+    cr_expect_eq(pinned_cpu(tmp, "only", "fastest", only), cpus[n - 1],
+                 "the only CPU of the mask");
     free(tmp);
 }

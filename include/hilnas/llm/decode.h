@@ -30,6 +30,7 @@ struct hn_llm_infer {
     int chunk;   /* most tokens processed per pass (prefill is split into chunks) */
     int pos;     /* positions filled so far */
     float *k_cache, *v_cache; /* (attention layers, max_seq, KVH, HD) */
+    size_t kv_floats;         /* of the one allocation k_cache starts (hn_llm_big_calloc) */
     int *cache_slot;          /* per layer: index into the caches, or -1 when skipped */
     float *block;             /* scratch of one pass, see decode.c */
     float *x, *ln, *q, *attout, *tmp, *gate, *up, *scores;

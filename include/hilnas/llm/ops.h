@@ -35,6 +35,14 @@
 void hn_ops_set_threads(int n);
 int hn_ops_threads(void);
 
+/* Zeroed memory for a large array (weights, KV caches): below 2 MiB plain calloc; from 2 MiB
+ * an anonymous mapping aligned to 2 MiB and advised to use transparent huge pages, so that
+ * streaming it (decode reads every weight once per token) takes few TLB misses and its page
+ * layout varies less between processes; pages are zero and untouched until used. NULL if out
+ * of memory (or n * size overflows). Free with hn_llm_big_free and the same n and size. */
+void *hn_llm_big_calloc(size_t n, size_t size);
+void hn_llm_big_free(void *p, size_t n, size_t size);
+
 /* Below this many multiply-adds (or elements) a kernel stays on the calling thread. */
 #define HN_OPS_PAR_MIN_WORK 32768
 /* A one-row product (decode) is shared over the threads from this many weights (256 KiB):
