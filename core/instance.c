@@ -22,11 +22,12 @@ const char *hn_instance_label(const struct hn_plugin *p, const char *instance, c
 }
 
 int hn_instance_check_options(const struct hn_plugin *p, const struct hn_config_node *node,
-                              const char *instance, struct hn_error *err)
+                              const char *instance, const char *path, struct hn_error *err)
 {
-    char label[HN_INSTANCE_LABEL_MAX];
+    char label[HN_INSTANCE_LABEL_MAX], text[2 * HN_INSTANCE_LABEL_MAX];
     hn_instance_label(p, instance, label, sizeof(label));
-    return hn_options_apply(p->options, node, NULL, label, p->name, err);
+    snprintf(text, sizeof(text), "%.256s%s%s", path ? path : "", path ? ": " : "", label);
+    return hn_options_apply(p->options, node, NULL, text, p->name, err);
 }
 
 void hn_instance_enter(struct hn_instance_call *c, const struct hn_plugin *p, const char *instance)

@@ -34,11 +34,12 @@ const char *hn_instance_label(const struct hn_plugin *p, const char *instance, c
 
 /*
  * Check a plugin node against the descriptor's option table (unknown keys, types, bounds,
- * required options), as the configuration error "WHERE: LABEL: ..." (LABEL as above). The
- * core calls it once per node before create().
+ * required options), as the configuration error "WHERE: [PATH: ]LABEL: ..." (LABEL as above;
+ * path, when not NULL, the key path of options merged from elsewhere, e.g. a stage's
+ * override). The core calls it once per node before create().
  */
 int hn_instance_check_options(const struct hn_plugin *p, const struct hn_config_node *node,
-                              const char *instance, struct hn_error *err);
+                              const char *instance, const char *path, struct hn_error *err);
 
 /* A call into an instance: between enter and leave, this thread's log lines carry its label.
  * Calls nest (an executor's worker calls the core back, which calls an evaluator). */

@@ -152,7 +152,7 @@ static int load_sources(struct hn_study *s, const struct hn_config_node *map, en
             return -1;
         }
         const struct hn_plugin *p = find_plugin(kind, node, pname, err);
-        if (p == NULL || hn_instance_check_options(p, node, inst, err) != 0) {
+        if (p == NULL || hn_instance_check_options(p, node, inst, NULL, err) != 0) {
             return -1;
         }
         struct hn_source *g = realloc(s->sources, (s->n_sources + 1) * sizeof(*g));
@@ -795,7 +795,7 @@ static int load_overrides(struct hn_study *s, struct hn_stage *st, const struct 
         if (o->view == NULL) {
             return hn_error_set(err, NULL, "out of memory");
         }
-        if (hn_instance_check_options(src->plugin, o->view, src->name, err) != 0) {
+        if (hn_instance_check_options(src->plugin, o->view, src->name, opts->path, err) != 0) {
             return -1;
         }
         struct hn_plugin_args a;
@@ -941,7 +941,7 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
             st->optimizer_node = opt;
         }
         if (st->optimizer == NULL ||
-            hn_instance_check_options(st->optimizer, st->optimizer_node, NULL, err) != 0) {
+            hn_instance_check_options(st->optimizer, st->optimizer_node, NULL, NULL, err) != 0) {
             return -1;
         }
         if (load_points(s, st, hn_config_get(node, "points"), err) != 0) {
@@ -1125,7 +1125,7 @@ static int load_space(struct hn_study *s, struct hn_error *err)
         return -1;
     }
     const struct hn_plugin *p = find_plugin(HN_KIND_SPACE, node, pname, err);
-    if (p == NULL || hn_instance_check_options(p, node, NULL, err) != 0) {
+    if (p == NULL || hn_instance_check_options(p, node, NULL, NULL, err) != 0) {
         return -1;
     }
     s->space.plugin = p;
@@ -1245,7 +1245,7 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
         s->executor = find_plugin(HN_KIND_EXECUTOR, ex, pname, err);
         s->executor_node = ex->type == HN_NODE_SCALAR ? NULL : ex;
         if (s->executor == NULL ||
-            hn_instance_check_options(s->executor, s->executor_node, NULL, err) != 0) {
+            hn_instance_check_options(s->executor, s->executor_node, NULL, NULL, err) != 0) {
             goto fail;
         }
     } else {

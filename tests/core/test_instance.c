@@ -25,8 +25,10 @@
 /* A study whose evaluator f is faulty with the option lines opts (each "    key: value\n"). */
 static char *study_text(const char *opts, const char *executor)
 {
-    char *t = malloc(4096);
-    snprintf(t, 4096,
+    size_t size = 1024 + strlen(opts) + strlen(executor);
+    char *t = malloc(size);
+    cr_assert_not_null(t);
+    snprintf(t, size,
              "study: {name: inst, seed: 3}\n"
              "space:\n  plugin: box\n  params: {a: {type: float, min: 0, max: 1}}\n"
              "evaluators:\n  f:\n    plugin: faulty\n%s"
@@ -88,7 +90,7 @@ Test(instance, options_are_checked_by_the_core_before_create)
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         char *tmp = tu_tmpdir("inst-opts");
-        char opts[1024], marker[4600], where[128], expect[1024];
+        char opts[6000], marker[4600], where[128], expect[1024];
         snprintf(marker, sizeof(marker), "%s/created", tmp);
         snprintf(opts, sizeof(opts), "%s    create_marker: %s\n", rows[i].opts, marker);
         char *text = study_text(opts, "");
@@ -108,7 +110,7 @@ Test(instance, options_are_checked_by_the_core_before_create)
     }
     /* the same options, corrected, reach create() */
     char *tmp = tu_tmpdir("inst-opts");
-    char opts[1024], marker[4600];
+    char opts[6000], marker[4600];
     snprintf(marker, sizeof(marker), "%s/created", tmp);
     snprintf(opts, sizeof(opts), "    create_marker: %s\n    bad_every: 1\n", marker);
     char *text = study_text(opts, "");

@@ -475,8 +475,9 @@ Test(random_optimizer, bad_options_are_configuration_errors)
             .node = hn_config_get(root, "random"), .stage = "s", .space = &space, .threads = 1};
         hn_error_clear(&err);
         /* as a study does: the core checks the options, then creates */
-        void *opt = hn_instance_check_options(&hn_plugin_descriptor, args.node, NULL, &err) == 0
-                        ? hn_instance_create(&hn_plugin_descriptor, &args, &err)
+        const struct hn_plugin *p = &hn_plugin_descriptor;
+        void *opt = hn_instance_check_options(p, args.node, NULL, NULL, &err) == 0
+                        ? hn_instance_create(p, &args, &err)
                         : NULL;
         cr_expect_null(opt, "row %zu must fail", i);
         cr_expect_eq(err.kind, HN_ERR_CONFIG, "row %zu: %s", i, err.msg);
