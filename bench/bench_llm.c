@@ -33,6 +33,7 @@
 #include "hilnas/rng.h"
 #include "hilnas/llm/decode.h"
 #include "hilnas/llm/model.h"
+#include "hilnas/llm/ops.h"
 #include "hilnas/llm/qmat.h"
 
 static double now(void)
@@ -98,11 +99,13 @@ static void row(const char *shape, const char *what, double tok_s, double flops_
 /* ---------------------------------------------------------------------------------------------
  * --deploy */
 
-/* GB/s of summing a buffer much larger than the caches, on the engine's threads */
+/* GB/s of summing a buffer much larger than the caches, on the engine's threads; allocated as
+ * the model's weights are (hn_llm_big_calloc: huge pages where the kernel gives them), so that
+ * "of read BW" compares like with like */
 static double read_bandwidth(size_t bytes, double min_s)
 {
     size_t n = bytes / sizeof(float);
-    float *a = malloc(n * sizeof(float));
+    float *a = hn_llm_big_calloc(n, sizeof(float));
     if (a == NULL) {
         return 0.0;
     }
@@ -123,7 +126,7 @@ static double read_bandwidth(size_t bytes, double min_s)
         best = gbs > best ? gbs : best;
         sink += sum;
     } while (now() - t0 < min_s);
-    free(a);
+    hn_llm_big_free(a, n, sizeof(float));
     return best;
 }
 

@@ -317,6 +317,94 @@ static int has_learned(const double *noise_obs, size_t n)
     return 0;
 }
 
+/*
+ * The gradient of the log marginal likelihood w.r.t. theta into grad (d + 3 values), from
+ * the factor in K (overwritten by K^-1), alpha = K^-1 (ystd - c), the kernel factors F and
+ * quad = (ystd - c)' alpha. Returns 0, or -1 when K cannot be inverted.
+ */
+static int likelihood_grad(double *K, const double *F, const double *alpha, const double *X,
+                           const double *noise_obs, size_t n, size_t d, const double *inv_l2,
+                           double noise, double os, double quad, double *grad)
+{
+    memset(grad, 0, (d + 3) * sizeof(double));
+    /* K holds L; now K^-1 (lower triangle) */
+    if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n) != 0) {
+        return -1;
+    }
+    double wn_learned = 0, wn_all = 0, sa = 0;
+    for (size_t j = 0; j < n; j++) {
+        double wjj = alpha[j] * alpha[j] - K[j + j * n];
+        double nj = point_noise(noise_obs, j, noise);
+        wn_all += wjj * nj;
+        if (noise_obs == NULL || isnan(noise_obs[j])) {
+            wn_learned += wjj * nj;
+        }
+        sa += alpha[j];
+        const double *xj = X + j * d;
+        for (size_t i = j + 1; i < n; i++) {
+            double w = (alpha[i] * alpha[j] - K[i + j * n]) * os * F[i + j * n];
+            const double *xi = X + i * d;
+            for (size_t q = 0; q < d; q++) {
+                double dx = xi[q] - xj[q];
+                grad[q] += w * dx * dx;
+            }
+        }
+    }
+    for (size_t q = 0; q < d; q++) {
+        grad[q] *= inv_l2[q];
+    }
+    grad[d] = 0.5 * wn_learned;
+    grad[d + 1] = sa;
+    grad[d + 2] = 0.5 * (quad - (double)n - wn_all);
+    return 0;
+}
+
+/*
+ * value plus the hyperparameter priors' log density at theta (lengthscales, output scale,
+ * and the noise when learned), their gradient added into grad when not NULL.
+ */
+static double add_log_prior(double value, const double *theta, size_t d, int with_prior,
+                            int learned, double *grad)
+{
+    double g;
+    struct lognormal lp = ls_prior(d);
+    if (with_prior == HN_GP_PRIORS_GAMMA || with_prior == HN_GP_PRIORS_MIXED) {
+        /* BoTorch <= 0.11: l ~ Gamma(3, 6), s ~ Gamma(2, 0.15), noise ~ Gamma(1.1, 0.05);
+         * mixed: the lengthscales' dimension-scaled lognormal instead */
+        for (size_t q = 0; q < d; q++) {
+            value += with_prior == HN_GP_PRIORS_GAMMA ? gamma_logpdf(ls_gamma, theta[q], &g)
+                                                      : lognormal_logpdf(lp, theta[q], &g);
+            if (grad) {
+                grad[q] += g;
+            }
+        }
+        value += gamma_logpdf(os_gamma, theta[d + 2], &g);
+        if (grad) {
+            grad[d + 2] += g;
+        }
+        if (learned) {
+            value += gamma_logpdf(noise_gamma, theta[d], &g);
+            if (grad) {
+                grad[d] += g;
+            }
+        }
+    } else if (with_prior) {
+        for (size_t q = 0; q < d; q++) {
+            value += lognormal_logpdf(lp, theta[q], &g);
+            if (grad) {
+                grad[q] += g;
+            }
+        }
+        if (learned) {
+            value += lognormal_logpdf(noise_prior, theta[d], &g);
+            if (grad) {
+                grad[d] += g;
+            }
+        }
+    }
+    return value;
+}
+
 static double objective_ws(struct gp_ws *ws, const double *X, const double *ystd,
                            const double *noise_obs, size_t n, size_t d, enum hn_gp_kernel kernel,
                            const double *theta, double *grad, int with_prior)
@@ -346,78 +434,11 @@ static double objective_ws(struct gp_ws *ws, const double *X, const double *ystd
     if (!isfinite(value)) {
         return -INFINITY;
     }
-    if (grad != NULL) {
-        memset(grad, 0, (d + 3) * sizeof(double));
-        /* K holds L; now K^-1 (lower triangle) */
-        if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)n, K, (lapack_int)n) != 0) {
-            return -INFINITY;
-        }
-        double wn_learned = 0, wn_all = 0, sa = 0;
-        for (size_t j = 0; j < n; j++) {
-            double wjj = alpha[j] * alpha[j] - K[j + j * n];
-            double nj = point_noise(noise_obs, j, noise);
-            wn_all += wjj * nj;
-            if (noise_obs == NULL || isnan(noise_obs[j])) {
-                wn_learned += wjj * nj;
-            }
-            sa += alpha[j];
-            const double *xj = X + j * d;
-            for (size_t i = j + 1; i < n; i++) {
-                double w = (alpha[i] * alpha[j] - K[i + j * n]) * os * F[i + j * n];
-                const double *xi = X + i * d;
-                for (size_t q = 0; q < d; q++) {
-                    double dx = xi[q] - xj[q];
-                    grad[q] += w * dx * dx;
-                }
-            }
-        }
-        for (size_t q = 0; q < d; q++) {
-            grad[q] *= inv_l2[q];
-        }
-        grad[d] = 0.5 * wn_learned;
-        grad[d + 1] = sa;
-        grad[d + 2] = 0.5 * (quad - (double)n - wn_all);
+    if (grad != NULL &&
+        likelihood_grad(K, F, alpha, X, noise_obs, n, d, inv_l2, noise, os, quad, grad) != 0) {
+        return -INFINITY;
     }
-    if (with_prior == HN_GP_PRIORS_GAMMA || with_prior == HN_GP_PRIORS_MIXED) {
-        /* BoTorch <= 0.11: l ~ Gamma(3, 6), s ~ Gamma(2, 0.15), noise ~ Gamma(1.1, 0.05);
-         * mixed: the lengthscales' dimension-scaled lognormal instead */
-        double g;
-        struct lognormal lp = ls_prior(d);
-        for (size_t q = 0; q < d; q++) {
-            value += with_prior == HN_GP_PRIORS_GAMMA ? gamma_logpdf(ls_gamma, theta[q], &g)
-                                                      : lognormal_logpdf(lp, theta[q], &g);
-            if (grad) {
-                grad[q] += g;
-            }
-        }
-        value += gamma_logpdf(os_gamma, theta[d + 2], &g);
-        if (grad) {
-            grad[d + 2] += g;
-        }
-        if (learned) {
-            value += gamma_logpdf(noise_gamma, theta[d], &g);
-            if (grad) {
-                grad[d] += g;
-            }
-        }
-    } else if (with_prior) {
-        struct lognormal lp = ls_prior(d);
-        for (size_t q = 0; q < d; q++) {
-            double g;
-            value += lognormal_logpdf(lp, theta[q], &g);
-            if (grad) {
-                grad[q] += g;
-            }
-        }
-        if (learned) {
-            double g;
-            value += lognormal_logpdf(noise_prior, theta[d], &g);
-            if (grad) {
-                grad[d] += g;
-            }
-        }
-    }
-    return value;
+    return add_log_prior(value, theta, d, with_prior, learned, grad);
 }
 
 double hn_gp_log_objective(const double *X, const double *ystd, const double *noise_fixed, size_t n,
@@ -741,54 +762,48 @@ static double clampd(double v, double lo, double hi)
     return fmin(hi, fmax(lo, v));
 }
 
-struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, size_t n, size_t d,
-                        const struct hn_gp_options *opt, struct hn_error *err)
+/* Every y finite (positive under log_transform), every finite sem >= 0; *any_known: a finite
+ * sem exists. Returns 0, or -1 with err naming the observation. */
+static int check_observations(const double *y, const double *sem, size_t n, int log_transform,
+                              int *any_known, struct hn_error *err)
 {
-    struct hn_gp_options defaults;
-    if (opt == NULL) {
-        hn_gp_options_default(&defaults);
-        opt = &defaults;
-    }
-    if (check_inputs(X, n, d, err) != 0 || check_kernel(opt->kernel, err) != 0) {
-        return NULL;
-    }
-    const double *use_sem = opt->fixed_noise ? sem : NULL;
-    int any_known = 0;
+    *any_known = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(y[i]) || (opt->log_transform && !(y[i] > 0))) {
-            hn_error_set(err, NULL, "GP: observation %zu (%g) is %s", i, y[i],
-                         isfinite(y[i]) ? "not positive, but the metric is modelled in log space "
-                                          "(turn log_transform off)"
-                                        : "not finite");
-            return NULL;
+        if (!isfinite(y[i]) || (log_transform && !(y[i] > 0))) {
+            return hn_error_set(err, NULL, "GP: observation %zu (%g) is %s", i, y[i],
+                                isfinite(y[i])
+                                    ? "not positive, but the metric is modelled in log space "
+                                      "(turn log_transform off)"
+                                    : "not finite");
         }
-        if (use_sem && isfinite(use_sem[i])) {
-            if (use_sem[i] < 0) {
-                hn_error_set(err, NULL, "GP: standard error %zu (%g) is negative", i, use_sem[i]);
-                return NULL;
+        if (sem && isfinite(sem[i])) {
+            if (sem[i] < 0) {
+                return hn_error_set(err, NULL, "GP: standard error %zu (%g) is negative", i,
+                                    sem[i]);
             }
-            any_known = 1;
+            *any_known = 1;
         }
     }
-    struct hn_gp *gp = gp_alloc(n, d, any_known);
-    struct fit_run *runs = NULL;
-    int threads = -1;
-    if (gp == NULL) {
-        hn_error_set(err, NULL, "GP: out of memory for %zu points", n);
-        goto fail;
-    }
-    gp->kernel = opt->kernel;
-    memcpy(gp->X, X, n * d * sizeof(double));
+    return 0;
+}
+
+/*
+ * The outputs in model space (log under log_transform), standardized (sample standard
+ * deviation, as BoTorch's Standardize), and the known noise variances in standardized units
+ * (sem NULL when none is known).
+ */
+static void standardize(struct hn_gp *gp, const double *y, const double *sem, size_t n,
+                        int log_transform)
+{
     double mean = 0, var = 0;
     for (size_t i = 0; i < n; i++) {
-        gp->y_model[i] = opt->log_transform ? log(y[i]) : y[i];
+        gp->y_model[i] = log_transform ? log(y[i]) : y[i];
         mean += gp->y_model[i];
     }
     mean /= (double)n;
     for (size_t i = 0; i < n; i++) {
         var += (gp->y_model[i] - mean) * (gp->y_model[i] - mean);
     }
-    /* sample standard deviation, as BoTorch's Standardize */
     double scale = n > 1 ? sqrt(var / (double)(n - 1)) : 1;
     if (!(scale > 1e-12 * fmax(1, fabs(mean)))) {
         scale = 1; /* constant outputs */
@@ -799,32 +814,162 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     gp->h.y_scale = scale;
     for (size_t i = 0; i < n; i++) {
         gp->ystd[i] = (gp->y_model[i] - mean) / scale;
-        if (any_known) {
-            double s = use_sem[i];
+        if (sem) {
+            double s = sem[i];
             if (isfinite(s)) {
-                s = opt->log_transform ? s / y[i] : s; /* delta method */
+                s = log_transform ? s / y[i] : s; /* delta method */
                 gp->noise_obs[i] = fmax(s * s / (scale * scale), FIXED_NOISE_MIN);
             } else {
                 gp->noise_obs[i] = NAN;
             }
         }
     }
-    gp->any_learned = has_learned(gp->noise_obs, n);
+}
 
-    /* theta = [log l (d), log noise, c, log s]; bounds and the priors' modes */
-    unsigned dim = (unsigned)d + 3;
-    double lb[NTHETA_MAX], ub[NTHETA_MAX];
-    struct lognormal lp = ls_prior(d);
+/* theta = [log l (d), log noise, c, log s]: its bounds. */
+static void theta_bounds(size_t d, int learned_noise, int learn_outputscale, double *lb,
+                         double *ub)
+{
     for (size_t q = 0; q < d; q++) {
         lb[q] = log(LS_MIN);
         ub[q] = log(LS_MAX);
     }
     lb[d] = log(NOISE_MIN);
-    ub[d] = gp->any_learned ? log(NOISE_MAX) : log(NOISE_MIN);
+    ub[d] = learned_noise ? log(NOISE_MAX) : log(NOISE_MIN);
     lb[d + 1] = -MEAN_BOUND;
     ub[d + 1] = MEAN_BOUND;
-    lb[d + 2] = opt->learn_outputscale ? log(OS_MIN) : 0;
-    ub[d + 2] = opt->learn_outputscale ? log(OS_MAX) : 0;
+    lb[d + 2] = learn_outputscale ? log(OS_MIN) : 0;
+    ub[d + 2] = learn_outputscale ? log(OS_MAX) : 0;
+}
+
+/*
+ * Start r of the hyperparameter search into t: start 0 at the priors' modes (or opt->start,
+ * a warm start), the others drawn from rng around them. The draws are the same whatever
+ * the options, so the streams do not depend on a warm start.
+ */
+static void draw_start(double *t, int r, size_t d, const double *lb, const double *ub,
+                       const struct hn_gp_options *opt, struct hn_rng *rng)
+{
+    struct lognormal lp = ls_prior(d);
+    for (size_t q = 0; q < d; q++) {
+        double z = r == 0 ? lognormal_log_mode(lp) : lp.mu + lp.sigma * hn_rng_normal(rng);
+        t[q] = clampd(z, lb[q], ub[q]);
+    }
+    double zn = r == 0 ? lognormal_log_mode(noise_prior)
+                       : noise_prior.mu + noise_prior.sigma * hn_rng_normal(rng);
+    t[d] = clampd(zn, lb[d], ub[d]);
+    t[d + 1] = 0;
+    t[d + 2] = r == 0 ? 0 : clampd(0.5 * hn_rng_normal(rng), lb[d + 2], ub[d + 2]);
+    if (opt->use_priors == HN_GP_PRIORS_GAMMA || opt->use_priors == HN_GP_PRIORS_MIXED) {
+        /* GPyTorch's initial values (softplus(0) = log 2 for l and s, the noise prior's
+         * mode), the other starts scattered around them in log space */
+        for (size_t q = 0; q < d && opt->use_priors == HN_GP_PRIORS_GAMMA; q++) {
+            double z = log(M_LN2) + (r == 0 ? 0 : hn_rng_normal(rng));
+            t[q] = clampd(z, lb[q], ub[q]);
+        }
+        double mode = (noise_gamma.shape - 1) / noise_gamma.rate;
+        t[d] = clampd(log(mode) + (r == 0 ? 0 : hn_rng_normal(rng)), lb[d], ub[d]);
+        t[d + 2] = opt->learn_outputscale
+                       ? clampd(log(M_LN2) + (r == 0 ? 0 : hn_rng_normal(rng)), lb[d + 2],
+                                ub[d + 2])
+                       : 0;
+    }
+    if (r == 0 && opt->start != NULL) {
+        /* warm start (the random draws above still happen: same streams either way) */
+        const struct hn_gp_hyper *w = opt->start;
+        for (size_t q = 0; q < d; q++) {
+            if (w->lengthscale[q] > 0 && isfinite(w->lengthscale[q])) {
+                t[q] = clampd(log(w->lengthscale[q]), lb[q], ub[q]);
+            }
+        }
+        if (w->noise > 0 && isfinite(w->noise)) {
+            t[d] = clampd(log(w->noise), lb[d], ub[d]);
+        }
+        t[d + 1] = isfinite(w->mean) ? clampd(w->mean, lb[d + 1], ub[d + 1]) : 0;
+        if (w->outputscale > 0 && isfinite(w->outputscale)) {
+            t[d + 2] = clampd(log(w->outputscale), lb[d + 2], ub[d + 2]);
+        }
+    }
+}
+
+/*
+ * Every restart: several starts one per thread (up to two), each with single-threaded BLAS;
+ * one start (a warm refit): the BLAS calls of its objective get the threads instead. Returns
+ * the BLAS thread count to restore once the caller is done with BLAS, or -1.
+ */
+static int run_restarts(struct fit_run *runs, int restarts, int opt_threads)
+{
+    int parallel_starts = opt_threads > 1 && restarts > 1;
+    int threads = openblas_get_num_threads();
+    int blas = parallel_starts || opt_threads <= 1 ? 1 : threads;
+    if (blas != threads) {
+        openblas_set_num_threads(blas);
+    } else {
+        threads = -1; /* nothing to restore */
+    }
+    struct fit_pool pool = {.runs = runs, .restarts = restarts, .next = 0};
+    pthread_t helper;
+    int helped = parallel_starts && pthread_create(&helper, NULL, fit_worker, &pool) == 0;
+    fit_worker(&pool); /* (a failed pthread_create leaves every start to this thread) */
+    if (helped) {
+        pthread_join(helper, NULL);
+    }
+    return threads;
+}
+
+/* The best restart's theta; every start failed: start 0 (the priors' modes, rescued by jitter
+ * in gp_factor). */
+static const double *best_theta(const struct fit_run *runs, int restarts)
+{
+    int best = 0;
+    for (int r = 1; r < restarts; r++) {
+        if (runs[r].best > runs[best].best) {
+            best = r;
+        }
+    }
+    return isfinite(runs[best].best) ? runs[best].best_theta : runs[0].start;
+}
+
+/* The hyperparameters of theta = [log l (d), log noise, c, log s] into gp->h. */
+static void hyper_from_theta(struct hn_gp *gp, const double *theta, size_t d)
+{
+    gp->h.d = d;
+    for (size_t q = 0; q < d; q++) {
+        gp->h.lengthscale[q] = exp(theta[q]);
+    }
+    gp->h.noise = gp->any_learned ? exp(theta[d]) : 0;
+    gp->h.mean = theta[d + 1];
+    gp->h.outputscale = exp(theta[d + 2]);
+}
+
+struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, size_t n, size_t d,
+                        const struct hn_gp_options *opt, struct hn_error *err)
+{
+    struct hn_gp_options defaults;
+    if (opt == NULL) {
+        hn_gp_options_default(&defaults);
+        opt = &defaults;
+    }
+    const double *use_sem = opt->fixed_noise ? sem : NULL;
+    int any_known;
+    if (check_inputs(X, n, d, err) != 0 || check_kernel(opt->kernel, err) != 0 ||
+        check_observations(y, use_sem, n, opt->log_transform, &any_known, err) != 0) {
+        return NULL;
+    }
+    struct hn_gp *gp = gp_alloc(n, d, any_known);
+    struct fit_run *runs = NULL;
+    int threads = -1;
+    if (gp == NULL) {
+        hn_error_set(err, NULL, "GP: out of memory for %zu points", n);
+        goto fail;
+    }
+    gp->kernel = opt->kernel;
+    memcpy(gp->X, X, n * d * sizeof(double));
+    standardize(gp, y, any_known ? use_sem : NULL, n, opt->log_transform);
+    gp->any_learned = has_learned(gp->noise_obs, n);
+
+    double lb[NTHETA_MAX], ub[NTHETA_MAX];
+    theta_bounds(d, gp->any_learned, opt->learn_outputscale, lb, ub);
     struct fit_problem prob = {.X = gp->X,
                                .ystd = gp->ystd,
                                .noise_obs = gp->noise_obs,
@@ -832,7 +977,7 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
                                .d = d,
                                .kernel = opt->kernel,
                                .prior = opt->use_priors,
-                               .dim = dim,
+                               .dim = (unsigned)d + 3,
                                .maxeval = opt->maxeval > 0 ? opt->maxeval : 300,
                                .lb = lb,
                                .ub = ub};
@@ -846,80 +991,11 @@ struct hn_gp *hn_gp_fit(const double *X, const double *y, const double *sem, siz
     struct hn_rng rng;
     hn_rng_seed(&rng, hn_rng_derive(opt->seed, 0x6770 /* "gp" */));
     for (int r = 0; r < restarts; r++) {
-        double *t = runs[r].start;
         runs[r].p = &prob;
-        for (size_t q = 0; q < d; q++) {
-            double z = r == 0 ? lognormal_log_mode(lp) : lp.mu + lp.sigma * hn_rng_normal(&rng);
-            t[q] = clampd(z, lb[q], ub[q]);
-        }
-        double zn = r == 0 ? lognormal_log_mode(noise_prior)
-                           : noise_prior.mu + noise_prior.sigma * hn_rng_normal(&rng);
-        t[d] = clampd(zn, lb[d], ub[d]);
-        t[d + 1] = 0;
-        t[d + 2] = r == 0 ? 0 : clampd(0.5 * hn_rng_normal(&rng), lb[d + 2], ub[d + 2]);
-        if (opt->use_priors == HN_GP_PRIORS_GAMMA || opt->use_priors == HN_GP_PRIORS_MIXED) {
-            /* GPyTorch's initial values (softplus(0) = log 2 for l and s, the noise prior's
-             * mode), the other starts scattered around them in log space */
-            for (size_t q = 0; q < d && opt->use_priors == HN_GP_PRIORS_GAMMA; q++) {
-                double z = log(M_LN2) + (r == 0 ? 0 : hn_rng_normal(&rng));
-                t[q] = clampd(z, lb[q], ub[q]);
-            }
-            double mode = (noise_gamma.shape - 1) / noise_gamma.rate;
-            t[d] = clampd(log(mode) + (r == 0 ? 0 : hn_rng_normal(&rng)), lb[d], ub[d]);
-            t[d + 2] = opt->learn_outputscale
-                           ? clampd(log(M_LN2) + (r == 0 ? 0 : hn_rng_normal(&rng)), lb[d + 2],
-                                    ub[d + 2])
-                           : 0;
-        }
-        if (r == 0 && opt->start != NULL) {
-            /* warm start (the random draws above still happen: same streams either way) */
-            const struct hn_gp_hyper *w = opt->start;
-            for (size_t q = 0; q < d; q++) {
-                if (w->lengthscale[q] > 0 && isfinite(w->lengthscale[q])) {
-                    t[q] = clampd(log(w->lengthscale[q]), lb[q], ub[q]);
-                }
-            }
-            if (w->noise > 0 && isfinite(w->noise)) {
-                t[d] = clampd(log(w->noise), lb[d], ub[d]);
-            }
-            t[d + 1] = isfinite(w->mean) ? clampd(w->mean, lb[d + 1], ub[d + 1]) : 0;
-            if (w->outputscale > 0 && isfinite(w->outputscale)) {
-                t[d + 2] = clampd(log(w->outputscale), lb[d + 2], ub[d + 2]);
-            }
-        }
+        draw_start(runs[r].start, r, d, lb, ub, opt, &rng);
     }
-    /* several starts: one per thread, each with single-threaded BLAS; one start (a warm
-     * refit): the BLAS calls of its objective get the threads instead */
-    int parallel_starts = opt->threads > 1 && restarts > 1;
-    threads = openblas_get_num_threads(); /* restored after the fit */
-    int blas = parallel_starts || opt->threads <= 1 ? 1 : threads;
-    if (blas != threads) {
-        openblas_set_num_threads(blas);
-    } else {
-        threads = -1; /* nothing to restore */
-    }
-    struct fit_pool pool = {.runs = runs, .restarts = restarts, .next = 0};
-    pthread_t helper;
-    int helped = parallel_starts && pthread_create(&helper, NULL, fit_worker, &pool) == 0;
-    fit_worker(&pool); /* (a failed pthread_create leaves every start to this thread) */
-    if (helped) {
-        pthread_join(helper, NULL);
-    }
-    int best = 0;
-    for (int r = 1; r < restarts; r++) {
-        if (runs[r].best > runs[best].best) {
-            best = r;
-        }
-    }
-    const double *theta = isfinite(runs[best].best) ? runs[best].best_theta : runs[0].start;
-    /* (every start failed: the priors' modes, rescued by jitter in gp_factor) */
-    gp->h.d = d;
-    for (size_t q = 0; q < d; q++) {
-        gp->h.lengthscale[q] = exp(theta[q]);
-    }
-    gp->h.noise = gp->any_learned ? exp(theta[d]) : 0;
-    gp->h.mean = theta[d + 1];
-    gp->h.outputscale = exp(theta[d + 2]);
+    threads = run_restarts(runs, restarts, opt->threads); /* restored after the fit */
+    hyper_from_theta(gp, best_theta(runs, restarts), d);
     if (gp_factor(gp, err) != 0) {
         goto fail;
     }
@@ -1079,57 +1155,49 @@ int hn_gp_predict_joint(const struct hn_gp *gp, const double *Xs, size_t m, doub
     return 0;
 }
 
-/*
- * gp with k more points (Xnew, ynew in model space). noise_new: NULL (fantasies: the learned
- * noise, or the mean fixed noise when every point is fixed), or k model-space variances (NAN =
- * the learned noise, or the mean fixed noise when none is learned).
- *
- * [K11 K12; K21 K22] = [L 0; B' L22][L' B; 0 L22']: B = L^-1 K12, L22 L22' = S = K22 - B'B.
- * The inverse by blocks: with G = L^-T B L22^-T (n x k),
- *   Kinv22 = S^-1,  Kinv21 = -L22^-T G',  Kinv11 = A^-1 + G G'.
- * Cost O(n^2 k + k^3).
- */
-static struct hn_gp *gp_extend(const struct hn_gp *gp, const double *Xnew, const double *ynew,
-                               const double *noise_new, size_t k, struct hn_error *err)
+/* The new points' values finite, their noise variances (noise_new, NAN = none) finite and
+ * >= 0; *new_fixed: one has its own. Returns 0, or -1 with err. */
+static int check_new_points(const double *ynew, const double *noise_new, size_t k, int *new_fixed,
+                            struct hn_error *err)
 {
-    size_t n = gp->n, N = gp->n + k, d = gp->d;
-    double *B = NULL, *S = NULL;
-    struct hn_gp *c = NULL;
-    if (k > 0 && check_inputs(Xnew, k, d, err) != 0) {
-        return NULL;
-    }
-    int new_fixed = 0;
+    *new_fixed = 0;
     for (size_t j = 0; j < k; j++) {
         if (!isfinite(ynew[j])) {
-            hn_error_set(err, NULL, "GP: conditioning value %zu is not finite (%g)", j, ynew[j]);
-            return NULL;
+            return hn_error_set(err, NULL, "GP: conditioning value %zu is not finite (%g)", j,
+                                ynew[j]);
         }
         if (noise_new && !isnan(noise_new[j])) {
             if (!(noise_new[j] >= 0) || !isfinite(noise_new[j])) {
-                hn_error_set(err, NULL, "GP: noise variance %zu of the new points (%g) must be "
-                             "finite and >= 0", j, noise_new[j]);
-                return NULL;
+                return hn_error_set(err, NULL,
+                                    "GP: noise variance %zu of the new points (%g) must be "
+                                    "finite and >= 0",
+                                    j, noise_new[j]);
             }
-            new_fixed = 1;
+            *new_fixed = 1;
         }
     }
-    /* noise of new points without their own: the learned one, else the mean fixed noise */
-    double shared = gp->h.noise;
-    if (!gp->any_learned) {
-        shared = 0;
-        for (size_t i = 0; i < n; i++) {
-            shared += gp->noise_obs[i];
-        }
-        shared /= (double)n;
+    return 0;
+}
+
+/* Noise of new points without their own: the learned one, else the mean fixed noise. */
+static double shared_noise(const struct hn_gp *gp)
+{
+    if (gp->any_learned) {
+        return gp->h.noise;
     }
-    int per_point = gp->noise_obs != NULL || new_fixed;
-    c = gp_alloc(N, d, per_point);
-    B = malloc((n * k + 1) * sizeof(double));
-    S = malloc((k * k + 1) * sizeof(double));
-    if (c == NULL || B == NULL || S == NULL) {
-        hn_error_set(err, NULL, "GP: out of memory conditioning on %zu points", k);
-        goto fail;
+    double shared = 0;
+    for (size_t i = 0; i < gp->n; i++) {
+        shared += gp->noise_obs[i];
     }
+    return shared / (double)gp->n;
+}
+
+/* c (n + k points) gets gp's hyperparameters, scaling and data, then the k new points. */
+static void extend_data(struct hn_gp *c, const struct hn_gp *gp, const double *Xnew,
+                        const double *ynew, const double *noise_new, size_t k, double shared)
+{
+    size_t n = gp->n, d = gp->d;
+    int per_point = c->noise_obs != NULL;
     c->kernel = gp->kernel;
     c->any_learned = gp->any_learned;
     c->h = gp->h;
@@ -1158,39 +1226,42 @@ static struct hn_gp *gp_extend(const struct hn_gp *gp, const double *Xnew, const
             c->noise_obs[n + j] = isnan(nv) ? NAN : fmax(nv, noise_new ? FIXED_NOISE_MIN : 0);
         }
     }
+}
+
+/*
+ * The blocks of the extended factor: B = L^-1 K12 (n x k) and the Cholesky factor of
+ * S = K22 - B'B (k x k, lower), both into c->L after gp's L. k > 0. Returns 0, or -1 with err.
+ */
+static int extend_factor(struct hn_gp *c, const struct hn_gp *gp, const double *Xnew, size_t k,
+                         double shared, double *B, double *S, struct hn_error *err)
+{
+    size_t n = gp->n, N = n + k, d = gp->d;
     double inv_l2[HN_GP_MAX_DIM], os = gp->h.outputscale;
     inv_sq(gp->h.lengthscale, d, inv_l2);
-    if (k > 0) {
-        for (size_t j = 0; j < k; j++) {
-            for (size_t i = 0; i < n; i++) {
-                B[i + j * n] = os * kern(gp->X + i * d, Xnew + j * d, inv_l2, d, gp->kernel, NULL);
-            }
-        }
-        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
-                    (int)k, 1.0, gp->L, (int)n, B, (int)n);
-        for (size_t b = 0; b < k; b++) {
-            S[b + b * k] = os + point_noise(c->noise_obs, n + b, shared);
-            for (size_t a = b + 1; a < k; a++) {
-                S[a + b * k] = os * kern(Xnew + a * d, Xnew + b * d, inv_l2, d, gp->kernel, NULL);
-            }
-        }
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)k, (int)n, -1.0, B, (int)n, 1.0, S,
-                    (int)k);
-        double js = cholesky_escalate(S, k);
-        c->h.jitter = fmax(c->h.jitter, js);
-        if (js < 0) {
-            hn_error_set(err, NULL,
-                         "GP: conditioning on %zu points: the update is not positive definite even "
-                         "with jitter",
-                         k);
-            goto fail;
+    for (size_t j = 0; j < k; j++) {
+        for (size_t i = 0; i < n; i++) {
+            B[i + j * n] = os * kern(gp->X + i * d, Xnew + j * d, inv_l2, d, gp->kernel, NULL);
         }
     }
-    for (size_t j = 0; j < n; j++) {
-        memcpy(c->L + j * N + j, gp->L + j * n + j, (n - j) * sizeof(double));
-        if (c->Kinv && gp->Kinv) {
-            memcpy(c->Kinv + j * N + j, gp->Kinv + j * n + j, (n - j) * sizeof(double));
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
+                (int)k, 1.0, gp->L, (int)n, B, (int)n);
+    for (size_t b = 0; b < k; b++) {
+        S[b + b * k] = os + point_noise(c->noise_obs, n + b, shared);
+        for (size_t a = b + 1; a < k; a++) {
+            S[a + b * k] = os * kern(Xnew + a * d, Xnew + b * d, inv_l2, d, gp->kernel, NULL);
         }
+    }
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, (int)k, (int)n, -1.0, B, (int)n, 1.0, S,
+                (int)k);
+    double js = cholesky_escalate(S, k);
+    c->h.jitter = fmax(c->h.jitter, js);
+    if (js < 0) {
+        return hn_error_set(err, NULL,
+                            "GP: conditioning on %zu points: the update is not positive "
+                            "definite even with jitter",
+                            k);
+    }
+    for (size_t j = 0; j < n; j++) {
         for (size_t a = 0; a < k; a++) {
             c->L[(n + a) + j * N] = B[j + a * n];
         }
@@ -1198,32 +1269,86 @@ static struct hn_gp *gp_extend(const struct hn_gp *gp, const double *Xnew, const
     for (size_t b = 0; b < k; b++) {
         memcpy(c->L + (n + b) * N + n + b, S + b * k + b, (k - b) * sizeof(double));
     }
+    return 0;
+}
+
+/*
+ * The inverse by blocks from gp's (B and S from extend_factor, both overwritten): with
+ * G = L^-T B L22^-T, Kinv11 = A^-1 + G G', Kinv21 = -L22^-T G', Kinv22 = S^-1.
+ */
+static int extend_inverse(struct hn_gp *c, const struct hn_gp *gp, size_t k, double *B, double *S,
+                          struct hn_error *err)
+{
+    size_t n = gp->n, N = n + k;
+    /* G = L^-T B L22^-T in B; Kinv11 += G G'; Kinv21 = -(G L22^-1)' */
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)n, (int)k,
+                1.0, gp->L, (int)n, B, (int)n);
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)n, (int)k,
+                1.0, S, (int)k, B, (int)n);
+    cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)n, (int)k, 1.0, B, (int)n, 1.0,
+                c->Kinv, (int)N);
+    cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)k,
+                -1.0, S, (int)k, B, (int)n);
+    for (size_t j = 0; j < n; j++) {
+        for (size_t a = 0; a < k; a++) {
+            c->Kinv[(n + a) + j * N] = B[j + a * n];
+        }
+    }
+    /* Kinv22 = S^-1 from its factor */
+    if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)k, S, (lapack_int)k) != 0) {
+        return hn_error_set(err, NULL, "GP: conditioning on %zu points: cannot invert the update",
+                            k);
+    }
+    for (size_t b = 0; b < k; b++) {
+        memcpy(c->Kinv + (n + b) * N + n + b, S + b * k + b, (k - b) * sizeof(double));
+    }
+    return 0;
+}
+
+/*
+ * gp with k more points (Xnew, ynew in model space). noise_new: NULL (fantasies: the learned
+ * noise, or the mean fixed noise when every point is fixed), or k model-space variances (NAN =
+ * the learned noise, or the mean fixed noise when none is learned).
+ *
+ * [K11 K12; K21 K22] = [L 0; B' L22][L' B; 0 L22']: B = L^-1 K12, L22 L22' = S = K22 - B'B.
+ * The inverse by blocks: with G = L^-T B L22^-T (n x k),
+ *   Kinv22 = S^-1,  Kinv21 = -L22^-T G',  Kinv11 = A^-1 + G G'.
+ * Cost O(n^2 k + k^3).
+ */
+static struct hn_gp *gp_extend(const struct hn_gp *gp, const double *Xnew, const double *ynew,
+                               const double *noise_new, size_t k, struct hn_error *err)
+{
+    size_t n = gp->n, N = gp->n + k, d = gp->d;
+    double *B = NULL, *S = NULL;
+    struct hn_gp *c = NULL;
+    int new_fixed;
+    if ((k > 0 && check_inputs(Xnew, k, d, err) != 0) ||
+        check_new_points(ynew, noise_new, k, &new_fixed, err) != 0) {
+        return NULL;
+    }
+    double shared = shared_noise(gp);
+    c = gp_alloc(N, d, gp->noise_obs != NULL || new_fixed);
+    B = malloc((n * k + 1) * sizeof(double));
+    S = malloc((k * k + 1) * sizeof(double));
+    if (c == NULL || B == NULL || S == NULL) {
+        hn_error_set(err, NULL, "GP: out of memory conditioning on %zu points", k);
+        goto fail;
+    }
+    extend_data(c, gp, Xnew, ynew, noise_new, k, shared);
+    for (size_t j = 0; j < n; j++) {
+        memcpy(c->L + j * N + j, gp->L + j * n + j, (n - j) * sizeof(double));
+        if (c->Kinv && gp->Kinv) {
+            memcpy(c->Kinv + j * N + j, gp->Kinv + j * n + j, (n - j) * sizeof(double));
+        }
+    }
+    if (k > 0 && extend_factor(c, gp, Xnew, k, shared, B, S, err) != 0) {
+        goto fail;
+    }
     if (c->Kinv != NULL && gp->Kinv == NULL && gp_invert(c, err) != 0) {
         goto fail; /* crossing KINV_MIN: a fresh inverse */
     }
-    if (k > 0 && c->Kinv != NULL && gp->Kinv != NULL) {
-        /* G = L^-T B L22^-T in B; Kinv11 += G G'; Kinv21 = -(G L22^-1)' */
-        cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)n, (int)k,
-                    1.0, gp->L, (int)n, B, (int)n);
-        cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)n,
-                    (int)k, 1.0, S, (int)k, B, (int)n);
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)n, (int)k, 1.0, B, (int)n, 1.0,
-                    c->Kinv, (int)N);
-        cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
-                    (int)k, -1.0, S, (int)k, B, (int)n);
-        for (size_t j = 0; j < n; j++) {
-            for (size_t a = 0; a < k; a++) {
-                c->Kinv[(n + a) + j * N] = B[j + a * n];
-            }
-        }
-        /* Kinv22 = S^-1 from its factor */
-        if (LAPACKE_dpotri(LAPACK_COL_MAJOR, 'L', (lapack_int)k, S, (lapack_int)k) != 0) {
-            hn_error_set(err, NULL, "GP: conditioning on %zu points: cannot invert the update", k);
-            goto fail;
-        }
-        for (size_t b = 0; b < k; b++) {
-            memcpy(c->Kinv + (n + b) * N + n + b, S + b * k + b, (k - b) * sizeof(double));
-        }
+    if (k > 0 && c->Kinv != NULL && gp->Kinv != NULL && extend_inverse(c, gp, k, B, S, err) != 0) {
+        goto fail;
     }
     gp_solve_alpha(c);
     free(B);

@@ -1,7 +1,8 @@
 /*
  * llm/qmat.c: weight matrices at deployment precisions and their matrix-vector products (see
- * qmat.h). The AVX2/FMA kernels are compiled with a target attribute (the rest of the program
- * keeps the baseline ISA) and chosen once at run time.
+ * qmat.h). The SIMD kernels (AVX2/FMA and AVX-512F, one macro-generated family) are compiled
+ * with a target attribute (the rest of the program keeps the baseline ISA) and chosen once at
+ * run time.
  */
 #include "config.h"
 
@@ -277,12 +278,17 @@ static void vecmat_portable(float *out, const float *p, const float *v, size_t n
 }
 
 /* ---------------------------------------------------------------------------------------------
- * AVX2/FMA kernels: four rows at a time (four independent accumulator chains, each weight row
- * one sequential stream), eight columns per step; columns past the last multiple of 8 (of 32
- * for Q8_0) in scalar code. */
+ * SIMD kernels, one body for both vector widths (the kernel family below): AVX2/FMA, eight
+ * columns per step, and AVX-512F, sixteen (on CPUs that have it, e.g. Zen 4/5 and Intel since
+ * Skylake-SP, one core then keeps up with the memory: the AVX2 kernels reached 33-47 % of one
+ * core's read bandwidth for BF16/F16 decode on Zen 5). Each width is a set of names
+ * <ISA>_ATTR (the target attribute), _N (lanes), _V (vector type), _ZERO, _LOADX (floats),
+ * _FMA, _SET1, _HSUM (horizontal sum) and _Q8DOT (one Q8_0 block, unscaled), plus loads of N
+ * weights of each precision. */
 
 #ifdef HN_QMAT_X86
 #define HN_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define HN_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
 
 HN_AVX2 static inline float hsum8(__m256 v)
 {
@@ -308,67 +314,11 @@ HN_AVX2 static inline __m256 load8_f16(const uint16_t *w)
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w));
 }
 
-static inline float widen_f32(float w)
-{
-    return w;
-}
-
-static inline float widen_bf16(uint16_t w)
-{
-    return hn_bf16_to_f32(w);
-}
-
-static inline float widen_f16(uint16_t w)
-{
-    return hn_f16_to_f32(w);
-}
-
-#define HN_DEFINE_MATVEC(NAME, T, LOAD, WIDEN)                                                   \
-    HN_AVX2 static void NAME(const T *w, size_t ld, size_t cols, const float *x, float *out,   \
-                             size_t r0, size_t r1)                                             \
-    {                                                                                          \
-        size_t c8 = cols & ~(size_t)7, r = r0;                                                 \
-        for (; r + 4 <= r1; r += 4) {                                                          \
-            const T *w0 = w + r * ld, *w1 = w0 + ld, *w2 = w1 + ld, *w3 = w2 + ld;             \
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                        \
-            for (size_t i = 0; i < c8; i += 8) {                                               \
-                __m256 xv = _mm256_loadu_ps(x + i);                                            \
-                a0 = _mm256_fmadd_ps(LOAD(w0 + i), xv, a0);                                    \
-                a1 = _mm256_fmadd_ps(LOAD(w1 + i), xv, a1);                                    \
-                a2 = _mm256_fmadd_ps(LOAD(w2 + i), xv, a2);                                    \
-                a3 = _mm256_fmadd_ps(LOAD(w3 + i), xv, a3);                                    \
-            }                                                                                  \
-            float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);              \
-            for (size_t i = c8; i < cols; i++) {                                               \
-                s0 += WIDEN(w0[i]) * x[i];                                                     \
-                s1 += WIDEN(w1[i]) * x[i];                                                     \
-                s2 += WIDEN(w2[i]) * x[i];                                                     \
-                s3 += WIDEN(w3[i]) * x[i];                                                     \
-            }                                                                                  \
-            out[r] = s0, out[r + 1] = s1, out[r + 2] = s2, out[r + 3] = s3;                    \
-        }                                                                                      \
-        for (; r < r1; r++) {                                                                  \
-            const T *w0 = w + r * ld;                                                          \
-            __m256 a0 = _mm256_setzero_ps();                                                   \
-            for (size_t i = 0; i < c8; i += 8) {                                               \
-                a0 = _mm256_fmadd_ps(LOAD(w0 + i), _mm256_loadu_ps(x + i), a0);                \
-            }                                                                                  \
-            float s0 = hsum8(a0);                                                              \
-            for (size_t i = c8; i < cols; i++) {                                               \
-                s0 += WIDEN(w0[i]) * x[i];                                                     \
-            }                                                                                  \
-            out[r] = s0;                                                                       \
-        }                                                                                      \
-    }
-
-HN_DEFINE_MATVEC(matvec_f32_avx2, float, load8_f32, widen_f32)
-HN_DEFINE_MATVEC(matvec_bf16_avx2, uint16_t, load8_bf16, widen_bf16)
-HN_DEFINE_MATVEC(matvec_f16_avx2, uint16_t, load8_f16, widen_f16)
-
 /* sum over one block of 32: q (int8) widened to F32 times x */
 HN_AVX2 static inline __m256 q8_block_dot(const int8_t *q, const float *x)
 {
-    __m128i lo = _mm_loadu_si128((const __m128i *)q), hi = _mm_loadu_si128((const __m128i *)(q + 16));
+    __m128i lo = _mm_loadu_si128((const __m128i *)q);
+    __m128i hi = _mm_loadu_si128((const __m128i *)(q + 16));
     __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), _mm256_loadu_ps(x));
     s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
                         _mm256_loadu_ps(x + 8), s);
@@ -378,36 +328,153 @@ HN_AVX2 static inline __m256 q8_block_dot(const int8_t *q, const float *x)
     return s;
 }
 
-HN_AVX2 static void matvec_q8_0_avx2(const struct hn_qmat *m, const float *x, float *out,
-                                     size_t r0, size_t r1)
+HN_AVX512 static inline __m512 load16_f32(const float *w)
 {
-    size_t cols = m->cols, full = cols / HN_Q8_BLOCK, blocks = m->ld / HN_Q8_BLOCK;
-    for (size_t r = r0; r < r1; r += 2) {
-        int two = r + 1 < r1;
-        const int8_t *q0 = (const int8_t *)m->data + r * m->ld, *q1 = q0 + (two ? m->ld : 0);
-        const uint16_t *s0 = m->scales + r * blocks, *s1 = s0 + (two ? blocks : 0);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        for (size_t b = 0; b < full; b++) {
-            const float *xb = x + b * HN_Q8_BLOCK;
-            a0 = _mm256_fmadd_ps(q8_block_dot(q0 + b * HN_Q8_BLOCK, xb),
-                                 _mm256_set1_ps(_cvtsh_ss(s0[b])), a0);
-            a1 = _mm256_fmadd_ps(q8_block_dot(q1 + b * HN_Q8_BLOCK, xb),
-                                 _mm256_set1_ps(_cvtsh_ss(s1[b])), a1);
-        }
-        float t0 = hsum8(a0), t1 = hsum8(a1);
-        if (full < blocks) {
-            float d0 = _cvtsh_ss(s0[full]), d1 = _cvtsh_ss(s1[full]);
-            for (size_t i = full * HN_Q8_BLOCK; i < cols; i++) {
-                t0 += d0 * (float)q0[i] * x[i];
-                t1 += d1 * (float)q1[i] * x[i];
-            }
-        }
-        out[r] = t0;
-        if (two) {
-            out[r + 1] = t1;
-        }
-    }
+    return _mm512_loadu_ps(w);
 }
+
+HN_AVX512 static inline __m512 load16_bf16(const uint16_t *w)
+{
+    /* 16 x 16 bits widened to 32-bit lanes, shifted into the upper half */
+    __m256i h = _mm256_loadu_si256((const __m256i *)w);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+HN_AVX512 static inline __m512 load16_f16(const uint16_t *w)
+{
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)w));
+}
+
+/* one block of 32 int8 weights times x, unscaled */
+HN_AVX512 static inline __m512 q8_block_dot512(const int8_t *q, const float *x)
+{
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
+    __m512 hi =
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
+    return _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(x)));
+}
+
+#define AVX2_ATTR HN_AVX2
+#define AVX2_N 8
+#define AVX2_V __m256
+#define AVX2_ZERO _mm256_setzero_ps
+#define AVX2_LOADX _mm256_loadu_ps
+#define AVX2_FMA _mm256_fmadd_ps
+#define AVX2_SET1 _mm256_set1_ps
+#define AVX2_HSUM hsum8
+#define AVX2_Q8DOT q8_block_dot
+
+#define AVX512_ATTR HN_AVX512
+#define AVX512_N 16
+#define AVX512_V __m512
+#define AVX512_ZERO _mm512_setzero_ps
+#define AVX512_LOADX _mm512_loadu_ps
+#define AVX512_FMA _mm512_fmadd_ps
+#define AVX512_SET1 _mm512_set1_ps
+#define AVX512_HSUM _mm512_reduce_add_ps
+#define AVX512_Q8DOT q8_block_dot512
+
+/* acc += the last tn (< N) weights of row wr from column cv, zero-padded to a full vector,
+ * times xt (x's last tn values, zero-padded) */
+#define HN_TAIL_FMA(ISA, T, LOAD, wr, acc)                                                     \
+    do {                                                                                       \
+        T pad_[ISA##_N] = {0};                                                                 \
+        memcpy(pad_, (wr) + cv, tn * sizeof(T));                                               \
+        acc = ISA##_FMA(LOAD(pad_), xt, acc);                                                  \
+    } while (0)
+
+/*
+ * out[r0..r1) = W x for a dense matrix of element type T (row stride ld): four rows at a time
+ * (four independent accumulator chains, each weight row one sequential stream), N columns per
+ * step; the columns past the last multiple of N in one zero-padded step.
+ */
+#define HN_DEFINE_MATVEC(ISA, NAME, T, LOAD)                                                    \
+    ISA##_ATTR static void NAME(const T *w, size_t ld, size_t cols, const float *x, float *out, \
+                                size_t r0, size_t r1)                                          \
+    {                                                                                          \
+        size_t cv = cols - cols % ISA##_N, tn = cols - cv, r = r0;                             \
+        float xpad[ISA##_N] = {0};                                                             \
+        memcpy(xpad, x + cv, tn * sizeof(float));                                              \
+        ISA##_V xt = ISA##_LOADX(xpad);                                                        \
+        for (; r + 4 <= r1; r += 4) {                                                          \
+            const T *w0 = w + r * ld, *w1 = w0 + ld, *w2 = w1 + ld, *w3 = w2 + ld;             \
+            ISA##_V a0 = ISA##_ZERO(), a1 = a0, a2 = a0, a3 = a0;                              \
+            for (size_t i = 0; i < cv; i += ISA##_N) {                                         \
+                ISA##_V xv = ISA##_LOADX(x + i);                                               \
+                a0 = ISA##_FMA(LOAD(w0 + i), xv, a0);                                          \
+                a1 = ISA##_FMA(LOAD(w1 + i), xv, a1);                                          \
+                a2 = ISA##_FMA(LOAD(w2 + i), xv, a2);                                          \
+                a3 = ISA##_FMA(LOAD(w3 + i), xv, a3);                                          \
+            }                                                                                  \
+            if (tn) {                                                                          \
+                HN_TAIL_FMA(ISA, T, LOAD, w0, a0);                                             \
+                HN_TAIL_FMA(ISA, T, LOAD, w1, a1);                                             \
+                HN_TAIL_FMA(ISA, T, LOAD, w2, a2);                                             \
+                HN_TAIL_FMA(ISA, T, LOAD, w3, a3);                                             \
+            }                                                                                  \
+            out[r] = ISA##_HSUM(a0), out[r + 1] = ISA##_HSUM(a1);                              \
+            out[r + 2] = ISA##_HSUM(a2), out[r + 3] = ISA##_HSUM(a3);                          \
+        }                                                                                      \
+        for (; r < r1; r++) {                                                                  \
+            const T *w0 = w + r * ld;                                                          \
+            ISA##_V a0 = ISA##_ZERO();                                                         \
+            for (size_t i = 0; i < cv; i += ISA##_N) {                                         \
+                a0 = ISA##_FMA(LOAD(w0 + i), ISA##_LOADX(x + i), a0);                          \
+            }                                                                                  \
+            if (tn) {                                                                          \
+                HN_TAIL_FMA(ISA, T, LOAD, w0, a0);                                             \
+            }                                                                                  \
+            out[r] = ISA##_HSUM(a0);                                                           \
+        }                                                                                      \
+    }
+
+/*
+ * out[r0..r1) = W x for Q8_0: two rows at a time, one block of 32 per step scaled by its F16
+ * scale; the columns of a last partial block in scalar code.
+ */
+#define HN_DEFINE_MATVEC_Q8(ISA, NAME)                                                          \
+    ISA##_ATTR static void NAME(const struct hn_qmat *m, const float *x, float *out, size_t r0, \
+                                size_t r1)                                                     \
+    {                                                                                          \
+        size_t cols = m->cols, full = cols / HN_Q8_BLOCK, blocks = m->ld / HN_Q8_BLOCK;        \
+        for (size_t r = r0; r < r1; r += 2) {                                                  \
+            int two = r + 1 < r1;                                                              \
+            const int8_t *q0 = (const int8_t *)m->data + r * m->ld;                           \
+            const int8_t *q1 = q0 + (two ? m->ld : 0);                                         \
+            const uint16_t *s0 = m->scales + r * blocks, *s1 = s0 + (two ? blocks : 0);        \
+            ISA##_V a0 = ISA##_ZERO(), a1 = a0;                                                \
+            for (size_t b = 0; b < full; b++) {                                                \
+                const float *xb = x + b * HN_Q8_BLOCK;                                         \
+                a0 = ISA##_FMA(ISA##_Q8DOT(q0 + b * HN_Q8_BLOCK, xb),                          \
+                               ISA##_SET1(_cvtsh_ss(s0[b])), a0);                              \
+                a1 = ISA##_FMA(ISA##_Q8DOT(q1 + b * HN_Q8_BLOCK, xb),                          \
+                               ISA##_SET1(_cvtsh_ss(s1[b])), a1);                              \
+            }                                                                                  \
+            float t0 = ISA##_HSUM(a0), t1 = ISA##_HSUM(a1);                                    \
+            if (full < blocks) {                                                               \
+                float d0 = _cvtsh_ss(s0[full]), d1 = _cvtsh_ss(s1[full]);                      \
+                for (size_t i = full * HN_Q8_BLOCK; i < cols; i++) {                           \
+                    t0 += d0 * (float)q0[i] * x[i];                                            \
+                    t1 += d1 * (float)q1[i] * x[i];                                            \
+                }                                                                              \
+            }                                                                                  \
+            out[r] = t0;                                                                       \
+            if (two) {                                                                         \
+                out[r + 1] = t1;                                                               \
+            }                                                                                  \
+        }                                                                                      \
+    }
+
+HN_DEFINE_MATVEC(AVX2, matvec_f32_avx2, float, load8_f32)
+HN_DEFINE_MATVEC(AVX2, matvec_bf16_avx2, uint16_t, load8_bf16)
+HN_DEFINE_MATVEC(AVX2, matvec_f16_avx2, uint16_t, load8_f16)
+HN_DEFINE_MATVEC_Q8(AVX2, matvec_q8_0_avx2)
+HN_DEFINE_MATVEC(AVX512, matvec_f32_avx512, float, load16_f32)
+HN_DEFINE_MATVEC(AVX512, matvec_bf16_avx512, uint16_t, load16_bf16)
+HN_DEFINE_MATVEC(AVX512, matvec_f16_avx512, uint16_t, load16_f16)
+HN_DEFINE_MATVEC_Q8(AVX512, matvec_q8_0_avx512)
+
+/* ---- AVX2 only: vector times matrix (attention) and widening rows (prefill) ---- */
 
 HN_AVX2 static void vecmat_avx2(float *out, const float *p, const float *v, size_t n, size_t d,
                                 size_t ld)
@@ -456,149 +523,14 @@ HN_AVX2 static void widen_row_avx2(const struct hn_qmat *m, size_t r, float *o)
             _mm256_storeu_ps(o + i, load8_bf16(h + i));
         }
         for (; i < C; i++) {
-            o[i] = widen_bf16(h[i]);
+            o[i] = hn_bf16_to_f32(h[i]);
         }
     } else {
         for (; i < c8; i += 8) {
             _mm256_storeu_ps(o + i, load8_f16(h + i));
         }
         for (; i < C; i++) {
-            o[i] = widen_f16(h[i]);
-        }
-    }
-}
-#endif
-
-/* ---------------------------------------------------------------------------------------------
- * AVX-512F kernels: the same four-row scheme, sixteen columns per step (on CPUs that have it,
- * e.g. Zen 4/5 and Intel since Skylake-SP, one core then keeps up with the memory: the AVX2
- * kernels reached 33-47 % of one core's read bandwidth for BF16/F16 decode on Zen 5). Columns
- * past the last multiple of 16 use a masked load, so no scalar tail. */
-
-#ifdef HN_QMAT_X86
-#define HN_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
-
-HN_AVX512 static inline __m512 load16_f32(const float *w, __mmask16 k)
-{
-    return _mm512_maskz_loadu_ps(k, w);
-}
-
-HN_AVX512 static inline __m512 load16_bf16(const uint16_t *w, __mmask16 k)
-{
-    /* masked 16-bit lanes need AVX512BW; widen a masked 32-bit load of pairs instead */
-    __m256i h;
-    if (k == (__mmask16)0xffff) {
-        h = _mm256_loadu_si256((const __m256i *)w);
-    } else {
-        uint16_t tmp[16] = {0};
-        for (int i = 0; i < 16; i++) {
-            if (k & (1u << i)) {
-                tmp[i] = w[i];
-            }
-        }
-        h = _mm256_loadu_si256((const __m256i *)tmp);
-    }
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-HN_AVX512 static inline __m512 load16_f16(const uint16_t *w, __mmask16 k)
-{
-    __m256i h;
-    if (k == (__mmask16)0xffff) {
-        h = _mm256_loadu_si256((const __m256i *)w);
-    } else {
-        uint16_t tmp[16] = {0};
-        for (int i = 0; i < 16; i++) {
-            if (k & (1u << i)) {
-                tmp[i] = w[i];
-            }
-        }
-        h = _mm256_loadu_si256((const __m256i *)tmp);
-    }
-    return _mm512_cvtph_ps(h);
-}
-
-#define HN_DEFINE_MATVEC512(NAME, T, LOAD)                                                      \
-    HN_AVX512 static void NAME(const T *w, size_t ld, size_t cols, const float *x, float *out, \
-                               size_t r0, size_t r1)                                           \
-    {                                                                                          \
-        size_t c16 = cols & ~(size_t)15, r = r0;                                               \
-        __mmask16 tail = (__mmask16)((1u << (cols - c16)) - 1u);                               \
-        const __mmask16 all = (__mmask16)0xffff;                                               \
-        for (; r + 4 <= r1; r += 4) {                                                          \
-            const T *w0 = w + r * ld, *w1 = w0 + ld, *w2 = w1 + ld, *w3 = w2 + ld;             \
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                        \
-            for (size_t i = 0; i < c16; i += 16) {                                             \
-                __m512 xv = _mm512_loadu_ps(x + i);                                            \
-                a0 = _mm512_fmadd_ps(LOAD(w0 + i, all), xv, a0);                               \
-                a1 = _mm512_fmadd_ps(LOAD(w1 + i, all), xv, a1);                               \
-                a2 = _mm512_fmadd_ps(LOAD(w2 + i, all), xv, a2);                               \
-                a3 = _mm512_fmadd_ps(LOAD(w3 + i, all), xv, a3);                               \
-            }                                                                                  \
-            if (tail) {                                                                        \
-                __m512 xv = _mm512_maskz_loadu_ps(tail, x + c16);                              \
-                a0 = _mm512_fmadd_ps(LOAD(w0 + c16, tail), xv, a0);                            \
-                a1 = _mm512_fmadd_ps(LOAD(w1 + c16, tail), xv, a1);                            \
-                a2 = _mm512_fmadd_ps(LOAD(w2 + c16, tail), xv, a2);                            \
-                a3 = _mm512_fmadd_ps(LOAD(w3 + c16, tail), xv, a3);                            \
-            }                                                                                  \
-            out[r] = _mm512_reduce_add_ps(a0), out[r + 1] = _mm512_reduce_add_ps(a1);          \
-            out[r + 2] = _mm512_reduce_add_ps(a2), out[r + 3] = _mm512_reduce_add_ps(a3);      \
-        }                                                                                      \
-        for (; r < r1; r++) {                                                                  \
-            const T *w0 = w + r * ld;                                                          \
-            __m512 a0 = _mm512_setzero_ps();                                                   \
-            for (size_t i = 0; i < c16; i += 16) {                                             \
-                a0 = _mm512_fmadd_ps(LOAD(w0 + i, all), _mm512_loadu_ps(x + i), a0);           \
-            }                                                                                  \
-            if (tail) {                                                                        \
-                a0 = _mm512_fmadd_ps(LOAD(w0 + c16, tail), _mm512_maskz_loadu_ps(tail, x + c16), \
-                                     a0);                                                      \
-            }                                                                                  \
-            out[r] = _mm512_reduce_add_ps(a0);                                                 \
-        }                                                                                      \
-    }
-
-HN_DEFINE_MATVEC512(matvec_f32_avx512, float, load16_f32)
-HN_DEFINE_MATVEC512(matvec_bf16_avx512, uint16_t, load16_bf16)
-HN_DEFINE_MATVEC512(matvec_f16_avx512, uint16_t, load16_f16)
-
-/* one block of 32 int8 weights times x, unscaled */
-HN_AVX512 static inline __m512 q8_block_dot512(const int8_t *q, const float *x)
-{
-    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q)));
-    __m512 hi =
-        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 16))));
-    return _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(x)));
-}
-
-HN_AVX512 static void matvec_q8_0_avx512(const struct hn_qmat *m, const float *x, float *out,
-                                         size_t r0, size_t r1)
-{
-    size_t cols = m->cols, full = cols / HN_Q8_BLOCK, blocks = m->ld / HN_Q8_BLOCK;
-    for (size_t r = r0; r < r1; r += 2) {
-        int two = r + 1 < r1;
-        const int8_t *q0 = (const int8_t *)m->data + r * m->ld, *q1 = q0 + (two ? m->ld : 0);
-        const uint16_t *s0 = m->scales + r * blocks, *s1 = s0 + (two ? blocks : 0);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-        for (size_t b = 0; b < full; b++) {
-            const float *xb = x + b * HN_Q8_BLOCK;
-            a0 = _mm512_fmadd_ps(q8_block_dot512(q0 + b * HN_Q8_BLOCK, xb),
-                                 _mm512_set1_ps(_cvtsh_ss(s0[b])), a0);
-            a1 = _mm512_fmadd_ps(q8_block_dot512(q1 + b * HN_Q8_BLOCK, xb),
-                                 _mm512_set1_ps(_cvtsh_ss(s1[b])), a1);
-        }
-        float t0 = _mm512_reduce_add_ps(a0), t1 = _mm512_reduce_add_ps(a1);
-        if (full < blocks) {
-            float d0 = _cvtsh_ss(s0[full]), d1 = _cvtsh_ss(s1[full]);
-            for (size_t i = full * HN_Q8_BLOCK; i < cols; i++) {
-                t0 += d0 * (float)q0[i] * x[i];
-                t1 += d1 * (float)q1[i] * x[i];
-            }
-        }
-        out[r] = t0;
-        if (two) {
-            out[r + 1] = t1;
+            o[i] = hn_f16_to_f32(h[i]);
         }
     }
 }
@@ -644,41 +576,32 @@ const char *hn_qmat_simd_name(void)
     }
 }
 
+/* the kernel of m's precision at one width (SUFFIX: avx2 or avx512) */
+#define HN_MATVEC_DISPATCH(SUFFIX)                                                              \
+    switch (m->dtype) {                                                                        \
+    case HN_DTYPE_F32:                                                                         \
+        matvec_f32_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                          \
+        return;                                                                                \
+    case HN_DTYPE_BF16:                                                                        \
+        matvec_bf16_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                         \
+        return;                                                                                \
+    case HN_DTYPE_F16:                                                                         \
+        matvec_f16_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                          \
+        return;                                                                                \
+    case HN_DTYPE_Q8_0:                                                                        \
+        matvec_q8_0_##SUFFIX(m, x, out, r0, r1);                                               \
+        return;                                                                                \
+    }
+
 void hn_qmat_matvec(const struct hn_qmat *m, const float *x, float *out, size_t r0, size_t r1)
 {
 #ifdef HN_QMAT_X86
     int level = hn_qmat_simd();
     if (level == HN_SIMD_AVX512) {
-        switch (m->dtype) {
-        case HN_DTYPE_F32:
-            matvec_f32_avx512(m->data, m->ld, m->cols, x, out, r0, r1);
-            return;
-        case HN_DTYPE_BF16:
-            matvec_bf16_avx512(m->data, m->ld, m->cols, x, out, r0, r1);
-            return;
-        case HN_DTYPE_F16:
-            matvec_f16_avx512(m->data, m->ld, m->cols, x, out, r0, r1);
-            return;
-        case HN_DTYPE_Q8_0:
-            matvec_q8_0_avx512(m, x, out, r0, r1);
-            return;
-        }
+        HN_MATVEC_DISPATCH(avx512)
     }
     if (level >= HN_SIMD_AVX2) {
-        switch (m->dtype) {
-        case HN_DTYPE_F32:
-            matvec_f32_avx2(m->data, m->ld, m->cols, x, out, r0, r1);
-            return;
-        case HN_DTYPE_BF16:
-            matvec_bf16_avx2(m->data, m->ld, m->cols, x, out, r0, r1);
-            return;
-        case HN_DTYPE_F16:
-            matvec_f16_avx2(m->data, m->ld, m->cols, x, out, r0, r1);
-            return;
-        case HN_DTYPE_Q8_0:
-            matvec_q8_0_avx2(m, x, out, r0, r1);
-            return;
-        }
+        HN_MATVEC_DISPATCH(avx2)
     }
 #endif
     hn_qmat_matvec_portable(m, x, out, r0, r1);

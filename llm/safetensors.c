@@ -195,12 +195,9 @@ static int parse_entry(const char *key, json_t *v, uint64_t data_len, const char
     return 0;
 }
 
-/*
- * Check buf[0..len) and fill out with the tensors in data order. mapped: F32 tensors may point
- * into buf (which then must outlive out) instead of being copied.
- */
-static int parse_image(const unsigned char *buf, size_t len, const char *name, int mapped,
-                       struct hn_st_file *out, struct hn_error *err)
+/* The header length from the 8-byte little-endian prefix, checked against len. */
+static int header_length(const unsigned char *buf, size_t len, const char *name, uint64_t *n,
+                         struct hn_error *err)
 {
     if (len < 8) {
         return hn_error_set(err, name,
@@ -208,28 +205,29 @@ static int parse_image(const unsigned char *buf, size_t len, const char *name, i
                             "length",
                             len);
     }
-    uint64_t n = 0;
+    *n = 0;
     for (int i = 7; i >= 0; i--) {
-        n = (n << 8) | buf[i];
+        *n = (*n << 8) | buf[i];
     }
-    if (n > HN_ST_MAX_HEADER) {
+    if (*n > HN_ST_MAX_HEADER) {
         return hn_error_set(err, name,
                             "header length %llu is absurd (over %u bytes): damaged or not a "
                             "safetensors file",
-                            (unsigned long long)n, HN_ST_MAX_HEADER);
+                            (unsigned long long)*n, HN_ST_MAX_HEADER);
     }
-    if (n > len - 8) {
+    if (*n > len - 8) {
         return hn_error_set(err, name,
                             "truncated: the header length says %llu bytes but only %zu follow it",
-                            (unsigned long long)n, len - 8);
+                            (unsigned long long)*n, len - 8);
     }
-    const unsigned char *data = buf + 8 + n;
-    uint64_t data_len = len - 8 - n;
+    return 0;
+}
+
+/* The JSON header (n bytes after the prefix), an object without duplicate keys; NULL with err. */
+static json_t *load_header(const unsigned char *buf, uint64_t n, const char *name,
+                           struct hn_error *err)
+{
     json_error_t je;
-    struct span *spans = NULL;
-    struct hn_st_tensor *unordered = NULL;
-    size_t count = 0;
-    int rc = -1;
     json_t *root = json_loadb((const char *)buf + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL) {
         if (json_error_code(&je) == json_error_duplicate_key) {
@@ -239,10 +237,150 @@ static int parse_image(const unsigned char *buf, size_t len, const char *name, i
             hn_error_set(err, name, "the header is not valid JSON: %s (byte %d of %llu)", je.text,
                          je.position, (unsigned long long)n);
         }
-        goto fail;
+        return NULL;
     }
     if (!json_is_object(root)) {
         hn_error_set(err, name, "the header is not a JSON object");
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static int check_metadata(json_t *v, const char *name, struct hn_error *err)
+{
+    const char *mk;
+    json_t *mv;
+    if (!json_is_object(v)) {
+        return hn_error_set(err, name, "__metadata__ must be an object of strings");
+    }
+    json_object_foreach(v, mk, mv)
+    {
+        if (!json_is_string(mv)) {
+            return hn_error_set(err, name, "__metadata__ '%.64s' is not a string", mk);
+        }
+    }
+    return 0;
+}
+
+/*
+ * The header's tensors in its order into t and spans (room for every entry); *count of them
+ * (each with its name, owned by t) also on failure.
+ */
+static int parse_entries(json_t *root, uint64_t data_len, const char *name,
+                         struct hn_st_tensor *t, struct span *spans, size_t *count,
+                         struct hn_error *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        if (strcmp(key, "__metadata__") == 0) {
+            if (check_metadata(v, name, err) != 0) {
+                return -1;
+            }
+            continue;
+        }
+        size_t i = *count;
+        if (parse_entry(key, v, data_len, name, &t[i], &spans[i], err) != 0) {
+            return -1;
+        }
+        spans[i].index = i;
+        t[i].name = strdup(key);
+        ++*count;
+        if (t[i].name == NULL) {
+            return hn_error_set(err, name, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* The tensors (spans sorted by offset) must tile the buffer: no overlap, no hole, nothing
+ * left over. */
+static int check_tiling(const struct span *spans, const struct hn_st_tensor *t, size_t count,
+                        uint64_t data_len, const char *name, struct hn_error *err)
+{
+    uint64_t pos = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *tname = t[spans[i].index].name;
+        if (spans[i].begin < pos) {
+            return hn_error_set(err, name,
+                                "tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' "
+                                "(which ends at %llu)",
+                                tname, (unsigned long long)spans[i].begin,
+                                (unsigned long long)spans[i].end, t[spans[i - 1].index].name,
+                                (unsigned long long)pos);
+        }
+        if (spans[i].begin > pos) {
+            return hn_error_set(err, name,
+                                "tensor '%s': data_offsets begin %llu leaves a hole (bytes "
+                                "%llu..%llu belong to no tensor)",
+                                tname, (unsigned long long)spans[i].begin,
+                                (unsigned long long)pos, (unsigned long long)spans[i].begin);
+        }
+        pos = spans[i].end;
+    }
+    if (pos != data_len) {
+        return hn_error_set(err, name,
+                            "the data buffer has %llu bytes but the tensors use %llu (trailing "
+                            "data or a missing tensor)",
+                            (unsigned long long)data_len, (unsigned long long)pos);
+    }
+    return 0;
+}
+
+/* t's values from its bytes at src: pointing into a mapping (mapped, little-endian F32,
+ * aligned), else copied and converted to F32. */
+static int load_tensor(struct hn_st_tensor *t, const unsigned char *src, int mapped,
+                       const char *name, struct hn_error *err)
+{
+    if (mapped && HN_ST_LITTLE_ENDIAN && t->stored == HN_ST_F32 &&
+        (uintptr_t)src % sizeof(float) == 0) {
+        t->data = (float *)(uintptr_t)src; /* zero copy into the private mapping */
+        t->mapped = 1;
+        return 0;
+    }
+    t->data = malloc((t->numel ? t->numel : 1) * sizeof(float));
+    if (t->data == NULL) {
+        return hn_error_set(err, name, "out of memory reading tensor '%s' (%zu floats)", t->name,
+                            t->numel);
+    }
+    if (t->stored == HN_ST_F32 && HN_ST_LITTLE_ENDIAN) {
+        memcpy(t->data, src, t->numel * sizeof(float));
+    } else if (t->stored == HN_ST_F32) {
+        for (size_t k = 0; k < t->numel; k++) {
+            uint32_t b = (uint32_t)src[4 * k] | (uint32_t)src[4 * k + 1] << 8 |
+                         (uint32_t)src[4 * k + 2] << 16 | (uint32_t)src[4 * k + 3] << 24;
+            memcpy(&t->data[k], &b, sizeof(b));
+        }
+    } else {
+        float (*convert)(uint16_t) = t->stored == HN_ST_F16 ? hn_f16_to_f32 : hn_bf16_to_f32;
+        for (size_t k = 0; k < t->numel; k++) {
+            t->data[k] = convert((uint16_t)(src[2 * k] | src[2 * k + 1] << 8));
+        }
+    }
+    return 0;
+}
+
+/*
+ * Check buf[0..len) and fill out with the tensors in data order. mapped: F32 tensors may point
+ * into buf (which then must outlive out) instead of being copied.
+ */
+static int parse_image(const unsigned char *buf, size_t len, const char *name, int mapped,
+                       struct hn_st_file *out, struct hn_error *err)
+{
+    uint64_t n = 0;
+    if (header_length(buf, len, name, &n, err) != 0) {
+        return -1;
+    }
+    const unsigned char *data = buf + 8 + n;
+    uint64_t data_len = len - 8 - n;
+    struct span *spans = NULL;
+    struct hn_st_tensor *unordered = NULL;
+    size_t count = 0;
+    int rc = -1;
+    json_t *root = load_header(buf, n, name, err);
+    if (root == NULL) {
         goto fail;
     }
     size_t entries = json_object_size(root);
@@ -252,65 +390,11 @@ static int parse_image(const unsigned char *buf, size_t len, const char *name, i
         hn_error_set(err, name, "out of memory");
         goto fail;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v)
-    {
-        if (strcmp(key, "__metadata__") == 0) {
-            const char *mk;
-            json_t *mv;
-            if (!json_is_object(v)) {
-                hn_error_set(err, name, "__metadata__ must be an object of strings");
-                goto fail;
-            }
-            json_object_foreach(v, mk, mv)
-            {
-                if (!json_is_string(mv)) {
-                    hn_error_set(err, name, "__metadata__ '%.64s' is not a string", mk);
-                    goto fail;
-                }
-            }
-            continue;
-        }
-        if (parse_entry(key, v, data_len, name, &unordered[count], &spans[count], err) != 0) {
-            goto fail;
-        }
-        spans[count].index = count;
-        unordered[count].name = strdup(key);
-        if (unordered[count++].name == NULL) {
-            hn_error_set(err, name, "out of memory");
-            goto fail;
-        }
+    if (parse_entries(root, data_len, name, unordered, spans, &count, err) != 0) {
+        goto fail;
     }
-    /* the tensors must tile the buffer: no overlap, no hole, nothing left over */
     qsort(spans, count, sizeof(*spans), cmp_span);
-    uint64_t pos = 0;
-    for (size_t i = 0; i < count; i++) {
-        const char *tname = unordered[spans[i].index].name;
-        if (spans[i].begin < pos) {
-            hn_error_set(err, name,
-                         "tensor '%s': data_offsets [%llu, %llu] overlap tensor '%s' (which ends "
-                         "at %llu)",
-                         tname, (unsigned long long)spans[i].begin,
-                         (unsigned long long)spans[i].end, unordered[spans[i - 1].index].name,
-                         (unsigned long long)pos);
-            goto fail;
-        }
-        if (spans[i].begin > pos) {
-            hn_error_set(err, name,
-                         "tensor '%s': data_offsets begin %llu leaves a hole (bytes %llu..%llu "
-                         "belong to no tensor)",
-                         tname, (unsigned long long)spans[i].begin, (unsigned long long)pos,
-                         (unsigned long long)spans[i].begin);
-            goto fail;
-        }
-        pos = spans[i].end;
-    }
-    if (pos != data_len) {
-        hn_error_set(err, name,
-                     "the data buffer has %llu bytes but the tensors use %llu (trailing data or "
-                     "a missing tensor)",
-                     (unsigned long long)data_len, (unsigned long long)pos);
+    if (check_tiling(spans, unordered, count, data_len, name, err) != 0) {
         goto fail;
     }
     out->t = calloc(count ? count : 1, sizeof(*out->t));
@@ -323,32 +407,8 @@ static int parse_image(const unsigned char *buf, size_t len, const char *name, i
         struct hn_st_tensor *t = &out->t[out->n++];
         *t = unordered[spans[i].index];
         unordered[spans[i].index].name = NULL;
-        const unsigned char *src = data + spans[i].begin;
-        if (mapped && HN_ST_LITTLE_ENDIAN && t->stored == HN_ST_F32 &&
-            (uintptr_t)src % sizeof(float) == 0) {
-            t->data = (float *)(uintptr_t)src; /* zero copy into the private mapping */
-            t->mapped = 1;
-            continue;
-        }
-        t->data = malloc((t->numel ? t->numel : 1) * sizeof(float));
-        if (t->data == NULL) {
-            hn_error_set(err, name, "out of memory reading tensor '%s' (%zu floats)", t->name,
-                         t->numel);
+        if (load_tensor(t, data + spans[i].begin, mapped, name, err) != 0) {
             goto fail;
-        }
-        if (t->stored == HN_ST_F32 && HN_ST_LITTLE_ENDIAN) {
-            memcpy(t->data, src, t->numel * sizeof(float));
-        } else if (t->stored == HN_ST_F32) {
-            for (size_t k = 0; k < t->numel; k++) {
-                uint32_t b = (uint32_t)src[4 * k] | (uint32_t)src[4 * k + 1] << 8 |
-                             (uint32_t)src[4 * k + 2] << 16 | (uint32_t)src[4 * k + 3] << 24;
-                memcpy(&t->data[k], &b, sizeof(b));
-            }
-        } else {
-            float (*convert)(uint16_t) = t->stored == HN_ST_F16 ? hn_f16_to_f32 : hn_bf16_to_f32;
-            for (size_t k = 0; k < t->numel; k++) {
-                t->data[k] = convert((uint16_t)(src[2 * k] | src[2 * k + 1] << 8));
-            }
         }
     }
     rc = 0;

@@ -94,6 +94,14 @@ struct run {
     struct hn_rng rng;
     long step; /* completed optimizer steps */
     char prev_checkpoint[64];
+    /* the loop: data, batch buffers, log and progress */
+    uint16_t *train, *val;
+    size_t n_train, n_val;
+    int *inputs, *targets; /* B x T */
+    FILE *log;
+    int tty;
+    double t_start, train_seconds, last_val;
+    long steps_here; /* steps taken by this process */
 };
 
 /* Remove a flat directory of files. Missing is fine. */
@@ -312,185 +320,221 @@ static int write_training_record(const struct hn_llm_train_opts *o, const char *
     return rc;
 }
 
-int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
+/* train.bin and val.bin of o->data_dir, checked against the vocabulary and seq (val.bin now,
+ * not after the first eval-interval steps of training). Returns 0, or -1 with err. */
+static int load_data(struct run *r, struct hn_error *err)
 {
-    struct run r = {.o = o};
-    uint16_t *train = NULL, *val = NULL;
-    size_t n_train = 0, n_val = 0;
-    int *inputs = NULL, *targets = NULL;
-    FILE *log = NULL;
-    char *path = NULL;
-    int rc = -1;
-    int T = o->seq, B = o->batch;
-
-    if (T < 1 || B < 1 || o->steps < 1 || T > o->config.max_position_embeddings) {
-        return hn_error_config(err, NULL,
-                               "pretrain: seq (%d), batch (%d) and steps (%ld) must be >= 1 and "
-                               "seq <= max_position_embeddings (%d)",
-                               T, B, o->steps, o->config.max_position_embeddings);
-    }
-    hn_llm_set_threads(o->threads);
-    path = hn_path_join(o->data_dir, "train.bin");
-    if (path == NULL || hn_tokens_load(path, &train, &n_train, err) != 0) {
-        goto fail;
-    }
-    free(path);
-    path = hn_path_join(o->data_dir, "val.bin");
-    if (path == NULL || hn_tokens_load(path, &val, &n_val, err) != 0) {
-        goto fail;
-    }
-    if (n_train < (size_t)T + 1) {
-        hn_error_config(err, o->data_dir, "train.bin has %zu tokens, fewer than seq+1 = %d",
-                        n_train, T + 1);
-        goto fail;
-    }
+    const struct hn_llm_train_opts *o = r->o;
     const char *names[2] = {"train.bin", "val.bin"};
-    const uint16_t *toks[2] = {train, val};
-    size_t counts[2] = {n_train, n_val};
+    uint16_t **toks[2] = {&r->train, &r->val};
+    size_t *counts[2] = {&r->n_train, &r->n_val};
     for (int k = 0; k < 2; k++) {
-        if (hn_tokens_check_vocab(toks[k], counts[k], o->config.vocab_size, names[k], err) != 0) {
-            hn_error_prefix(err, "%s (set --vocab to the data's vocabulary)", o->data_dir);
-            goto fail;
+        char *path = hn_path_join(o->data_dir, names[k]);
+        int rc = path == NULL ? hn_error_set(err, NULL, "out of memory")
+                              : hn_tokens_load(path, toks[k], counts[k], err);
+        free(path);
+        if (rc != 0) {
+            return -1;
         }
     }
-    /* found out now, not after the first eval-interval steps of training */
-    if (n_val < (size_t)T + 1) {
-        hn_error_config(err, o->data_dir,
-                        "val.bin has %zu tokens, fewer than seq+1 = %d, so the model cannot be "
-                        "validated; tokenize with a larger --val-fraction or lower --seq",
-                        n_val, T + 1);
-        goto fail;
+    if (r->n_train < (size_t)o->seq + 1) {
+        return hn_error_config(err, o->data_dir, "train.bin has %zu tokens, fewer than seq+1 = %d",
+                               r->n_train, o->seq + 1);
     }
+    for (int k = 0; k < 2; k++) {
+        if (hn_tokens_check_vocab(*toks[k], *counts[k], o->config.vocab_size, names[k], err) !=
+            0) {
+            hn_error_prefix(err, "%s (set --vocab to the data's vocabulary)", o->data_dir);
+            return -1;
+        }
+    }
+    if (r->n_val < (size_t)o->seq + 1) {
+        return hn_error_config(err, o->data_dir,
+                               "val.bin has %zu tokens, fewer than seq+1 = %d, so the model "
+                               "cannot be validated; tokenize with a larger --val-fraction or "
+                               "lower --seq",
+                               r->n_val, o->seq + 1);
+    }
+    return 0;
+}
+
+/*
+ * The output directory, the model and its optimizer, resumed from OUT/last or fresh, and the
+ * training log opened for appending. Returns 0, or -1 with err.
+ */
+static int start_run(struct run *r, struct hn_error *err)
+{
+    const struct hn_llm_train_opts *o = r->o;
     if (hn_mkdir_p(o->out_dir, err) != 0) {
-        goto fail;
+        return -1;
     }
-    r.model = hn_llm_model_new(&o->config, err);
-    if (r.model == NULL || hn_adamw_init(&r.opt, r.model->n_params, err) != 0) {
-        goto fail;
+    r->model = hn_llm_model_new(&o->config, err);
+    if (r->model == NULL || hn_adamw_init(&r->opt, r->model->n_params, err) != 0) {
+        return -1;
     }
-    r.opt.weight_decay = o->weight_decay;
-    int resumed = try_resume(&r, err);
+    r->opt.weight_decay = o->weight_decay;
+    int resumed = try_resume(r, err);
     if (resumed < 0) {
-        goto fail;
+        return -1;
     }
-    clean_out_dir(o->out_dir, resumed ? r.prev_checkpoint : "");
+    clean_out_dir(o->out_dir, resumed ? r->prev_checkpoint : "");
     if (!resumed) {
-        hn_llm_model_randomize(r.model, hn_rng_derive(o->seed, hn_rng_hash("init")));
-        hn_rng_seed(&r.rng, hn_rng_derive(o->seed, hn_rng_hash("batches")));
+        hn_llm_model_randomize(r->model, hn_rng_derive(o->seed, hn_rng_hash("init")));
+        hn_rng_seed(&r->rng, hn_rng_derive(o->seed, hn_rng_hash("batches")));
+    }
+    char *path = hn_path_join(o->out_dir, "log.jsonl");
+    r->log = path != NULL ? fopen(path, "ae") : NULL;
+    r->inputs = malloc((size_t)o->batch * o->seq * sizeof(int));
+    r->targets = malloc((size_t)o->batch * o->seq * sizeof(int));
+    if (r->log == NULL || r->inputs == NULL || r->targets == NULL) {
+        hn_error_set(err, path, "cannot open the training log for appending: %s",
+                     hn_strerror(errno));
+        free(path);
+        return -1;
     }
     free(path);
-    path = hn_path_join(o->out_dir, "log.jsonl");
-    log = path != NULL ? fopen(path, "ae") : NULL;
-    inputs = malloc((size_t)B * T * sizeof(int));
-    targets = malloc((size_t)B * T * sizeof(int));
-    if (log == NULL || inputs == NULL || targets == NULL) {
-        hn_error_set(err, path, "cannot open the training log for appending: %s", hn_strerror(errno));
-        goto fail;
-    }
     if (resumed) {
-        fprintf(log, "{\"resumed_from\": %ld}\n", r.step);
-        fflush(log);
+        fprintf(r->log, "{\"resumed_from\": %ld}\n", r->step);
+        fflush(r->log);
         if (!o->quiet) {
-            fprintf(stderr, "hilnas: pretrain: resuming %s from step %ld\n", o->out_dir, r.step);
+            fprintf(stderr, "hilnas: pretrain: resuming %s from step %ld\n", o->out_dir, r->step);
         }
     } else if (!o->quiet) {
         fprintf(stderr, "hilnas: pretrain: %zu parameters, %d x %d tokens per step, %ld steps\n",
-                r.model->n_params, B, T, o->steps);
+                r->model->n_params, o->batch, o->seq, o->steps);
     }
-    int tty = isatty(fileno(stderr));
-    double t_start = hn_monotonic(), train_seconds = 0.0;
-    double last_val = NAN;
-    long steps_here = 0;
+    return 0;
+}
+
+/* One optimizer step on a sampled batch, logged, with a progress line. Returns 0, or -1. */
+static int train_step(struct run *r, struct hn_error *err)
+{
+    const struct hn_llm_train_opts *o = r->o;
+    int T = o->seq, B = o->batch;
+    double t0 = hn_monotonic(), loss;
+    hn_batch_sample(r->train, r->n_train, B, T, &r->rng, r->inputs, r->targets);
+    hn_llm_zero_grad(r->model, err);
+    if (hn_llm_forward(r->model, r->inputs, r->targets, B, T, &loss, err) != 0 ||
+        hn_llm_backward(r->model, err) != 0) {
+        return -1;
+    }
+    if (!isfinite(loss)) {
+        return hn_error_set(err, NULL,
+                            "pretrain: loss is %g at step %ld; lower the learning rate (--lr) "
+                            "or raise warmup",
+                            loss, r->step + 1);
+    }
+    double norm = hn_llm_clip_grad_norm(r->model, o->grad_clip);
+    double lr = hn_lr_schedule(r->step, o->steps, o->warmup, o->lr, o->min_lr);
+    hn_llm_adamw_step(r->model, &r->opt, lr);
+    r->step++;
+    r->steps_here++;
+    r->train_seconds += hn_monotonic() - t0;
+    double tok_s = (double)r->steps_here * B * T / r->train_seconds;
+    fprintf(r->log,
+            "{\"step\": %ld, \"train_loss\": %.9g, \"lr\": %.6g, \"grad_norm\": %.6g, "
+            "\"tokens_per_s\": %.1f}\n",
+            r->step, loss, lr, norm, tok_s);
+    fflush(r->log);
+    if (!o->quiet && (r->tty || r->step % (o->log_interval > 0 ? o->log_interval : 1) == 0 ||
+                      r->step == o->steps)) {
+        char eta[32];
+        format_duration(eta, sizeof(eta),
+                        (double)(o->steps - r->step) * (hn_monotonic() - r->t_start) /
+                            (double)r->steps_here);
+        fprintf(stderr, "%sstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s%s",
+                r->tty ? "\r" : "", r->step, o->steps, loss, lr, tok_s, eta, r->tty ? "  " : "\n");
+    }
+    return 0;
+}
+
+/* The validation loss (o->eval_batches windows of val.bin), logged. Returns 0, or -1. */
+static int validate(struct run *r, struct hn_error *err)
+{
+    const struct hn_llm_train_opts *o = r->o;
+    double val_loss;
+    size_t val_tokens;
+    if (hn_llm_eval_windows(r->model, r->val, r->n_val, o->seq, o->batch, o->eval_batches,
+                            &val_loss, &val_tokens, err) != 0) {
+        hn_error_prefix(err, "validation");
+        return -1;
+    }
+    fprintf(r->log, "{\"step\": %ld, \"val_loss\": %.9g, \"val_tokens\": %zu}\n", r->step,
+            val_loss, val_tokens);
+    r->last_val = val_loss;
+    fflush(r->log);
+    if (!o->quiet) {
+        fprintf(stderr, "%sstep %ld/%ld  val loss %.4f (%zu tokens)\n", r->tty ? "\r" : "",
+                r->step, o->steps, val_loss, val_tokens);
+    }
+    return 0;
+}
+
+/* The final model in OUT/final with its training record. Returns 0, or -1 with err. */
+static int save_final(struct run *r, struct hn_error *err)
+{
+    char *path = hn_path_join(r->o->out_dir, "final");
+    int rc = -1;
+    if (path == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+    } else if (hn_llm_save(r->model, path, err) == 0 &&
+               write_training_record(r->o, path, r->last_val, err) == 0) {
+        if (!r->o->quiet) {
+            fprintf(stderr, "hilnas: pretrain: done; final model in %s\n", path);
+        }
+        rc = 0;
+    }
+    free(path);
+    return rc;
+}
+
+int hn_llm_pretrain(const struct hn_llm_train_opts *o, struct hn_error *err)
+{
+    struct run r = {.o = o, .last_val = NAN};
+    int rc = -1;
+    if (o->seq < 1 || o->batch < 1 || o->steps < 1 || o->seq > o->config.max_position_embeddings) {
+        return hn_error_config(err, NULL,
+                               "pretrain: seq (%d), batch (%d) and steps (%ld) must be >= 1 and "
+                               "seq <= max_position_embeddings (%d)",
+                               o->seq, o->batch, o->steps, o->config.max_position_embeddings);
+    }
+    hn_llm_set_threads(o->threads);
+    if (load_data(&r, err) != 0 || start_run(&r, err) != 0) {
+        goto done;
+    }
+    r.tty = isatty(fileno(stderr));
+    r.t_start = hn_monotonic();
     while (r.step < o->steps) {
-        double t0 = hn_monotonic();
-        hn_batch_sample(train, n_train, B, T, &r.rng, inputs, targets);
-        double loss;
-        hn_llm_zero_grad(r.model, err);
-        if (hn_llm_forward(r.model, inputs, targets, B, T, &loss, err) != 0 ||
-            hn_llm_backward(r.model, err) != 0) {
-            goto fail;
+        if (train_step(&r, err) != 0) {
+            goto done;
         }
-        if (!isfinite(loss)) {
-            hn_error_set(err, NULL,
-                         "pretrain: loss is %g at step %ld; lower the learning rate (--lr) or "
-                         "raise warmup",
-                         loss, r.step + 1);
-            goto fail;
-        }
-        double norm = hn_llm_clip_grad_norm(r.model, o->grad_clip);
-        double lr = hn_lr_schedule(r.step, o->steps, o->warmup, o->lr, o->min_lr);
-        hn_llm_adamw_step(r.model, &r.opt, lr);
-        r.step++;
-        steps_here++;
-        train_seconds += hn_monotonic() - t0;
-        double tok_s = (double)steps_here * B * T / train_seconds;
-        fprintf(log,
-                "{\"step\": %ld, \"train_loss\": %.9g, \"lr\": %.6g, \"grad_norm\": %.6g, "
-                "\"tokens_per_s\": %.1f}\n",
-                r.step, loss, lr, norm, tok_s);
-        fflush(log);
         int last = r.step == o->steps;
-        if (!o->quiet && (tty || r.step % (o->log_interval > 0 ? o->log_interval : 1) == 0 ||
-                          last)) {
-            char eta[32];
-            format_duration(eta, sizeof(eta),
-                            (double)(o->steps - r.step) * (hn_monotonic() - t_start) /
-                                (double)steps_here);
-            fprintf(stderr, "%sstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  ETA %s%s",
-                    tty ? "\r" : "", r.step, o->steps, loss, lr, tok_s, eta, tty ? "  " : "\n");
+        if (((o->eval_interval > 0 && r.step % o->eval_interval == 0) || last) &&
+            validate(&r, err) != 0) {
+            goto done;
         }
-        if ((o->eval_interval > 0 && r.step % o->eval_interval == 0) || last) {
-            double val_loss;
-            size_t val_tokens;
-            if (hn_llm_eval_windows(r.model, val, n_val, T, B, o->eval_batches, &val_loss,
-                                    &val_tokens, err) != 0) {
-                hn_error_prefix(err, "validation");
-                goto fail;
-            }
-            fprintf(log, "{\"step\": %ld, \"val_loss\": %.9g, \"val_tokens\": %zu}\n", r.step,
-                    val_loss, val_tokens);
-            last_val = val_loss;
-            fflush(log);
-            if (!o->quiet) {
-                fprintf(stderr, "%sstep %ld/%ld  val loss %.4f (%zu tokens)\n", tty ? "\r" : "",
-                        r.step, o->steps, val_loss, val_tokens);
-            }
+        if (((o->checkpoint_interval > 0 && r.step % o->checkpoint_interval == 0) || last) &&
+            save_checkpoint(&r, err) != 0) {
+            goto done;
         }
-        if ((o->checkpoint_interval > 0 && r.step % o->checkpoint_interval == 0) || last) {
-            if (save_checkpoint(&r, err) != 0) {
-                goto fail;
-            }
-        }
-        if (o->stop_after > 0 && steps_here >= o->stop_after && !last) {
+        if (o->stop_after > 0 && r.steps_here >= o->stop_after && !last) {
             if (!o->quiet) {
                 fprintf(stderr, "hilnas: pretrain: stopping after %ld steps as asked\n",
-                        steps_here);
+                        r.steps_here);
             }
             rc = 0;
-            goto fail;
+            goto done;
         }
     }
-    free(path);
-    path = hn_path_join(o->out_dir, "final");
-    if (path == NULL || hn_llm_save(r.model, path, err) != 0) {
-        goto fail;
+    rc = save_final(&r, err);
+done:
+    if (r.log != NULL) {
+        fclose(r.log);
     }
-    if (write_training_record(o, path, last_val, err) != 0) {
-        goto fail;
-    }
-    if (!o->quiet) {
-        fprintf(stderr, "hilnas: pretrain: done; final model in %s\n", path);
-    }
-    rc = 0;
-fail:
-    if (log != NULL) {
-        fclose(log);
-    }
-    free(path);
-    free(inputs);
-    free(targets);
-    free(train);
-    free(val);
+    free(r.inputs);
+    free(r.targets);
+    free(r.train);
+    free(r.val);
     hn_adamw_free(&r.opt);
     hn_llm_model_free(r.model);
     return rc;

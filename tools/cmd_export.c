@@ -358,35 +358,16 @@ static float *permute_rows(const float *w, int n_head, int HD, int C)
     return o;
 }
 
-static int export_gguf(const char *path, const struct hn_llm_model *m, enum ex_dtype dt,
-                       const char *name, struct hn_error *err)
+/* The byte-level vocabulary: tokens 0-255 the GPT-2 byte characters, the rest unused. */
+static int gguf_vocab(struct hn_gguf *g, const struct hn_llm_config *c, struct hn_error *err)
 {
-    const struct hn_llm_config *c = &m->config;
-    char why[512], key[128];
-    const char *no = gguf_refusal(c, why, sizeof(why));
-    if (no != NULL) {
-        return hn_error_config(err, NULL, "cannot export to GGUF: %s", no);
-    }
-    int L = c->num_hidden_layers, uniform = all_attention(c);
-    const char *arch = uniform ? "llama" : "deci";
-    static const enum hn_gguf_dtype gdt[] = {HN_GGUF_F32, HN_GGUF_F16, HN_GGUF_BF16};
-    static const uint32_t ftype[] = {0, 1, 32}; /* LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16 */
-    struct hn_gguf *g = hn_gguf_new();
-    float **perm = calloc((size_t)2 * L, sizeof(float *));
-    int32_t *heads = malloc((size_t)L * sizeof(int32_t)), *kv = malloc((size_t)L * sizeof(int32_t));
-    int32_t *ff = malloc((size_t)L * sizeof(int32_t)), *types = malloc(256 * 4 + 4 * (size_t)c->vocab_size);
+    int32_t *types = malloc(256 * 4 + 4 * (size_t)c->vocab_size);
     char(*tokens)[24] = malloc((size_t)c->vocab_size * 24);
     const char **tokp = malloc((size_t)c->vocab_size * sizeof(char *));
     int rc = -1;
-    if (g == NULL || perm == NULL || heads == NULL || kv == NULL || ff == NULL || types == NULL ||
-        tokens == NULL || tokp == NULL) {
+    if (types == NULL || tokens == NULL || tokp == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
-    }
-    for (int l = 0; l < L; l++) {
-        heads[l] = c->attention_layers[l] ? c->num_attention_heads : 0;
-        kv[l] = c->attention_layers[l] ? c->num_key_value_heads : 0;
-        ff[l] = c->intermediate_size;
     }
     for (int v = 0; v < c->vocab_size; v++) {
         if (v < 256) {
@@ -398,31 +379,7 @@ static int export_gguf(const char *path, const struct hn_llm_model *m, enum ex_d
         }
         tokp[v] = tokens[v];
     }
-#define K(suffix) (snprintf(key, sizeof(key), "%s.%s", arch, suffix), key)
-    if (hn_gguf_set_str(g, "general.architecture", arch, err) != 0 ||
-        hn_gguf_set_str(g, "general.name", name, err) != 0 ||
-        hn_gguf_set_u32(g, "general.file_type", ftype[dt], err) != 0 ||
-        hn_gguf_set_u32(g, "general.alignment", HN_GGUF_ALIGNMENT, err) != 0 ||
-        hn_gguf_set_u32(g, K("vocab_size"), (uint32_t)c->vocab_size, err) != 0 ||
-        hn_gguf_set_u32(g, K("context_length"), (uint32_t)c->max_position_embeddings, err) != 0 ||
-        hn_gguf_set_u32(g, K("embedding_length"), (uint32_t)c->hidden_size, err) != 0 ||
-        hn_gguf_set_u32(g, K("block_count"), (uint32_t)L, err) != 0 ||
-        (uniform ? hn_gguf_set_u32(g, K("feed_forward_length"), (uint32_t)c->intermediate_size,
-                                   err)
-                 : hn_gguf_set_arr_i32(g, K("feed_forward_length"), ff, (size_t)L, err)) != 0 ||
-        (uniform ? hn_gguf_set_u32(g, K("attention.head_count"),
-                                   (uint32_t)c->num_attention_heads, err)
-                 : hn_gguf_set_arr_i32(g, K("attention.head_count"), heads, (size_t)L, err)) != 0 ||
-        (uniform ? hn_gguf_set_u32(g, K("attention.head_count_kv"),
-                                   (uint32_t)c->num_key_value_heads, err)
-                 : hn_gguf_set_arr_i32(g, K("attention.head_count_kv"), kv, (size_t)L, err)) != 0 ||
-        hn_gguf_set_u32(g, K("attention.key_length"), (uint32_t)c->head_dim, err) != 0 ||
-        hn_gguf_set_u32(g, K("attention.value_length"), (uint32_t)c->head_dim, err) != 0 ||
-        hn_gguf_set_f32(g, K("attention.layer_norm_rms_epsilon"), (float)c->rms_norm_eps, err) !=
-            0 ||
-        hn_gguf_set_f32(g, K("rope.freq_base"), (float)c->rope_theta, err) != 0 ||
-        hn_gguf_set_u32(g, K("rope.dimension_count"), (uint32_t)c->head_dim, err) != 0 ||
-        hn_gguf_set_str(g, "tokenizer.ggml.model", "gpt2", err) != 0 ||
+    if (hn_gguf_set_str(g, "tokenizer.ggml.model", "gpt2", err) != 0 ||
         hn_gguf_set_str(g, "tokenizer.ggml.pre", "default", err) != 0 ||
         hn_gguf_set_arr_str(g, "tokenizer.ggml.tokens", tokp, NULL, (size_t)c->vocab_size, err) !=
             0 ||
@@ -435,47 +392,138 @@ static int export_gguf(const char *path, const struct hn_llm_model *m, enum ex_d
         hn_gguf_set_bool(g, "tokenizer.ggml.add_eos_token", 0, err) != 0) {
         goto done;
     }
+    rc = 0;
+done:
+    free(types);
+    free(tokens);
+    free(tokp);
+    return rc;
+}
+
+/* A per-layer count: one u32 for uniform layers, else an array of L (ffn: F, attention: 0 on
+ * layers without attention). */
+static int gguf_per_layer(struct hn_gguf *g, const char *key, const struct hn_llm_config *c,
+                          int uniform, int value, int attention_only, struct hn_error *err)
+{
+    int L = c->num_hidden_layers;
+    if (uniform) {
+        return hn_gguf_set_u32(g, key, (uint32_t)value, err);
+    }
+    int32_t *v = malloc((size_t)L * sizeof(int32_t));
+    if (v == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (int l = 0; l < L; l++) {
+        v[l] = !attention_only || c->attention_layers[l] ? value : 0;
+    }
+    int rc = hn_gguf_set_arr_i32(g, key, v, (size_t)L, err);
+    free(v);
+    return rc;
+}
+
+/* The model's metadata: llama (every layer with attention) or deci (per-layer counts). */
+static int gguf_metadata(struct hn_gguf *g, const struct hn_llm_config *c, const char *arch,
+                         int uniform, uint32_t ftype, const char *name, struct hn_error *err)
+{
+    char key[128];
+#define K(suffix) (snprintf(key, sizeof(key), "%s.%s", arch, suffix), key)
+    int rc = hn_gguf_set_str(g, "general.architecture", arch, err) != 0 ||
+             hn_gguf_set_str(g, "general.name", name, err) != 0 ||
+             hn_gguf_set_u32(g, "general.file_type", ftype, err) != 0 ||
+             hn_gguf_set_u32(g, "general.alignment", HN_GGUF_ALIGNMENT, err) != 0 ||
+             hn_gguf_set_u32(g, K("vocab_size"), (uint32_t)c->vocab_size, err) != 0 ||
+             hn_gguf_set_u32(g, K("context_length"), (uint32_t)c->max_position_embeddings,
+                             err) != 0 ||
+             hn_gguf_set_u32(g, K("embedding_length"), (uint32_t)c->hidden_size, err) != 0 ||
+             hn_gguf_set_u32(g, K("block_count"), (uint32_t)c->num_hidden_layers, err) != 0 ||
+             gguf_per_layer(g, K("feed_forward_length"), c, uniform, c->intermediate_size, 0,
+                            err) != 0 ||
+             gguf_per_layer(g, K("attention.head_count"), c, uniform, c->num_attention_heads, 1,
+                            err) != 0 ||
+             gguf_per_layer(g, K("attention.head_count_kv"), c, uniform,
+                            c->num_key_value_heads, 1, err) != 0 ||
+             hn_gguf_set_u32(g, K("attention.key_length"), (uint32_t)c->head_dim, err) != 0 ||
+             hn_gguf_set_u32(g, K("attention.value_length"), (uint32_t)c->head_dim, err) != 0 ||
+             hn_gguf_set_f32(g, K("attention.layer_norm_rms_epsilon"), (float)c->rms_norm_eps,
+                             err) != 0 ||
+             hn_gguf_set_f32(g, K("rope.freq_base"), (float)c->rope_theta, err) != 0 ||
+             hn_gguf_set_u32(g, K("rope.dimension_count"), (uint32_t)c->head_dim, err) != 0;
 #undef K
-    /* tensors: 2-D in dtype, 1-D (norms) in F32 as llama.cpp's converter keeps them */
-    size_t C = (size_t)c->hidden_size, V = (size_t)c->vocab_size, F = (size_t)c->intermediate_size;
-    size_t Q = (size_t)c->num_attention_heads * c->head_dim;
-    size_t KV = (size_t)c->num_key_value_heads * c->head_dim;
-    enum hn_gguf_dtype mat = gdt[dt];
-    char tn[64];
+    return rc ? -1 : 0;
+}
+
 #define ADD(nm, nd, a, b, t, data)                                                              \
     (hn_gguf_add_tensor(g, nm, nd, (const uint64_t[]){(a), (b)}, t, data, err) != 0)
+
+/* Layer l's tensors: q and k permuted to llama.cpp's RoPE layout (kept alive in perm[0..1]
+ * until the file is written). */
+static int gguf_layer(struct hn_gguf *g, const struct hn_llm_model *m, int l,
+                      enum hn_gguf_dtype mat, float **perm, struct hn_error *err)
+{
+    const struct hn_llm_config *c = &m->config;
+    const struct hn_llm_layer *w = &m->w.layers[l];
+    size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    size_t Q = (size_t)c->num_attention_heads * c->head_dim;
+    size_t KV = (size_t)c->num_key_value_heads * c->head_dim;
+    char tn[64];
+    if (w->wq != NULL) {
+        perm[0] = permute_rows(w->wq, c->num_attention_heads, c->head_dim, (int)C);
+        perm[1] = permute_rows(w->wk, c->num_key_value_heads, c->head_dim, (int)C);
+        if (perm[0] == NULL || perm[1] == NULL) {
+            return hn_error_set(err, NULL, "out of memory");
+        }
+        if ((snprintf(tn, sizeof(tn), "blk.%d.attn_norm.weight", l),
+             ADD(tn, 1, C, 1, HN_GGUF_F32, w->ln1)) ||
+            (snprintf(tn, sizeof(tn), "blk.%d.attn_q.weight", l), ADD(tn, 2, C, Q, mat, perm[0])) ||
+            (snprintf(tn, sizeof(tn), "blk.%d.attn_k.weight", l),
+             ADD(tn, 2, C, KV, mat, perm[1])) ||
+            (snprintf(tn, sizeof(tn), "blk.%d.attn_v.weight", l), ADD(tn, 2, C, KV, mat, w->wv)) ||
+            (snprintf(tn, sizeof(tn), "blk.%d.attn_output.weight", l),
+             ADD(tn, 2, Q, C, mat, w->wo))) {
+            return -1;
+        }
+    }
+    if ((snprintf(tn, sizeof(tn), "blk.%d.ffn_norm.weight", l),
+         ADD(tn, 1, C, 1, HN_GGUF_F32, w->ln2)) ||
+        (snprintf(tn, sizeof(tn), "blk.%d.ffn_gate.weight", l), ADD(tn, 2, C, F, mat, w->wgate)) ||
+        (snprintf(tn, sizeof(tn), "blk.%d.ffn_up.weight", l), ADD(tn, 2, C, F, mat, w->wup)) ||
+        (snprintf(tn, sizeof(tn), "blk.%d.ffn_down.weight", l), ADD(tn, 2, F, C, mat, w->wdown))) {
+        return -1;
+    }
+    return 0;
+}
+
+static int export_gguf(const char *path, const struct hn_llm_model *m, enum ex_dtype dt,
+                       const char *name, struct hn_error *err)
+{
+    const struct hn_llm_config *c = &m->config;
+    char why[512];
+    const char *no = gguf_refusal(c, why, sizeof(why));
+    if (no != NULL) {
+        return hn_error_config(err, NULL, "cannot export to GGUF: %s", no);
+    }
+    int L = c->num_hidden_layers, uniform = all_attention(c);
+    static const enum hn_gguf_dtype gdt[] = {HN_GGUF_F32, HN_GGUF_F16, HN_GGUF_BF16};
+    static const uint32_t ftype[] = {0, 1, 32}; /* LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16 */
+    size_t C = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
+    enum hn_gguf_dtype mat = gdt[dt];
+    struct hn_gguf *g = hn_gguf_new();
+    float **perm = calloc((size_t)2 * L, sizeof(float *));
+    int rc = -1;
+    if (g == NULL || perm == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    if (gguf_metadata(g, c, uniform ? "llama" : "deci", uniform, ftype[dt], name, err) != 0 ||
+        gguf_vocab(g, c, err) != 0) {
+        goto done;
+    }
+    /* tensors: 2-D in dtype, 1-D (norms) in F32 as llama.cpp's converter keeps them */
     if (ADD("token_embd.weight", 2, C, V, mat, m->w.embed)) {
         goto done;
     }
     for (int l = 0; l < L; l++) {
-        const struct hn_llm_layer *w = &m->w.layers[l];
-        if (w->wq != NULL) {
-            perm[2 * l] = permute_rows(w->wq, c->num_attention_heads, c->head_dim, (int)C);
-            perm[2 * l + 1] = permute_rows(w->wk, c->num_key_value_heads, c->head_dim, (int)C);
-            if (perm[2 * l] == NULL || perm[2 * l + 1] == NULL) {
-                hn_error_set(err, NULL, "out of memory");
-                goto done;
-            }
-            if ((snprintf(tn, sizeof(tn), "blk.%d.attn_norm.weight", l),
-                 ADD(tn, 1, C, 1, HN_GGUF_F32, w->ln1)) ||
-                (snprintf(tn, sizeof(tn), "blk.%d.attn_q.weight", l),
-                 ADD(tn, 2, C, Q, mat, perm[2 * l])) ||
-                (snprintf(tn, sizeof(tn), "blk.%d.attn_k.weight", l),
-                 ADD(tn, 2, C, KV, mat, perm[2 * l + 1])) ||
-                (snprintf(tn, sizeof(tn), "blk.%d.attn_v.weight", l),
-                 ADD(tn, 2, C, KV, mat, w->wv)) ||
-                (snprintf(tn, sizeof(tn), "blk.%d.attn_output.weight", l),
-                 ADD(tn, 2, Q, C, mat, w->wo))) {
-                goto done;
-            }
-        }
-        if ((snprintf(tn, sizeof(tn), "blk.%d.ffn_norm.weight", l),
-             ADD(tn, 1, C, 1, HN_GGUF_F32, w->ln2)) ||
-            (snprintf(tn, sizeof(tn), "blk.%d.ffn_gate.weight", l),
-             ADD(tn, 2, C, F, mat, w->wgate)) ||
-            (snprintf(tn, sizeof(tn), "blk.%d.ffn_up.weight", l), ADD(tn, 2, C, F, mat, w->wup)) ||
-            (snprintf(tn, sizeof(tn), "blk.%d.ffn_down.weight", l),
-             ADD(tn, 2, F, C, mat, w->wdown))) {
+        if (gguf_layer(g, m, l, mat, perm + 2 * l, err) != 0) {
             goto done;
         }
     }
@@ -483,22 +531,16 @@ static int export_gguf(const char *path, const struct hn_llm_model *m, enum ex_d
         (!c->tie_word_embeddings && ADD("output.weight", 2, C, V, mat, m->w.lm_head))) {
         goto done;
     }
-#undef ADD
     rc = hn_gguf_write(g, path, err);
 done:
     for (int i = 0; perm != NULL && i < 2 * L; i++) {
         free(perm[i]);
     }
     free(perm);
-    free(heads);
-    free(kv);
-    free(ff);
-    free(types);
-    free(tokens);
-    free(tokp);
     hn_gguf_free(g);
     return rc;
 }
+#undef ADD
 
 /* ---------------------------------------------------------------------------------------------
  * the trial: journal, kept model or re-derivation */
@@ -619,43 +661,12 @@ static void rm_tree(const char *dir)
     rmdir(dir);
 }
 
-/*
- * Re-derive the trial's model: load its study (the file the journal names, or --study), create
- * its evaluator and run it on the trial's recorded architecture and seed with keep_model into
- * a temporary directory. The result must reproduce the recorded val_loss.
- */
-static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_trial *t,
-                                     struct ex_source *src, struct hn_error *err)
+/* The evaluator to re-derive with: --evaluator, else the one evaluator that produced the
+ * trial's val_loss. NULL with err (file: the study file, for messages). */
+static struct hn_source *pick_evaluator(const struct ex_args *a, const struct ex_trial *t,
+                                        struct hn_study *s, const char *file,
+                                        struct hn_error *err)
 {
-    const char *file = a->study_file ? a->study_file
-                                     : json_string_value(json_object_get(t->study, "file"));
-    struct hn_study *s = NULL;
-    struct hn_trial *trial = NULL;
-    struct hn_metrics out = {0};
-    struct hn_llm_model *m = NULL;
-    char tmp[4096] = "";
-    if (file == NULL) {
-        hn_error_config(err, a->study_dir,
-                        "the journal names no study file; give it with --study FILE");
-        return NULL;
-    }
-    struct hn_study_options opt = {
-        .overrides = a->sets, .n_overrides = a->n_sets, .output = a->study_dir, .quiet = 1};
-    s = hn_study_load(file, &opt, err);
-    if (s == NULL) {
-        hn_error_prefix(err, "re-deriving trial %ld from its study file %s (give another with "
-                             "--study FILE)",
-                        t->id, file);
-        return NULL;
-    }
-    json_t *jseed = json_object_get(t->study, "seed");
-    if (json_is_integer(jseed) && (uint64_t)json_integer_value(jseed) != s->seed) {
-        hn_error_config(err, file, "the study seed is %llu, the journal's %lld: not the file "
-                                   "that ran this study",
-                        (unsigned long long)s->seed, (long long)json_integer_value(jseed));
-        goto done;
-    }
-    /* the evaluator: --evaluator, else the one evaluator that produced a val_loss */
     struct hn_source *ev = NULL;
     for (size_t i = 0; i < s->n_sources; i++) {
         struct hn_source *x = &s->sources[i];
@@ -668,14 +679,14 @@ static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_tr
                 hn_error_config(err, file, "evaluators '%s' and '%s' both measured trial %ld; "
                                            "choose one with --evaluator NAME",
                                 ev->name, x->name, t->id);
-                goto done;
+                return NULL;
             }
             ev = x;
         }
     }
     if (ev == NULL && a->evaluator != NULL) {
         hn_error_config(err, file, "no evaluator '%s' in the study", a->evaluator);
-        goto done;
+        return NULL;
     }
     if (ev == NULL) {
         json_t *of = json_object_get(t->started, "of");
@@ -693,29 +704,42 @@ static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_tr
                             "with --arch --random)",
                             t->id);
         }
-        goto done;
     }
-    snprintf(src->evaluator, sizeof(src->evaluator), "%s", ev->name);
-    src->val_loss_recorded = trial_metric(t, ev->name, "val_loss");
-    trial = hn_trial_new(t->id, json_string_value(json_object_get(t->started, "stage")), NULL,
-                         s->space.params->n);
+    return ev;
+}
+
+/* The trial as the journal recorded it: stage, parameters (checked against the study's
+ * space) and architecture. NULL with err. */
+static struct hn_trial *recorded_trial(const struct ex_trial *t, const struct hn_study *s,
+                                       const char *file, struct hn_error *err)
+{
+    struct hn_trial *trial = hn_trial_new(
+        t->id, json_string_value(json_object_get(t->started, "stage")), NULL, s->space.params->n);
     if (trial == NULL) {
         hn_error_set(err, NULL, "out of memory");
-        goto done;
+        return NULL;
     }
     if (hn_params_from_json(s->space.params, json_object_get(t->started, "params"), trial->x,
                             err) != 0) {
         hn_error_prefix(err, "trial %ld's parameters against %s", t->id, file);
-        goto done;
+        hn_trial_free(trial);
+        return NULL;
     }
     trial->arch = json_incref(json_object_get(t->started, "arch"));
-    const char *tdir = getenv("TMPDIR");
-    snprintf(tmp, sizeof(tmp), "%s/hilnas-export.XXXXXX", tdir && *tdir ? tdir : "/tmp");
-    if (mkdtemp(tmp) == NULL) {
-        hn_error_env(err, tmp, "cannot create a temporary directory: %s", strerror(errno));
-        tmp[0] = '\0';
-        goto done;
-    }
+    return trial;
+}
+
+/*
+ * Run evaluator ev on the trial with keep_model into the temporary directory tmp; its
+ * val_loss must reproduce the recorded one. Returns the kept model, or NULL with err.
+ */
+static struct hn_llm_model *run_kept(const struct ex_args *a, const struct ex_trial *t,
+                                     struct hn_study *s, struct hn_source *ev,
+                                     struct hn_trial *trial, const char *file, const char *tmp,
+                                     struct ex_source *src, struct hn_error *err)
+{
+    struct hn_metrics out = {0};
+    struct hn_llm_model *m = NULL;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     struct hn_eval_request req = {
         .trial = trial,
@@ -759,10 +783,67 @@ static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_tr
     fprintf(stderr, "hilnas: export: re-derived trial %ld: val_loss %.9g (recorded %.9g)\n", t->id,
             src->val_loss, src->val_loss_recorded);
 done:
+    hn_metrics_clear(&out);
+    return m;
+}
+
+/*
+ * Re-derive the trial's model: load its study (the file the journal names, or --study), create
+ * its evaluator and run it on the trial's recorded architecture and seed with keep_model into
+ * a temporary directory. The result must reproduce the recorded val_loss.
+ */
+static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_trial *t,
+                                     struct ex_source *src, struct hn_error *err)
+{
+    const char *file = a->study_file ? a->study_file
+                                     : json_string_value(json_object_get(t->study, "file"));
+    struct hn_study *s = NULL;
+    struct hn_trial *trial = NULL;
+    struct hn_llm_model *m = NULL;
+    char tmp[4096] = "";
+    if (file == NULL) {
+        hn_error_config(err, a->study_dir,
+                        "the journal names no study file; give it with --study FILE");
+        return NULL;
+    }
+    struct hn_study_options opt = {
+        .overrides = a->sets, .n_overrides = a->n_sets, .output = a->study_dir, .quiet = 1};
+    s = hn_study_load(file, &opt, err);
+    if (s == NULL) {
+        hn_error_prefix(err, "re-deriving trial %ld from its study file %s (give another with "
+                             "--study FILE)",
+                        t->id, file);
+        return NULL;
+    }
+    json_t *jseed = json_object_get(t->study, "seed");
+    if (json_is_integer(jseed) && (uint64_t)json_integer_value(jseed) != s->seed) {
+        hn_error_config(err, file, "the study seed is %llu, the journal's %lld: not the file "
+                                   "that ran this study",
+                        (unsigned long long)s->seed, (long long)json_integer_value(jseed));
+        goto done;
+    }
+    struct hn_source *ev = pick_evaluator(a, t, s, file, err);
+    if (ev == NULL) {
+        goto done;
+    }
+    snprintf(src->evaluator, sizeof(src->evaluator), "%s", ev->name);
+    src->val_loss_recorded = trial_metric(t, ev->name, "val_loss");
+    trial = recorded_trial(t, s, file, err);
+    if (trial == NULL) {
+        goto done;
+    }
+    const char *tdir = getenv("TMPDIR");
+    snprintf(tmp, sizeof(tmp), "%s/hilnas-export.XXXXXX", tdir && *tdir ? tdir : "/tmp");
+    if (mkdtemp(tmp) == NULL) {
+        hn_error_env(err, tmp, "cannot create a temporary directory: %s", strerror(errno));
+        tmp[0] = '\0';
+        goto done;
+    }
+    m = run_kept(a, t, s, ev, trial, file, tmp, src, err);
+done:
     if (tmp[0] != '\0') {
         rm_tree(tmp);
     }
-    hn_metrics_clear(&out);
     hn_trial_free(trial);
     hn_study_free(s);
     hn_registry_shutdown();
@@ -849,17 +930,10 @@ static void card_metrics(FILE *f, const json_t *ev, const char *title)
     }
 }
 
-static int write_card(const struct ex_args *a, const struct hn_llm_model *m,
-                      const struct ex_trial *t, const struct ex_source *src, const char *files,
-                      struct hn_error *err)
+/* The card's title, what was written, and the architecture table. */
+static void card_architecture(FILE *f, const struct ex_args *a, const struct hn_llm_config *c,
+                              const struct ex_trial *t, const char *files)
 {
-    const struct hn_llm_config *c = &m->config;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (f == NULL) {
-        return hn_error_set(err, NULL, "out of memory");
-    }
     const char *study = t ? json_string_value(json_object_get(t->study, "name")) : NULL;
     if (t != NULL) {
         fprintf(f, "# %s, trial %ld\n\n", study ? study : "study", t->id);
@@ -890,51 +964,116 @@ static int write_card(const struct ex_args *a, const struct hn_llm_model *m,
             a->format == EX_HF ? (all_attention(c) ? "LlamaForCausalLM" : "DeciLMForCausalLM "
                                                                            "(block_configs)")
                                : (all_attention(c) ? "GGUF `llama`" : "GGUF `deci`"));
+}
+
+/* How the trial's model came about: backbone, kept layers, continued pretraining (tr: its
+ * training.json, may be NULL). */
+static void card_training(FILE *f, const struct ex_trial *t, const json_t *tr)
+{
+    const json_t *arch = json_object_get(t->started, "arch");
+    fprintf(f, "\n## Backbone and pruning\n\n");
+    fprintf(f, "- backbone: `%s`\n",
+            json_string_value(json_object_get(arch, "backbone")) ?: "(not recorded)");
+    json_t *bw = json_object_get(json_object_get(tr, "backbone"), "weights");
+    if (bw != NULL) {
+        fprintf(f, "- backbone weights: %lld bytes, FNV-1a 64 `%s`\n",
+                (long long)json_integer_value(json_object_get(bw, "bytes")),
+                json_string_value(json_object_get(bw, "fnv1a64")) ?: "?");
+    }
+    char *kept = json_dumps(json_object_get(arch, "backbone_layers"), JSON_COMPACT);
+    fprintf(f, "- kept backbone layers: %s\n", kept ? kept : "(not recorded)");
+    free(kept);
+    if (tr == NULL) {
+        return;
+    }
+    fprintf(f, "- selection of channels, heads and neurons: %s\n",
+            json_string_value(json_object_get(tr, "select")) ?: "?");
+    json_t *x = json_object_get(tr, "training");
+    fprintf(f, "\n## Continued pretraining\n\n- %lld steps of %lld windows x %lld tokens, "
+               "AdamW lr %g (cosine to %g, %lld warmup), weight decay %g, grad clip %g, "
+               "seed %lld\n",
+            (long long)json_integer_value(json_object_get(x, "steps")),
+            (long long)json_integer_value(json_object_get(x, "batch")),
+            (long long)json_integer_value(json_object_get(x, "seq")),
+            json_number_value(json_object_get(x, "lr")),
+            json_number_value(json_object_get(x, "min_lr")),
+            (long long)json_integer_value(json_object_get(x, "warmup")),
+            json_number_value(json_object_get(x, "weight_decay")),
+            json_number_value(json_object_get(x, "grad_clip")),
+            (long long)json_integer_value(json_object_get(x, "seed")));
+    json_t *e = json_object_get(tr, "eval");
+    fprintf(f, "- validation: %s/val.bin, %lld batches of %lld windows x %lld tokens "
+               "(%lld predicted tokens)\n",
+            json_string_value(json_object_get(e, "data")) ?: "?",
+            (long long)json_integer_value(json_object_get(e, "batches")),
+            (long long)json_integer_value(json_object_get(e, "batch")),
+            (long long)json_integer_value(json_object_get(e, "seq")),
+            (long long)json_integer_value(json_object_get(e, "tokens")));
+    fprintf(f, "- val_loss %.6f nats/token (perplexity %.4g); before training "
+               "(inherited weights only) %.6f\n",
+            json_number_value(json_object_get(tr, "val_loss")),
+            exp(json_number_value(json_object_get(tr, "val_loss"))),
+            json_number_value(json_object_get(tr, "val_loss_inherited")));
+}
+
+/* The commands that reproduce the export (and, for a trial, the study and the val_loss). */
+static void card_reproduce(FILE *f, const struct ex_args *a, const struct ex_trial *t,
+                           const json_t *tr)
+{
+    const char *format = a->format == EX_HF ? "hf" : "gguf";
+    fprintf(f, "\n## Reproduce\n\n```sh\n");
+    if (t == NULL) {
+        fprintf(f, "hilnas export --arch ");
+        shq(f, a->arch);
+        fprintf(f, " --random --seed %ld -o ", a->seed);
+        shq(f, a->out);
+        fprintf(f, " --format %s --dtype %s\n```\n", format, dtype_names[a->dtype]);
+        return;
+    }
+    const char *file = json_string_value(json_object_get(t->study, "file"));
+    if (file != NULL) {
+        fputs("hilnas run ", f);
+        shq(f, file);
+        fputs(" --output ", f);
+        shq(f, a->study_dir);
+        fputc('\n', f);
+    }
+    fprintf(f, "hilnas export ");
+    shq(f, a->study_dir);
+    fprintf(f, " --trial %ld -o ", t->id);
+    shq(f, a->out);
+    fprintf(f, " --format %s --dtype %s\n", format, dtype_names[a->dtype]);
+    json_t *e = json_object_get(tr, "eval");
+    if (e != NULL && a->format == EX_HF) {
+        char *val =
+            hn_path_join(json_string_value(json_object_get(e, "data")) ?: ".", "val.bin");
+        fputs("hilnas eval ", f);
+        shq(f, a->out);
+        fputs(" --data ", f);
+        shq(f, val ? val : "val.bin");
+        fprintf(f, " --seq %lld --batch %lld --batches %lld   # val_loss %.9g\n",
+                (long long)json_integer_value(json_object_get(e, "seq")),
+                (long long)json_integer_value(json_object_get(e, "batch")),
+                (long long)json_integer_value(json_object_get(e, "batches")),
+                json_number_value(json_object_get(tr, "val_loss")));
+        free(val);
+    }
+    fprintf(f, "```\n");
+}
+
+static int write_card(const struct ex_args *a, const struct hn_llm_model *m,
+                      const struct ex_trial *t, const struct ex_source *src, const char *files,
+                      struct hn_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    card_architecture(f, a, &m->config, t, files);
     if (t != NULL) {
-        const json_t *arch = json_object_get(t->started, "arch");
-        const json_t *tr = src->training;
-        fprintf(f, "\n## Backbone and pruning\n\n");
-        fprintf(f, "- backbone: `%s`\n",
-                json_string_value(json_object_get(arch, "backbone")) ?: "(not recorded)");
-        json_t *bw = json_object_get(json_object_get(tr, "backbone"), "weights");
-        if (bw != NULL) {
-            fprintf(f, "- backbone weights: %lld bytes, FNV-1a 64 `%s`\n",
-                    (long long)json_integer_value(json_object_get(bw, "bytes")),
-                    json_string_value(json_object_get(bw, "fnv1a64")) ?: "?");
-        }
-        char *kept = json_dumps(json_object_get(arch, "backbone_layers"), JSON_COMPACT);
-        fprintf(f, "- kept backbone layers: %s\n", kept ? kept : "(not recorded)");
-        free(kept);
-        if (tr != NULL) {
-            fprintf(f, "- selection of channels, heads and neurons: %s\n",
-                    json_string_value(json_object_get(tr, "select")) ?: "?");
-            json_t *x = json_object_get(tr, "training");
-            fprintf(f, "\n## Continued pretraining\n\n- %lld steps of %lld windows x %lld tokens, "
-                       "AdamW lr %g (cosine to %g, %lld warmup), weight decay %g, grad clip %g, "
-                       "seed %lld\n",
-                    (long long)json_integer_value(json_object_get(x, "steps")),
-                    (long long)json_integer_value(json_object_get(x, "batch")),
-                    (long long)json_integer_value(json_object_get(x, "seq")),
-                    json_number_value(json_object_get(x, "lr")),
-                    json_number_value(json_object_get(x, "min_lr")),
-                    (long long)json_integer_value(json_object_get(x, "warmup")),
-                    json_number_value(json_object_get(x, "weight_decay")),
-                    json_number_value(json_object_get(x, "grad_clip")),
-                    (long long)json_integer_value(json_object_get(x, "seed")));
-            json_t *e = json_object_get(tr, "eval");
-            fprintf(f, "- validation: %s/val.bin, %lld batches of %lld windows x %lld tokens "
-                       "(%lld predicted tokens)\n",
-                    json_string_value(json_object_get(e, "data")) ?: "?",
-                    (long long)json_integer_value(json_object_get(e, "batches")),
-                    (long long)json_integer_value(json_object_get(e, "batch")),
-                    (long long)json_integer_value(json_object_get(e, "seq")),
-                    (long long)json_integer_value(json_object_get(e, "tokens")));
-            fprintf(f, "- val_loss %.6f nats/token (perplexity %.4g); before training "
-                       "(inherited weights only) %.6f\n",
-                    json_number_value(json_object_get(tr, "val_loss")),
-                    exp(json_number_value(json_object_get(tr, "val_loss"))),
-                    json_number_value(json_object_get(tr, "val_loss_inherited")));
-        }
+        card_training(f, t, src->training);
         fprintf(f, "- the weights were %s%s\n", src->how,
                 src->rederived ? " by `hilnas export` (the trial kept none) and reproduce the "
                                  "trial's val_loss"
@@ -942,53 +1081,15 @@ static int write_card(const struct ex_args *a, const struct hn_llm_model *m,
         card_metrics(f, t->finished, "## Measured (this trial, from the journal)");
         json_t *of = json_object_get(t->started, "of");
         if (json_is_integer(of)) {
-            char k[32];
+            char k[32], title[128];
             snprintf(k, sizeof(k), "%lld", (long long)json_integer_value(of));
-            char title[128];
-            snprintf(title, sizeof(title), "## Measured when first evaluated (trial %s, which "
-                                           "this trial re-measures)",
+            snprintf(title, sizeof(title),
+                     "## Measured when first evaluated (trial %s, which this trial re-measures)",
                      k);
             card_metrics(f, json_object_get(t->completed, k), title);
         }
-        fprintf(f, "\n## Reproduce\n\n```sh\n");
-        const char *file = json_string_value(json_object_get(t->study, "file"));
-        if (file != NULL) {
-            fputs("hilnas run ", f);
-            shq(f, file);
-            fputs(" --output ", f);
-            shq(f, a->study_dir);
-            fputc('\n', f);
-        }
-        fprintf(f, "hilnas export ");
-        shq(f, a->study_dir);
-        fprintf(f, " --trial %ld -o ", t->id);
-        shq(f, a->out);
-        fprintf(f, " --format %s --dtype %s\n", a->format == EX_HF ? "hf" : "gguf",
-                dtype_names[a->dtype]);
-        json_t *e = json_object_get(tr, "eval");
-        if (e != NULL && a->format == EX_HF) {
-            char *val = hn_path_join(json_string_value(json_object_get(e, "data")) ?: ".",
-                                     "val.bin");
-            fputs("hilnas eval ", f);
-            shq(f, a->out);
-            fputs(" --data ", f);
-            shq(f, val ? val : "val.bin");
-            fprintf(f, " --seq %lld --batch %lld --batches %lld   # val_loss %.9g\n",
-                    (long long)json_integer_value(json_object_get(e, "seq")),
-                    (long long)json_integer_value(json_object_get(e, "batch")),
-                    (long long)json_integer_value(json_object_get(e, "batches")),
-                    json_number_value(json_object_get(tr, "val_loss")));
-            free(val);
-        }
-        fprintf(f, "```\n");
-    } else {
-        fprintf(f, "\n## Reproduce\n\n```sh\nhilnas export --arch ");
-        shq(f, a->arch);
-        fprintf(f, " --random --seed %ld -o ", a->seed);
-        shq(f, a->out);
-        fprintf(f, " --format %s --dtype %s\n```\n", a->format == EX_HF ? "hf" : "gguf",
-                dtype_names[a->dtype]);
     }
+    card_reproduce(f, a, t, t ? src->training : NULL);
     if (fclose(f) != 0) {
         free(text);
         return hn_error_set(err, NULL, "out of memory");
@@ -1030,6 +1131,8 @@ static const char usage_text[] =
     "as\n"
     "the transformer space writes them). See docs/export.md.\n\n"
     "exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n";
+
+static int check_args(const char *cmd, int argc, char **argv, struct ex_args *a);
 
 static int parse(int argc, char **argv, struct ex_args *a)
 {
@@ -1114,6 +1217,13 @@ static int parse(int argc, char **argv, struct ex_args *a)
             return hn_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    return check_args(cmd, argc, argv, a);
+}
+
+/* The arguments after the options: a study directory and a trial, or --arch with --random;
+ * -1 to go on, else the exit status. */
+static int check_args(const char *cmd, int argc, char **argv, struct ex_args *a)
+{
     if (a->out == NULL) {
         return hn_cli_usage_error(cmd, "-o OUT (the output directory) is required");
     }
@@ -1158,6 +1268,63 @@ static struct hn_llm_model *random_model(const struct ex_args *a, struct hn_erro
     return m;
 }
 
+/* The model to export: the trial's (kept or re-derived; refused before a re-derivation when
+ * GGUF cannot hold its architecture), or random weights for --arch. NULL with err. */
+static struct hn_llm_model *export_model(const struct ex_args *a, struct ex_trial *t,
+                                         struct ex_source *src, struct hn_error *err)
+{
+    if (a->arch != NULL) {
+        return random_model(a, err);
+    }
+    if (read_trial(a->study_dir, a->trial, t, err) != 0) {
+        return NULL;
+    }
+    /* refuse before spending a re-derivation on it */
+    struct hn_llm_config ac;
+    char why[512];
+    if (a->format == EX_GGUF &&
+        hn_llm_config_from_json(json_object_get(t->started, "arch"), "architecture", &ac, err) ==
+            0 &&
+        gguf_refusal(&ac, why, sizeof(why)) != NULL) {
+        hn_error_config(err, NULL, "cannot export trial %ld to GGUF: %s", a->trial, why);
+        return NULL;
+    }
+    hn_error_clear(err);
+    return trial_model(a, t, src, err);
+}
+
+/* OUT/ in the chosen format; *files: what was written, for the card. Returns 0, or -1. */
+static int export_files(const struct ex_args *a, const struct hn_llm_model *m,
+                        const struct ex_trial *t, const struct ex_source *src, const char **files,
+                        struct hn_error *err)
+{
+    if (a->format == EX_HF) {
+        *files = m->config.vocab_size == 256
+                     ? "config.json, model.safetensors, generation_config.json, tokenizer.json, "
+                       "tokenizer_config.json"
+                     : "config.json, model.safetensors, generation_config.json (no tokenizer: "
+                       "the vocabulary is not the 256 bytes)";
+        if (export_hf(a->out, m, a->dtype, err) != 0) {
+            return -1;
+        }
+        return src->training != NULL ? write_json(a->out, "training.json", src->training, err)
+                                     : 0;
+    }
+    char name[300];
+    if (t != NULL) {
+        const char *sn = json_string_value(json_object_get(t->study, "name"));
+        snprintf(name, sizeof(name), "%s-trial%ld", sn ? sn : "hilnas", a->trial);
+    } else {
+        snprintf(name, sizeof(name), "hilnas-random-seed%ld", a->seed);
+    }
+    *files = "model.gguf";
+    char *path = hn_path_join(a->out, "model.gguf");
+    int r = path ? export_gguf(path, m, a->dtype, name, err)
+                 : hn_error_set(err, NULL, "out of memory");
+    free(path);
+    return r;
+}
+
 int hn_cmd_export(int argc, char **argv)
 {
     struct ex_args a;
@@ -1169,73 +1336,25 @@ int hn_cmd_export(int argc, char **argv)
     hn_error_clear(&err);
     struct ex_trial t;
     struct ex_source src = {.how = "random", .val_loss = NAN, .val_loss_recorded = NAN};
-    struct hn_llm_model *m = NULL;
     int have_trial = a.arch == NULL, rc = -1;
+    const char *files = NULL;
+    char why[512];
     memset(&t, 0, sizeof(t));
-    if (have_trial) {
-        if (read_trial(a.study_dir, a.trial, &t, &err) != 0) {
-            goto done;
-        }
-        /* refuse before spending a re-derivation on it */
-        struct hn_llm_config ac;
-        char why0[512];
-        if (a.format == EX_GGUF &&
-            hn_llm_config_from_json(json_object_get(t.started, "arch"), "architecture", &ac,
-                                    &err) == 0 &&
-            gguf_refusal(&ac, why0, sizeof(why0)) != NULL) {
-            hn_error_config(&err, NULL, "cannot export trial %ld to GGUF: %s", a.trial, why0);
-            goto done;
-        }
-        hn_error_clear(&err);
-        m = trial_model(&a, &t, &src, &err);
-    } else {
-        m = random_model(&a, &err);
-    }
+    struct hn_llm_model *m = export_model(&a, &t, &src, &err);
     if (m == NULL) {
         goto done;
     }
-    char why[512];
     if (a.format == EX_GGUF && gguf_refusal(&m->config, why, sizeof(why)) != NULL) {
         hn_error_config(&err, NULL, "cannot export to GGUF: %s", why);
         goto done;
     }
-    if (hn_mkdir_p(a.out, &err) != 0) {
+    if (hn_mkdir_p(a.out, &err) != 0 ||
+        export_files(&a, m, have_trial ? &t : NULL, &src, &files, &err) != 0 ||
+        write_card(&a, m, have_trial ? &t : NULL, &src, files, &err) != 0) {
         goto done;
     }
-    char name[300];
-    if (have_trial) {
-        const char *sn = json_string_value(json_object_get(t.study, "name"));
-        snprintf(name, sizeof(name), "%s-trial%ld", sn ? sn : "hilnas", a.trial);
-    } else {
-        snprintf(name, sizeof(name), "hilnas-random-seed%ld", a.seed);
-    }
-    const char *files;
-    if (a.format == EX_HF) {
-        files = m->config.vocab_size == 256
-                    ? "config.json, model.safetensors, generation_config.json, tokenizer.json, "
-                      "tokenizer_config.json"
-                    : "config.json, model.safetensors, generation_config.json (no tokenizer: "
-                      "the vocabulary is not the 256 bytes)";
-        if (export_hf(a.out, m, a.dtype, &err) != 0) {
-            goto done;
-        }
-        if (src.training != NULL && write_json(a.out, "training.json", src.training, &err) != 0) {
-            goto done;
-        }
-    } else {
-        files = "model.gguf";
-        char *path = hn_path_join(a.out, "model.gguf");
-        int r = path ? export_gguf(path, m, a.dtype, name, &err)
-                     : hn_error_set(&err, NULL, "out of memory");
-        free(path);
-        if (r != 0) {
-            goto done;
-        }
-    }
-    if (write_card(&a, m, have_trial ? &t : NULL, &src, files, &err) != 0) {
-        goto done;
-    }
-    printf("%s: %s, README.md (%s, %s%s)\n", a.out, files, a.format == EX_HF ? "Hugging Face" : "GGUF", dtype_names[a.dtype],
+    printf("%s: %s, README.md (%s, %s%s)\n", a.out, files,
+           a.format == EX_HF ? "Hugging Face" : "GGUF", dtype_names[a.dtype],
            have_trial ? (src.rederived ? ", re-derived" : ", kept model") : ", random weights");
     rc = 0;
 done:

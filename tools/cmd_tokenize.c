@@ -236,16 +236,36 @@ static char *read_all(const char *path, size_t budget, size_t *len, int *usage, 
     return buf;
 }
 
-int hn_cmd_tokenize(int argc, char **argv)
+struct tokenize_opts {
+    const char *out;
+    double frac;
+    unsigned long long seed;
+};
+
+static void tokenize_help(void)
+{
+    printf("usage: hilnas tokenize TEXT... -o DIR [--val-fraction F] [--seed S]\n\n"
+           "Byte-level tokens (vocabulary 256, token = byte) of the text files into\n"
+           "DIR/train.bin and DIR/val.bin (little-endian uint16, no header; replaced if\n"
+           "present). Each file is a document; a line holding only '%%' (fortune files)\n"
+           "separates documents. Document i goes to val.bin with probability F, decided\n"
+           "by (S, i) alone; each document is followed by a newline token. A directory\n"
+           "stands for its regular text files (binary files, e.g. fortune .dat, skipped).\n\n"
+           "  -o, --output DIR        where train.bin and val.bin go (created)\n"
+           "  -f, --val-fraction F    share of documents for validation, [0, 1); 0.1\n"
+           "  -s, --seed S            split seed (unsigned integer); 0\n\n"
+           "Prints the document and token counts as JSON. Exit status: 0; 2 for usage\n"
+           "errors and unreadable inputs; 1 when the output cannot be written.\n");
+}
+
+/* The options into o; -1 to go on (optind at the first input), else the exit status. */
+static int parse_args(int argc, char **argv, struct tokenize_opts *o)
 {
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'}, {"val-fraction", required_argument, NULL, 'f'},
         {"seed", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
-    const char *out = NULL;
-    double frac = 0.1;
-    unsigned long long seed = 0;
     int c;
     optind = 1;
     opterr = 0;
@@ -253,36 +273,25 @@ int hn_cmd_tokenize(int argc, char **argv)
         char *end = NULL;
         switch (c) {
         case 'o':
-            out = optarg;
+            o->out = optarg;
             break;
         case 'f':
-            frac = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(frac >= 0 && frac < 1)) {
+            o->frac = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(o->frac >= 0 && o->frac < 1)) {
                 return hn_cli_usage_error(argv[0], "--val-fraction must be in [0, 1), found '%s'",
                                           optarg);
             }
             break;
         case 's':
             errno = 0;
-            seed = strtoull(optarg, &end, 10);
+            o->seed = strtoull(optarg, &end, 10);
             if (end == optarg || *end != '\0' || optarg[0] == '-' || errno == ERANGE) {
                 return hn_cli_usage_error(
                     argv[0], "--seed must be an integer in 0..2^64-1, found '%s'", optarg);
             }
             break;
         case 'h':
-            printf("usage: hilnas tokenize TEXT... -o DIR [--val-fraction F] [--seed S]\n\n"
-                   "Byte-level tokens (vocabulary 256, token = byte) of the text files into\n"
-                   "DIR/train.bin and DIR/val.bin (little-endian uint16, no header; replaced if\n"
-                   "present). Each file is a document; a line holding only '%%' (fortune files)\n"
-                   "separates documents. Document i goes to val.bin with probability F, decided\n"
-                   "by (S, i) alone; each document is followed by a newline token. A directory\n"
-                   "stands for its regular text files (binary files, e.g. fortune .dat, skipped).\n\n"
-                   "  -o, --output DIR        where train.bin and val.bin go (created)\n"
-                   "  -f, --val-fraction F    share of documents for validation, [0, 1); 0.1\n"
-                   "  -s, --seed S            split seed (unsigned integer); 0\n\n"
-                   "Prints the document and token counts as JSON. Exit status: 0; 2 for usage\n"
-                   "errors and unreadable inputs; 1 when the output cannot be written.\n");
+            tokenize_help();
             return 0;
         case 'V':
             return hn_cli_version(argv[0]);
@@ -291,23 +300,20 @@ int hn_cmd_tokenize(int argc, char **argv)
                                       argv[optind - 1]);
         }
     }
-    if (out == NULL) {
+    if (o->out == NULL) {
         return hn_cli_usage_error(argv[0], "missing -o DIR");
     }
     if (optind >= argc) {
         return hn_cli_usage_error(argv[0], "no input text files");
     }
-    struct docs d = {0};
-    int code = HN_EXIT_FAILURE;
-    struct hn_error err;
-    uint16_t *train = NULL, *val = NULL;
+    return -1;
+}
+
+/* The documents of every input (at most HN_TOKENIZE_MAX_BYTES in all); 0, or the exit status
+ * after saying why. */
+static int read_docs(char **inputs, int n_inputs, struct docs *d)
+{
     size_t read_total = 0;
-    int n_inputs = 0;
-    char **inputs = expand_inputs(argv + optind, argc - optind, &n_inputs);
-    if (inputs == NULL) {
-        fprintf(stderr, "hilnas: tokenize: out of memory\n");
-        return HN_EXIT_FAILURE;
-    }
     for (int i = 0; i < n_inputs; i++) {
         size_t len = 0;
         int usage = 1;
@@ -316,86 +322,125 @@ int hn_cmd_tokenize(int argc, char **argv)
                              sizeof(why));
         if (buf == NULL) {
             fprintf(stderr, "hilnas: tokenize: %s: %s\n", inputs[i], why);
-            code = usage ? HN_EXIT_USAGE : HN_EXIT_FAILURE;
-            goto done;
+            return usage ? HN_EXIT_USAGE : HN_EXIT_FAILURE;
         }
         read_total += len;
-        int split = split_file(&d, buf, len);
+        int split = split_file(d, buf, len);
         free(buf);
         if (split != 0) {
             fprintf(stderr, "hilnas: tokenize: out of memory\n");
-            goto done;
+            return HN_EXIT_FAILURE;
         }
     }
-    if (d.n == 0) {
+    if (d->n == 0) {
         fprintf(stderr, "hilnas: tokenize: the inputs hold no text (every document is empty)\n");
-        code = HN_EXIT_USAGE;
+        return HN_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Which documents go to val.bin (depends on (S, i) only); with two or more, each side gets
+ * one (the last document moves if needed). *dt, *dv: documents on each side. */
+static void choose_split(const struct docs *d, const struct tokenize_opts *o,
+                         unsigned char *to_val, size_t *dt, size_t *dv)
+{
+    *dt = *dv = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        struct hn_rng rng;
+        hn_rng_seed(&rng, hn_rng_derive(o->seed, i));
+        to_val[i] = hn_rng_uniform(&rng) < o->frac;
+        if (d->n >= 2 && o->frac > 0 && i == d->n - 1 && *dv == 0) {
+            to_val[i] = 1; /* at least one validation document */
+        }
+        if (d->n >= 2 && i == d->n - 1 && *dt == 0) {
+            to_val[i] = 0;
+        }
+        *dv += to_val[i];
+        *dt += !to_val[i];
+    }
+}
+
+/* The tokens of each side (allocated exactly), each document followed by a newline token;
+ * the texts are freed as they go. Returns 0, or -1 out of memory. */
+static int encode_split(struct docs *d, const unsigned char *to_val, uint16_t **train,
+                        size_t *nt, uint16_t **val, size_t *nv)
+{
+    *nt = *nv = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        *(to_val[i] ? nv : nt) += d->len[i] + 1;
+    }
+    *train = malloc((*nt + 1) * sizeof(uint16_t));
+    *val = malloc((*nv + 1) * sizeof(uint16_t));
+    if (*train == NULL || *val == NULL) {
+        return -1;
+    }
+    *nt = *nv = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        size_t *n = to_val[i] ? nv : nt;
+        uint16_t *dst = (to_val[i] ? *val : *train) + *n;
+        hn_bytes_encode((const unsigned char *)d->text[i], d->len[i], dst);
+        dst[d->len[i]] = '\n';
+        *n += d->len[i] + 1;
+        free(d->text[i]); /* tokens replace the text as they go */
+        d->text[i] = NULL;
+    }
+    return 0;
+}
+
+/* DIR/train.bin and DIR/val.bin, each replaced atomically. Returns 0, or -1 with err. */
+static int write_split(const char *out, const uint16_t *train, size_t nt, const uint16_t *val,
+                       size_t nv, struct hn_error *err)
+{
+    if (hn_mkdir_p(out, err) != 0) {
+        return -1;
+    }
+    char *pt = hn_path_join(out, "train.bin"), *pv = hn_path_join(out, "val.bin");
+    int rc = pt != NULL && pv != NULL ? 0 : hn_error_set(err, out, "out of memory");
+    if (rc == 0) {
+        rc = hn_tokens_write(pt, train, nt, err);
+    }
+    if (rc == 0) {
+        rc = hn_tokens_write(pv, val, nv, err);
+    }
+    free(pt);
+    free(pv);
+    return rc;
+}
+
+int hn_cmd_tokenize(int argc, char **argv)
+{
+    struct tokenize_opts o = {.out = NULL, .frac = 0.1, .seed = 0};
+    int code = parse_args(argc, argv, &o);
+    if (code >= 0) {
+        return code;
+    }
+    struct docs d = {0};
+    struct hn_error err;
+    uint16_t *train = NULL, *val = NULL;
+    unsigned char *to_val = NULL;
+    size_t nt = 0, nv = 0, dt = 0, dv = 0;
+    int n_inputs = 0;
+    char **inputs = expand_inputs(argv + optind, argc - optind, &n_inputs);
+    if (inputs == NULL) {
+        fprintf(stderr, "hilnas: tokenize: out of memory\n");
+        return HN_EXIT_FAILURE;
+    }
+    code = read_docs(inputs, n_inputs, &d);
+    if (code != 0) {
         goto done;
     }
-    /* decide the split first (it depends on (S, i) only), then allocate exactly */
-    unsigned char *to_val = calloc(d.n, 1);
-    size_t nt = 0, nv = 0, dt = 0, dv = 0;
+    code = HN_EXIT_FAILURE;
+    to_val = calloc(d.n, 1);
     if (to_val == NULL) {
         fprintf(stderr, "hilnas: tokenize: out of memory\n");
         goto done;
     }
-    for (size_t i = 0; i < d.n; i++) {
-        struct hn_rng rng;
-        hn_rng_seed(&rng, hn_rng_derive(seed, i));
-        to_val[i] = hn_rng_uniform(&rng) < frac;
-        if (d.n >= 2 && frac > 0 && i == d.n - 1 && dv == 0) {
-            to_val[i] = 1; /* at least one validation document */
-        }
-        if (d.n >= 2 && i == d.n - 1 && dt == 0) {
-            to_val[i] = 0;
-        }
-        dv += to_val[i];
-        dt += !to_val[i];
-
-    }
-    for (size_t i = 0; i < d.n; i++) {
-        if (to_val[i]) {
-            nv += d.len[i] + 1;
-        } else {
-            nt += d.len[i] + 1;
-        }
-    }
-    train = malloc((nt + 1) * sizeof(uint16_t));
-    val = malloc((nv + 1) * sizeof(uint16_t));
-    if (train == NULL || val == NULL) {
-        free(to_val);
+    choose_split(&d, &o, to_val, &dt, &dv);
+    if (encode_split(&d, to_val, &train, &nt, &val, &nv) != 0) {
         fprintf(stderr, "hilnas: tokenize: out of memory\n");
         goto done;
     }
-    nt = nv = 0;
-    for (size_t i = 0; i < d.n; i++) {
-        uint16_t *dst = to_val[i] ? val + nv : train + nt;
-        hn_bytes_encode((const unsigned char *)d.text[i], d.len[i], dst);
-        dst[d.len[i]] = '\n';
-        if (to_val[i]) {
-            nv += d.len[i] + 1;
-        } else {
-            nt += d.len[i] + 1;
-        }
-        free(d.text[i]); /* tokens replace the text as they go */
-        d.text[i] = NULL;
-    }
-    free(to_val);
-    if (hn_mkdir_p(out, &err) != 0) {
-        fprintf(stderr, "hilnas: tokenize: %s\n", err.msg);
-        goto done;
-    }
-    char *pt = hn_path_join(out, "train.bin"), *pv = hn_path_join(out, "val.bin");
-    int rc = pt != NULL && pv != NULL ? 0 : hn_error_set(&err, out, "out of memory");
-    if (rc == 0) {
-        rc = hn_tokens_write(pt, train, nt, &err);
-    }
-    if (rc == 0) {
-        rc = hn_tokens_write(pv, val, nv, &err);
-    }
-    free(pt);
-    free(pv);
-    if (rc != 0) {
+    if (write_split(o.out, train, nt, val, nv, &err) != 0) {
         fprintf(stderr, "hilnas: tokenize: %s\n", err.msg);
         goto done;
     }
@@ -413,7 +458,9 @@ done:
     }
     free(d.text);
     free(d.len);
+    free(to_val);
     free(train);
     free(val);
     return code;
 }
+

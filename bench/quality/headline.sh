@@ -11,7 +11,8 @@
 set -eu
 [ $# -ge 2 ] || { sed -n '9,10p' "$0" >&2; exit 2; }
 SRC=$1 OUT=$2 TOL=${3:-2}
-PROMPT=${PROMPT:-128} REPEATS=${REPEATS:-7} THREADS=${THREADS:-2}
+PROMPT=${PROMPT:-128}
+HOST_THREADS=${HOST_THREADS:-1} CLOCK=${CLOCK:-cpu} REPEATS=${REPEATS:-7} THREADS=${THREADS:-2}
 HILNAS=${HILNAS:-tools/hilnas}
 HERE=$(dirname "$0")
 mkdir -p "$OUT"
@@ -46,7 +47,7 @@ sed -n '/^space:/,/^  calibration/p' "$SRC/study.yaml" > "$OUT/space.yaml"
     echo "study: {name: headline, seed: 1, output: $OUT/run}"
     cat "$OUT/space.yaml"
     echo "oracles:"
-    echo "  host: {plugin: host, prompt: $PROMPT, context: $((PROMPT * 2)), decode_tokens: 32, repeats: $REPEATS, threads: $THREADS}"
+    echo "  host: {plugin: host, prompt: $PROMPT, context: $((PROMPT * 2)), decode_tokens: 32, repeats: $REPEATS, threads: $HOST_THREADS, pin: true, clock: $CLOCK}"
     echo "objectives: [{metric: host.prefill_ms, goal: minimize}]"
     echo "stages: [{name: measure, sampler: sobol, trials: $npts, points: [$pts]}]"
 } > "$OUT/study.yaml"

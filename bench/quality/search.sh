@@ -10,13 +10,15 @@
 #
 # usage: bench/quality/search.sh BACKBONE DATA OUT [STEPS] [TRIALS] [SEEDS] [MEASURE]
 # Environment: SEQ (64), BATCH (4), EVALB (8), THREADS (2), CAL_BATCHES (4), PROMPT (128),
-# HILNAS (tools/hilnas). Run from the build directory.
+# HILNAS (tools/hilnas), HOST_THREADS (the host oracle's threads, 1), CLOCK (its clock, cpu:
+# a busy machine does not inflate it). Run from the build directory.
 set -eu
 [ $# -ge 3 ] || { sed -n '11,13p' "$0" >&2; exit 2; }
 BACKBONE=$1 DATA=$2 OUT=$3 STEPS=${4:-20} TRIALS=${5:-10} SEEDS=${6:-"1 2 3"}
 MEASURE=${7:-12}
 SEQ=${SEQ:-64} BATCH=${BATCH:-4} EVALB=${EVALB:-8} THREADS=${THREADS:-2}
 PROMPT=${PROMPT:-128}
+HOST_THREADS=${HOST_THREADS:-1} CLOCK=${CLOCK:-cpu}
 HILNAS=${HILNAS:-tools/hilnas}
 HERE=$(dirname "$0")
 . "$HERE/space.inc"
@@ -28,7 +30,7 @@ for seed in $SEEDS; do
         echo "study: {name: search-$seed, seed: $seed, output: $dir/run}"
         space_yaml
         echo "oracles:"
-        echo "  host: {plugin: host, prompt: $PROMPT, context: $((PROMPT * 2)), decode_tokens: 16, repeats: 3, threads: $THREADS}"
+        echo "  host: {plugin: host, prompt: $PROMPT, context: $((PROMPT * 2)), decode_tokens: 16, repeats: 3, threads: $HOST_THREADS, pin: true, clock: $CLOCK}"
         echo "  latency: {plugin: roofline, from: host, metrics: [prefill_ms, decode_ms], prompt: $PROMPT, context: $((PROMPT * 2))}"
         echo "evaluators:"
         echo "  quality: {plugin: pruned, steps: $STEPS, $(eval_opts)}"

@@ -923,62 +923,64 @@ done:
     return rc;
 }
 
-static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
-                           struct hn_error *err)
+/*
+ * The trial's architecture: the backbone directory (*dir, borrowed from arch), the candidate's
+ * config and, for each of its layers, the backbone layer it inherits.
+ */
+static int read_candidate(const struct pruned *p, const json_t *arch, const char **dir,
+                          struct hn_llm_config *c, int *layers, struct hn_error *err)
 {
-    struct pruned *p = ctx;
-    const json_t *arch = req->trial->arch;
-    const char *dir = json_string_value(json_object_get(arch, "backbone"));
     const json_t *kept = json_object_get(arch, "backbone_layers");
-    struct hn_llm_config c;
-    struct hn_llm_model *m = NULL;
-    struct hn_adamw opt = {0};
-    struct scores sc = {0};
-    int *inputs = NULL, *targets = NULL, rc = -1;
-    float *teacher = NULL, *start = NULL;
-    int layers[HN_LLM_MAX_LAYERS];
-    if (dir == NULL || !json_is_array(kept)) {
+    *dir = json_string_value(json_object_get(arch, "backbone"));
+    if (*dir == NULL || !json_is_array(kept)) {
         return hn_error_config(err, NULL,
                                "the trial's architecture names no backbone and kept layers; use "
                                "the space 'transformer'");
     }
-    if (hn_llm_config_from_json(arch, "architecture", &c, err) != 0) {
+    if (hn_llm_config_from_json(arch, "architecture", c, err) != 0) {
         return -1;
     }
-    if (json_array_size(kept) != (size_t)c.num_hidden_layers) {
+    if (json_array_size(kept) != (size_t)c->num_hidden_layers) {
         return hn_error_config(err, NULL, "backbone_layers has %zu entries for %d layers",
-                               json_array_size(kept), c.num_hidden_layers);
+                               json_array_size(kept), c->num_hidden_layers);
     }
-    for (int l = 0; l < c.num_hidden_layers; l++) {
+    for (int l = 0; l < c->num_hidden_layers; l++) {
         layers[l] = (int)json_integer_value(json_array_get(kept, (size_t)l));
     }
-    if (p->seq > c.max_position_embeddings) {
+    if (p->seq > c->max_position_embeddings) {
         return hn_error_config(err, NULL, "seq %lld exceeds max_position_embeddings %d",
-                               (long long)p->seq, c.max_position_embeddings);
+                               (long long)p->seq, c->max_position_embeddings);
     }
-    hn_llm_set_threads(p->threads > 0 ? (int)p->threads : req->threads);
-    if (load_backbone(p, dir, err) != 0) {
-        return -1;
+    return 0;
+}
+
+/* The data's tokens fit the vocabulary (checked once per vocabulary, not per trial). */
+static int check_vocab(struct pruned *p, int vocab_size, struct hn_error *err)
+{
+    if (p->checked_vocab == vocab_size) {
+        return 0;
     }
-    if (compatible(&p->backbone->config, &c, layers, err) != 0) {
-        return -1;
-    }
-    if (p->checked_vocab != c.vocab_size) {
-        /* once per vocabulary, not per trial */
-        if (hn_tokens_check_vocab(p->train, p->n_train, c.vocab_size, "train.bin", err) != 0 ||
-            hn_tokens_check_vocab(p->val, p->n_val, c.vocab_size, "val.bin", err) != 0) {
-            hn_error_prefix(err, "%s (the backbone's vocabulary)", p->data);
-            if (err != NULL) {
-                err->kind = HN_ERR_ENVIRONMENT; /* the data do not fit the backbone */
-            }
-            return -1;
+    if (hn_tokens_check_vocab(p->train, p->n_train, vocab_size, "train.bin", err) != 0 ||
+        hn_tokens_check_vocab(p->val, p->n_val, vocab_size, "val.bin", err) != 0) {
+        hn_error_prefix(err, "%s (the backbone's vocabulary)", p->data);
+        if (err != NULL) {
+            err->kind = HN_ERR_ENVIRONMENT; /* the data do not fit the backbone */
         }
-        p->checked_vocab = c.vocab_size;
+        return -1;
     }
-    struct recipe r = {p->lr, p->min_lr, (long)p->warmup};
-    if (r.lr < 0) {
-        r.lr = p->backbone_lr;
-        if (!isfinite(r.lr) && p->steps > 0) {
+    p->checked_vocab = vocab_size;
+    return 0;
+}
+
+/* The training settings in effect: lr from the backbone's record unless set, min_lr lr/10,
+ * warmup a tenth of the steps (at least WARMUP_FLOOR). */
+static int resolve_recipe(const struct pruned *p, const char *dir, struct recipe *r,
+                          struct hn_error *err)
+{
+    *r = (struct recipe){p->lr, p->min_lr, (long)p->warmup};
+    if (r->lr < 0) {
+        r->lr = p->backbone_lr;
+        if (!isfinite(r->lr) && p->steps > 0) {
             return hn_error_config(err, NULL,
                                    "evaluator 'pruned': the backbone %s has no training record "
                                    "(training.json from `hilnas pretrain`, or ../log.jsonl) to "
@@ -986,12 +988,169 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
                                    dir);
         }
     }
-    if (r.min_lr < 0) {
-        r.min_lr = r.lr / 10;
+    if (r->min_lr < 0) {
+        r->min_lr = r->lr / 10;
     }
-    if (r.warmup < 0) {
-        r.warmup = (long)(p->steps / 10);
-        r.warmup = r.warmup < WARMUP_FLOOR ? WARMUP_FLOOR : r.warmup;
+    if (r->warmup < 0) {
+        r->warmup = (long)(p->steps / 10);
+        r->warmup = r->warmup < WARMUP_FLOOR ? WARMUP_FLOOR : r->warmup;
+    }
+    return 0;
+}
+
+/* select: importance: the backbone's importance scores, computed once or read from the cache. */
+static int ensure_importance(struct pruned *p, const char *dir, const struct hn_eval_request *req,
+                             struct hn_error *err)
+{
+    if (p->select != SEL_IMPORTANCE || p->imp != NULL) {
+        return 0;
+    }
+    int T = (int)(p->cal.seq > 0 ? p->cal.seq : p->seq), computed = 0;
+    if (T > p->backbone->config.max_position_embeddings) {
+        return hn_error_config(err, NULL, "calibration seq %d exceeds max_position_embeddings %d",
+                               T, p->backbone->config.max_position_embeddings);
+    }
+    p->imp = hn_importance_get(p->backbone, p->train, p->n_train, (int)p->cal.batches,
+                               (int)p->batch, T, p->cache_dir, &computed, req->progress, err);
+    if (p->imp == NULL) {
+        hn_error_prefix(err, "evaluator 'pruned'");
+        return -1;
+    }
+    hn_log(HN_LOG_INFO, "evaluator pruned: importance of %s %s (%s/importance-%s.json)", dir,
+           computed ? "computed by this trial" : "read from the cache", p->cache_dir,
+           p->imp->key);
+    return 0;
+}
+
+/*
+ * p->steps AdamW steps on m from the study's batch stream (the same for every candidate:
+ * common random numbers), distilled from the backbone when teacher (B*T x V) is given.
+ * res->train_loss: the last step's loss.
+ */
+static int train_steps(struct pruned *p, const struct hn_eval_request *req, struct hn_llm_model *m,
+                       struct hn_adamw *opt, int *inputs, int *targets, float *teacher,
+                       struct pruned_result *res, struct hn_error *err)
+{
+    int T = (int)p->seq, B = (int)p->batch;
+    size_t N = (size_t)B * T, V = (size_t)m->config.vocab_size;
+    struct hn_rng rng;
+    hn_rng_seed(&rng, hn_rng_derive(p->study_seed, hn_rng_hash("pruned batches")));
+    for (long s = 0; s < p->steps; s++) {
+        hn_progress_update(req->progress, "training", "step", s + 1, (long)p->steps);
+        hn_batch_sample(p->train, p->n_train, B, T, &rng, inputs, targets);
+        if (teacher != NULL) {
+            if (hn_llm_forward(p->backbone, inputs, NULL, B, T, NULL, err) != 0) {
+                return -1;
+            }
+            memcpy(teacher, hn_llm_logits(p->backbone), N * V * sizeof(float));
+        }
+        hn_llm_zero_grad(m, err);
+        if (hn_llm_forward(m, inputs, targets, B, T, &res->train_loss, err) != 0) {
+            return -1;
+        }
+        if (teacher != NULL) {
+            hn_distill_apply(hn_llm_probs(m), targets, teacher, N, V, p->distill.temperature,
+                             p->distill.weight);
+        }
+        if (hn_llm_backward(m, err) != 0) {
+            return -1;
+        }
+        if (!isfinite(res->train_loss)) {
+            return hn_error_set(err, NULL, "training diverged at step %ld (loss %g); lower lr",
+                                s + 1, res->train_loss);
+        }
+        if (p->grad_clip > 0) {
+            hn_llm_clip_grad_norm(m, p->grad_clip);
+        }
+        hn_llm_adamw_step(m, opt, hn_lr_schedule(s, (long)p->steps, res->warmup, res->lr,
+                                                 res->min_lr));
+    }
+    return 0;
+}
+
+/*
+ * Continued pretraining of m (p->steps > 0), then its validation loss: res->val_loss_trained
+ * and res->val_loss, or (keep_best) the inherited weights back when they were better.
+ */
+static int continue_training(struct pruned *p, const struct hn_eval_request *req,
+                             struct hn_llm_model *m, struct pruned_result *res,
+                             struct hn_error *err)
+{
+    size_t N = (size_t)p->batch * p->seq, V = (size_t)m->config.vocab_size;
+    struct hn_adamw opt = {0};
+    int *inputs = malloc(N * sizeof(int)), *targets = malloc(N * sizeof(int)), rc = -1;
+    float *teacher = p->distill.weight > 0 ? malloc(N * V * sizeof(float)) : NULL;
+    float *start = p->keep_best ? malloc(m->n_params * sizeof(float)) : NULL;
+    if (inputs == NULL || targets == NULL || (p->distill.weight > 0 && teacher == NULL) ||
+        (p->keep_best && start == NULL)) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    if (start != NULL) {
+        memcpy(start, m->params, m->n_params * sizeof(float));
+    }
+    if (hn_adamw_init(&opt, m->n_params, err) != 0) {
+        goto done;
+    }
+    opt.weight_decay = p->weight_decay;
+    if (train_steps(p, req, m, &opt, inputs, targets, teacher, res, err) != 0) {
+        goto done;
+    }
+    hn_progress_update(req->progress, "validating", NULL, 0, 0);
+    if (hn_llm_eval_windows(m, p->val, p->n_val, (int)p->seq, (int)p->batch,
+                            (long)p->eval_batches, &res->val_loss_trained, &res->val_tokens,
+                            err) != 0) {
+        goto done;
+    }
+    res->val_loss = res->val_loss_trained;
+    if (start != NULL && res->val_loss_trained > res->val_loss_inherited) {
+        /* the best checkpoint is the inherited one */
+        memcpy(m->params, start, m->n_params * sizeof(float));
+        res->val_loss = res->val_loss_inherited;
+        res->kept_inherited = 1;
+    }
+    rc = 0;
+done:
+    hn_adamw_free(&opt);
+    free(inputs);
+    free(targets);
+    free(teacher);
+    free(start);
+    return rc;
+}
+
+static int put_metrics(struct hn_metrics *out, const struct pruned_result *res,
+                       struct hn_error *err)
+{
+    if (hn_metrics_put(out, "val_loss", res->val_loss, NAN, err) != 0 ||
+        hn_metrics_put(out, "val_loss_inherited", res->val_loss_inherited, NAN, err) != 0 ||
+        (isfinite(res->val_loss_trained) &&
+         hn_metrics_put(out, "val_loss_trained", res->val_loss_trained, NAN, err) != 0) ||
+        (isfinite(res->train_loss) &&
+         hn_metrics_put(out, "train_loss", res->train_loss, NAN, err) != 0)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
+                           struct hn_error *err)
+{
+    struct pruned *p = ctx;
+    const json_t *arch = req->trial->arch;
+    const char *dir;
+    struct hn_llm_config c;
+    struct hn_llm_model *m = NULL;
+    struct scores sc = {0};
+    int layers[HN_LLM_MAX_LAYERS], rc = -1;
+    struct recipe r;
+    if (read_candidate(p, arch, &dir, &c, layers, err) != 0) {
+        return -1;
+    }
+    hn_llm_set_threads(p->threads > 0 ? (int)p->threads : req->threads);
+    if (load_backbone(p, dir, err) != 0 || compatible(&p->backbone->config, &c, layers, err) != 0 ||
+        check_vocab(p, c.vocab_size, err) != 0 || resolve_recipe(p, dir, &r, err) != 0) {
+        return -1;
     }
     char key[33];
     result_key(p, arch, &r, key);
@@ -1007,131 +1166,38 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
             return hit > 0 ? 0 : -1;
         }
     }
-    if (p->select == SEL_IMPORTANCE && p->imp == NULL) {
-        int T = (int)(p->cal.seq > 0 ? p->cal.seq : p->seq), computed = 0;
-        if (T > p->backbone->config.max_position_embeddings) {
-            return hn_error_config(err, NULL,
-                                   "calibration seq %d exceeds max_position_embeddings %d", T,
-                                   p->backbone->config.max_position_embeddings);
-        }
-        p->imp = hn_importance_get(p->backbone, p->train, p->n_train, (int)p->cal.batches,
-                                   (int)p->batch, T, p->cache_dir, &computed, req->progress, err);
-        if (p->imp == NULL) {
-            hn_error_prefix(err, "evaluator 'pruned'");
-            return -1;
-        }
-        hn_log(HN_LOG_INFO, "evaluator pruned: importance of %s %s (%s/importance-%s.json)", dir,
-               computed ? "computed by this trial" : "read from the cache", p->cache_dir,
-               p->imp->key);
-    }
-    if (scores_fill(&sc, p->backbone, p->select, p->imp, p->study_seed, err) != 0) {
+    if (ensure_importance(p, dir, req, err) != 0 ||
+        scores_fill(&sc, p->backbone, p->select, p->imp, p->study_seed, err) != 0) {
         return -1;
     }
+    struct pruned_result res = {.layers = layers,
+                                .val_loss_trained = NAN,
+                                .train_loss = NAN,
+                                .lr = r.lr,
+                                .min_lr = r.min_lr,
+                                .warmup = r.warmup,
+                                .seed = p->study_seed};
     m = hn_llm_model_new(&c, err);
     if (m == NULL || inherit(m, p->backbone, layers, &sc, err) != 0) {
         goto done;
     }
-    int T = (int)p->seq, B = (int)p->batch;
-    double inherited, val, trained = NAN, train_loss = NAN;
-    int kept_inherited = 0;
-    size_t val_tokens;
     hn_progress_update(req->progress, "scoring inherited weights", NULL, 0, 0);
-    if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &inherited,
-                            &val_tokens, err) != 0) {
+    if (hn_llm_eval_windows(m, p->val, p->n_val, (int)p->seq, (int)p->batch,
+                            (long)p->eval_batches, &res.val_loss_inherited, &res.val_tokens,
+                            err) != 0) {
         goto done;
     }
-    val = inherited;
-    if (p->steps > 0) {
-        size_t N = (size_t)B * T, V = (size_t)c.vocab_size;
-        inputs = malloc(N * sizeof(int));
-        targets = malloc(N * sizeof(int));
-        if (p->distill.weight > 0) {
-            teacher = malloc(N * V * sizeof(float));
-        }
-        if (p->keep_best) {
-            start = malloc(m->n_params * sizeof(float));
-        }
-        if (inputs == NULL || targets == NULL || (p->distill.weight > 0 && teacher == NULL) ||
-            (p->keep_best && start == NULL)) {
-            hn_error_set(err, NULL, "out of memory");
-            goto done;
-        }
-        if (start != NULL) {
-            memcpy(start, m->params, m->n_params * sizeof(float));
-        }
-        if (hn_adamw_init(&opt, m->n_params, err) != 0) {
-            goto done;
-        }
-        opt.weight_decay = p->weight_decay;
-        struct hn_rng rng;
-        /* the study's stream, the same for every candidate (common random numbers) */
-        hn_rng_seed(&rng, hn_rng_derive(p->study_seed, hn_rng_hash("pruned batches")));
-        for (long s = 0; s < p->steps; s++) {
-            hn_progress_update(req->progress, "training", "step", s + 1, (long)p->steps);
-            hn_batch_sample(p->train, p->n_train, B, T, &rng, inputs, targets);
-            if (teacher != NULL) {
-                if (hn_llm_forward(p->backbone, inputs, NULL, B, T, NULL, err) != 0) {
-                    goto done;
-                }
-                memcpy(teacher, hn_llm_logits(p->backbone), N * V * sizeof(float));
-            }
-            hn_llm_zero_grad(m, err);
-            if (hn_llm_forward(m, inputs, targets, B, T, &train_loss, err) != 0) {
-                goto done;
-            }
-            if (teacher != NULL) {
-                hn_distill_apply(hn_llm_probs(m), targets, teacher, N, V,
-                                 p->distill.temperature, p->distill.weight);
-            }
-            if (hn_llm_backward(m, err) != 0) {
-                goto done;
-            }
-            if (!isfinite(train_loss)) {
-                hn_error_set(err, NULL, "training diverged at step %ld (loss %g); lower lr", s + 1,
-                             train_loss);
-                goto done;
-            }
-            if (p->grad_clip > 0) {
-                hn_llm_clip_grad_norm(m, p->grad_clip);
-            }
-            hn_llm_adamw_step(m, &opt, hn_lr_schedule(s, (long)p->steps, r.warmup, r.lr, r.min_lr));
-        }
-        hn_progress_update(req->progress, "validating", NULL, 0, 0);
-        if (hn_llm_eval_windows(m, p->val, p->n_val, T, B, (long)p->eval_batches, &trained,
-                                &val_tokens, err) != 0) {
-            goto done;
-        }
-        val = trained;
-        if (start != NULL && trained > inherited) {
-            /* the best checkpoint is the inherited one */
-            memcpy(m->params, start, m->n_params * sizeof(float));
-            val = inherited;
-            kept_inherited = 1;
-        }
-    }
-    if (hn_metrics_put(out, "val_loss", val, NAN, err) != 0 ||
-        hn_metrics_put(out, "val_loss_inherited", inherited, NAN, err) != 0 ||
-        (isfinite(trained) && hn_metrics_put(out, "val_loss_trained", trained, NAN, err) != 0) ||
-        (isfinite(train_loss) && hn_metrics_put(out, "train_loss", train_loss, NAN, err) != 0)) {
+    res.val_loss = res.val_loss_inherited;
+    if ((p->steps > 0 && continue_training(p, req, m, &res, err) != 0) ||
+        put_metrics(out, &res, err) != 0 ||
+        (req->keep_model && keep_model(p, req, m, &res, err) != 0)) {
         goto done;
     }
-    if (req->keep_model) {
-        struct pruned_result res = {layers,         val,        inherited, trained,  train_loss,
-                                    kept_inherited, val_tokens, r.lr,      r.min_lr, r.warmup,
-                                    p->study_seed};
-        if (keep_model(p, req, m, &res, err) != 0) {
-            goto done;
-        }
-    }
-    result_store(p, key, arch, val, inherited, trained, train_loss);
+    result_store(p, key, arch, res.val_loss, res.val_loss_inherited, res.val_loss_trained,
+                 res.train_loss);
     rc = 0;
 done:
     scores_free(&sc);
-    hn_adamw_free(&opt);
-    free(inputs);
-    free(targets);
-    free(teacher);
-    free(start);
     hn_llm_model_free(m);
     return rc;
 }

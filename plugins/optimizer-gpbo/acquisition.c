@@ -188,19 +188,11 @@ static size_t sort_unique(double *v, size_t n)
     return k;
 }
 
-struct gpbo_ehvi *gpbo_ehvi_new(const double *front, size_t k, size_t m, const double *ref)
+/* The points of front (k x m) strictly inside the reference box and not dominated by another
+ * (exact duplicates once) into p; returns their count. */
+static size_t nondominated_inside(const double *front, size_t k, size_t m, const double *ref,
+                                  double *p)
 {
-    if (m < 2 || m > GPBO_MAX_OBJ) {
-        return NULL;
-    }
-    struct gpbo_ehvi *e = calloc(1, sizeof(*e));
-    double *p = malloc((k + 1) * m * sizeof(double));
-    unsigned idx[GPBO_MAX_OBJ];
-    if (e == NULL || p == NULL) {
-        goto fail;
-    }
-    e->m = m;
-    /* keep the points strictly inside the reference box and not dominated by another */
     size_t np = 0;
     for (size_t i = 0; i < k; i++) {
         int inside = 1;
@@ -232,12 +224,18 @@ struct gpbo_ehvi *gpbo_ehvi_new(const double *front, size_t k, size_t m, const d
             kept++;
         }
     }
-    np = kept;
-    size_t cells = 1;
+    return kept;
+}
+
+/* The grid of dims 0..m-2 (-inf, the points' sorted coordinates, ref) and the distinct last
+ * coordinates; returns the number of cells, or 0 out of memory. */
+static size_t build_grid(struct gpbo_ehvi *e, const double *p, size_t np, const double *ref)
+{
+    size_t m = e->m, cells = 1;
     for (size_t j = 0; j + 1 < m; j++) {
         e->grid[j] = malloc((np + 2) * sizeof(double));
         if (e->grid[j] == NULL) {
-            goto fail;
+            return 0;
         }
         for (size_t i = 0; i < np; i++) {
             e->grid[j][i] = p[i * m + j];
@@ -250,19 +248,25 @@ struct gpbo_ehvi *gpbo_ehvi_new(const double *front, size_t k, size_t m, const d
         cells *= u + 1;
     }
     e->last = malloc((np + 1) * sizeof(double));
-    e->cell = malloc(cells * m * sizeof(unsigned));
-    if (e->last == NULL || e->cell == NULL) {
-        goto fail;
+    if (e->last == NULL) {
+        return 0;
     }
     for (size_t i = 0; i < np; i++) {
         e->last[i] = p[i * m + m - 1];
     }
     e->last[np] = ref[m - 1];
     e->n_last = sort_unique(e->last, np + 1);
-    e->n_cells = cells;
+    return cells;
+}
+
+/* Each cell's lower grid indices and its column bound: the best last coordinate among the
+ * points weakly below its lower corner (or ref), as an index into e->last. */
+static void fill_cells(struct gpbo_ehvi *e, const double *p, size_t np, const double *ref)
+{
+    size_t m = e->m;
+    unsigned idx[GPBO_MAX_OBJ];
     memset(idx, 0, sizeof(idx));
-    for (size_t c = 0; c < cells; c++) {
-        /* column bound: the best last coordinate among points weakly below the lower corner */
+    for (size_t c = 0; c < e->n_cells; c++) {
         double bound = ref[m - 1];
         for (size_t i = 0; i < np; i++) {
             int below = 1;
@@ -286,6 +290,30 @@ struct gpbo_ehvi *gpbo_ehvi_new(const double *front, size_t k, size_t m, const d
             idx[j] = 0;
         }
     }
+}
+
+struct gpbo_ehvi *gpbo_ehvi_new(const double *front, size_t k, size_t m, const double *ref)
+{
+    if (m < 2 || m > GPBO_MAX_OBJ) {
+        return NULL;
+    }
+    struct gpbo_ehvi *e = calloc(1, sizeof(*e));
+    double *p = malloc((k + 1) * m * sizeof(double));
+    if (e == NULL || p == NULL) {
+        goto fail;
+    }
+    e->m = m;
+    size_t np = nondominated_inside(front, k, m, ref, p);
+    size_t cells = build_grid(e, p, np, ref);
+    if (cells == 0) {
+        goto fail;
+    }
+    e->cell = malloc(cells * m * sizeof(unsigned));
+    if (e->cell == NULL) {
+        goto fail;
+    }
+    e->n_cells = cells;
+    fill_cells(e, p, np, ref);
     free(p);
     return e;
 fail:

@@ -90,11 +90,13 @@ size_t gpbo_dim(const struct gpbo *g);
 void gpbo_encode(const struct gpbo *g, const double *x, double *z);
 /* Model-space point z (relaxed) -> valid-by-type native point x (rounded, argmax). */
 void gpbo_decode(const struct gpbo *g, const double *z, double *x);
+/* A native value v of metric into model space (log for log_metrics). */
+double gpbo_to_model(const struct gpbo *g, size_t metric, double v);
 
 /*
- * The surrogate for the history h. Returns NULL with err->kind == HN_ERR_NONE when there is
- * not yet enough data (fewer than 2 usable observations of a metric), or NULL with err set on
- * a failure. seed determines the random parts (GP restarts, ParEGO weights, MC samples).
+ * state.c. The surrogate for the history h. Returns NULL with err->kind == HN_ERR_NONE when
+ * there is not yet enough data (fewer than 2 usable observations of a metric), or NULL with err
+ * set on a failure. seed determines the random parts (GP restarts, ParEGO weights, MC samples).
  */
 struct gpbo_state *gpbo_state_new(const struct gpbo *g, const struct hn_history *h,
                                   unsigned long long seed, struct hn_error *err);

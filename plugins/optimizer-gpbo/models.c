@@ -3,16 +3,28 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "hilnas/log.h"
 #include "hilnas/rng.h"
+#include "hilnas/util.h"
 #include "plugins/optimizer-gpbo/models.h"
+
+#define ANCHORS_FORMAT "hilnas-gpbo-anchors"
+#define ANCHORS_VERSION 1
+#define ANCHORS_MAX_BYTES ((size_t)64 << 20)
 
 struct anchor {
     size_t n;      /* observations */
     uint64_t hash; /* of the first n observations (X, y, sem) */
+    uint64_t key;  /* of the fit settings (options, seed, growth, dimension) */
     struct hn_gp_hyper h;
 };
 
@@ -25,6 +37,9 @@ struct chain {
 struct gpbo_models {
     size_t n;
     struct chain *c;
+    char *path;  /* the anchors file (gpbo_models_persist), or NULL */
+    size_t fits; /* hn_gp_fit calls made for anchors and small histories */
+    int warned;  /* a failed save was reported */
 };
 
 struct gpbo_models *gpbo_models_new(size_t n_metrics)
@@ -52,7 +67,13 @@ void gpbo_models_free(struct gpbo_models *m)
         hn_gp_free(m->c[k].gp);
     }
     free(m->c);
+    free(m->path);
     free(m);
+}
+
+size_t gpbo_models_fit_count(const struct gpbo_models *m)
+{
+    return m->fits;
 }
 
 size_t gpbo_models_anchors(const struct gpbo_models *m, size_t metric, size_t *sizes, size_t cap)
@@ -98,15 +119,213 @@ static int chain_push(struct chain *c, const struct anchor *a)
     return 0;
 }
 
+/* Hash of what an anchor's fit depends on besides its observations. */
+static uint64_t settings_key(const struct hn_gp_options *opt, size_t D, size_t full_fit_max,
+                             double growth, uint64_t seed)
+{
+    int64_t v[] = {(int64_t)opt->kernel, opt->log_transform, opt->fixed_noise, opt->restarts,
+                   opt->use_priors, opt->learn_outputscale, opt->maxeval, (int64_t)D,
+                   (int64_t)full_fit_max, (int64_t)seed};
+    uint64_t h = fnv(0xcbf29ce484222325ULL, v, sizeof(v));
+    return fnv(h, &growth, sizeof(growth));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * the anchors file: every chain's anchors (size, hashes, hyperparameters), so that a resumed
+ * study starts from the last anchor instead of refitting the chain */
+
+static json_t *reals(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_real(v[i]));
+    }
+    return a;
+}
+
+static void save_anchors(struct gpbo_models *m)
+{
+    if (m->path == NULL) {
+        return;
+    }
+    json_t *root = json_pack("{s:s, s:i}", "format", ANCHORS_FORMAT, "version", ANCHORS_VERSION);
+    json_t *chains = json_array();
+    for (size_t k = 0; k < m->n; k++) {
+        json_t *arr = json_array();
+        for (size_t j = 0; j < m->c[k].len; j++) {
+            const struct anchor *a = &m->c[k].a[j];
+            char hash[17], key[17];
+            snprintf(hash, sizeof(hash), "%016" PRIx64, a->hash);
+            snprintf(key, sizeof(key), "%016" PRIx64, a->key);
+            json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:s, s:o, s:f, s:f, s:f, s:f, s:f}", "n",
+                               (json_int_t)a->n, "hash", hash, "key", key, "lengthscale",
+                               reals(a->h.lengthscale, a->h.d), "noise", a->h.noise, "mean",
+                               a->h.mean, "outputscale", a->h.outputscale, "y_mean",
+                               a->h.y_mean, "y_scale", a->h.y_scale));
+        }
+        json_array_append_new(chains, arr);
+    }
+    json_object_set_new(root, "chains", chains);
+    char *text = json_dumps(root, JSON_REAL_PRECISION(17) | JSON_COMPACT);
+    json_decref(root);
+    struct hn_error err = {0};
+    if (text == NULL || hn_write_file_atomic(m->path, text, strlen(text), &err) != 0) {
+        if (!m->warned) {
+            hn_log(HN_LOG_WARNING, "gpbo: cannot save the GP anchors (%s); a resumed study "
+                   "will refit them", text == NULL ? "out of memory" : err.msg);
+            m->warned = 1;
+        }
+    }
+    free(text);
+}
+
+static int hex64(const json_t *v, uint64_t *out)
+{
+    const char *s = json_string_value(v);
+    char *end;
+    if (s == NULL || strlen(s) != 16) {
+        return -1;
+    }
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 16);
+    if (errno != 0 || *end != '\0') {
+        return -1;
+    }
+    *out = (uint64_t)x;
+    return 0;
+}
+
+static int finite_number(const json_t *v, double *out)
+{
+    if (!json_is_number(v) || !isfinite(json_number_value(v))) {
+        return -1;
+    }
+    *out = json_number_value(v);
+    return 0;
+}
+
+/* One anchor from its JSON object; -1 (with why) if it is not one this code could have written. */
+static int parse_anchor(const json_t *o, size_t prev_n, struct anchor *a, const char **why)
+{
+    const json_t *ls = json_object_get(o, "lengthscale");
+    json_int_t n = json_integer_value(json_object_get(o, "n"));
+    *why = "malformed anchor";
+    memset(a, 0, sizeof(*a));
+    if (!json_is_object(o) || !json_is_integer(json_object_get(o, "n")) || n <= (json_int_t)prev_n ||
+        hex64(json_object_get(o, "hash"), &a->hash) != 0 ||
+        hex64(json_object_get(o, "key"), &a->key) != 0 || !json_is_array(ls) ||
+        json_array_size(ls) == 0 || json_array_size(ls) > HN_GP_MAX_DIM ||
+        finite_number(json_object_get(o, "noise"), &a->h.noise) != 0 ||
+        finite_number(json_object_get(o, "mean"), &a->h.mean) != 0 ||
+        finite_number(json_object_get(o, "outputscale"), &a->h.outputscale) != 0 ||
+        finite_number(json_object_get(o, "y_mean"), &a->h.y_mean) != 0 ||
+        finite_number(json_object_get(o, "y_scale"), &a->h.y_scale) != 0) {
+        return -1;
+    }
+    a->n = (size_t)n;
+    a->h.d = json_array_size(ls);
+    for (size_t i = 0; i < a->h.d; i++) {
+        if (finite_number(json_array_get(ls, i), &a->h.lengthscale[i]) != 0 ||
+            !(a->h.lengthscale[i] > 0)) {
+            *why = "a lengthscale is not a positive number";
+            return -1;
+        }
+    }
+    if (a->h.noise < 0 || a->h.outputscale < 0 || a->h.y_scale < 0) {
+        *why = "a negative variance or scale";
+        return -1;
+    }
+    return 0;
+}
+
+static int load_anchors(struct gpbo_models *m, const char **why)
+{
+    json_error_t je;
+    FILE *f = fopen(m->path, "rb");
+    if (f == NULL) {
+        if (errno == ENOENT) {
+            return 0; /* a new study */
+        }
+        *why = "cannot open it";
+        return -1;
+    }
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size < 0 || (size_t)size > ANCHORS_MAX_BYTES || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        *why = "not a regular file of at most 64 MiB";
+        return -1;
+    }
+    json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    fclose(f);
+    *why = "not JSON";
+    if (root == NULL) {
+        return -1;
+    }
+    const json_t *chains = json_object_get(root, "chains");
+    const char *format = json_string_value(json_object_get(root, "format"));
+    *why = "not a gpbo anchors file of this version";
+    if (format == NULL || strcmp(format, ANCHORS_FORMAT) != 0 ||
+        json_integer_value(json_object_get(root, "version")) != ANCHORS_VERSION ||
+        !json_is_array(chains) || json_array_size(chains) != m->n) {
+        json_decref(root);
+        return -1;
+    }
+    for (size_t k = 0; k < m->n; k++) {
+        const json_t *arr = json_array_get(chains, k);
+        size_t prev = 0;
+        if (!json_is_array(arr)) {
+            json_decref(root);
+            return -1;
+        }
+        for (size_t j = 0; j < json_array_size(arr); j++) {
+            struct anchor a;
+            if (parse_anchor(json_array_get(arr, j), prev, &a, why) != 0 ||
+                chain_push(&m->c[k], &a) != 0) {
+                json_decref(root);
+                return -1;
+            }
+            prev = a.n;
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+int gpbo_models_persist(struct gpbo_models *m, const char *dir, const char *instance,
+                        const char *stage)
+{
+    /* the file name from a hash of the names: any instance or stage name makes a plain name */
+    uint64_t h = fnv(0xcbf29ce484222325ULL, instance ? instance : "", instance ? strlen(instance) + 1 : 1);
+    h = fnv(h, stage ? stage : "", stage ? strlen(stage) + 1 : 1);
+    size_t len = strlen(dir) + 64;
+    m->path = malloc(len);
+    if (m->path == NULL) {
+        return -1;
+    }
+    snprintf(m->path, len, "%s/gpbo-anchors-%016" PRIx64 ".json", dir, h);
+    const char *why = NULL;
+    if (load_anchors(m, &why) != 0) {
+        hn_log(HN_LOG_WARNING, "gpbo: %s: %s; ignored (the GP anchors are fitted again)", m->path,
+               why);
+        for (size_t k = 0; k < m->n; k++) {
+            m->c[k].len = 0;
+        }
+    }
+    return 0;
+}
+
 struct hn_gp *gpbo_models_fit(struct gpbo_models *m, size_t metric, const double *X,
                               const double *y, const double *sem, size_t n, size_t D,
                               const struct hn_gp_options *opt, size_t full_fit_max, double growth,
                               uint64_t seed, struct hn_error *err)
 {
     if (n <= full_fit_max || full_fit_max < 2) {
+        m->fits++;
         return hn_gp_fit(X, y, sem, n, D, opt, err);
     }
     struct chain *c = &m->c[metric];
+    uint64_t key = settings_key(opt, D, full_fit_max, growth, seed);
     double *ym = NULL, *nv = NULL;
     struct hn_gp *out = NULL;
     const double *use_sem = opt->fixed_noise ? sem : NULL;
@@ -121,7 +340,8 @@ struct hn_gp *gpbo_models_fit(struct gpbo_models *m, size_t metric, const double
                 h = fnv(h, use_sem + done_rows, sizeof(double));
             }
         }
-        if (j >= c->len || c->a[j].n != a || c->a[j].hash != h) {
+        if (j >= c->len || c->a[j].n != a || c->a[j].hash != h || c->a[j].key != key ||
+            c->a[j].h.d != D) {
             chain_truncate(c, j);
             struct hn_gp_options o = *opt;
             o.seed = hn_rng_derive(seed, a);
@@ -130,10 +350,11 @@ struct hn_gp *gpbo_models_fit(struct gpbo_models *m, size_t metric, const double
                 o.restarts = 1;
             }
             struct hn_gp *gp = hn_gp_fit(X, y, sem, a, D, &o, err);
+            m->fits++;
             if (gp == NULL) {
                 return NULL;
             }
-            struct anchor an = {.n = a, .hash = h};
+            struct anchor an = {.n = a, .hash = h, .key = key};
             hn_gp_get_hyper(gp, &an.h);
             if (chain_push(c, &an) != 0) {
                 hn_gp_free(gp);
@@ -142,6 +363,7 @@ struct hn_gp *gpbo_models_fit(struct gpbo_models *m, size_t metric, const double
             }
             hn_gp_free(c->gp);
             c->gp = gp;
+            save_anchors(m);
         }
         size_t next = (size_t)ceil((double)a * growth);
         next = next > a ? next : a + 1;
@@ -172,6 +394,7 @@ struct hn_gp *gpbo_models_fit(struct gpbo_models *m, size_t metric, const double
         nv[i] = s * s;
     }
     if (c->gp == NULL) {
+        /* the anchor's hyperparameters: fitted in this process, or read from the anchors file */
         c->gp = hn_gp_new_fixed(X, ym, any_known ? nv : NULL, a, D, opt->kernel, &c->a[j].h, err);
         if (c->gp == NULL) {
             goto done;

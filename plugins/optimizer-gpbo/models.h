@@ -10,7 +10,13 @@
  * (hn_gp_append, O(n^2 (n - a_J))) with unchanged hyperparameters.
  *
  * Deterministic: each anchor is a function of the first a_j observations only (and the seed),
- * so a resumed study (empty cache) rebuilds the same chain and suggests the same points. The
+ * so a resumed study (empty cache) rebuilds the same chain and suggests the same points.
+ * With gpbo_models_persist the anchors (sizes, hashes of their observations and of the fit
+ * settings, hyperparameters) are also kept in a file of the study directory, rewritten
+ * atomically when an anchor is added; a resumed study reads it and starts from the last
+ * anchor that still matches its data and settings (one Cholesky instead of the chain's fits).
+ * The file is a cache: one that is damaged, of another version or for other data is ignored
+ * with a warning and the chain is fitted again. The
  * cache keys each anchor by a hash of its observations: when the history changes under it
  * (a trial with a smaller id completed later), the chain is rebuilt from the first anchor
  * that no longer matches.
@@ -42,6 +48,17 @@ struct hn_gp *gpbo_models_fit(struct gpbo_models *c, size_t metric, const double
                               const double *y, const double *sem, size_t n, size_t D,
                               const struct hn_gp_options *opt, size_t full_fit_max, double growth,
                               uint64_t seed, struct hn_error *err);
+
+/*
+ * Keep the anchors in <dir>/gpbo-anchors-<hash of instance and stage>.json: read what is there
+ * (a damaged or foreign file: a warning, then ignored), and save after every new anchor
+ * (a failed save: one warning). -1 only when out of memory.
+ */
+int gpbo_models_persist(struct gpbo_models *c, const char *dir, const char *instance,
+                        const char *stage);
+
+/* hn_gp_fit calls made so far (anchors and small histories; for tests and logs). */
+size_t gpbo_models_fit_count(const struct gpbo_models *c);
 
 /* Anchors of metric's chain (for tests and logs): the count, and sizes into sizes[cap]. */
 size_t gpbo_models_anchors(const struct gpbo_models *c, size_t metric, size_t *sizes, size_t cap);

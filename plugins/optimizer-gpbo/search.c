@@ -400,44 +400,25 @@ static size_t choose_starts(const struct gpbo *g, const double *v, size_t k, siz
 }
 
 /*
- * One point maximizing the acquisition: 1 found (x filled), 0 nothing valid and unseen, -1
- * with err.
+ * raw scrambled Sobol points rounded to valid unseen points (Zr, model space), scored in one
+ * batch (vr) and offered to best. Returns how many there are, or -1 with err.
  */
-int gpbo_select_point(const struct gpbo *g, const struct gpbo_state *st, const struct hn_history *h,
-                      const double *batch, size_t nb, uint64_t seed, double *x,
-                      struct hn_error *err)
+static long score_raw_samples(const struct gpbo *g, const struct gpbo_state *st,
+                              const struct hn_history *h, const double *batch, size_t nb,
+                              uint64_t seed, double *Zr, double *vr, struct pick *best,
+                              struct hn_error *err)
 {
-    size_t D = g->dim, d = g->params->n, R = (size_t)g->restarts, raw = (size_t)g->raw_samples;
-    int rc = -1;
-    if (g->discrete == DISCRETE_LOCAL && g->enumerate_max > 0) {
-        uint64_t size = hn_params_grid_size(g->params, (uint64_t)g->enumerate_max);
-        if (size > 0) {
-            rc = enumerate_points(g, st, h, batch, nb, size, x, err);
-            if (rc != 0) {
-                return rc;
-            }
-            /* nothing valid and unseen on the grid */
-            return gpbo_sobol_point(g, h, hn_rng_derive(seed, 1) & 0xffffff, batch, nb, x, err);
-        }
-    }
+    size_t D = g->dim, raw = (size_t)g->raw_samples, k = 0;
+    long rc = -1;
     struct hn_sobol *sobol = hn_sobol_new(D, 1, seed, err);
-    double *z = malloc(D * sizeof(double)), *xr = malloc(d * sizeof(double));
-    double *Zr = malloc((raw + 1) * D * sizeof(double)), *vr = malloc((raw + 1) * sizeof(double));
-    size_t *idx = malloc((R + 1) * sizeof(size_t));
-    double *lb = malloc(D * sizeof(double)), *ub = malloc(D * sizeof(double));
-    struct linear_data *ld = calloc(g->params->n_linear + 1, sizeof(*ld));
-    struct pick best = {.found = 0, .value = -INFINITY, .x = x};
-    size_t k = 0, n_starts = 0;
-    nlopt_opt nl = NULL;
+    double *z = malloc(D * sizeof(double)), *xr = malloc((g->params->n + 1) * sizeof(double));
     if (sobol == NULL) {
         goto done;
     }
-    if (z == NULL || xr == NULL || Zr == NULL || vr == NULL || idx == NULL || lb == NULL ||
-        ub == NULL || ld == NULL) {
+    if (z == NULL || xr == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
     }
-    /* raw samples, rounded to valid unseen points, scored in one batch */
     for (size_t r = 0; r < raw; r++) {
         hn_sobol_next(sobol, z);
         gpbo_decode(g, z, xr);
@@ -452,55 +433,141 @@ int gpbo_select_point(const struct gpbo *g, const struct gpbo_state *st, const s
     }
     for (size_t r = 0; r < k; r++) {
         gpbo_decode(g, Zr + r * D, xr);
-        pick_offer(g, &best, xr, vr[r]);
+        pick_offer(g, best, xr, vr[r]);
     }
-    n_starts = k > 0 ? choose_starts(g, vr, k, R, seed, idx) : 0;
-    if (n_starts > 0) {
-        nl = nlopt_create(g->params->n_linear > 0 ? NLOPT_LD_SLSQP : NLOPT_LD_LBFGS, (unsigned)D);
-        if (nl == NULL) {
-            hn_error_set(err, NULL, "cannot create the NLopt optimizer");
-            goto done;
+    rc = (long)k;
+done:
+    hn_sobol_free(sobol);
+    free(z);
+    free(xr);
+    return rc;
+}
+
+/*
+ * The gradient search on the unit cube: L-BFGS, or SLSQP under the linear parameter
+ * constraints (ld: one per constraint, kept alive by the caller). NULL with err on failure.
+ */
+static nlopt_opt gradient_search_new(const struct gpbo *g, const struct gpbo_state *st,
+                                     struct linear_data *ld, struct hn_error *err)
+{
+    size_t D = g->dim;
+    nlopt_opt nl =
+        nlopt_create(g->params->n_linear > 0 ? NLOPT_LD_SLSQP : NLOPT_LD_LBFGS, (unsigned)D);
+    double *lb = malloc(D * sizeof(double)), *ub = malloc(D * sizeof(double));
+    if (nl == NULL || lb == NULL || ub == NULL) {
+        hn_error_set(err, NULL, nl == NULL ? "cannot create the NLopt optimizer" : "out of memory");
+        if (nl) {
+            nlopt_destroy(nl);
         }
-        for (size_t i = 0; i < D; i++) {
-            lb[i] = 0;
-            ub[i] = 1;
+        free(lb);
+        free(ub);
+        return NULL;
+    }
+    for (size_t i = 0; i < D; i++) {
+        lb[i] = 0;
+        ub[i] = 1;
+    }
+    nlopt_set_lower_bounds(nl, lb); /* copied */
+    nlopt_set_upper_bounds(nl, ub);
+    free(lb);
+    free(ub);
+    nlopt_set_max_objective(nl, nlopt_acq, (void *)st);
+    nlopt_set_maxeval(nl, (int)g->maxeval);
+    nlopt_set_ftol_abs(nl, 1e-9);
+    nlopt_set_xtol_rel(nl, 1e-6);
+    for (size_t c = 0; c < g->params->n_linear; c++) {
+        ld[c].g = g;
+        ld[c].index = c;
+        nlopt_add_inequality_constraint(nl, linear_constraint, &ld[c], 1e-9);
+    }
+    return nl;
+}
+
+/*
+ * One restart: the gradient search from the raw sample start (acquisition start_value), the
+ * rounded optimum offered to best, then (discrete: local) a hill climb from it, or from the
+ * start when rounding gave an invalid or seen point. Returns 0, or -1 out of memory.
+ */
+static int optimize_from(const struct gpbo *g, const struct gpbo_state *st,
+                         const struct hn_history *h, const double *batch, size_t nb,
+                         nlopt_opt nl, const double *start, double start_value, struct pick *best)
+{
+    size_t D = g->dim;
+    double *z = malloc(D * sizeof(double)), *xr = malloc((g->params->n + 1) * sizeof(double));
+    double value;
+    int rc = -1;
+    if (z == NULL || xr == NULL) {
+        goto done;
+    }
+    memcpy(z, start, D * sizeof(double));
+    nlopt_optimize(nl, z, &value);
+    gpbo_decode(g, z, xr);
+    int rounded_ok = acceptable(g, h, xr, batch, nb);
+    if (rounded_ok) {
+        gpbo_encode(g, xr, z);
+        value = gpbo_state_acq(st, z, NULL);
+        pick_offer(g, best, xr, value);
+    }
+    rc = 0;
+    if (!g->has_discrete || g->discrete == DISCRETE_ROUND) {
+        goto done;
+    }
+    /* hill climb from the rounded optimum, or from the (discrete) raw start when rounding
+     * gave an invalid or seen point; climbing from every raw start as well was measured
+     * worse on testfn layers (docs/benchmarks.md): it favours exploration */
+    if (rounded_ok) {
+        rc = local_search(g, st, h, batch, nb, xr, value, best);
+    } else {
+        gpbo_decode(g, start, xr);
+        rc = local_search(g, st, h, batch, nb, xr, start_value, best);
+    }
+done:
+    free(z);
+    free(xr);
+    return rc;
+}
+
+/*
+ * One point maximizing the acquisition: 1 found (x filled), 0 nothing valid and unseen, -1
+ * with err.
+ */
+int gpbo_select_point(const struct gpbo *g, const struct gpbo_state *st, const struct hn_history *h,
+                      const double *batch, size_t nb, uint64_t seed, double *x,
+                      struct hn_error *err)
+{
+    size_t D = g->dim, R = (size_t)g->restarts, raw = (size_t)g->raw_samples;
+    int rc = -1;
+    if (g->discrete == DISCRETE_LOCAL && g->enumerate_max > 0) {
+        uint64_t size = hn_params_grid_size(g->params, (uint64_t)g->enumerate_max);
+        if (size > 0) {
+            rc = enumerate_points(g, st, h, batch, nb, size, x, err);
+            if (rc != 0) {
+                return rc;
+            }
+            /* nothing valid and unseen on the grid */
+            return gpbo_sobol_point(g, h, hn_rng_derive(seed, 1) & 0xffffff, batch, nb, x, err);
         }
-        nlopt_set_lower_bounds(nl, lb);
-        nlopt_set_upper_bounds(nl, ub);
-        nlopt_set_max_objective(nl, nlopt_acq, (void *)st);
-        nlopt_set_maxeval(nl, (int)g->maxeval);
-        nlopt_set_ftol_abs(nl, 1e-9);
-        nlopt_set_xtol_rel(nl, 1e-6);
-        for (size_t c = 0; c < g->params->n_linear; c++) {
-            ld[c].g = g;
-            ld[c].index = c;
-            nlopt_add_inequality_constraint(nl, linear_constraint, &ld[c], 1e-9);
-        }
+    }
+    double *Zr = malloc((raw + 1) * D * sizeof(double)), *vr = malloc((raw + 1) * sizeof(double));
+    size_t *idx = malloc((R + 1) * sizeof(size_t));
+    struct linear_data *ld = calloc(g->params->n_linear + 1, sizeof(*ld));
+    struct pick best = {.found = 0, .value = -INFINITY, .x = x};
+    size_t n_starts = 0;
+    nlopt_opt nl = NULL;
+    if (Zr == NULL || vr == NULL || idx == NULL || ld == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    long k = score_raw_samples(g, st, h, batch, nb, seed, Zr, vr, &best, err);
+    if (k < 0) {
+        goto done;
+    }
+    n_starts = k > 0 ? choose_starts(g, vr, (size_t)k, R, seed, idx) : 0;
+    if (n_starts > 0 && (nl = gradient_search_new(g, st, ld, err)) == NULL) {
+        goto done;
     }
     for (size_t s = 0; s < n_starts; s++) {
-        const double *start = Zr + idx[s] * D;
-        double value;
-        memcpy(z, start, D * sizeof(double));
-        nlopt_optimize(nl, z, &value);
-        gpbo_decode(g, z, xr);
-        int rounded_ok = acceptable(g, h, xr, batch, nb);
-        if (rounded_ok) {
-            gpbo_encode(g, xr, z);
-            value = gpbo_state_acq(st, z, NULL);
-            pick_offer(g, &best, xr, value);
-        }
-        if (!g->has_discrete || g->discrete == DISCRETE_ROUND) {
-            continue;
-        }
-        /* hill climb from the rounded optimum, or from the (discrete) raw start when rounding
-         * gave an invalid or seen point; climbing from every raw start as well was measured
-         * worse on testfn layers (docs/benchmarks.md): it favours exploration */
-        if (rounded_ok && local_search(g, st, h, batch, nb, xr, value, &best) != 0) {
-            hn_error_set(err, NULL, "out of memory");
-            goto done;
-        }
-        gpbo_decode(g, start, xr);
-        if (!rounded_ok && local_search(g, st, h, batch, nb, xr, vr[idx[s]], &best) != 0) {
+        if (optimize_from(g, st, h, batch, nb, nl, Zr + idx[s] * D, vr[idx[s]], &best) != 0) {
             hn_error_set(err, NULL, "out of memory");
             goto done;
         }
@@ -515,14 +582,9 @@ done:
     if (nl) {
         nlopt_destroy(nl);
     }
-    hn_sobol_free(sobol);
-    free(z);
-    free(xr);
     free(Zr);
     free(vr);
     free(idx);
-    free(lb);
-    free(ub);
     free(ld);
     return rc;
 }

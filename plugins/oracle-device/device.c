@@ -422,108 +422,99 @@ static const char *signal_name(int sig)
     return n != NULL ? n : "?";
 }
 
-static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
-                           struct hn_error *err)
+/* The command of one trial: the program, its arguments and environment (all owned). */
+struct command {
+    char *program, *script, **argv, **envp;
+    size_t argc;
+};
+
+static void command_free(struct command *cmd)
 {
-    const struct device *d = ctx;
-    char *arch_path = hn_path_join(req->work_dir, "arch.json");
-    char *log_path = hn_path_join(req->work_dir, "device.log");
-    json_t *empty = json_object();
-    char *text = json_dumps(req->trial->arch ? req->trial->arch : empty,
-                            JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
-    json_decref(empty);
-    char *program = NULL, *script = NULL, **argv = NULL, **envp = NULL, what[64];
-    struct hn_run_result res = {0};
-    size_t argc = 0;
-    int rc = -1;
-    if (arch_path == NULL || log_path == NULL || text == NULL) {
-        hn_error_set(err, NULL, "out of memory");
-        goto done;
+    for (size_t i = 0; cmd->argv != NULL && i < cmd->argc; i++) {
+        free(cmd->argv[i]);
     }
-    if (hn_write_file_atomic(arch_path, text, strlen(text), err) != 0) {
-        goto done;
+    free(cmd->argv);
+    for (int j = 0; cmd->envp != NULL && j < 4; j++) {
+        free(cmd->envp[j]);
     }
-    struct subst v = {.arch = arch_path, .workdir = req->work_dir};
-    snprintf(v.trial, sizeof(v.trial), "%ld", req->trial->id);
-    snprintf(v.seed, sizeof(v.seed), "%llu", (unsigned long long)req->seed);
-    snprintf(what, sizeof(what), "trial %ld", req->trial->id);
-    envp = make_env(&v);
+    free(cmd->envp);
+    free(cmd->program);
+    free(cmd->script);
+}
+
+/*
+ * The command with the trial's values in place of the placeholders: `sh -c` with the shell
+ * form, else the list form with its program found on PATH. Returns 0, or -1 with err.
+ */
+static int build_command(const struct device *d, const struct subst *v, struct command *cmd,
+                         struct hn_error *err)
+{
+    cmd->envp = make_env(v);
     if (d->shell != NULL) {
-        argc = 3;
-        argv = calloc(argc + 1, sizeof(*argv));
-        script = expand_shell(d->shell, &v);
-        program = strdup("/bin/sh");
-        if (argv != NULL && script != NULL) {
-            argv[0] = strdup("sh");
-            argv[1] = strdup("-c");
-            argv[2] = strdup(script);
+        cmd->argc = 3;
+        cmd->argv = calloc(cmd->argc + 1, sizeof(*cmd->argv));
+        cmd->script = expand_shell(d->shell, v);
+        cmd->program = strdup("/bin/sh");
+        if (cmd->argv != NULL && cmd->script != NULL) {
+            cmd->argv[0] = strdup("sh");
+            cmd->argv[1] = strdup("-c");
+            cmd->argv[2] = strdup(cmd->script);
         }
     } else {
-        while (d->argv[argc] != NULL) {
-            argc++;
+        while (d->argv[cmd->argc] != NULL) {
+            cmd->argc++;
         }
-        argv = calloc(argc + 1, sizeof(*argv));
-        for (size_t i = 0; argv != NULL && i < argc; i++) {
-            argv[i] = expand_arg(d->argv[i], &v);
+        cmd->argv = calloc(cmd->argc + 1, sizeof(*cmd->argv));
+        for (size_t i = 0; cmd->argv != NULL && i < cmd->argc; i++) {
+            cmd->argv[i] = expand_arg(d->argv[i], v);
         }
-        if (argv != NULL && argv[0] != NULL) {
-            program = find_program(argv[0], d->where, err);
-            if (program == NULL && err->kind == HN_ERR_ENVIRONMENT) {
-                goto done;
+        if (cmd->argv != NULL && cmd->argv[0] != NULL) {
+            cmd->program = find_program(cmd->argv[0], d->where, err);
+            if (cmd->program == NULL && err->kind == HN_ERR_ENVIRONMENT) {
+                return -1;
             }
         }
     }
-    int complete = envp != NULL && argv != NULL && program != NULL;
-    for (size_t i = 0; complete && i < argc; i++) {
-        complete = argv[i] != NULL;
+    int complete = cmd->envp != NULL && cmd->argv != NULL && cmd->program != NULL;
+    for (size_t i = 0; complete && i < cmd->argc; i++) {
+        complete = cmd->argv[i] != NULL;
     }
-    if (!complete) {
-        hn_error_env(err, NULL, "out of memory");
-        goto done;
+    return complete ? 0 : hn_error_env(err, NULL, "out of memory");
+}
+
+/* One run of the command: its metrics parsed from its output into got (and res). Returns 0,
+ * or -1 with err (the command failed, or printed no metrics). */
+static int run_once(const struct device *d, const struct hn_run_spec *spec,
+                    struct hn_run_result *res, struct hn_metrics *got, struct hn_error *err)
+{
+    free(res->out);
+    memset(res, 0, sizeof(*res));
+    if (hn_run_command(spec, res, err) != 0) {
+        return -1;
     }
-    struct hn_run_spec spec = {.path = program,
-                               .argv = argv,
-                               .envp = envp,
-                               .timeout_s = d->timeout_s,
-                               .log = log_path,
-                               .log_max = (size_t)d->log_max_kb * 1024,
-                               .what = what,
-                               .interrupted = hn_study_interrupted};
-    double best_cv[MAX_METRICS];
-    struct hn_metrics best = {0};
-    for (size_t k = 0; k < MAX_METRICS; k++) {
-        best_cv[k] = INFINITY;
-    }
-    for (int64_t run = 0; run < d->max_runs; run++) {
-    /* a device measurement can take minutes: the status line says which run it is */
-    hn_progress_update(req->progress, "running the device command", "run", (long)run + 1,
-                       (long)d->max_runs);
-    free(res.out);
-    memset(&res, 0, sizeof(res));
-    if (hn_run_command(&spec, &res, err) != 0) {
-        hn_metrics_clear(&best);
-        goto done;
-    }
-    if (!WIFEXITED(res.status) || WEXITSTATUS(res.status) != 0) {
+    if (!WIFEXITED(res->status) || WEXITSTATUS(res->status) != 0) {
         char how[64];
-        if (WIFEXITED(res.status)) {
-            snprintf(how, sizeof(how), "exited with %d", WEXITSTATUS(res.status));
+        if (WIFEXITED(res->status)) {
+            snprintf(how, sizeof(how), "exited with %d", WEXITSTATUS(res->status));
         } else {
-            snprintf(how, sizeof(how), "was killed by signal %d (SIG%s)", WTERMSIG(res.status),
-                     signal_name(WTERMSIG(res.status)));
+            snprintf(how, sizeof(how), "was killed by signal %d (SIG%s)", WTERMSIG(res->status),
+                     signal_name(WTERMSIG(res->status)));
         }
-        hn_error_set(err, NULL, "the command %s%s%s (log: %s)", how, res.err_tail[0] ? ": " : "",
-                     res.err_tail, log_path);
-        hn_metrics_clear(&best);
-        goto done;
+        return hn_error_set(err, NULL, "the command %s%s%s (log: %s)", how,
+                            res->err_tail[0] ? ": " : "", res->err_tail, spec->log);
     }
-    struct hn_metrics got = {0};
-    if (hn_device_parse_output(res.out, res.out_len, d->metric, &got, err) != 0) {
-        hn_metrics_clear(&got);
-        hn_metrics_clear(&best);
-        goto done;
-    }
-    /* the spreads the command printed (optional): keep each metric's least spread run */
+    return hn_device_parse_output(res->out, res->out_len, d->metric, got, err);
+}
+
+/*
+ * The spreads the run printed (optional "<metric>_cv"): each metric of got whose spread is the
+ * least so far (or of the first run) goes into best. *settled: no printed spread exceeds
+ * max_cv, or none was printed (no more runs needed). Returns 0, or -1 with err.
+ */
+static int keep_least_spread(const struct device *d, const struct hn_run_result *res,
+                             const struct hn_metrics *got, int64_t run, double *best_cv,
+                             struct hn_metrics *best, int *settled, struct hn_error *err)
+{
     int unsettled = 0, any_cv = 0;
     for (size_t k = 0; d->metric[k] != NULL; k++) {
         char cv_name[160];
@@ -532,34 +523,36 @@ static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         struct hn_error ignored;
         double cv = NAN;
         snprintf(cv_name, sizeof(cv_name), "%s_cv", d->metric[k]);
-        if (hn_device_parse_output(res.out, res.out_len, one, &cvm, &ignored) == 0 && cvm.n == 1) {
+        if (hn_device_parse_output(res->out, res->out_len, one, &cvm, &ignored) == 0 &&
+            cvm.n == 1) {
             cv = cvm.m[0].value;
             any_cv = 1;
         }
         hn_metrics_clear(&cvm);
-        const struct hn_metric *mv = hn_metrics_get(&got, d->metric[k]);
+        const struct hn_metric *mv = hn_metrics_get(got, d->metric[k]);
         double rank = isfinite(cv) ? cv : INFINITY;
         if (run == 0 || rank < best_cv[k]) {
             best_cv[k] = rank;
-            if (mv != NULL && hn_metrics_put(&best, d->metric[k], mv->value, mv->sem, err) != 0) {
-                hn_metrics_clear(&got);
-                hn_metrics_clear(&best);
-                goto done;
+            if (mv != NULL && hn_metrics_put(best, d->metric[k], mv->value, mv->sem, err) != 0) {
+                return -1;
             }
         }
         unsettled |= isfinite(cv) && cv > d->max_cv;
     }
-    hn_metrics_clear(&got);
-    if (!any_cv || !unsettled) {
-        break;
-    }
-    }
+    *settled = !any_cv || !unsettled;
+    return 0;
+}
+
+/* The kept metrics into out, with "<metric>_cv" and "<metric>_settled" where a spread was
+ * printed. */
+static int put_best(const struct device *d, const struct hn_metrics *best, const double *best_cv,
+                    struct hn_metrics *out, struct hn_error *err)
+{
     for (size_t k = 0; d->metric[k] != NULL; k++) {
-        const struct hn_metric *mv = hn_metrics_get(&best, d->metric[k]);
+        const struct hn_metric *mv = hn_metrics_get(best, d->metric[k]);
         char name[160];
         if (mv == NULL || hn_metrics_put(out, d->metric[k], mv->value, mv->sem, err) != 0) {
-            hn_metrics_clear(&best);
-            goto done;
+            return -1;
         }
         if (isfinite(best_cv[k])) {
             snprintf(name, sizeof(name), "%s_cv", d->metric[k]);
@@ -568,21 +561,83 @@ static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct 
             hn_metrics_put(out, name, best_cv[k] <= d->max_cv ? 1.0 : 0.0, NAN, err);
         }
     }
-    hn_metrics_clear(&best);
+    return 0;
+}
+
+/* The trial's architecture (an empty object when it has none) into path. */
+static int write_arch(const struct hn_eval_request *req, const char *path, struct hn_error *err)
+{
+    json_t *empty = json_object();
+    char *text = json_dumps(req->trial->arch ? req->trial->arch : empty,
+                            JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(empty);
+    int rc = text == NULL ? hn_error_set(err, NULL, "out of memory")
+                          : hn_write_file_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+static int device_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
+                           struct hn_error *err)
+{
+    const struct device *d = ctx;
+    char *arch_path = hn_path_join(req->work_dir, "arch.json");
+    char *log_path = hn_path_join(req->work_dir, "device.log");
+    char what[64];
+    struct command cmd = {0};
+    struct hn_run_result res = {0};
+    struct hn_metrics best = {0};
+    double best_cv[MAX_METRICS];
+    int rc = -1;
+    if (arch_path == NULL || log_path == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    if (write_arch(req, arch_path, err) != 0) {
+        goto done;
+    }
+    struct subst v = {.arch = arch_path, .workdir = req->work_dir};
+    snprintf(v.trial, sizeof(v.trial), "%ld", req->trial->id);
+    snprintf(v.seed, sizeof(v.seed), "%llu", (unsigned long long)req->seed);
+    snprintf(what, sizeof(what), "trial %ld", req->trial->id);
+    if (build_command(d, &v, &cmd, err) != 0) {
+        goto done;
+    }
+    struct hn_run_spec spec = {.path = cmd.program,
+                               .argv = cmd.argv,
+                               .envp = cmd.envp,
+                               .timeout_s = d->timeout_s,
+                               .log = log_path,
+                               .log_max = (size_t)d->log_max_kb * 1024,
+                               .what = what,
+                               .interrupted = hn_study_interrupted};
+    for (size_t k = 0; k < MAX_METRICS; k++) {
+        best_cv[k] = INFINITY;
+    }
+    for (int64_t run = 0; run < d->max_runs; run++) {
+        /* a device measurement can take minutes: the status line says which run it is */
+        hn_progress_update(req->progress, "running the device command", "run", (long)run + 1,
+                           (long)d->max_runs);
+        struct hn_metrics got = {0};
+        int settled = 0;
+        int fail = run_once(d, &spec, &res, &got, err) != 0 ||
+                   keep_least_spread(d, &res, &got, run, best_cv, &best, &settled, err) != 0;
+        hn_metrics_clear(&got);
+        if (fail) {
+            goto done;
+        }
+        if (settled) {
+            break;
+        }
+    }
+    if (put_best(d, &best, best_cv, out, err) != 0) {
+        goto done;
+    }
     rc = 0;
 done:
+    hn_metrics_clear(&best);
     free(res.out);
-    for (size_t i = 0; argv != NULL && i < argc; i++) {
-        free(argv[i]);
-    }
-    free(argv);
-    for (int j = 0; envp != NULL && j < 4; j++) {
-        free(envp[j]);
-    }
-    free(envp);
-    free(program);
-    free(script);
-    free(text);
+    command_free(&cmd);
     free(arch_path);
     free(log_path);
     return rc;

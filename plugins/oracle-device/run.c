@@ -260,167 +260,225 @@ static int read_err(int fd, struct sink *s)
     }
 }
 
-int hn_run_command(const struct hn_run_spec *spec, struct hn_run_result *res,
-                   struct hn_error *err)
-{
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, statp[2] = {-1, -1}, in = -1;
-    struct sink sink = {.fd = -1, .max = spec->log_max};
-    size_t cap = 65536, len = 0;
-    char *buf = NULL;
-    int rc = -1;
-    memset(res, 0, sizeof(*res));
-    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 ||
-        pipe2(statp, O_CLOEXEC) != 0) {
-        hn_error_env(err, NULL, "cannot create a pipe for the command: %s", hn_strerror(errno));
-        goto done;
-    }
-    in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    sink.fd = open(spec->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (in < 0 || sink.fd < 0) {
-        hn_error_env(err, in < 0 ? "/dev/null" : spec->log, "cannot open: %s",
-                     hn_strerror(errno));
-        goto done;
-    }
-    sink.ring_cap = spec->log_max - spec->log_max / 2;
-    sink.ring = malloc(sink.ring_cap ? sink.ring_cap : 1);
-    buf = malloc(cap + 1);
-    if (sink.ring == NULL || buf == NULL) {
-        hn_error_env(err, NULL, "out of memory starting the command");
-        goto done;
-    }
-    in = high_fd(in);
-    outp[1] = high_fd(outp[1]);
-    errp[1] = high_fd(errp[1]);
-    statp[1] = high_fd(statp[1]);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        supervise(spec, parent, in, outp[1], errp[1], statp[1]);
-    }
-    if (pid < 0) {
-        hn_error_env(err, NULL, "cannot start the command: %s", hn_strerror(errno));
-        goto done;
-    }
-    setpgid(pid, pid); /* also here: no kill(-pid) before the child has done it */
-    close(outp[1]);
-    close(errp[1]);
-    close(statp[1]);
-    close(in);
-    outp[1] = errp[1] = statp[1] = in = -1;
-    fcntl(outp[0], F_SETFL, O_NONBLOCK);
-    fcntl(errp[0], F_SETFL, O_NONBLOCK);
-    fcntl(statp[0], F_SETFL, O_NONBLOCK);
+/* One run of the command as hilnas sees it: the pipes' reading ends and what came through. */
+struct child {
+    int outp[2], errp[2], statp[2], in;
+    struct sink sink;
+    char *buf; /* standard output */
+    size_t len, cap;
+    pid_t pid;
+    double start;
+    int timed_out; /* 1 past the deadline, -1 out of memory (err set) */
+    int interrupted, out_open, err_open, nostat;
+    int status; /* the command's wait status, from the supervisor */
+    size_t got_status;
+    int sst; /* the supervisor's own wait status */
+};
 
-    double start = now_s(), deadline = start + spec->timeout_s;
-    int timed_out = 0, interrupted = 0, out_open = 1, err_open = 1, nostat = 0;
-    size_t got_status = 0;
-    int status = 0;
+static void child_close(struct child *c)
+{
+    for (int i = 0; i < 2; i++) {
+        if (c->outp[i] >= 0) {
+            close(c->outp[i]);
+        }
+        if (c->errp[i] >= 0) {
+            close(c->errp[i]);
+        }
+        if (c->statp[i] >= 0) {
+            close(c->statp[i]);
+        }
+    }
+    if (c->in >= 0) {
+        close(c->in);
+    }
+    if (c->sink.fd >= 0) {
+        sink_close(&c->sink);
+    } else {
+        free(c->sink.ring);
+    }
+    free(c->buf);
+}
+
+/* The pipes, /dev/null as standard input, the log file and the buffers. Returns 0, or -1 with
+ * err (an environment failure). */
+static int child_open(struct child *c, const struct hn_run_spec *spec, struct hn_error *err)
+{
+    if (pipe2(c->outp, O_CLOEXEC) != 0 || pipe2(c->errp, O_CLOEXEC) != 0 ||
+        pipe2(c->statp, O_CLOEXEC) != 0) {
+        return hn_error_env(err, NULL, "cannot create a pipe for the command: %s",
+                            hn_strerror(errno));
+    }
+    c->in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    c->sink.fd = open(spec->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (c->in < 0 || c->sink.fd < 0) {
+        return hn_error_env(err, c->in < 0 ? "/dev/null" : spec->log, "cannot open: %s",
+                            hn_strerror(errno));
+    }
+    c->sink.ring_cap = spec->log_max - spec->log_max / 2;
+    c->sink.ring = malloc(c->sink.ring_cap ? c->sink.ring_cap : 1);
+    c->buf = malloc(c->cap + 1);
+    if (c->sink.ring == NULL || c->buf == NULL) {
+        return hn_error_env(err, NULL, "out of memory starting the command");
+    }
+    return 0;
+}
+
+/* Fork the supervisor (which runs the command) and keep the reading ends, non-blocking. */
+static int child_start(struct child *c, const struct hn_run_spec *spec, struct hn_error *err)
+{
+    c->in = high_fd(c->in);
+    c->outp[1] = high_fd(c->outp[1]);
+    c->errp[1] = high_fd(c->errp[1]);
+    c->statp[1] = high_fd(c->statp[1]);
+    pid_t parent = getpid();
+    c->pid = fork();
+    if (c->pid == 0) {
+        supervise(spec, parent, c->in, c->outp[1], c->errp[1], c->statp[1]);
+    }
+    if (c->pid < 0) {
+        return hn_error_env(err, NULL, "cannot start the command: %s", hn_strerror(errno));
+    }
+    setpgid(c->pid, c->pid); /* also here: no kill(-pid) before the child has done it */
+    close(c->outp[1]);
+    close(c->errp[1]);
+    close(c->statp[1]);
+    close(c->in);
+    c->outp[1] = c->errp[1] = c->statp[1] = c->in = -1;
+    fcntl(c->outp[0], F_SETFL, O_NONBLOCK);
+    fcntl(c->errp[0], F_SETFL, O_NONBLOCK);
+    fcntl(c->statp[0], F_SETFL, O_NONBLOCK);
+    c->start = now_s();
+    return 0;
+}
+
+/* Kill the group on an interruption or past the deadline. */
+static void check_deadline(struct child *c, const struct hn_run_spec *spec, double now)
+{
+    if (!c->interrupted && spec->interrupted != NULL && spec->interrupted()) {
+        c->interrupted = 1;
+        hn_log(HN_LOG_INFO,
+               "interrupted: stopping the device command of %s (process group %ld, running "
+               "for %.1f s)",
+               spec->what, (long)c->pid, now - c->start);
+        kill(-c->pid, SIGKILL);
+    }
+    if (!c->timed_out && !c->interrupted && now >= c->start + spec->timeout_s) {
+        c->timed_out = 1;
+        kill(-c->pid, SIGKILL);
+    }
+}
+
+/* Read the pipes until the supervisor reports the command's status or goes away. */
+static void child_watch(struct child *c, const struct hn_run_spec *spec, struct hn_error *err)
+{
+    double deadline = c->start + spec->timeout_s;
+    c->out_open = c->err_open = 1;
     for (;;) {
         double now = now_s();
-        if (!interrupted && spec->interrupted != NULL && spec->interrupted()) {
-            interrupted = 1;
-            hn_log(HN_LOG_INFO,
-                   "interrupted: stopping the device command of %s (process group %ld, running "
-                   "for %.1f s)",
-                   spec->what, (long)pid, now - start);
-            kill(-pid, SIGKILL);
-        }
-        if (!timed_out && !interrupted && now >= deadline) {
-            timed_out = 1;
-            kill(-pid, SIGKILL);
-        }
-        struct pollfd pfd[3] = {{.fd = out_open ? outp[0] : -1, .events = POLLIN},
-                                {.fd = err_open ? errp[0] : -1, .events = POLLIN},
-                                {.fd = statp[0], .events = POLLIN}};
+        check_deadline(c, spec, now);
+        struct pollfd pfd[3] = {{.fd = c->out_open ? c->outp[0] : -1, .events = POLLIN},
+                                {.fd = c->err_open ? c->errp[0] : -1, .events = POLLIN},
+                                {.fd = c->statp[0], .events = POLLIN}};
         double left = deadline - now;
         int ms = left > 0.1 ? 100 : left > 0 ? (int)(left * 1000) + 1 : 100;
         if (poll(pfd, 3, ms) < 0 && errno != EINTR) {
-            break;
+            return;
         }
-        if (out_open && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            int r = read_out(outp[0], &buf, &len, &cap);
+        if (c->out_open && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            int r = read_out(c->outp[0], &c->buf, &c->len, &c->cap);
             if (r < 0) {
                 hn_error_env(err, NULL, "out of memory reading the command's output");
-                kill(-pid, SIGKILL);
-                timed_out = -1;
+                kill(-c->pid, SIGKILL);
+                c->timed_out = -1;
             }
-            out_open = r == 0;
+            c->out_open = r == 0;
         }
-        if (err_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            err_open = !read_err(errp[0], &sink);
+        if (c->err_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            c->err_open = !read_err(c->errp[0], &c->sink);
         }
         if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t got;
-            while ((got = read(statp[0], (char *)&status + got_status,
-                               sizeof(status) - got_status)) > 0) {
-                got_status += (size_t)got;
+            while ((got = read(c->statp[0], (char *)&c->status + c->got_status,
+                               sizeof(c->status) - c->got_status)) > 0) {
+                c->got_status += (size_t)got;
             }
-            if (got == 0 || got_status == sizeof(status)) {
-                nostat = got_status != sizeof(status);
-                break; /* the supervisor is gone: the command and its group too */
+            if (got == 0 || c->got_status == sizeof(c->status)) {
+                c->nostat = c->got_status != sizeof(c->status);
+                return; /* the supervisor is gone: the command and its group too */
             }
         }
     }
-    /* what is left in the pipes (written before the group died) */
-    if (out_open && read_out(outp[0], &buf, &len, &cap) < 0 && timed_out == 0) {
+}
+
+/* What is left in the pipes (written before the group died), then the supervisor reaped. */
+static void child_reap(struct child *c, struct hn_error *err)
+{
+    if (c->out_open && read_out(c->outp[0], &c->buf, &c->len, &c->cap) < 0 &&
+        c->timed_out == 0) {
         hn_error_env(err, NULL, "out of memory reading the command's output");
-        timed_out = -1;
+        c->timed_out = -1;
     }
-    if (err_open) {
-        read_err(errp[0], &sink);
+    if (c->err_open) {
+        read_err(c->errp[0], &c->sink);
     }
-    kill(-pid, SIGKILL);
-    int sst = 0;
-    while (waitpid(pid, &sst, 0) < 0 && errno == EINTR) {
+    kill(-c->pid, SIGKILL);
+    while (waitpid(c->pid, &c->sst, 0) < 0 && errno == EINTR) {
     }
-    last_line(&sink, res->err_tail, sizeof(res->err_tail));
-    if (timed_out < 0) {
+}
+
+/* How the run ended: 0 with its status, or -1 with err (interrupted, timed out, ...). */
+static int child_outcome(const struct child *c, const struct hn_run_spec *spec,
+                         struct hn_error *err)
+{
+    if (c->timed_out < 0) {
+        return -1; /* err set when it happened */
+    }
+    if (c->interrupted) {
+        return hn_error_env(err, NULL,
+                            "interrupted: the device command of %s was stopped; it is measured "
+                            "again when the study resumes",
+                            spec->what);
+    }
+    if (c->timed_out) {
+        return hn_error_set(err, NULL, "the command ran past timeout_s = %g s and was killed",
+                            spec->timeout_s);
+    }
+    if (c->nostat) {
+        int sst = c->sst;
+        return hn_error_set(err, NULL, "the command's supervisor process died (%s %d)",
+                            WIFSIGNALED(sst) ? "signal" : "exit",
+                            WIFSIGNALED(sst) ? WTERMSIG(sst) : WEXITSTATUS(sst));
+    }
+    return 0;
+}
+
+int hn_run_command(const struct hn_run_spec *spec, struct hn_run_result *res,
+                   struct hn_error *err)
+{
+    struct child c = {.outp = {-1, -1},
+                      .errp = {-1, -1},
+                      .statp = {-1, -1},
+                      .in = -1,
+                      .sink = {.fd = -1, .max = spec->log_max},
+                      .cap = 65536};
+    int rc = -1;
+    memset(res, 0, sizeof(*res));
+    if (child_open(&c, spec, err) != 0 || child_start(&c, spec, err) != 0) {
         goto done;
     }
-    if (interrupted) {
-        hn_error_env(err, NULL,
-                     "interrupted: the device command of %s was stopped; it is measured again "
-                     "when the study resumes",
-                     spec->what);
+    child_watch(&c, spec, err);
+    child_reap(&c, err);
+    last_line(&c.sink, res->err_tail, sizeof(res->err_tail));
+    if (child_outcome(&c, spec, err) != 0) {
         goto done;
     }
-    if (timed_out) {
-        hn_error_set(err, NULL, "the command ran past timeout_s = %g s and was killed",
-                     spec->timeout_s);
-        goto done;
-    }
-    if (nostat) {
-        hn_error_set(err, NULL, "the command's supervisor process died (%s %d)",
-                     WIFSIGNALED(sst) ? "signal" : "exit", WIFSIGNALED(sst) ? WTERMSIG(sst)
-                                                                             : WEXITSTATUS(sst));
-        goto done;
-    }
-    buf[len] = '\0';
-    res->out = buf;
-    res->out_len = len;
-    res->status = status;
-    buf = NULL;
+    c.buf[c.len] = '\0';
+    res->out = c.buf;
+    res->out_len = c.len;
+    res->status = c.status;
+    c.buf = NULL;
     rc = 0;
 done:
-    for (int i = 0; i < 2; i++) {
-        if (outp[i] >= 0) {
-            close(outp[i]);
-        }
-        if (errp[i] >= 0) {
-            close(errp[i]);
-        }
-        if (statp[i] >= 0) {
-            close(statp[i]);
-        }
-    }
-    if (in >= 0) {
-        close(in);
-    }
-    if (sink.fd >= 0) {
-        sink_close(&sink);
-    } else {
-        free(sink.ring);
-    }
-    free(buf);
+    child_close(&c);
     return rc;
 }

@@ -589,94 +589,100 @@ static int choose_cpus(const struct host *h, struct bench *b, int threads,
     return 0;
 }
 
-static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
-                         struct hn_error *err)
+/*
+ * The trial's architecture, and the positions the runs need: *need for the prompt and the
+ * decode runs, *need_decode for the decode runs (the longest context plus decode_tokens).
+ */
+static int read_arch(const struct host *h, const json_t *arch, struct hn_llm_config *c,
+                     int64_t *need, int64_t *need_decode, struct hn_error *err)
 {
-    struct host *h = ctx;
-    const json_t *arch = req->trial->arch;
-    struct hn_llm_config c;
-    struct hn_llm_model *m = NULL;
-    struct bench b = {.h = h, .progress = req->progress};
-    double *v = NULL;
-    size_t n[MAX_TIMED];
-    int rc = -1, pinned = 0, threads, first_cpu = -1;
-    cpu_set_t allowed, use;
     if (!json_is_object(arch) || json_object_get(arch, "hidden_size") == NULL) {
         return hn_error_config(err, NULL,
                                "the trial has no transformer architecture to measure; use the "
                                "space 'transformer' (or one that decodes to a LlamaConfig)");
     }
-    if (hn_llm_config_from_json(arch, "architecture", &c, err) != 0) {
+    if (hn_llm_config_from_json(arch, "architecture", c, err) != 0) {
         return -1;
     }
-    int64_t need = h->prompt, need_decode = 1;
+    *need = h->prompt;
+    *need_decode = 1;
     for (size_t i = 0; i < h->n_contexts; i++) {
-        if (h->contexts[i] + h->decode_tokens > need_decode) {
-            need_decode = h->contexts[i] + h->decode_tokens;
+        if (h->contexts[i] + h->decode_tokens > *need_decode) {
+            *need_decode = h->contexts[i] + h->decode_tokens;
         }
-        need = need > need_decode ? need : need_decode;
+        *need = *need > *need_decode ? *need : *need_decode;
     }
-    if (need > c.max_position_embeddings) {
+    if (*need > c->max_position_embeddings) {
         return hn_error_config(err, NULL,
                                "prompt %lld / context + decode_tokens %lld exceed the "
                                "architecture's max_position_embeddings (%d); lower them",
-                               (long long)h->prompt, (long long)need, c.max_position_embeddings);
+                               (long long)h->prompt, (long long)*need,
+                               c->max_position_embeddings);
     }
-    threads = hn_llm_set_threads(h->threads > 0 ? (int)h->threads : req->threads);
-    m = hn_llm_model_new(&c, err);
-    if (m == NULL) {
-        goto done;
+    return 0;
+}
+
+static void bench_free(struct bench *b)
+{
+    free(b->tokens);
+    free(b->logits);
+    free(b->ref_out);
+    free(b->ref_in);
+    free(b->ref_w);
+    free(b->mem);
+    hn_llm_infer_free(b->inf);
+    hn_llm_infer_free(b->pinf);
+}
+
+/* The inference states of m, random prompt tokens, and the compute and memory references'
+ * operands. Returns 0, or -1 with err. */
+static int bench_setup(struct bench *b, const struct hn_llm_model *m, int64_t need,
+                       int64_t need_decode, uint64_t seed, struct hn_error *err)
+{
+    const struct host *h = b->h;
+    int vocab = m->config.vocab_size;
+    b->pinf = hn_llm_infer_new(m, (int)h->prompt, (int)h->prompt, err);
+    b->inf = b->pinf == NULL ? NULL : hn_llm_infer_new(m, (int)need_decode, 256, err);
+    b->vocab = vocab;
+    b->tokens = malloc((size_t)need * sizeof(int));
+    b->logits = malloc((size_t)vocab * sizeof(float));
+    b->ref_out = calloc(REF_ROWS * REF_DIM, sizeof(float));
+    b->ref_in = calloc(REF_ROWS * REF_DIM, sizeof(float));
+    b->ref_w = calloc(REF_DIM * REF_DIM, sizeof(float));
+    b->mem = malloc(h->mem_words * sizeof(uint64_t));
+    if (b->inf == NULL || b->tokens == NULL || b->logits == NULL || b->ref_out == NULL ||
+        b->ref_in == NULL || b->ref_w == NULL || b->mem == NULL) {
+        return b->inf != NULL ? hn_error_set(err, NULL, "out of memory") : -1;
     }
-    hn_llm_model_randomize(m, req->seed);
-    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0) {
-        goto done;
-    }
-    b.pinf = hn_llm_infer_new(m, (int)h->prompt, (int)h->prompt, err);
-    b.inf = b.pinf == NULL ? NULL : hn_llm_infer_new(m, (int)need_decode, 256, err);
-    b.vocab = c.vocab_size;
-    b.tokens = malloc((size_t)need * sizeof(int));
-    b.logits = malloc((size_t)c.vocab_size * sizeof(float));
-    b.ref_out = calloc(REF_ROWS * REF_DIM, sizeof(float));
-    b.ref_in = calloc(REF_ROWS * REF_DIM, sizeof(float));
-    b.ref_w = calloc(REF_DIM * REF_DIM, sizeof(float));
-    b.mem = malloc(h->mem_words * sizeof(uint64_t));
-    v = malloc(h->n_timed * (size_t)h->max_repeats * sizeof(double));
-    if (b.inf == NULL || b.tokens == NULL || b.logits == NULL || b.ref_out == NULL ||
-        b.ref_in == NULL || b.ref_w == NULL || b.mem == NULL || v == NULL) {
-        if (b.inf != NULL) {
-            hn_error_set(err, NULL, "out of memory");
-        }
-        goto done;
-    }
-    hn_rng_seed(&b.rng, hn_rng_derive(req->seed, 1));
+    hn_rng_seed(&b->rng, hn_rng_derive(seed, 1));
     for (int64_t i = 0; i < need; i++) {
-        b.tokens[i] = (int)hn_rng_below(&b.rng, (uint64_t)c.vocab_size);
+        b->tokens[i] = (int)hn_rng_below(&b->rng, (uint64_t)vocab);
     }
     for (size_t i = 0; i < REF_ROWS * REF_DIM; i++) {
-        b.ref_in[i] = (float)(hn_rng_uniform(&b.rng) - 0.5);
+        b->ref_in[i] = (float)(hn_rng_uniform(&b->rng) - 0.5);
     }
     for (size_t i = 0; i < REF_DIM * REF_DIM; i++) {
-        b.ref_w[i] = (float)(hn_rng_uniform(&b.rng) - 0.5) * 0.05f;
+        b->ref_w[i] = (float)(hn_rng_uniform(&b->rng) - 0.5) * 0.05f;
     }
     for (size_t i = 0; i < h->mem_words; i++) { /* written: untouched pages would read as one */
-        b.mem[i] = i * 0x9E3779B97F4A7C15ull;
+        b->mem[i] = i * 0x9E3779B97F4A7C15ull;
     }
-    if (h->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
-        pinned = 1;
-        int chosen = choose_cpus(h, &b, threads, &allowed, &use, err);
-        sched_setaffinity(0, sizeof(allowed), &allowed);
-        if (chosen != 0) {
-            goto done;
-        }
-        pin_threads(threads, &use, 1);
-        for (int cpu = 0; cpu < CPU_SETSIZE && first_cpu < 0; cpu++) {
-            first_cpu = CPU_ISSET(cpu, &use) ? cpu : -1;
-        }
-    }
-    double drift = 0.0, ref = NAN, mem = NAN, typical_ref = NAN, typical_mem = NAN;
+    return 0;
+}
+
+/*
+ * The protocol, measured again (up to drift_retries times) while the compute or memory
+ * reference runs more than max_drift slower than the median of the last DRIFT_WINDOW trials';
+ * this trial's references join them. *drift: the last measurement's.
+ */
+static int measure_settled(struct bench *b, struct host *h, long trial, double *v, size_t *n,
+                           double *drift, struct hn_error *err)
+{
+    double ref = NAN, mem = NAN, typical_ref = NAN, typical_mem = NAN;
+    *drift = 0.0;
     for (int64_t attempt = 0;; attempt++) {
-        if (measure(&b, v, n, err) != 0) {
-            goto done;
+        if (measure(b, v, n, err) != 0) {
+            return -1;
         }
         double sem, cv;
         size_t k = h->n_timed - 2;
@@ -685,45 +691,114 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
         size_t w = h->n_seen < DRIFT_WINDOW ? h->n_seen : DRIFT_WINDOW;
         typical_ref = w ? median_of(h->seen_ref, w) : ref;
         typical_mem = w ? median_of(h->seen_mem, w) : mem;
-        drift = fmax(0.0, fmax(ref / typical_ref, mem / typical_mem) - 1.0);
-        if (drift <= h->max_drift || attempt >= h->drift_retries) {
+        *drift = fmax(0.0, fmax(ref / typical_ref, mem / typical_mem) - 1.0);
+        if (*drift <= h->max_drift || attempt >= h->drift_retries) {
             break;
         }
         hn_log(HN_LOG_INFO,
                "oracle '%s': trial %ld: the references ran %.0f %% slower than in the "
                "trials before; measuring again",
-               h->instance, req->trial->id, 100 * drift);
+               h->instance, trial, 100 * *drift);
     }
-    if (drift > h->max_drift) {
+    if (*drift > h->max_drift) {
         hn_log(HN_LOG_WARNING,
                "oracle '%s': trial %ld measured while the machine was %.0f %% slower than in "
                "the trials before (compute reference %.3f ms vs %.3f ms, memory reference "
                "%.3f ms vs %.3f ms, medians of the last %zu); its latencies are suspect",
-               h->instance, req->trial->id, 100 * drift, ref, typical_ref, mem, typical_mem,
+               h->instance, trial, 100 * *drift, ref, typical_ref, mem, typical_mem,
                h->n_seen < DRIFT_WINDOW ? h->n_seen : (size_t)DRIFT_WINDOW);
     }
     h->seen_ref[h->n_seen % DRIFT_WINDOW] = ref;
     h->seen_mem[h->n_seen % DRIFT_WINDOW] = mem;
     h->n_seen++;
+    return 0;
+}
+
+/* Each timed metric's median and standard error, "<name>_cv", "<name>_settled", drift and
+ * the first CPU used. */
+static int put_timings(const struct host *h, const double *v, const size_t *n, double drift,
+                       int first_cpu, struct hn_metrics *out, struct hn_error *err)
+{
     for (size_t k = 0; k < h->n_timed; k++) {
         double med, sem, cv;
         char name[96];
         summarize(v + k * (size_t)h->max_repeats, n[k], &med, &sem, &cv);
         if (hn_metrics_put(out, h->names[k], med, sem, err) != 0) {
-            goto done;
+            return -1;
         }
         snprintf(name, sizeof(name), "%s_cv", h->names[k]);
         if (hn_metrics_put(out, name, isfinite(cv) ? cv : 0.0, NAN, err) != 0) {
-            goto done;
+            return -1;
         }
         snprintf(name, sizeof(name), "%s_settled", h->names[k]);
         if (hn_metrics_put(out, name, isfinite(cv) && cv <= h->max_cv ? 1.0 : 0.0, NAN, err) !=
             0) {
-            goto done;
+            return -1;
         }
     }
     if (hn_metrics_put(out, "drift", drift, NAN, err) != 0 ||
         hn_metrics_put(out, "cpu", first_cpu, NAN, err) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Pin the threads to the chosen CPUs of `allowed`; *first_cpu: the first of them (-1: none).
+ * Returns 0, or -1 with err. */
+static int pin_chosen(const struct host *h, struct bench *b, int threads,
+                      const cpu_set_t *allowed, int *first_cpu, struct hn_error *err)
+{
+    cpu_set_t use;
+    int chosen = choose_cpus(h, b, threads, allowed, &use, err);
+    sched_setaffinity(0, sizeof(*allowed), allowed);
+    if (chosen != 0) {
+        return -1;
+    }
+    pin_threads(threads, &use, 1);
+    for (int cpu = 0; cpu < CPU_SETSIZE && *first_cpu < 0; cpu++) {
+        *first_cpu = CPU_ISSET(cpu, &use) ? cpu : -1;
+    }
+    return 0;
+}
+
+static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn_metrics *out,
+                         struct hn_error *err)
+{
+    struct host *h = ctx;
+    struct hn_llm_config c;
+    struct hn_llm_model *m = NULL;
+    struct bench b = {.h = h, .progress = req->progress};
+    double *v = NULL, drift = 0.0;
+    size_t n[MAX_TIMED];
+    int rc = -1, pinned = 0, threads, first_cpu = -1;
+    int64_t need = 0, need_decode = 0;
+    cpu_set_t allowed;
+    if (read_arch(h, req->trial->arch, &c, &need, &need_decode, err) != 0) {
+        return -1;
+    }
+    threads = hn_llm_set_threads(h->threads > 0 ? (int)h->threads : req->threads);
+    m = hn_llm_model_new(&c, err);
+    if (m == NULL) {
+        goto done;
+    }
+    hn_llm_model_randomize(m, req->seed);
+    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0 ||
+        bench_setup(&b, m, need, need_decode, req->seed, err) != 0) {
+        goto done;
+    }
+    v = malloc(h->n_timed * (size_t)h->max_repeats * sizeof(double));
+    if (v == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    if (h->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+        pinned = 1;
+        if (pin_chosen(h, &b, threads, &allowed, &first_cpu, err) != 0) {
+            goto done;
+        }
+    }
+    if (measure_settled(&b, h, req->trial->id, v, n, &drift, err) != 0 ||
+        put_timings(h, v, n, drift, first_cpu, out, err) != 0) {
         goto done;
     }
     rc = 0;
@@ -732,14 +807,7 @@ done:
         pin_threads(threads, &allowed, 0);
     }
     free(v);
-    free(b.tokens);
-    free(b.logits);
-    free(b.ref_out);
-    free(b.ref_in);
-    free(b.ref_w);
-    free(b.mem);
-    hn_llm_infer_free(b.inf);
-    hn_llm_infer_free(b.pinf);
+    bench_free(&b);
     hn_llm_model_free(m);
     return rc;
 }

@@ -33,24 +33,36 @@ uint16_t *tu_write_data(const char *dir, size_t n)
     return tok;
 }
 
-struct hn_llm_model *tu_tiny_model(uint64_t seed)
+struct hn_llm_config tu_config(int layers, int hidden, int heads, int kv_heads, int head_dim,
+                               int ffn, int vocab)
 {
     struct hn_llm_config c;
     hn_llm_config_default(&c);
-    c.num_hidden_layers = 3;
-    c.hidden_size = 32;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.head_dim = 8;
-    c.intermediate_size = 48;
-    c.vocab_size = 256;
+    c.num_hidden_layers = layers;
+    c.hidden_size = hidden;
+    c.num_attention_heads = heads;
+    c.num_key_value_heads = kv_heads;
+    c.head_dim = head_dim;
+    c.intermediate_size = ffn;
+    c.vocab_size = vocab;
     c.max_position_embeddings = 64;
-    c.tie_word_embeddings = 0;
+    return c;
+}
+
+struct hn_llm_model *tu_model(const struct hn_llm_config *c, uint64_t seed)
+{
     struct hn_error err;
-    struct hn_llm_model *m = hn_llm_model_new(&c, &err);
+    struct hn_llm_model *m = hn_llm_model_new(c, &err);
     cr_assert_not_null(m, "%s", err.msg);
     hn_llm_model_randomize(m, seed);
     return m;
+}
+
+struct hn_llm_model *tu_tiny_model(uint64_t seed)
+{
+    struct hn_llm_config c = tu_config(3, 32, 4, 2, 8, 48, 256);
+    c.tie_word_embeddings = 0;
+    return tu_model(&c, seed);
 }
 
 void tu_save_model(const struct hn_llm_model *m, const char *dir, const char *name)
@@ -65,14 +77,7 @@ void tu_pretrain_backbone(const char *dir, long steps)
 {
     struct hn_llm_train_opts o;
     hn_llm_train_opts_default(&o);
-    o.config.num_hidden_layers = 2;
-    o.config.hidden_size = 32;
-    o.config.num_attention_heads = 4;
-    o.config.num_key_value_heads = 2;
-    o.config.head_dim = 8;
-    o.config.intermediate_size = 64;
-    o.config.vocab_size = 256;
-    o.config.max_position_embeddings = 64;
+    o.config = tu_config(2, 32, 4, 2, 8, 64, 256);
     o.seq = 16;
     o.batch = 8;
     o.steps = steps;

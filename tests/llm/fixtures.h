@@ -17,6 +17,16 @@
 uint16_t *tu_write_data(const char *dir, size_t n);
 
 /*
+ * A model shape: hn_llm_config_default's with these sizes (layers, hidden size, query and KV
+ * heads, head size, FFN size, vocabulary) and 64 positions.
+ */
+struct hn_llm_config tu_config(int layers, int hidden, int heads, int kv_heads, int head_dim,
+                               int ffn, int vocab);
+
+/* A model of config c randomized from seed (hn_llm_model_randomize); the caller frees it. */
+struct hn_llm_model *tu_model(const struct hn_llm_config *c, uint64_t seed);
+
+/*
  * A tiny byte-level model with GQA and an untied head (3 layers, hidden 32, 4 query / 2 KV heads
  * of 8, FFN 48, 64 positions), randomized from seed; the caller frees it.
  */

@@ -17,6 +17,7 @@
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/train.h"
 #include "tests/core/testutil.h"
+#include "tests/llm/fixtures.h"
 
 #define L 4
 #define C 32
@@ -31,20 +32,8 @@
  * layer 2 does nothing (zero o_proj and down_proj): an identity block. */
 static struct hn_llm_model *constructed(void)
 {
-    struct hn_llm_config c;
-    hn_llm_config_default(&c);
-    c.num_hidden_layers = L;
-    c.hidden_size = C;
-    c.num_attention_heads = NH;
-    c.num_key_value_heads = KVH;
-    c.head_dim = HD;
-    c.intermediate_size = F;
-    c.vocab_size = V;
-    c.max_position_embeddings = 64;
-    struct hn_error err;
-    struct hn_llm_model *m = hn_llm_model_new(&c, &err);
-    cr_assert_not_null(m, "%s", err.msg);
-    hn_llm_model_randomize(m, 5);
+    struct hn_llm_config c = tu_config(L, C, NH, KVH, HD, F, V);
+    struct hn_llm_model *m = tu_model(&c, 5);
     for (size_t i = 0; i < m->n_params; i++) {
         m->params[i] *= 5.0f;
     }

@@ -20,6 +20,7 @@
 #include "hilnas/llm/decode.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/ops.h"
+#include "tests/llm/fixtures.h"
 
 static struct hn_rng test_rng;
 
@@ -77,16 +78,7 @@ TestSuite(llm, .init = init);
 static struct hn_llm_config make_config(int L, int C, int NH, int KVH, int HD, int F, int V,
                                         int tie, const char *attention)
 {
-    struct hn_llm_config c;
-    hn_llm_config_default(&c);
-    c.num_hidden_layers = L;
-    c.hidden_size = C;
-    c.num_attention_heads = NH;
-    c.num_key_value_heads = KVH;
-    c.head_dim = HD;
-    c.intermediate_size = F;
-    c.vocab_size = V;
-    c.max_position_embeddings = 64;
+    struct hn_llm_config c = tu_config(L, C, NH, KVH, HD, F, V);
     c.rms_norm_eps = 1e-5;
     c.rope_theta = 10000.0;
     c.tie_word_embeddings = tie;

@@ -18,6 +18,7 @@
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/qmat.h"
 #include "hilnas/llm/safetensors.h"
+#include "tests/llm/fixtures.h"
 
 static struct hn_rng rng;
 
@@ -329,16 +330,7 @@ Test(qmat, dtype_names)
 
 static struct hn_llm_model *model_of(void)
 {
-    struct hn_llm_config c;
-    hn_llm_config_default(&c);
-    c.num_hidden_layers = 3;
-    c.hidden_size = 128;
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.head_dim = 32;
-    c.intermediate_size = 320;
-    c.vocab_size = 300;
-    c.max_position_embeddings = 64;
+    struct hn_llm_config c = tu_config(3, 128, 4, 2, 32, 320, 300);
     c.tie_word_embeddings = 0;
     for (int l = 0; l < HN_LLM_MAX_LAYERS; l++) {
         c.attention_layers[l] = l != 1;

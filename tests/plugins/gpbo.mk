@@ -1,5 +1,6 @@
 # Tests of the gpbo optimizer: acquisition math, and the plugin driven in-process.
-GPBO_TEST_SOURCES = plugins/optimizer-gpbo/gpbo.c plugins/optimizer-gpbo/acquisition.c \
+GPBO_TEST_SOURCES = plugins/optimizer-gpbo/gpbo.c plugins/optimizer-gpbo/state.c \
+	plugins/optimizer-gpbo/acquisition.c \
 	plugins/optimizer-gpbo/models.c plugins/optimizer-gpbo/search.c
 check_PROGRAMS += tests/plugins/test_gpbo_acq tests/plugins/test_gpbo
 TESTS += tests/plugins/test_gpbo_acq tests/plugins/test_gpbo

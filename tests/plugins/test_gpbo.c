@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,12 +88,16 @@ static void h_init(struct harness *H, const char *yaml, eval_fn eval, size_t n_o
     H->eval = eval;
 }
 
+/* the study directory h_create gives the optimizer (NULL: none, nothing persisted) */
+static const char *h_study_dir;
+
 static void h_create(struct harness *H, uint64_t seed)
 {
     struct hn_error err;
     struct hn_plugin_args args = {.node = hn_config_get(H->root, "gpbo"),
                                   .instance = "gpbo",
                                   .stage = "bo",
+                                  .study_dir = h_study_dir,
                                   .seed = seed,
                                   .space = &H->space,
                                   .problem = &H->problem,
@@ -711,4 +717,81 @@ Test(gpbo, reused_fits_are_deterministic_a_fresh_instance_suggests_the_same)
     }
     cr_expect(best < 0.6, "best Branin value after 24 trials with reused fits: %g", best);
     h_free(&H);
+}
+
+/* The anchors file: a fresh instance (a resumed study) that finds it suggests exactly what the
+ * instance that wrote it does, without fitting a single anchor again; a damaged file, one
+ * written under another seed and one for other data are not used (the chain is refitted and
+ * the suggestions are still the same as without any file). */
+static size_t anchors_fits(const struct harness *H)
+{
+    return gpbo_models_fit_count(((const struct gpbo *)H->opt)->models);
+}
+
+Test(gpbo, anchors_file_lets_a_resumed_instance_skip_the_refits)
+{
+    char dir[] = "/tmp/hilnas-anchors-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    struct harness H;
+    const char *names[] = {"f.branin"};
+    const char *yaml = "params:\n"
+                       "  x0: {type: float, min: -5, max: 10}\n"
+                       "  x1: {type: float, min: 0, max: 15}\n"
+                       "gpbo: {init_trials: 5, full_fit_max: 8, anchor_growth: 1.25}\n";
+    h_study_dir = dir;
+    h_init(&H, yaml, branin_eval, 1, names, 1);
+    h_create(&H, 3);
+    for (int i = 0; i < 20; i++) {
+        h_step(&H);
+    }
+    double warm[4], got[4];
+    cr_assert_eq(h_ask(&H, 2, warm), 2);
+    void *writer = H.opt;
+    char path[512] = "";
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        if (strncmp(e->d_name, "gpbo-anchors-", 13) == 0) {
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+    cr_assert(path[0] != '\0', "no anchors file in %s", dir);
+    FILE *f;
+
+    /* resumed: reads the file, fits nothing, suggests the same */
+    h_create(&H, 3);
+    cr_assert_eq(h_ask(&H, 2, got), 2);
+    cr_expect(memcmp(warm, got, sizeof(got)) == 0, "with the file: (%g, %g) vs (%g, %g)", got[0],
+              got[1], warm[0], warm[1]);
+    cr_expect_eq(anchors_fits(&H), 0, "%zu anchor fits with the file", anchors_fits(&H));
+    hn_plugin_descriptor.optimizer->destroy(H.opt);
+
+    /* another seed: the anchors are not this study's; refitted */
+    h_create(&H, 4);
+    cr_assert_eq(h_ask(&H, 2, got), 2);
+    cr_expect_gt(anchors_fits(&H), 0, "anchors of seed 3 used under seed 4");
+    hn_plugin_descriptor.optimizer->destroy(H.opt);
+
+    /* damaged files: ignored with a warning, refitted, same suggestions as the writer */
+    const char *bad[] = {"{\"format\": \"hilnas-gpbo-anchors\", \"version\": 1, \"chains\": [[{\"n\": 8, "
+                         "\"hash\": \"00\"}]]}",
+                         "not json", "{\"format\": \"other\"}", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs(bad[i], f);
+        fclose(f);
+        h_create(&H, 3);
+        cr_assert_eq(h_ask(&H, 2, got), 2);
+        cr_expect(memcmp(warm, got, sizeof(got)) == 0, "bad file %zu: (%g, %g) vs (%g, %g)", i,
+                  got[0], got[1], warm[0], warm[1]);
+        cr_expect_gt(anchors_fits(&H), 0, "bad file %zu: nothing refitted", i);
+        hn_plugin_descriptor.optimizer->destroy(H.opt);
+    }
+    H.opt = writer;
+    h_free(&H);
+    h_study_dir = NULL;
+    cr_expect_eq(unlink(path), 0);
+    cr_expect_eq(rmdir(dir), 0, "%s: files other than the anchors file left", dir);
 }
