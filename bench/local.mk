@@ -13,6 +13,12 @@ bench_bench_llm_SOURCES = bench/bench_llm.c
 bench_bench_llm_LDADD = $(HN_LLM_LIBS) $(HN_CORE_LIBS) $(OPENBLAS_LIBS) \
 	$(JANSSON_LIBS) -lm
 CLEANFILES += bench/bench_llm
+# one matrix-vector product per precision and kernel width, in cache (docs/benchmarks.md)
+EXTRA_PROGRAMS += bench/bench_qmat
+HN_BENCH += bench/bench_qmat
+bench_bench_qmat_SOURCES = bench/bench_qmat.c
+bench_bench_qmat_LDADD = $(HN_LLM_LIBS) $(HN_CORE_LIBS) -lm
+CLEANFILES += bench/bench_qmat
 # exact hypervolume (WFG) seconds for 50..200 points in 3..5 objectives
 EXTRA_PROGRAMS += bench/bench_hypervolume
 HN_BENCH += bench/bench_hypervolume
@@ -33,4 +39,4 @@ HN_BENCH += bench/latency/bench_latency
 bench_latency_bench_latency_SOURCES = bench/latency/bench_latency.c
 bench_latency_bench_latency_LDADD = $(HN_CORE_LIBS) $(JANSSON_LIBS) -lm
 CLEANFILES += bench/latency/bench_latency
-EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh
+EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh bench/latency/predict_time.sh

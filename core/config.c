@@ -631,19 +631,33 @@ int hn_config_to_double(const struct hn_config_node *node, double *out, struct h
 
 int hn_config_to_bool(const struct hn_config_node *node, int *out, struct hn_error *err)
 {
-    static const char *const yes[] = {"true", "yes", "on", NULL};
-    static const char *const no[] = {"false", "no", "off", NULL};
+    /* YAML 1.2's core schema: exactly these spellings are booleans */
+    static const char *const yes[] = {"true", "True", "TRUE", NULL};
+    static const char *const no[] = {"false", "False", "FALSE", NULL};
+    /* YAML 1.1's other booleans: refused, saying what to write instead */
+    static const char *const yes11[] = {"yes", "y", "on", NULL};
+    static const char *const no11[] = {"no", "n", "off", NULL};
     if (scalar_or_fail(node, "true or false", err) != 0) {
         return -1;
     }
     for (size_t i = 0; !node->quoted && yes[i]; i++) {
-        if (strcasecmp(node->value, yes[i]) == 0) {
+        if (strcmp(node->value, yes[i]) == 0) {
             *out = 1;
             return 0;
         }
-        if (strcasecmp(node->value, no[i]) == 0) {
+        if (strcmp(node->value, no[i]) == 0) {
             *out = 0;
             return 0;
+        }
+    }
+    for (size_t i = 0; !node->quoted && yes11[i]; i++) {
+        if (strcasecmp(node->value, yes11[i]) == 0 || strcasecmp(node->value, no11[i]) == 0) {
+            char where[1024];
+            return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
+                                   "%s: expected true or false, found '%s' (a YAML 1.1 boolean; "
+                                   "YAML 1.2 booleans are true and false: write %s)",
+                                   display_path(node), node->value,
+                                   strcasecmp(node->value, yes11[i]) == 0 ? "true" : "false");
         }
     }
     return type_error(node, "true or false", err);

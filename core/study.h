@@ -28,7 +28,6 @@ struct hn_source {
     const struct hn_config_node *key_node; /* its name in the study file (for positions) */
     void *ctx;
     const char *const *metrics; /* short names, owned by the plugin */
-    int fitted;                 /* learned oracles: fit() has run in this process */
     /* while a study runs on an executor with n > 1 in-process workers: worker w uses
      * worker_ctx[w] (worker_ctx[0] == ctx), or, when shared (oracles that can be fitted), ctx
      * under lock */

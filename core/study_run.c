@@ -552,7 +552,6 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
         hn_error_prefix(err, "stage '%s': fitting", st->name);
         return -1;
     }
-    src->fitted = 1;
     hn_log(HN_LOG_INFO, "[%s] fitted oracle '%s' on %zu trials in %.2f s", st->name, src->name,
            h.n, hn_monotonic() - t0);
     return append_event(s,

@@ -6,7 +6,9 @@
  * adds measured latency to the search trial it re-measures; a backbone measured by the measure
  * stage and trained by the search stage is one point). The reference (marked "backbone") is a
  * candidate measured from a stage's `points:` (the started event's "point"). The quality metric
- * is the first objective; every other metric ending in _ms is a latency.
+ * is the first objective. The latencies are the metrics ending in _ms that the study optimizes
+ * or constrains, or that a learned oracle predicts, with their measured counterparts of the same
+ * name (not what a measuring oracle reports beside them: the host's reference ref_ms).
  *
  * Everything shown is also written to STUDY_DIR/report.json (candidates with merged metrics,
  * fronts, parity pairs, hypervolume trace, frontier table). Every text from the study (names,
@@ -178,8 +180,8 @@ static void free_cands(struct cand *c, size_t n)
     free(c);
 }
 
-/* Latency metrics: names ending in _ms seen in candidates, sorted (measured before predicted
- * is up to the names; the report shows every one). */
+/* Metrics ending in _ms seen in candidates, sorted (measured before predicted is up to the
+ * names); latency_filter() keeps the study's latencies among them. */
 static size_t latency_metrics(const struct cand *c, size_t n, const char *quality, char ***out)
 {
     char **names = NULL;
@@ -266,6 +268,49 @@ static int is_learned(const char *dir, const char *metric)
     return f != NULL;
 }
 
+/* A metric's name without its source ("host.prefill_ms" -> "prefill_ms"). */
+static const char *short_name(const char *metric)
+{
+    const char *dot = strchr(metric, '.');
+    return dot ? dot + 1 : metric;
+}
+
+/*
+ * Keep (in order) the study's latencies among the n names: those whose short name is that of a
+ * latency objective (every objective after the first, which is quality), of a constraint, or of
+ * a metric a fitted (learned) oracle predicts, so that both the prediction and its measured
+ * counterpart stay (latency.prefill_ms, host.prefill_ms). What a measuring oracle reports
+ * beside them (the host's reference workload ref_ms, spreads) is not a latency of the model.
+ * Returns how many were kept.
+ */
+static size_t latency_filter(const char *dir, const struct hn_problem *prob, char **names,
+                             size_t n)
+{
+    int *learned = calloc(n ? n : 1, sizeof(int));
+    size_t k = 0;
+    for (size_t i = 0; learned != NULL && i < n; i++) {
+        learned[i] = is_learned(dir, names[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *sn = short_name(names[i]);
+        int keep = 0;
+        for (size_t j = 1; j < prob->n_objectives && !keep; j++) {
+            keep = strcmp(short_name(prob->objectives[j].metric), sn) == 0;
+        }
+        for (size_t j = 0; j < prob->n_constraints && !keep; j++) {
+            keep = strcmp(short_name(prob->constraints[j].metric), sn) == 0;
+        }
+        for (size_t j = 0; learned != NULL && j < n && !keep; j++) {
+            keep = learned[j] && strcmp(short_name(names[j]), sn) == 0;
+        }
+        if (keep) {
+            names[k++] = names[i];
+        }
+    }
+    free(learned);
+    return k;
+}
+
 /* The measured latency for speedups: the latency objective's metric when it is measured, or
  * the measured metric of the same name from another source when a learned oracle predicts it
  * (latency.prefill_ms -> host.prefill_ms); else the first latency metric of the reference that
@@ -344,6 +389,7 @@ static int load_study(const char *dir, struct loaded *L, struct hn_error *err)
     L->quality = L->prob.n_objectives ? L->prob.objectives[0].metric : "";
     L->n = build(&L->p, &L->c);
     L->nl = latency_metrics(L->c, L->n, L->quality, &L->lat);
+    L->nl = latency_filter(dir, &L->prob, L->lat, L->nl);
     L->ref = reference(L->c, L->n, L->quality);
     L->speed = measured_latency(dir, &L->prob, L->ref, L->lat, L->nl);
     return 0;

@@ -94,7 +94,8 @@ int hn_config_expect(const struct hn_config_node *node, enum hn_node_type type,
  * - Numbers: a decimal number strtod() consumes entirely ("1", "-2.5e-3", ".5"), or the YAML
  *   forms .inf, +.inf, -.inf, .nan (any case); "inf", "nan" and hex floats are errors; overflow
  *   is an error, underflow gives 0 or a subnormal.
- * - Booleans: true/false/yes/no/on/off (any case); 0 and 1 are errors.
+ * - Booleans: YAML 1.2's true, True, TRUE, false, False, FALSE; YAML 1.1's yes/no/on/off/y/n
+ *   (any case) are errors saying what to write; 0 and 1 are errors.
  * - A quoted scalar ('3', "3", or a block | >) is a string, never a number or a boolean:
  *   `seed: "3"` is an error saying so. YAML tags (!!int) are ignored.
  * - Strings: any non-null scalar, quoted or not ("7" gives "7"); *out borrows the tree.

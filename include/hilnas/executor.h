@@ -24,13 +24,16 @@ extern "C" {
 
 struct hn_task {
     long trial_id;
-    /* owned: {"trial": id, "stage": name, "params": {...}, "arch": {...}, "run": [source
-     * names], "seed": n}; executors pass it on as it is (the core may add members) */
+    /* owned, built by the runner (core/study_run.c): {"trial": id, "stage": name, "params":
+     * {name: value}, "arch": {...} (the space's decoding), "run": [source names], "seed": n},
+     * plus "keep_model": true when the stage keeps trained models (absent otherwise).
+     * Executors pass it on as it is (the core may add members). */
     json_t *request;
     /* set by execute, owned: {"metrics": {"<source>.<metric>": {"value": v, "sem": s}},
-     * "worker": w} or {"error": "...", "worker": w}, with "environment": true when the
-     * environment failed (HN_ERR_ENVIRONMENT: the runner stops the study instead of counting a
-     * failed trial). Executors pass it back as it is. */
+     * "worker": w} ("sem" only when known) or {"error": "...", "worker": w}, with
+     * "environment": true when the environment failed (HN_ERR_ENVIRONMENT: the runner stops
+     * the study instead of counting a failed trial). w is execute's worker argument (thread
+     * index, or MPI rank); the journal records it. Executors pass it back as it is. */
     json_t *result;
     void *core;      /* runner private */
 };

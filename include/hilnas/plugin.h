@@ -20,8 +20,9 @@
  *
  * Option tables (struct hn_option, terminated by an entry with name == NULL) drive the core's
  * validation of the plugin's YAML node (before create), filling of the plugin's context struct
- * (hn_options_fill in create), `hilnas plugins --options NAME` and the options part of
- * hilnas(1) (`hilnas plugins --man`). The key `plugin` of a plugin's node is reserved.
+ * (hn_options_fill in create), `hilnas plugins --options NAME` and the PLUGINS section of
+ * hilnas(1), generated at build time by `hilnas plugins --man`. The key `plugin` of a plugin's
+ * node is reserved.
  *
  * Identity: the core prefixes every error a plugin instance returns and every log line it
  * writes (from the thread the core called it on) with "<kind> '<instance>' (<plugin>)", so a
@@ -42,10 +43,16 @@ extern "C" {
 #endif
 
 /*
- * Bump when a struct shared with plugins changes layout in any way other than growing at its
- * end (a member removed, moved or retyped), or when a member's meaning changes. Growing a
- * function table or the descriptor at the end needs no bump: both carry their size, and the
- * core checks it (HN_OPS_HAS) before it touches a member that an older plugin may not have.
+ * The loader accepts exactly this number (core/plugin.c: abi != HN_PLUGIN_ABI is refused).
+ * Bump it when
+ * - a struct shared with plugins loses, moves or retypes a member, or a member's meaning
+ *   changes;
+ * - a struct without a size that one side fills and the other reads gains a member (what the
+ *   core passes: hn_eval_request, hn_plugin_args, hn_task, hn_error): neither side can tell
+ *   whether the other knows it (3 below was such a bump).
+ * No bump when a function table or the descriptor grows at its end by a member that may be
+ * absent: both carry their size, the core calls such a member only when HN_OPS_HAS says the
+ * plugin's table has it (executor workers, serve, launched), and an older core ignores it.
  * 2: the descriptor carries its size.
  * 3: hn_eval_request.progress (a plugin built for 3 reads it; an older core would not set it).
  * 4: struct hn_error.where_len (plugins allocate errors the core fills); the core validates a

@@ -56,7 +56,8 @@ void testfn_dtlz2(const double *x, size_t d, size_t m, double *f);
  * Local fields, couplings of neighbours (an Ising chain) and a count coupled to an ordinal:
  * the minimum of a continuous relaxation need not round to the discrete minimum. The minimum
  * over the 2^16 * 5^4 points, TESTFN_LAYERS_MIN, is exact by dynamic programming
- * (testfn_layers_argmin) and checked against brute force in tests/plugins/test_testfn.c.
+ * (testfn_layers_argmin) and checked against brute force in
+ * tests/plugins/evaluator-testfn/test_testfn.c.
  */
 #define TESTFN_LAYERS_BITS 16
 #define TESTFN_LAYERS_LEVELS 5

@@ -58,20 +58,11 @@ tests_core_test_journal_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_core_test_journal_LDADD = $(HN_TEST_LIBS)
 
 
-check_PROGRAMS += tests/core/test_registry tests/core/test_cli_run
-TESTS += tests/core/test_registry tests/core/test_cli_run
+check_PROGRAMS += tests/core/test_registry
+TESTS += tests/core/test_registry
 tests_core_test_registry_SOURCES = tests/core/test_registry.c tests/core/testutil.c
 tests_core_test_registry_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_core_test_registry_LDADD = $(HN_TEST_LIBS)
-tests_core_test_cli_run_SOURCES = tests/core/test_cli_run.c tests/core/testutil.c
-tests_core_test_cli_run_CPPFLAGS = $(HN_TEST_CPPFLAGS)
-tests_core_test_cli_run_LDADD = $(HN_TEST_LIBS)
-
-check_PROGRAMS += tests/core/test_config_cli
-TESTS += tests/core/test_config_cli
-tests_core_test_config_cli_SOURCES = tests/core/test_config_cli.c tests/core/testutil.c
-tests_core_test_config_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
-tests_core_test_config_cli_LDADD = $(HN_TEST_LIBS)
 check_PROGRAMS += tests/core/test_instance
 TESTS += tests/core/test_instance
 tests_core_test_instance_SOURCES = tests/core/test_instance.c tests/core/testutil.c

@@ -124,7 +124,7 @@ Test(options, values_from_the_tree)
                                           "  plugin: random\n"
                                           "  batch: 1024\n"
                                           "  rate: 0\n"
-                                          "  verbose: yes\n"
+                                          "  verbose: true\n"
                                           "  name: bob\n"
                                           "  mode: sobol\n"
                                           "  extra: [1, {a: 2}]\n"

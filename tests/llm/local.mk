@@ -1,6 +1,6 @@
-# llm tests: the engine (gradients, decode, checkpoints) and its command line.
-check_PROGRAMS += tests/llm/test_model tests/llm/test_cli tests/llm/test_qmat
-TESTS += tests/llm/test_model tests/llm/test_cli tests/llm/test_qmat
+# llm tests: the engine (gradients, decode, checkpoints); its commands are tested in tests/tools/.
+check_PROGRAMS += tests/llm/test_model tests/llm/test_qmat
+TESTS += tests/llm/test_model tests/llm/test_qmat
 tests_llm_test_model_SOURCES = tests/llm/test_model.c tests/core/testutil.c tests/llm/fixtures.c \
 	tests/llm/fixtures.h
 tests_llm_test_model_CPPFLAGS = $(HN_TEST_CPPFLAGS)
@@ -9,9 +9,6 @@ tests_llm_test_qmat_SOURCES = tests/llm/test_qmat.c tests/core/testutil.c tests/
 	tests/llm/fixtures.h
 tests_llm_test_qmat_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_qmat_LDADD = $(HN_LLM_LIBS) $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
-tests_llm_test_cli_SOURCES = tests/llm/test_cli.c
-tests_llm_test_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
-tests_llm_test_cli_LDADD = $(HN_TEST_LIBS)
 include tests/llm/io.mk
 EXTRA_DIST += tests/llm/llama_reference.py
 check_PROGRAMS += tests/llm/test_cost

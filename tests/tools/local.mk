@@ -1,4 +1,24 @@
-# tools tests: `hilnas export` (and the models evaluators keep for it).
+# tools tests: the hilnas command line (run, validate, llm commands, export, report, progress,
+# prepare, man page) and hilnas-bench.
+# `hilnas run` end to end: studies, resume, outputs, exit codes.
+check_PROGRAMS += tests/tools/test_cli_run
+TESTS += tests/tools/test_cli_run
+tests_tools_test_cli_run_SOURCES = tests/tools/test_cli_run.c tests/core/testutil.c
+tests_tools_test_cli_run_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_tools_test_cli_run_LDADD = $(HN_TEST_LIBS)
+# the malformed-study fixtures (tests/data/config/) through `hilnas validate`
+check_PROGRAMS += tests/tools/test_config_cli
+TESTS += tests/tools/test_config_cli
+tests_tools_test_config_cli_SOURCES = tests/tools/test_config_cli.c tests/core/testutil.c
+tests_tools_test_config_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_tools_test_config_cli_LDADD = $(HN_TEST_LIBS)
+# hilnas pretrain / eval / generate (tools/cmd_llm.c)
+check_PROGRAMS += tests/tools/test_llm_cli
+TESTS += tests/tools/test_llm_cli
+tests_tools_test_llm_cli_SOURCES = tests/tools/test_llm_cli.c
+tests_tools_test_llm_cli_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_tools_test_llm_cli_LDADD = $(HN_TEST_LIBS)
+# `hilnas export` (and the models evaluators keep for it).
 check_PROGRAMS += tests/tools/test_export
 TESTS += tests/tools/test_export
 tests_tools_test_export_SOURCES = tests/tools/test_export.c tests/core/testutil.c \
