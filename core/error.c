@@ -16,12 +16,14 @@ static int error_vset(struct hn_error *err, enum hn_error_kind kind, const char 
     size_t off = 0;
     err->kind = kind;
     err->msg[0] = '\0';
+    err->where_len = 0;
     if (where != NULL && where[0] != '\0') {
         int n = snprintf(err->msg, sizeof(err->msg), "%s: ", where);
         off = n < 0 ? 0 : (size_t)n;
         if (off >= sizeof(err->msg)) {
             return -1;
         }
+        err->where_len = off;
     }
     vsnprintf(err->msg + off, sizeof(err->msg) - off, fmt, ap);
     return -1;
@@ -69,9 +71,29 @@ void hn_error_prefix(struct hn_error *err, const char *fmt, ...)
     /* a message longer than HN_ERROR_MAX is cut at the end, which is fine */
     int len = snprintf(err->msg, sizeof(err->msg), "%.511s: %.1530s", prefix, old);
     (void)len;
+    err->where_len = 0;
     if (err->kind == HN_ERR_NONE) {
         err->kind = HN_ERR_RUNTIME;
     }
+}
+
+void hn_error_prefix_at(struct hn_error *err, const char *where, const char *fmt, ...)
+{
+    if (err == NULL) {
+        return;
+    }
+    char prefix[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    if (where == NULL || where[0] == '\0') {
+        hn_error_prefix(err, "%s", prefix);
+        return;
+    }
+    hn_error_prefix(err, "%.200s: %s", where, prefix);
+    size_t wl = strnlen(where, 200) + 2;
+    err->where_len = wl < strlen(err->msg) ? wl : 0;
 }
 
 void hn_error_clear(struct hn_error *err)
@@ -79,6 +101,7 @@ void hn_error_clear(struct hn_error *err)
     if (err != NULL) {
         err->kind = HN_ERR_NONE;
         err->msg[0] = '\0';
+        err->where_len = 0;
     }
 }
 

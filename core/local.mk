@@ -3,11 +3,13 @@ lib_LTLIBRARIES += core/libhilnas.la
 core_libhilnas_la_SOURCES = \
 	core/error.c \
 	core/executor_serial.c \
+	core/instance.c \
 	core/journal.c \
 	core/log.c \
 	core/params.c \
 	core/plugin.c \
 	core/progress.c \
+	core/replay.c \
 	core/report.c \
 	core/study.c \
 	core/study_run.c \

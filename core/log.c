@@ -4,9 +4,19 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "core/log_context.h"
 #include "hilnas/log.h"
 
 static enum hn_log_level log_level = HN_LOG_INFO;
+/* the plugin instance this thread runs in, if any (core/log_context.h) */
+static _Thread_local const char *log_context;
+
+const char *hn_log_context(const char *label)
+{
+    const char *was = log_context;
+    log_context = label;
+    return was;
+}
 static hn_log_writer log_writer;
 static void *log_writer_data;
 
@@ -38,11 +48,12 @@ void hn_log(enum hn_log_level level, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     /* One fputs per line so concurrent writers do not interleave within a line. */
-    char out[4200];
+    char out[4600];
+    const char *ctx = log_context != NULL ? log_context : "", *sep = log_context != NULL ? ": " : "";
     if (level == HN_LOG_INFO || level == HN_LOG_DEBUG) {
-        snprintf(out, sizeof(out), "hilnas: %s\n", line);
+        snprintf(out, sizeof(out), "hilnas: %.256s%s%s\n", ctx, sep, line);
     } else {
-        snprintf(out, sizeof(out), "hilnas: %s: %s\n", names[level], line);
+        snprintf(out, sizeof(out), "hilnas: %s: %.256s%s%s\n", names[level], ctx, sep, line);
     }
     if (log_writer != NULL) {
         log_writer(log_writer_data, out);

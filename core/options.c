@@ -21,25 +21,25 @@ static const char *bound_text(double x, char *buf, size_t size)
 
 /* "must be >= 1", "must be <= 8", or (NaN) "must be a number in [0, 1]" */
 static int bounds_error(const struct hn_option *o, double v, const char *found, const char *where,
-                        const char *label, struct hn_error *err)
+                        const char *lead, struct hn_error *err)
 {
     char lo[64], hi[64];
     bound_text(o->min, lo, sizeof(lo));
     bound_text(o->max, hi, sizeof(hi));
     if (v < o->min) {
-        return hn_error_config(err, where, "%s: option '%s' must be >= %s, found %s", label,
+        return hn_error_config(err, where, "%soption '%s' must be >= %s, found %s", lead,
                                o->name, lo, found);
     }
     if (v > o->max) {
-        return hn_error_config(err, where, "%s: option '%s' must be <= %s, found %s", label,
+        return hn_error_config(err, where, "%soption '%s' must be <= %s, found %s", lead,
                                o->name, hi, found);
     }
-    return hn_error_config(err, where, "%s: option '%s' must be a number in [%s, %s], found %s",
-                           label, o->name, lo, hi, found);
+    return hn_error_config(err, where, "%soption '%s' must be a number in [%s, %s], found %s",
+                           lead, o->name, lo, hi, found);
 }
 
 static int convert(const struct hn_option *o, const struct hn_config_node *node, const char *text,
-                   void *ctx, const char *label, struct hn_error *err)
+                   void *ctx, const char *lead, struct hn_error *err)
 {
     char where[1024];
     struct hn_config_node tmp;
@@ -63,7 +63,7 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
             goto prefix;
         }
         if (o->bounded && ((double)v < o->min || (double)v > o->max)) {
-            return bounds_error(o, (double)v, node->value, where, label, err);
+            return bounds_error(o, (double)v, node->value, where, lead, err);
         }
         if (field) {
             memcpy(field, &v, sizeof(v));
@@ -76,7 +76,7 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
             goto prefix;
         }
         if (o->bounded && !(v >= o->min && v <= o->max)) {
-            return bounds_error(o, v, node->value, where, label, err);
+            return bounds_error(o, v, node->value, where, lead, err);
         }
         if (field) {
             memcpy(field, &v, sizeof(v));
@@ -129,8 +129,8 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
         if (near) {
             snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
         }
-        return hn_error_config(err, where, "%s: option '%s' must be one of: %s, found '%s'%s",
-                               label, o->name, list, v, hint);
+        return hn_error_config(err, where, "%soption '%s' must be one of: %s, found '%s'%s",
+                               lead, o->name, list, v, hint);
     }
     case HN_OPT_NODE:
         if (field) {
@@ -139,39 +139,24 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
         }
         return 0;
     }
-    return hn_error_set(err, where, "%s: option '%s' has an unknown type", label, o->name);
+    return hn_error_set(err, where, "%soption '%s' has an unknown type", lead, o->name);
 prefix:
     /* the getter said "WHERE: PATH: expected ..."; say it as "WHERE: LABEL: option 'NAME': ..." */
     {
-        const char *reason = inner.msg;
-        size_t wl = strlen(where), pl = strlen(node->path);
-        if (strncmp(reason, where, wl) == 0 && strncmp(reason + wl, ": ", 2) == 0) {
-            reason += wl + 2;
-        }
+        const char *reason = inner.msg + (inner.where_len < strlen(inner.msg) ? inner.where_len : 0);
+        size_t pl = strlen(node->path);
         if (pl > 0 && strncmp(reason, node->path, pl) == 0 && strncmp(reason + pl, ": ", 2) == 0) {
             reason += pl + 2;
         }
-        return hn_error_config(err, where, "%s: option '%s': %s", label, o->name, reason);
+        return hn_error_config(err, where, "%soption '%s': %s", lead, o->name, reason);
     }
 }
 
-int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node, void *ctx,
-                     const char *label, const char *plugin_name, struct hn_error *err)
+/* Unknown keys of node (except "plugin"): a configuration error naming the nearest option. */
+static int check_known(const struct hn_option *options, const struct hn_config_node *node,
+                       const char *lead, const char *plugin_name, struct hn_error *err)
 {
-    static const struct hn_option no_options[] = {{.name = NULL}};
     char where[1024];
-    if (options == NULL) {
-        options = no_options;
-    }
-    if (plugin_name == NULL) {
-        plugin_name = "NAME";
-    }
-    if (node != NULL && node->type != HN_NODE_MAPPING) {
-        return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
-                               "%s: options must be a mapping of name: value, found %s", label,
-                               hn_config_type_name(node->type));
-    }
-    /* unknown keys first: a typo must never pass silently */
     for (size_t i = 0; node != NULL && i < node->n; i++) {
         const char *key = node->keys[i];
         int known = strcmp(key, "plugin") == 0;
@@ -196,10 +181,18 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
             snprintf(hint, sizeof(hint), "did you mean '%s'? ", near);
         }
         return hn_error_config(err, hn_config_where(node->key_nodes[i], where, sizeof(where)),
-                               "%s: unknown option '%s' (%svalid: %s; see 'hilnas plugins "
+                               "%sunknown option '%s' (%svalid: %s; see 'hilnas plugins "
                                "--options %s')",
-                               label, key, hint, n ? valid : "none", plugin_name);
+                               lead, key, hint, n ? valid : "none", plugin_name);
     }
+    return 0;
+}
+
+/* Convert every option of the table from node (or its default) into ctx (may be NULL). */
+static int fill(const struct hn_option *options, const struct hn_config_node *node, void *ctx,
+                const char *lead, const char *plugin_name, struct hn_error *err)
+{
+    char where[1024];
     for (const struct hn_option *o = options; o->name != NULL; o++) {
         const struct hn_config_node *v = hn_config_get(node, o->name);
         if (v != NULL && v->type == HN_NODE_SCALAR && v->is_null && o->type != HN_OPT_NODE) {
@@ -209,25 +202,25 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
             const struct hn_config_node *at = node;
             if (o->help != NULL) {
                 return hn_error_config(err, at ? hn_config_where(at, where, sizeof(where)) : NULL,
-                                       "%s: missing required option '%s' (%s)", label, o->name,
+                                       "%smissing required option '%s' (%s)", lead, o->name,
                                        o->help);
             }
             return hn_error_config(err, at ? hn_config_where(at, where, sizeof(where)) : NULL,
-                                   "%s: missing required option '%s' (see 'hilnas plugins "
+                                   "%smissing required option '%s' (see 'hilnas plugins "
                                    "--options %s')",
-                                   label, o->name, plugin_name);
+                                   lead, o->name, plugin_name);
         }
         struct hn_error inner;
-        if (convert(o, v, o->def, ctx, label, &inner) != 0) {
+        if (convert(o, v, o->def, ctx, lead, &inner) != 0) {
             if (v == NULL) {
                 /* the table's own default does not pass its own checks */
                 const char *reason = inner.msg;
                 const char *cut = strstr(reason, "': ");
                 reason = cut != NULL ? cut + 3 : reason;
                 return hn_error_set(err, NULL,
-                                    "%s: the default '%s' of option '%s' is invalid (%s); this is "
+                                    "%sthe default '%s' of option '%s' is invalid (%s); this is "
                                     "a bug in the plugin, please report it",
-                                    label, o->def, o->name, reason);
+                                    lead, o->def, o->name, reason);
             }
             if (err != NULL) {
                 *err = inner;
@@ -236,6 +229,50 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
         }
     }
     return 0;
+}
+
+static int check_mapping(const struct hn_config_node *node, const char *lead,
+                         struct hn_error *err)
+{
+    char where[1024];
+    if (node != NULL && node->type != HN_NODE_MAPPING) {
+        return hn_error_config(err, hn_config_where(node, where, sizeof(where)),
+                               "%soptions must be a mapping of name: value, found %s", lead,
+                               hn_config_type_name(node->type));
+    }
+    return 0;
+}
+
+int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node, void *ctx,
+                     const char *label, const char *plugin_name, struct hn_error *err)
+{
+    static const struct hn_option no_options[] = {{.name = NULL}};
+    char lead[512] = "";
+    if (label != NULL && label[0] != '\0') {
+        snprintf(lead, sizeof(lead), "%s: ", label);
+    }
+    if (options == NULL) {
+        options = no_options;
+    }
+    if (plugin_name == NULL) {
+        plugin_name = "NAME";
+    }
+    /* unknown keys first: a typo must never pass silently */
+    if (check_mapping(node, lead, err) != 0 ||
+        check_known(options, node, lead, plugin_name, err) != 0) {
+        return -1;
+    }
+    return fill(options, node, ctx, lead, plugin_name, err);
+}
+
+int hn_options_fill(const struct hn_option *options, const struct hn_config_node *node, void *ctx,
+                    struct hn_error *err)
+{
+    static const struct hn_option no_options[] = {{.name = NULL}};
+    if (check_mapping(node, "", err) != 0) {
+        return -1;
+    }
+    return fill(options != NULL ? options : no_options, node, ctx, "", "NAME", err);
 }
 
 static const char *type_text(enum hn_opt_type type)

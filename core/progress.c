@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log_context.h"
 #include "core/progress.h"
 #include "core/util.h"
 #include "hilnas/log.h"
@@ -178,7 +179,10 @@ void hn_progress_update(struct hn_progress *p, const char *activity, const char 
     }
     pthread_mutex_unlock(&st->lock);
     if (debug) {
+        /* the core's line about the trial (it names it), not the instance's own */
+        const char *instance = hn_log_context(NULL);
         hn_log(HN_LOG_DEBUG, "[%s] %s", stage, text);
+        hn_log_context(instance);
     }
     notify(st, words);
 }

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "core/report.h"
-#include "core/study.h"
 #include "core/util.h"
 #include "hilnas/pareto.h"
 
@@ -280,7 +279,7 @@ static json_t *metrics_json(const struct hn_trial *t, char *const *names, char *
     return o;
 }
 
-json_t *hn_study_summary(const struct hn_problem *p, struct hn_trial *const *trials,
+json_t *hn_report_summary(const struct hn_problem *p, struct hn_trial *const *trials,
                          json_t *const *params_json, size_t n, struct hn_error *err)
 {
     char **names = NULL, **labels = NULL;
@@ -624,7 +623,7 @@ int hn_report_write(const char *dir, const struct hn_params *params, const struc
         free(path);
     }
     if (rc == 0) {
-        json_t *summary = hn_study_summary(p, trials, params_json, n, err);
+        json_t *summary = hn_report_summary(p, trials, params_json, n, err);
         char *text = summary ? json_dumps(summary, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
                              : NULL;
         path = hn_path_join(dir, "summary.json");

@@ -105,108 +105,19 @@ static const struct hn_plugin *find_plugin(enum hn_kind kind, const struct hn_co
     return p;
 }
 
-static int check_options(const struct hn_plugin *p, const struct hn_config_node *node,
-                         const char *instance, struct hn_error *err)
-{
-    char label[256];
-    if (instance != NULL && strcmp(instance, p->name) != 0) {
-        snprintf(label, sizeof(label), "%s '%s' (%s)", hn_kind_name(p->kind), instance, p->name);
-    } else {
-        snprintf(label, sizeof(label), "%s '%s'", hn_kind_name(p->kind), p->name);
-    }
-    if (p->options == NULL) {
-        static const struct hn_option none[] = {{.name = NULL}};
-        return hn_options_apply(none, node, NULL, label, p->name, err);
-    }
-    return hn_options_apply(p->options, node, NULL, label, p->name, err);
-}
-
-static void base_args(const struct hn_study *s, struct hn_plugin_args *a)
+void hn_study_plugin_args(const struct hn_study *s, const struct hn_plugin *p,
+                          const struct hn_config_node *node, const char *instance,
+                          const char *stage, struct hn_plugin_args *a)
 {
     memset(a, 0, sizeof(*a));
+    a->node = node;
+    a->instance = instance ? instance : p->name;
+    a->stage = stage;
     a->seed = s->seed;
     a->study_dir = s->output;
+    a->space = p->kind == HN_KIND_SPACE ? NULL : &s->space;
     a->problem = &s->problem;
     a->threads = 1;
-}
-
-/*
- * Compose a plugin's error as "<position>: <kind> '<instance>' (<plugin>): <reason>": the
- * position the plugin named (if its message starts with one) or else the node's, then one
- * prefix naming the plugin, whatever the plugin already wrote of its own name.
- */
-static void compose_error(const struct hn_plugin *p, const char *instance,
-                          const struct hn_config_node *node, struct hn_error *err)
-{
-    if (err == NULL) {
-        return;
-    }
-    char msg[HN_ERROR_MAX], pos[1024] = "", label[256];
-    snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : "failed to start (no reason given)");
-    const char *rest = msg;
-    /* a leading "file:line:col: " from the plugin */
-    if (node != NULL && node->file != NULL) {
-        size_t lf = strlen(node->file);
-        if (strncmp(msg, node->file, lf) == 0 && msg[lf] == ':') {
-            const char *colon = strstr(msg + lf, ": ");
-            if (colon != NULL) {
-                snprintf(pos, sizeof(pos), "%.*s", (int)(colon - msg), msg);
-                rest = colon + 2;
-            }
-        }
-    }
-    if (pos[0] == '\0' && node != NULL) {
-        hn_config_where(node, pos, sizeof(pos));
-    }
-    /* drop the plugin's own "<kind> '<name>': " if it wrote one */
-    char own[256];
-    snprintf(own, sizeof(own), "%s '%s': ", hn_kind_name(p->kind), p->name);
-    if (strncmp(rest, own, strlen(own)) == 0) {
-        rest += strlen(own);
-    }
-    if (instance != NULL && strcmp(instance, p->name) != 0) {
-        snprintf(label, sizeof(label), "%s '%s' (%s)", hn_kind_name(p->kind), instance, p->name);
-    } else {
-        snprintf(label, sizeof(label), "%s '%s'", hn_kind_name(p->kind), p->name);
-    }
-    enum hn_error_kind kind = err->kind == HN_ERR_NONE ? HN_ERR_RUNTIME : err->kind;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-    int len = pos[0] != '\0'
-                  ? snprintf(err->msg, sizeof(err->msg), "%s: %s: %s", pos, label, rest)
-                  : snprintf(err->msg, sizeof(err->msg), "%s: %s", label, rest);
-#pragma GCC diagnostic pop
-    (void)len; /* a message longer than HN_ERROR_MAX is cut, which is fine */
-    err->kind = kind;
-}
-
-/* Run a plugin's create(); errors are composed by compose_error(). */
-static void *create_instance(const struct hn_plugin *p, const struct hn_plugin_args *a,
-                             struct hn_error *err)
-{
-    void *ctx = NULL;
-    hn_error_clear(err);
-    switch (p->kind) {
-    case HN_KIND_SPACE:
-        ctx = p->space->create(a, err);
-        break;
-    case HN_KIND_ORACLE:
-        ctx = p->oracle->create(a, err);
-        break;
-    case HN_KIND_EVALUATOR:
-        ctx = p->evaluator->create(a, err);
-        break;
-    case HN_KIND_OPTIMIZER:
-        ctx = p->optimizer->create(a, err);
-        break;
-    case HN_KIND_EXECUTOR:
-        ctx = p->executor->create(a, err);
-        break;
-    }
-    if (ctx == NULL) {
-        compose_error(p, a->instance, a->node, err);
-    }
-    return ctx;
 }
 
 void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p,
@@ -214,16 +125,8 @@ void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p
                              const char *stage, struct hn_plugin_args *args,
                              struct hn_error *err)
 {
-    base_args(s, args);
-    args->node = node;
-    args->instance = instance ? instance : p->name;
-    args->stage = stage;
-    args->space = p->kind == HN_KIND_SPACE ? NULL : &s->space;
-    if (p->kind == HN_KIND_EXECUTOR) {
-        args->execute = hn_study_execute_fn();
-        args->runner = (void *)s;
-    }
-    return create_instance(p, args, err);
+    hn_study_plugin_args(s, p, node, instance, stage, args);
+    return hn_instance_create(p, args, err);
 }
 
 static int load_sources(struct hn_study *s, const struct hn_config_node *map, enum hn_kind kind,
@@ -249,7 +152,7 @@ static int load_sources(struct hn_study *s, const struct hn_config_node *map, en
             return -1;
         }
         const struct hn_plugin *p = find_plugin(kind, node, pname, err);
-        if (p == NULL || check_options(p, node, inst, err) != 0) {
+        if (p == NULL || hn_instance_check_options(p, node, inst, NULL, err) != 0) {
             return -1;
         }
         struct hn_source *g = realloc(s->sources, (s->n_sources + 1) * sizeof(*g));
@@ -269,12 +172,15 @@ static int load_sources(struct hn_study *s, const struct hn_config_node *map, en
         if (src->ctx == NULL) {
             return -1;
         }
+        struct hn_instance_call c;
+        hn_instance_enter(&c, p, inst);
         src->metrics = kind == HN_KIND_ORACLE ? p->oracle->metrics(src->ctx)
                                               : p->evaluator->metrics(src->ctx);
+        hn_instance_leave(&c);
         if (src->metrics == NULL || src->metrics[0] == NULL) {
-            return hn_error_set(err, where(node, buf, sizeof(buf)),
-                                "%s '%s' declares no metrics (a bug in the plugin)",
-                                hn_kind_name(kind), inst);
+            hn_error_set(err, NULL, "declares no metrics (a bug in the plugin)");
+            hn_instance_error(&c, node, err);
+            return -1;
         }
     }
     return 0;
@@ -792,14 +698,7 @@ static struct hn_config_node *merge_view(struct hn_stage_override *o,
 
 static void override_free(const struct hn_study *s, struct hn_stage_override *o)
 {
-    if (o->ctx != NULL) {
-        const struct hn_plugin *p = s->sources[o->source].plugin;
-        if (p->kind == HN_KIND_ORACLE) {
-            p->oracle->destroy(o->ctx);
-        } else {
-            p->evaluator->destroy(o->ctx);
-        }
-    }
+    hn_instance_destroy(s->sources[o->source].plugin, s->sources[o->source].name, o->ctx);
     for (size_t i = 0; i < o->n_owned; i++) {
         free(o->owned[i]->path);
         free(o->owned[i]->items);
@@ -896,11 +795,7 @@ static int load_overrides(struct hn_study *s, struct hn_stage *st, const struct 
         if (o->view == NULL) {
             return hn_error_set(err, NULL, "out of memory");
         }
-        char label[512];
-        snprintf(label, sizeof(label), "%s: %s '%s' (%s)", opts->path, hn_kind_name(kind),
-                 src->name, src->plugin->name);
-        if (hn_options_apply(src->plugin->options, o->view, NULL, label, src->plugin->name, err) !=
-            0) {
+        if (hn_instance_check_options(src->plugin, o->view, src->name, opts->path, err) != 0) {
             return -1;
         }
         struct hn_plugin_args a;
@@ -1046,7 +941,7 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
             st->optimizer_node = opt;
         }
         if (st->optimizer == NULL ||
-            check_options(st->optimizer, st->optimizer_node, NULL, err) != 0) {
+            hn_instance_check_options(st->optimizer, st->optimizer_node, NULL, NULL, err) != 0) {
             return -1;
         }
         if (load_points(s, st, hn_config_get(node, "points"), err) != 0) {
@@ -1212,7 +1107,7 @@ static int check_optimizers(struct hn_study *s, struct hn_error *err)
             }
             return -1;
         }
-        st->optimizer->optimizer->destroy(ctx);
+        hn_instance_destroy(st->optimizer, NULL, ctx);
     }
     return 0;
 }
@@ -1230,7 +1125,7 @@ static int load_space(struct hn_study *s, struct hn_error *err)
         return -1;
     }
     const struct hn_plugin *p = find_plugin(HN_KIND_SPACE, node, pname, err);
-    if (p == NULL || check_options(p, node, NULL, err) != 0) {
+    if (p == NULL || hn_instance_check_options(p, node, NULL, NULL, err) != 0) {
         return -1;
     }
     s->space.plugin = p;
@@ -1239,10 +1134,14 @@ static int load_space(struct hn_study *s, struct hn_error *err)
     if (s->space.ctx == NULL) {
         return -1;
     }
+    struct hn_instance_call c;
+    hn_instance_enter(&c, p, NULL);
     s->space.params = p->space->params(s->space.ctx);
+    hn_instance_leave(&c);
     if (s->space.params == NULL || s->space.params->n == 0) {
-        return hn_error_config(err, where(node, buf, sizeof(buf)),
-                               "space '%s' declares no parameters", p->name);
+        hn_error_config(err, NULL, "declares no parameters");
+        hn_instance_error(&c, node, err);
+        return -1;
     }
     return 0;
 }
@@ -1345,7 +1244,8 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
         }
         s->executor = find_plugin(HN_KIND_EXECUTOR, ex, pname, err);
         s->executor_node = ex->type == HN_NODE_SCALAR ? NULL : ex;
-        if (s->executor == NULL || check_options(s->executor, s->executor_node, NULL, err) != 0) {
+        if (s->executor == NULL ||
+            hn_instance_check_options(s->executor, s->executor_node, NULL, NULL, err) != 0) {
             goto fail;
         }
     } else {
@@ -1388,18 +1288,12 @@ void hn_study_free(struct hn_study *s)
     free(s->stages);
     for (size_t i = 0; i < s->n_sources; i++) {
         struct hn_source *src = &s->sources[i];
-        if (src->ctx != NULL) {
-            if (src->plugin->kind == HN_KIND_ORACLE) {
-                src->plugin->oracle->destroy(src->ctx);
-            } else {
-                src->plugin->evaluator->destroy(src->ctx);
-            }
-        }
+        hn_instance_destroy(src->plugin, src->name, src->ctx);
         free(src->name);
     }
     free(s->sources);
     if (s->space.ctx != NULL) {
-        s->space.plugin->space->destroy(s->space.ctx);
+        hn_instance_destroy(s->space.plugin, NULL, s->space.ctx);
     }
     for (size_t i = 0; i < s->problem.n_objectives; i++) {
         free((char *)s->objectives[i].metric);
@@ -1413,35 +1307,4 @@ void hn_study_free(struct hn_study *s)
     free(s->output);
     free(s->file);
     free(s);
-}
-
-/* ---- the space wrapper seen by plugins (space.h) ---- */
-
-const struct hn_params *hn_space_params(const struct hn_space *space)
-{
-    return space->params;
-}
-
-int hn_space_check(const struct hn_space *space, const double *x, char *why, size_t size)
-{
-    if (!hn_params_valid(space->params, x, why, size)) {
-        return 0;
-    }
-    if (space->plugin->space->check != NULL) {
-        int ok = space->plugin->space->check(space->ctx, x, why, size);
-        return ok > 0 ? 1 : 0;
-    }
-    return 1;
-}
-
-json_t *hn_space_decode(const struct hn_space *space, const double *x, struct hn_error *err)
-{
-    if (space->plugin->space->decode != NULL) {
-        json_t *arch = space->plugin->space->decode(space->ctx, x, err);
-        if (arch == NULL) {
-            hn_error_prefix(err, "space '%s'", space->plugin->name);
-        }
-        return arch;
-    }
-    return hn_params_to_json(space->params, x);
 }

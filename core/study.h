@@ -1,6 +1,8 @@
 /*
  * hilnas core internals: a loaded study (configuration + plugin instances) and its runner.
  * Not installed. The command line drives it: hn_study_load -> hn_study_run -> hn_study_free.
+ * Layers (tests/core/test_layers.sh checks them): tools -> study (study.c loads, study_run.c
+ * runs) -> replay, instance, report, journal, ... -> include/hilnas; never upwards.
  */
 #ifndef HILNAS_CORE_STUDY_H
 #define HILNAS_CORE_STUDY_H
@@ -9,18 +11,14 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/instance.h"
 #include "core/progress.h"
+#include "core/replay.h"
 #include "hilnas/conf.h"
 #include "hilnas/plugin.h"
 #include "hilnas/space.h"
 #include "hilnas/study.h"
 #include "hilnas/trial.h"
-
-struct hn_space {
-    const struct hn_plugin *plugin;
-    void *ctx;
-    const struct hn_params *params;
-};
 
 /* An oracle or evaluator instance ("sources" of metrics). */
 struct hn_source {
@@ -76,17 +74,6 @@ struct hn_stage {
     struct hn_stage_override *over; /* `evaluators:` / `oracles:` of the stage */
 };
 
-/* Replay helper shared by run and show: apply one journal event to a trial list. */
-struct hn_replay {
-    const struct hn_params *params; /* NULL: keep parameters only as JSON */
-    size_t n, cap;
-    struct hn_trial **trials;
-    json_t **params_json;
-    long *of;            /* verify trials: the trial re-measured, else -1 */
-    json_t *study_event; /* last "study" event */
-    long next_id;
-    int lenient; /* skip (and warn about) events that contradict the journal (show, repair) */
-};
 struct hn_study_options {
     const char *const *overrides; /* "dotted.path=value" */
     size_t n_overrides;
@@ -142,14 +129,39 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
 /* Run (or resume) every stage; writes the study directory. 0 or -1 with err. */
 int hn_study_run(struct hn_study *study, struct hn_error *err);
 
+/*
+ * Ask a running study to stop (stop = 1) or withdraw the request (0). Async-signal-safe (it
+ * only sets a flag): the command line calls it from its SIGINT/SIGTERM handlers. The runner
+ * starts no new trial, records those that finish, and returns an error saying the run was
+ * interrupted; evaluations that wait long stop at once (hn_study_interrupted()).
+ */
+void hn_study_stop(int stop);
+
 void hn_study_free(struct hn_study *study);
 
-/* Create an instance of plugin p (any kind) with the study's arguments; args is filled and
- * must outlive the call only. Errors are prefixed with the kind and instance. */
+/* The study's arguments for an instance of plugin p (executors: the caller adds the
+ * evaluation callback). */
+void hn_study_plugin_args(const struct hn_study *s, const struct hn_plugin *p,
+                          const struct hn_config_node *node, const char *instance,
+                          const char *stage, struct hn_plugin_args *args);
+
+/* Create an instance of plugin p (not an executor) with the study's arguments
+ * (core/instance.h); args is filled and must outlive the call only. Errors name the kind and
+ * instance once. */
 void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p,
                              const struct hn_config_node *node, const char *instance,
                              const char *stage, struct hn_plugin_args *args,
                              struct hn_error *err);
+
+/*
+ * Evaluate with instance ctx of source `source` (hn_study_source_ctx): under its identity and,
+ * while in-process workers share it, its lock. Errors name the instance once. 0 or -1.
+ */
+struct hn_eval_request;
+struct hn_metrics;
+int hn_study_evaluate(struct hn_study *s, size_t source, void *ctx,
+                      const struct hn_eval_request *req, struct hn_metrics *out,
+                      struct hn_error *err);
 
 /*
  * The instance of source `source` that trials of stage `stage` use on `worker` (its stage
@@ -157,31 +169,5 @@ void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p
  * range (an executor bug).
  */
 void *hn_study_source_ctx(const struct hn_study *s, const char *stage, size_t source, int worker);
-
-/* The core's evaluation callback given to executors. */
-hn_execute_fn hn_study_execute_fn(void);
-
-/*
- * Labels of metrics in trials.csv, pareto.csv and summary.json: always the full name
- * (`source.name`), as objectives and logs name them, so that a script written for one study
- * reads the next. labels[i] are malloc'ed; free with free().
- */
-int hn_metric_labels(char *const *names, size_t n, char **labels);
-
-/*
- * Summary of trials for `hilnas show --json` and the run's outputs: counts by status, best per
- * objective, Pareto set and hypervolume. params_json[i] (may be NULL) are the trials' parameter
- * objects. Returns a new reference or NULL with err.
- */
-json_t *hn_study_summary(const struct hn_problem *problem, struct hn_trial *const *trials,
-                         json_t *const *params_json, size_t n, struct hn_error *err);
-
-/* Problem (objectives, constraints) as JSON for the journal, and back (for show). */
-json_t *hn_problem_to_json(const struct hn_problem *problem);
-int hn_problem_from_json(const json_t *obj, struct hn_problem *problem, struct hn_error *err);
-void hn_problem_free(struct hn_problem *problem); /* for problems made by from_json */
-
-int hn_replay_event(json_t *event, long line, void *data, struct hn_error *err);
-void hn_replay_free(struct hn_replay *replay);
 
 #endif

@@ -21,242 +21,17 @@
 #include "hilnas/optimizer.h"
 #include "hilnas/rng.h"
 
+/* set by hn_study_stop() (the command line's signal handlers), read by every thread */
 static volatile sig_atomic_t interrupted;
 
-static void on_signal(int sig)
+void hn_study_stop(int stop)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = stop != 0;
 }
 
 int hn_study_interrupted(void)
 {
     return interrupted != 0;
-}
-
-/* ---- replay (shared with `hilnas show`) ---- */
-
-static long find_trial(struct hn_trial *const *trials, size_t n, long id)
-{
-    /* ids are dense and increasing: try the direct slot first */
-    if (id >= 0 && (size_t)id < n && trials[id]->id == id) {
-        return id;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (trials[i]->id == id) {
-            return (long)i;
-        }
-    }
-    return -1;
-}
-
-/*
- * Parse {"name": number | {"value": v, "sem": s}, ...} into out, checking every value and
- * standard error at this boundary (hn_metric_value_ok, hn_metric_sem_ok): nothing unchecked
- * reaches an optimizer. Returns 0; -1 with err when the shape is wrong or a value or sem is
- * unacceptable. With drop_bad_sem (replay of journals written before the check), a bad sem is
- * dropped (unknown) instead and described in *dropped (the caller warns; may stay "").
- */
-static int metrics_from_json(struct hn_metrics *out, const json_t *obj, int drop_bad_sem,
-                             char *dropped, size_t dropped_size, struct hn_error *err)
-{
-    const char *name;
-    json_t *v;
-    char why[256];
-    if (!json_is_object(obj)) {
-        return hn_error_set(err, NULL, "the metrics are not a JSON object");
-    }
-    json_object_foreach((json_t *)obj, name, v)
-    {
-        double value = NAN, sem = NAN;
-        if (json_is_number(v)) {
-            value = json_number_value(v);
-        } else if (json_is_object(v)) {
-            json_t *jv = json_object_get(v, "value"), *js = json_object_get(v, "sem");
-            if (!json_is_number(jv)) {
-                return hn_error_set(err, NULL, "metric '%s' has no numeric value", name);
-            }
-            if (js != NULL && !json_is_number(js) && !json_is_null(js)) {
-                return hn_error_set(err, NULL, "metric '%s': its sem is not a number", name);
-            }
-            value = json_number_value(jv);
-            sem = json_is_number(js) ? json_number_value(js) : NAN;
-        } else {
-            return hn_error_set(err, NULL, "metric '%s' is neither a number nor an object",
-                                name);
-        }
-        if (!hn_metric_value_ok(value, why, sizeof(why))) {
-            return hn_error_set(err, NULL, "metric '%s': %s", name, why);
-        }
-        if (!hn_metric_sem_ok(value, sem, why, sizeof(why))) {
-            if (!drop_bad_sem) {
-                return hn_error_set(err, NULL, "metric '%s': %s", name, why);
-            }
-            if (dropped != NULL) {
-                size_t off = strlen(dropped);
-                snprintf(dropped + off, dropped_size - off, "%smetric '%s': %s",
-                         off ? "; " : "", name, why);
-            }
-            sem = NAN;
-        }
-        if (hn_metrics_put(out, name, value, sem, err) != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int hn_replay_event(json_t *ev, long line, void *data, struct hn_error *err)
-{
-    struct hn_replay *r = data;
-    const char *type = json_string_value(json_object_get(ev, "event"));
-    json_t *jid = json_object_get(ev, "trial");
-    if (strcmp(type, "study") == 0) {
-        const char *format = json_string_value(json_object_get(ev, "format"));
-        json_int_t version = json_integer_value(json_object_get(ev, "version"));
-        if (format == NULL || strcmp(format, HN_JOURNAL_FORMAT) != 0 ||
-            version != HN_JOURNAL_VERSION) {
-            return hn_error_set(err, NULL,
-                                "journal format '%s' version %lld is not %s version %d; it was "
-                                "written by another program or hilnas version: use a new output "
-                                "directory (--output)",
-                                format ? format : "?", (long long)version, HN_JOURNAL_FORMAT,
-                                HN_JOURNAL_VERSION);
-        }
-        json_decref(r->study_event);
-        r->study_event = json_incref(ev);
-        return 0;
-    }
-    if (!json_is_integer(jid)) {
-        return 0; /* informational event (fit, stage, ...) */
-    }
-    long id = (long)json_integer_value(jid);
-    if (strcmp(type, "started") == 0) {
-        if (find_trial(r->trials, r->n, id) >= 0) {
-            if (r->lenient) {
-                hn_log(HN_LOG_WARNING, "journal line %ld: trial %ld is started twice; the "
-                       "second start is ignored", line, id);
-                return 0;
-            }
-            return hn_error_set(err, NULL, "trial %ld is started twice", id);
-        }
-        if (r->n == r->cap) {
-            size_t cap = r->cap ? 2 * r->cap : 64;
-            struct hn_trial **t = realloc(r->trials, cap * sizeof(*t));
-            json_t **p = t ? realloc(r->params_json, cap * sizeof(*p)) : NULL;
-            long *of = p ? realloc(r->of, cap * sizeof(*of)) : NULL;
-            if (t) {
-                r->trials = t;
-            }
-            if (p) {
-                r->params_json = p;
-            }
-            if (of) {
-                r->of = of;
-            }
-            if (t == NULL || p == NULL || of == NULL) {
-                return hn_error_set(err, NULL, "out of memory");
-            }
-            r->cap = cap;
-        }
-        const char *stage = json_string_value(json_object_get(ev, "stage"));
-        json_t *params = json_object_get(ev, "params");
-        size_t np = r->params ? r->params->n : 0;
-        struct hn_trial *t = hn_trial_new(id, stage ? stage : "", NULL, np);
-        if (t == NULL) {
-            return hn_error_set(err, NULL, "out of memory");
-        }
-        if (r->params != NULL && hn_params_from_json(r->params, params, t->x, err) != 0) {
-            hn_trial_free(t);
-            hn_error_prefix(err,
-                            "trial %ld: its parameters do not fit the study file's space (did "
-                            "the space change? resume with the original file, or use a new "
-                            "--output)",
-                            id);
-            return -1;
-        }
-        t->arch = json_incref(json_object_get(ev, "arch"));
-        t->started = json_number_value(json_object_get(ev, "time"));
-        json_t *of = json_object_get(ev, "of");
-        r->of[r->n] = json_is_integer(of) ? (long)json_integer_value(of) : -1;
-        r->params_json[r->n] = json_incref(params);
-        r->trials[r->n++] = t;
-        if (id >= r->next_id) {
-            r->next_id = id + 1;
-        }
-        return 0;
-    }
-    long k = find_trial(r->trials, r->n, id);
-    if (k < 0) {
-        if (r->lenient) {
-            hn_log(HN_LOG_WARNING,
-                   "journal line %ld: '%s' event for trial %ld, whose start (with its "
-                   "parameters) is not in the journal; the event is ignored%s",
-                   line, type, id,
-                   strcmp(type, "completed") == 0 ? " and the trial's result is lost" : "");
-            return 0;
-        }
-        return hn_error_set(err, NULL, "event '%s' for trial %ld, which never started", type,
-                            id);
-    }
-    struct hn_trial *t = r->trials[k];
-    if (strcmp(type, "completed") == 0 || strcmp(type, "failed") == 0) {
-        if (t->status != HN_TRIAL_RUNNING) {
-            if (r->lenient) {
-                hn_log(HN_LOG_WARNING, "journal line %ld: trial %ld finishes twice; the "
-                       "second '%s' event is ignored", line, id, type);
-                return 0;
-            }
-            return hn_error_set(err, NULL, "trial %ld finishes twice", id);
-        }
-        t->finished = json_number_value(json_object_get(ev, "time"));
-        if (strcmp(type, "completed") == 0) {
-            /* A journal written before values were checked may hold a bad sem (dropped: the
-             * value is still a measurement) or a bad value (the trial counts as failed). Either
-             * way the study stays resumable, and the user is told where. */
-            char dropped[1024] = "";
-            struct hn_error bad;
-            hn_error_clear(&bad);
-            t->status = HN_TRIAL_COMPLETE;
-            if (metrics_from_json(&t->metrics, json_object_get(ev, "metrics"), 1, dropped,
-                                  sizeof(dropped), &bad) != 0) {
-                hn_metrics_clear(&t->metrics);
-                t->status = HN_TRIAL_FAILED;
-                t->reason = hn_strdup_printf("replay: unusable metrics (%s)", bad.msg);
-                if (t->reason == NULL) {
-                    return hn_error_set(err, NULL, "out of memory");
-                }
-                hn_log(HN_LOG_WARNING,
-                       "journal line %ld: trial %ld was recorded complete but %s; it is "
-                       "counted as a failed trial and no optimizer sees its values",
-                       line, id, bad.msg);
-            } else if (dropped[0] != '\0') {
-                hn_log(HN_LOG_WARNING,
-                       "journal line %ld: trial %ld: %s; the standard error is dropped "
-                       "(treated as unknown), the value is kept",
-                       line, id, dropped);
-            }
-        } else {
-            t->status = HN_TRIAL_FAILED;
-            const char *reason = json_string_value(json_object_get(ev, "reason"));
-            t->reason = strdup(reason ? reason : "unknown");
-            t->abandoned = json_is_true(json_object_get(ev, "abandoned"));
-        }
-    }
-    return 0;
-}
-
-void hn_replay_free(struct hn_replay *r)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        hn_trial_free(r->trials[i]);
-        json_decref(r->params_json[i]);
-    }
-    free(r->trials);
-    free(r->params_json);
-    free(r->of);
-    json_decref(r->study_event);
-    memset(r, 0, sizeof(*r));
 }
 
 /* ---- trials of a running study ---- */
@@ -302,48 +77,33 @@ static void log_trial(const struct hn_study *s, const struct hn_trial *t)
     hn_log(HN_LOG_INFO, "%s", line);
 }
 
-/* Tell an optimizer about one finished trial; errors prefixed with the optimizer. */
+/* Tell an optimizer about one finished trial; errors name the optimizer and the trial. */
 static int tell(const struct hn_plugin *opt, void *ctx, const struct hn_trial *t,
                 struct hn_error *err)
 {
     if (opt->optimizer->tell == NULL || t->status == HN_TRIAL_RUNNING) {
         return 0;
     }
-    if (opt->optimizer->tell(ctx, t, err) != 0) {
-        hn_error_prefix(err, "optimizer '%s' (tell, trial %ld)", opt->name, t->id);
+    struct hn_instance_call c;
+    hn_instance_enter(&c, opt, NULL);
+    int rc = opt->optimizer->tell(ctx, t, err);
+    hn_instance_leave(&c);
+    if (rc != 0) {
+        hn_instance_error(&c, NULL, err);
+        hn_error_prefix(err, "telling trial %ld", t->id);
         return -1;
     }
     return 0;
 }
 
-static int add_trial(struct hn_study *s, struct hn_trial *t, json_t *params, long of,
-                     struct hn_error *err)
+/* An executor's slots(), under its identity. */
+static size_t executor_slots(const struct hn_study *s, void *ex)
 {
-    struct hn_replay *r = &s->r;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 64;
-        struct hn_trial **tt = realloc(r->trials, cap * sizeof(*tt));
-        if (tt) {
-            r->trials = tt;
-        }
-        json_t **p = tt ? realloc(r->params_json, cap * sizeof(*p)) : NULL;
-        if (p) {
-            r->params_json = p;
-        }
-        long *o = p ? realloc(r->of, cap * sizeof(*o)) : NULL;
-        if (o) {
-            r->of = o;
-        }
-        if (tt == NULL || p == NULL || o == NULL) {
-            return hn_error_set(err, NULL, "out of memory");
-        }
-        r->cap = cap;
-    }
-    r->trials[r->n] = t;
-    r->params_json[r->n] = json_incref(params);
-    r->of[r->n] = of;
-    r->n++;
-    return 0;
+    struct hn_instance_call c;
+    hn_instance_enter(&c, s->executor, NULL);
+    size_t n = s->executor->executor->slots(ex);
+    hn_instance_leave(&c);
+    return n < 1 ? 1 : n;
 }
 
 /* Start a trial at x: journal it and hand it to the executor. */
@@ -381,7 +141,7 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
     if (point >= 0) {
         json_object_set_new(ev, "point", json_integer(point));
     }
-    if (add_trial(s, t, pj, of, err) != 0) {
+    if (hn_replay_add(&s->r, t, pj, of, err) != 0) {
         hn_trial_free(t);
         json_decref(pj);
         json_decref(run);
@@ -411,8 +171,13 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
     if (st->keep_model && task->request != NULL) {
         json_object_set_new(task->request, "keep_model", json_true());
     }
-    if (s->executor->executor->submit(ex, task, err) != 0) {
-        hn_error_prefix(err, "executor '%s' (trial %ld)", s->executor->name, id);
+    struct hn_instance_call c;
+    hn_instance_enter(&c, s->executor, NULL);
+    int rc = s->executor->executor->submit(ex, task, err);
+    hn_instance_leave(&c);
+    if (rc != 0) {
+        hn_instance_error(&c, NULL, err);
+        hn_error_prefix(err, "trial %ld", id);
         json_decref(task->request);
         free(task);
         return -1;
@@ -452,7 +217,7 @@ static void outputs_as_trials_finish(struct hn_study *s)
 static int finish_task(struct hn_study *s, struct hn_task *task, struct hn_trial **out,
                        struct hn_error *err)
 {
-    long k = find_trial(s->r.trials, s->r.n, task->trial_id);
+    long k = hn_replay_find(&s->r, task->trial_id);
     int rc = -1;
     if (k < 0) {
         hn_error_set(err, NULL, "executor returned unknown trial %ld", task->trial_id);
@@ -472,7 +237,7 @@ static int finish_task(struct hn_study *s, struct hn_task *task, struct hn_trial
     hn_error_clear(&bad);
     json_t *ev;
     if (error == NULL && json_is_object(metrics) &&
-        metrics_from_json(&t->metrics, metrics, 0, NULL, 0, &bad) == 0) {
+        hn_metrics_from_json(&t->metrics, metrics, 0, NULL, 0, &bad) == 0) {
         t->status = HN_TRIAL_COMPLETE;
         ev = json_pack("{s:s, s:I, s:O}", "event", "completed", "trial", (json_int_t)t->id,
                        "metrics", metrics);
@@ -582,9 +347,12 @@ static void status_trial(struct hn_study *s, const struct hn_trial *t)
 static int wait_one(struct hn_study *s, void *ex, const struct hn_plugin *opt, void *opt_ctx,
                     struct hn_error *err)
 {
+    struct hn_instance_call c;
+    hn_instance_enter(&c, s->executor, NULL);
     struct hn_task *task = s->executor->executor->wait(ex, err);
+    hn_instance_leave(&c);
     if (task == NULL) {
-        hn_error_prefix(err, "executor '%s'", s->executor->name);
+        hn_instance_error(&c, NULL, err);
         return -1;
     }
     struct hn_trial *t = NULL;
@@ -627,10 +395,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
             goto done;
         }
     }
-    size_t slots = s->executor->executor->slots(ex);
-    if (slots < 1) {
-        slots = 1;
-    }
+    size_t slots = executor_slots(s, ex);
     x = calloc(slots * params->n, sizeof(double));
     if (x == NULL) {
         hn_error_set(err, NULL, "out of memory");
@@ -675,10 +440,13 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
         if (n > 0 && !exhausted && !interrupted && !env_stop) {
             struct hn_history h = history_of(s);
             hn_error_clear(err);
+            struct hn_instance_call c;
+            hn_instance_enter(&c, st->optimizer, NULL);
             int k = st->optimizer->optimizer->ask(opt, &h, n, x, err);
+            hn_instance_leave(&c);
             if (k < 0) {
-                hn_error_prefix(err, "stage '%s': optimizer '%s'", st->name,
-                                st->optimizer->name);
+                hn_instance_error(&c, NULL, err);
+                hn_error_prefix(err, "stage '%s'", st->name);
                 goto done;
             }
             if ((size_t)k > n) {
@@ -740,7 +508,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
 done:
     hn_status_end_stage(&s->status);
     free(x);
-    st->optimizer->optimizer->destroy(opt);
+    hn_instance_destroy(st->optimizer, NULL, opt);
     return rc;
 }
 
@@ -770,14 +538,18 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
     if (src->shared) {
         pthread_mutex_lock(&src->lock);
     }
+    struct hn_instance_call c;
+    hn_instance_enter(&c, src->plugin, src->name);
     int fit_rc = src->plugin->oracle->fit(src->ctx, &h, s->space.params, err);
+    hn_instance_leave(&c);
     if (src->shared) {
         pthread_mutex_unlock(&src->lock);
     }
     free(before);
     hn_status_end_stage(&s->status);
     if (fit_rc != 0) {
-        hn_error_prefix(err, "stage '%s': oracle '%s' (fit)", st->name, src->name);
+        hn_instance_error(&c, NULL, err);
+        hn_error_prefix(err, "stage '%s': fitting", st->name);
         return -1;
     }
     hn_log(HN_LOG_INFO, "[%s] fitted oracle '%s' on %zu trials in %.2f s", st->name, src->name,
@@ -941,7 +713,7 @@ static int run_verify(struct hn_study *s, size_t stage_index, void *ex, struct h
             goto done;
         }
         pending++;
-        if (pending >= s->executor->executor->slots(ex)) {
+        if (pending >= executor_slots(s, ex)) {
             int w = wait_one(s, ex, NULL, NULL, err);
             if (w < 0) {
                 free(cand);
@@ -982,15 +754,6 @@ done:
 /* ---------------------------------------------------------------------------------------------
  * instances per worker (executors whose workers() says n > 1) */
 
-static void source_destroy_ctx(const struct hn_source *src, void *ctx)
-{
-    if (src->plugin->kind == HN_KIND_ORACLE) {
-        src->plugin->oracle->destroy(ctx);
-    } else {
-        src->plugin->evaluator->destroy(ctx);
-    }
-}
-
 /* Drop the instances of workers 1..n-1 (worker 0's is the source's own ctx). */
 static void release_workers(struct hn_study *s)
 {
@@ -998,7 +761,7 @@ static void release_workers(struct hn_study *s)
         struct hn_source *src = &s->sources[i];
         for (size_t w = 1; w < src->n_workers && src->worker_ctx != NULL; w++) {
             if (src->worker_ctx[w] != NULL) {
-                source_destroy_ctx(src, src->worker_ctx[w]);
+                hn_instance_destroy(src->plugin, src->name, src->worker_ctx[w]);
             }
         }
         if (src->shared) {
@@ -1014,7 +777,8 @@ static void release_workers(struct hn_study *s)
             struct hn_stage_override *o = &s->stages[i].over[j];
             for (size_t w = 1; w < o->n_workers && o->worker_ctx != NULL; w++) {
                 if (o->worker_ctx[w] != NULL) {
-                    source_destroy_ctx(&s->sources[o->source], o->worker_ctx[w]);
+                    hn_instance_destroy(s->sources[o->source].plugin, s->sources[o->source].name,
+                                        o->worker_ctx[w]);
                 }
             }
             free(o->worker_ctx);
@@ -1046,8 +810,7 @@ static int prepare_workers(struct hn_study *s, size_t n, struct hn_error *err)
             src->worker_ctx[w] =
                 hn_study_create_plugin(s, src->plugin, src->node, src->name, NULL, &a, err);
             if (src->worker_ctx[w] == NULL) {
-                hn_error_prefix(err, "%s '%s' (instance for worker %zu)",
-                                hn_kind_name(src->plugin->kind), src->name, w);
+                hn_error_prefix(err, "the instance for worker %zu", w);
                 return -1;
             }
         }
@@ -1067,15 +830,37 @@ static int prepare_workers(struct hn_study *s, size_t n, struct hn_error *err)
                 o->worker_ctx[w] = hn_study_create_plugin(s, src->plugin, o->view, src->name,
                                                           s->stages[i].name, &a, err);
                 if (o->worker_ctx[w] == NULL) {
-                    hn_error_prefix(err, "stage '%s': %s '%s' (instance for worker %zu)",
-                                    s->stages[i].name, hn_kind_name(src->plugin->kind), src->name,
-                                    w);
+                    hn_error_prefix(err, "stage '%s': the instance for worker %zu",
+                                    s->stages[i].name, w);
                     return -1;
                 }
             }
         }
     }
     return 0;
+}
+
+int hn_study_evaluate(struct hn_study *s, size_t source, void *ctx,
+                      const struct hn_eval_request *req, struct hn_metrics *out,
+                      struct hn_error *err)
+{
+    struct hn_source *src = &s->sources[source];
+    if (src->shared) {
+        pthread_mutex_lock(&src->lock);
+    }
+    struct hn_instance_call c;
+    hn_instance_enter(&c, src->plugin, src->name);
+    int rc = src->plugin->kind == HN_KIND_ORACLE
+                 ? src->plugin->oracle->evaluate(ctx, req, out, err)
+                 : src->plugin->evaluator->evaluate(ctx, req, out, err);
+    hn_instance_leave(&c);
+    if (src->shared) {
+        pthread_mutex_unlock(&src->lock);
+    }
+    if (rc != 0) {
+        hn_instance_error(&c, NULL, err);
+    }
+    return rc;
 }
 
 /* The core's evaluation callback (hn_execute_fn): run a task's sources on one worker. */
@@ -1144,20 +929,7 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
             goto fail;
         }
         hn_metrics_clear(&out);
-        if (src->shared) {
-            pthread_mutex_lock(&src->lock);
-        }
-        int rc = src->plugin->kind == HN_KIND_ORACLE
-                     ? src->plugin->oracle->evaluate(ctx, &req, &out, &e)
-                     : src->plugin->evaluator->evaluate(ctx, &req, &out, &e);
-        if (src->shared) {
-            pthread_mutex_unlock(&src->lock);
-        }
-        if (rc != 0) {
-            if (e.msg[0] == '\0') {
-                hn_error_set(&e, NULL, "failed without a reason");
-            }
-            hn_error_prefix(&e, "%s '%s'", hn_kind_name(src->plugin->kind), src->name);
+        if (hn_study_evaluate(s, (size_t)k, ctx, &req, &out, &e) != 0) {
             goto fail;
         }
         for (size_t m = 0; m < out.n; m++) {
@@ -1165,8 +937,11 @@ static int execute_task(void *runner, struct hn_task *task, int worker, struct h
             snprintf(full, sizeof(full), "%s.%s", src->name, out.m[m].name);
             if (!hn_metric_value_ok(out.m[m].value, why, sizeof(why)) ||
                 !hn_metric_sem_ok(out.m[m].value, out.m[m].sem, why, sizeof(why))) {
-                hn_error_set(&e, NULL, "%s '%s': metric '%s': %s",
-                             hn_kind_name(src->plugin->kind), src->name, full, why);
+                struct hn_instance_call c;
+                hn_instance_enter(&c, src->plugin, src->name);
+                hn_instance_leave(&c);
+                hn_error_set(&e, NULL, "metric '%s': %s", full, why);
+                hn_instance_error(&c, NULL, &e);
                 goto fail;
             }
             json_t *mv = json_pack("{s:f}", "value", out.m[m].value);
@@ -1192,6 +967,15 @@ fail:
         json_object_set_new(task->result, "environment", json_true());
     }
     return 0; /* an evaluation failure is a failed trial, not an executor error */
+}
+
+/* The study's executor, given the core's evaluation callback. */
+static void *create_executor(struct hn_study *s, struct hn_plugin_args *args, struct hn_error *err)
+{
+    hn_study_plugin_args(s, s->executor, s->executor_node, NULL, NULL, args);
+    args->execute = execute_task;
+    args->runner = s;
+    return hn_instance_create(s->executor, args, err);
 }
 
 /* ---- what the journal's "study" event records, and the check on resume ---- */
@@ -1545,44 +1329,48 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
     /* the executor first: in a worker process of a multi-process executor (MPI ranks) it
      * serves tasks and the study is the runner's business (journal, lock, outputs) */
     struct hn_plugin_args args;
-    ex = hn_study_create_plugin(s, s->executor, s->executor_node, NULL, NULL, &args, err);
+    ex = create_executor(s, &args, err);
     if (ex == NULL) {
         return -1;
     }
     const struct hn_executor_ops *xo = s->executor->executor;
+    struct hn_instance_call c;
     if (HN_OPS_HAS(xo, serve)) {
+        hn_instance_enter(&c, s->executor, NULL);
         int role = xo->serve(ex, err);
+        hn_instance_leave(&c);
         if (role != 0) {
             if (role < 0) {
-                hn_error_prefix(err, "executor '%s'", s->executor->name);
+                hn_instance_error(&c, NULL, err);
             }
             s->worker = role > 0;
-            xo->destroy(ex);
+            hn_instance_destroy(s->executor, NULL, ex);
             return role > 0 ? 0 : -1;
         }
     }
-    size_t workers = 1;
+    size_t workers = 1, local = 1;
+    hn_instance_enter(&c, s->executor, NULL);
     if (HN_OPS_HAS(xo, workers)) {
         workers = xo->workers(ex);
     }
+    if (HN_OPS_HAS(xo, local_processes)) {
+        local = xo->local_processes(ex);
+    }
+    hn_instance_leave(&c);
+    workers = workers < 1 ? 1 : workers;
+    local = local < 1 ? 1 : local;
     /* this process runs the study: its evaluations report to the status line (a worker
      * rank's evaluations never get here, so theirs stay unreported: see progress.h) */
     hn_status_enable(&s->status, 1, workers);
     /* CPUs per evaluation: this node's CPUs over the trials that run on it at once (in-process
      * workers, and the ranks an MPI launcher put on this node) */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN), local = 1;
-    const char *ranks = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-    if (ranks == NULL) {
-        ranks = getenv("MPI_LOCALNRANKS");
-    }
-    if (ranks != NULL && atol(ranks) > 1) {
-        local = atol(ranks);
-    }
-    long share = cpus / ((long)workers * local);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long share = cpus / (long)(workers * local);
     s->eval_threads = share > 1 ? (int)share : 1;
     if (workers > 1) {
         if (prepare_workers(s, workers, err) != 0) {
-            hn_error_prefix(err, "executor '%s'", s->executor->name);
+            hn_error_prefix(err, "preparing %zu workers of executor '%s'", workers,
+                            s->executor->name);
             goto done;
         }
         hn_log(HN_LOG_INFO, "executor '%s': %zu trials at once, %d threads each",
@@ -1636,12 +1424,6 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
         goto done;
     }
     sev = NULL;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    interrupted = 0;
     for (size_t i = 0; i < s->n_stages; i++) {
         const struct hn_stage *st = &s->stages[i];
         int r = 0;
@@ -1672,19 +1454,13 @@ done:
         }
     }
     if (ex != NULL) {
-        s->executor->executor->destroy(ex); /* joins the workers before their instances go */
+        /* joins the workers before their instances go */
+        hn_instance_destroy(s->executor, NULL, ex);
     }
     json_decref(sev);
     hn_status_enable(&s->status, 0, 0);
     release_workers(s);
     hn_journal_close(s->journal);
     s->journal = NULL;
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
     return rc;
-}
-
-hn_execute_fn hn_study_execute_fn(void)
-{
-    return execute_task;
 }

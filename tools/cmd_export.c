@@ -755,8 +755,8 @@ static struct hn_llm_model *run_kept(const struct ex_args *a, const struct ex_tr
             t->id, ev->name, file);
     /* with the options of the trial's stage (a stage may override the evaluator's) */
     void *ev_ctx = hn_study_source_ctx(s, trial->stage, (size_t)(ev - s->sources), 0);
-    if (ev->plugin->evaluator->evaluate(ev_ctx, &req, &out, err) != 0) {
-        hn_error_prefix(err, "re-deriving trial %ld with evaluator '%s'", t->id, ev->name);
+    if (hn_study_evaluate(s, (size_t)(ev - s->sources), ev_ctx, &req, &out, err) != 0) {
+        hn_error_prefix(err, "re-deriving trial %ld", t->id);
         goto done;
     }
     const struct hn_metric *vl = hn_metrics_get(&out, "val_loss");

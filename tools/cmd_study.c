@@ -3,12 +3,14 @@
 
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/journal.h"
 #include "core/registry.h"
+#include "core/report.h"
 #include "core/study.h"
 #include "core/util.h"
 #include "hilnas/log.h"
@@ -165,6 +167,24 @@ static int load(struct study_args *a, const struct hn_prepared *pp, struct hn_st
     return *out ? 0 : -1;
 }
 
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    hn_study_stop(1); /* only sets a flag: async-signal-safe */
+}
+
+/* While a study runs, SIGINT and SIGTERM ask it to stop at the next trial boundary (trials
+ * that finish are recorded; `hilnas run` again resumes); otherwise they end the process. */
+static void stop_on_signals(int on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on ? on_stop_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 int hn_cmd_run(int argc, char **argv)
 {
     struct study_args a;
@@ -184,7 +204,9 @@ int hn_cmd_run(int argc, char **argv)
             &s->status, a.quiet     ? HN_VERBOSITY_QUIET
                         : a.verbose ? HN_VERBOSITY_VERBOSE
                                     : HN_VERBOSITY_NORMAL);
+        stop_on_signals(1);
         int run_rc = hn_study_run(s, &err);
+        stop_on_signals(0);
         hn_cli_progress_stop(progress);
         if (run_rc != 0) {
             code = hn_error_exit_code(&err);
@@ -462,7 +484,7 @@ int hn_cmd_show(int argc, char **argv)
     if (hn_problem_from_json(json_object_get(r.study_event, "problem"), &problem, &err) != 0) {
         goto fail;
     }
-    summary = hn_study_summary(&problem, r.trials, r.params_json, r.n, &err);
+    summary = hn_report_summary(&problem, r.trials, r.params_json, r.n, &err);
     if (summary == NULL) {
         goto fail;
     }

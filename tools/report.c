@@ -24,7 +24,8 @@
 #include <string.h>
 
 #include "core/journal.h"
-#include "core/study.h"
+#include "core/replay.h"
+#include "core/report.h"
 #include "core/util.h"
 #include "hilnas/pareto.h"
 #include "tools/cli.h"
@@ -1033,7 +1034,7 @@ int hn_report_publish(const char *dir, const char *file, FILE *summary_out,
         goto done;
     }
     const struct rep *p = &L.p;
-    summary = hn_study_summary(&L.prob, p->r.trials, p->r.params_json, p->r.n, err);
+    summary = hn_report_summary(&L.prob, p->r.trials, p->r.params_json, p->r.n, err);
     table_json = frontier_table(&L);
     if (summary == NULL || table_json == NULL) {
         if (table_json == NULL) {

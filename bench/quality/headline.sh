@@ -7,9 +7,10 @@
 # speedups over the backbone.
 #
 # usage: bench/quality/headline.sh SEARCH_SEED_DIR OUT [TOL]
-# Environment: PROMPT (128), REPEATS (7), THREADS (2), HILNAS (tools/hilnas).
+# Environment: PROMPT (128), REPEATS (7), THREADS (2), HILNAS (tools/hilnas), HOST_THREADS (the
+# host oracle's threads, 1), CLOCK (its clock, cpu: a busy machine does not inflate it).
 set -eu
-[ $# -ge 2 ] || { sed -n '9,10p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '9,11p' "$0" >&2; exit 2; }
 SRC=$1 OUT=$2 TOL=${3:-2}
 PROMPT=${PROMPT:-128}
 HOST_THREADS=${HOST_THREADS:-1} CLOCK=${CLOCK:-cpu} REPEATS=${REPEATS:-7} THREADS=${THREADS:-2}

@@ -101,8 +101,7 @@ static void *localsearch_create(const struct hn_plugin_args *args, struct hn_err
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(localsearch_options, args->node, o, "optimizer 'localsearch'",
-                         "localsearch", err) != 0) {
+    if (hn_options_fill(localsearch_options, args->node, o, err) != 0) {
         goto fail;
     }
     o->space = args->space;

@@ -87,7 +87,7 @@ static void *linear_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(linear_options, args->node, l, "oracle 'linear'", "linear", err) != 0) {
+    if (hn_options_fill(linear_options, args->node, l, err) != 0) {
         goto fail;
     }
     if (l->weights == NULL) {

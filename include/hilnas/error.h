@@ -43,6 +43,14 @@ enum hn_error_kind {
 struct hn_error {
     enum hn_error_kind kind;
     char msg[HN_ERROR_MAX];
+    /*
+     * Length of the "WHERE: " that hn_error_set() and its siblings wrote at the start of msg
+     * (0: none, or context was prefixed since). The core puts the identity of the plugin
+     * instance that failed right after it ("study.yaml:4:9: oracle 'host': ..."), so plugins
+     * never name themselves. Set by the functions below; code that writes msg directly
+     * leaves it 0 with hn_error_clear() first.
+     */
+    size_t where_len;
 };
 
 #if defined(__GNUC__)
@@ -66,8 +74,15 @@ int hn_error_config(struct hn_error *err, const char *where, const char *fmt, ..
  * HN_ERR_ENVIRONMENT): the study stops instead of recording a failed trial. */
 int hn_error_env(struct hn_error *err, const char *where, const char *fmt, ...) HN_PRINTF(3, 4);
 
-/* Prepend context to an already-set message: "<prefix>: <old message>". Keeps the kind. */
+/* Prepend context to an already-set message: "<prefix>: <old message>". Keeps the kind;
+ * where_len becomes 0 (the position is no longer first). */
 void hn_error_prefix(struct hn_error *err, const char *fmt, ...) HN_PRINTF(2, 3);
+
+/* Prepend context that starts with a position: "<where>: <prefix>: <old message>". Keeps the
+ * kind; where stays the error's position (where_len), so the core's identity of the plugin
+ * instance goes right after it. */
+void hn_error_prefix_at(struct hn_error *err, const char *where, const char *fmt, ...)
+    HN_PRINTF(3, 4);
 
 /* Reset err to "no error". */
 void hn_error_clear(struct hn_error *err);

@@ -74,6 +74,13 @@ struct hn_executor_ops {
      * create, on every executor module found).
      */
     int (*launched)(void);
+    /*
+     * Optional (NULL: 1). How many processes of this job run on this process's machine, each
+     * evaluating trials at once (an MPI launcher's ranks per node: OMPI_COMM_WORLD_LOCAL_SIZE
+     * and the like). The core divides the machine's CPUs by this times workers() to set the
+     * threads of each evaluation (hn_eval_request.threads). Called after serve() returned 0.
+     */
+    size_t (*local_processes)(void *ctx);
 };
 
 #ifdef __cplusplus

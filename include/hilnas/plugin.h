@@ -18,10 +18,15 @@
  * size (sizeof the table the plugin was compiled with) and only grow at their end, so the core
  * can check a member exists before calling it.
  *
- * Option tables (struct hn_option, terminated by an entry with name == NULL) drive validation
- * of the plugin's YAML node, filling of the plugin's context struct, `hilnas plugins --options
- * NAME` and the PLUGINS section of hilnas(1), generated at build time by `hilnas plugins --man`.
- * The key `plugin` of a plugin's node is reserved.
+ * Option tables (struct hn_option, terminated by an entry with name == NULL) drive the core's
+ * validation of the plugin's YAML node (before create), filling of the plugin's context struct
+ * (hn_options_fill in create), `hilnas plugins --options NAME` and the PLUGINS section of
+ * hilnas(1), generated at build time by `hilnas plugins --man`. The key `plugin` of a plugin's
+ * node is reserved.
+ *
+ * Identity: the core prefixes every error a plugin instance returns and every log line it
+ * writes (from the thread the core called it on) with "<kind> '<instance>' (<plugin>)", so a
+ * plugin never writes its own kind or name into a message.
  */
 #ifndef HILNAS_PLUGIN_H
 #define HILNAS_PLUGIN_H
@@ -50,8 +55,10 @@ extern "C" {
  * plugin's table has it (executor workers, serve, launched), and an older core ignores it.
  * 2: the descriptor carries its size.
  * 3: hn_eval_request.progress (a plugin built for 3 reads it; an older core would not set it).
+ * 4: struct hn_error.where_len (plugins allocate errors the core fills); the core validates a
+ *    plugin's options before create() and names the instance in its messages and log lines.
  */
-#define HN_PLUGIN_ABI 3
+#define HN_PLUGIN_ABI 4
 
 /* Encodes what changes struct layouts: pointer, size_t, long and double widths. */
 #define HN_PLUGIN_SIGNATURE                                                                     \
@@ -106,15 +113,27 @@ struct hn_option {
 };
 
 /*
- * Validate a plugin's mapping node against its options: unknown keys (except "plugin") are
+ * Validate a mapping node against an option table: unknown keys (except "plugin") are
  * configuration errors suggesting the nearest option and pointing at `hilnas plugins --options
  * NAME`; values must have the declared type and bounds; required options must be present.
  * If ctx is not NULL, fill it (defaults applied here, in one place). node may be NULL (all
- * defaults). label names the plugin in messages, e.g. "optimizer 'random'".
+ * defaults). label names what the options belong to in messages (e.g. "calibration"; NULL:
+ * none). The core calls it with the descriptor's table on every plugin node before create();
+ * plugins call it only for tables of their own nested mappings.
  */
 int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node,
                      void *ctx, const char *label, const char *plugin_name,
                      struct hn_error *err);
+
+/*
+ * Fill ctx from a plugin's node with the descriptor's own table (defaults applied), in
+ * create(). The core has validated the node against the same table before calling create(),
+ * so for a study this cannot fail; it does not look for unknown keys (the core did). A caller
+ * that creates an instance without the core (a unit test) gets type, bound and required-option
+ * errors, without a plugin name: the core adds that.
+ */
+int hn_options_fill(const struct hn_option *options, const struct hn_config_node *node,
+                    void *ctx, struct hn_error *err);
 
 /*
  * Print an option table to out, one row per option after a header: name, type (int, float,

@@ -61,7 +61,9 @@ typedef int (*hn_execute_fn)(void *runner, struct hn_task *task, int worker,
  */
 struct hn_plugin_args {
     const struct hn_config_node *node; /* the plugin's mapping (options + "plugin"); may be NULL */
-    const char *instance;   /* instance name ("quality", "latency") or the plugin name */
+    /* instance name ("quality", "latency") or the plugin name: for file names and streams of
+     * the instance, never for messages (the core names the instance in those) */
+    const char *instance;
     const char *stage;      /* optimizers: the stage they serve; else NULL */
     uint64_t seed;          /* the study seed; derive streams with hn_rng_derive() */
     const char *study_dir;  /* the study's output directory (exists) */
@@ -73,7 +75,8 @@ struct hn_plugin_args {
 };
 
 /*
- * 1 once the run was interrupted (SIGINT, SIGTERM), else 0; any thread may poll it. An
+ * 1 once the run was asked to stop (hn_study_stop(): `hilnas run` calls it on SIGINT and
+ * SIGTERM; the library installs no signal handler), else 0; any thread may poll it. An
  * evaluation that waits long (an external command) stops at once and returns -1 with
  * hn_error_env(): its trial is not recorded, and runs again when the study resumes.
  */

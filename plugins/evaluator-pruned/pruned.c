@@ -283,11 +283,11 @@ static void *pruned_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(pruned_options, args->node, p, "evaluator 'pruned'", "pruned", err) != 0 ||
-        hn_options_apply(calibration_options, p->calibration_node, &p->cal,
-                         "evaluator 'pruned' calibration", "pruned", err) != 0 ||
-        hn_options_apply(distill_options, p->distill_node, &p->distill,
-                         "evaluator 'pruned' distill", "pruned", err) != 0) {
+    if (hn_options_fill(pruned_options, args->node, p, err) != 0 ||
+        hn_options_apply(calibration_options, p->calibration_node, &p->cal, "calibration",
+                         "pruned", err) != 0 ||
+        hn_options_apply(distill_options, p->distill_node, &p->distill, "distill", "pruned",
+                         err) != 0) {
         pruned_destroy(p);
         return NULL;
     }
@@ -310,7 +310,7 @@ static void *pruned_create(const struct hn_plugin_args *args, struct hn_error *e
         int rc = path ? hn_tokens_load(path, toks[k], counts[k], err) : -1;
         free(path);
         if (rc != 0) {
-            hn_error_prefix(err, "evaluator 'pruned' (data)");
+            hn_error_prefix(err, "data");
             pruned_destroy(p);
             return NULL;
         }
@@ -792,7 +792,7 @@ static void result_store(const struct pruned *p, const char *key, const json_t *
     struct hn_error e;
     if (text == NULL || path == NULL || hn_mkdir_p(p->cache_dir, &e) != 0 ||
         hn_write_file_atomic(path, text, strlen(text), &e) != 0) {
-        hn_log(HN_LOG_WARNING, "evaluator pruned: result not cached (%s)",
+        hn_log(HN_LOG_WARNING, "result not cached (%s)",
                text && path ? e.msg : "out of memory");
     }
     free(text);
@@ -982,7 +982,7 @@ static int resolve_recipe(const struct pruned *p, const char *dir, struct recipe
         r->lr = p->backbone_lr;
         if (!isfinite(r->lr) && p->steps > 0) {
             return hn_error_config(err, NULL,
-                                   "evaluator 'pruned': the backbone %s has no training record "
+                                   "the backbone %s has no training record "
                                    "(training.json from `hilnas pretrain`, or ../log.jsonl) to "
                                    "say where its learning rate ended; set the option lr",
                                    dir);
@@ -1013,10 +1013,10 @@ static int ensure_importance(struct pruned *p, const char *dir, const struct hn_
     p->imp = hn_importance_get(p->backbone, p->train, p->n_train, (int)p->cal.batches,
                                (int)p->batch, T, p->cache_dir, &computed, req->progress, err);
     if (p->imp == NULL) {
-        hn_error_prefix(err, "evaluator 'pruned'");
+        hn_error_prefix(err, "layer importance");
         return -1;
     }
-    hn_log(HN_LOG_INFO, "evaluator pruned: importance of %s %s (%s/importance-%s.json)", dir,
+    hn_log(HN_LOG_INFO, "importance of %s %s (%s/importance-%s.json)", dir,
            computed ? "computed by this trial" : "read from the cache", p->cache_dir,
            p->imp->key);
     return 0;
@@ -1159,7 +1159,7 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         if (hit != 0) {
             if (hit > 0) {
                 hn_log(HN_LOG_INFO,
-                       "evaluator pruned: trial %lld has the architecture and settings of a "
+                       "trial %lld has the architecture and settings of a "
                        "result already computed (%s/results-%s.json): not retrained",
                        (long long)req->trial->id, p->cache_dir, key);
             }

@@ -105,8 +105,8 @@ static int resolve(struct testfn *t, const struct hn_params *params, const char 
         t->index[i] = hn_params_find(params, name);
         if (t->index[i] < 0) {
             return hn_error_config(err, where,
-                                   "evaluator 'testfn': %s needs parameters x0..x%zu, but the "
-                                   "space has no '%s'; declare it (or set dim)",
+                                   "%s needs parameters x0..x%zu, but the space has no '%s'; "
+                                   "declare it (or set dim)",
                                    fname, t->d - 1, name);
         }
     }
@@ -122,7 +122,7 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(testfn_options, args->node, t, "evaluator 'testfn'", "testfn", err) != 0) {
+    if (hn_options_fill(testfn_options, args->node, t, err) != 0) {
         goto fail;
     }
     const char *fname = functions[t->function];
@@ -158,8 +158,7 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
     const struct hn_config_node *objectives_node = hn_config_get(args->node, "objectives");
     if (objectives_node != NULL && t->function != TESTFN_DTLZ2) {
         hn_error_config(err, hn_config_where(objectives_node, where, sizeof(where)),
-                        "evaluator 'testfn': %s has %zu objective%s, fixed; 'objectives' is for "
-                        "dtlz2: remove it",
+                        "%s has %zu objective%s, fixed; 'objectives' is for dtlz2: remove it",
                         fname, t->m, t->m > 1 ? "s" : "");
         goto fail;
     }
@@ -169,7 +168,7 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
         (size_t)t->dim != t->d) {
         hn_error_config(err,
                         hn_config_where(hn_config_get(args->node, "dim"), where, sizeof(where)),
-                        "evaluator 'testfn': %s has dimension %zu, not %lld; remove 'dim'", fname,
+                        "%s has dimension %zu, not %lld; remove 'dim'", fname,
                         t->d, (long long)t->dim);
         goto fail;
     }
@@ -178,7 +177,7 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
         const struct hn_config_node *dim_node = hn_config_get(args->node, "dim");
         hn_error_config(err,
                         hn_config_where(dim_node ? dim_node : args->node, where, sizeof(where)),
-                        "evaluator 'testfn': %s needs dim >= %zu, found %zu", fname,
+                        "%s needs dim >= %zu, found %zu", fname,
                         t->function == TESTFN_DTLZ2 ? t->m + 1 : (size_t)2, t->d);
         goto fail;
     }

@@ -112,7 +112,7 @@ static void *mpi_create(const struct hn_plugin_args *args, struct hn_error *err)
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(mpi_options, args->node, m, "executor 'mpi'", "mpi", err) != 0) {
+    if (hn_options_fill(mpi_options, args->node, m, err) != 0) {
         free(m);
         return NULL;
     }
@@ -279,7 +279,10 @@ static int mpi_serve(void *ctx, struct hn_error *err)
     if (m->rank == 0) {
         return 0;
     }
+    /* a worker rank stops when the runner says so (^C reaches every rank of the job, the
+     * runner drains its trials first); SIGTERM ends it, whatever the command line set */
     signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_DFL);
     for (;;) {
         int from = -1, stop = 0;
         json_t *request = recv_json(0, MPI_ANY_TAG, &from, &stop, err);
@@ -330,6 +333,23 @@ static int mpi_launched(void)
     return 0;
 }
 
+/* Ranks on this machine, as the launcher says (Open MPI, MPICH/Hydra, PMIx); 1 if none does. */
+static size_t mpi_local_processes(void *ctx)
+{
+    static const char *const sizes[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+                                        "PMIX_LOCAL_SIZE", NULL};
+    (void)ctx;
+    for (size_t i = 0; sizes[i] != NULL; i++) {
+        const char *v = getenv(sizes[i]);
+        char *end = NULL;
+        long n = v != NULL && *v != '\0' ? strtol(v, &end, 10) : 0;
+        if (end != NULL && *end == '\0' && n >= 1 && n <= 1L << 24) {
+            return (size_t)n;
+        }
+    }
+    return 1;
+}
+
 static const struct hn_executor_ops mpi_ops = {
     .size = sizeof(struct hn_executor_ops),
     .create = mpi_create,
@@ -340,6 +360,7 @@ static const struct hn_executor_ops mpi_ops = {
     .workers = mpi_workers,
     .serve = mpi_serve,
     .launched = mpi_launched,
+    .local_processes = mpi_local_processes,
 };
 
 const struct hn_plugin hn_plugin_descriptor = {

@@ -179,7 +179,7 @@ static void *active_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(active_options, args->node, a, "optimizer 'active'", "active", err) !=
+    if (hn_options_fill(active_options, args->node, a, err) !=
         0) {
         goto fail;
     }
@@ -325,8 +325,8 @@ static int active_ask(void *ctx, const struct hn_history *h, size_t n, double *x
     hn_error_clear(&fe);
     if (lm_fit(l, h, a->params, &fe) != 0) {
         hn_log(HN_LOG_WARNING,
-               "optimizer 'active' (stage %s): the latency model could not be fitted on %zu "
-               "measured trials (%s); taking Sobol points",
+               "stage '%s': the latency model could not be fitted on %zu measured trials (%s); "
+               "taking Sobol points",
                a->stage, n_measured, fe.msg);
         return (int)sobol_fill(a, h, a->stream, x, 0, n, err);
     }

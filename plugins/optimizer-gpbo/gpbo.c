@@ -434,7 +434,7 @@ static void *gpbo_create(const struct hn_plugin_args *args, struct hn_error *err
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(gpbo_options, args->node, g, "optimizer 'gpbo'", "gpbo", err) != 0) {
+    if (hn_options_fill(gpbo_options, args->node, g, err) != 0) {
         goto fail;
     }
     g->space = args->space;

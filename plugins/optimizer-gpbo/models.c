@@ -172,7 +172,7 @@ static void save_anchors(struct gpbo_models *m)
     struct hn_error err = {0};
     if (text == NULL || hn_write_file_atomic(m->path, text, strlen(text), &err) != 0) {
         if (!m->warned) {
-            hn_log(HN_LOG_WARNING, "gpbo: cannot save the GP anchors (%s); a resumed study "
+            hn_log(HN_LOG_WARNING, "cannot save the GP anchors (%s); a resumed study "
                    "will refit them", text == NULL ? "out of memory" : err.msg);
             m->warned = 1;
         }
@@ -306,7 +306,7 @@ int gpbo_models_persist(struct gpbo_models *m, const char *dir, const char *inst
     snprintf(m->path, len, "%s/gpbo-anchors-%016" PRIx64 ".json", dir, h);
     const char *why = NULL;
     if (load_anchors(m, &why) != 0) {
-        hn_log(HN_LOG_WARNING, "gpbo: %s: %s; ignored (the GP anchors are fitted again)", m->path,
+        hn_log(HN_LOG_WARNING, "%s: %s; ignored (the GP anchors are fitted again)", m->path,
                why);
         for (size_t k = 0; k < m->n; k++) {
             m->c[k].len = 0;

@@ -102,7 +102,7 @@ static void *random_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(random_options, args->node, r, "optimizer 'random'", "random", err) != 0) {
+    if (hn_options_fill(random_options, args->node, r, err) != 0) {
         goto fail;
     }
     if (args->space == NULL) {

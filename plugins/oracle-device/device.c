@@ -131,7 +131,7 @@ static void *device_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(device_options, args->node, d, "oracle 'device'", "device", err) != 0) {
+    if (hn_options_fill(device_options, args->node, d, err) != 0) {
         goto fail;
     }
     const struct hn_config_node *c = d->command_node;
@@ -140,7 +140,7 @@ static void *device_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_config(err,
                         c ? hn_config_where(c, where, sizeof(where))
                           : (args->node ? hn_config_where(args->node, where, sizeof(where)) : NULL),
-                        "oracle 'device': 'command' must be the measuring command, as a list "
+                        "'command' must be the measuring command, as a list "
                         "(its argv, run without a shell: command: [adb-bench, \"{arch}\"]) or a "
                         "string (run by /bin/sh -c)");
         goto fail;
@@ -161,7 +161,7 @@ static void *device_create(const struct hn_plugin_args *args, struct hn_error *e
         }
         if (d->argv[0][0] == '\0') {
             hn_error_config(err, hn_config_where(c->items[0], where, sizeof(where)),
-                            "oracle 'device': the command's first item (the program) is empty");
+                            "the command's first item (the program) is empty");
             goto fail;
         }
     }
@@ -170,7 +170,7 @@ static void *device_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_config(err,
                         m ? hn_config_where(m, where, sizeof(where))
                           : (args->node ? hn_config_where(args->node, where, sizeof(where)) : NULL),
-                        "oracle 'device': 'metrics' must list 1 to %d metric names the command "
+                        "'metrics' must list 1 to %d metric names the command "
                         "prints, e.g. metrics: [prefill_ms, decode_ms]",
                         MAX_METRICS);
         goto fail;
@@ -379,7 +379,7 @@ static char *find_program(const char *name, const char *where, struct hn_error *
     struct stat st;
     if (strchr(name, '/') != NULL) {
         if (stat(name, &st) != 0 || !S_ISREG(st.st_mode) || access(name, X_OK) != 0) {
-            hn_error_env(err, where, "oracle 'device': the command's program '%s' %s", name,
+            hn_error_env(err, where, "the command's program '%s' %s", name,
                          access(name, F_OK) != 0 ? "does not exist" : "is not executable");
             return NULL;
         }
@@ -409,8 +409,7 @@ static char *find_program(const char *name, const char *where, struct hn_error *
         p = colon + 1;
     }
     hn_error_env(err, where,
-                 "oracle 'device': the command's program '%s' is not on PATH (%s): install it "
-                 "or give its path",
+                 "the command's program '%s' is not on PATH (%s): install it or give its path",
                  name, path);
     return NULL;
 }

@@ -73,7 +73,6 @@ struct host {
     const struct hn_config_node *contexts_node;
     size_t n_contexts;
     int64_t contexts[MAX_CONTEXTS];
-    const char *instance;
     /* the references of the last DRIFT_WINDOW trials (ring), ms: drift is against their median */
     double seen_ref[DRIFT_WINDOW], seen_mem[DRIFT_WINDOW];
     size_t n_seen;
@@ -221,7 +220,7 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(host_options, args->node, h, "oracle 'host'", "host", err) != 0) {
+    if (hn_options_fill(host_options, args->node, h, err) != 0) {
         goto fail;
     }
     const struct hn_config_node *c = h->contexts_node;
@@ -259,7 +258,6 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
     if (h->max_repeats < h->repeats) {
         h->max_repeats = h->repeats;
     }
-    h->instance = args->instance;
     h->mem_words = MEM_BYTES / sizeof(uint64_t);
     /* timed metrics: prefill, the decodes, the reference; then their _cv and _settled */
     size_t k = 0, e = 0;
@@ -696,16 +694,16 @@ static int measure_settled(struct bench *b, struct host *h, long trial, double *
             break;
         }
         hn_log(HN_LOG_INFO,
-               "oracle '%s': trial %ld: the references ran %.0f %% slower than in the "
-               "trials before; measuring again",
-               h->instance, trial, 100 * *drift);
+               "trial %ld: the references ran %.0f %% slower than in the trials before; "
+               "measuring again",
+               trial, 100 * *drift);
     }
     if (*drift > h->max_drift) {
         hn_log(HN_LOG_WARNING,
-               "oracle '%s': trial %ld measured while the machine was %.0f %% slower than in "
-               "the trials before (compute reference %.3f ms vs %.3f ms, memory reference "
-               "%.3f ms vs %.3f ms, medians of the last %zu); its latencies are suspect",
-               h->instance, trial, 100 * *drift, ref, typical_ref, mem, typical_mem,
+               "trial %ld measured while the machine was %.0f %% slower than in the trials "
+               "before (compute reference %.3f ms vs %.3f ms, memory reference %.3f ms vs "
+               "%.3f ms, medians of the last %zu); its latencies are suspect",
+               trial, 100 * *drift, ref, typical_ref, mem, typical_mem,
                h->n_seen < DRIFT_WINDOW ? h->n_seen : (size_t)DRIFT_WINDOW);
     }
     h->seen_ref[h->n_seen % DRIFT_WINDOW] = ref;

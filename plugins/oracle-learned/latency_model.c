@@ -38,9 +38,9 @@ int lm_init(struct lm *l, const struct hn_plugin_args *args, int use_gp, struct 
             err,
             m ? hn_config_where(m, where, sizeof(where))
               : (args->node ? hn_config_where(args->node, where, sizeof(where)) : NULL),
-            "oracle '%s': 'metrics' must list 1 to %d metric names of '%s', e.g. metrics: "
+            "'metrics' must list 1 to %d metric names of '%s', e.g. metrics: "
             "[prefill_ms, decode_ms]",
-            l->plugin, LM_MAX_METRICS, l->from);
+            LM_MAX_METRICS, l->from);
     }
     const struct hn_config_node *c = l->contexts_node;
     if (c != NULL) {
@@ -1104,13 +1104,13 @@ int lm_fit(struct lm *l, const struct hn_history *h, const struct hn_params *par
     int lr = load_model(l, params->n, &hash, &le);
     if (lr == 0) {
         hn_log(HN_LOG_INFO,
-               "oracle '%s': loaded the saved model of the same training data (%s-model.json) "
-               "instead of fitting again",
-               l->instance, l->instance);
+               "loaded the saved model of the same training data (%s-model.json) instead of "
+               "fitting again",
+               l->instance);
         return 0;
     }
     if (lr < 0) {
-        hn_log(HN_LOG_WARNING, "oracle '%s': %s; fitting again", l->instance, le.msg);
+        hn_log(HN_LOG_WARNING, "%s; fitting again", le.msg);
     }
     report = json_object();
     if (report == NULL) {
@@ -1142,8 +1142,7 @@ int lm_fit(struct lm *l, const struct hn_history *h, const struct hn_params *par
     }
     l->fitted = 1;
     if (!l->quiet) {
-        hn_log(HN_LOG_INFO, "oracle '%s' learned from '%s' (%s): %s", l->instance, l->from,
-               feats, summary);
+        hn_log(HN_LOG_INFO, "learned from '%s' (%s): %s", l->from, feats, summary);
     }
     rc = 0;
 done:
@@ -1179,11 +1178,9 @@ int lm_evaluate(struct lm *l, const struct hn_eval_request *req, struct hn_metri
     }
     if (!l->fitted) {
         return hn_error_config(err, NULL,
-                               "oracle '%s' has not been fitted (and %s/%s-model.json does not "
-                               "exist): add a stage {name: fit, oracle: %s} after the trials it "
-                               "learns from",
-                               l->instance, l->study_dir ? l->study_dir : ".", l->instance,
-                               l->instance);
+                               "not fitted (and %s/%s-model.json does not exist): add a stage "
+                               "{name: fit, oracle: %s} after the trials it learns from",
+                               l->study_dir ? l->study_dir : ".", l->instance, l->instance);
     }
     if (req->trial->n_params != l->n_params) {
         return hn_error_set(err, NULL, "the trial has %zu parameters, the model %zu",

@@ -148,7 +148,7 @@ static void *learned_create(const struct hn_plugin_args *args, struct hn_error *
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(learned_options, args->node, l, "oracle 'learned'", "learned", err) != 0 ||
+    if (hn_options_fill(learned_options, args->node, l, err) != 0 ||
         lm_init(l, args, 1, err) != 0) {
         learned_destroy(l);
         return NULL;

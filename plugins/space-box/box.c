@@ -43,14 +43,13 @@ static void *box_create(const struct hn_plugin_args *args, struct hn_error *err)
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(box_options, args->node, b, "space 'box'", "box", err) != 0) {
+    if (hn_options_fill(box_options, args->node, b, err) != 0) {
         box_destroy(b);
         return NULL;
     }
     if (b->params_node == NULL) {
         hn_error_config(err, args->node ? hn_config_where(args->node, where, sizeof(where)) : NULL,
-                        "space 'box': missing required option 'params' (a mapping of parameter "
-                        "declarations)");
+                        "missing required option 'params' (a mapping of parameter declarations)");
         box_destroy(b);
         return NULL;
     }

@@ -269,7 +269,7 @@ static int read_dim(struct transformer *t, int d, struct hn_error *err)
         if (!has && n->n < MAX_CHOICES) {
             t->values[d][t->n_values[d]++] = limit;
             hn_log(HN_LOG_INFO,
-                   "space transformer: %s also offers the backbone's %lld (include_backbone)",
+                   "%s also offers the backbone's %lld (include_backbone)",
                    dim_names[d], (long long)limit);
         }
     }
@@ -298,8 +298,8 @@ static int read_depth(struct transformer *t, struct hn_error *err)
     }
     if (t->include_backbone && t->depth_max < L && t->depth_min >= 1 &&
         t->depth_min <= t->depth_max) {
-        hn_log(HN_LOG_INFO, "space transformer: depth reaches the backbone's %lld "
-                            "(include_backbone)", (long long)L);
+        hn_log(HN_LOG_INFO, "depth reaches the backbone's %lld (include_backbone)",
+               (long long)L);
         t->depth_max = L;
     }
     if (t->depth_min < 1 || t->depth_max > L || t->depth_min > t->depth_max) {
@@ -372,7 +372,7 @@ static int build_params(struct transformer *t, struct hn_error *err)
     if (k == 0) {
         free(yaml);
         return hn_error_config(err, NULL,
-                               "space 'transformer': nothing to search: depth, d_model, heads, "
+                               "nothing to search: depth, d_model, heads, "
                                "kv_heads and d_ffn each have one value and attention is 'all'");
     }
     struct hn_config_node *root = hn_config_load_string(yaml, "<transformer space>", err);
@@ -392,8 +392,7 @@ static void *transformer_create(const struct hn_plugin_args *args, struct hn_err
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(transformer_options, args->node, t, "space 'transformer'", "transformer",
-                         err) != 0) {
+    if (hn_options_fill(transformer_options, args->node, t, err) != 0) {
         goto fail;
     }
     char *path = hn_path_join(t->backbone, "config.json");
@@ -406,11 +405,11 @@ static void *transformer_create(const struct hn_plugin_args *args, struct hn_err
     if (rc != 0) {
         char where[1024];
         const struct hn_config_node *b = hn_config_get(args->node, "backbone");
-        hn_error_prefix(err, "%s: backbone", b ? hn_config_where(b, where, sizeof(where)) : "");
+        hn_error_prefix_at(err, b ? hn_config_where(b, where, sizeof(where)) : NULL, "backbone");
         goto fail;
     }
-    if (hn_options_apply(calibration_options, t->calibration_node, t,
-                         "space 'transformer' calibration", "transformer", err) != 0) {
+    if (hn_options_apply(calibration_options, t->calibration_node, t, "calibration", "transformer",
+                         err) != 0) {
         goto fail;
     }
     t->study_dir = args->study_dir;
@@ -463,7 +462,7 @@ static int ensure_importance(struct transformer *t, struct hn_error *err)
         t->imp = hn_importance_get(b, tok, n, (int)t->cal.batches, (int)t->cal.batch,
                                    (int)t->cal.seq, cache, &computed, NULL, err);
         if (t->imp != NULL) {
-            hn_log(HN_LOG_INFO, "space transformer: layer importance %s (%s/importance-%s.json)",
+            hn_log(HN_LOG_INFO, "layer importance %s (%s/importance-%s.json)",
                    computed ? "computed" : "read from the cache", cache, t->imp->key);
         }
         if (t->imp != NULL && t->keep == KEEP_LOSS &&
@@ -477,7 +476,7 @@ static int ensure_importance(struct transformer *t, struct hn_error *err)
     free(path);
     free(cache);
     if (t->imp == NULL) {
-        hn_error_prefix(err, "space 'transformer' (calibration)");
+        hn_error_prefix(err, "calibration");
         err->kind = HN_ERR_ENVIRONMENT;
         return -1;
     }

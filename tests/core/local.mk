@@ -47,6 +47,10 @@ tests_plugins_test_evaluator_faulty_la_SOURCES = tests/plugins-test/faulty.c
 tests_plugins_test_evaluator_faulty_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
 tests_plugins_test_evaluator_faulty_la_LIBADD = $(HN_CORE_LIBS)
 
+# core/ has no dependency cycle; signals and launchers stay out of the library
+TESTS += tests/core/test_layers.sh
+EXTRA_DIST += tests/core/test_layers.sh
+
 check_PROGRAMS += tests/core/test_journal
 TESTS += tests/core/test_journal
 tests_core_test_journal_SOURCES = tests/core/test_journal.c tests/core/testutil.c tests/core/testutil.h
@@ -59,6 +63,11 @@ TESTS += tests/core/test_registry
 tests_core_test_registry_SOURCES = tests/core/test_registry.c tests/core/testutil.c
 tests_core_test_registry_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_core_test_registry_LDADD = $(HN_TEST_LIBS)
+check_PROGRAMS += tests/core/test_instance
+TESTS += tests/core/test_instance
+tests_core_test_instance_SOURCES = tests/core/test_instance.c tests/core/testutil.c
+tests_core_test_instance_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_core_test_instance_LDADD = $(HN_TEST_LIBS) $(PTHREAD_LIBS)
 check_PROGRAMS += tests/core/test_executors
 TESTS += tests/core/test_executors
 tests_core_test_executors_SOURCES = tests/core/test_executors.c tests/core/testutil.c

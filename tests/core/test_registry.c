@@ -114,7 +114,9 @@ Test(registry, failing_constructor_is_a_clean_error)
     int rc = tu_run(argv, envp, &out, &errout);
     cr_expect_eq(rc, 2, "exit %d, stderr: %s", rc, errout);
     cr_expect(strstr(errout, "cannot open device") != NULL, "%s", errout);
-    cr_expect(strstr(errout, "evaluator 'broken'") != NULL, "names the instance: %s", errout);
+    cr_expect(strstr(errout, "evaluator 'broken' (failctor): cannot open device") != NULL,
+              "names the instance: %s", errout);
+    cr_expect_eq(tu_count(errout, "broken"), 1, "names the instance once: %s", errout);
     cr_expect(strstr(errout, "failing-ctor.yaml:7:") != NULL, "names file:line: %s", errout);
     free(out);
     free(errout);

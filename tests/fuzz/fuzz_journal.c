@@ -1,5 +1,5 @@
 /*
- * Fuzz harness: journal replay (core/journal.c reading, core/study_run.c's hn_replay_event),
+ * Fuzz harness: journal replay (core/journal.c reading, core/replay.c's hn_replay_event),
  * the path of `hilnas show` and of a resume, on any bytes as journal.jsonl.
  */
 #include "config.h"
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "core/journal.h"
-#include "core/study.h"
+#include "core/replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

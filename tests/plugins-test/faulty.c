@@ -7,16 +7,21 @@
  *   env                      a failure of the environment (hn_error_env);
  *   fail                     an ordinary failure of the candidate.
  * While the file named by env_while exists, every trial fails with hn_error_env (the tests
- * remove it and resume). Used by the core's reliability tests.
+ * remove it and resume). For the core's identity tests: create() writes the file
+ * create_marker (so a test sees whether it ran), refuses with the position of `refuse: true`,
+ * and evaluate() logs a warning per trial when chatty. The plugin never names itself: the
+ * core does. Used by the core's reliability and instance tests.
  */
 #include "config.h"
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "hilnas/evaluator.h"
+#include "hilnas/log.h"
 
 enum { BAD_NAN, BAD_INF, BAD_HUGE, BAD_NEG_SEM, BAD_INF_SEM, BAD_ABSURD_SEM, BAD_ENV, BAD_FAIL };
 static const char *const bad_kinds[] = {"nan",        "inf", "huge", "negative_sem", "inf_sem",
@@ -26,6 +31,9 @@ struct faulty {
     int64_t bad_every;
     int bad;
     const char *env_while;
+    const char *create_marker;
+    int refuse;
+    int chatty;
 };
 
 static const struct hn_option faulty_options[] = {
@@ -37,6 +45,15 @@ static const struct hn_option faulty_options[] = {
     {.name = "env_while", .type = HN_OPT_STRING, .def = "",
      .offset = offsetof(struct faulty, env_while),
      .help = "While this file exists, every trial fails with an environment error."},
+    {.name = "create_marker", .type = HN_OPT_STRING, .def = "",
+     .offset = offsetof(struct faulty, create_marker),
+     .help = "create() writes this file (empty: none)."},
+    {.name = "refuse", .type = HN_OPT_BOOL, .def = "false",
+     .offset = offsetof(struct faulty, refuse),
+     .help = "create() fails, pointing at this option."},
+    {.name = "chatty", .type = HN_OPT_BOOL, .def = "false",
+     .offset = offsetof(struct faulty, chatty),
+     .help = "Log a warning for every trial evaluated."},
     {.name = NULL},
 };
 
@@ -49,8 +66,20 @@ static void *faulty_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(faulty_options, args->node, f, "evaluator 'faulty'", "faulty", err) !=
-        0) {
+    if (hn_options_fill(faulty_options, args->node, f, err) != 0) {
+        free(f);
+        return NULL;
+    }
+    if (f->create_marker[0] != '\0') {
+        FILE *m = fopen(f->create_marker, "w");
+        if (m != NULL) {
+            fclose(m);
+        }
+    }
+    if (f->refuse) {
+        char where[512];
+        hn_config_where(hn_config_get(args->node, "refuse"), where, sizeof(where));
+        hn_error_config(err, where, "refused on purpose (remove 'refuse: true')");
         free(f);
         return NULL;
     }
@@ -74,6 +103,9 @@ static int faulty_evaluate(void *ctx, const struct hn_eval_request *req, struct 
     struct faulty *f = ctx;
     if (f->env_while[0] != '\0' && access(f->env_while, F_OK) == 0) {
         return hn_error_env(err, NULL, "the data is unreachable (%s exists)", f->env_while);
+    }
+    if (f->chatty) {
+        hn_log(HN_LOG_WARNING, "measuring trial %ld", req->trial->id);
     }
     double sum = 0, sem = 0.01;
     for (size_t i = 0; i < req->trial->n_params; i++) {

@@ -52,7 +52,7 @@ static void *sleepy_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_apply(sleepy_options, args->node, s, "evaluator 'sleepy'", "sleepy", err) != 0) {
+    if (hn_options_fill(sleepy_options, args->node, s, err) != 0) {
         free(s);
         return NULL;
     }

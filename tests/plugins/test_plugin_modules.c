@@ -46,7 +46,11 @@ static int box_open(struct box_space *b, const char *yaml, struct hn_error *err)
         .node = hn_config_get(b->root, "space"), .instance = "box", .threads = 1};
     hn_error_clear(err);
     b->space.plugin = b->plugin;
-    b->space.ctx = b->plugin->space->create(&args, err);
+    /* as a study does: the core checks the options, then creates */
+    if (hn_instance_check_options(b->plugin, args.node, "box", NULL, err) != 0) {
+        return -1;
+    }
+    b->space.ctx = hn_instance_create(b->plugin, &args, err);
     if (b->space.ctx == NULL) {
         return -1;
     }
@@ -105,10 +109,11 @@ Test(box, errors_name_the_position)
         {"space: {plugin: box, params: {x: {type: float, min: 0, max: 1}}, constrains: []}\n",
          "unknown option 'constrains'"},
         {"space:\n  plugin: box\n  params:\n    x0: {type: float, min: -5, max: -5}\n",
-         "study.yaml:4:37: space.params.x0.max: must be greater than min (-5)"},
+         "study.yaml:4:37: space 'box': space.params.x0.max: must be greater than min (-5)"},
         {"space:\n  plugin: box\n  params: {x: {type: float, min: 0, max: 1}}\n"
          "  constraints: [\"x + y <= 1\"]\n",
-         "study.yaml:4:17: space.constraints[0]: constraint 'x + y <= 1': unknown parameter 'y'"},
+         "study.yaml:4:17: space 'box': space.constraints[0]: constraint 'x + y <= 1': unknown "
+         "parameter 'y'"},
         {"space:\n  plugin: box\n  params: {x: {type: float, min: 0, max: 1}}\n"
          "  constraints: \"x <= 1\"\n",
          "space.constraints must be a list"},

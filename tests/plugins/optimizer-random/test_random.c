@@ -474,7 +474,11 @@ Test(random_optimizer, bad_options_are_configuration_errors)
         struct hn_plugin_args args = {
             .node = hn_config_get(root, "random"), .stage = "s", .space = &space, .threads = 1};
         hn_error_clear(&err);
-        void *opt = hn_plugin_descriptor.optimizer->create(&args, &err);
+        /* as a study does: the core checks the options, then creates */
+        const struct hn_plugin *p = &hn_plugin_descriptor;
+        void *opt = hn_instance_check_options(p, args.node, NULL, NULL, &err) == 0
+                        ? hn_instance_create(p, &args, &err)
+                        : NULL;
         cr_expect_null(opt, "row %zu must fail", i);
         cr_expect_eq(err.kind, HN_ERR_CONFIG, "row %zu: %s", i, err.msg);
         cr_expect(strstr(err.msg, rows[i][1]) != NULL, "row %zu: '%s' not in: %s", i, rows[i][1],
