@@ -30,11 +30,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/decode.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/ops.h"
 #include "hilnas/llm/qmat.h"
+#include "hilnas/rng.h"
 
 static double now(void)
 {
@@ -148,8 +148,7 @@ static double weight_bytes(const struct hn_llm_model *m, enum hn_dtype dtype)
 }
 
 /* tokens/s of decoding n tokens from position start (cache filled with random values) */
-static double decode_rate(struct hn_llm_infer *inf, int start, int n, float *logits,
-                          double min_s)
+static double decode_rate(struct hn_llm_infer *inf, int start, int n, float *logits, double min_s)
 {
     const struct hn_llm_config *c = &inf->model->config;
     struct hn_rng rng;
@@ -330,8 +329,8 @@ static int parse_shape(const char *s, int *shape)
 {
     return sscanf(s, "%d,%d,%d,%d,%d,%d", &shape[0], &shape[1], &shape[2], &shape[3], &shape[4],
                   &shape[5]) == 6 &&
-                   shape[0] > 0 && shape[1] > 0 && shape[2] > 0 && shape[3] > 0 &&
-                   shape[4] > 0 && shape[5] > 0
+                   shape[0] > 0 && shape[1] > 0 && shape[2] > 0 && shape[3] > 0 && shape[4] > 0 &&
+                   shape[5] > 0
                ? 0
                : -1;
 }

@@ -553,7 +553,9 @@ static int scale_table(const char *only, int quick, struct hn_error *err)
                 }
                 printf("| %s (d = %zu) | %zu | %s | %.3f (%.3f) | %s | %.2f ms | %.0f |\n", p->name,
                        p->d, n,
-                       n <= 200 ? "full fit" : is_anchor(n) ? "anchor (warm refit)" : "update",
+                       n <= 200       ? "full fit"
+                       : is_anchor(n) ? "anchor (warm refit)"
+                                      : "update",
                        sec[a], cpu[a], refbuf, 1e3 * chol, sec[a] / chol);
             }
             if (n0 > 200) {

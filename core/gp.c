@@ -827,8 +827,7 @@ static void standardize(struct hn_gp *gp, const double *y, const double *sem, si
 }
 
 /* theta = [log l (d), log noise, c, log s]: its bounds. */
-static void theta_bounds(size_t d, int learned_noise, int learn_outputscale, double *lb,
-                         double *ub)
+static void theta_bounds(size_t d, int learned_noise, int learn_outputscale, double *lb, double *ub)
 {
     for (size_t q = 0; q < d; q++) {
         lb[q] = log(LS_MIN);
@@ -869,10 +868,9 @@ static void draw_start(double *t, int r, size_t d, const double *lb, const doubl
         }
         double mode = (noise_gamma.shape - 1) / noise_gamma.rate;
         t[d] = clampd(log(mode) + (r == 0 ? 0 : hn_rng_normal(rng)), lb[d], ub[d]);
-        t[d + 2] = opt->learn_outputscale
-                       ? clampd(log(M_LN2) + (r == 0 ? 0 : hn_rng_normal(rng)), lb[d + 2],
-                                ub[d + 2])
-                       : 0;
+        t[d + 2] = opt->learn_outputscale ? clampd(log(M_LN2) + (r == 0 ? 0 : hn_rng_normal(rng)),
+                                                   lb[d + 2], ub[d + 2])
+                                          : 0;
     }
     if (r == 0 && opt->start != NULL) {
         /* warm start (the random draws above still happen: same streams either way) */
@@ -1078,8 +1076,8 @@ int hn_gp_predict_grad(const struct hn_gp *gp, const double *x, double *mean, do
     } else if (var || dvar) {
         /* v = L^-1 k gives the variance; w = L^-T v = K^-1 k its gradient */
         memcpy(w, k, n * sizeof(double));
-        cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, gp->L, (int)n,
-                    w, 1);
+        cblas_dtrsv(CblasColMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, gp->L, (int)n, w,
+                    1);
         vv = os - cblas_ddot((int)n, w, 1, w, 1);
         cblas_dtrsv(CblasColMajor, CblasLower, CblasTrans, CblasNonUnit, (int)n, gp->L, (int)n, w,
                     1);
@@ -1243,8 +1241,8 @@ static int extend_factor(struct hn_gp *c, const struct hn_gp *gp, const double *
             B[i + j * n] = os * kern(gp->X + i * d, Xnew + j * d, inv_l2, d, gp->kernel, NULL);
         }
     }
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n,
-                (int)k, 1.0, gp->L, (int)n, B, (int)n);
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, (int)n, (int)k,
+                1.0, gp->L, (int)n, B, (int)n);
     for (size_t b = 0; b < k; b++) {
         S[b + b * k] = os + point_noise(c->noise_obs, n + b, shared);
         for (size_t a = b + 1; a < k; a++) {
@@ -1281,8 +1279,8 @@ static int extend_inverse(struct hn_gp *c, const struct hn_gp *gp, size_t k, dou
 {
     size_t n = gp->n, N = n + k;
     /* G = L^-T B L22^-T in B; Kinv11 += G G'; Kinv21 = -(G L22^-1)' */
-    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)n, (int)k,
-                1.0, gp->L, (int)n, B, (int)n);
+    cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, (int)n, (int)k, 1.0,
+                gp->L, (int)n, B, (int)n);
     cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, (int)n, (int)k,
                 1.0, S, (int)k, B, (int)n);
     cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, (int)n, (int)k, 1.0, B, (int)n, 1.0,

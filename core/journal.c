@@ -69,21 +69,21 @@ static char *slurp(const char *path, size_t *len, struct hn_error *err)
  * NUL bytes that parses as a complete event is recovered; what does not parse is damage.
  */
 struct piece {
-    long line;      /* 1-based */
-    size_t off;     /* bytes of the piece in the buffer */
+    long line;  /* 1-based */
+    size_t off; /* bytes of the piece in the buffer */
     size_t len;
-    json_t *ev;     /* an event, or NULL for damage */
-    size_t nuls;    /* damage: NUL bytes in its line */
-    char why[160];  /* damage: what is wrong */
-    int recovered;  /* event: found after NUL bytes */
+    json_t *ev;    /* an event, or NULL for damage */
+    size_t nuls;   /* damage: NUL bytes in its line */
+    char why[160]; /* damage: what is wrong */
+    int recovered; /* event: found after NUL bytes */
 };
 
 struct scan {
     struct piece *p;
     size_t n, cap;
-    int torn;          /* the last line has no newline and is not an event */
-    size_t torn_off;   /* where the torn line starts */
-    long damaged;      /* damaged lines */
+    int torn;        /* the last line has no newline and is not an event */
+    size_t torn_off; /* where the torn line starts */
+    long damaged;    /* damaged lines */
     long first_damaged, last_damaged;
     long synced_after; /* line of the first synced event after the first damage, or 0 */
 };
@@ -181,8 +181,8 @@ static int scan_buffer(const char *path, const char *buf, size_t len, struct sca
                 return hn_error_set(err, path, "out of memory reading the journal");
             }
             *pc = (struct piece){.line = line, .off = pos, .len = tlen, .nuls = nuls};
-            snprintf(pc->why, sizeof(pc->why), "%zu NUL byte%s (what a power loss leaves)",
-                     nuls, nuls == 1 ? "" : "s");
+            snprintf(pc->why, sizeof(pc->why), "%zu NUL byte%s (what a power loss leaves)", nuls,
+                     nuls == 1 ? "" : "s");
             size_t i = 0;
             while (i < tlen) {
                 while (i < tlen && text[i] == '\0') {
@@ -256,8 +256,8 @@ static int replay(const char *path, const struct scan *sc, hn_journal_event_fn f
             continue;
         }
         if (pc->recovered) {
-            hn_log(HN_LOG_WARNING, "%s:%ld: recovered a complete '%s' event after NUL bytes",
-                   path, pc->line, json_string_value(json_object_get(pc->ev, "event")));
+            hn_log(HN_LOG_WARNING, "%s:%ld: recovered a complete '%s' event after NUL bytes", path,
+                   pc->line, json_string_value(json_object_get(pc->ev, "event")));
         }
         if (fn != NULL && fn(pc->ev, pc->line, data, err) != 0) {
             hn_error_prefix(err, "%s:%ld", path, pc->line);

@@ -49,7 +49,8 @@ void hn_log(enum hn_log_level level, const char *fmt, ...)
     va_end(ap);
     /* One fputs per line so concurrent writers do not interleave within a line. */
     char out[4600];
-    const char *ctx = log_context != NULL ? log_context : "", *sep = log_context != NULL ? ": " : "";
+    const char *ctx = log_context != NULL ? log_context : "",
+               *sep = log_context != NULL ? ": " : "";
     if (level == HN_LOG_INFO || level == HN_LOG_DEBUG) {
         snprintf(out, sizeof(out), "hilnas: %.256s%s%s\n", ctx, sep, line);
     } else {

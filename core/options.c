@@ -27,15 +27,15 @@ static int bounds_error(const struct hn_option *o, double v, const char *found, 
     bound_text(o->min, lo, sizeof(lo));
     bound_text(o->max, hi, sizeof(hi));
     if (v < o->min) {
-        return hn_error_config(err, where, "%soption '%s' must be >= %s, found %s", lead,
-                               o->name, lo, found);
+        return hn_error_config(err, where, "%soption '%s' must be >= %s, found %s", lead, o->name,
+                               lo, found);
     }
     if (v > o->max) {
-        return hn_error_config(err, where, "%soption '%s' must be <= %s, found %s", lead,
-                               o->name, hi, found);
+        return hn_error_config(err, where, "%soption '%s' must be <= %s, found %s", lead, o->name,
+                               hi, found);
     }
-    return hn_error_config(err, where, "%soption '%s' must be a number in [%s, %s], found %s",
-                           lead, o->name, lo, hi, found);
+    return hn_error_config(err, where, "%soption '%s' must be a number in [%s, %s], found %s", lead,
+                           o->name, lo, hi, found);
 }
 
 static int convert(const struct hn_option *o, const struct hn_config_node *node, const char *text,
@@ -129,8 +129,8 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
         if (near) {
             snprintf(hint, sizeof(hint), " (did you mean '%s'?)", near);
         }
-        return hn_error_config(err, where, "%soption '%s' must be one of: %s, found '%s'%s",
-                               lead, o->name, list, v, hint);
+        return hn_error_config(err, where, "%soption '%s' must be one of: %s, found '%s'%s", lead,
+                               o->name, list, v, hint);
     }
     case HN_OPT_NODE:
         if (field) {
@@ -143,7 +143,8 @@ static int convert(const struct hn_option *o, const struct hn_config_node *node,
 prefix:
     /* the getter said "WHERE: PATH: expected ..."; say it as "WHERE: LABEL: option 'NAME': ..." */
     {
-        const char *reason = inner.msg + (inner.where_len < strlen(inner.msg) ? inner.where_len : 0);
+        const char *reason =
+            inner.msg + (inner.where_len < strlen(inner.msg) ? inner.where_len : 0);
         size_t pl = strlen(node->path);
         if (pl > 0 && strncmp(reason, node->path, pl) == 0 && strncmp(reason + pl, ": ", 2) == 0) {
             reason += pl + 2;
@@ -231,8 +232,7 @@ static int fill(const struct hn_option *options, const struct hn_config_node *no
     return 0;
 }
 
-static int check_mapping(const struct hn_config_node *node, const char *lead,
-                         struct hn_error *err)
+static int check_mapping(const struct hn_config_node *node, const char *lead, struct hn_error *err)
 {
     char where[1024];
     if (node != NULL && node->type != HN_NODE_MAPPING) {

@@ -2,8 +2,8 @@
 #include "config.h"
 
 #include <dirent.h>
-#include <stddef.h>
 #include <ltdl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,8 +206,8 @@ static int check_descriptor(const struct hn_plugin *p, const char *file, enum hn
     }
     const char *missing = ops_missing(p);
     if (missing != NULL) {
-        return hn_error_config(err, file, "its %s function table lacks '%s'",
-                               hn_kind_name(p->kind), missing);
+        return hn_error_config(err, file, "its %s function table lacks '%s'", hn_kind_name(p->kind),
+                               missing);
     }
     return 0;
 }
@@ -284,8 +284,7 @@ static int is_plugin_name(const char *s)
         return 0;
     }
     for (const char *c = s; *c; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-              *c == '-')) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-')) {
             return 0;
         }
     }
@@ -295,8 +294,7 @@ static int is_plugin_name(const char *s)
 /* Names of the plugins of one kind found in the search path, for suggestions. */
 static size_t known_names(enum hn_kind kind, char names[][65], size_t max);
 
-const struct hn_plugin *hn_registry_find(enum hn_kind kind, const char *name,
-                                         struct hn_error *err)
+const struct hn_plugin *hn_registry_find(enum hn_kind kind, const char *name, struct hn_error *err)
 {
     if (registry_init(err) != 0) {
         return NULL;
@@ -331,16 +329,15 @@ const struct hn_plugin *hn_registry_find(enum hn_kind kind, const char *name,
         if (near != NULL) {
             snprintf(hint, sizeof(hint), "did you mean '%s'? ", near);
         }
-        hn_error_config(err, NULL,
-                        "unknown %s plugin '%s' (%savailable: %s; see 'hilnas plugins')",
+        hn_error_config(err, NULL, "unknown %s plugin '%s' (%savailable: %s; see 'hilnas plugins')",
                         hn_kind_name(kind), name, hint, n ? list : "none found");
         return NULL;
     }
     return open_module(base, base, kind, name, err);
 }
 
-const struct hn_plugin *hn_registry_load_path(const char *path, enum hn_kind kind,
-                                              const char *name, struct hn_error *err)
+const struct hn_plugin *hn_registry_load_path(const char *path, enum hn_kind kind, const char *name,
+                                              struct hn_error *err)
 {
     if (registry_init(err) != 0) {
         return NULL;

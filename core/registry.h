@@ -20,12 +20,11 @@
  * configuration errors with a sentence saying what to do. Built-in plugins (executor
  * "serial") need no module.
  */
-const struct hn_plugin *hn_registry_find(enum hn_kind kind, const char *name,
-                                         struct hn_error *err);
+const struct hn_plugin *hn_registry_find(enum hn_kind kind, const char *name, struct hn_error *err);
 
 /* Load a module from an explicit path and check it as hn_registry_find does. */
-const struct hn_plugin *hn_registry_load_path(const char *path, enum hn_kind kind,
-                                              const char *name, struct hn_error *err);
+const struct hn_plugin *hn_registry_load_path(const char *path, enum hn_kind kind, const char *name,
+                                              struct hn_error *err);
 
 /* The search path actually used, ':'-separated (static buffer). */
 const char *hn_registry_search_path(void);

@@ -28,8 +28,8 @@ long hn_replay_find(const struct hn_replay *r, long id)
 }
 
 /* see core/replay.h */
-int hn_metrics_from_json(struct hn_metrics *out, const json_t *obj, int drop_bad_sem,
-                         char *dropped, size_t dropped_size, struct hn_error *err)
+int hn_metrics_from_json(struct hn_metrics *out, const json_t *obj, int drop_bad_sem, char *dropped,
+                         size_t dropped_size, struct hn_error *err)
 {
     const char *name;
     json_t *v;
@@ -53,8 +53,7 @@ int hn_metrics_from_json(struct hn_metrics *out, const json_t *obj, int drop_bad
             value = json_number_value(jv);
             sem = json_is_number(js) ? json_number_value(js) : NAN;
         } else {
-            return hn_error_set(err, NULL, "metric '%s' is neither a number nor an object",
-                                name);
+            return hn_error_set(err, NULL, "metric '%s' is neither a number nor an object", name);
         }
         if (!hn_metric_value_ok(value, why, sizeof(why))) {
             return hn_error_set(err, NULL, "metric '%s': %s", name, why);
@@ -65,8 +64,8 @@ int hn_metrics_from_json(struct hn_metrics *out, const json_t *obj, int drop_bad
             }
             if (dropped != NULL) {
                 size_t off = strlen(dropped);
-                snprintf(dropped + off, dropped_size - off, "%smetric '%s': %s",
-                         off ? "; " : "", name, why);
+                snprintf(dropped + off, dropped_size - off, "%smetric '%s': %s", off ? "; " : "",
+                         name, why);
             }
             sem = NAN;
         }
@@ -134,8 +133,10 @@ int hn_replay_event(json_t *ev, long line, void *data, struct hn_error *err)
     if (strcmp(type, "started") == 0) {
         if (hn_replay_find(r, id) >= 0) {
             if (r->lenient) {
-                hn_log(HN_LOG_WARNING, "journal line %ld: trial %ld is started twice; the "
-                       "second start is ignored", line, id);
+                hn_log(HN_LOG_WARNING,
+                       "journal line %ld: trial %ld is started twice; the "
+                       "second start is ignored",
+                       line, id);
                 return 0;
             }
             return hn_error_set(err, NULL, "trial %ld is started twice", id);
@@ -179,15 +180,16 @@ int hn_replay_event(json_t *ev, long line, void *data, struct hn_error *err)
                    strcmp(type, "completed") == 0 ? " and the trial's result is lost" : "");
             return 0;
         }
-        return hn_error_set(err, NULL, "event '%s' for trial %ld, which never started", type,
-                            id);
+        return hn_error_set(err, NULL, "event '%s' for trial %ld, which never started", type, id);
     }
     struct hn_trial *t = r->trials[k];
     if (strcmp(type, "completed") == 0 || strcmp(type, "failed") == 0) {
         if (t->status != HN_TRIAL_RUNNING) {
             if (r->lenient) {
-                hn_log(HN_LOG_WARNING, "journal line %ld: trial %ld finishes twice; the "
-                       "second '%s' event is ignored", line, id, type);
+                hn_log(HN_LOG_WARNING,
+                       "journal line %ld: trial %ld finishes twice; the "
+                       "second '%s' event is ignored",
+                       line, id, type);
                 return 0;
             }
             return hn_error_set(err, NULL, "trial %ld finishes twice", id);
@@ -202,7 +204,7 @@ int hn_replay_event(json_t *ev, long line, void *data, struct hn_error *err)
             hn_error_clear(&bad);
             t->status = HN_TRIAL_COMPLETE;
             if (hn_metrics_from_json(&t->metrics, json_object_get(ev, "metrics"), 1, dropped,
-                                  sizeof(dropped), &bad) != 0) {
+                                     sizeof(dropped), &bad) != 0) {
                 hn_metrics_clear(&t->metrics);
                 t->status = HN_TRIAL_FAILED;
                 t->reason = hn_strdup_printf("replay: unusable metrics (%s)", bad.msg);

@@ -46,7 +46,7 @@ void hn_replay_free(struct hn_replay *replay);
  * (replay of journals written before the check), a bad sem is dropped (unknown) instead and
  * described in dropped (the caller warns; may stay "").
  */
-int hn_metrics_from_json(struct hn_metrics *out, const json_t *obj, int drop_bad_sem,
-                         char *dropped, size_t dropped_size, struct hn_error *err);
+int hn_metrics_from_json(struct hn_metrics *out, const json_t *obj, int drop_bad_sem, char *dropped,
+                         size_t dropped_size, struct hn_error *err);
 
 #endif

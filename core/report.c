@@ -280,7 +280,7 @@ static json_t *metrics_json(const struct hn_trial *t, char *const *names, char *
 }
 
 json_t *hn_report_summary(const struct hn_problem *p, struct hn_trial *const *trials,
-                         json_t *const *params_json, size_t n, struct hn_error *err)
+                          json_t *const *params_json, size_t n, struct hn_error *err)
 {
     char **names = NULL, **labels = NULL;
     size_t nm = metric_names(p, trials, n, &names);
@@ -330,8 +330,8 @@ json_t *hn_report_summary(const struct hn_problem *p, struct hn_trial *const *tr
             }
         }
         if (bi >= 0) {
-            json_t *b = json_pack("{s:I, s:f, s:s}", "trial", (json_int_t)trials[bi]->id,
-                                  "value", bv, "stage", trials[bi]->stage);
+            json_t *b = json_pack("{s:I, s:f, s:s}", "trial", (json_int_t)trials[bi]->id, "value",
+                                  bv, "stage", trials[bi]->stage);
             if (params_json && params_json[bi]) {
                 json_object_set(b, "params", params_json[bi]);
             }
@@ -355,8 +355,8 @@ json_t *hn_report_summary(const struct hn_problem *p, struct hn_trial *const *tr
         if (!in_set[i]) {
             continue;
         }
-        json_t *e = json_pack("{s:I, s:s}", "trial", (json_int_t)trials[i]->id, "stage",
-                              trials[i]->stage);
+        json_t *e =
+            json_pack("{s:I, s:s}", "trial", (json_int_t)trials[i]->id, "stage", trials[i]->stage);
         json_object_set_new(e, "metrics", metrics_json(trials[i], names, labels, nm));
         if (params_json && params_json[i]) {
             json_object_set(e, "params", params_json[i]);
@@ -624,8 +624,7 @@ int hn_report_write(const char *dir, const struct hn_params *params, const struc
     }
     if (rc == 0) {
         json_t *summary = hn_report_summary(p, trials, params_json, n, err);
-        char *text = summary ? json_dumps(summary, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
-                             : NULL;
+        char *text = summary ? json_dumps(summary, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
         path = hn_path_join(dir, "summary.json");
         rc = (text && path) ? hn_write_file_atomic(path, text, strlen(text), err) : -1;
         free(path);

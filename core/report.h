@@ -18,8 +18,8 @@
  * ties included): complete trials whose objectives are all present and finite and that
  * satisfy every constraint. 0 or -1 with err.
  */
-int hn_report_pareto_set(const struct hn_problem *problem, struct hn_trial *const *trials,
-                         size_t n, int *in_set, struct hn_error *err);
+int hn_report_pareto_set(const struct hn_problem *problem, struct hn_trial *const *trials, size_t n,
+                         int *in_set, struct hn_error *err);
 
 /* Write DIR/trials.csv, DIR/pareto.csv and DIR/summary.json atomically. */
 int hn_report_write(const char *dir, const struct hn_params *params,

@@ -15,7 +15,7 @@
 #include "hilnas/optimizer.h"
 #include "hilnas/space.h"
 
-static const char *const top_keys[] = {"study",      "space",       "oracles", "evaluators",
+static const char *const top_keys[] = {"study",      "space",       "oracles",  "evaluators",
                                        "objectives", "constraints", "executor", "stages",
                                        "prepare",    NULL};
 static const char *const study_keys[] = {"name", "seed", "output", "description", NULL};
@@ -122,8 +122,7 @@ void hn_study_plugin_args(const struct hn_study *s, const struct hn_plugin *p,
 
 void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p,
                              const struct hn_config_node *node, const char *instance,
-                             const char *stage, struct hn_plugin_args *args,
-                             struct hn_error *err)
+                             const char *stage, struct hn_plugin_args *args, struct hn_error *err)
 {
     hn_study_plugin_args(s, p, node, instance, stage, args);
     return hn_instance_create(p, args, err);
@@ -174,8 +173,8 @@ static int load_sources(struct hn_study *s, const struct hn_config_node *map, en
         }
         struct hn_instance_call c;
         hn_instance_enter(&c, p, inst);
-        src->metrics = kind == HN_KIND_ORACLE ? p->oracle->metrics(src->ctx)
-                                              : p->evaluator->metrics(src->ctx);
+        src->metrics =
+            kind == HN_KIND_ORACLE ? p->oracle->metrics(src->ctx) : p->evaluator->metrics(src->ctx);
         hn_instance_leave(&c);
         if (src->metrics == NULL || src->metrics[0] == NULL) {
             hn_error_set(err, NULL, "declares no metrics (a bug in the plugin)");
@@ -392,8 +391,7 @@ static int load_problem(struct hn_study *s, struct hn_error *err)
     return rc;
 }
 
-static int load_problem_ix(struct hn_study *s, const struct metric_index *ix_,
-                           struct hn_error *err)
+static int load_problem_ix(struct hn_study *s, const struct metric_index *ix_, struct hn_error *err)
 {
     const struct metric_index ix = *ix_;
     const struct hn_config_node *objs = hn_config_get(s->root, "objectives");
@@ -487,8 +485,7 @@ static int load_problem_ix(struct hn_study *s, const struct metric_index *ix_,
             }
             if (hn_config_get(c, "min") == NULL && hn_config_get(c, "max") == NULL) {
                 return hn_error_config(err, where(c, buf, sizeof(buf)),
-                                       "%s: a constraint needs 'min', 'max' or both",
-                                       c->path);
+                                       "%s: a constraint needs 'min', 'max' or both", c->path);
             }
             if (!(cn->lo <= cn->hi)) {
                 return hn_error_config(err, where(c, buf, sizeof(buf)),
@@ -898,9 +895,8 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
         }
         if (st->trials < 1) {
             const struct hn_config_node *tn = hn_config_get(node, "trials");
-            return hn_error_config(err, where(tn, buf, sizeof(buf)),
-                                   "%s: must be >= 1, found %lld", tn->path,
-                                   (long long)st->trials);
+            return hn_error_config(err, where(tn, buf, sizeof(buf)), "%s: must be >= 1, found %lld",
+                                   tn->path, (long long)st->trials);
         }
         if (sampler != NULL) {
             const char *mode;
@@ -980,8 +976,8 @@ static int load_stage(struct hn_study *s, struct hn_stage *st, const struct hn_c
         }
     }
     /* evaluators keep what they trained (evaluator.h): always for verify stages */
-    if (hn_config_get_bool(node, "keep_model", st->type == HN_STAGE_VERIFY, &st->keep_model,
-                           err) != 0) {
+    if (hn_config_get_bool(node, "keep_model", st->type == HN_STAGE_VERIFY, &st->keep_model, err) !=
+        0) {
         return -1;
     }
     const struct hn_config_node *run = hn_config_get(node, "run");
@@ -1206,8 +1202,8 @@ struct hn_study *hn_study_load(const char *path, const struct hn_study_options *
     }
     if (seed < 0) {
         const struct hn_config_node *sn = hn_config_get(study, "seed");
-        hn_error_config(err, where(sn, buf, sizeof(buf)), "%s: must be >= 0, found %lld",
-                        sn->path, (long long)seed);
+        hn_error_config(err, where(sn, buf, sizeof(buf)), "%s: must be >= 0, found %lld", sn->path,
+                        (long long)seed);
         goto fail;
     }
     s->seed = (uint64_t)seed;

@@ -77,15 +77,15 @@ struct hn_stage {
 struct hn_study_options {
     const char *const *overrides; /* "dotted.path=value" */
     size_t n_overrides;
-    const char *output;           /* overrides study.output when not NULL */
-    int quiet;                    /* no per-trial progress lines */
+    const char *output; /* overrides study.output when not NULL */
+    int quiet;          /* no per-trial progress lines */
     /* "NAME=VALUE": ${NAME} in any scalar of the study becomes VALUE (after the overrides);
      * `hilnas run` defines prepare.STEP for the steps of the `prepare:` section, which the
      * core otherwise ignores (tools/prepare.h) */
     const char *const *vars;
     size_t n_vars;
-    int repair_journal;           /* quarantine damaged journal lines even when synced events
-                                   * follow them (see core/journal.h) */
+    int repair_journal; /* quarantine damaged journal lines even when synced events
+                         * follow them (see core/journal.h) */
 };
 
 struct hn_study {
@@ -109,11 +109,11 @@ struct hn_study {
 
     /* run state */
     struct hn_journal *journal;
-    struct hn_replay r; /* every trial of the study, in id order */
-    int eval_threads;   /* threads each evaluation may use: CPUs / in-process workers */
-    int worker;         /* 1: this process only served tasks (a worker rank of an executor) */
-    double outputs_at;   /* monotonic time the outputs were last written, 0 never */
-    double outputs_took; /* seconds that write took */
+    struct hn_replay r;      /* every trial of the study, in id order */
+    int eval_threads;        /* threads each evaluation may use: CPUs / in-process workers */
+    int worker;              /* 1: this process only served tasks (a worker rank of an executor) */
+    double outputs_at;       /* monotonic time the outputs were last written, 0 never */
+    double outputs_took;     /* seconds that write took */
     struct hn_status status; /* what runs now, for the command line's status line */
     double status_at, status_took; /* when its best value was last computed, and how long */
 };
@@ -150,8 +150,7 @@ void hn_study_plugin_args(const struct hn_study *s, const struct hn_plugin *p,
  * instance once. */
 void *hn_study_create_plugin(const struct hn_study *s, const struct hn_plugin *p,
                              const struct hn_config_node *node, const char *instance,
-                             const char *stage, struct hn_plugin_args *args,
-                             struct hn_error *err);
+                             const char *stage, struct hn_plugin_args *args, struct hn_error *err);
 
 /*
  * Evaluate with instance ctx of source `source` (hn_study_source_ctx): under its identity and,

@@ -4,9 +4,9 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -65,8 +65,8 @@ static void log_trial(const struct hn_study *s, const struct hn_trial *t)
                        hn_trial_status_name(t->status));
     if (t->status == HN_TRIAL_COMPLETE) {
         for (size_t i = 0; i < t->metrics.n && off < (int)sizeof(line) - 64; i++) {
-            off += snprintf(line + off, sizeof(line) - (size_t)off, "%s %s=%.6g",
-                            i ? "," : ":", t->metrics.m[i].name, t->metrics.m[i].value);
+            off += snprintf(line + off, sizeof(line) - (size_t)off, "%s %s=%.6g", i ? "," : ":",
+                            t->metrics.m[i].name, t->metrics.m[i].value);
         }
     } else if (t->reason != NULL) {
         off += snprintf(line + off, sizeof(line) - (size_t)off, ": %s", t->reason);
@@ -133,8 +133,8 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
     for (size_t i = 0; i < st->n_run; i++) {
         json_array_append_new(run, json_string(s->sources[st->run[i]].name));
     }
-    json_t *ev = json_pack("{s:s, s:I, s:s, s:O, s:O}", "event", "started", "trial",
-                           (json_int_t)id, "stage", st->name, "params", pj, "arch", t->arch);
+    json_t *ev = json_pack("{s:s, s:I, s:s, s:O, s:O}", "event", "started", "trial", (json_int_t)id,
+                           "stage", st->name, "params", pj, "arch", t->arch);
     if (of >= 0) {
         json_object_set_new(ev, "of", json_integer(of));
     }
@@ -256,8 +256,8 @@ static int finish_task(struct hn_study *s, struct hn_task *task, struct hn_trial
             goto done;
         }
         t->abandoned = environment;
-        ev = json_pack("{s:s, s:I, s:s}", "event", "failed", "trial", (json_int_t)t->id,
-                       "reason", t->reason);
+        ev = json_pack("{s:s, s:I, s:s}", "event", "failed", "trial", (json_int_t)t->id, "reason",
+                       t->reason);
         if (environment && ev != NULL) {
             /* not the candidate's fault: not counted, replaced by a later run */
             json_object_set_new(ev, "abandoned", json_true());
@@ -321,8 +321,7 @@ static void status_trial(struct hn_study *s, const struct hn_trial *t)
     int *in_set = NULL;
     struct hn_error e;
     int due = !(s->status_took > 0.05 && t0 - s->status_at < 20 * s->status_took);
-    if (p->n_objectives > 0 && due &&
-        (in_set = calloc(s->r.n ? s->r.n : 1, sizeof(int))) != NULL &&
+    if (p->n_objectives > 0 && due && (in_set = calloc(s->r.n ? s->r.n : 1, sizeof(int))) != NULL &&
         hn_report_pareto_set(p, s->r.trials, s->r.n, in_set, &e) == 0) {
         long frontier = 0, best_trial = -1;
         double best = NAN;
@@ -335,8 +334,8 @@ static void status_trial(struct hn_study *s, const struct hn_trial *t)
                 }
             }
         }
-        hn_status_best(&s->status, (int)p->n_objectives, p->objectives[0].metric, best,
-                       best_trial, frontier);
+        hn_status_best(&s->status, (int)p->n_objectives, p->objectives[0].metric, best, best_trial,
+                       frontier);
         s->status_at = hn_monotonic();
         s->status_took = s->status_at - t0;
     }
@@ -377,15 +376,14 @@ static void environment_failed(struct hn_error *first, int *stopping, const stru
     }
 }
 
-static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
-                      struct hn_error *err)
+static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex, struct hn_error *err)
 {
     const struct hn_params *params = s->space.params;
     struct hn_plugin_args args;
     int rc = -1;
     double *x = NULL;
-    void *opt = hn_study_create_plugin(s, st->optimizer, st->optimizer_node, NULL, st->name,
-                                       &args, err);
+    void *opt =
+        hn_study_create_plugin(s, st->optimizer, st->optimizer_node, NULL, st->name, &args, err);
     if (opt == NULL) {
         hn_error_prefix(err, "stage '%s'", st->name);
         return -1;
@@ -410,8 +408,7 @@ static int run_search(struct hn_study *s, const struct hn_stage *st, void *ex,
     if (done_count >= target) {
         hn_log(HN_LOG_INFO, "[%s] already complete (%zu trials)", st->name, done_count);
     } else if (done_count > 0) {
-        hn_log(HN_LOG_INFO, "[%s] resuming: %zu of %zu trials done", st->name, done_count,
-               target);
+        hn_log(HN_LOG_INFO, "[%s] resuming: %zu of %zu trials done", st->name, done_count, target);
     }
     for (;;) {
         size_t want = target > done_count + pending ? target - done_count - pending : 0;
@@ -552,12 +549,11 @@ static int run_fit(struct hn_study *s, const struct hn_stage *st, struct hn_erro
         hn_error_prefix(err, "stage '%s': fitting", st->name);
         return -1;
     }
-    hn_log(HN_LOG_INFO, "[%s] fitted oracle '%s' on %zu trials in %.2f s", st->name, src->name,
-           h.n, hn_monotonic() - t0);
-    return append_event(s,
-                        json_pack("{s:s, s:s, s:s}", "event", "fit", "stage", st->name, "oracle",
-                                  src->name),
-                        1, err);
+    hn_log(HN_LOG_INFO, "[%s] fitted oracle '%s' on %zu trials in %.2f s", st->name, src->name, h.n,
+           hn_monotonic() - t0);
+    return append_event(
+        s, json_pack("{s:s, s:s, s:s}", "event", "fit", "stage", st->name, "oracle", src->name), 1,
+        err);
 }
 
 /* CSV field: s quoted when it holds a comma, quote or newline. */
@@ -1035,11 +1031,10 @@ static json_t *param_spec(const struct hn_param *p)
     } else if (p->type != HN_PARAM_BOOL) {
         for (size_t k = 0; k < p->n_values; k++) {
             if (p->type == HN_PARAM_CHOICE) {
-                off += (size_t)snprintf(t + off, cap - off, "%s%.17g", k ? ", " : " {",
-                                        p->values[k]);
+                off +=
+                    (size_t)snprintf(t + off, cap - off, "%s%.17g", k ? ", " : " {", p->values[k]);
             } else {
-                off += (size_t)snprintf(t + off, cap - off, "%s%s", k ? ", " : " {",
-                                        p->labels[k]);
+                off += (size_t)snprintf(t + off, cap - off, "%s%s", k ? ", " : " {", p->labels[k]);
             }
         }
         snprintf(t + off, cap - off, "}");
@@ -1117,8 +1112,8 @@ static json_t *sources_spec(const struct hn_study *s)
     for (size_t i = 0; i < s->n_sources; i++) {
         char *opts = node_text(s->sources[i].node);
         json_object_set_new(o, s->sources[i].name,
-                            json_pack("{s:s, s:s}", "plugin", s->sources[i].plugin->name,
-                                      "options", opts ? opts : "null"));
+                            json_pack("{s:s, s:s}", "plugin", s->sources[i].plugin->name, "options",
+                                      opts ? opts : "null"));
         free(opts);
     }
     return o;
@@ -1234,16 +1229,16 @@ static int check_resume(const struct hn_study *s, const json_t *was, const json_
                (unsigned long long)s->seed);
     }
     json_t *wp = json_object_get(was, "problem"), *np = json_object_get(now, "problem");
-    diff_list(&d, "objective", json_object_get(wp, "objectives"),
-              json_object_get(np, "objectives"), objective_text);
+    diff_list(&d, "objective", json_object_get(wp, "objectives"), json_object_get(np, "objectives"),
+              objective_text);
     diff_list(&d, "constraint", json_object_get(wp, "constraints"),
               json_object_get(np, "constraints"), constraint_text);
     if (json_object_get(was, "space") != NULL) {
         diff_list(&d, "parameter", json_object_get(was, "space"), json_object_get(now, "space"),
                   string_text);
     } else {
-        diff_list(&d, "parameter", json_object_get(was, "params"),
-                  json_object_get(now, "params"), string_text);
+        diff_list(&d, "parameter", json_object_get(was, "params"), json_object_get(now, "params"),
+                  string_text);
     }
     json_t *ws = json_object_get(was, "stages"), *ns = json_object_get(now, "stages");
     size_t nw = json_array_size(ws);
@@ -1258,8 +1253,7 @@ static int check_resume(const struct hn_study *s, const json_t *was, const json_
         const char *sb = json_string_value(json_object_get(b, "spec"));
         json_int_t tb = json_integer_value(json_object_get(b, "trials"));
         if (sa == NULL || sb == NULL || strcmp(sa, sb) != 0) {
-            differ(&d, "stage %zu changed from '%s' to '%s'", i + 1, sa ? sa : "?",
-                   sb ? sb : "?");
+            differ(&d, "stage %zu changed from '%s' to '%s'", i + 1, sa ? sa : "?", sb ? sb : "?");
         } else if (!json_equal(json_object_get(a, "overrides"), json_object_get(b, "overrides")) &&
                    (json_object_get(a, "overrides") != NULL ||
                     json_object_get(b, "overrides") != NULL)) {
@@ -1275,8 +1269,9 @@ static int check_resume(const struct hn_study *s, const json_t *was, const json_
         }
         if (sa != NULL && sb != NULL && strcmp(sa, sb) == 0 && ta != tb &&
             !(i == nw - 1 && tb > ta)) {
-            differ(&d, "stage %zu (%s) trials changed from %lld to %lld (only the last stage "
-                       "may grow)",
+            differ(&d,
+                   "stage %zu (%s) trials changed from %lld to %lld (only the last stage "
+                   "may grow)",
                    i + 1, sa, (long long)ta, (long long)tb);
         }
     }
@@ -1316,8 +1311,8 @@ static int check_resume(const struct hn_study *s, const json_t *was, const json_
 
 static int write_outputs(struct hn_study *s, struct hn_error *err)
 {
-    return hn_report_write(s->output, s->space.params, &s->problem, s->r.trials,
-                           s->r.params_json, s->r.n, err);
+    return hn_report_write(s->output, s->space.params, &s->problem, s->r.trials, s->r.params_json,
+                           s->r.n, err);
 }
 
 int hn_study_run(struct hn_study *s, struct hn_error *err)
@@ -1373,8 +1368,8 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
                             s->executor->name);
             goto done;
         }
-        hn_log(HN_LOG_INFO, "executor '%s': %zu trials at once, %d threads each",
-               s->executor->name, workers, s->eval_threads);
+        hn_log(HN_LOG_INFO, "executor '%s': %zu trials at once, %d threads each", s->executor->name,
+               workers, s->eval_threads);
     }
     s->r.lenient = s->repair_journal;
     s->journal = hn_journal_open_repair(s->output, hn_replay_event, &s->r, s->repair_journal, err);
@@ -1403,13 +1398,15 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
                            "takes its place");
         if (append_event(s,
                          json_pack("{s:s, s:I, s:s, s:b, s:f}", "event", "failed", "trial",
-                                   (json_int_t)t->id, "reason", t->reason, "abandoned", 1,
-                                   "time", t->finished),
+                                   (json_int_t)t->id, "reason", t->reason, "abandoned", 1, "time",
+                                   t->finished),
                          1, err) != 0) {
             goto done;
         }
-        hn_log(HN_LOG_WARNING, "trial %ld (stage %s) was running when the last run ended; "
-               "it is marked abandoned and will be replaced", t->id, t->stage);
+        hn_log(HN_LOG_WARNING,
+               "trial %ld (stage %s) was running when the last run ended; "
+               "it is marked abandoned and will be replaced",
+               t->id, t->stage);
     }
     size_t completed = 0;
     for (size_t i = 0; i < s->r.n; i++) {

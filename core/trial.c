@@ -80,11 +80,11 @@ static size_t metric_slot(const struct hn_metrics *metrics, const char *name)
 static int metrics_grow(struct hn_metrics *metrics)
 {
     size_t cap = metrics->cap ? 2 * metrics->cap : 4;
-    if (cap > UINT32_MAX / 2 || cap > SIZE_MAX / (sizeof(struct hn_metric) + 2 * sizeof(uint32_t))) {
+    if (cap > UINT32_MAX / 2 ||
+        cap > SIZE_MAX / (sizeof(struct hn_metric) + 2 * sizeof(uint32_t))) {
         return -1;
     }
-    struct hn_metric *g =
-        realloc(metrics->m, cap * sizeof(*g) + 2 * cap * sizeof(uint32_t));
+    struct hn_metric *g = realloc(metrics->m, cap * sizeof(*g) + 2 * cap * sizeof(uint32_t));
     if (g == NULL) {
         return -1;
     }

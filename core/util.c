@@ -108,7 +108,7 @@ const char *hn_strerror(int errnum)
     static __thread char buf[160];
     buf[0] = '\0';
     __typeof__(strerror_r(errnum, buf, sizeof(buf))) r = strerror_r(errnum, buf, sizeof(buf));
-    const char *msg = _Generic(r, int: strerror_pick_int, default: strerror_pick_ptr)(r, buf);
+    const char *msg = _Generic(r, int : strerror_pick_int, default : strerror_pick_ptr)(r, buf);
     if (msg == NULL || msg[0] == '\0') {
         snprintf(buf, sizeof(buf), "error %d", errnum);
         msg = buf;

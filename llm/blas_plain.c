@@ -19,8 +19,7 @@ static inline float at(const float *x, int ld, int order, int trans, int i, int 
 }
 
 void hn_plain_sgemm(int order, int transa, int transb, int m, int n, int k, float alpha,
-                    const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                    int ldc)
+                    const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     int row = order == HN_PLAIN_ROW_MAJOR;
     /* the common engine case, row-major A . B^T: contiguous dot products */

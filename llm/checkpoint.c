@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/util.h"
 #include "hilnas/llm/safetensors.h"
+#include "hilnas/util.h"
 
 static void shape_string(char *buf, size_t size, size_t ndim, const size_t *shape)
 {

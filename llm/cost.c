@@ -28,8 +28,8 @@ void hn_llm_cost_compute(const struct hn_llm_config *c, double prompt, double co
     k.kv_values_per_position = 2 * KD;
 
     double embed = V * C, head = c->tie_word_embeddings ? 0 : V * C;
-    k.params = embed + head + C + k.attention_layers * k.attn_block_params +
-               k.layers * k.ffn_block_params;
+    k.params =
+        embed + head + C + k.attention_layers * k.attn_block_params + k.layers * k.ffn_block_params;
     double layer_matmul = k.attention_layers * attn_w + k.layers * ffn_w;
     k.matmul_params = layer_matmul + V * C;
 
@@ -42,8 +42,8 @@ void hn_llm_cost_compute(const struct hn_llm_config *c, double prompt, double co
     k.prefill_flops_per_token = prompt > 0 ? k.prefill_flops / prompt : 0;
 
     k.decode_context = context;
-    k.decode_flops = layer_flops + k.head_flops +
-                     k.attention_layers * k.attn_flops_per_position * (context + 1);
+    k.decode_flops =
+        layer_flops + k.head_flops + k.attention_layers * k.attn_flops_per_position * (context + 1);
     /* weights: layer matrices, LM head (the embedding when tied), one embedding row, norms */
     double norms = k.attention_layers * C + k.layers * C + C;
     k.decode_weight_bytes = bytes_per_value * (layer_matmul + V * C + C + norms);
@@ -83,13 +83,13 @@ void hn_llm_cost_compute_dtype(const struct hn_llm_config *c, double prompt, dou
      * (F, C), down (C, F); the LM head (V, C) */
     double attn = (double)(QD + 2 * KD) * (double)row_bytes(weights, C) +
                   (double)C * (double)row_bytes(weights, QD);
-    double ffn = 2.0 * (double)F * (double)row_bytes(weights, C) +
-                 (double)C * (double)row_bytes(weights, F);
+    double ffn =
+        2.0 * (double)F * (double)row_bytes(weights, C) + (double)C * (double)row_bytes(weights, F);
     double head = (double)V * (double)row_bytes(weights, C);
-    double norms = (double)out->attention_layers * (double)C + (double)out->layers * (double)C +
-                   (double)C;
-    out->decode_weight_bytes = out->attention_layers * attn + out->layers * ffn + head +
-                               4.0 * ((double)C + norms);
+    double norms =
+        (double)out->attention_layers * (double)C + (double)out->layers * (double)C + (double)C;
+    out->decode_weight_bytes =
+        out->attention_layers * attn + out->layers * ffn + head + 4.0 * ((double)C + norms);
     out->decode_bytes = out->decode_weight_bytes + out->decode_kv_bytes;
 }
 

@@ -64,8 +64,8 @@ struct hn_llm_infer *hn_llm_infer_new(const struct hn_llm_model *model, int max_
     inf->kv_floats = 2 * cache + 1;
     inf->k_cache = hn_llm_big_calloc(inf->kv_floats, sizeof(float));
     inf->thread_cap = hn_ops_threads();
-    size_t scratch = 3 * n * C + 2 * n * NH * HD + 2 * n * F + NH * n * S +
-                     (size_t)inf->thread_cap * C;
+    size_t scratch =
+        3 * n * C + 2 * n * NH * HD + 2 * n * F + NH * n * S + (size_t)inf->thread_cap * C;
     inf->block = malloc(scratch * sizeof(float));
     inf->views = calloc(L, sizeof(*inf->views));
     if (inf->k_cache == NULL || inf->block == NULL || inf->views == NULL) {
@@ -162,16 +162,15 @@ static void cached_attention_head(struct hn_llm_infer *inf, const float *kc, con
         for (size_t i = r0; i < r1; i++) {
             hn_causal_softmax_row(sc + i * ctx, pos + i, keys);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)HD,
-                    (int)keys, 1.0f, sc + r0 * ctx, (int)ctx, vc + g * HD, (int)KD, 0.0f,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), (int)HD, (int)keys,
+                    1.0f, sc + r0 * ctx, (int)ctx, vc + g * HD, (int)KD, 0.0f,
                     inf->attout + r0 * NH * HD + h * HD, (int)(NH * HD));
     }
 }
 
 /* Attention of n > 1 new queries over the cache of one layer, heads split over the kernel
  * threads (each head owns its scores and output columns). */
-static void cached_attention(struct hn_llm_infer *inf, const float *kc, const float *vc,
-                             size_t n)
+static void cached_attention(struct hn_llm_infer *inf, const float *kc, const float *vc, size_t n)
 {
     const struct hn_llm_config *c = &inf->model->config;
     long NH = (long)c->num_attention_heads;
@@ -195,8 +194,8 @@ static void qmat_matmul(float *out, const float *inp, const struct hn_qmat *w, s
         hn_matmul_forward(out, inp, w->data, N, C, OC);
         return;
     }
-    int nt = hn_ops_threads() > 1 && (double)N * C * OC >= HN_OPS_PAR_MIN_WORK ? hn_ops_threads()
-                                                                               : 1;
+    int nt =
+        hn_ops_threads() > 1 && (double)N * C * OC >= HN_OPS_PAR_MIN_WORK ? hn_ops_threads() : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int t = 0, tn = 1;
@@ -210,8 +209,8 @@ static void qmat_matmul(float *out, const float *inp, const struct hn_qmat *w, s
             size_t r1 = r0 + WIDEN_ROWS < hi ? r0 + WIDEN_ROWS : hi;
             if (buf != NULL) {
                 hn_qmat_rows_to_f32(w, r0, r1, buf);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)(r1 - r0),
-                            (int)C, 1.0f, inp, (int)C, buf, (int)C, 0.0f, out + r0, (int)OC);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)(r1 - r0), (int)C,
+                            1.0f, inp, (int)C, buf, (int)C, 0.0f, out + r0, (int)OC);
                 continue;
             }
             /* no memory for the widened block: one product per input row (slower, same sums) */
@@ -432,8 +431,7 @@ void hn_llm_dtype_free(struct hn_llm_model *m)
     if (m->qlayers != NULL) {
         for (int l = 0; l < m->config.num_hidden_layers; l++) {
             struct hn_llm_qlayer *q = &m->qlayers[l];
-            struct hn_qmat *all[] = {&q->wq, &q->wk, &q->wv, &q->wo, &q->wgate, &q->wup,
-                                     &q->wdown};
+            struct hn_qmat *all[] = {&q->wq, &q->wk, &q->wv, &q->wo, &q->wgate, &q->wup, &q->wdown};
             for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
                 hn_qmat_free(all[i]);
             }
@@ -474,11 +472,10 @@ int hn_llm_set_dtype(struct hn_llm_model *m, enum hn_dtype dtype, struct hn_erro
     for (size_t l = 0; l < L; l++) {
         struct hn_llm_layer *w = &m->w.layers[l];
         struct hn_llm_qlayer *q = &m->qlayers[l];
-        if (w->wq != NULL &&
-            (convert(&q->wq, w->wq, QD, C, dtype, err) != 0 ||
-             convert(&q->wk, w->wk, KD, C, dtype, err) != 0 ||
-             convert(&q->wv, w->wv, KD, C, dtype, err) != 0 ||
-             convert(&q->wo, w->wo, C, QD, dtype, err) != 0)) {
+        if (w->wq != NULL && (convert(&q->wq, w->wq, QD, C, dtype, err) != 0 ||
+                              convert(&q->wk, w->wk, KD, C, dtype, err) != 0 ||
+                              convert(&q->wv, w->wv, KD, C, dtype, err) != 0 ||
+                              convert(&q->wo, w->wo, C, QD, dtype, err) != 0)) {
             goto fail;
         }
         if (convert(&q->wgate, w->wgate, F, C, dtype, err) != 0 ||
@@ -505,8 +502,8 @@ fail:
     return -1;
 }
 
-int hn_llm_infer_forward(struct hn_llm_infer *inf, const int *tokens, int n, float *logits,
-                         int all, struct hn_error *err)
+int hn_llm_infer_forward(struct hn_llm_infer *inf, const int *tokens, int n, float *logits, int all,
+                         struct hn_error *err)
 {
     const struct hn_llm_config *c = &inf->model->config;
     if (n < 1 || inf->pos + n > inf->max_seq) {

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hilnas/util.h"
 #include "hilnas/llm/gguf.h"
+#include "hilnas/util.h"
 
 struct gguf_tensor {
     char *name;
@@ -274,8 +274,8 @@ int hn_gguf_add_tensor(struct hn_gguf *g, const char *name, size_t ndim, const u
     uint64_t numel = 1;
     for (size_t d = 0; d < ndim; d++) {
         if (ne[d] == 0 || numel > UINT64_MAX / ne[d] / 4) {
-            return hn_error_set(err, NULL, "GGUF tensor '%s': bad size %llu in dimension %zu",
-                                name, (unsigned long long)ne[d], d);
+            return hn_error_set(err, NULL, "GGUF tensor '%s': bad size %llu in dimension %zu", name,
+                                (unsigned long long)ne[d], d);
         }
         numel *= ne[d];
     }

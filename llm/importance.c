@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/util.h"
 #include "hilnas/log.h"
+#include "hilnas/util.h"
 
 #define FORMAT "hilnas-importance"
 #define IMP_VERSION 1
@@ -49,8 +49,8 @@ static struct hn_importance *alloc_imp(int L, int C, int NH, int F)
     imp->neurons = calloc((size_t)L * F, sizeof(double));
     imp->block = calloc((size_t)L, sizeof(double));
     imp->attention = calloc((size_t)L, sizeof(double));
-    if (imp->channels == NULL || imp->head == NULL || imp->neurons == NULL ||
-        imp->block == NULL || imp->attention == NULL) {
+    if (imp->channels == NULL || imp->head == NULL || imp->neurons == NULL || imp->block == NULL ||
+        imp->attention == NULL) {
         hn_importance_free(imp);
         return NULL;
     }
@@ -74,12 +74,13 @@ void hn_importance_key(const struct hn_llm_model *b, const uint16_t *tok, size_t
     const struct hn_llm_config *c = &b->config;
     uint64_t h[2] = {14695981039346656037ULL, 0x9e3779b97f4a7c15ULL};
     char head[512];
-    int len = snprintf(head, sizeof(head), "%s/%d L%d C%d NH%d KVH%d HD%d F%d V%d tie%d theta%.17g eps%.17g "
-                       "n%zu b%d B%d T%d",
-                       FORMAT, IMP_VERSION, c->num_hidden_layers, c->hidden_size,
-                       c->num_attention_heads, c->num_key_value_heads, c->head_dim,
-                       c->intermediate_size, c->vocab_size, c->tie_word_embeddings, c->rope_theta,
-                       c->rms_norm_eps, n, batches, batch, seq);
+    int len =
+        snprintf(head, sizeof(head),
+                 "%s/%d L%d C%d NH%d KVH%d HD%d F%d V%d tie%d theta%.17g eps%.17g "
+                 "n%zu b%d B%d T%d",
+                 FORMAT, IMP_VERSION, c->num_hidden_layers, c->hidden_size, c->num_attention_heads,
+                 c->num_key_value_heads, c->head_dim, c->intermediate_size, c->vocab_size,
+                 c->tie_word_embeddings, c->rope_theta, c->rms_norm_eps, n, batches, batch, seq);
     for (int k = 0; k < 2; k++) {
         h[k] = fnv(h[k], head, (size_t)len);
         h[k] = fnv(h[k], c->attention_layers, sizeof(c->attention_layers));
@@ -249,22 +250,22 @@ int hn_importance_write(const struct hn_importance *imp, const char *path, struc
     json_t *layers = json_array();
     for (int l = 0; layers != NULL && l < imp->layers; l++) {
         json_array_append_new(
-            layers, json_pack("{s:f, s:f, s:o, s:o}", "block", imp->block[l], "attention",
-                              imp->attention[l], "heads",
-                              array_of(imp->head + (size_t)l * imp->heads, (size_t)imp->heads),
-                              "neurons",
-                              array_of(imp->neurons + (size_t)l * imp->ffn, (size_t)imp->ffn)));
+            layers,
+            json_pack("{s:f, s:f, s:o, s:o}", "block", imp->block[l], "attention",
+                      imp->attention[l], "heads",
+                      array_of(imp->head + (size_t)l * imp->heads, (size_t)imp->heads), "neurons",
+                      array_of(imp->neurons + (size_t)l * imp->ffn, (size_t)imp->ffn)));
     }
     for (int l = 0; layers != NULL && imp->removal != NULL && l < imp->layers; l++) {
         json_object_set_new(json_array_get(layers, (size_t)l), "removal",
                             json_real(imp->removal[l]));
     }
-    json_t *root = json_pack(
-        "{s:s, s:i, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i, s:i}, s:o, s:o}", "format", FORMAT,
-        "version", IMP_VERSION, "key", imp->key, "shape", "layers", imp->layers, "hidden", imp->hidden,
-        "heads", imp->heads, "ffn", imp->ffn, "calibration", "batches", imp->batches, "batch",
-        imp->batch, "seq", imp->seq, "channels", array_of(imp->channels, (size_t)imp->hidden),
-        "layers", layers);
+    json_t *root =
+        json_pack("{s:s, s:i, s:s, s:{s:i, s:i, s:i, s:i}, s:{s:i, s:i, s:i}, s:o, s:o}", "format",
+                  FORMAT, "version", IMP_VERSION, "key", imp->key, "shape", "layers", imp->layers,
+                  "hidden", imp->hidden, "heads", imp->heads, "ffn", imp->ffn, "calibration",
+                  "batches", imp->batches, "batch", imp->batch, "seq", imp->seq, "channels",
+                  array_of(imp->channels, (size_t)imp->hidden), "layers", layers);
     char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
     if (text == NULL) {
@@ -305,13 +306,13 @@ struct hn_importance *hn_importance_read(const char *path, const char *key, stru
     json_int_t version = 0;
     json_t *channels = NULL, *layers = NULL;
     if (json_unpack(root, "{s:s, s:I, s:s, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:o, s:o}",
-                    "format", &fmt, "version", &version, "key", &k, "shape", "layers", &L,
-                    "hidden", &C, "heads", &NH, "ffn", &F, "calibration", "batches", &batches,
-                    "batch", &batch, "seq", &seq, "channels", &channels, "layers", &layers) != 0 ||
+                    "format", &fmt, "version", &version, "key", &k, "shape", "layers", &L, "hidden",
+                    &C, "heads", &NH, "ffn", &F, "calibration", "batches", &batches, "batch",
+                    &batch, "seq", &seq, "channels", &channels, "layers", &layers) != 0 ||
         strcmp(fmt, FORMAT) != 0 || version != IMP_VERSION || strlen(k) != 32 ||
         (key != NULL && strcmp(k, key) != 0) || L < 1 || L > HN_LLM_MAX_LAYERS || C < 1 ||
-        C > (1 << 20) || NH < 1 || NH > 4096 || F < 1 || F > (1 << 24) ||
-        !json_is_array(layers) || json_array_size(layers) != (size_t)L) {
+        C > (1 << 20) || NH < 1 || NH > 4096 || F < 1 || F > (1 << 24) || !json_is_array(layers) ||
+        json_array_size(layers) != (size_t)L) {
         hn_error_set(err, path, "importance: not a %s version %d file for key %s", FORMAT,
                      IMP_VERSION, key ? key : "(any)");
         goto fail;
@@ -370,7 +371,8 @@ fail:
     return NULL;
 }
 
-/* Write imp to path in cache_dir (created): 0, or -1 with an environment error saying what to do. */
+/* Write imp to path in cache_dir (created): 0, or -1 with an environment error saying what to do.
+ */
 static int cache_store(const struct hn_importance *imp, const char *cache_dir, const char *path,
                        struct hn_error *err)
 {
@@ -410,10 +412,9 @@ struct hn_importance *hn_importance_get(struct hn_llm_model *b, const uint16_t *
             fclose(f);
             struct hn_error e2;
             imp = hn_importance_read(path, key, &e2);
-            if (imp != NULL && (imp->layers != c->num_hidden_layers ||
-                                imp->hidden != c->hidden_size ||
-                                imp->heads != c->num_attention_heads ||
-                                imp->ffn != c->intermediate_size)) {
+            if (imp != NULL &&
+                (imp->layers != c->num_hidden_layers || imp->hidden != c->hidden_size ||
+                 imp->heads != c->num_attention_heads || imp->ffn != c->intermediate_size)) {
                 hn_importance_free(imp);
                 imp = NULL;
                 hn_error_set(&e2, path, "importance: shape differs from the backbone's");

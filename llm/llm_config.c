@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/util.h"
 #include "hilnas/llm/llm_config.h"
+#include "hilnas/util.h"
 
 void hn_llm_config_default(struct hn_llm_config *c)
 {
@@ -104,7 +104,8 @@ static int get_double(const json_t *o, const char *key, double *out, const char 
     return 0;
 }
 
-static int get_bool(const json_t *o, const char *key, int *out, const char *path, struct hn_error *err)
+static int get_bool(const json_t *o, const char *key, int *out, const char *path,
+                    struct hn_error *err)
 {
     json_t *v = json_object_get(o, key);
     if (v == NULL || json_is_null(v)) {

@@ -19,11 +19,24 @@
 #include <omp.h>
 #endif
 
+#include "hilnas/llm/ops.h"
 #include "hilnas/log.h"
 #include "hilnas/rng.h"
-#include "hilnas/llm/ops.h"
 
-enum tensor_role { R_EMBED, R_LN1, R_WQ, R_WK, R_WV, R_WO, R_LN2, R_GATE, R_UP, R_DOWN, R_NORM, R_HEAD };
+enum tensor_role {
+    R_EMBED,
+    R_LN1,
+    R_WQ,
+    R_WK,
+    R_WV,
+    R_WO,
+    R_LN2,
+    R_GATE,
+    R_UP,
+    R_DOWN,
+    R_NORM,
+    R_HEAD
+};
 
 /* Saved activations of one layer (attention members NULL when the layer skips attention). */
 struct layer_acts {
@@ -42,9 +55,9 @@ struct hn_llm_acts {
     float *block;
     float **res; /* L+1 pointers (N,C) */
     struct layer_acts *layers;
-    float *lnf, *rstdf; /* (N,C), (N) */
-    float *logits;      /* (N,V); probabilities, then dlogits, after a forward with targets */
-    float *losses;      /* (N) */
+    float *lnf, *rstdf;    /* (N,C), (N) */
+    float *logits;         /* (N,V); probabilities, then dlogits, after a forward with targets */
+    float *losses;         /* (N) */
     int *inputs, *targets; /* (N) copies for backward */
     int has_targets;
     /* backward scratch, one block allocated on first backward */
@@ -78,18 +91,42 @@ static void bind_weights(const struct hn_llm_model *m, const int *roles, const i
         float *p = base + m->tensors[i].offset;
         struct hn_llm_layer *ly = layers[i] >= 0 ? &w->layers[layers[i]] : NULL;
         switch (roles[i]) {
-        case R_EMBED: w->embed = p; break;
-        case R_LN1: ly->ln1 = p; break;
-        case R_WQ: ly->wq = p; break;
-        case R_WK: ly->wk = p; break;
-        case R_WV: ly->wv = p; break;
-        case R_WO: ly->wo = p; break;
-        case R_LN2: ly->ln2 = p; break;
-        case R_GATE: ly->wgate = p; break;
-        case R_UP: ly->wup = p; break;
-        case R_DOWN: ly->wdown = p; break;
-        case R_NORM: w->norm = p; break;
-        case R_HEAD: w->lm_head = p; break;
+        case R_EMBED:
+            w->embed = p;
+            break;
+        case R_LN1:
+            ly->ln1 = p;
+            break;
+        case R_WQ:
+            ly->wq = p;
+            break;
+        case R_WK:
+            ly->wk = p;
+            break;
+        case R_WV:
+            ly->wv = p;
+            break;
+        case R_WO:
+            ly->wo = p;
+            break;
+        case R_LN2:
+            ly->ln2 = p;
+            break;
+        case R_GATE:
+            ly->wgate = p;
+            break;
+        case R_UP:
+            ly->wup = p;
+            break;
+        case R_DOWN:
+            ly->wdown = p;
+            break;
+        case R_NORM:
+            w->norm = p;
+            break;
+        case R_HEAD:
+            w->lm_head = p;
+            break;
         }
     }
     if (m->config.tie_word_embeddings) {
@@ -159,8 +196,7 @@ struct hn_llm_model *hn_llm_model_new(const struct hn_llm_config *config, struct
         hn_error_config(err, NULL,
                         "model config: num_attention_heads (%d) must be a multiple of "
                         "num_key_value_heads (%d) and head_dim (%d) even",
-                        config->num_attention_heads, config->num_key_value_heads,
-                        config->head_dim);
+                        config->num_attention_heads, config->num_key_value_heads, config->head_dim);
         return NULL;
     }
     size_t L = (size_t)config->num_hidden_layers;
@@ -268,8 +304,10 @@ static int clamp_threads(long n, const char *from)
         return (int)n;
     }
     if (__atomic_exchange_n(&warned, n, __ATOMIC_RELAXED) != n) {
-        hn_log(HN_LOG_WARNING, "%ld threads (%s) is more than this machine can use: using %ld (4 "
-               "per online CPU, at most 1024)", n, from, max);
+        hn_log(HN_LOG_WARNING,
+               "%ld threads (%s) is more than this machine can use: using %ld (4 "
+               "per online CPU, at most 1024)",
+               n, from, max);
     }
     return (int)max;
 }
@@ -471,8 +509,8 @@ int hn_llm_forward(struct hn_llm_model *m, const int *inputs, const int *targets
                 hn_attention_forward_naive(la->attout, la->att, la->q, la->k, la->v, (size_t)B,
                                            (size_t)T, NH, KVH, HD);
             } else {
-                hn_attention_forward(la->attout, la->att, la->q, la->k, la->v, (size_t)B,
-                                     (size_t)T, NH, KVH, HD);
+                hn_attention_forward(la->attout, la->att, la->q, la->k, la->v, (size_t)B, (size_t)T,
+                                     NH, KVH, HD);
             }
             MATMUL_FORWARD(m, la->mid, la->attout, lw->wo, N, NH * HD, C);
             hn_residual_forward(la->mid, la->mid, x, N, C);
@@ -519,8 +557,9 @@ int hn_llm_backward(struct hn_llm_model *m, struct hn_error *err)
     const struct hn_llm_config *c = &m->config;
     struct hn_llm_acts *a = m->acts;
     if (a == NULL || !a->has_targets) {
-        return hn_error_set(err, NULL, "model backward: no forward with targets to differentiate "
-                                       "(call hn_llm_forward with targets first)");
+        return hn_error_set(err, NULL,
+                            "model backward: no forward with targets to differentiate "
+                            "(call hn_llm_forward with targets first)");
     }
     size_t B = (size_t)a->B, T = (size_t)a->T, N = B * T;
     size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;

@@ -102,14 +102,13 @@ void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t
         hn_ops_share(N, 16, thread_id(), thread_count(), &lo, &hi);
         if (hi > lo) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(hi - lo), (int)OC, (int)C,
-                        1.0f, inp + lo * C, (int)C, weight, (int)C, 0.0f, out + lo * OC,
-                        (int)OC);
+                        1.0f, inp + lo * C, (int)C, weight, (int)C, 0.0f, out + lo * OC, (int)OC);
         }
     }
 }
 
-void hn_matmul_forward_naive(float *out, const float *inp, const float *weight, size_t N,
-                             size_t C, size_t OC)
+void hn_matmul_forward_naive(float *out, const float *inp, const float *weight, size_t N, size_t C,
+                             size_t OC)
 {
     for (size_t n = 0; n < N; n++) {
         for (size_t o = 0; o < OC; o++) {
@@ -152,9 +151,8 @@ void hn_matmul_backward(float *dinp, float *dweight, const float *dout, const fl
             /* dweight (OC,C) += dout^T (OC,N) . inp (N,C), rows of dweight split */
             hn_ops_share(OC, 16, t, tn, &lo, &hi);
             if (hi > lo) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), (int)C,
-                            (int)N, 1.0f, dout + lo, (int)OC, inp, (int)C, 1.0f, dweight + lo * C,
-                            (int)C);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(hi - lo), (int)C, (int)N,
+                            1.0f, dout + lo, (int)OC, inp, (int)C, 1.0f, dweight + lo * C, (int)C);
             }
         }
     }
@@ -262,8 +260,8 @@ void hn_rope_tables(float *cos_table, float *sin_table, size_t max_pos, size_t H
     }
 }
 
-static void rope_apply(float *x, const float *cos_table, const float *sin_table, size_t N,
-                       size_t T, size_t start, size_t NH, size_t HD, float sign)
+static void rope_apply(float *x, const float *cos_table, const float *sin_table, size_t N, size_t T,
+                       size_t start, size_t NH, size_t HD, float sign)
 {
     size_t half = HD / 2;
     int nt = threads_for((double)N * NH * HD);
@@ -285,14 +283,14 @@ static void rope_apply(float *x, const float *cos_table, const float *sin_table,
     }
 }
 
-void hn_rope_forward(float *x, const float *cos_table, const float *sin_table, size_t N,
-                     size_t T, size_t start, size_t NH, size_t HD)
+void hn_rope_forward(float *x, const float *cos_table, const float *sin_table, size_t N, size_t T,
+                     size_t start, size_t NH, size_t HD)
 {
     rope_apply(x, cos_table, sin_table, N, T, start, NH, HD, 1.0f);
 }
 
-void hn_rope_backward(float *dx, const float *cos_table, const float *sin_table, size_t N,
-                      size_t T, size_t start, size_t NH, size_t HD)
+void hn_rope_backward(float *dx, const float *cos_table, const float *sin_table, size_t N, size_t T,
+                      size_t start, size_t NH, size_t HD)
 {
     /* the rotation is orthogonal: its transpose is the rotation by -angle */
     rope_apply(dx, cos_table, sin_table, N, T, start, NH, HD, -1.0f);
@@ -414,9 +412,8 @@ void hn_attention_forward_naive(float *out, float *att, const float *q, const fl
 
 /* Backward of attention_head_forward for one query head; dS (T,T) scratch; dk, dv +=. */
 static void attention_head_backward(float *dq, float *dk, float *dv, float *dS, const float *dO,
-                                    const float *q, const float *k, const float *v,
-                                    const float *P, size_t T, size_t HD, int ldq, int ldk,
-                                    float scale)
+                                    const float *q, const float *k, const float *v, const float *P,
+                                    size_t T, size_t HD, int ldq, int ldk, float scale)
 {
     for (size_t r0 = 0; r0 < T; r0 += ATT_TILE) {
         size_t r1 = r0 + ATT_TILE < T ? r0 + ATT_TILE : T;
@@ -447,8 +444,8 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *dS, 
             }
         }
         /* dQ_rows (m,HD) += scale dS_rows (m,keys) . K (keys,HD) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, (int)HD, keys, scale, dSt,
-                    (int)T, k, ldk, 1.0f, dq + r0 * (size_t)ldq, ldq);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, (int)HD, keys, scale, dSt, (int)T,
+                    k, ldk, 1.0f, dq + r0 * (size_t)ldq, ldq);
         /* dK (keys,HD) += scale dS_rows^T (keys,m) . Q_rows (m,HD) */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, keys, (int)HD, m, scale, dSt, (int)T,
                     q + r0 * (size_t)ldq, ldq, 1.0f, dk, ldk);
@@ -481,9 +478,8 @@ void hn_attention_backward(float *dq, float *dk, float *dv, float *datt, const f
 }
 
 void hn_attention_backward_naive(float *dq, float *dk, float *dv, float *datt, const float *dout,
-                                 const float *q, const float *k, const float *v,
-                                 const float *att, size_t B, size_t T, size_t NH, size_t KVH,
-                                 size_t HD)
+                                 const float *q, const float *k, const float *v, const float *att,
+                                 size_t B, size_t T, size_t NH, size_t KVH, size_t HD)
 {
     size_t group = NH / KVH;
     double scale = 1.0 / sqrt((double)HD);
@@ -590,8 +586,8 @@ void hn_embedding_backward(float *dwte, const float *dout, const int *tokens, si
     }
 }
 
-double hn_crossentropy_forward(float *losses, float *probs, const float *logits,
-                               const int *targets, size_t N, size_t V)
+double hn_crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
+                               size_t N, size_t V)
 {
     double total = 0.0;
     int nt = threads_for((double)N * V);
@@ -654,8 +650,8 @@ void *hn_llm_big_calloc(size_t n, size_t size)
         return NULL;
     }
     size_t len = (bytes + HN_HUGE - 1) / HN_HUGE * HN_HUGE;
-    char *raw = mmap(NULL, len + HN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                     -1, 0);
+    char *raw =
+        mmap(NULL, len + HN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) {
         return NULL;
     }

@@ -8,10 +8,10 @@
 
 #include "hilnas/llm/qmat.h"
 
-#include <strings.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hilnas/llm/safetensors.h"
 
@@ -105,8 +105,7 @@ int hn_qmat_from_f32(struct hn_qmat *m, const float *w, size_t rows, size_t cols
         for (size_t r = 0; r < rows; r++) {
             for (size_t b = 0; b < blocks; b++) {
                 size_t i0 = b * HN_Q8_BLOCK, n = cols - i0 < HN_Q8_BLOCK ? cols - i0 : HN_Q8_BLOCK;
-                hn_q8_0_block(w + r * cols + i0, n, &m->scales[r * blocks + b],
-                              q + r * m->ld + i0);
+                hn_q8_0_block(w + r * cols + i0, n, &m->scales[r * blocks + b], q + r * m->ld + i0);
             }
         }
         return 0;
@@ -124,8 +123,8 @@ int hn_qmat_from_f32(struct hn_qmat *m, const float *w, size_t rows, size_t cols
     return 0;
 oom:
     hn_qmat_free(m);
-    return hn_error_set(err, NULL, "out of memory converting a (%zu, %zu) matrix to %s", rows,
-                        cols, hn_dtype_name(dtype));
+    return hn_error_set(err, NULL, "out of memory converting a (%zu, %zu) matrix to %s", rows, cols,
+                        hn_dtype_name(dtype));
 }
 
 void hn_qmat_free(struct hn_qmat *m)
@@ -199,8 +198,7 @@ void hn_qmat_rows_to_f32(const struct hn_qmat *m, size_t r0, size_t r1, float *o
 /* ---------------------------------------------------------------------------------------------
  * products: reference and portable C */
 
-void hn_qmat_matvec_naive(const struct hn_qmat *m, const float *x, float *out, size_t r0,
-                          size_t r1)
+void hn_qmat_matvec_naive(const struct hn_qmat *m, const float *x, float *out, size_t r0, size_t r1)
 {
     for (size_t r = r0; r < r1; r++) {
         double s = 0.0;
@@ -376,11 +374,11 @@ HN_AVX512 static inline __m512 q8_block_dot512(const int8_t *q, const float *x)
 
 /* acc += the last tn (< N) weights of row wr from column cv, zero-padded to a full vector,
  * times xt (x's last tn values, zero-padded) */
-#define HN_TAIL_FMA(ISA, T, LOAD, wr, acc)                                                     \
-    do {                                                                                       \
-        T pad_[ISA##_N] = {0};                                                                 \
-        memcpy(pad_, (wr) + cv, tn * sizeof(T));                                               \
-        acc = ISA##_FMA(LOAD(pad_), xt, acc);                                                  \
+#define HN_TAIL_FMA(ISA, T, LOAD, wr, acc)                                                         \
+    do {                                                                                           \
+        T pad_[ISA##_N] = {0};                                                                     \
+        memcpy(pad_, (wr) + cv, tn * sizeof(T));                                                   \
+        acc = ISA##_FMA(LOAD(pad_), xt, acc);                                                      \
     } while (0)
 
 /*
@@ -388,81 +386,81 @@ HN_AVX512 static inline __m512 q8_block_dot512(const int8_t *q, const float *x)
  * (four independent accumulator chains, each weight row one sequential stream), N columns per
  * step; the columns past the last multiple of N in one zero-padded step.
  */
-#define HN_DEFINE_MATVEC(ISA, NAME, T, LOAD)                                                    \
-    ISA##_ATTR static void NAME(const T *w, size_t ld, size_t cols, const float *x, float *out, \
-                                size_t r0, size_t r1)                                          \
-    {                                                                                          \
-        size_t cv = cols - cols % ISA##_N, tn = cols - cv, r = r0;                             \
-        float xpad[ISA##_N] = {0};                                                             \
-        memcpy(xpad, x + cv, tn * sizeof(float));                                              \
-        ISA##_V xt = ISA##_LOADX(xpad);                                                        \
-        for (; r + 4 <= r1; r += 4) {                                                          \
-            const T *w0 = w + r * ld, *w1 = w0 + ld, *w2 = w1 + ld, *w3 = w2 + ld;             \
-            ISA##_V a0 = ISA##_ZERO(), a1 = a0, a2 = a0, a3 = a0;                              \
-            for (size_t i = 0; i < cv; i += ISA##_N) {                                         \
-                ISA##_V xv = ISA##_LOADX(x + i);                                               \
-                a0 = ISA##_FMA(LOAD(w0 + i), xv, a0);                                          \
-                a1 = ISA##_FMA(LOAD(w1 + i), xv, a1);                                          \
-                a2 = ISA##_FMA(LOAD(w2 + i), xv, a2);                                          \
-                a3 = ISA##_FMA(LOAD(w3 + i), xv, a3);                                          \
-            }                                                                                  \
-            if (tn) {                                                                          \
-                HN_TAIL_FMA(ISA, T, LOAD, w0, a0);                                             \
-                HN_TAIL_FMA(ISA, T, LOAD, w1, a1);                                             \
-                HN_TAIL_FMA(ISA, T, LOAD, w2, a2);                                             \
-                HN_TAIL_FMA(ISA, T, LOAD, w3, a3);                                             \
-            }                                                                                  \
-            out[r] = ISA##_HSUM(a0), out[r + 1] = ISA##_HSUM(a1);                              \
-            out[r + 2] = ISA##_HSUM(a2), out[r + 3] = ISA##_HSUM(a3);                          \
-        }                                                                                      \
-        for (; r < r1; r++) {                                                                  \
-            const T *w0 = w + r * ld;                                                          \
-            ISA##_V a0 = ISA##_ZERO();                                                         \
-            for (size_t i = 0; i < cv; i += ISA##_N) {                                         \
-                a0 = ISA##_FMA(LOAD(w0 + i), ISA##_LOADX(x + i), a0);                          \
-            }                                                                                  \
-            if (tn) {                                                                          \
-                HN_TAIL_FMA(ISA, T, LOAD, w0, a0);                                             \
-            }                                                                                  \
-            out[r] = ISA##_HSUM(a0);                                                           \
-        }                                                                                      \
+#define HN_DEFINE_MATVEC(ISA, NAME, T, LOAD)                                                       \
+    ISA##_ATTR static void NAME(const T *w, size_t ld, size_t cols, const float *x, float *out,    \
+                                size_t r0, size_t r1)                                              \
+    {                                                                                              \
+        size_t cv = cols - cols % ISA##_N, tn = cols - cv, r = r0;                                 \
+        float xpad[ISA##_N] = {0};                                                                 \
+        memcpy(xpad, x + cv, tn * sizeof(float));                                                  \
+        ISA##_V xt = ISA##_LOADX(xpad);                                                            \
+        for (; r + 4 <= r1; r += 4) {                                                              \
+            const T *w0 = w + r * ld, *w1 = w0 + ld, *w2 = w1 + ld, *w3 = w2 + ld;                 \
+            ISA##_V a0 = ISA##_ZERO(), a1 = a0, a2 = a0, a3 = a0;                                  \
+            for (size_t i = 0; i < cv; i += ISA##_N) {                                             \
+                ISA##_V xv = ISA##_LOADX(x + i);                                                   \
+                a0 = ISA##_FMA(LOAD(w0 + i), xv, a0);                                              \
+                a1 = ISA##_FMA(LOAD(w1 + i), xv, a1);                                              \
+                a2 = ISA##_FMA(LOAD(w2 + i), xv, a2);                                              \
+                a3 = ISA##_FMA(LOAD(w3 + i), xv, a3);                                              \
+            }                                                                                      \
+            if (tn) {                                                                              \
+                HN_TAIL_FMA(ISA, T, LOAD, w0, a0);                                                 \
+                HN_TAIL_FMA(ISA, T, LOAD, w1, a1);                                                 \
+                HN_TAIL_FMA(ISA, T, LOAD, w2, a2);                                                 \
+                HN_TAIL_FMA(ISA, T, LOAD, w3, a3);                                                 \
+            }                                                                                      \
+            out[r] = ISA##_HSUM(a0), out[r + 1] = ISA##_HSUM(a1);                                  \
+            out[r + 2] = ISA##_HSUM(a2), out[r + 3] = ISA##_HSUM(a3);                              \
+        }                                                                                          \
+        for (; r < r1; r++) {                                                                      \
+            const T *w0 = w + r * ld;                                                              \
+            ISA##_V a0 = ISA##_ZERO();                                                             \
+            for (size_t i = 0; i < cv; i += ISA##_N) {                                             \
+                a0 = ISA##_FMA(LOAD(w0 + i), ISA##_LOADX(x + i), a0);                              \
+            }                                                                                      \
+            if (tn) {                                                                              \
+                HN_TAIL_FMA(ISA, T, LOAD, w0, a0);                                                 \
+            }                                                                                      \
+            out[r] = ISA##_HSUM(a0);                                                               \
+        }                                                                                          \
     }
 
 /*
  * out[r0..r1) = W x for Q8_0: two rows at a time, one block of 32 per step scaled by its F16
  * scale; the columns of a last partial block in scalar code.
  */
-#define HN_DEFINE_MATVEC_Q8(ISA, NAME)                                                          \
-    ISA##_ATTR static void NAME(const struct hn_qmat *m, const float *x, float *out, size_t r0, \
-                                size_t r1)                                                     \
-    {                                                                                          \
-        size_t cols = m->cols, full = cols / HN_Q8_BLOCK, blocks = m->ld / HN_Q8_BLOCK;        \
-        for (size_t r = r0; r < r1; r += 2) {                                                  \
-            int two = r + 1 < r1;                                                              \
-            const int8_t *q0 = (const int8_t *)m->data + r * m->ld;                           \
-            const int8_t *q1 = q0 + (two ? m->ld : 0);                                         \
-            const uint16_t *s0 = m->scales + r * blocks, *s1 = s0 + (two ? blocks : 0);        \
-            ISA##_V a0 = ISA##_ZERO(), a1 = a0;                                                \
-            for (size_t b = 0; b < full; b++) {                                                \
-                const float *xb = x + b * HN_Q8_BLOCK;                                         \
-                a0 = ISA##_FMA(ISA##_Q8DOT(q0 + b * HN_Q8_BLOCK, xb),                          \
-                               ISA##_SET1(_cvtsh_ss(s0[b])), a0);                              \
-                a1 = ISA##_FMA(ISA##_Q8DOT(q1 + b * HN_Q8_BLOCK, xb),                          \
-                               ISA##_SET1(_cvtsh_ss(s1[b])), a1);                              \
-            }                                                                                  \
-            float t0 = ISA##_HSUM(a0), t1 = ISA##_HSUM(a1);                                    \
-            if (full < blocks) {                                                               \
-                float d0 = _cvtsh_ss(s0[full]), d1 = _cvtsh_ss(s1[full]);                      \
-                for (size_t i = full * HN_Q8_BLOCK; i < cols; i++) {                           \
-                    t0 += d0 * (float)q0[i] * x[i];                                            \
-                    t1 += d1 * (float)q1[i] * x[i];                                            \
-                }                                                                              \
-            }                                                                                  \
-            out[r] = t0;                                                                       \
-            if (two) {                                                                         \
-                out[r + 1] = t1;                                                               \
-            }                                                                                  \
-        }                                                                                      \
+#define HN_DEFINE_MATVEC_Q8(ISA, NAME)                                                             \
+    ISA##_ATTR static void NAME(const struct hn_qmat *m, const float *x, float *out, size_t r0,    \
+                                size_t r1)                                                         \
+    {                                                                                              \
+        size_t cols = m->cols, full = cols / HN_Q8_BLOCK, blocks = m->ld / HN_Q8_BLOCK;            \
+        for (size_t r = r0; r < r1; r += 2) {                                                      \
+            int two = r + 1 < r1;                                                                  \
+            const int8_t *q0 = (const int8_t *)m->data + r * m->ld;                                \
+            const int8_t *q1 = q0 + (two ? m->ld : 0);                                             \
+            const uint16_t *s0 = m->scales + r * blocks, *s1 = s0 + (two ? blocks : 0);            \
+            ISA##_V a0 = ISA##_ZERO(), a1 = a0;                                                    \
+            for (size_t b = 0; b < full; b++) {                                                    \
+                const float *xb = x + b * HN_Q8_BLOCK;                                             \
+                a0 = ISA##_FMA(ISA##_Q8DOT(q0 + b * HN_Q8_BLOCK, xb),                              \
+                               ISA##_SET1(_cvtsh_ss(s0[b])), a0);                                  \
+                a1 = ISA##_FMA(ISA##_Q8DOT(q1 + b * HN_Q8_BLOCK, xb),                              \
+                               ISA##_SET1(_cvtsh_ss(s1[b])), a1);                                  \
+            }                                                                                      \
+            float t0 = ISA##_HSUM(a0), t1 = ISA##_HSUM(a1);                                        \
+            if (full < blocks) {                                                                   \
+                float d0 = _cvtsh_ss(s0[full]), d1 = _cvtsh_ss(s1[full]);                          \
+                for (size_t i = full * HN_Q8_BLOCK; i < cols; i++) {                               \
+                    t0 += d0 * (float)q0[i] * x[i];                                                \
+                    t1 += d1 * (float)q1[i] * x[i];                                                \
+                }                                                                                  \
+            }                                                                                      \
+            out[r] = t0;                                                                           \
+            if (two) {                                                                             \
+                out[r + 1] = t1;                                                                   \
+            }                                                                                      \
+        }                                                                                          \
     }
 
 HN_DEFINE_MATVEC(AVX2, matvec_f32_avx2, float, load8_f32)
@@ -577,20 +575,20 @@ const char *hn_qmat_simd_name(void)
 }
 
 /* the kernel of m's precision at one width (SUFFIX: avx2 or avx512) */
-#define HN_MATVEC_DISPATCH(SUFFIX)                                                              \
-    switch (m->dtype) {                                                                        \
-    case HN_DTYPE_F32:                                                                         \
-        matvec_f32_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                          \
-        return;                                                                                \
-    case HN_DTYPE_BF16:                                                                        \
-        matvec_bf16_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                         \
-        return;                                                                                \
-    case HN_DTYPE_F16:                                                                         \
-        matvec_f16_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                          \
-        return;                                                                                \
-    case HN_DTYPE_Q8_0:                                                                        \
-        matvec_q8_0_##SUFFIX(m, x, out, r0, r1);                                               \
-        return;                                                                                \
+#define HN_MATVEC_DISPATCH(SUFFIX)                                                                 \
+    switch (m->dtype) {                                                                            \
+    case HN_DTYPE_F32:                                                                             \
+        matvec_f32_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                              \
+        return;                                                                                    \
+    case HN_DTYPE_BF16:                                                                            \
+        matvec_bf16_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                             \
+        return;                                                                                    \
+    case HN_DTYPE_F16:                                                                             \
+        matvec_f16_##SUFFIX(m->data, m->ld, m->cols, x, out, r0, r1);                              \
+        return;                                                                                    \
+    case HN_DTYPE_Q8_0:                                                                            \
+        matvec_q8_0_##SUFFIX(m, x, out, r0, r1);                                                   \
+        return;                                                                                    \
     }
 
 void hn_qmat_matvec(const struct hn_qmat *m, const float *x, float *out, size_t r0, size_t r1)

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hilnas/util.h"
 #include "hilnas/llm/safetensors.h"
+#include "hilnas/util.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define HN_ST_LITTLE_ENDIAN 1
@@ -267,9 +267,8 @@ static int check_metadata(json_t *v, const char *name, struct hn_error *err)
  * The header's tensors in its order into t and spans (room for every entry); *count of them
  * (each with its name, owned by t) also on failure.
  */
-static int parse_entries(json_t *root, uint64_t data_len, const char *name,
-                         struct hn_st_tensor *t, struct span *spans, size_t *count,
-                         struct hn_error *err)
+static int parse_entries(json_t *root, uint64_t data_len, const char *name, struct hn_st_tensor *t,
+                         struct span *spans, size_t *count, struct hn_error *err)
 {
     const char *key;
     json_t *v;
@@ -315,8 +314,8 @@ static int check_tiling(const struct span *spans, const struct hn_st_tensor *t, 
             return hn_error_set(err, name,
                                 "tensor '%s': data_offsets begin %llu leaves a hole (bytes "
                                 "%llu..%llu belong to no tensor)",
-                                tname, (unsigned long long)spans[i].begin,
-                                (unsigned long long)pos, (unsigned long long)spans[i].begin);
+                                tname, (unsigned long long)spans[i].begin, (unsigned long long)pos,
+                                (unsigned long long)spans[i].begin);
         }
         pos = spans[i].end;
     }
@@ -636,7 +635,8 @@ int hn_st_write(const char *path, const struct hn_st_write_entry *e, size_t n, s
     sprintf(tmp, "%s.tmp.XXXXXX", path);
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        hn_error_set(err, path, "cannot create a temporary file next to it: %s", hn_strerror(errno));
+        hn_error_set(err, path, "cannot create a temporary file next to it: %s",
+                     hn_strerror(errno));
         free(tmp);
         tmp = NULL;
         goto fail;

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hilnas/util.h"
 #include "hilnas/llm/tokens.h"
+#include "hilnas/util.h"
 
 void hn_bytes_encode(const unsigned char *bytes, size_t n, uint16_t *tokens)
 {

@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hilnas/util.h"
-#include "hilnas/rng.h"
 #include "hilnas/llm/checkpoint.h"
 #include "hilnas/llm/safetensors.h"
 #include "hilnas/llm/tokens.h"
+#include "hilnas/rng.h"
+#include "hilnas/util.h"
 
 #define STATE_FORMAT "hilnas-llm-train-state"
 #define STATE_VERSION 1
@@ -49,9 +49,8 @@ int hn_llm_eval_windows(struct hn_llm_model *model, const uint16_t *tok, size_t 
     int *inputs = NULL, *targets = NULL;
     int rc = -1;
     if (T < 1 || B < 1 || n < (size_t)T + 1) {
-        return hn_error_config(err, NULL,
-                               "evaluation needs at least seq+1 = %d tokens, the data has %zu",
-                               T + 1, n);
+        return hn_error_config(
+            err, NULL, "evaluation needs at least seq+1 = %d tokens, the data has %zu", T + 1, n);
     }
     size_t windows = (n - 1) / (size_t)T;
     if (batches > 0 && (size_t)batches * (size_t)B < windows) {
@@ -251,8 +250,10 @@ static int try_resume(struct run *r, struct hn_error *err)
     const struct hn_st_tensor *v = hn_st_find(&file, "adamw.v");
     if (m == NULL || v == NULL || m->numel != r->opt.n || v->numel != r->opt.n) {
         hn_st_free(&file);
-        return hn_error_config(err, path, "AdamW moments 'adamw.m'/'adamw.v' of %zu values "
-                                          "missing or of the wrong size", r->opt.n);
+        return hn_error_config(err, path,
+                               "AdamW moments 'adamw.m'/'adamw.v' of %zu values "
+                               "missing or of the wrong size",
+                               r->opt.n);
     }
     memcpy(r->opt.m, m->data, r->opt.n * sizeof(float));
     memcpy(r->opt.v, v->data, r->opt.n * sizeof(float));
@@ -303,8 +304,8 @@ static int write_training_record(const struct hn_llm_train_opts *o, const char *
     double final_lr = hn_lr_schedule(o->steps - 1, o->steps, o->warmup, o->lr, o->min_lr);
     json_t *t = json_pack("{s:s, s:s, s:{s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:i, s:i, s:I, s:s}}",
                           "format", "hilnas-training-1", "producer", "pretrain", "training",
-                          "steps", (json_int_t)o->steps, "lr", o->lr, "min_lr", o->min_lr,
-                          "warmup", (json_int_t)o->warmup, "final_lr", final_lr, "weight_decay",
+                          "steps", (json_int_t)o->steps, "lr", o->lr, "min_lr", o->min_lr, "warmup",
+                          (json_int_t)o->warmup, "final_lr", final_lr, "weight_decay",
                           o->weight_decay, "grad_clip", o->grad_clip, "batch", o->batch, "seq",
                           o->seq, "seed", (json_int_t)o->seed, "data", o->data_dir);
     if (t != NULL && isfinite(val_loss)) {
@@ -342,8 +343,7 @@ static int load_data(struct run *r, struct hn_error *err)
                                r->n_train, o->seq + 1);
     }
     for (int k = 0; k < 2; k++) {
-        if (hn_tokens_check_vocab(*toks[k], *counts[k], o->config.vocab_size, names[k], err) !=
-            0) {
+        if (hn_tokens_check_vocab(*toks[k], *counts[k], o->config.vocab_size, names[k], err) != 0) {
             hn_error_prefix(err, "%s (set --vocab to the data's vocabulary)", o->data_dir);
             return -1;
         }
@@ -459,13 +459,13 @@ static int validate(struct run *r, struct hn_error *err)
         hn_error_prefix(err, "validation");
         return -1;
     }
-    fprintf(r->log, "{\"step\": %ld, \"val_loss\": %.9g, \"val_tokens\": %zu}\n", r->step,
-            val_loss, val_tokens);
+    fprintf(r->log, "{\"step\": %ld, \"val_loss\": %.9g, \"val_tokens\": %zu}\n", r->step, val_loss,
+            val_tokens);
     r->last_val = val_loss;
     fflush(r->log);
     if (!o->quiet) {
-        fprintf(stderr, "%sstep %ld/%ld  val loss %.4f (%zu tokens)\n", r->tty ? "\r" : "",
-                r->step, o->steps, val_loss, val_tokens);
+        fprintf(stderr, "%sstep %ld/%ld  val loss %.4f (%zu tokens)\n", r->tty ? "\r" : "", r->step,
+                o->steps, val_loss, val_tokens);
     }
     return 0;
 }
@@ -540,8 +540,8 @@ done:
     return rc;
 }
 
-double hn_distill_apply(float *probs, const int *targets, const float *teacher, size_t N,
-                        size_t V, double tau, double w)
+double hn_distill_apply(float *probs, const int *targets, const float *teacher, size_t N, size_t V,
+                        double tau, double w)
 {
     double kd = 0;
     double *ps = malloc(V * sizeof(double)), *pt = malloc(V * sizeof(double));

@@ -5,8 +5,8 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,11 +21,11 @@
 #include "core/util.h"
 #include "hilnas/error.h"
 #include "hilnas/evaluator.h"
-#include "hilnas/rng.h"
 #include "hilnas/llm/checkpoint.h"
 #include "hilnas/llm/gguf.h"
 #include "hilnas/llm/llm_config.h"
 #include "hilnas/llm/model.h"
+#include "hilnas/rng.h"
 #include "tools/cli.h"
 
 enum ex_format { EX_HF, EX_GGUF };
@@ -56,9 +56,9 @@ struct ex_trial {
 
 /* What produced the model, for the card. */
 struct ex_source {
-    json_t *training;  /* training.json, or NULL */
-    int rederived;     /* 1: re-derived now, 0: kept by the evaluator */
-    const char *how;   /* "kept", "re-derived", "random" */
+    json_t *training; /* training.json, or NULL */
+    int rederived;    /* 1: re-derived now, 0: kept by the evaluator */
+    const char *how;  /* "kept", "re-derived", "random" */
     char evaluator[256];
     double val_loss, val_loss_recorded;
 };
@@ -223,10 +223,10 @@ static json_t *hf_config(const struct hn_llm_config *c, enum ex_dtype dt)
                                     "replace_with_linear", 0)
                         : json_pack("{s:n, s:b, s:b}", "n_heads_in_group", "no_op", 1,
                                     "replace_with_linear", 0);
-        json_array_append_new(blocks, json_pack("{s:o, s:{s:f, s:i, s:b, s:b}}", "attention", a,
-                                                "ffn", "ffn_mult", mult, "intermediate_size",
-                                                c->intermediate_size, "no_op", 0,
-                                                "replace_with_linear", 0));
+        json_array_append_new(blocks,
+                              json_pack("{s:o, s:{s:f, s:i, s:b, s:b}}", "attention", a, "ffn",
+                                        "ffn_mult", mult, "intermediate_size", c->intermediate_size,
+                                        "no_op", 0, "replace_with_linear", 0));
         json_array_append_new(att, json_boolean(c->attention_layers[l]));
     }
     json_object_set_new(o, "block_configs", blocks);
@@ -244,20 +244,20 @@ static int write_tokenizer(const char *out, const struct hn_llm_config *c, struc
         utf8(byte_codepoint(b), s);
         json_object_set_new(vocab, s, json_integer(b));
     }
-    json_t *tok = json_pack(
-        "{s:s, s:n, s:n, s:[], s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b}, "
-        "s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:[]}}",
-        "version", "1.0", "truncation", "padding", "added_tokens", "normalizer", "pre_tokenizer",
-        "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0,
-        "post_processor", "decoder", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets",
-        1, "use_regex", 0, "model", "type", "BPE", "dropout", "unk_token",
-        "continuing_subword_prefix", "end_of_word_suffix", "fuse_unk", 0, "byte_fallback", 0,
-        "ignore_merges", 0, "vocab", vocab, "merges");
-    json_t *cfg = json_pack("{s:s, s:i, s:b, s:b, s:b, s:s}", "tokenizer_class",
-                            "PreTrainedTokenizerFast", "model_max_length",
-                            c->max_position_embeddings, "clean_up_tokenization_spaces", 0,
-                            "add_bos_token", 0, "add_eos_token", 0, "hilnas_vocabulary",
-                            "byte-level: token i is byte i (no special tokens)");
+    json_t *tok =
+        json_pack("{s:s, s:n, s:n, s:[], s:n, s:{s:s, s:b, s:b, s:b}, s:n, s:{s:s, s:b, s:b, s:b}, "
+                  "s:{s:s, s:n, s:n, s:n, s:n, s:b, s:b, s:b, s:o, s:[]}}",
+                  "version", "1.0", "truncation", "padding", "added_tokens", "normalizer",
+                  "pre_tokenizer", "type", "ByteLevel", "add_prefix_space", 0, "trim_offsets", 1,
+                  "use_regex", 0, "post_processor", "decoder", "type", "ByteLevel",
+                  "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 0, "model", "type", "BPE",
+                  "dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix",
+                  "fuse_unk", 0, "byte_fallback", 0, "ignore_merges", 0, "vocab", vocab, "merges");
+    json_t *cfg =
+        json_pack("{s:s, s:i, s:b, s:b, s:b, s:s}", "tokenizer_class", "PreTrainedTokenizerFast",
+                  "model_max_length", c->max_position_embeddings, "clean_up_tokenization_spaces", 0,
+                  "add_bos_token", 0, "add_eos_token", 0, "hilnas_vocabulary",
+                  "byte-level: token i is byte i (no special tokens)");
     int rc = tok == NULL || cfg == NULL ? hn_error_set(err, NULL, "out of memory")
              : write_json(out, "tokenizer.json", tok, err) != 0 ||
                      write_json(out, "tokenizer_config.json", cfg, err) != 0
@@ -351,7 +351,8 @@ static float *permute_rows(const float *w, int n_head, int HD, int C)
         for (int i = 0; i < HD / 2; i++) {
             for (int j = 0; j < 2; j++) {
                 memcpy(o + ((size_t)h * HD + 2 * i + j) * C,
-                       w + ((size_t)h * HD + (size_t)j * HD / 2 + i) * C, (size_t)C * sizeof(float));
+                       w + ((size_t)h * HD + (size_t)j * HD / 2 + i) * C,
+                       (size_t)C * sizeof(float));
             }
         }
     }
@@ -427,32 +428,32 @@ static int gguf_metadata(struct hn_gguf *g, const struct hn_llm_config *c, const
 {
     char key[128];
 #define K(suffix) (snprintf(key, sizeof(key), "%s.%s", arch, suffix), key)
-    int rc = hn_gguf_set_str(g, "general.architecture", arch, err) != 0 ||
-             hn_gguf_set_str(g, "general.name", name, err) != 0 ||
-             hn_gguf_set_u32(g, "general.file_type", ftype, err) != 0 ||
-             hn_gguf_set_u32(g, "general.alignment", HN_GGUF_ALIGNMENT, err) != 0 ||
-             hn_gguf_set_u32(g, K("vocab_size"), (uint32_t)c->vocab_size, err) != 0 ||
-             hn_gguf_set_u32(g, K("context_length"), (uint32_t)c->max_position_embeddings,
-                             err) != 0 ||
-             hn_gguf_set_u32(g, K("embedding_length"), (uint32_t)c->hidden_size, err) != 0 ||
-             hn_gguf_set_u32(g, K("block_count"), (uint32_t)c->num_hidden_layers, err) != 0 ||
-             gguf_per_layer(g, K("feed_forward_length"), c, uniform, c->intermediate_size, 0,
-                            err) != 0 ||
-             gguf_per_layer(g, K("attention.head_count"), c, uniform, c->num_attention_heads, 1,
-                            err) != 0 ||
-             gguf_per_layer(g, K("attention.head_count_kv"), c, uniform,
-                            c->num_key_value_heads, 1, err) != 0 ||
-             hn_gguf_set_u32(g, K("attention.key_length"), (uint32_t)c->head_dim, err) != 0 ||
-             hn_gguf_set_u32(g, K("attention.value_length"), (uint32_t)c->head_dim, err) != 0 ||
-             hn_gguf_set_f32(g, K("attention.layer_norm_rms_epsilon"), (float)c->rms_norm_eps,
-                             err) != 0 ||
-             hn_gguf_set_f32(g, K("rope.freq_base"), (float)c->rope_theta, err) != 0 ||
-             hn_gguf_set_u32(g, K("rope.dimension_count"), (uint32_t)c->head_dim, err) != 0;
+    int rc =
+        hn_gguf_set_str(g, "general.architecture", arch, err) != 0 ||
+        hn_gguf_set_str(g, "general.name", name, err) != 0 ||
+        hn_gguf_set_u32(g, "general.file_type", ftype, err) != 0 ||
+        hn_gguf_set_u32(g, "general.alignment", HN_GGUF_ALIGNMENT, err) != 0 ||
+        hn_gguf_set_u32(g, K("vocab_size"), (uint32_t)c->vocab_size, err) != 0 ||
+        hn_gguf_set_u32(g, K("context_length"), (uint32_t)c->max_position_embeddings, err) != 0 ||
+        hn_gguf_set_u32(g, K("embedding_length"), (uint32_t)c->hidden_size, err) != 0 ||
+        hn_gguf_set_u32(g, K("block_count"), (uint32_t)c->num_hidden_layers, err) != 0 ||
+        gguf_per_layer(g, K("feed_forward_length"), c, uniform, c->intermediate_size, 0, err) !=
+            0 ||
+        gguf_per_layer(g, K("attention.head_count"), c, uniform, c->num_attention_heads, 1, err) !=
+            0 ||
+        gguf_per_layer(g, K("attention.head_count_kv"), c, uniform, c->num_key_value_heads, 1,
+                       err) != 0 ||
+        hn_gguf_set_u32(g, K("attention.key_length"), (uint32_t)c->head_dim, err) != 0 ||
+        hn_gguf_set_u32(g, K("attention.value_length"), (uint32_t)c->head_dim, err) != 0 ||
+        hn_gguf_set_f32(g, K("attention.layer_norm_rms_epsilon"), (float)c->rms_norm_eps, err) !=
+            0 ||
+        hn_gguf_set_f32(g, K("rope.freq_base"), (float)c->rope_theta, err) != 0 ||
+        hn_gguf_set_u32(g, K("rope.dimension_count"), (uint32_t)c->head_dim, err) != 0;
 #undef K
     return rc ? -1 : 0;
 }
 
-#define ADD(nm, nd, a, b, t, data)                                                              \
+#define ADD(nm, nd, a, b, t, data)                                                                 \
     (hn_gguf_add_tensor(g, nm, nd, (const uint64_t[]){(a), (b)}, t, data, err) != 0)
 
 /* Layer l's tensors: q and k permuted to llama.cpp's RoPE layout (kept alive in perm[0..1]
@@ -630,8 +631,8 @@ static double trial_metric(const struct ex_trial *t, const char *source, const c
 {
     char full[600];
     snprintf(full, sizeof(full), "%s.%s", source, name);
-    json_t *v = json_object_get(json_object_get(json_object_get(t->finished, "metrics"), full),
-                                "value");
+    json_t *v =
+        json_object_get(json_object_get(json_object_get(t->finished, "metrics"), full), "value");
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
@@ -664,8 +665,7 @@ static void rm_tree(const char *dir)
 /* The evaluator to re-derive with: --evaluator, else the one evaluator that produced the
  * trial's val_loss. NULL with err (file: the study file, for messages). */
 static struct hn_source *pick_evaluator(const struct ex_args *a, const struct ex_trial *t,
-                                        struct hn_study *s, const char *file,
-                                        struct hn_error *err)
+                                        struct hn_study *s, const char *file, struct hn_error *err)
 {
     struct hn_source *ev = NULL;
     for (size_t i = 0; i < s->n_sources; i++) {
@@ -676,8 +676,9 @@ static struct hn_source *pick_evaluator(const struct ex_args *a, const struct ex
         if (a->evaluator ? strcmp(a->evaluator, x->name) == 0
                          : isfinite(trial_metric(t, x->name, "val_loss"))) {
             if (ev != NULL && a->evaluator == NULL) {
-                hn_error_config(err, file, "evaluators '%s' and '%s' both measured trial %ld; "
-                                           "choose one with --evaluator NAME",
+                hn_error_config(err, file,
+                                "evaluators '%s' and '%s' both measured trial %ld; "
+                                "choose one with --evaluator NAME",
                                 ev->name, x->name, t->id);
                 return NULL;
             }
@@ -746,7 +747,9 @@ static struct hn_llm_model *run_kept(const struct ex_args *a, const struct ex_tr
         .params = s->space.params,
         .work_dir = tmp,
         .seed = hn_rng_derive(s->seed, (uint64_t)t->id) >> 1,
-        .threads = a->threads > 0 ? (int)a->threads : cpus > 0 ? (int)cpus : 1,
+        .threads = a->threads > 0 ? (int)a->threads
+                   : cpus > 0     ? (int)cpus
+                                  : 1,
         .keep_model = 1,
     };
     fprintf(stderr,
@@ -761,8 +764,8 @@ static struct hn_llm_model *run_kept(const struct ex_args *a, const struct ex_tr
     }
     const struct hn_metric *vl = hn_metrics_get(&out, "val_loss");
     src->val_loss = vl ? vl->value : NAN;
-    if (vl == NULL || !(fabs(src->val_loss - src->val_loss_recorded) <=
-                        1e-4 * fabs(src->val_loss_recorded))) {
+    if (vl == NULL ||
+        !(fabs(src->val_loss - src->val_loss_recorded) <= 1e-4 * fabs(src->val_loss_recorded))) {
         hn_error_set(err, file,
                      "the re-derived model of trial %ld has val_loss %.9g, the trial recorded "
                      "%.9g: the study file, its backbone or its data changed since the study ran",
@@ -795,8 +798,8 @@ done:
 static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_trial *t,
                                      struct ex_source *src, struct hn_error *err)
 {
-    const char *file = a->study_file ? a->study_file
-                                     : json_string_value(json_object_get(t->study, "file"));
+    const char *file =
+        a->study_file ? a->study_file : json_string_value(json_object_get(t->study, "file"));
     struct hn_study *s = NULL;
     struct hn_trial *trial = NULL;
     struct hn_llm_model *m = NULL;
@@ -810,15 +813,17 @@ static struct hn_llm_model *rederive(const struct ex_args *a, const struct ex_tr
         .overrides = a->sets, .n_overrides = a->n_sets, .output = a->study_dir, .quiet = 1};
     s = hn_study_load(file, &opt, err);
     if (s == NULL) {
-        hn_error_prefix(err, "re-deriving trial %ld from its study file %s (give another with "
-                             "--study FILE)",
+        hn_error_prefix(err,
+                        "re-deriving trial %ld from its study file %s (give another with "
+                        "--study FILE)",
                         t->id, file);
         return NULL;
     }
     json_t *jseed = json_object_get(t->study, "seed");
     if (json_is_integer(jseed) && (uint64_t)json_integer_value(jseed) != s->seed) {
-        hn_error_config(err, file, "the study seed is %llu, the journal's %lld: not the file "
-                                   "that ran this study",
+        hn_error_config(err, file,
+                        "the study seed is %llu, the journal's %lld: not the file "
+                        "that ran this study",
                         (unsigned long long)s->seed, (long long)json_integer_value(jseed));
         goto done;
     }
@@ -885,8 +890,9 @@ static struct hn_llm_model *trial_model(const struct ex_args *a, const struct ex
     }
     if (src->training != NULL && src->evaluator[0] == '\0') {
         hn_llm_model_free(m);
-        hn_error_set(err, dir, "training.json's val_loss %.9g is none of trial %ld's val_loss "
-                               "metrics: the model does not belong to this trial",
+        hn_error_set(err, dir,
+                     "training.json's val_loss %.9g is none of trial %ld's val_loss "
+                     "metrics: the model does not belong to this trial",
                      src->val_loss, t->id);
         return NULL;
     }
@@ -945,13 +951,15 @@ static void card_architecture(FILE *f, const struct ex_args *a, const struct hn_
     fprintf(f, "Vocabulary: byte-level, token i is byte i (%d tokens, no special tokens).\n",
             c->vocab_size);
     if (t == NULL) {
-        fprintf(f, "\n**The weights are random** (seed %ld): this file is for timing the "
-                   "architecture in a runtime, not for its outputs.\n",
+        fprintf(f,
+                "\n**The weights are random** (seed %ld): this file is for timing the "
+                "architecture in a runtime, not for its outputs.\n",
                 a->seed);
     }
     fprintf(f, "\n## Architecture\n\n| | |\n| --- | --- |\n");
-    fprintf(f, "| layers | %d |\n| hidden size | %d |\n| attention heads | %d (KV heads %d, "
-               "head size %d) |\n| FFN size | %d |\n| vocabulary | %d |\n| context | %d |\n",
+    fprintf(f,
+            "| layers | %d |\n| hidden size | %d |\n| attention heads | %d (KV heads %d, "
+            "head size %d) |\n| FFN size | %d |\n| vocabulary | %d |\n| context | %d |\n",
             c->num_hidden_layers, c->hidden_size, c->num_attention_heads, c->num_key_value_heads,
             c->head_dim, c->intermediate_size, c->vocab_size, c->max_position_embeddings);
     fprintf(f, "| attention | ");
@@ -961,8 +969,9 @@ static void card_architecture(FILE *f, const struct ex_args *a, const struct hn_
     fprintf(f, " (A: attention, -: FFN only) |\n| parameters | %zu |\n| tied embeddings | %s |\n",
             hn_llm_param_count(c), c->tie_word_embeddings ? "yes" : "no");
     fprintf(f, "| architecture class | %s |\n",
-            a->format == EX_HF ? (all_attention(c) ? "LlamaForCausalLM" : "DeciLMForCausalLM "
-                                                                           "(block_configs)")
+            a->format == EX_HF ? (all_attention(c) ? "LlamaForCausalLM"
+                                                   : "DeciLMForCausalLM "
+                                                     "(block_configs)")
                                : (all_attention(c) ? "GGUF `llama`" : "GGUF `deci`"));
 }
 
@@ -989,9 +998,10 @@ static void card_training(FILE *f, const struct ex_trial *t, const json_t *tr)
     fprintf(f, "- selection of channels, heads and neurons: %s\n",
             json_string_value(json_object_get(tr, "select")) ?: "?");
     json_t *x = json_object_get(tr, "training");
-    fprintf(f, "\n## Continued pretraining\n\n- %lld steps of %lld windows x %lld tokens, "
-               "AdamW lr %g (cosine to %g, %lld warmup), weight decay %g, grad clip %g, "
-               "seed %lld\n",
+    fprintf(f,
+            "\n## Continued pretraining\n\n- %lld steps of %lld windows x %lld tokens, "
+            "AdamW lr %g (cosine to %g, %lld warmup), weight decay %g, grad clip %g, "
+            "seed %lld\n",
             (long long)json_integer_value(json_object_get(x, "steps")),
             (long long)json_integer_value(json_object_get(x, "batch")),
             (long long)json_integer_value(json_object_get(x, "seq")),
@@ -1002,15 +1012,17 @@ static void card_training(FILE *f, const struct ex_trial *t, const json_t *tr)
             json_number_value(json_object_get(x, "grad_clip")),
             (long long)json_integer_value(json_object_get(x, "seed")));
     json_t *e = json_object_get(tr, "eval");
-    fprintf(f, "- validation: %s/val.bin, %lld batches of %lld windows x %lld tokens "
-               "(%lld predicted tokens)\n",
+    fprintf(f,
+            "- validation: %s/val.bin, %lld batches of %lld windows x %lld tokens "
+            "(%lld predicted tokens)\n",
             json_string_value(json_object_get(e, "data")) ?: "?",
             (long long)json_integer_value(json_object_get(e, "batches")),
             (long long)json_integer_value(json_object_get(e, "batch")),
             (long long)json_integer_value(json_object_get(e, "seq")),
             (long long)json_integer_value(json_object_get(e, "tokens")));
-    fprintf(f, "- val_loss %.6f nats/token (perplexity %.4g); before training "
-               "(inherited weights only) %.6f\n",
+    fprintf(f,
+            "- val_loss %.6f nats/token (perplexity %.4g); before training "
+            "(inherited weights only) %.6f\n",
             json_number_value(json_object_get(tr, "val_loss")),
             exp(json_number_value(json_object_get(tr, "val_loss"))),
             json_number_value(json_object_get(tr, "val_loss_inherited")));
@@ -1045,8 +1057,7 @@ static void card_reproduce(FILE *f, const struct ex_args *a, const struct ex_tri
     fprintf(f, " --format %s --dtype %s\n", format, dtype_names[a->dtype]);
     json_t *e = json_object_get(tr, "eval");
     if (e != NULL && a->format == EX_HF) {
-        char *val =
-            hn_path_join(json_string_value(json_object_get(e, "data")) ?: ".", "val.bin");
+        char *val = hn_path_join(json_string_value(json_object_get(e, "data")) ?: ".", "val.bin");
         fputs("hilnas eval ", f);
         shq(f, a->out);
         fputs(" --data ", f);
@@ -1143,9 +1154,8 @@ static int parse(int argc, char **argv, struct ex_args *a)
         {"arch", required_argument, NULL, 'a'},   {"random", no_argument, NULL, 'r'},
         {"seed", required_argument, NULL, 's'},   {"evaluator", required_argument, NULL, 'e'},
         {"study", required_argument, NULL, 'S'},  {"threads", required_argument, NULL, 'j'},
-        {"set", required_argument, NULL, 'O'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"set", required_argument, NULL, 'O'},    {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
     a->seed = 1;
@@ -1160,7 +1170,9 @@ static int parse(int argc, char **argv, struct ex_args *a)
             *num = strtol(optarg, &end, 10);
             if (end == optarg || *end != '\0' || errno != 0 || *num < 0) {
                 return hn_cli_usage_error(cmd, "--%s needs an integer >= 0, got '%s'",
-                                          c == 't' ? "trial" : c == 's' ? "seed" : "threads",
+                                          c == 't'   ? "trial"
+                                          : c == 's' ? "seed"
+                                                     : "threads",
                                           optarg);
             }
             a->have_trial |= c == 't';
@@ -1237,8 +1249,8 @@ static int check_args(const char *cmd, int argc, char **argv, struct ex_args *a)
         return -1;
     }
     if (optind != argc - 1) {
-        return hn_cli_usage_error(cmd, optind >= argc ? "missing STUDY_DIR"
-                                                      : "expected one STUDY_DIR");
+        return hn_cli_usage_error(cmd,
+                                  optind >= argc ? "missing STUDY_DIR" : "expected one STUDY_DIR");
     }
     if (!a->have_trial) {
         return hn_cli_usage_error(cmd, "--trial ID is required");
@@ -1307,8 +1319,7 @@ static int export_files(const struct ex_args *a, const struct hn_llm_model *m,
         if (export_hf(a->out, m, a->dtype, err) != 0) {
             return -1;
         }
-        return src->training != NULL ? write_json(a->out, "training.json", src->training, err)
-                                     : 0;
+        return src->training != NULL ? write_json(a->out, "training.json", src->training, err) : 0;
     }
     char name[300];
     if (t != NULL) {
@@ -1319,8 +1330,8 @@ static int export_files(const struct ex_args *a, const struct hn_llm_model *m,
     }
     *files = "model.gguf";
     char *path = hn_path_join(a->out, "model.gguf");
-    int r = path ? export_gguf(path, m, a->dtype, name, err)
-                 : hn_error_set(err, NULL, "out of memory");
+    int r =
+        path ? export_gguf(path, m, a->dtype, name, err) : hn_error_set(err, NULL, "out of memory");
     free(path);
     return r;
 }

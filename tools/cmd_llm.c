@@ -14,12 +14,12 @@
 #include <jansson.h>
 
 #include "hilnas/conf.h"
-#include "hilnas/rng.h"
 #include "hilnas/llm/checkpoint.h"
 #include "hilnas/llm/decode.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/tokens.h"
 #include "hilnas/llm/train.h"
+#include "hilnas/rng.h"
 #include "tools/cli.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -42,7 +42,10 @@ struct setting {
     const char *help;
 };
 
-#define SET(name, type, field, help) {name, type, offsetof(struct pretrain_args, field), help}
+#define SET(name, type, field, help)                                                               \
+    {                                                                                              \
+        name, type, offsetof(struct pretrain_args, field), help                                    \
+    }
 static const struct setting settings[] = {
     SET("layers", S_INT, layers, "transformer layers (4)"),
     SET("hidden", S_INT, hidden, "hidden size C (128)"),
@@ -133,8 +136,7 @@ static int parse_value(const struct setting *s, const char *text, struct pretrai
                    strcmp(text, "no") == 0) {
             *(int *)field = 0;
         } else {
-            return hn_error_config(err, where, "'%s' needs true or false, got '%s'", s->name,
-                                   text);
+            return hn_error_config(err, where, "'%s' needs true or false, got '%s'", s->name, text);
         }
         return 0;
     }
@@ -198,8 +200,8 @@ static int build_opts(const struct pretrain_args *a, struct hn_llm_train_opts *o
     c->head_dim = a->head_dim > 0 ? a->head_dim : a->hidden / a->heads;
     c->intermediate_size = a->ffn > 0 ? a->ffn : (8 * a->hidden / 3 + 31) / 32 * 32;
     c->vocab_size = a->vocab;
-    c->max_position_embeddings = a->seq > c->max_position_embeddings ? a->seq
-                                                                     : c->max_position_embeddings;
+    c->max_position_embeddings =
+        a->seq > c->max_position_embeddings ? a->seq : c->max_position_embeddings;
     c->tie_word_embeddings = a->tie;
     c->rope_theta = a->rope_theta;
     for (int l = 0; l < HN_LLM_MAX_LAYERS; l++) {
@@ -219,8 +221,8 @@ static int build_opts(const struct pretrain_args *a, struct hn_llm_train_opts *o
             p += p[1] == ',' ? 2 : 1;
         }
         if (*p != '\0') {
-            return hn_error_config(err, NULL, "attention '%s': more than %d flags",
-                                   a->attention, a->layers);
+            return hn_error_config(err, NULL, "attention '%s': more than %d flags", a->attention,
+                                   a->layers);
         }
     }
     o->seq = a->seq;
@@ -248,10 +250,25 @@ int hn_cmd_pretrain(int argc, char **argv)
 {
     struct option longopts[N_SETTINGS + 3];
     struct pretrain_args a = {
-        .layers = 4, .hidden = 128, .heads = 4, .vocab = 256, .seq = 256, .batch = 16,
-        .eval_batches = 8, .tie = 1, .steps = 1000, .warmup = 100, .eval_interval = 100,
-        .checkpoint_interval = 500, .log_interval = 10, .seed = 1, .lr = 3e-3, .min_lr = -1,
-        .weight_decay = 0.1, .grad_clip = 1.0, .rope_theta = 10000.0,
+        .layers = 4,
+        .hidden = 128,
+        .heads = 4,
+        .vocab = 256,
+        .seq = 256,
+        .batch = 16,
+        .eval_batches = 8,
+        .tie = 1,
+        .steps = 1000,
+        .warmup = 100,
+        .eval_interval = 100,
+        .checkpoint_interval = 500,
+        .log_interval = 10,
+        .seed = 1,
+        .lr = 3e-3,
+        .min_lr = -1,
+        .weight_decay = 0.1,
+        .grad_clip = 1.0,
+        .rope_theta = 10000.0,
     };
     struct hn_config_node *root = NULL;
     struct hn_llm_train_opts o;
@@ -260,10 +277,9 @@ int hn_cmd_pretrain(int argc, char **argv)
     int code = HN_EXIT_OK;
     hn_error_clear(&err);
     for (size_t i = 0; i < N_SETTINGS; i++) {
-        longopts[i] = (struct option){settings[i].name,
-                                      settings[i].type == S_BOOL ? optional_argument
-                                                                 : required_argument,
-                                      NULL, 256 + (int)i};
+        longopts[i] = (struct option){
+            settings[i].name, settings[i].type == S_BOOL ? optional_argument : required_argument,
+            NULL, 256 + (int)i};
     }
     longopts[N_SETTINGS] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[N_SETTINGS + 1] = (struct option){"version", no_argument, NULL, 'V'};
@@ -372,8 +388,7 @@ static int parse_checkpoint_args(int argc, char **argv, const struct flag *flags
         if (f->type == F_INT) {
             long max = f->max != 0 ? f->max : INT_MAX;
             long long v = strtoll(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || errno != 0 || v < (long long)f->min ||
-                v > max) {
+            if (end == optarg || *end != '\0' || errno != 0 || v < (long long)f->min || v > max) {
                 return hn_cli_usage_error(cmd, "--%s needs an integer in %.0f..%ld, got '%s'",
                                           f->name, f->min, max, optarg);
             }
@@ -400,9 +415,12 @@ int hn_cmd_eval(int argc, char **argv)
     const char *cmd = argv[0], *data = NULL, *dtype_name = "f32";
     long seq = 0, batches = 0, batch = 8, threads = 0;
     const struct flag flags[] = {
-        {"data", F_STR, 0, &data, 0},     {"seq", F_INT, 1, &seq, 0},
-        {"batches", F_INT, 1, &batches, LONG_MAX}, {"batch", F_INT, 1, &batch, 0},
-        {"threads", F_INT, 1, &threads, 0}, {"dtype", F_STR, 0, &dtype_name, 0},
+        {"data", F_STR, 0, &data, 0},
+        {"seq", F_INT, 1, &seq, 0},
+        {"batches", F_INT, 1, &batches, LONG_MAX},
+        {"batch", F_INT, 1, &batch, 0},
+        {"threads", F_INT, 1, &threads, 0},
+        {"dtype", F_STR, 0, &dtype_name, 0},
     };
     int code = parse_checkpoint_args(
         argc, argv, flags, sizeof(flags) / sizeof(flags[0]),
@@ -436,8 +454,8 @@ int hn_cmd_eval(int argc, char **argv)
     if (model == NULL || hn_llm_set_dtype(model, dtype, &err) != 0 ||
         hn_tokens_load(data, &tok, &n, &err) != 0 ||
         hn_tokens_check_vocab(tok, n, model->config.vocab_size, data, &err) != 0 ||
-        hn_llm_eval_windows(model, tok, n, (int)seq, (int)batch, batches, &loss, &tokens,
-                            &err) != 0) {
+        hn_llm_eval_windows(model, tok, n, (int)seq, (int)batch, batches, &loss, &tokens, &err) !=
+            0) {
         fprintf(stderr, "hilnas: eval: %s\n", err.msg);
         rc = hn_error_exit_code(&err);
     } else if (!isfinite(loss)) {
@@ -446,19 +464,18 @@ int hn_cmd_eval(int argc, char **argv)
                                 "the loss is not finite (NaN or infinite): the checkpoint's "
                                 "weights hold non-finite values or overflow; retrain or restore "
                                 "it",
-                                "tokens", (json_int_t)tokens, "seq", (int)seq, "batch",
-                                (int)batch, "dtype", hn_dtype_name(dtype));
+                                "tokens", (json_int_t)tokens, "seq", (int)seq, "batch", (int)batch,
+                                "dtype", hn_dtype_name(dtype));
         json_dumpf(out, stdout, 0);
         fputc('\n', stdout);
         json_decref(out);
         fprintf(stderr, "hilnas: eval: %s: the loss is not finite (%g)\n", argv[optind], loss);
         rc = HN_EXIT_FAILURE;
     } else {
-        json_t *out = json_pack("{s:f, s:I, s:I, s:f, s:f, s:i, s:i, s:s}", "loss", loss,
-                                "tokens", (json_int_t)tokens, "windows",
-                                (json_int_t)(tokens / (size_t)seq), "perplexity", exp(loss),
-                                "bits_per_token", loss / log(2.0), "seq", (int)seq, "batch",
-                                (int)batch, "dtype", hn_dtype_name(dtype));
+        json_t *out = json_pack("{s:f, s:I, s:I, s:f, s:f, s:i, s:i, s:s}", "loss", loss, "tokens",
+                                (json_int_t)tokens, "windows", (json_int_t)(tokens / (size_t)seq),
+                                "perplexity", exp(loss), "bits_per_token", loss / log(2.0), "seq",
+                                (int)seq, "batch", (int)batch, "dtype", hn_dtype_name(dtype));
         json_dumpf(out, stdout, JSON_REAL_PRECISION(10));
         fputc('\n', stdout);
         json_decref(out);
@@ -477,9 +494,9 @@ int hn_cmd_generate(int argc, char **argv)
     long n_tokens = 128, top_k = 0, seed = 1, threads = 0;
     double temperature = 0.8;
     const struct flag flags[] = {
-        {"prompt", F_STR, 0, &prompt, 0},      {"tokens", F_INT, 0, &n_tokens, 0},
+        {"prompt", F_STR, 0, &prompt, 0},           {"tokens", F_INT, 0, &n_tokens, 0},
         {"temperature", F_NUM, 0, &temperature, 0}, {"top-k", F_INT, 0, &top_k, 0},
-        {"seed", F_INT, 0, &seed, LONG_MAX},          {"threads", F_INT, 1, &threads, 0},
+        {"seed", F_INT, 0, &seed, LONG_MAX},        {"threads", F_INT, 1, &threads, 0},
         {"dtype", F_STR, 0, &dtype_name, 0},
     };
     int code = parse_checkpoint_args(

@@ -37,9 +37,10 @@ static void study_usage(const char *cmd, FILE *out)
                      "Run the study's stages; if its output directory already holds a journal, "
                      "resume it: completed\ntrials are kept and never re-run.\n\n");
     } else {
-        fprintf(out, "usage: hilnas validate STUDY.yaml [--set KEY.PATH=VALUE]... [--output DIR]\n\n"
-                     "Check the study file, load its plugins and check their options; run "
-                     "nothing.\n\n");
+        fprintf(out,
+                "usage: hilnas validate STUDY.yaml [--set KEY.PATH=VALUE]... [--output DIR]\n\n"
+                "Check the study file, load its plugins and check their options; run "
+                "nothing.\n\n");
     }
     fprintf(out, "options:\n"
                  "  --set KEY.PATH=VALUE  override a scalar of the study file (repeatable), "
@@ -71,11 +72,10 @@ static void study_usage(const char *cmd, FILE *out)
 static int parse_study_args(int argc, char **argv, struct study_args *a, int *exit_code)
 {
     static const struct option longopts[] = {
-        {"set", required_argument, NULL, 's'},   {"output", required_argument, NULL, 'o'},
-        {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"repair-journal", no_argument, NULL, 'R'},
-        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+        {"set", required_argument, NULL, 's'}, {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},     {"help", no_argument, NULL, 'h'},
+        {"verbose", no_argument, NULL, 'v'},   {"repair-journal", no_argument, NULL, 'R'},
+        {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
     memset(a, 0, sizeof(*a));
@@ -108,8 +108,8 @@ static int parse_study_args(int argc, char **argv, struct study_args *a, int *ex
             *exit_code = hn_cli_version(cmd);
             return 1;
         default:
-            *exit_code = hn_cli_usage_error(cmd, "unknown or incomplete option '%s'",
-                                            argv[optind - 1]);
+            *exit_code =
+                hn_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
             return 2;
         }
     }
@@ -200,10 +200,10 @@ int hn_cmd_run(int argc, char **argv)
     if (prepare(&a, 0, &pp, &err) != 0 || load(&a, &pp, &s, &err) != 0) {
         code = hn_error_exit_code(&err);
     } else {
-        struct hn_cli_progress *progress = hn_cli_progress_start(
-            &s->status, a.quiet     ? HN_VERBOSITY_QUIET
-                        : a.verbose ? HN_VERBOSITY_VERBOSE
-                                    : HN_VERBOSITY_NORMAL);
+        struct hn_cli_progress *progress =
+            hn_cli_progress_start(&s->status, a.quiet     ? HN_VERBOSITY_QUIET
+                                              : a.verbose ? HN_VERBOSITY_VERBOSE
+                                                          : HN_VERBOSITY_NORMAL);
         stop_on_signals(1);
         int run_rc = hn_study_run(s, &err);
         stop_on_signals(0);
@@ -214,8 +214,9 @@ int hn_cmd_run(int argc, char **argv)
     }
     if (code == 0 && s != NULL && !s->worker) {
         char *html = hn_path_join(s->output, "report.html");
-        hn_log(HN_LOG_INFO, "study '%s' finished: results in %s (trials.csv, pareto.csv, "
-                            "summary.json; 'hilnas show %s')",
+        hn_log(HN_LOG_INFO,
+               "study '%s' finished: results in %s (trials.csv, pareto.csv, "
+               "summary.json; 'hilnas show %s')",
                s->name, s->output, s->output);
         if (html == NULL) {
             hn_error_set(&err, NULL, "out of memory");
@@ -310,12 +311,10 @@ static void list_one(const struct hn_plugin *p, const char *module, const struct
     }
     if (ls->json) {
         json_array_append_new(ls->arr, json_pack("{s:s, s:s, s:s, s:s}", "kind",
-                                                 hn_kind_name(p->kind), "name", p->name,
-                                                 "summary", p->summary ? p->summary : "",
-                                                 "module", module));
+                                                 hn_kind_name(p->kind), "name", p->name, "summary",
+                                                 p->summary ? p->summary : "", "module", module));
     } else {
-        printf("  %-10s %-14s %s\n", hn_kind_name(p->kind), p->name,
-               p->summary ? p->summary : "");
+        printf("  %-10s %-14s %s\n", hn_kind_name(p->kind), p->name, p->summary ? p->summary : "");
     }
 }
 
@@ -371,9 +370,8 @@ int hn_cmd_plugins(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"options", required_argument, NULL, 'o'}, {"json", no_argument, NULL, 'j'},
-        {"man", no_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"man", no_argument, NULL, 'm'},           {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
     };
     const char *name = NULL;
     int json = 0, man = 0, c;
@@ -522,7 +520,8 @@ int hn_cmd_show(int argc, char **argv)
             json_t *e;
             json_array_foreach(pareto, i, e)
             {
-                printf("  trial %-5lld ", (long long)json_integer_value(json_object_get(e, "trial")));
+                printf("  trial %-5lld ",
+                       (long long)json_integer_value(json_object_get(e, "trial")));
                 print_metrics(json_object_get(e, "metrics"));
                 printf("\n");
             }

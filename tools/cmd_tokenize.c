@@ -20,15 +20,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "core/util.h"
-#include "hilnas/rng.h"
 #include "hilnas/llm/tokens.h"
+#include "hilnas/rng.h"
 #include "tools/cli.h"
 
 static int cmp_name(const void *a, const void *b)
@@ -167,8 +166,7 @@ static char *read_all(const char *path, size_t budget, size_t *len, int *usage, 
         return NULL;
     }
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-        snprintf(why, why_size,
-                 "not a regular file or a pipe (%s); tokenize reads text files",
+        snprintf(why, why_size, "not a regular file or a pipe (%s); tokenize reads text files",
                  S_ISDIR(st.st_mode)   ? "a directory"
                  : S_ISCHR(st.st_mode) ? "a character device"
                  : S_ISBLK(st.st_mode) ? "a block device"
@@ -318,8 +316,8 @@ static int read_docs(char **inputs, int n_inputs, struct docs *d)
         size_t len = 0;
         int usage = 1;
         char why[512] = "";
-        char *buf = read_all(inputs[i], HN_TOKENIZE_MAX_BYTES - read_total, &len, &usage, why,
-                             sizeof(why));
+        char *buf =
+            read_all(inputs[i], HN_TOKENIZE_MAX_BYTES - read_total, &len, &usage, why, sizeof(why));
         if (buf == NULL) {
             fprintf(stderr, "hilnas: tokenize: %s: %s\n", inputs[i], why);
             return usage ? HN_EXIT_USAGE : HN_EXIT_FAILURE;
@@ -341,8 +339,8 @@ static int read_docs(char **inputs, int n_inputs, struct docs *d)
 
 /* Which documents go to val.bin (depends on (S, i) only); with two or more, each side gets
  * one (the last document moves if needed). *dt, *dv: documents on each side. */
-static void choose_split(const struct docs *d, const struct tokenize_opts *o,
-                         unsigned char *to_val, size_t *dt, size_t *dv)
+static void choose_split(const struct docs *d, const struct tokenize_opts *o, unsigned char *to_val,
+                         size_t *dt, size_t *dv)
 {
     *dt = *dv = 0;
     for (size_t i = 0; i < d->n; i++) {
@@ -362,8 +360,8 @@ static void choose_split(const struct docs *d, const struct tokenize_opts *o,
 
 /* The tokens of each side (allocated exactly), each document followed by a newline token;
  * the texts are freed as they go. Returns 0, or -1 out of memory. */
-static int encode_split(struct docs *d, const unsigned char *to_val, uint16_t **train,
-                        size_t *nt, uint16_t **val, size_t *nv)
+static int encode_split(struct docs *d, const unsigned char *to_val, uint16_t **train, size_t *nt,
+                        uint16_t **val, size_t *nv)
 {
     *nt = *nv = 0;
     for (size_t i = 0; i < d->n; i++) {
@@ -463,4 +461,3 @@ done:
     free(val);
     return code;
 }
-

@@ -36,13 +36,13 @@
 #include <time.h>
 
 #include "hilnas/error.h"
-#include "hilnas/rng.h"
 #include "hilnas/llm/cost.h"
 #include "hilnas/llm/decode.h"
 #include "hilnas/llm/llm_config.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/ops.h"
 #include "hilnas/llm/qmat.h"
+#include "hilnas/rng.h"
 
 #ifndef HN_BENCH_BLAS
 #define HN_BENCH_BLAS "openblas" /* tools/cross/build-bench.sh: "plain-c" without OpenBLAS */
@@ -92,8 +92,14 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){.prompt = 128, .context = 256, .decode_tokens = 16, .repeats = 5,
-                       .max_repeats = 15, .warmup = 1, .seed = 1, .max_cv = 0.03};
+    *o = (struct opts){.prompt = 128,
+                       .context = 256,
+                       .decode_tokens = 16,
+                       .repeats = 5,
+                       .max_repeats = 15,
+                       .warmup = 1,
+                       .seed = 1,
+                       .max_cv = 0.03};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         struct {
@@ -385,8 +391,8 @@ int main(int argc, char **argv)
             snprintf(name, sizeof(name), "decode_ms");
         }
         settled &= cv <= o.max_cv;
-        printf("\"%s\": {\"value\": %.17g, \"sem\": %.17g}, \"%s_cv\": %.17g, \"%s_n\": %zu, ", name,
-               med, sem, name, cv, name, n[k]);
+        printf("\"%s\": {\"value\": %.17g, \"sem\": %.17g}, \"%s_cv\": %.17g, \"%s_n\": %zu, ",
+               name, med, sem, name, cv, name, n[k]);
     }
     printf("\"settled\": %s, \"params\": %zu, \"settings\": {\"prompt\": %ld, \"contexts\": [",
            settled ? "true" : "false", hn_llm_param_count(&c), o.prompt);

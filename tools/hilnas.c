@@ -65,8 +65,8 @@ const char *hn_cli_study_dir(int argc, char **argv, const char *help, const char
             *code = hn_cli_version(argv[0]);
             return NULL;
         } else {
-            *code = hn_cli_usage_error(argv[0], "unknown or incomplete option '%s'",
-                                       argv[optind - 1]);
+            *code =
+                hn_cli_usage_error(argv[0], "unknown or incomplete option '%s'", argv[optind - 1]);
             return NULL;
         }
     }

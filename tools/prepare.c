@@ -255,8 +255,7 @@ static int run_child(char **argv, const char *stdout_path, int *status, struct h
     }
     close(fd);
     if (pid < 0) {
-        return hn_error_env(err, NULL, "cannot start 'hilnas %s': %s", argv[1],
-                            hn_strerror(errno));
+        return hn_error_env(err, NULL, "cannot start 'hilnas %s': %s", argv[1], hn_strerror(errno));
     }
     while (waitpid(pid, status, 0) < 0) {
         if (errno != EINTR) {
@@ -331,8 +330,8 @@ static int run_step(const char *cache, const char *name, const char *dir,
         hn_log(HN_LOG_INFO, "prepare %s: %s 'hilnas %s' in %s", name,
                resumed ? "resuming" : "running", argv[1], partial);
     }
-    journal(cache, json_pack("{s:s, s:s, s:s, s:o, s:b}", "event", "prepare_started", "step",
-                             name, "dir", dir, "argv", argv_json(argv), "resumed", resumed));
+    journal(cache, json_pack("{s:s, s:s, s:s, s:o, s:b}", "event", "prepare_started", "step", name,
+                             "dir", dir, "argv", argv_json(argv), "resumed", resumed));
     double t0 = hn_monotonic();
     char *out_path = hn_path_join(partial, "step.out");
     int status = 0;

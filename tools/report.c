@@ -283,8 +283,7 @@ static const char *short_name(const char *metric)
  * beside them (the host's reference workload ref_ms, spreads) is not a latency of the model.
  * Returns how many were kept.
  */
-static size_t latency_filter(const char *dir, const struct hn_problem *prob, char **names,
-                             size_t n)
+static size_t latency_filter(const char *dir, const struct hn_problem *prob, char **names, size_t n)
 {
     int *learned = calloc(n ? n : 1, sizeof(int));
     size_t k = 0;
@@ -382,8 +381,7 @@ static int load_study(const char *dir, struct loaded *L, struct hn_error *err)
         return hn_error_set(err, dir,
                             "the journal has no study event yet (the study has not started)");
     }
-    if (hn_problem_from_json(json_object_get(L->p.r.study_event, "problem"), &L->prob, err) !=
-        0) {
+    if (hn_problem_from_json(json_object_get(L->p.r.study_event, "problem"), &L->prob, err) != 0) {
         return -1;
     }
     L->quality = L->prob.n_objectives ? L->prob.objectives[0].metric : "";
@@ -401,17 +399,17 @@ static json_t *frontier_table(const struct loaded *L)
 {
     const struct cand *c = L->c, *ref = L->ref;
     const char *quality = L->quality, *speed = L->speed;
-    json_t *out = json_pack("{s:s?, s:s?}", "quality", quality[0] ? quality : NULL, "latency",
-                            speed);
+    json_t *out =
+        json_pack("{s:s?, s:s?}", "quality", quality[0] ? quality : NULL, "latency", speed);
     json_t *rows = json_array();
     json_object_set_new(out, "rows", rows);
     if (ref == NULL || speed == NULL || !isfinite(mval(ref, speed))) {
         return out;
     }
     double q0 = mval(ref, quality), l0 = mval(ref, speed);
-    json_object_set_new(out, "reference",
-                        json_pack("{s:I, s:f, s:f}", "trial", (json_int_t)ref->id, "quality", q0,
-                                  "latency", l0));
+    json_object_set_new(
+        out, "reference",
+        json_pack("{s:I, s:f, s:f}", "trial", (json_int_t)ref->id, "quality", q0, "latency", l0));
     for (size_t t = 0; t < sizeof(tolerances) / sizeof(tolerances[0]); t++) {
         const struct cand *best = NULL;
         for (size_t i = 0; i < L->n; i++) {
@@ -442,8 +440,9 @@ static void frontier_print(const json_t *table, FILE *f)
     const char *q = json_string_value(json_object_get(table, "quality"));
     const char *l = json_string_value(json_object_get(table, "latency"));
     if (ref == NULL) {
-        fprintf(f, "frontier: no reference (backbone) trial with %s and measured latency; see "
-                   "'points:' in docs/study-file.md\n",
+        fprintf(f,
+                "frontier: no reference (backbone) trial with %s and measured latency; see "
+                "'points:' in docs/study-file.md\n",
                 q ? q : "a quality metric");
         return;
     }
@@ -517,8 +516,9 @@ static void frame(struct out *o, const struct axes *a, const char *xl, const cha
     }
     emit(o, "<text x='%d' y='%d' font-size='12' text-anchor='middle'>", (W + ML) / 2, H - 8);
     esc(o, xl);
-    emit(o, "</text>\n<text x='14' y='%d' font-size='12' text-anchor='middle' "
-            "transform='rotate(-90 14 %d)'>",
+    emit(o,
+         "</text>\n<text x='14' y='%d' font-size='12' text-anchor='middle' "
+         "transform='rotate(-90 14 %d)'>",
          H / 2, H / 2);
     esc(o, yl);
     emit(o, "</text>\n");
@@ -556,8 +556,9 @@ static void pareto_svg(struct out *o, const struct cand *c, size_t n, const char
     }
     pad(&a.x0, &a.x1);
     pad(&a.y0, &a.y1);
-    emit(o, "<svg class='pareto' xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
-            "data-metric='",
+    emit(o,
+         "<svg class='pareto' xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
+         "data-metric='",
          W, H);
     esc(o, lat);
     emit(o, "'>\n");
@@ -599,15 +600,16 @@ static void pareto_svg(struct out *o, const struct cand *c, size_t n, const char
         {
             emit(o, "%s%lld", j ? " " : "", (long long)json_integer_value(tid));
         }
-        emit(o, "' data-trial='%ld' data-front='%d' data-reference='%d' "
-                "cx='%.1f' cy='%.1f' r='%d' fill='%s' fill-opacity='%s' stroke='%s'>"
-                "<title>trial %ld: %.4g, %.4g</title></circle>\n",
-             c[i].id, on[i], c[i].reference, x, y, c[i].reference ? 6 : 4,
-             on[i] ? "#c33" : "#888", on[i] ? "1" : "0.35", c[i].reference ? "#000" : "none",
-             c[i].id, mval(&c[i], lat), mval(&c[i], quality));
+        emit(o,
+             "' data-trial='%ld' data-front='%d' data-reference='%d' "
+             "cx='%.1f' cy='%.1f' r='%d' fill='%s' fill-opacity='%s' stroke='%s'>"
+             "<title>trial %ld: %.4g, %.4g</title></circle>\n",
+             c[i].id, on[i], c[i].reference, x, y, c[i].reference ? 6 : 4, on[i] ? "#c33" : "#888",
+             on[i] ? "1" : "0.35", c[i].reference ? "#000" : "none", c[i].id, mval(&c[i], lat),
+             mval(&c[i], quality));
         if (on[i] || c[i].reference) {
-            emit(o, "<text x='%.1f' y='%.1f' font-size='10'>%ld%s</text>\n", x + 6, y - 4,
-                 c[i].id, c[i].reference ? " backbone" : "");
+            emit(o, "<text x='%.1f' y='%.1f' font-size='10'>%ld%s</text>\n", x + 6, y - 4, c[i].id,
+                 c[i].reference ? " backbone" : "");
         }
     }
     emit(o, "</svg>\n");
@@ -721,9 +723,9 @@ static void parity_svg(struct out *o, const char *dir, const struct loaded *L, j
                     }
                 }
                 if (json_is_number(pr)) {
-                    pp[np++] = (struct parity_point){
-                        id, json_number_value(pr),
-                        json_number_value(json_object_get(e, "measured")), 0};
+                    pp[np++] =
+                        (struct parity_point){id, json_number_value(pr),
+                                              json_number_value(json_object_get(e, "measured")), 0};
                 }
             }
             /* measurements after the fit, against the prediction for their architecture */
@@ -751,8 +753,8 @@ static void parity_svg(struct out *o, const char *dir, const struct loaded *L, j
                 held += pp[q].heldout;
                 json_array_append_new(pairs, json_pack("{s:I, s:f, s:f, s:b}", "trial",
                                                        (json_int_t)pp[q].trial, "predicted",
-                                                       pp[q].predicted, "measured",
-                                                       pp[q].measured, "heldout", pp[q].heldout));
+                                                       pp[q].predicted, "measured", pp[q].measured,
+                                                       "heldout", pp[q].heldout));
             }
             char key[600];
             snprintf(key, sizeof(key), "%s vs %s", lat[pi], lat[m]);
@@ -761,8 +763,7 @@ static void parity_svg(struct out *o, const char *dir, const struct loaded *L, j
             esc(o, lat[pi]);
             emit(o, " (predicted) vs ");
             esc(o, lat[m]);
-            emit(o, " (measured): %zu training, %zu held-out measurements</h3>\n", np - held,
-                 held);
+            emit(o, " (measured): %zu training, %zu held-out measurements</h3>\n", np - held, held);
             if (np == 0) {
                 emit(o, "<p>No measurement to compare.</p>\n");
                 free(trained);
@@ -773,42 +774,46 @@ static void parity_svg(struct out *o, const char *dir, const struct loaded *L, j
             a.y0 = a.x0;
             a.y1 = a.x1;
             int id = ++o->ids;
-            emit(o, "<svg class='parity' xmlns='http://www.w3.org/2000/svg' width='%d' "
-                    "height='%d' data-predicted='",
+            emit(o,
+                 "<svg class='parity' xmlns='http://www.w3.org/2000/svg' width='%d' "
+                 "height='%d' data-predicted='",
                  W, H);
             esc(o, lat[pi]);
             emit(o, "' data-measured='");
             esc(o, lat[m]);
-            emit(o, "'>\n<defs><clipPath id='plot%d'><rect x='%d' y='%d' width='%d' "
-                    "height='%d'/></clipPath></defs>\n",
+            emit(o,
+                 "'>\n<defs><clipPath id='plot%d'><rect x='%d' y='%d' width='%d' "
+                 "height='%d'/></clipPath></defs>\n",
                  id, ML, MT, W - ML - MR, H - MT - MB);
             frame(o, &a, lat[m], lat[pi]);
             /* the band predicted = measured +- 10 %, clipped to the plot */
-            emit(o, "<polygon class='band' clip-path='url(#plot%d)' fill='#ddd' "
-                    "fill-opacity='0.6' points='%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f'/>\n",
+            emit(o,
+                 "<polygon class='band' clip-path='url(#plot%d)' fill='#ddd' "
+                 "fill-opacity='0.6' points='%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f'/>\n",
                  id, sx(&a, a.x0), sy(&a, a.x0 * 1.1), sx(&a, a.x1), sy(&a, a.x1 * 1.1),
                  sx(&a, a.x1), sy(&a, a.x1 * 0.9), sx(&a, a.x0), sy(&a, a.x0 * 0.9));
-            emit(o, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#666'/>\n",
-                 sx(&a, a.x0), sy(&a, a.x0), sx(&a, a.x1), sy(&a, a.x1));
+            emit(o, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#666'/>\n", sx(&a, a.x0),
+                 sy(&a, a.x0), sx(&a, a.x1), sy(&a, a.x1));
             for (size_t q = 0; q < np; q++) {
                 const struct parity_point *x = &pp[q];
                 double err = (x->predicted - x->measured) / x->measured;
                 /* training: hollow orange rings; held out: filled blue, drawn larger */
-                emit(o, "<circle class='par %s' data-trial='%ld' data-heldout='%d' cx='%.1f' "
-                        "cy='%.1f' r='%d' fill='%s' stroke='%s' stroke-width='1.5'><title>trial "
-                        "%ld (%s): predicted %.4g, measured %.4g (%+.1f %%)</title></circle>\n",
-                     x->heldout ? "held" : "train", x->trial, x->heldout,
-                     sx(&a, x->measured), sy(&a, x->predicted), x->heldout ? 5 : 4,
-                     x->heldout ? "#36c" : "none", x->heldout ? "#036" : "#e80", x->trial,
-                     x->heldout ? "held out" : "training", x->predicted, x->measured,
-                     100 * err);
+                emit(o,
+                     "<circle class='par %s' data-trial='%ld' data-heldout='%d' cx='%.1f' "
+                     "cy='%.1f' r='%d' fill='%s' stroke='%s' stroke-width='1.5'><title>trial "
+                     "%ld (%s): predicted %.4g, measured %.4g (%+.1f %%)</title></circle>\n",
+                     x->heldout ? "held" : "train", x->trial, x->heldout, sx(&a, x->measured),
+                     sy(&a, x->predicted), x->heldout ? 5 : 4, x->heldout ? "#36c" : "none",
+                     x->heldout ? "#036" : "#e80", x->trial, x->heldout ? "held out" : "training",
+                     x->predicted, x->measured, 100 * err);
             }
-            emit(o, "</svg>\n<p>Grey band: prediction within 10 %% of the measurement. Orange "
-                    "rings: the %zu measurements the model learned from, each predicted "
-                    "without itself (leave-one-out, else cross-validated). Blue dots: %zu "
-                    "measurements made after the fit of architectures the model never saw "
-                    "(held out), against its prediction; a re-measured training "
-                    "architecture counts as training.</p>\n",
+            emit(o,
+                 "</svg>\n<p>Grey band: prediction within 10 %% of the measurement. Orange "
+                 "rings: the %zu measurements the model learned from, each predicted "
+                 "without itself (leave-one-out, else cross-validated). Blue dots: %zu "
+                 "measurements made after the fit of architectures the model never saw "
+                 "(held out), against its prediction; a re-measured training "
+                 "architecture counts as training.</p>\n",
                  np - held, held);
             free(trained);
             free(pp);
@@ -858,8 +863,9 @@ static void hv_svg(struct out *o, const struct rep *p, json_t *summary, json_t *
         }
         pad(&a.x0, &a.x1);
         pad(&a.y0, &a.y1);
-        emit(o, "<h3>Hypervolume by trial</h3>\n<svg class='hv' "
-                "xmlns='http://www.w3.org/2000/svg' width='%d' height='%d'>\n",
+        emit(o,
+             "<h3>Hypervolume by trial</h3>\n<svg class='hv' "
+             "xmlns='http://www.w3.org/2000/svg' width='%d' height='%d'>\n",
              W, H);
         frame(o, &a, "trials", "hypervolume");
         emit(o, "<polyline fill='none' stroke='#36c' stroke-width='1.5' points='");
@@ -874,9 +880,9 @@ static void hv_svg(struct out *o, const struct rep *p, json_t *summary, json_t *
 }
 
 static const char *const arch_cols[][2] = {
-    {"num_hidden_layers", "depth"},  {"hidden_size", "hidden"},
+    {"num_hidden_layers", "depth"},   {"hidden_size", "hidden"},
     {"num_attention_heads", "heads"}, {"num_key_value_heads", "KV heads"},
-    {"intermediate_size", "FFN"},    {"parameters", "parameters"},
+    {"intermediate_size", "FFN"},     {"parameters", "parameters"},
 };
 #define N_ARCH_COLS (sizeof(arch_cols) / sizeof(arch_cols[0]))
 
@@ -891,7 +897,8 @@ static void attention_text(struct out *o, const json_t *arch)
     {
         if (json_is_true(v)) {
             json_t *b = json_array_get(bl, i);
-            emit(o, "%s%lld", first ? "" : " ", (long long)(b ? json_integer_value(b) : (json_int_t)i));
+            emit(o, "%s%lld", first ? "" : " ",
+                 (long long)(b ? json_integer_value(b) : (json_int_t)i));
             first = 0;
         }
     }
@@ -1005,8 +1012,9 @@ static void table(struct out *o, const struct cand *c, size_t n, const char *qua
         }
     }
     if (nf > 0 && json_object_get(c[0].arch, "num_hidden_layers") != NULL) {
-        emit(o, "<li>%zu architectures on the front. From the fastest to the best quality, "
-                "depth goes %g &rarr; %g layers and hidden size %g &rarr; %g.</li>\n",
+        emit(o,
+             "<li>%zu architectures on the front. From the fastest to the best quality, "
+             "depth goes %g &rarr; %g layers and hidden size %g &rarr; %g.</li>\n",
              nf, d_first, d_last, h_first, h_last);
         emit(o, "<li>Attention kept at backbone layer (share of frontier models):");
         for (int b = 0; b < 256; b++) {
@@ -1022,13 +1030,12 @@ static void table(struct out *o, const struct cand *c, size_t n, const char *qua
     free(on);
 }
 
-int hn_report_publish(const char *dir, const char *file, FILE *summary_out,
-                      struct hn_error *err)
+int hn_report_publish(const char *dir, const char *file, FILE *summary_out, struct hn_error *err)
 {
     struct loaded L;
     struct out o = {0};
-    json_t *summary = NULL, *data = json_object(), *fronts = json_object(),
-           *parity = json_object(), *trace = json_array(), *table_json = NULL;
+    json_t *summary = NULL, *data = json_object(), *fronts = json_object(), *parity = json_object(),
+           *trace = json_array(), *table_json = NULL;
     int rc = -1;
     if (load_study(dir, &L, err) != 0) {
         goto done;
@@ -1053,8 +1060,9 @@ int hn_report_publish(const char *dir, const char *file, FILE *summary_out,
              "<h1>Study ");
     esc(&o, name);
     json_t *tr = json_object_get(summary, "trials");
-    emit(&o, "</h1>\n<p>%lld trials complete, %lld failed; %zu distinct architectures. "
-             "Directory: ",
+    emit(&o,
+         "</h1>\n<p>%lld trials complete, %lld failed; %zu distinct architectures. "
+         "Directory: ",
          (long long)json_integer_value(json_object_get(tr, "complete")),
          (long long)json_integer_value(json_object_get(tr, "failed")), L.n);
     esc(&o, dir);
@@ -1089,9 +1097,9 @@ int hn_report_publish(const char *dir, const char *file, FILE *summary_out,
     json_t *cands = json_array();
     for (size_t i = 0; i < L.n; i++) {
         const struct cand *c = &L.c[i];
-        json_t *e = json_pack("{s:I, s:O, s:O, s:O, s:b}", "trial", (json_int_t)c->id,
-                              "trials", c->trials, "params", c->params, "metrics", c->metrics,
-                              "reference", c->reference);
+        json_t *e =
+            json_pack("{s:I, s:O, s:O, s:O, s:b}", "trial", (json_int_t)c->id, "trials", c->trials,
+                      "params", c->params, "metrics", c->metrics, "reference", c->reference);
         if (c->arch) {
             json_object_set(e, "arch", c->arch);
         }

@@ -40,12 +40,11 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bench_latency table STUDY.yaml DIR [--stage S] [--measured M] "
-            "[--predicted P1,P2]\n"
-            "       bench_latency cv STUDY.yaml DIR... [--measured M]\n"
-            "       bench_latency curve STUDY.yaml DIR [--train-stage S] [--test-stage S] "
-            "[--test-dir DIR2] [--measured M] [--predicted P1,P2] [--budgets 8,16,...]\n");
+    fprintf(f, "usage: bench_latency table STUDY.yaml DIR [--stage S] [--measured M] "
+               "[--predicted P1,P2]\n"
+               "       bench_latency cv STUDY.yaml DIR... [--measured M]\n"
+               "       bench_latency curve STUDY.yaml DIR [--train-stage S] [--test-stage S] "
+               "[--test-dir DIR2] [--measured M] [--predicted P1,P2] [--budgets 8,16,...]\n");
 }
 
 static size_t split(char *s, const char **out, size_t max)
@@ -140,8 +139,8 @@ static void print_row(const char *metric, const char *pred, const struct acc *a)
 
 static void print_header(void)
 {
-    printf("| %-18s | %-9s | %3s | %8s | %7s | %7s | %8s | %5s |\n", "metric", "model", "n",
-           "MAPE", "+-5 %", "+-10 %", "worst", "tau");
+    printf("| %-18s | %-9s | %3s | %8s | %7s | %7s | %8s | %5s |\n", "metric", "model", "n", "MAPE",
+           "+-5 %", "+-10 %", "worst", "tau");
     printf("|--------------------|-----------|----:|---------:|--------:|--------:|---------:|"
            "------:|\n");
 }
@@ -209,8 +208,8 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
         hn_error_set(err, dir, "no complete trial of stage '%s'", stage);
         goto done;
     }
-    printf("held-out accuracy: %zu trials of stage '%s' measured by '%s' (%s)\n\n", n_trials,
-           stage, measured, dir);
+    printf("held-out accuracy: %zu trials of stage '%s' measured by '%s' (%s)\n\n", n_trials, stage,
+           measured, dir);
     print_header();
     for (size_t k = 0; k < n_names; k++) {
         for (size_t p = 0; p < n_pred; p++) {
@@ -232,8 +231,8 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
         }
         printf("%s %s: MAPE %.2f %% (<= 5 %%: %s), within 10 %% %.0f %% (>= 90 %%: %s)%s%s\n",
                pred[0], d ? "decode" : "prefill", 100 * a.mape, a.mape <= 0.05 ? "met" : "MISSED",
-               100 * a.w10, a.w10 >= 0.90 ? "met" : "MISSED", n_pred > 1 ? ", beats the others: " : "",
-               n_pred > 1 ? (beats ? "yes" : "NO") : "");
+               100 * a.w10, a.w10 >= 0.90 ? "met" : "MISSED",
+               n_pred > 1 ? ", beats the others: " : "", n_pred > 1 ? (beats ? "yes" : "NO") : "");
     }
     rc = 0;
 done:
@@ -305,8 +304,7 @@ static int cmd_cv(struct hn_study *s, char **dirs, size_t n_dirs, const char *me
         hn_replay_free(&r);
     }
     printf("the same architecture measured by '%s' in %zu separate runs\n\n", measured, n_dirs);
-    printf("| %-18s | %10s | %6s | %10s | %10s |\n", "metric", "mean ms", "CV", "min ms",
-           "max ms");
+    printf("| %-18s | %10s | %6s | %10s | %10s |\n", "metric", "mean ms", "CV", "min ms", "max ms");
     printf("|--------------------|-----------:|-------:|-----------:|-----------:|\n");
     double worst = 0;
     for (size_t k = 0; k < n_names; k++) {
@@ -386,7 +384,8 @@ static int cmd_curve(struct hn_study *s, const char *dir, const char *test_dir,
         goto done;
     }
     for (size_t i = 0; i < r.n; i++) {
-        if (r.trials[i]->status == HN_TRIAL_COMPLETE && strcmp(r.trials[i]->stage, train_stage) == 0) {
+        if (r.trials[i]->status == HN_TRIAL_COMPLETE &&
+            strcmp(r.trials[i]->stage, train_stage) == 0) {
             train[n_train++] = r.trials[i];
         }
     }

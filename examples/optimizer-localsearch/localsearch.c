@@ -2,10 +2,11 @@
  * examples/optimizer-localsearch: an out-of-tree optimizer plugin for hilnas (docs/plugins.md).
  *
  * A local search on the first objective: the first `init` points of a stage are uniform random;
- * every later point is the best complete trial so far that meets the study's constraints, moved by a Gaussian step in the unit cube
- * (each coordinate + step * N(0, 1), clamped to [0, 1]). The step starts at `step` and halves
- * after every `patience` trials of the stage in a row that did not improve on the best (the
- * classic "shrink when stuck" rule of pattern and evolution-strategy searches).
+ * every later point is the best complete trial so far that meets the study's constraints, moved by
+ * a Gaussian step in the unit cube (each coordinate + step * N(0, 1), clamped to [0, 1]). The step
+ * starts at `step` and halves after every `patience` trials of the stage in a row that did not
+ * improve on the best (the classic "shrink when stuck" rule of pattern and evolution-strategy
+ * searches).
  *
  * What a hilnas optimizer must do, shown here:
  *   - suggest only points hn_space_check() accepts and none already tried or pending
@@ -197,8 +198,8 @@ static int localsearch_ask(void *ctx, const struct hn_history *history, size_t n
         int found = 0;
         for (int64_t draw = 0; draw < o->max_draws && !found; draw++) {
             for (size_t j = 0; j < d; j++) {
-                double u = base != NULL ? base[j] + step * hn_rng_normal(&rng)
-                                        : hn_rng_uniform(&rng);
+                double u =
+                    base != NULL ? base[j] + step * hn_rng_normal(&rng) : hn_rng_uniform(&rng);
                 o->u[j] = u < 0 ? 0 : u > 1 ? 1 : u;
             }
             hn_params_from_unit(o->params, o->u, xk);

@@ -26,9 +26,9 @@ struct linear {
     double base_ms;
     const struct hn_config_node *weights; /* mapping: parameter name -> number */
     size_t n;
-    char **names;  /* n parameter names */
-    double *w;     /* n weights */
-    long *index;   /* n indices into the trial's parameters; -1 until resolved */
+    char **names;    /* n parameter names */
+    double *w;       /* n weights */
+    long *index;     /* n indices into the trial's parameters; -1 until resolved */
     char where[256]; /* file:line:col of `weights`, for messages */
 };
 

@@ -41,7 +41,7 @@ struct hn_config_node {
 
     /* scalar */
     char *value;
-    int quoted; /* 1 when the scalar was quoted in the file ("1" is then a string) */
+    int quoted;  /* 1 when the scalar was quoted in the file ("1" is then a string) */
     int is_null; /* 1 for ~, null, or an empty value */
 
     /* sequence items or mapping values; for mappings keys[i] names items[i] */
@@ -104,18 +104,17 @@ int hn_config_expect(const struct hn_config_node *node, enum hn_node_type type,
 int hn_config_to_int(const struct hn_config_node *node, int64_t *out, struct hn_error *err);
 int hn_config_to_double(const struct hn_config_node *node, double *out, struct hn_error *err);
 int hn_config_to_bool(const struct hn_config_node *node, int *out, struct hn_error *err);
-int hn_config_to_string(const struct hn_config_node *node, const char **out,
-                        struct hn_error *err);
+int hn_config_to_string(const struct hn_config_node *node, const char **out, struct hn_error *err);
 
 /*
  * Getters on a mapping child: if the key is absent, *out = def and 0 is returned; if
  * present it must convert. The _req variants make absence an error naming the parent's
  * position and the missing key path.
  */
-int hn_config_get_int(const struct hn_config_node *map, const char *key, int64_t def,
-                      int64_t *out, struct hn_error *err);
-int hn_config_get_double(const struct hn_config_node *map, const char *key, double def,
-                         double *out, struct hn_error *err);
+int hn_config_get_int(const struct hn_config_node *map, const char *key, int64_t def, int64_t *out,
+                      struct hn_error *err);
+int hn_config_get_double(const struct hn_config_node *map, const char *key, double def, double *out,
+                         struct hn_error *err);
 int hn_config_get_bool(const struct hn_config_node *map, const char *key, int def, int *out,
                        struct hn_error *err);
 int hn_config_get_string(const struct hn_config_node *map, const char *key, const char *def,

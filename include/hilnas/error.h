@@ -27,8 +27,8 @@ extern "C" {
 
 enum hn_error_kind {
     HN_ERR_NONE = 0,
-    HN_ERR_RUNTIME,  /* something failed while running (I/O, numerics, a plugin) */
-    HN_ERR_CONFIG,   /* the user's input is wrong (study file, option, command line) */
+    HN_ERR_RUNTIME, /* something failed while running (I/O, numerics, a plugin) */
+    HN_ERR_CONFIG,  /* the user's input is wrong (study file, option, command line) */
     /*
      * The environment failed, not the candidate: a trial directory cannot be created (disk or
      * inodes full), the backbone or the data of an evaluator are missing or broken, a device
@@ -67,8 +67,7 @@ struct hn_error {
 int hn_error_set(struct hn_error *err, const char *where, const char *fmt, ...) HN_PRINTF(3, 4);
 
 /* Same as hn_error_set() but marks the error as a configuration error (exit code 2). */
-int hn_error_config(struct hn_error *err, const char *where, const char *fmt, ...)
-    HN_PRINTF(3, 4);
+int hn_error_config(struct hn_error *err, const char *where, const char *fmt, ...) HN_PRINTF(3, 4);
 
 /* Same as hn_error_set() but marks the error as a failure of the environment (see
  * HN_ERR_ENVIRONMENT): the study stops instead of recording a failed trial. */

@@ -61,8 +61,8 @@ extern "C" {
 #define HN_PLUGIN_ABI 4
 
 /* Encodes what changes struct layouts: pointer, size_t, long and double widths. */
-#define HN_PLUGIN_SIGNATURE                                                                     \
-    ((unsigned)(sizeof(void *) | (sizeof(size_t) << 5) | (sizeof(long) << 10) |                \
+#define HN_PLUGIN_SIGNATURE                                                                        \
+    ((unsigned)(sizeof(void *) | (sizeof(size_t) << 5) | (sizeof(long) << 10) |                    \
                 (sizeof(double) << 15)))
 
 enum hn_kind {
@@ -73,8 +73,8 @@ enum hn_kind {
     HN_KIND_EXECUTOR,
 };
 
-#define HN_PLUGIN_HEAD(k)                                                                       \
-    .abi = HN_PLUGIN_ABI, .signature = HN_PLUGIN_SIGNATURE, .size = sizeof(struct hn_plugin),    \
+#define HN_PLUGIN_HEAD(k)                                                                          \
+    .abi = HN_PLUGIN_ABI, .signature = HN_PLUGIN_SIGNATURE, .size = sizeof(struct hn_plugin),      \
     .kind = (k)
 
 /*
@@ -83,9 +83,9 @@ enum hn_kind {
  * was added after the table's first version (optional members): a plugin built against older
  * headers has a shorter table, and the bytes past its size are not the plugin's.
  */
-#define HN_OPS_HAS(ops, member)                                                                 \
-    ((ops) != NULL &&                                                                           \
-     (ops)->size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) &&             \
+#define HN_OPS_HAS(ops, member)                                                                    \
+    ((ops) != NULL &&                                                                              \
+     (ops)->size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) &&                \
      (ops)->member != NULL)
 
 /* ---- options ---- */
@@ -104,12 +104,12 @@ enum hn_opt_type {
 struct hn_option {
     const char *name;
     enum hn_opt_type type;
-    const char *def;     /* default as YAML text; NULL = required (unless HN_OPT_NODE) */
-    double min, max;     /* inclusive bounds for INT/DOUBLE; ignored when min > max... */
-    int bounded;         /* ...so set bounded = 1 to enforce min/max */
+    const char *def;            /* default as YAML text; NULL = required (unless HN_OPT_NODE) */
+    double min, max;            /* inclusive bounds for INT/DOUBLE; ignored when min > max... */
+    int bounded;                /* ...so set bounded = 1 to enforce min/max */
     const char *const *choices; /* HN_OPT_ENUM: NULL-terminated allowed values */
-    size_t offset;       /* offsetof(struct my_ctx, field) */
-    const char *help;    /* one line */
+    size_t offset;              /* offsetof(struct my_ctx, field) */
+    const char *help;           /* one line */
 };
 
 /*
@@ -121,9 +121,8 @@ struct hn_option {
  * none). The core calls it with the descriptor's table on every plugin node before create();
  * plugins call it only for tables of their own nested mappings.
  */
-int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node,
-                     void *ctx, const char *label, const char *plugin_name,
-                     struct hn_error *err);
+int hn_options_apply(const struct hn_option *options, const struct hn_config_node *node, void *ctx,
+                     const char *label, const char *plugin_name, struct hn_error *err);
 
 /*
  * Fill ctx from a plugin's node with the descriptor's own table (defaults applied), in
@@ -132,8 +131,8 @@ int hn_options_apply(const struct hn_option *options, const struct hn_config_nod
  * that creates an instance without the core (a unit test) gets type, bound and required-option
  * errors, without a plugin name: the core adds that.
  */
-int hn_options_fill(const struct hn_option *options, const struct hn_config_node *node,
-                    void *ctx, struct hn_error *err);
+int hn_options_fill(const struct hn_option *options, const struct hn_config_node *node, void *ctx,
+                    struct hn_error *err);
 
 /*
  * Print an option table to out, one row per option after a header: name, type (int, float,

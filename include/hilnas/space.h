@@ -40,17 +40,17 @@ enum hn_param_type {
 struct hn_param {
     char *name;
     enum hn_param_type type;
-    double lo, hi;    /* FLOAT/INT bounds (inclusive); CHOICE: min/max of values; else 0,n-1 */
-    int log_scale;    /* FLOAT/INT: map to the unit cube in log space (lo > 0) */
-    size_t n_values;  /* CHOICE and CATEGORICAL; 2 for BOOL */
-    double *values;   /* CHOICE: strictly increasing values */
-    char **labels;    /* CATEGORICAL: labels */
+    double lo, hi;   /* FLOAT/INT bounds (inclusive); CHOICE: min/max of values; else 0,n-1 */
+    int log_scale;   /* FLOAT/INT: map to the unit cube in log space (lo > 0) */
+    size_t n_values; /* CHOICE and CATEGORICAL; 2 for BOOL */
+    double *values;  /* CHOICE: strictly increasing values */
+    char **labels;   /* CATEGORICAL: labels */
 };
 
 struct hn_linear_constraint {
     double *coef; /* n params; 0 for parameters not involved */
     double rhs;
-    char *text;   /* as written, for messages */
+    char *text; /* as written, for messages */
 };
 
 struct hn_params {
@@ -74,8 +74,7 @@ struct hn_params {
  * configuration error naming file:line:col.
  */
 struct hn_params *hn_params_parse(const struct hn_config_node *decls,
-                                  const struct hn_config_node *constraints,
-                                  struct hn_error *err);
+                                  const struct hn_config_node *constraints, struct hn_error *err);
 void hn_params_free(struct hn_params *params);
 
 /* Index of the parameter called name, or -1. */

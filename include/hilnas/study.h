@@ -53,8 +53,7 @@ int hn_history_has_point(const struct hn_history *h, const struct hn_params *par
 
 struct hn_task;
 /* Core callback that evaluates one task (see executor.h). */
-typedef int (*hn_execute_fn)(void *runner, struct hn_task *task, int worker,
-                             struct hn_error *err);
+typedef int (*hn_execute_fn)(void *runner, struct hn_task *task, int worker, struct hn_error *err);
 
 /*
  * What create() receives. Everything is borrowed and outlives the plugin instance.
@@ -64,14 +63,14 @@ struct hn_plugin_args {
     /* instance name ("quality", "latency") or the plugin name: for file names and streams of
      * the instance, never for messages (the core names the instance in those) */
     const char *instance;
-    const char *stage;      /* optimizers: the stage they serve; else NULL */
-    uint64_t seed;          /* the study seed; derive streams with hn_rng_derive() */
-    const char *study_dir;  /* the study's output directory (exists) */
+    const char *stage;                /* optimizers: the stage they serve; else NULL */
+    uint64_t seed;                    /* the study seed; derive streams with hn_rng_derive() */
+    const char *study_dir;            /* the study's output directory (exists) */
     const struct hn_space *space;     /* NULL when creating the space itself */
     const struct hn_problem *problem; /* objectives and constraints */
-    int threads;            /* threads this instance may use (>= 1) */
-    hn_execute_fn execute;  /* executors: the core's evaluation callback */
-    void *runner;           /* executors: first argument of execute */
+    int threads;                      /* threads this instance may use (>= 1) */
+    hn_execute_fn execute;            /* executors: the core's evaluation callback */
+    void *runner;                     /* executors: first argument of execute */
 };
 
 /*

@@ -50,14 +50,14 @@ struct hn_trial {
     long id;
     char *stage;
     size_t n_params;
-    double *x;     /* n_params values, native units */
-    json_t *arch;  /* decoded architecture (owned reference), may be NULL */
+    double *x;    /* n_params values, native units */
+    json_t *arch; /* decoded architecture (owned reference), may be NULL */
     struct hn_metrics metrics;
     enum hn_trial_status status;
-    int abandoned;     /* failed because the process ended while it ran */
-    double started;    /* unix time, seconds */
-    double finished;   /* unix time, seconds; 0 while running */
-    char *reason;      /* failure reason, NULL otherwise */
+    int abandoned;   /* failed because the process ended while it ran */
+    double started;  /* unix time, seconds */
+    double finished; /* unix time, seconds; 0 while running */
+    char *reason;    /* failure reason, NULL otherwise */
 };
 
 /*

@@ -50,16 +50,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "hilnas/util.h"
 #include "hilnas/evaluator.h"
-#include "hilnas/log.h"
-#include "hilnas/rng.h"
 #include "hilnas/llm/checkpoint.h"
 #include "hilnas/llm/importance.h"
 #include "hilnas/llm/llm_config.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/tokens.h"
 #include "hilnas/llm/train.h"
+#include "hilnas/log.h"
+#include "hilnas/rng.h"
+#include "hilnas/util.h"
 
 enum { SEL_IMPORTANCE, SEL_MAGNITUDE, SEL_FIRST, SEL_RANDOM };
 
@@ -284,18 +284,18 @@ static void *pruned_create(const struct hn_plugin_args *args, struct hn_error *e
         return NULL;
     }
     if (hn_options_fill(pruned_options, args->node, p, err) != 0 ||
-        hn_options_apply(calibration_options, p->calibration_node, &p->cal, "calibration",
-                         "pruned", err) != 0 ||
-        hn_options_apply(distill_options, p->distill_node, &p->distill, "distill", "pruned",
-                         err) != 0) {
+        hn_options_apply(calibration_options, p->calibration_node, &p->cal, "calibration", "pruned",
+                         err) != 0 ||
+        hn_options_apply(distill_options, p->distill_node, &p->distill, "distill", "pruned", err) !=
+            0) {
         pruned_destroy(p);
         return NULL;
     }
     p->study_seed = args->seed;
     p->backbone_lr = NAN;
-    p->cache_dir = p->cache[0] != '\0' ? strdup(p->cache)
-                                        : hn_path_join(args->study_dir ? args->study_dir : ".",
-                                                       "cache");
+    p->cache_dir = p->cache[0] != '\0'
+                       ? strdup(p->cache)
+                       : hn_path_join(args->study_dir ? args->study_dir : ".", "cache");
     if (p->cache_dir == NULL) {
         hn_error_set(err, NULL, "out of memory");
         pruned_destroy(p);
@@ -417,10 +417,18 @@ static int scores_fill(struct scores *s, const struct hn_llm_model *b, int selec
     hn_rng_seed(&rng, hn_rng_derive(seed, hn_rng_hash("random selection")));
     for (size_t j = 0; j < C; j++) {
         switch (select) {
-        case SEL_IMPORTANCE: s->channels[j] = imp->channels[j]; break;
-        case SEL_MAGNITUDE: s->channels[j] = col_sq(b->w.embed, V, C, j); break;
-        case SEL_FIRST: s->channels[j] = -(double)j; break;
-        default: s->channels[j] = hn_rng_uniform(&rng); break;
+        case SEL_IMPORTANCE:
+            s->channels[j] = imp->channels[j];
+            break;
+        case SEL_MAGNITUDE:
+            s->channels[j] = col_sq(b->w.embed, V, C, j);
+            break;
+        case SEL_FIRST:
+            s->channels[j] = -(double)j;
+            break;
+        default:
+            s->channels[j] = hn_rng_uniform(&rng);
+            break;
         }
     }
     for (size_t l = 0; l < L; l++) {
@@ -428,14 +436,20 @@ static int scores_fill(struct scores *s, const struct hn_llm_model *b, int selec
         double *qs = s->q + l * NH, *kvs = s->kv + l * KVH, *ns = s->neurons + l * F;
         for (size_t h = 0; h < NH && w->wq != NULL; h++) {
             switch (select) {
-            case SEL_IMPORTANCE: qs[h] = imp->head[l * NH + h]; break;
+            case SEL_IMPORTANCE:
+                qs[h] = imp->head[l * NH + h];
+                break;
             case SEL_MAGNITUDE:
                 for (size_t r = h * HD; r < (h + 1) * HD; r++) {
                     qs[h] += row_sq(w->wq, C, r, 0, C) + col_sq(w->wo, C, NH * HD, r);
                 }
                 break;
-            case SEL_FIRST: qs[h] = -(double)h; break;
-            default: qs[h] = hn_rng_uniform(&rng); break;
+            case SEL_FIRST:
+                qs[h] = -(double)h;
+                break;
+            default:
+                qs[h] = hn_rng_uniform(&rng);
+                break;
             }
         }
         for (size_t g = 0; g < KVH && w->wq != NULL; g++) {
@@ -451,19 +465,29 @@ static int scores_fill(struct scores *s, const struct hn_llm_model *b, int selec
                     kvs[g] += qs[h];
                 }
                 break;
-            case SEL_FIRST: kvs[g] = -(double)g; break;
-            default: kvs[g] = hn_rng_uniform(&rng); break;
+            case SEL_FIRST:
+                kvs[g] = -(double)g;
+                break;
+            default:
+                kvs[g] = hn_rng_uniform(&rng);
+                break;
             }
         }
         for (size_t i = 0; i < F; i++) {
             switch (select) {
-            case SEL_IMPORTANCE: ns[i] = imp->neurons[l * F + i]; break;
+            case SEL_IMPORTANCE:
+                ns[i] = imp->neurons[l * F + i];
+                break;
             case SEL_MAGNITUDE:
                 ns[i] = row_sq(w->wgate, C, i, 0, C) + row_sq(w->wup, C, i, 0, C) +
                         col_sq(w->wdown, C, F, i);
                 break;
-            case SEL_FIRST: ns[i] = -(double)i; break;
-            default: ns[i] = hn_rng_uniform(&rng); break;
+            case SEL_FIRST:
+                ns[i] = -(double)i;
+                break;
+            default:
+                ns[i] = hn_rng_uniform(&rng);
+                break;
             }
         }
     }
@@ -764,8 +788,10 @@ static int result_lookup(const struct pruned *p, const char *key, struct hn_metr
         const char *name;
         const json_t *v;
         hit = 1;
-        json_object_foreach((json_t *)m, name, v) {
-            if (!json_is_number(v) || hn_metrics_put(out, name, json_number_value(v), NAN, err) != 0) {
+        json_object_foreach((json_t *)m, name, v)
+        {
+            if (!json_is_number(v) ||
+                hn_metrics_put(out, name, json_number_value(v), NAN, err) != 0) {
                 hit = json_is_number(v) ? -1 : 0;
                 break;
             }
@@ -785,15 +811,14 @@ static void result_store(const struct pruned *p, const char *key, const json_t *
     if (m != NULL && isfinite(train_loss)) {
         json_object_set_new(m, "train_loss", json_real(train_loss));
     }
-    json_t *root = json_pack("{s:s, s:s, s:o, s:O}", "format", "hilnas-pruned-result-1", "key",
-                             key, "metrics", m, "architecture", arch);
+    json_t *root = json_pack("{s:s, s:s, s:o, s:O}", "format", "hilnas-pruned-result-1", "key", key,
+                             "metrics", m, "architecture", arch);
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     char *path = result_path(p, key);
     struct hn_error e;
     if (text == NULL || path == NULL || hn_mkdir_p(p->cache_dir, &e) != 0 ||
         hn_write_file_atomic(path, text, strlen(text), &e) != 0) {
-        hn_log(HN_LOG_WARNING, "result not cached (%s)",
-               text && path ? e.msg : "out of memory");
+        hn_log(HN_LOG_WARNING, "result not cached (%s)", text && path ? e.msg : "out of memory");
     }
     free(text);
     free(path);
@@ -1017,8 +1042,7 @@ static int ensure_importance(struct pruned *p, const char *dir, const struct hn_
         return -1;
     }
     hn_log(HN_LOG_INFO, "importance of %s %s (%s/importance-%s.json)", dir,
-           computed ? "computed by this trial" : "read from the cache", p->cache_dir,
-           p->imp->key);
+           computed ? "computed by this trial" : "read from the cache", p->cache_dir, p->imp->key);
     return 0;
 }
 
@@ -1062,8 +1086,8 @@ static int train_steps(struct pruned *p, const struct hn_eval_request *req, stru
         if (p->grad_clip > 0) {
             hn_llm_clip_grad_norm(m, p->grad_clip);
         }
-        hn_llm_adamw_step(m, opt, hn_lr_schedule(s, (long)p->steps, res->warmup, res->lr,
-                                                 res->min_lr));
+        hn_llm_adamw_step(m, opt,
+                          hn_lr_schedule(s, (long)p->steps, res->warmup, res->lr, res->min_lr));
     }
     return 0;
 }
@@ -1097,9 +1121,8 @@ static int continue_training(struct pruned *p, const struct hn_eval_request *req
         goto done;
     }
     hn_progress_update(req->progress, "validating", NULL, 0, 0);
-    if (hn_llm_eval_windows(m, p->val, p->n_val, (int)p->seq, (int)p->batch,
-                            (long)p->eval_batches, &res->val_loss_trained, &res->val_tokens,
-                            err) != 0) {
+    if (hn_llm_eval_windows(m, p->val, p->n_val, (int)p->seq, (int)p->batch, (long)p->eval_batches,
+                            &res->val_loss_trained, &res->val_tokens, err) != 0) {
         goto done;
     }
     res->val_loss = res->val_loss_trained;
@@ -1182,9 +1205,8 @@ static int pruned_evaluate(void *ctx, const struct hn_eval_request *req, struct 
         goto done;
     }
     hn_progress_update(req->progress, "scoring inherited weights", NULL, 0, 0);
-    if (hn_llm_eval_windows(m, p->val, p->n_val, (int)p->seq, (int)p->batch,
-                            (long)p->eval_batches, &res.val_loss_inherited, &res.val_tokens,
-                            err) != 0) {
+    if (hn_llm_eval_windows(m, p->val, p->n_val, (int)p->seq, (int)p->batch, (long)p->eval_batches,
+                            &res.val_loss_inherited, &res.val_tokens, err) != 0) {
         goto done;
     }
     res.val_loss = res.val_loss_inherited;

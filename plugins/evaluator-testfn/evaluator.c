@@ -28,9 +28,8 @@
 #define MAX_DIM 256
 #define MAX_OBJ 16
 
-static const char *const functions[] = {
-    "branin", "hartmann6", "ackley", "branincurrin", "zdt1",
-    "zdt2",   "zdt3",      "dtlz2",  "layers",       NULL};
+static const char *const functions[] = {"branin", "hartmann6", "ackley", "branincurrin", "zdt1",
+                                        "zdt2",   "zdt3",      "dtlz2",  "layers",       NULL};
 
 struct testfn {
     int function;
@@ -166,10 +165,9 @@ static void *testfn_create(const struct hn_plugin_args *args, struct hn_error *e
         (t->function == TESTFN_BRANIN || t->function == TESTFN_HARTMANN6 ||
          t->function == TESTFN_BRANINCURRIN || t->function == TESTFN_LAYERS) &&
         (size_t)t->dim != t->d) {
-        hn_error_config(err,
-                        hn_config_where(hn_config_get(args->node, "dim"), where, sizeof(where)),
-                        "%s has dimension %zu, not %lld; remove 'dim'", fname,
-                        t->d, (long long)t->dim);
+        hn_error_config(
+            err, hn_config_where(hn_config_get(args->node, "dim"), where, sizeof(where)),
+            "%s has dimension %zu, not %lld; remove 'dim'", fname, t->d, (long long)t->dim);
         goto fail;
     }
     if ((t->function >= TESTFN_ZDT1 && t->function <= TESTFN_ZDT3 && t->d < 2) ||

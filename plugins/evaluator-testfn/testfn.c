@@ -149,8 +149,8 @@ double testfn_layers_argmin(double *x)
      * (last bit, count so far); the boundary terms of b_0 and b_15 are local */
     enum { B = TESTFN_LAYERS_BITS, C = TESTFN_LAYERS_BITS + 1 };
     double best = INFINITY;
-    for (int code = 0; code < TESTFN_LAYERS_LEVELS * TESTFN_LAYERS_LEVELS *
-                                  TESTFN_LAYERS_LEVELS * TESTFN_LAYERS_LEVELS;
+    for (int code = 0; code < TESTFN_LAYERS_LEVELS * TESTFN_LAYERS_LEVELS * TESTFN_LAYERS_LEVELS *
+                                  TESTFN_LAYERS_LEVELS;
          code++) {
         double o[4], t[4];
         for (int k = 0, c = code; k < 4; k++, c /= TESTFN_LAYERS_LEVELS) {

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hilnas/util.h"
 #include "hilnas/executor.h"
+#include "hilnas/util.h"
 
 struct ring {
     struct hn_task **items;
@@ -158,8 +158,7 @@ static void *threads_create(const struct hn_plugin_args *args, struct hn_error *
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done_cv, NULL);
-    if (hn_options_fill(threads_options, args->node, p, err) !=
-        0) {
+    if (hn_options_fill(threads_options, args->node, p, err) != 0) {
         threads_destroy(p);
         return NULL;
     }

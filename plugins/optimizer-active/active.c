@@ -179,8 +179,7 @@ static void *active_create(const struct hn_plugin_args *args, struct hn_error *e
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_fill(active_options, args->node, a, err) !=
-        0) {
+    if (hn_options_fill(active_options, args->node, a, err) != 0) {
         goto fail;
     }
     if (args->space == NULL) {
@@ -227,8 +226,7 @@ static int measured(const struct active *a, const struct hn_trial *t)
         return 0;
     }
     for (size_t j = 0; j < t->metrics.n; j++) {
-        if (strncmp(t->metrics.m[j].name, a->lm.from, fl) == 0 &&
-            t->metrics.m[j].name[fl] == '.') {
+        if (strncmp(t->metrics.m[j].name, a->lm.from, fl) == 0 && t->metrics.m[j].name[fl] == '.') {
             return 1;
         }
     }
@@ -345,8 +343,8 @@ static int active_ask(void *ctx, const struct hn_history *h, size_t n, double *x
         hn_error_set(err, NULL, "out of memory");
         goto done;
     }
-    long got = sobol_fill(a, h, hn_rng_derive(a->stream, 1 + (uint64_t)n_measured), cand, 0, P,
-                          err);
+    long got =
+        sobol_fill(a, h, hn_rng_derive(a->stream, 1 + (uint64_t)n_measured), cand, 0, P, err);
     if (got < 0) {
         goto done;
     }

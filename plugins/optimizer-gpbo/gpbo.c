@@ -10,8 +10,8 @@
  *      mean. Beyond full_fit_max observations the fits are reused between asks (models.c:
  *      anchor fits warm-started, block Cholesky updates in between; deterministic in the
  *      history).
- *   3. (state.c) Acquisition (log scale): LogEI against the best posterior mean among feasible observed
- *      points (one objective, or ParEGO's random augmented Chebyshev scalarization with fresh
+ *   3. (state.c) Acquisition (log scale): LogEI against the best posterior mean among feasible
+ * observed points (one objective, or ParEGO's random augmented Chebyshev scalarization with fresh
  *      weights each ask), or the exact EHVI of acquisition.h (any number of objectives,
  *      independent posteriors, against the front of the posterior means at the feasible
  *      observed points), or the Monte Carlo "nehvi" (noisy EHVI, Daulton et al. 2021):

@@ -118,8 +118,8 @@ int gpbo_state_fantasize(struct gpbo_state *st, const double *z, struct hn_error
  */
 int gpbo_sobol_point(const struct gpbo *g, const struct hn_history *h, uint64_t index,
                      const double *batch, size_t nb, double *x, struct hn_error *err);
-int gpbo_select_point(const struct gpbo *g, const struct gpbo_state *st,
-                      const struct hn_history *h, const double *batch, size_t nb, uint64_t seed,
-                      double *x, struct hn_error *err);
+int gpbo_select_point(const struct gpbo *g, const struct gpbo_state *st, const struct hn_history *h,
+                      const double *batch, size_t nb, uint64_t seed, double *x,
+                      struct hn_error *err);
 
 #endif

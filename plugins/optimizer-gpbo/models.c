@@ -123,8 +123,8 @@ static int chain_push(struct chain *c, const struct anchor *a)
 static uint64_t settings_key(const struct hn_gp_options *opt, size_t D, size_t full_fit_max,
                              double growth, uint64_t seed)
 {
-    int64_t v[] = {(int64_t)opt->kernel, opt->log_transform, opt->fixed_noise, opt->restarts,
-                   opt->use_priors, opt->learn_outputscale, opt->maxeval, (int64_t)D,
+    int64_t v[] = {(int64_t)opt->kernel,  opt->log_transform,     opt->fixed_noise, opt->restarts,
+                   opt->use_priors,       opt->learn_outputscale, opt->maxeval,     (int64_t)D,
                    (int64_t)full_fit_max, (int64_t)seed};
     uint64_t h = fnv(0xcbf29ce484222325ULL, v, sizeof(v));
     return fnv(h, &growth, sizeof(growth));
@@ -157,12 +157,12 @@ static void save_anchors(struct gpbo_models *m)
             char hash[17], key[17];
             snprintf(hash, sizeof(hash), "%016" PRIx64, a->hash);
             snprintf(key, sizeof(key), "%016" PRIx64, a->key);
-            json_array_append_new(
-                arr, json_pack("{s:I, s:s, s:s, s:o, s:f, s:f, s:f, s:f, s:f}", "n",
-                               (json_int_t)a->n, "hash", hash, "key", key, "lengthscale",
-                               reals(a->h.lengthscale, a->h.d), "noise", a->h.noise, "mean",
-                               a->h.mean, "outputscale", a->h.outputscale, "y_mean",
-                               a->h.y_mean, "y_scale", a->h.y_scale));
+            json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:o, s:f, s:f, s:f, s:f, s:f}",
+                                                 "n", (json_int_t)a->n, "hash", hash, "key", key,
+                                                 "lengthscale", reals(a->h.lengthscale, a->h.d),
+                                                 "noise", a->h.noise, "mean", a->h.mean,
+                                                 "outputscale", a->h.outputscale, "y_mean",
+                                                 a->h.y_mean, "y_scale", a->h.y_scale));
         }
         json_array_append_new(chains, arr);
     }
@@ -172,8 +172,10 @@ static void save_anchors(struct gpbo_models *m)
     struct hn_error err = {0};
     if (text == NULL || hn_write_file_atomic(m->path, text, strlen(text), &err) != 0) {
         if (!m->warned) {
-            hn_log(HN_LOG_WARNING, "cannot save the GP anchors (%s); a resumed study "
-                   "will refit them", text == NULL ? "out of memory" : err.msg);
+            hn_log(HN_LOG_WARNING,
+                   "cannot save the GP anchors (%s); a resumed study "
+                   "will refit them",
+                   text == NULL ? "out of memory" : err.msg);
             m->warned = 1;
         }
     }
@@ -212,8 +214,8 @@ static int parse_anchor(const json_t *o, size_t prev_n, struct anchor *a, const 
     json_int_t n = json_integer_value(json_object_get(o, "n"));
     *why = "malformed anchor";
     memset(a, 0, sizeof(*a));
-    if (!json_is_object(o) || !json_is_integer(json_object_get(o, "n")) || n <= (json_int_t)prev_n ||
-        hex64(json_object_get(o, "hash"), &a->hash) != 0 ||
+    if (!json_is_object(o) || !json_is_integer(json_object_get(o, "n")) ||
+        n <= (json_int_t)prev_n || hex64(json_object_get(o, "hash"), &a->hash) != 0 ||
         hex64(json_object_get(o, "key"), &a->key) != 0 || !json_is_array(ls) ||
         json_array_size(ls) == 0 || json_array_size(ls) > HN_GP_MAX_DIM ||
         finite_number(json_object_get(o, "noise"), &a->h.noise) != 0 ||
@@ -296,7 +298,8 @@ int gpbo_models_persist(struct gpbo_models *m, const char *dir, const char *inst
                         const char *stage)
 {
     /* the file name from a hash of the names: any instance or stage name makes a plain name */
-    uint64_t h = fnv(0xcbf29ce484222325ULL, instance ? instance : "", instance ? strlen(instance) + 1 : 1);
+    uint64_t h =
+        fnv(0xcbf29ce484222325ULL, instance ? instance : "", instance ? strlen(instance) + 1 : 1);
     h = fnv(h, stage ? stage : "", stage ? strlen(stage) + 1 : 1);
     size_t len = strlen(dir) + 64;
     m->path = malloc(len);
@@ -306,8 +309,7 @@ int gpbo_models_persist(struct gpbo_models *m, const char *dir, const char *inst
     snprintf(m->path, len, "%s/gpbo-anchors-%016" PRIx64 ".json", dir, h);
     const char *why = NULL;
     if (load_anchors(m, &why) != 0) {
-        hn_log(HN_LOG_WARNING, "%s: %s; ignored (the GP anchors are fitted again)", m->path,
-               why);
+        hn_log(HN_LOG_WARNING, "%s: %s; ignored (the GP anchors are fitted again)", m->path, why);
         for (size_t k = 0; k < m->n; k++) {
             m->c[k].len = 0;
         }

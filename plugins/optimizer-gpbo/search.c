@@ -489,8 +489,8 @@ static nlopt_opt gradient_search_new(const struct gpbo *g, const struct gpbo_sta
  * start when rounding gave an invalid or seen point. Returns 0, or -1 out of memory.
  */
 static int optimize_from(const struct gpbo *g, const struct gpbo_state *st,
-                         const struct hn_history *h, const double *batch, size_t nb,
-                         nlopt_opt nl, const double *start, double start_value, struct pick *best)
+                         const struct hn_history *h, const double *batch, size_t nb, nlopt_opt nl,
+                         const double *start, double start_value, struct pick *best)
 {
     size_t D = g->dim;
     double *z = malloc(D * sizeof(double)), *xr = malloc((g->params->n + 1) * sizeof(double));

@@ -361,9 +361,9 @@ static int fit_metric_models(struct gpbo_state *st, struct fit_data *d, unsigned
         }
         opt.log_transform = g->metric_log[k];
         opt.seed = hn_rng_derive(seed, k);
-        st->gp[k] = gpbo_models_fit(g->models, k, d->X, d->y, d->sem, n, D, &opt,
-                                    (size_t)g->full_fit_max, g->anchor_growth,
-                                    hn_rng_derive(g->stream_seed, 0x616e6300 + k), err);
+        st->gp[k] =
+            gpbo_models_fit(g->models, k, d->X, d->y, d->sem, n, D, &opt, (size_t)g->full_fit_max,
+                            g->anchor_growth, hn_rng_derive(g->stream_seed, 0x616e6300 + k), err);
         if (st->gp[k] == NULL) {
             hn_error_prefix(err, "fitting the GP of %s", g->metric[k]);
             return -1;
@@ -488,8 +488,7 @@ static int init_front(struct gpbo_state *st, struct fit_data *d, unsigned long l
     }
     for (size_t j = 0; j < m; j++) {
         st->ref[j] = isnan(g->obj_ref[j]) ? inferred[j] : g->obj_ref[j];
-        if (nf > 0 &&
-            hn_gp_predict(st->gp[st->obj_model[j]], d->Xf, nf, d->mean, NULL, err) != 0) {
+        if (nf > 0 && hn_gp_predict(st->gp[st->obj_model[j]], d->Xf, nf, d->mean, NULL, err) != 0) {
             return -1;
         }
         for (size_t i = 0; i < nf; i++) {
@@ -577,9 +576,9 @@ static int posterior(const struct gpbo_state *st, size_t k, const double *z, dou
  * and objectives (mu, sd: st->m, oriented). With d_* != NULL, the partial derivatives w.r.t.
  * each mean and standard deviation. Not for nehvi (Monte Carlo on joint samples).
  */
-static double acq_from_posteriors(const struct gpbo_state *st, const double *cmu,
-                                  const double *csd, const double *mu, const double *sd,
-                                  double *d_cmu, double *d_csd, double *d_mu, double *d_sd)
+static double acq_from_posteriors(const struct gpbo_state *st, const double *cmu, const double *csd,
+                                  const double *mu, const double *sd, double *d_cmu, double *d_csd,
+                                  double *d_mu, double *d_sd)
 {
     const struct gpbo *g = st->g;
     size_t m = st->m;
@@ -695,8 +694,8 @@ double gpbo_state_acq(const struct gpbo_state *st, const double *z, double *grad
             value += v;
         }
     } else {
-        value = acq_from_posteriors(st, cmu, csd, mu, sd, grad ? a_cm : NULL,
-                                    grad ? a_cs : NULL, grad ? a_mu : NULL, grad ? a_sd : NULL);
+        value = acq_from_posteriors(st, cmu, csd, mu, sd, grad ? a_cm : NULL, grad ? a_cs : NULL,
+                                    grad ? a_mu : NULL, grad ? a_sd : NULL);
         if (grad) {
             memset(grad, 0, D * sizeof(double));
         }

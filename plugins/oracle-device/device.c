@@ -47,8 +47,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hilnas/util.h"
 #include "hilnas/evaluator.h"
+#include "hilnas/util.h"
 #include "plugins/oracle-device/parse.h"
 #include "plugins/oracle-device/run.h"
 
@@ -62,10 +62,10 @@ struct device {
     double timeout_s;
     int64_t log_max_kb, max_runs;
     double max_cv;
-    const char *shell;   /* the string form, or NULL */
-    const char **argv;   /* the list form (NULL-terminated), or NULL */
+    const char *shell; /* the string form, or NULL */
+    const char **argv; /* the list form (NULL-terminated), or NULL */
     const char *metric[MAX_METRICS + 1];
-    char where[512];     /* of `command`, for messages */
+    char where[512]; /* of `command`, for messages */
 };
 
 static const struct hn_option device_options[] = {
@@ -254,11 +254,22 @@ static char *expand_arg(const char *tmpl, const struct subst *v)
     for (const char *p = tmpl; *p;) {
         size_t n;
         switch (placeholder(p, &n)) {
-        case P_ARCH: puts_(&b, v->arch); break;
-        case P_WORKDIR: puts_(&b, v->workdir); break;
-        case P_TRIAL: puts_(&b, v->trial); break;
-        case P_SEED: puts_(&b, v->seed); break;
-        default: n = 1; put(&b, p, 1); break;
+        case P_ARCH:
+            puts_(&b, v->arch);
+            break;
+        case P_WORKDIR:
+            puts_(&b, v->workdir);
+            break;
+        case P_TRIAL:
+            puts_(&b, v->trial);
+            break;
+        case P_SEED:
+            puts_(&b, v->seed);
+            break;
+        default:
+            n = 1;
+            put(&b, p, 1);
+            break;
         }
         p += n;
     }
@@ -338,8 +349,8 @@ static char *env_entry(const char *name, const char *value)
  * malloc'ed; free them and the array). */
 static char **make_env(const struct subst *v)
 {
-    static const char *const ours[] = {"HILNAS_ARCH=", "HILNAS_WORKDIR=", "HILNAS_TRIAL=",
-                                       "HILNAS_SEED="};
+    static const char *const ours[] = {
+        "HILNAS_ARCH=", "HILNAS_WORKDIR=", "HILNAS_TRIAL=", "HILNAS_SEED="};
     size_t n = 0;
     while (environ != NULL && environ[n] != NULL) {
         n++;

@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hilnas/util.h"
 #include "hilnas/log.h"
+#include "hilnas/util.h"
 #include "plugins/oracle-device/run.h"
 
 #define MAX_OUTPUT ((size_t)1 << 20)
@@ -126,10 +126,10 @@ static int high_fd(int fd)
 }
 
 struct sink {
-    int fd;        /* the log file */
-    size_t max;    /* bytes kept: the first max/2 written at once, the last max/2 at the end */
-    size_t total;  /* bytes of standard error seen */
-    char *ring;    /* the last ring_cap bytes after the head */
+    int fd;       /* the log file */
+    size_t max;   /* bytes kept: the first max/2 written at once, the last max/2 at the end */
+    size_t total; /* bytes of standard error seen */
+    char *ring;   /* the last ring_cap bytes after the head */
     size_t ring_cap, ring_len, ring_pos;
     char tail[TAIL]; /* the last TAIL bytes, for the failure reason */
     size_t tail_len;
@@ -413,8 +413,7 @@ static void child_watch(struct child *c, const struct hn_run_spec *spec, struct 
 /* What is left in the pipes (written before the group died), then the supervisor reaped. */
 static void child_reap(struct child *c, struct hn_error *err)
 {
-    if (c->out_open && read_out(c->outp[0], &c->buf, &c->len, &c->cap) < 0 &&
-        c->timed_out == 0) {
+    if (c->out_open && read_out(c->outp[0], &c->buf, &c->len, &c->cap) < 0 && c->timed_out == 0) {
         hn_error_env(err, NULL, "out of memory reading the command's output");
         c->timed_out = -1;
     }
@@ -452,8 +451,7 @@ static int child_outcome(const struct child *c, const struct hn_run_spec *spec,
     return 0;
 }
 
-int hn_run_command(const struct hn_run_spec *spec, struct hn_run_result *res,
-                   struct hn_error *err)
+int hn_run_command(const struct hn_run_spec *spec, struct hn_run_result *res, struct hn_error *err)
 {
     struct child c = {.outp = {-1, -1},
                       .errp = {-1, -1},

@@ -17,19 +17,19 @@
 #include "hilnas/error.h"
 
 struct hn_run_spec {
-    const char *path;   /* the program (a path: no PATH search here) */
-    char *const *argv;  /* its arguments, argv[0] first, NULL-terminated */
-    char *const *envp;  /* its environment, NULL-terminated */
-    double timeout_s;   /* the whole group is killed after this long */
-    const char *log;    /* standard error is copied here (truncated first) */
-    size_t log_max;     /* at most this many bytes of it; then a note of what was dropped */
-    const char *what;   /* "trial 12", for messages */
+    const char *path;  /* the program (a path: no PATH search here) */
+    char *const *argv; /* its arguments, argv[0] first, NULL-terminated */
+    char *const *envp; /* its environment, NULL-terminated */
+    double timeout_s;  /* the whole group is killed after this long */
+    const char *log;   /* standard error is copied here (truncated first) */
+    size_t log_max;    /* at most this many bytes of it; then a note of what was dropped */
+    const char *what;  /* "trial 12", for messages */
     /* polled about 10 times a second; non-zero stops the command (SIGTERM, then SIGKILL) */
     int (*interrupted)(void);
 };
 
 struct hn_run_result {
-    char *out;          /* standard output (its last 1 MiB), NUL-terminated, malloc'ed */
+    char *out; /* standard output (its last 1 MiB), NUL-terminated, malloc'ed */
     size_t out_len;
     int status;         /* the command's wait status (as waitpid) */
     char err_tail[512]; /* the last non-blank line of its standard error */
@@ -40,7 +40,6 @@ struct hn_run_result {
  * start (HN_ERR_ENVIRONMENT), ran past its timeout (killed), or was interrupted
  * (HN_ERR_ENVIRONMENT: the trial is measured again on resume).
  */
-int hn_run_command(const struct hn_run_spec *spec, struct hn_run_result *res,
-                   struct hn_error *err);
+int hn_run_command(const struct hn_run_spec *spec, struct hn_run_result *res, struct hn_error *err);
 
 #endif

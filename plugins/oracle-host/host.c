@@ -50,14 +50,14 @@
 #include <omp.h>
 #endif
 
-#include "hilnas/util.h"
 #include "hilnas/evaluator.h"
-#include "hilnas/log.h"
-#include "hilnas/rng.h"
 #include "hilnas/llm/decode.h"
 #include "hilnas/llm/llm_config.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/ops.h"
+#include "hilnas/log.h"
+#include "hilnas/rng.h"
+#include "hilnas/util.h"
 
 #define MAX_CONTEXTS 32
 #define MAX_TIMED (MAX_CONTEXTS + 3) /* prefill, decodes, two references */
@@ -76,8 +76,8 @@ struct host {
     /* the references of the last DRIFT_WINDOW trials (ring), ms: drift is against their median */
     double seen_ref[DRIFT_WINDOW], seen_mem[DRIFT_WINDOW];
     size_t n_seen;
-    size_t mem_words;          /* the memory reference's buffer, 8-byte words */
-    size_t n_timed;            /* prefill + decodes + ref_ms + mem_ms */
+    size_t mem_words; /* the memory reference's buffer, 8-byte words */
+    size_t n_timed;   /* prefill + decodes + ref_ms + mem_ms */
     char names[MAX_TIMED][64];
     const char *metric_names[3 * MAX_TIMED + 3];
     char extra[3 * MAX_TIMED][80];
@@ -526,8 +526,8 @@ static int measure(struct bench *b, double *v, size_t *n, struct hn_error *err)
  * CPUs. The calling thread is moved from CPU to CPU; the caller restores its mask. */
 #define PICK_ROUNDS 3
 #define PICK_MAX_CPUS 256
-static int choose_cpus(const struct host *h, struct bench *b, int threads,
-                       const cpu_set_t *allowed, cpu_set_t *use, struct hn_error *err)
+static int choose_cpus(const struct host *h, struct bench *b, int threads, const cpu_set_t *allowed,
+                       cpu_set_t *use, struct hn_error *err)
 {
     int cpus[PICK_MAX_CPUS], n = 0;
     double best[PICK_MAX_CPUS][2], low[2] = {INFINITY, INFINITY};
@@ -614,8 +614,7 @@ static int read_arch(const struct host *h, const json_t *arch, struct hn_llm_con
         return hn_error_config(err, NULL,
                                "prompt %lld / context + decode_tokens %lld exceed the "
                                "architecture's max_position_embeddings (%d); lower them",
-                               (long long)h->prompt, (long long)*need,
-                               c->max_position_embeddings);
+                               (long long)h->prompt, (long long)*need, c->max_position_embeddings);
     }
     return 0;
 }
@@ -729,8 +728,7 @@ static int put_timings(const struct host *h, const double *v, const size_t *n, d
             return -1;
         }
         snprintf(name, sizeof(name), "%s_settled", h->names[k]);
-        if (hn_metrics_put(out, name, isfinite(cv) && cv <= h->max_cv ? 1.0 : 0.0, NAN, err) !=
-            0) {
+        if (hn_metrics_put(out, name, isfinite(cv) && cv <= h->max_cv ? 1.0 : 0.0, NAN, err) != 0) {
             return -1;
         }
     }
@@ -743,8 +741,8 @@ static int put_timings(const struct host *h, const double *v, const size_t *n, d
 
 /* Pin the threads to the chosen CPUs of `allowed`; *first_cpu: the first of them (-1: none).
  * Returns 0, or -1 with err. */
-static int pin_chosen(const struct host *h, struct bench *b, int threads,
-                      const cpu_set_t *allowed, int *first_cpu, struct hn_error *err)
+static int pin_chosen(const struct host *h, struct bench *b, int threads, const cpu_set_t *allowed,
+                      int *first_cpu, struct hn_error *err)
 {
     cpu_set_t use;
     int chosen = choose_cpus(h, b, threads, allowed, &use, err);

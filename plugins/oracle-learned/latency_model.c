@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/util.h"
-#include "hilnas/log.h"
 #include "hilnas/llm/cost.h"
 #include "hilnas/llm/llm_config.h"
+#include "hilnas/log.h"
+#include "hilnas/util.h"
 
 #define LM_FORMAT "hilnas-latency-model"
 #define LM_VERSION 1
@@ -445,15 +445,15 @@ static json_t *accuracy_json(const double *pred, const double *truth, const doub
  * leave-one-out; "cv": the k-fold cross-validation). The report's parity plot shows them as
  * the model's training points.
  */
-static void set_points(json_t *mrep, const struct sample *s, size_t n, int pooled,
-                       const char *key, const double *pred)
+static void set_points(json_t *mrep, const struct sample *s, size_t n, int pooled, const char *key,
+                       const double *pred)
 {
     json_t *pts = json_object_get(mrep, "points");
     if (pts == NULL) {
         pts = json_array();
         for (size_t i = 0; i < n; i++) {
-            json_t *e = json_pack("{s:I, s:f}", "trial", (json_int_t)s[i].trial->id, "measured",
-                                  s[i].y);
+            json_t *e =
+                json_pack("{s:I, s:f}", "trial", (json_int_t)s[i].trial->id, "measured", s[i].y);
             if (pooled && e != NULL) {
                 json_object_set_new(e, "context", json_integer((json_int_t)s[i].context));
             }
@@ -472,8 +472,7 @@ static void set_points(json_t *mrep, const struct sample *s, size_t n, int poole
  * fitting one metric */
 
 /* Fit the roofline on samples with mask[i] != 0 (NULL: all) and store coef. */
-static void fit_roofline(const struct sample *s, size_t n, const unsigned char *mask,
-                         double *coef)
+static void fit_roofline(const struct sample *s, size_t n, const unsigned char *mask, double *coef)
 {
     double *R = malloc((n + 1) * LM_NREG * sizeof(double)), *y = malloc((n + 1) * sizeof(double));
     size_t m = 0;
@@ -643,7 +642,8 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
         json_t *loo = accuracy_json(pred, truth, sdm, n, l->log_transform);
         json_object_set_new(mrep, "loo", loo);
         /* backwards-compatible names */
-        json_object_set_new(mrep, "loo_mape", json_real(json_real_value(json_object_get(loo, "mape"))));
+        json_object_set_new(mrep, "loo_mape",
+                            json_real(json_real_value(json_object_get(loo, "mape"))));
         json_object_set_new(mrep, "loo_coverage95",
                             json_real(json_real_value(json_object_get(loo, "coverage95"))));
         json_object_set_new(mrep, "loo_kendall_tau",
@@ -665,15 +665,16 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
             struct hn_gp *g = NULL;
             if (l->use_gp) {
                 double *Xf = malloc((n + 1) * mt->d * sizeof(double));
-                double *yf = malloc((n + 1) * sizeof(double)), *nf = malloc((n + 1) * sizeof(double));
+                double *yf = malloc((n + 1) * sizeof(double)),
+                       *nf = malloc((n + 1) * sizeof(double));
                 size_t m = 0;
                 for (size_t i = 0; Xf && yf && nf && i < n; i++) {
                     if (!mask[i]) {
                         continue;
                     }
                     memcpy(Xf + m * mt->d, mt->X + i * mt->d, mt->d * sizeof(double));
-                    model_target(l, mt, &s[i],
-                                 mt->roofline ? roof_of(coef, s[i].r, floor) : NAN, &yf[m], &nf[m]);
+                    model_target(l, mt, &s[i], mt->roofline ? roof_of(coef, s[i].r, floor) : NAN,
+                                 &yf[m], &nf[m]);
                     m++;
                 }
                 if (Xf != NULL && yf != NULL && nf != NULL) {
@@ -722,7 +723,8 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
             json_object_set_new(mrep, "cv_roofline", accuracy_json(rpred, truth, NULL, n, 1));
         }
         size_t len = strlen(summary);
-        snprintf(summary + len, cap - len, "%s%s: n=%zu, %zu-fold error %.1f %%, %.0f %% within "
+        snprintf(summary + len, cap - len,
+                 "%s%s: n=%zu, %zu-fold error %.1f %%, %.0f %% within "
                  "10 %%, tau %.3f",
                  len ? "; " : "", mt->name, n, folds,
                  100.0 * json_real_value(json_object_get(cv, "mape")),
@@ -731,8 +733,8 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
         if (mt->roofline && l->use_gp) {
             len = strlen(summary);
             snprintf(summary + len, cap - len, " (roofline alone %.1f %%)",
-                     100.0 * json_real_value(json_object_get(
-                                 json_object_get(mrep, "cv_roofline"), "mape")));
+                     100.0 * json_real_value(
+                                 json_object_get(json_object_get(mrep, "cv_roofline"), "mape")));
         }
     } else {
         size_t len = strlen(summary);
@@ -795,9 +797,9 @@ static uint64_t training_hash(const struct lm *l, const struct hn_history *h)
     uint64_t x = 1469598103934665603ULL;
     x = fnv(x, l->plugin, strlen(l->plugin) + 1);
     x = fnv(x, l->from, strlen(l->from) + 1);
-    int64_t o[] = {l->prompt, l->context, l->restarts, l->folds, l->log_transform,
-                   l->kernel, l->features, l->mean, (int64_t)l->seed, (int64_t)l->n_params,
-                   l->dtype, l->noise};
+    int64_t o[] = {l->prompt, l->context,  l->restarts, l->folds,         l->log_transform,
+                   l->kernel, l->features, l->mean,     (int64_t)l->seed, (int64_t)l->n_params,
+                   l->dtype,  l->noise};
     x = fnv(x, o, sizeof(o));
     for (size_t c = 0; c < l->n_contexts; c++) {
         x = fnv_d(x, l->contexts[c]);
@@ -860,12 +862,11 @@ static int save_model(struct lm *l, uint64_t hash, struct hn_error *err)
         return 0;
     }
     snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hash);
-    json_t *root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:f}",
-                             "format", LM_FORMAT, "version", LM_VERSION, "plugin", l->plugin,
-                             "instance", l->instance, "from", l->from, "training", hex, "n_params",
-                             (json_int_t)l->n_params, "prompt", (json_int_t)l->prompt, "context",
-                             (json_int_t)l->context, "log", l->log_transform, "ctx_scale",
-                             l->ctx_scale);
+    json_t *root = json_pack(
+        "{s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:f}", "format", LM_FORMAT, "version",
+        LM_VERSION, "plugin", l->plugin, "instance", l->instance, "from", l->from, "training", hex,
+        "n_params", (json_int_t)l->n_params, "prompt", (json_int_t)l->prompt, "context",
+        (json_int_t)l->context, "log", l->log_transform, "ctx_scale", l->ctx_scale);
     json_object_set_new(root, "use_arch", json_boolean(l->use_arch));
     json_object_set_new(root, "feat_lo", doubles(l->feat_lo, LM_NARCH));
     json_object_set_new(root, "feat_hi", doubles(l->feat_hi, LM_NARCH));
@@ -876,20 +877,18 @@ static int save_model(struct lm *l, uint64_t hash, struct hn_error *err)
         const struct lm_metric *mt = &l->metric[k];
         json_t *m = json_pack("{s:s, s:b, s:b, s:o, s:f}", "kind", kind_names[mt->kind], "pooled",
                               mt->pooled, "roofline", mt->roofline, "coef",
-                              doubles(mt->coef, LM_NREG), "roofline_rel_rms",
-                              mt->roofline_rel_rms);
+                              doubles(mt->coef, LM_NREG), "roofline_rel_rms", mt->roofline_rel_rms);
         if (mt->gp != NULL) {
             struct hn_gp_hyper hy;
             hn_gp_get_hyper(mt->gp, &hy);
-            json_object_set_new(
-                m, "gp",
-                json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:f}", "n",
-                          (json_int_t)mt->n, "d", (json_int_t)mt->d, "X",
-                          doubles(mt->X, mt->n * mt->d), "y", doubles(mt->y, mt->n), "noise_var",
-                          doubles(mt->noise_var, mt->n), "lengthscale",
-                          doubles(hy.lengthscale, mt->d), "noise", hy.noise, "mean", hy.mean,
-                          "outputscale", hy.outputscale, "y_mean", hy.y_mean, "y_scale",
-                          hy.y_scale));
+            json_object_set_new(m, "gp",
+                                json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:f}",
+                                          "n", (json_int_t)mt->n, "d", (json_int_t)mt->d, "X",
+                                          doubles(mt->X, mt->n * mt->d), "y", doubles(mt->y, mt->n),
+                                          "noise_var", doubles(mt->noise_var, mt->n), "lengthscale",
+                                          doubles(hy.lengthscale, mt->d), "noise", hy.noise, "mean",
+                                          hy.mean, "outputscale", hy.outputscale, "y_mean",
+                                          hy.y_mean, "y_scale", hy.y_scale));
         }
         json_object_set_new(ms, mt->name, m);
     }
@@ -970,8 +969,8 @@ static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struc
                         "%s was written by another oracle or for another space (plugin %s, "
                         "%lld parameters; this is '%s' with %zu); delete it and fit again",
                         path, plugin ? plugin : "?",
-                        (long long)json_integer_value(json_object_get(root, "n_params")),
-                        l->plugin, n_params);
+                        (long long)json_integer_value(json_object_get(root, "n_params")), l->plugin,
+                        n_params);
         goto done;
     }
     json_t *ms = json_object_get(root, "metrics");
@@ -1004,8 +1003,8 @@ static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struc
                 read_doubles(json_object_get(g, "y"), mt->y, n) != 0 ||
                 read_doubles(json_object_get(g, "noise_var"), mt->noise_var, n) != 0 ||
                 read_doubles(json_object_get(g, "lengthscale"), hy.lengthscale, d) != 0) {
-                hn_error_config(err, NULL, "%s: metric '%s': malformed GP data; fit again",
-                                path, mt->name);
+                hn_error_config(err, NULL, "%s: metric '%s': malformed GP data; fit again", path,
+                                mt->name);
                 goto done;
             }
             mt->n = n;

@@ -46,12 +46,12 @@ enum lm_kind { LM_OTHER, LM_PREFILL, LM_DECODE };
 struct lm_metric {
     const char *name; /* as configured (borrowed from the config tree) */
     enum lm_kind kind;
-    int pooled;               /* decode over `contexts` */
-    int roofline;             /* has a roofline part */
-    double coef[LM_NREG];     /* roofline coefficients (ms per regressor unit) */
-    double roofline_rel_rms;  /* relative residual RMS of the roofline on its training data */
-    struct hn_gp *gp;         /* learned: the correction */
-    size_t n, d;              /* training set of the GP (kept to save the model) */
+    int pooled;              /* decode over `contexts` */
+    int roofline;            /* has a roofline part */
+    double coef[LM_NREG];    /* roofline coefficients (ms per regressor unit) */
+    double roofline_rel_rms; /* relative residual RMS of the roofline on its training data */
+    struct hn_gp *gp;        /* learned: the correction */
+    size_t n, d;             /* training set of the GP (kept to save the model) */
     double *X, *y, *noise_var;
 };
 
@@ -84,7 +84,7 @@ struct lm {
     size_t n_params;
     int use_arch;
     double feat_lo[LM_NARCH], feat_hi[LM_NARCH];
-    double ctx_scale; /* log1p of the largest context seen */
+    double ctx_scale;   /* log1p of the largest context seen */
     struct stat loaded; /* the model file as last read or written */
 };
 

@@ -90,8 +90,7 @@ static void *roofline_create(const struct hn_plugin_args *args, struct hn_error 
         hn_error_set(err, NULL, "out of memory");
         return NULL;
     }
-    if (hn_options_fill(roofline_options, args->node, l, err) !=
-            0 ||
+    if (hn_options_fill(roofline_options, args->node, l, err) != 0 ||
         lm_init(l, args, 0, err) != 0) {
         roofline_destroy(l);
         return NULL;

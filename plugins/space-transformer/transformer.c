@@ -46,17 +46,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/util.h"
-#include "hilnas/plugin.h"
-#include "hilnas/space.h"
-#include "hilnas/study.h"
-#include "hilnas/log.h"
 #include "hilnas/llm/checkpoint.h"
-#include "hilnas/llm/importance.h"
 #include "hilnas/llm/cost.h"
+#include "hilnas/llm/importance.h"
 #include "hilnas/llm/llm_config.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/tokens.h"
+#include "hilnas/log.h"
+#include "hilnas/plugin.h"
+#include "hilnas/space.h"
+#include "hilnas/study.h"
+#include "hilnas/util.h"
 
 #define MAX_CHOICES 64
 
@@ -80,7 +80,7 @@ struct transformer {
     } cal;
     const char *study_dir;
     struct hn_importance *imp; /* computed on first use (keep: importance, attention: ranked) */
-    int runtime; /* index into runtimes */
+    int runtime;               /* index into runtimes */
 
     struct hn_llm_config base;
     int64_t depth_min, depth_max;
@@ -268,8 +268,7 @@ static int read_dim(struct transformer *t, int d, struct hn_error *err)
         }
         if (!has && n->n < MAX_CHOICES) {
             t->values[d][t->n_values[d]++] = limit;
-            hn_log(HN_LOG_INFO,
-                   "%s also offers the backbone's %lld (include_backbone)",
+            hn_log(HN_LOG_INFO, "%s also offers the backbone's %lld (include_backbone)",
                    dim_names[d], (long long)limit);
         }
     }
@@ -298,8 +297,7 @@ static int read_depth(struct transformer *t, struct hn_error *err)
     }
     if (t->include_backbone && t->depth_max < L && t->depth_min >= 1 &&
         t->depth_min <= t->depth_max) {
-        hn_log(HN_LOG_INFO, "depth reaches the backbone's %lld (include_backbone)",
-               (long long)L);
+        hn_log(HN_LOG_INFO, "depth reaches the backbone's %lld (include_backbone)", (long long)L);
         t->depth_max = L;
     }
     if (t->depth_min < 1 || t->depth_max > L || t->depth_min > t->depth_max) {
@@ -524,9 +522,9 @@ static void shape_of(const struct transformer *t, const double *x, struct hn_llm
             int best = -1;
             for (int i = 0; i < depth; i++) {
                 double a = t->imp != NULL ? t->imp->attention[layers[i]] : -(double)i;
-                double ab = best >= 0 ? (t->imp != NULL ? t->imp->attention[layers[best]]
-                                                        : -(double)best)
-                                      : 0;
+                double ab = best >= 0
+                                ? (t->imp != NULL ? t->imp->attention[layers[best]] : -(double)best)
+                                : 0;
                 if (!off[i] && (best < 0 || a < ab)) {
                     best = i;
                 }
@@ -554,8 +552,8 @@ static int transformer_check(void *ctx, const double *x, char *why, size_t why_s
                  c.num_attention_heads, c.num_key_value_heads);
         return 0;
     }
-    if (t->skip_index >= 0 && (int)x[t->skip_index] > c.num_hidden_layers -
-                                                       (t->allow_attention_free ? 0 : 1)) {
+    if (t->skip_index >= 0 &&
+        (int)x[t->skip_index] > c.num_hidden_layers - (t->allow_attention_free ? 0 : 1)) {
         snprintf(why, why_size, "skip_attention (%d) leaves no kept layer (%d) with attention",
                  (int)x[t->skip_index], c.num_hidden_layers);
         return 0;

@@ -35,8 +35,7 @@ Test(latency_studies, flash_and_demo_time_and_learn_decode_at_0_and_512)
         cr_expect(strstr(text, "host: {plugin: host, prompt: 128, contexts: [0, 512]") != NULL,
                   "%s: host without contexts [0, 512]", names[i]);
         if (i < 2) {
-            cr_expect(strstr(text, "metrics: [prefill_ms, decode_ms], contexts: [0, 512]}") !=
-                          NULL,
+            cr_expect(strstr(text, "metrics: [prefill_ms, decode_ms], contexts: [0, 512]}") != NULL,
                       "%s: the learned oracle does not learn the same contexts", names[i]);
             cr_expect(strstr(text, "latency.decode_ms ") == NULL &&
                           strstr(text, "latency.decode_ms,") == NULL,

@@ -60,8 +60,10 @@ Test(conf_d, every_conf_d_study_is_run_by_a_test)
             k++;
         }
         if (k == sizeof(runs) / sizeof(runs[0])) {
-            cr_expect(0, "conf.d/%s is run by no test: run it (shrunk with --set) in a test and "
-                         "add it to the table of tests/conf.d/test_studies.c", e->d_name);
+            cr_expect(0,
+                      "conf.d/%s is run by no test: run it (shrunk with --set) in a test and "
+                      "add it to the table of tests/conf.d/test_studies.c",
+                      e->d_name);
             continue;
         }
         /* the test named must mention the study (by file name, or by name as the gpbo tests do) */
@@ -232,11 +234,37 @@ static void make_corpus(const char *data)
 static void make_backbone(const char *data, const char *bb, const char *kv_heads)
 {
     char *out = NULL, *err = NULL;
-    char *argv[] = {(char *)tu_hilnas(), "pretrain", "--data", (char *)data, "--out", (char *)bb,
-                    "--layers", "4", "--hidden", "128", "--heads", "4", "--kv-heads",
-                    (char *)kv_heads, "--ffn", "352", "--seq", "32", "--batch", "2", "--steps",
-                    "2", "--warmup", "1", "--eval-interval", "2", "--checkpoint-interval", "2",
-                    "--threads", "1", NULL};
+    char *argv[] = {(char *)tu_hilnas(),
+                    "pretrain",
+                    "--data",
+                    (char *)data,
+                    "--out",
+                    (char *)bb,
+                    "--layers",
+                    "4",
+                    "--hidden",
+                    "128",
+                    "--heads",
+                    "4",
+                    "--kv-heads",
+                    (char *)kv_heads,
+                    "--ffn",
+                    "352",
+                    "--seq",
+                    "32",
+                    "--batch",
+                    "2",
+                    "--steps",
+                    "2",
+                    "--warmup",
+                    "1",
+                    "--eval-interval",
+                    "2",
+                    "--checkpoint-interval",
+                    "2",
+                    "--threads",
+                    "1",
+                    NULL};
     int rc = tu_run(argv, NULL, &out, &err);
     cr_assert_eq(rc, 0, "pretrain: %s", err);
     free(out);
@@ -315,9 +343,9 @@ static void run_prepared(const char *name)
     set(&s, "stages.0.trials=%s", "3");
     set(&s, "stages.2.trials=%s", "2");
     char *csv = run_conf(name, out, &s, (char *const[]){env_cache, NULL}, 6);
-    expect_columns(csv, name,
-                   (const char *const[]){"host.prefill_ms", "latency.prefill_ms",
-                                         "quality.val_loss", NULL});
+    expect_columns(
+        csv, name,
+        (const char *const[]){"host.prefill_ms", "latency.prefill_ms", "quality.val_loss", NULL});
     free(csv);
     snprintf(report, sizeof(report), "%s/report.html", out);
     cr_expect(access(report, R_OK) == 0, "conf.d/%s wrote no %s", name, report);

@@ -386,10 +386,12 @@ Test(conf_get, typed_conversions)
         {K_BOOL, "no", 0, 0, 0,
          "t.yaml:1:4: k: expected true or false, found 'no' (a YAML 1.1 boolean; YAML 1.2 "
          "booleans are true and false: write false)"},
-        {K_BOOL, "YES", 0, 0, 0, "found 'YES' (a YAML 1.1 boolean; YAML 1.2 booleans are true "
-                                 "and false: write true)"},
-        {K_BOOL, "on", 0, 0, 0, "found 'on' (a YAML 1.1 boolean; YAML 1.2 booleans are true and "
-                                "false: write true)"},
+        {K_BOOL, "YES", 0, 0, 0,
+         "found 'YES' (a YAML 1.1 boolean; YAML 1.2 booleans are true "
+         "and false: write true)"},
+        {K_BOOL, "on", 0, 0, 0,
+         "found 'on' (a YAML 1.1 boolean; YAML 1.2 booleans are true and "
+         "false: write true)"},
         {K_BOOL, "Off", 0, 0, 0, "write false)"},
         {K_BOOL, "y", 0, 0, 0, "write true)"},
         {K_BOOL, "N", 0, 0, 0, "write false)"},
@@ -846,8 +848,7 @@ static void check_tree(const struct hn_config_node *n, const char *file)
         if (n->type == HN_NODE_MAPPING) {
             cr_assert_not_null(n->keys[i]);
             cr_assert_str_eq(n->key_nodes[i]->value, n->keys[i]);
-            snprintf(expect, sizeof(expect), "%s%s%s", n->path, n->path[0] ? "." : "",
-                     n->keys[i]);
+            snprintf(expect, sizeof(expect), "%s%s%s", n->path, n->path[0] ? "." : "", n->keys[i]);
             cr_assert_eq(hn_config_get(n, n->keys[i]), n->items[i], "keys are unique");
         } else {
             snprintf(expect, sizeof(expect), "%s[%zu]", n->path, i);

@@ -742,8 +742,8 @@ Test(gp, appended_observations_equal_a_fresh_factorization)
         size_t k1 = (total - n) / 2;
         struct hn_gp *a1 = hn_gp_append(base, X + n * d, y + n, nv + n, k1, &err);
         cr_assert_not_null(a1, "%s", err.msg);
-        struct hn_gp *app = hn_gp_append(a1, X + (n + k1) * d, y + n + k1, nv + n + k1,
-                                         total - n - k1, &err);
+        struct hn_gp *app =
+            hn_gp_append(a1, X + (n + k1) * d, y + n + k1, nv + n + k1, total - n - k1, &err);
         cr_assert_not_null(app, "%s", err.msg);
         cr_assert_eq(hn_gp_n(app), total);
         double worst = lower_rel_diff(hn_gp_cholesky(app), hn_gp_cholesky(fresh), total);
@@ -762,12 +762,12 @@ Test(gp, appended_observations_equal_a_fresh_factorization)
             for (int q = 0; q < 3; q++) {
                 cr_expect(fabs(dm[q] - dmf[q]) <= 1e-8 * fmax(1, fabs(dmf[q])) &&
                               fabs(dv[q] - dvf[q]) <= 1e-8 * fmax(1, fabs(dvf[q])),
-                          "base %zu: gradient %d: %g %g vs fresh %g %g", n, q, dm[q], dv[q],
-                          dmf[q], dvf[q]);
+                          "base %zu: gradient %d: %g %g vs fresh %g %g", n, q, dm[q], dv[q], dmf[q],
+                          dvf[q]);
             }
         }
-        cr_expect(pm <= 1e-10 && pv <= 1e-8, "base %zu: mean differs by %g, variance by %g", n,
-                  pm, pv);
+        cr_expect(pm <= 1e-10 && pv <= 1e-8, "base %zu: mean differs by %g, variance by %g", n, pm,
+                  pv);
         cr_log_info("base %zu + %zu: factor %g, mean %g, variance %g (relative)", n, total - n,
                     worst, pm, pv);
         hn_gp_free(app);

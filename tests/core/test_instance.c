@@ -62,7 +62,7 @@ static int hilnas(const char *dir, const char *text, const char *cmd, char **err
     snprintf(out_dir, sizeof(out_dir), "%s/run", dir);
     cr_assert_eq(tu_write_file(study, text), 0);
     char *argv[] = {(char *)tu_hilnas(), (char *)cmd, "study.yaml", "--output", out_dir,
-                    "--quiet", NULL};
+                    "--quiet",           NULL};
     if (strcmp(cmd, "run") != 0) {
         argv[3] = NULL;
     }
@@ -147,7 +147,8 @@ Test(instance, log_lines_and_trial_errors_carry_the_label_once, .timeout = 60)
     const char *executors[] = {"", "executor: {plugin: threads, workers: 2}\n"};
     for (size_t x = 0; x < 2; x++) {
         char *tmp = tu_tmpdir("inst-log");
-        char *text = study_text("    chatty: true\n    bad: fail\n    bad_every: 2\n", executors[x]);
+        char *text =
+            study_text("    chatty: true\n    bad: fail\n    bad_every: 2\n", executors[x]);
         char *err = NULL;
         int rc = hilnas(tmp, text, "run", &err);
         cr_expect_eq(rc, 0, "executor %zu: exit %d: %s", x, rc, err);

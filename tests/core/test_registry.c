@@ -31,8 +31,9 @@ static const struct refusal refusals[] = {
     {HN_KIND_SPACE, "wrongkind", {"space-wrongkind", "is an optimizer plugin", "space plugin"}},
     {HN_KIND_OPTIMIZER, "nosymbol", {"optimizer-nosymbol", "hn_plugin_descriptor", NULL}},
     {HN_KIND_OPTIMIZER, "smalltable", {"function table is too small", "rebuild", NULL}},
-    {HN_KIND_EVALUATOR, "sleepyy", {"unknown evaluator plugin 'sleepyy'", "did you mean 'sleepy'",
-                                    "hilnas plugins"}},
+    {HN_KIND_EVALUATOR,
+     "sleepyy",
+     {"unknown evaluator plugin 'sleepyy'", "did you mean 'sleepy'", "hilnas plugins"}},
     {HN_KIND_EVALUATOR, "../etc", {"not a valid plugin name", NULL, NULL}},
 };
 

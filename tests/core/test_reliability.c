@@ -159,8 +159,7 @@ static char *many_objectives_study(const char *optimizer)
     off += (size_t)snprintf(t + off, cap - off,
                             "study: {name: many, seed: 1}\nspace:\n  plugin: box\n  params:\n");
     for (int i = 0; i < 13; i++) {
-        off += (size_t)snprintf(t + off, cap - off, "    x%d: {type: float, min: 0, max: 1}\n",
-                                i);
+        off += (size_t)snprintf(t + off, cap - off, "    x%d: {type: float, min: 0, max: 1}\n", i);
     }
     off += (size_t)snprintf(t + off, cap - off,
                             "evaluators:\n  a: {plugin: testfn, function: dtlz2, objectives: "
@@ -211,8 +210,7 @@ Test(reliability, validate_refuses_gpbo_with_too_many_objectives)
     char *err = NULL;
     int rc = study_cmd(tmp, "study.yaml", text, "validate", NULL, &err, NULL);
     cr_expect_eq(rc, 2, "validate must refuse (exit 2), got %d: %s", rc, err);
-    cr_expect(err && strstr(err, "stage 's'") && strstr(err, "8 objectives") &&
-                  strstr(err, "24"),
+    cr_expect(err && strstr(err, "stage 's'") && strstr(err, "8 objectives") && strstr(err, "24"),
               "names the stage, the limit and the count: %s", err);
     free(err);
     free(text);
@@ -228,8 +226,8 @@ Test(reliability, crafted_journal_with_320_objectives_shows)
     for (size_t j = 0; j < m; j++) {
         char name[32];
         snprintf(name, sizeof(name), "e.k%zu", j);
-        json_array_append_new(objs, json_pack("{s:s, s:s}", "metric", name, "goal",
-                                              j % 2 ? "maximize" : "minimize"));
+        json_array_append_new(
+            objs, json_pack("{s:s, s:s}", "metric", name, "goal", j % 2 ? "maximize" : "minimize"));
     }
     json_t *study = json_pack("{s:s, s:s, s:i, s:s, s:{s:o, s:[]}}", "event", "study", "format",
                               "hilnas-journal", "version", 1, "name", "crafted", "problem",
@@ -249,8 +247,8 @@ Test(reliability, crafted_journal_with_320_objectives_shows)
             snprintf(name, sizeof(name), "e.k%zu", j);
             json_object_set_new(metrics, name, json_real(sin((double)(id * 7 + (int)j))));
         }
-        json_t *ev = json_pack("{s:s, s:i, s:o}", "event", "completed", "trial", id, "metrics",
-                               metrics);
+        json_t *ev =
+            json_pack("{s:s, s:i, s:o}", "event", "completed", "trial", id, "metrics", metrics);
         line = json_dumps(ev, JSON_COMPACT);
         fprintf(f, "%s\n", line);
         free(line);
@@ -296,8 +294,7 @@ Test(reliability, crafted_journal_with_very_many_metrics_shows, .timeout = 120)
     json_t *summary = NULL;
     char *err = NULL;
     int rc = show(tmp, &summary, &err);
-    cr_assert_eq(rc, 0, "show of a journal with %zu metrics per trial failed (%d): %s", m, rc,
-                 err);
+    cr_assert_eq(rc, 0, "show of a journal with %zu metrics per trial failed (%d): %s", m, rc, err);
     cr_expect_eq(count_of(summary, "complete"), 2);
     json_decref(summary);
     free(err);
@@ -361,8 +358,7 @@ Test(reliability, bad_values_and_sems_fail_their_trial_and_never_reach_gpbo, .ti
             cr_expect_str_eq(type, "failed", "%s: trial %lld must fail", bad_rows[r].bad,
                              (long long)id);
             const char *reason = json_string_value(json_object_get(evs[i], "reason"));
-            cr_expect(reason && strstr(reason, bad_rows[r].reason) &&
-                          strstr(reason, "f.value"),
+            cr_expect(reason && strstr(reason, bad_rows[r].reason) && strstr(reason, "f.value"),
                       "%s: reason names the metric and the problem: %s", bad_rows[r].bad,
                       reason ? reason : "(none)");
         }
@@ -450,8 +446,8 @@ static void environment_stops_and_resumes(const char *executor)
     char *text = faulty_study(opts, executor, 2);
     char *err = NULL;
     int rc = study_cmd(tmp, "study.yaml", text, "run", NULL, &err, NULL);
-    cr_expect_eq(rc, 1, "%s: an environment failure stops the study with exit 1 (%d): %s",
-                 executor, rc, err);
+    cr_expect_eq(rc, 1, "%s: an environment failure stops the study with exit 1 (%d): %s", executor,
+                 rc, err);
     cr_expect(err && strstr(err, "the data is unreachable") &&
                   strstr(err, "not counted as failed") && strstr(err, "run the same command"),
               "%s: says what failed and what to do: %s", executor, err);
@@ -474,8 +470,7 @@ static void environment_stops_and_resumes(const char *executor)
     free(err);
     json_t *summary = NULL;
     cr_expect_eq(show(run, &summary, NULL), 0);
-    cr_expect_eq(count_of(summary, "complete"), 8, "%s: the whole budget is measured",
-                 executor);
+    cr_expect_eq(count_of(summary, "complete"), 8, "%s: the whole budget is measured", executor);
     cr_expect_eq(count_of(summary, "failed"), count_of(summary, "abandoned"),
                  "%s: only abandoned trials, no candidate failed", executor);
     json_decref(summary);
@@ -517,8 +512,7 @@ Test(reliability, trial_directory_not_creatable_stops_the_study, .timeout = 120)
     char *err = NULL;
     int rc = study_cmd(tmp, "study.yaml", text, "run", NULL, &err, NULL);
     cr_expect_eq(rc, 1, "exit 1 (%d): %s", rc, err);
-    cr_expect(err && strstr(err, "cannot create the trial directory") &&
-                  strstr(err, "trial 0"),
+    cr_expect(err && strstr(err, "cannot create the trial directory") && strstr(err, "trial 0"),
               "%s", err);
     free(err);
     cr_assert_eq(unlink(trials), 0);
@@ -680,8 +674,7 @@ struct change_row {
 };
 
 static const struct change_row changes[] = {
-    {"objectives.0.goal=maximize",
-     "objective 1 changed from f.value minimize to f.value maximize"},
+    {"objectives.0.goal=maximize", "objective 1 changed from f.value minimize to f.value maximize"},
     {"study.seed=3", "the seed changed from 2 to 3"},
     {"study.name=other", "the study name changed from 'faulty' to 'other'"},
     {"space.params.b.max=2", "parameter 2 changed from 'b: float [0, 1]' to 'b: float [0, 2]'"},
@@ -698,8 +691,8 @@ Test(reliability, resume_refuses_a_changed_study_file, .timeout = 120)
     size_t before = strlen(journal);
     for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
         char *err = NULL;
-        int rc = study_cmd(tmp, "study.yaml", NULL, "run", NULL, &err, "--set", changes[i].set,
-                           NULL);
+        int rc =
+            study_cmd(tmp, "study.yaml", NULL, "run", NULL, &err, "--set", changes[i].set, NULL);
         cr_expect_eq(rc, 2, "%s: refused with exit 2 (%d): %s", changes[i].set, rc, err);
         cr_expect(err && strstr(err, changes[i].want) && strstr(err, "--output"),
                   "%s: says what changed: %s", changes[i].set, err);
@@ -710,8 +703,8 @@ Test(reliability, resume_refuses_a_changed_study_file, .timeout = 120)
     }
     /* safe by design: a bigger last stage, a new stage after it, another executor */
     char *err = NULL;
-    int rc = study_cmd(tmp, "study.yaml", NULL, "run", NULL, &err, "--set", "stages.1.trials=2",
-                       NULL);
+    int rc =
+        study_cmd(tmp, "study.yaml", NULL, "run", NULL, &err, "--set", "stages.1.trials=2", NULL);
     cr_expect_eq(rc, 0, "growing the last stage resumes (%d): %s", rc, err);
     free(err);
     char *text = faulty_study("", "executor: {plugin: threads, workers: 2}\n", 2);
@@ -747,8 +740,8 @@ Test(reliability, a_big_study_with_many_keys_validates, .timeout = 120)
     off += (size_t)snprintf(t + off, cap - off,
                             "study: {name: big, seed: 1}\nspace:\n  plugin: box\n  params:\n");
     for (int i = 0; i < n; i++) {
-        off += (size_t)snprintf(t + off, cap - off, "    p%05d: {type: float, min: 0, max: 1}\n",
-                                i);
+        off +=
+            (size_t)snprintf(t + off, cap - off, "    p%05d: {type: float, min: 0, max: 1}\n", i);
     }
     size_t params_end = off;
     const char *tail = "evaluators:\n  s: {plugin: sleepy}\nobjectives:\n  - {metric: value}\n"
@@ -767,8 +760,9 @@ Test(reliability, a_big_study_with_many_keys_validates, .timeout = 120)
     snprintf(t + off, cap - off, "%s", tail);
     rc = study_cmd(tmp, "dup.yaml", t, "validate", NULL, &err, NULL);
     char want[128];
-    snprintf(want, sizeof(want), "dup.yaml:%d:5: space.params: duplicate key 'p00007' (first "
-                                 "defined at line 12, column 5)",
+    snprintf(want, sizeof(want),
+             "dup.yaml:%d:5: space.params: duplicate key 'p00007' (first "
+             "defined at line 12, column 5)",
              n + 5);
     cr_expect_eq(rc, 2);
     cr_expect(err && strstr(err, want), "want %s in: %s", want, err);
@@ -854,7 +848,7 @@ Test(reliability, integer_flags_refuse_out_of_range_values)
                          "--batches=99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *argv[] = {(char *)tu_hilnas(), "eval", "/nonexistent", "--data", "x.bin",
-                        (char *)bad[i], NULL};
+                        (char *)bad[i],      NULL};
         char *err = NULL;
         int rc = tu_run(argv, NULL, NULL, &err);
         cr_expect_eq(rc, 2, "%s: exit %d: %s", bad[i], rc, err);
@@ -878,18 +872,18 @@ Test(reliability, eval_with_nan_weights_prints_an_error_json, .timeout = 120)
     doc[19999] = '\0';
     cr_assert_eq(tu_write_file(text, doc), 0);
     free(doc);
-    char *tok[] = {(char *)tu_hilnas(), "tokenize", text, "-o", data, "--val-fraction", "0",
-                   NULL};
+    char *tok[] = {(char *)tu_hilnas(), "tokenize", text, "-o", data, "--val-fraction", "0", NULL};
     cr_assert_eq(tu_run(tok, NULL, NULL, NULL), 0);
     snprintf(st, sizeof(st), "%s/train.bin", data);
     char val[4700];
     snprintf(val, sizeof(val), "%s/val.bin", data);
     unlink(val); /* empty with --val-fraction 0: validate on the training tokens */
     cr_assert_eq(link(st, val), 0);
-    char *pre[] = {(char *)tu_hilnas(), "pretrain", "--layers", "1", "--hidden", "16", "--heads",
-                   "2", "--kv-heads", "1", "--head-dim", "8", "--ffn", "32", "--seq", "16",
-                   "--batch", "2", "--steps", "1", "--warmup", "0", "--threads", "1", "--quiet",
-                   "--data", data, "--out", out, NULL};
+    char *pre[] = {
+        (char *)tu_hilnas(), "pretrain", "--layers",   "1",     "--hidden", "16", "--heads",   "2",
+        "--kv-heads",        "1",        "--head-dim", "8",     "--ffn",    "32", "--seq",     "16",
+        "--batch",           "2",        "--steps",    "1",     "--warmup", "0",  "--threads", "1",
+        "--quiet",           "--data",   data,         "--out", out,        NULL};
     char *err = NULL;
     int rc = tu_run(pre, NULL, NULL, &err);
     cr_assert_eq(rc, 0, "pretrain (%d): %s", rc, err);
@@ -937,13 +931,12 @@ Test(reliability, trials_csv_is_current_after_a_kill, .timeout = 120)
     snprintf(study, sizeof(study), "%s/study.yaml", tmp);
     snprintf(run, sizeof(run), "%s/run", tmp);
     snprintf(log, sizeof(log), "%s/log", tmp);
-    cr_assert_eq(tu_write_file(study,
-                               "study: {name: csv, seed: 1}\n"
-                               "space:\n  plugin: box\n  params:\n"
-                               "    a: {type: float, min: 0, max: 1}\n"
-                               "evaluators:\n  s: {plugin: sleepy, delay_ms: 40}\n"
-                               "objectives:\n  - {metric: value}\n"
-                               "stages:\n  - {name: only, sampler: uniform, trials: 200}\n"),
+    cr_assert_eq(tu_write_file(study, "study: {name: csv, seed: 1}\n"
+                                      "space:\n  plugin: box\n  params:\n"
+                                      "    a: {type: float, min: 0, max: 1}\n"
+                                      "evaluators:\n  s: {plugin: sleepy, delay_ms: 40}\n"
+                                      "objectives:\n  - {metric: value}\n"
+                                      "stages:\n  - {name: only, sampler: uniform, trials: 200}\n"),
                  0);
     char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", run, "--quiet", NULL};
     pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
@@ -966,8 +959,7 @@ Test(reliability, trials_csv_is_current_after_a_kill, .timeout = 120)
     char *csv = tu_read_file(path);
     cr_assert_not_null(csv, "trials.csv must exist after a kill mid-stage");
     size_t rows = tu_count(csv, ",complete,");
-    cr_expect(done >= 8 && rows + 1 >= done && rows <= done, "%zu rows, %zu completed", rows,
-              done);
+    cr_expect(done >= 8 && rows + 1 >= done && rows <= done, "%zu rows, %zu completed", rows, done);
     free(csv);
     free(tmp);
 }

@@ -121,8 +121,7 @@ Test(replay, resumed_outputs_and_refit_are_bit_identical, .timeout = 120)
             }
             double c = strtod(cell, NULL);
             cr_expect(memcmp(&c, &v, sizeof(double)) == 0,
-                      "trial %lld %s: journal %.17g, trials.csv %.17g", (long long)id, name, v,
-                      c);
+                      "trial %lld %s: journal %.17g, trials.csv %.17g", (long long)id, name, v, c);
             compared++;
         }
         json_decref(ev);

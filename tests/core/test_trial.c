@@ -37,16 +37,15 @@ Test(trial, metrics_index_agrees_with_a_scan)
         unsigned k = (state >> 8) % 2500;
         snprintf(puts[i].name, sizeof(puts[i].name), "%s.m%u", k % 3 ? "host" : "q", k);
         puts[i].value = (double)i;
-        cr_assert_eq(hn_metrics_put(&m, puts[i].name, puts[i].value, NAN, &err), 0, "%s",
-                     err.msg);
+        cr_assert_eq(hn_metrics_put(&m, puts[i].name, puts[i].value, NAN, &err), 0, "%s", err.msg);
         if (i % 97 == 0 || i == n_puts - 1) {
             /* every name seen so far, plus names never put */
             for (size_t j = 0; j <= i; j += 1 + j % 7) {
                 const struct put *want = brute_last(puts, i + 1, puts[j].name);
                 const struct hn_metric *got = hn_metrics_get(&m, puts[j].name);
                 cr_assert_not_null(got, "metric %s lost after %zu puts", puts[j].name, i + 1);
-                cr_assert_eq(got->value, want->value, "%s: %g, want %g", puts[j].name,
-                             got->value, want->value);
+                cr_assert_eq(got->value, want->value, "%s: %g, want %g", puts[j].name, got->value,
+                             want->value);
             }
             cr_assert_null(hn_metrics_get(&m, "host.m99999"));
             cr_assert_null(hn_metrics_get(&m, "host"));

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/checkpoint.h"
 #include "hilnas/llm/tokens.h"
 #include "hilnas/llm/train.h"
+#include "hilnas/rng.h"
 #include "tests/core/testutil.h"
 
 uint16_t *tu_write_data(const char *dir, size_t n)

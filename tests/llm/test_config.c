@@ -211,8 +211,8 @@ Test(llm_config, bad_files_name_the_file_and_field)
     struct hn_llm_config c;
     struct hn_error err;
     cr_expect_eq(hn_llm_config_read("/nonexistent/config.json", &c, &err), -1);
-    cr_expect(strstr(err.msg, "/nonexistent/config.json: cannot open: No such file") != NULL,
-              "%s", err.msg);
+    cr_expect(strstr(err.msg, "/nonexistent/config.json: cannot open: No such file") != NULL, "%s",
+              err.msg);
     cr_expect_eq(err.kind, HN_ERR_CONFIG);
     free(path);
 }

@@ -129,15 +129,16 @@ Test(cost, counts_match_a_brute_force_walk_over_tensors_and_positions)
         expect_close(k.prefill_flops_per_token,
                      (prompt * layer_matmul_flops + head_flops + prefill_attn) / prompt,
                      "prefill FLOPs per token", row);
-        expect_close(k.decode_flops, layer_matmul_flops + head_flops + decode_attn,
-                     "decode FLOPs", row);
+        expect_close(k.decode_flops, layer_matmul_flops + head_flops + decode_attn, "decode FLOPs",
+                     row);
         expect_close(k.decode_weight_bytes, bpv * weight_values, "decode weight bytes", row);
         expect_close(k.decode_kv_bytes, bpv * kv_per_position * (ctx + 1), "decode KV bytes", row);
         expect_close(hn_llm_flops_per_token(&c, ctx),
-                     layer_matmul_flops + head_flops + per_query_position * ctx,
-                     "flops per token", row);
+                     layer_matmul_flops + head_flops + per_query_position * ctx, "flops per token",
+                     row);
         expect_close(attn_layers * k.attn_block_params + c.num_hidden_layers * k.ffn_block_params,
-                     params - (double)c.vocab_size * c.hidden_size * (c.tie_word_embeddings ? 1 : 2) -
+                     params -
+                         (double)c.vocab_size * c.hidden_size * (c.tie_word_embeddings ? 1 : 2) -
                          c.hidden_size,
                      "per-layer-type parameters", row);
         hn_llm_infer_free(inf);
@@ -197,7 +198,7 @@ Test(cost, decode_bytes_follow_the_weight_dtype_of_the_converted_model)
             } else {
                 for (int l = 0; l < c.num_hidden_layers; l++) {
                     const struct hn_llm_qlayer *q = &m->qlayers[l];
-                    const struct hn_qmat *all[] = {&q->wq, &q->wk, &q->wv, &q->wo,
+                    const struct hn_qmat *all[] = {&q->wq,    &q->wk,  &q->wv,   &q->wo,
                                                    &q->wgate, &q->wup, &q->wdown};
                     for (size_t k = 0; k < 7; k++) {
                         if (all[k]->rows > 0) {

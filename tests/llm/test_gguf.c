@@ -20,11 +20,11 @@ static float next_up(float f)
     return nextafterf(f, INFINITY);
 }
 
-#define BAD(...)                                                                                \
-    do {                                                                                        \
-        if (bad++ < 5) {                                                                        \
-            cr_expect(0, __VA_ARGS__);                                                          \
-        }                                                                                       \
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        if (bad++ < 5) {                                                                           \
+            cr_expect(0, __VA_ARGS__);                                                             \
+        }                                                                                          \
     } while (0)
 
 static void check_all(uint16_t (*enc)(float), float (*dec)(uint16_t), const char *what,
@@ -35,8 +35,8 @@ static void check_all(uint16_t (*enc)(float), float (*dec)(uint16_t), const char
         float f = dec((uint16_t)h);
         if (isnan(f)) {
             uint16_t e = enc(f);
-            cr_expect(isnan(dec(e)) && (e & 0x8000u) == (h & 0x8000u), "%s: NaN %04x -> %04x",
-                      what, h, e);
+            cr_expect(isnan(dec(e)) && (e & 0x8000u) == (h & 0x8000u), "%s: NaN %04x -> %04x", what,
+                      h, e);
             continue;
         }
         if (enc(f) != (uint16_t)h) {
@@ -63,8 +63,8 @@ static void check_all(uint16_t (*enc)(float), float (*dec)(uint16_t), const char
             float above = fabsf(f) < fabsf(g) ? nextafterf(m, g) : nextafterf(m, f);
             uint16_t lo = fabsf(f) < fabsf(g) ? (uint16_t)h : n, hi = lo == h ? n : (uint16_t)h;
             if (enc(below) != lo || enc(above) != hi) {
-                BAD("%s: around %g: %04x %04x, want %04x %04x", what, m, enc(below), enc(above),
-                    lo, hi);
+                BAD("%s: around %g: %04x %04x, want %04x %04x", what, m, enc(below), enc(above), lo,
+                    hi);
             }
         }
     }

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/importance.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/train.h"
+#include "hilnas/rng.h"
 #include "tests/core/testutil.h"
 #include "tests/llm/fixtures.h"
 
@@ -28,8 +28,9 @@
 #define V 64
 
 /* Head 3 of every layer is dead (zero q rows and o columns), head 1 has o columns x4; FFN
- * neurons 0-7 dead, 40-47 with down columns x4; channels 5 and 9 scaled x30 in every norm (the residual stream has outlier channels);
- * layer 2 does nothing (zero o_proj and down_proj): an identity block. */
+ * neurons 0-7 dead, 40-47 with down columns x4; channels 5 and 9 scaled x30 in every norm (the
+ * residual stream has outlier channels); layer 2 does nothing (zero o_proj and down_proj): an
+ * identity block. */
 static struct hn_llm_model *constructed(void)
 {
     struct hn_llm_config c = tu_config(L, C, NH, KVH, HD, F, V);
@@ -83,8 +84,8 @@ Test(importance, finds_the_parts_that_matter, .timeout = 60)
             continue;
         }
         cr_expect_eq(h[3], 0.0, "dead head has importance %g", h[3]);
-        cr_expect(h[1] > h[0] && h[1] > h[2] && h[0] > 0 && h[2] > 0,
-                  "layer %d heads %g %g %g %g", l, h[0], h[1], h[2], h[3]);
+        cr_expect(h[1] > h[0] && h[1] > h[2] && h[0] > 0 && h[2] > 0, "layer %d heads %g %g %g %g",
+                  l, h[0], h[1], h[2], h[3]);
         double live = 0, big = 0;
         for (int i = 0; i < F; i++) {
             if (i < 8) {
@@ -122,12 +123,10 @@ Test(importance, cache_hits_and_is_invalidated_by_each_input, .timeout = 60)
     uint16_t *tok = tokens(4000, 2);
     struct hn_error err;
     int computed = -1;
-    struct hn_importance *a =
-        hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
+    struct hn_importance *a = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
     cr_assert_not_null(a, "%s", err.msg);
     cr_expect_eq(computed, 1, "first call computes");
-    struct hn_importance *b =
-        hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
+    struct hn_importance *b = hn_importance_get(m, tok, 4000, 2, 4, 16, dir, &computed, NULL, &err);
     cr_assert_not_null(b, "%s", err.msg);
     cr_expect_eq(computed, 0, "second call reads the cache");
     cr_expect_str_eq(a->key, b->key);
@@ -231,8 +230,8 @@ Test(distill, gradient_matches_finite_differences_and_weight_0_is_plain)
                 memcpy(zm, z, sizeof(z));
                 zp[i] += h;
                 zm[i] -= h;
-                double fd = (ref_loss(zp, zt, target, tau, w) - ref_loss(zm, zt, target, tau, w)) /
-                            (2 * h);
+                double fd =
+                    (ref_loss(zp, zt, target, tau, w) - ref_loss(zm, zt, target, tau, w)) / (2 * h);
                 cr_expect(fabs(g - fd) < 2e-5 + 1e-3 * fabs(fd),
                           "tau %g w %g dlogit %d: %.8f vs finite difference %.8f", tau, w, i, g,
                           fd);

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/checkpoint.h"
 #include "hilnas/llm/decode.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/ops.h"
+#include "hilnas/rng.h"
 #include "tests/llm/fixtures.h"
 
 static struct hn_rng test_rng;
@@ -198,7 +198,7 @@ static double rel_err(double analytic, double fd)
 
 struct op_case {
     const char *name;
-    size_t n_in;  /* inputs, packed in one array */
+    size_t n_in; /* inputs, packed in one array */
     size_t n_out;
     void (*forward)(float *out, const float *in);
     void (*backward)(float *din, const float *dout, const float *in, const float *out);
@@ -288,12 +288,12 @@ static void ce_b(float *din, const float *dout, const float *in, const float *ou
 }
 
 static const struct op_case op_cases[] = {
-    {"rmsnorm", ON * OC_ + OC_, ON * OC_, rmsnorm_f, rmsnorm_b},
-    {"matmul", ON * OC_ + OF * OC_, ON * OF, matmul_f, matmul_b},
-    {"swiglu", 2 * ON * OF, ON * OF, swiglu_f, swiglu_b},
+    {"rmsnorm", ON *OC_ + OC_, ON *OC_, rmsnorm_f, rmsnorm_b},
+    {"matmul", ON *OC_ + OF *OC_, ON *OF, matmul_f, matmul_b},
+    {"swiglu", 2 * ON *OF, ON *OF, swiglu_f, swiglu_b},
     {"attention", ATT_Q + 2 * ATT_K, ATT_Q, attention_f, attention_b},
     {"rope", ATT_Q, ATT_Q, rope_f, rope_b},
-    {"crossentropy", ON * OV, ON, ce_f, ce_b},
+    {"crossentropy", ON *OV, ON, ce_f, ce_b},
 };
 
 static double op_loss(const struct op_case *oc, const float *in, const float *r, float *out)
@@ -327,8 +327,8 @@ Test(llm, ops_match_finite_differences)
             free(shifted);
             double fd = (lp - lm) / (2 * h), e = rel_err(analytic, fd);
             worst = fmax(worst, e);
-            cr_expect(e < FD_TOL, "%s: directional derivative %g, finite difference %g",
-                      oc->name, analytic, fd);
+            cr_expect(e < FD_TOL, "%s: directional derivative %g, finite difference %g", oc->name,
+                      analytic, fd);
         }
         printf("op %-12s worst relative error %.2e\n", oc->name, worst);
         /* the forward state (rstd, att, probs) is restored for the next case */
@@ -436,8 +436,8 @@ static void check_model_gradients(const struct hn_llm_config *c, const char *wha
             worst = e;
             worst_name = name;
         }
-        cr_expect(e < FD_TOL, "%s: %s: directional derivative %g, finite difference %g", what,
-                  name, analytic, fd);
+        cr_expect(e < FD_TOL, "%s: %s: directional derivative %g, finite difference %g", what, name,
+                  analytic, fd);
     }
     printf("model %-40s worst relative error %.2e (%s)\n", what, worst, worst_name);
     /* the BLAS path gives the same gradients */
@@ -446,8 +446,8 @@ static void check_model_gradients(const struct hn_llm_config *c, const char *wha
     model_loss(m, in, tg, B, T);
     cr_assert(hn_llm_backward(m, &err) == 0);
     double scale, d = max_abs_diff(m->grads, grads, m->n_params, &scale);
-    cr_expect(d <= 1e-4 * scale, "%s: BLAS gradients differ from naive by %g (scale %g)", what,
-              d, scale);
+    cr_expect(d <= 1e-4 * scale, "%s: BLAS gradients differ from naive by %g (scale %g)", what, d,
+              scale);
     free(grads), free(dir), free(saved);
     hn_llm_model_free(m);
 }
@@ -516,14 +516,14 @@ static void check_decode(const struct hn_llm_config *c, int prefill, int chunk)
     }
     double worst = 0.0;
     for (int t = 0; t < T; t++) {
-        double scale, d = max_abs_diff(got + (size_t)t * V, full + (size_t)t * V, (size_t)V,
-                                       &scale);
+        double scale,
+            d = max_abs_diff(got + (size_t)t * V, full + (size_t)t * V, (size_t)V, &scale);
         worst = fmax(worst, d / scale);
         cr_expect(d <= 1e-4 * scale, "position %d: decode logits differ by %g (scale %g)", t, d,
                   scale);
     }
-    printf("decode (prefill %d, chunk %d): worst relative logit difference %.2e\n", prefill,
-           chunk, worst);
+    printf("decode (prefill %d, chunk %d): worst relative logit difference %.2e\n", prefill, chunk,
+           worst);
     /* the cache refuses to overflow */
     cr_expect(hn_llm_infer_forward(inf, tokens, 8, NULL, 0, &err) == -1);
     hn_llm_infer_free(inf);
@@ -586,8 +586,8 @@ static struct run run_on_threads(const struct hn_llm_config *c, int threads, int
     r.decoded = malloc((size_t)(decode + 1) * V * sizeof(float));
     cr_assert(hn_llm_infer_forward(inf, seq, prefill, r.decoded, 0, &err) == 0, "%s", err.msg);
     for (int i = 0; i < decode; i++) {
-        cr_assert(hn_llm_infer_forward(inf, seq + prefill + i, 1, r.decoded + (i + 1) * V, 0,
-                                       &err) == 0);
+        cr_assert(
+            hn_llm_infer_forward(inf, seq + prefill + i, 1, r.decoded + (i + 1) * V, 0, &err) == 0);
     }
     hn_llm_infer_free(inf);
     free(seq);
@@ -686,11 +686,10 @@ Test(llm, adamw_decays_matrices_only)
     for (size_t i = 0; i < model->n_tensors; i++) {
         const struct hn_llm_tensor *t = &model->tensors[i];
         for (size_t j = 0; j < t->numel; j++) {
-            float want = t->ndim == 2 ? before[t->offset + j] * (1.0f - 0.05f)
-                                      : before[t->offset + j];
+            float want =
+                t->ndim == 2 ? before[t->offset + j] * (1.0f - 0.05f) : before[t->offset + j];
             cr_expect(fabsf(model->params[t->offset + j] - want) <= 1e-6f * fabsf(want),
-                      "%s[%zu] = %g, expected %g", t->name, j, model->params[t->offset + j],
-                      want);
+                      "%s[%zu] = %g, expected %g", t->name, j, model->params[t->offset + j], want);
         }
     }
     cr_expect(opt.t == 1);

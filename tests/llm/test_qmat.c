@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/decode.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/qmat.h"
 #include "hilnas/llm/safetensors.h"
+#include "hilnas/rng.h"
 #include "tests/llm/fixtures.h"
 
 static struct hn_rng rng;
@@ -100,12 +100,24 @@ Test(qmat, bf16_rounds_to_nearest_even)
 Test(qmat, f16_matches_the_compilers_conversion)
 {
     hn_rng_seed(&rng, 2);
-    static const float special[] = {
-        0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e9f, -1e9f, 5.960464477539063e-08f /* 2^-24 */,
-        2.9802322387695312e-08f /* 2^-25: tie to 0 */, 8.940696716308594e-08f /* 1.5 2^-24 */,
-        6.097555160522461e-05f /* largest subnormal */, 6.103515625e-05f /* smallest normal */,
-        6.1005353927612305e-05f /* between */, 1.0009765625f, 1.00048828125f /* tie */, INFINITY,
-        -INFINITY, 1e-40f /* F32 subnormal */};
+    static const float special[] = {0.0f,
+                                    -0.0f,
+                                    65504.0f,
+                                    65519.99f,
+                                    65520.0f,
+                                    1e9f,
+                                    -1e9f,
+                                    5.960464477539063e-08f /* 2^-24 */,
+                                    2.9802322387695312e-08f /* 2^-25: tie to 0 */,
+                                    8.940696716308594e-08f /* 1.5 2^-24 */,
+                                    6.097555160522461e-05f /* largest subnormal */,
+                                    6.103515625e-05f /* smallest normal */,
+                                    6.1005353927612305e-05f /* between */,
+                                    1.0009765625f,
+                                    1.00048828125f /* tie */,
+                                    INFINITY,
+                                    -INFINITY,
+                                    1e-40f /* F32 subnormal */};
     size_t n_special = sizeof(special) / sizeof(special[0]);
     for (size_t i = 0; i < n_special + 600000; i++) {
         float f;
@@ -127,8 +139,8 @@ Test(qmat, f16_matches_the_compilers_conversion)
                       "NaN %08x -> %04x", bits(f), got);
             continue;
         }
-        cr_assert(got == want, "f16(%a = %08x) = %04x, the compiler says %04x", (double)f,
-                  bits(f), got, want);
+        cr_assert(got == want, "f16(%a = %08x) = %04x, the compiler says %04x", (double)f, bits(f),
+                  got, want);
         /* and back: exact */
         cr_assert(hn_f16_to_f32(got) == (float)h);
     }
@@ -244,8 +256,8 @@ static void check_matvec_every_precision(void)
                 double tight = 1e-6 * mag + 1e-30;
                 cr_assert(fabs(ref[r] - exact_deq) <= tight);
                 cr_assert(fabs(fast[r] - exact_deq) <= 4 * C * 0x1p-24 * mag + 1e-30,
-                          "%s %zux%zu row %zu: SIMD %g, dequantized exact %g", hn_dtype_name(dt),
-                          R, C, r, fast[r], exact_deq);
+                          "%s %zux%zu row %zu: SIMD %g, dequantized exact %g", hn_dtype_name(dt), R,
+                          C, r, fast[r], exact_deq);
                 cr_assert(fabs(port[r] - exact_deq) <= 4 * C * 0x1p-24 * mag + 1e-30,
                           "%s: portable %g, exact %g", hn_dtype_name(dt), port[r], exact_deq);
                 /* against the F32 weights: the precision's rounding of each weight */
@@ -322,7 +334,8 @@ Test(qmat, dtype_names)
     cr_assert(hn_dtype_parse("q8_0", &dt) == 0 && dt == HN_DTYPE_Q8_0);
     cr_assert(hn_dtype_parse("int4", &dt) == -1);
     cr_assert(strcmp(hn_dtype_name(HN_DTYPE_F16), "f16") == 0);
-    cr_assert(hn_dtype_row_bytes(HN_DTYPE_Q8_0, 64) == 68 && hn_dtype_row_bytes(HN_DTYPE_Q8_0, 65) == 102);
+    cr_assert(hn_dtype_row_bytes(HN_DTYPE_Q8_0, 64) == 68 &&
+              hn_dtype_row_bytes(HN_DTYPE_Q8_0, 65) == 102);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -342,8 +355,8 @@ static struct hn_llm_model *model_of(void)
     for (size_t i = 0; i < m->n_tensors; i++) {
         const struct hn_llm_tensor *t = &m->tensors[i];
         for (size_t j = 0; j < t->numel; j++) {
-            m->params[t->offset + j] = (float)(t->ndim == 1 ? 1.0 + 0.2 * hn_rng_normal(&rng)
-                                                            : 0.1 * hn_rng_normal(&rng));
+            m->params[t->offset + j] =
+                (float)(t->ndim == 1 ? 1.0 + 0.2 * hn_rng_normal(&rng) : 0.1 * hn_rng_normal(&rng));
         }
     }
     return m;

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/safetensors.h"
+#include "hilnas/rng.h"
 #include "tests/core/testutil.h"
 
 static float from_bits(uint32_t b)

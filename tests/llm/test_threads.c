@@ -17,10 +17,10 @@
 #include "hilnas/llm/ops.h"
 
 struct probe {
-    int set;            /* count this thread sets (0: none) */
-    int before, after;  /* hn_ops_threads() on entry and after setting */
+    int set;           /* count this thread sets (0: none) */
+    int before, after; /* hn_ops_threads() on entry and after setting */
     pthread_barrier_t *barrier;
-    float *out;         /* a matmul computed on this thread */
+    float *out; /* a matmul computed on this thread */
     const float *inp, *w;
 };
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/tokens.h"
+#include "hilnas/rng.h"
 #include "tests/core/testutil.h"
 
 static char *join(const char *dir, const char *name)

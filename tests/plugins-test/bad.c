@@ -16,8 +16,9 @@ static const char *const no_metrics[] = {"value", NULL};
 static void *fail_create(const struct hn_plugin_args *args, struct hn_error *err)
 {
     (void)args;
-    hn_error_config(err, NULL, "cannot open device '/dev/hilnas-missing': no such device; "
-                               "check the option 'device'");
+    hn_error_config(err, NULL,
+                    "cannot open device '/dev/hilnas-missing': no such device; "
+                    "check the option 'device'");
     return NULL;
 }
 

@@ -24,8 +24,8 @@
 #include "hilnas/log.h"
 
 enum { BAD_NAN, BAD_INF, BAD_HUGE, BAD_NEG_SEM, BAD_INF_SEM, BAD_ABSURD_SEM, BAD_ENV, BAD_FAIL };
-static const char *const bad_kinds[] = {"nan",        "inf", "huge", "negative_sem", "inf_sem",
-                                        "absurd_sem", "env", "fail", NULL};
+static const char *const bad_kinds[] = {
+    "nan", "inf", "huge", "negative_sem", "inf_sem", "absurd_sem", "env", "fail", NULL};
 
 struct faulty {
     int64_t bad_every;
@@ -37,21 +37,38 @@ struct faulty {
 };
 
 static const struct hn_option faulty_options[] = {
-    {.name = "bad_every", .type = HN_OPT_INT, .def = "0", .min = 0, .max = 1000000, .bounded = 1,
+    {.name = "bad_every",
+     .type = HN_OPT_INT,
+     .def = "0",
+     .min = 0,
+     .max = 1000000,
+     .bounded = 1,
      .offset = offsetof(struct faulty, bad_every),
      .help = "Trials whose id+1 is a multiple get the bad reply (0: none)."},
-    {.name = "bad", .type = HN_OPT_ENUM, .def = "nan", .choices = bad_kinds,
-     .offset = offsetof(struct faulty, bad), .help = "Which bad reply."},
-    {.name = "env_while", .type = HN_OPT_STRING, .def = "",
+    {.name = "bad",
+     .type = HN_OPT_ENUM,
+     .def = "nan",
+     .choices = bad_kinds,
+     .offset = offsetof(struct faulty, bad),
+     .help = "Which bad reply."},
+    {.name = "env_while",
+     .type = HN_OPT_STRING,
+     .def = "",
      .offset = offsetof(struct faulty, env_while),
      .help = "While this file exists, every trial fails with an environment error."},
-    {.name = "create_marker", .type = HN_OPT_STRING, .def = "",
+    {.name = "create_marker",
+     .type = HN_OPT_STRING,
+     .def = "",
      .offset = offsetof(struct faulty, create_marker),
      .help = "create() writes this file (empty: none)."},
-    {.name = "refuse", .type = HN_OPT_BOOL, .def = "false",
+    {.name = "refuse",
+     .type = HN_OPT_BOOL,
+     .def = "false",
      .offset = offsetof(struct faulty, refuse),
      .help = "create() fails, pointing at this option."},
-    {.name = "chatty", .type = HN_OPT_BOOL, .def = "false",
+    {.name = "chatty",
+     .type = HN_OPT_BOOL,
+     .def = "false",
      .offset = offsetof(struct faulty, chatty),
      .help = "Log a warning for every trial evaluated."},
     {.name = NULL},

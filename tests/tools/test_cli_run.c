@@ -19,7 +19,6 @@
 
 #include "tests/core/testutil.h"
 
-
 static const char *study_path(const char *rel, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/%s", tu_srcdir(), rel);
@@ -123,10 +122,9 @@ Test(cli_run, branin_random_outputs_and_show)
         double x0, x1, v;
         long id;
         char stage[64];
-        cr_assert_eq(sscanf(line, "%ld,%63[^,],complete,%lf,%lf,%lf", &id, stage, &x0, &x1, &v),
-                     5, "row: %s", line);
-        double a = 1, b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 6, s = 10,
-               t = 1 / (8 * M_PI);
+        cr_assert_eq(sscanf(line, "%ld,%63[^,],complete,%lf,%lf,%lf", &id, stage, &x0, &x1, &v), 5,
+                     "row: %s", line);
+        double a = 1, b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 6, s = 10, t = 1 / (8 * M_PI);
         double expect = a * pow(x1 - b * x0 * x0 + c * x0 - r, 2) + s * (1 - t) * cos(x0) + s;
         cr_expect(fabs(v - expect) <= 1e-9 * fmax(1, fabs(expect)),
                   "trial %ld: branin(%g, %g) = %.17g, CSV says %.17g", id, x0, x1, expect, v);
@@ -229,8 +227,8 @@ Test(cli_run, second_process_on_the_same_study_is_refused, .timeout = 120)
     snprintf(set_gate, sizeof(set_gate), "evaluators.s.gate=%s", gate);
     cr_assert_eq(mkfifo(gate, 0600), 0, "mkfifo %s", gate);
     study_path("tests/data/studies/sleepy.yaml", study, sizeof(study));
-    char *argv[] = {(char *)tu_hilnas(), "run",   study,   "--output", dir,
-                    "--set",             set_gate, "--set", "stages.1.trials=2", NULL};
+    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", dir, "--set", set_gate, "--set",
+                    "stages.1.trials=2", NULL};
     pid_t pid = tu_spawn(argv, tu_test_plugins_env(), log);
     int fd = open(gate, O_WRONLY | O_CLOEXEC); /* returns once the first run is in a trial */
     cr_assert_geq(fd, 0, "open %s", gate);
@@ -247,8 +245,7 @@ Test(cli_run, second_process_on_the_same_study_is_refused, .timeout = 120)
     int status = 0;
     waitpid(pid, &status, 0);
     char *first = tu_read_file(log);
-    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "first run: %s",
-              first ? first : "");
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "first run: %s", first ? first : "");
     free(first);
     int per_id[128];
     cr_expect_eq(completed_events(dir, per_id, 128), 12, "10 + 2 trials, each once");
@@ -261,9 +258,9 @@ Test(cli_run, failed_trials_are_recorded_with_their_reason)
     char *tmp = tu_tmpdir("fail");
     snprintf(dir, sizeof(dir), "%s/study", tmp);
     char *out, *err;
-    int rc = run_cli("run", study_path("tests/data/studies/some-failures.yaml", study,
-                                       sizeof(study)),
-                     dir, NULL, &out, &err);
+    int rc =
+        run_cli("run", study_path("tests/data/studies/some-failures.yaml", study, sizeof(study)),
+                dir, NULL, &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
     free(out);
     free(err);

@@ -8,20 +8,20 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/checkpoint.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/tokens.h"
+#include "hilnas/rng.h"
 #include "tests/core/testutil.h"
 #include "tests/llm/fixtures.h"
 
@@ -179,8 +179,8 @@ Test(export, verify_trials_keep_their_model_and_eval_reproduces_val_loss, .timeo
     cr_expect_eq(json_integer_value(json_object_get(json_object_get(t, "training"), "steps")), 4);
     cr_expect_eq(json_integer_value(json_object_get(json_object_get(t, "eval"), "tokens")),
                  3 * 4 * 16);
-    cr_expect(json_is_string(json_object_get(
-        json_object_get(json_object_get(t, "backbone"), "weights"), "fnv1a64")));
+    cr_expect(json_is_string(
+        json_object_get(json_object_get(json_object_get(t, "backbone"), "weights"), "fnv1a64")));
     json_decref(t);
     snprintf(ckpt, sizeof(ckpt), "%s/run/trials/3/model", dir);
     double got = eval_loss(dir, ckpt);
@@ -297,17 +297,19 @@ Test(export, hf_export_of_kept_and_rederived_trials_evaluates_to_their_val_loss,
                id, id == 1 ? "re-derived" : "kept", want, got, ref);
         cr_expect(fabs(got - want) <= 1e-6 * want, "trial %ld: eval %.9f, trial %.9f", id, got,
                   want);
-        cr_expect(fabs(ref - want) <= 1e-5 * want, "trial %ld: reference %.9f, trial %.9f", id,
-                  ref, want);
+        cr_expect(fabs(ref - want) <= 1e-5 * want, "trial %ld: reference %.9f, trial %.9f", id, ref,
+                  want);
         /* the config's class follows the attention pattern */
         json_t *cfg = load_json(out, "config.json");
         int skips = trial_skips_attention(dir, id);
-        const char *cls = json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0));
+        const char *cls =
+            json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0));
         cr_expect_str_eq(cls, skips ? "DeciLMForCausalLM" : "LlamaForCausalLM");
         cr_expect_eq(json_object_get(cfg, "block_configs") != NULL, skips);
         json_decref(cfg);
         json_t *tok = load_json(out, "tokenizer.json");
-        cr_expect_eq(json_object_size(json_object_get(json_object_get(tok, "model"), "vocab")), 256);
+        cr_expect_eq(json_object_size(json_object_get(json_object_get(tok, "model"), "vocab")),
+                     256);
         json_decref(tok);
         cr_expect(exists(out, "README.md") && exists(out, "generation_config.json"));
     }
@@ -341,7 +343,7 @@ Test(export, hf_export_of_kept_and_rederived_trials_evaluates_to_their_val_loss,
     /* a BF16 export evaluates close to (not exactly at) the F32 loss */
     snprintf(out, sizeof(out), "%s/hf-3-bf16", dir);
     cr_assert_eq(export(&err, (const char *const[]){run, "--trial", "3", "-o", out, "--dtype",
-                                                     "bf16", NULL}),
+                                                    "bf16", NULL}),
                  0, "%s", err);
     free(err);
     double want = trial_metric(dir, 3, "q.val_loss"), got = eval_loss(dir, out);
@@ -354,15 +356,15 @@ Test(export, gguf_reads_back_exactly_and_refusals_name_the_reason, .timeout = 18
     char run[4500], hf[4500], out[4500], file[4600], *err = NULL, *res = NULL;
     snprintf(run, sizeof(run), "%s/run", dir);
     snprintf(hf, sizeof(hf), "%s/gguf-ref", dir);
-    cr_assert_eq(export(&err, (const char *const[]){run, "--trial", "3", "-o", hf, NULL}), 0,
-                 "%s", err);
+    cr_assert_eq(export(&err, (const char *const[]){run, "--trial", "3", "-o", hf, NULL}), 0, "%s",
+                 err);
     free(err);
     static const char *const dtypes[] = {"f32", "f16", "bf16"}, *const upper[] = {"F32", "F16",
-                                                                                   "BF16"};
+                                                                                  "BF16"};
     for (int d = 0; d < 3; d++) {
         snprintf(out, sizeof(out), "%s/gguf-%s", dir, dtypes[d]);
         cr_assert_eq(export(&err, (const char *const[]){run, "--trial", "3", "-o", out, "--format",
-                                                         "gguf", "--dtype", dtypes[d], NULL}),
+                                                        "gguf", "--dtype", dtypes[d], NULL}),
                      0, "%s", err);
         free(err);
         snprintf(file, sizeof(file), "%s/model.gguf", out);
@@ -422,8 +424,8 @@ Test(export, gguf_reads_back_exactly_and_refusals_name_the_reason, .timeout = 18
     rc = export(&err, (const char *const[]){run, "--trial", "99", "-o", out, NULL});
     cr_expect(rc == 2 && strstr(err, "trial 99 is not in the study") != NULL, "%d %s", rc, err);
     free(err);
-    rc = export(&err, (const char *const[]){run, "--trial", "3", "-o", out, "--format", "onnx",
-                                            NULL});
+    rc = export(&err,
+                (const char *const[]){run, "--trial", "3", "-o", out, "--format", "onnx", NULL});
     cr_expect(rc == 2 && strstr(err, "--format must be hf or gguf") != NULL, "%d %s", rc, err);
     free(err);
 }
@@ -451,11 +453,11 @@ Test(export, random_exports_have_the_architectures_exact_shapes, .timeout = 120)
         snprintf(hf, sizeof(hf), "%s/hf%d", dir, i);
         snprintf(gg, sizeof(gg), "%s/gguf%d", dir, i);
         cr_assert_eq(export(&err, (const char *const[]){"--arch", arch, "--random", "--seed", "5",
-                                                         "-o", hf, NULL}),
+                                                        "-o", hf, NULL}),
                      0, "%s", err);
         free(err);
         cr_assert_eq(export(&err, (const char *const[]){"--arch", arch, "--random", "--seed", "5",
-                                                         "-o", gg, "--format", "gguf", NULL}),
+                                                        "-o", gg, "--format", "gguf", NULL}),
                      0, "%s", err);
         free(err);
         /* the engine loads only exact shapes; the parameter count is the architecture's */
@@ -468,9 +470,8 @@ Test(export, random_exports_have_the_architectures_exact_shapes, .timeout = 120)
         cr_expect_eq(m->n_params, hn_llm_param_count(&c));
         cr_expect_eq(m->config.hidden_size, c.hidden_size);
         cr_expect_eq(m->config.head_dim, c.head_dim);
-        cr_expect_eq(memcmp(m->config.attention_layers, c.attention_layers,
-                            (size_t)c.num_hidden_layers),
-                     0);
+        cr_expect_eq(
+            memcmp(m->config.attention_layers, c.attention_layers, (size_t)c.num_hidden_layers), 0);
         json_decref(want);
         hn_llm_model_free(m);
         /* same seed, same weights: the GGUF holds exactly the Hugging Face export's tensors */
@@ -495,8 +496,9 @@ Test(export, random_exports_have_the_architectures_exact_shapes, .timeout = 120)
         free(res);
         res = NULL;
         json_t *cfg = load_json(hf, "config.json");
-        cr_expect_str_eq(json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0)),
-                         i == 0 ? "LlamaForCausalLM" : "DeciLMForCausalLM");
+        cr_expect_str_eq(
+            json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0)),
+            i == 0 ? "LlamaForCausalLM" : "DeciLMForCausalLM");
         json_decref(cfg);
         char *card = NULL;
         char path[4600];
@@ -539,8 +541,8 @@ Test(export, runtime_llamacpp_keeps_attention_in_layer_0, .timeout = 120)
         char *csv = tu_read_file(path);
         cr_assert_not_null(csv);
         /* columns status, attn_0, attn_1, attn_2: attention after a layer 0 without it */
-        int bad = tu_count(csv, ",complete,False,True,") +
-                  tu_count(csv, ",complete,False,False,True,");
+        int bad =
+            tu_count(csv, ",complete,False,True,") + tu_count(csv, ",complete,False,False,True,");
         printf("runtime %s: %d trials skip attention in layer 0 but not later\n",
                llama ? "llama.cpp" : "any", bad);
         if (llama) {
@@ -594,9 +596,10 @@ Test(export, llamacpp_computes_the_same_perplexity, .timeout = 300)
     snprintf(run, sizeof(run), "%s/run", dir);
     snprintf(text, sizeof(text), "%s/text.txt", dir);
     /* plain ASCII and UTF-8 text: the GGUF tokenizer must give token i = byte i */
-    static const char sample[] = "The quick brown fox jumps over the lazy dog; caf\xc3\xa9 na\xc3\xafve "
-                                 "r\xc3\xa9sum\xc3\xa9 -- 12345 {json: [1, 2]}\n\ttabs & symbols: "
-                                 "~!@#$%^&*()_+ \"quotes\" 'apostrophes'\n";
+    static const char sample[] =
+        "The quick brown fox jumps over the lazy dog; caf\xc3\xa9 na\xc3\xafve "
+        "r\xc3\xa9sum\xc3\xa9 -- 12345 {json: [1, 2]}\n\ttabs & symbols: "
+        "~!@#$%^&*()_+ \"quotes\" 'apostrophes'\n";
     char body[2048] = "";
     for (int i = 0; i < 6; i++) {
         strcat(body, sample);
@@ -622,8 +625,8 @@ Test(export, llamacpp_computes_the_same_perplexity, .timeout = 300)
         if (random) {
             src[0] = "--arch", src[1] = uni, src[2] = "--random";
         }
-        cr_assert_eq(export(&err, (const char *const[]){src[0], src[1], src[2], "-o", hf, NULL}),
-                     0, "%s", err);
+        cr_assert_eq(export(&err, (const char *const[]){src[0], src[1], src[2], "-o", hf, NULL}), 0,
+                     "%s", err);
         free(err);
         int rc = export(&err, (const char *const[]){src[0], src[1], src[2], "-o", gg, "--format",
                                                     "gguf", "--dtype", cases[k][1], NULL});
@@ -633,9 +636,9 @@ Test(export, llamacpp_computes_the_same_perplexity, .timeout = 300)
         char tokz[4500];
         if (k == 0 && find_llama("llama-tokenize", tokz, sizeof(tokz)) == 0) {
             /* llama.cpp's tokenizer: token i is byte i, no BOS */
-            rc = tu_run((char *const[]){tokz, "-m", model, "-f", text, "--ids", "--log-disable",
-                                        NULL},
-                        NULL, &out, &err);
+            rc = tu_run(
+                (char *const[]){tokz, "-m", model, "-f", text, "--ids", "--log-disable", NULL},
+                NULL, &out, &err);
             cr_assert_eq(rc, 0, "llama-tokenize: %s", err);
             char *want = malloc(8 * sizeof(body) + 8), *w = want;
             w += sprintf(w, "[");
@@ -653,9 +656,9 @@ Test(export, llamacpp_computes_the_same_perplexity, .timeout = 300)
         } else if (k == 0) {
             printf("SKIP (tokenizer): llama-tokenize not found\n");
         }
-        rc = tu_run((char *const[]){ppl, "-m", model, "-f", text, "-c", "32", "-b", "32", "-t",
-                                    "1", NULL},
-                    NULL, &out, &err);
+        rc = tu_run(
+            (char *const[]){ppl, "-m", model, "-f", text, "-c", "32", "-b", "32", "-t", "1", NULL},
+            NULL, &out, &err);
         cr_assert_eq(rc, 0, "llama-perplexity: %s", err);
         const char *fe = err ? strstr(err, "Final estimate: PPL = ") : NULL;
         if (fe == NULL && out != NULL) {

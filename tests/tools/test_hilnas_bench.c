@@ -92,8 +92,9 @@ static char *write_arch(const char *tmp)
 Test(hilnas_bench, prints_the_device_oracle_line, .timeout = 60)
 {
     char *tmp = tu_tmpdir("hbench"), *arch = write_arch(tmp), *bin = bench_path();
-    char *argv[] = {bin,  arch,         "--prompt", "32", "--contexts", "0,512", "--dtype", "q8_0",
-                    "--repeats", "3", "--threads", "1", "--decode-tokens", "4", NULL};
+    char *argv[] = {
+        bin,         arch, "--prompt",  "32", "--contexts",      "0,512", "--dtype", "q8_0",
+        "--repeats", "3",  "--threads", "1",  "--decode-tokens", "4",     NULL};
     char *out = NULL, *err = NULL;
     int rc = tu_run(argv, NULL, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
@@ -181,8 +182,9 @@ Test(hilnas_bench, plain_c_and_aarch64_builds, .timeout = 180)
     char *bin = cross_build(tmp, "plain", "cc", &err);
     cr_assert_not_null(bin, "plain-C build failed: %s", err);
     free(err);
-    char *argv[] = {bin,  arch,         "--prompt", "32", "--contexts", "0,512", "--dtype", "q8_0",
-                    "--repeats", "3", "--threads", "1", "--decode-tokens", "4", NULL};
+    char *argv[] = {
+        bin,         arch, "--prompt",  "32", "--contexts",      "0,512", "--dtype", "q8_0",
+        "--repeats", "3",  "--threads", "1",  "--decode-tokens", "4",     NULL};
     char *out = NULL;
     int rc = tu_run(argv, NULL, &out, &err);
     cr_assert_eq(rc, 0, "plain-C hilnas-bench: exit %d: %s", rc, err);
@@ -242,10 +244,35 @@ Test(hilnas_bench, phone_study_runs_against_the_local_bench, .timeout = 240)
     cr_assert_eq(rc, 0, "tokenize: %s", err);
     free(out);
     free(err);
-    char *pre[] = {(char *)tu_hilnas(), "pretrain", "--data", data, "--out", bb, "--layers", "4",
-                   "--hidden", "128", "--heads", "4", "--kv-heads", "4", "--ffn", "352",
-                   "--seq", "32", "--batch", "2", "--steps", "2", "--warmup", "1",
-                   "--eval-interval", "2", "--checkpoint-interval", "2", NULL};
+    char *pre[] = {(char *)tu_hilnas(),
+                   "pretrain",
+                   "--data",
+                   data,
+                   "--out",
+                   bb,
+                   "--layers",
+                   "4",
+                   "--hidden",
+                   "128",
+                   "--heads",
+                   "4",
+                   "--kv-heads",
+                   "4",
+                   "--ffn",
+                   "352",
+                   "--seq",
+                   "32",
+                   "--batch",
+                   "2",
+                   "--steps",
+                   "2",
+                   "--warmup",
+                   "1",
+                   "--eval-interval",
+                   "2",
+                   "--checkpoint-interval",
+                   "2",
+                   NULL};
     rc = tu_run(pre, NULL, &out, &err);
     cr_assert_eq(rc, 0, "pretrain: %s", err);
     free(out);
@@ -255,16 +282,41 @@ Test(hilnas_bench, phone_study_runs_against_the_local_bench, .timeout = 240)
     snprintf(s_cal, sizeof(s_cal), "space.calibration.data=%s", data);
     snprintf(s_data, sizeof(s_data), "evaluators.quality.data=%s", data);
     snprintf(s_cmd, sizeof(s_cmd), "oracles.phone.command.0=%s", bin);
-    char *argv[] = {(char *)tu_hilnas(), "run", study, "--output", run, "--quiet",
-                    "--set", s_bb, "--set", s_cal, "--set", s_data, "--set", s_cmd,
-                    "--set", "oracles.phone.command.3=32",      /* --prompt */
-                    "--set", "oracles.phone.command.7=4",       /* --decode-tokens */
-                    "--set", "oracles.phone.command.9=3",       /* --repeats */
-                    "--set", "oracles.phone.command.13=1",      /* --threads */
-                    "--set", "evaluators.quality.steps=2", "--set", "evaluators.quality.seq=32",
-                    "--set", "evaluators.quality.batch=2",
-                    "--set", "evaluators.quality.eval_batches=2",
-                    "--set", "stages.0.trials=4", "--set", "stages.2.trials=2", NULL};
+    char *argv[] = {(char *)tu_hilnas(),
+                    "run",
+                    study,
+                    "--output",
+                    run,
+                    "--quiet",
+                    "--set",
+                    s_bb,
+                    "--set",
+                    s_cal,
+                    "--set",
+                    s_data,
+                    "--set",
+                    s_cmd,
+                    "--set",
+                    "oracles.phone.command.3=32", /* --prompt */
+                    "--set",
+                    "oracles.phone.command.7=4", /* --decode-tokens */
+                    "--set",
+                    "oracles.phone.command.9=3", /* --repeats */
+                    "--set",
+                    "oracles.phone.command.13=1", /* --threads */
+                    "--set",
+                    "evaluators.quality.steps=2",
+                    "--set",
+                    "evaluators.quality.seq=32",
+                    "--set",
+                    "evaluators.quality.batch=2",
+                    "--set",
+                    "evaluators.quality.eval_batches=2",
+                    "--set",
+                    "stages.0.trials=4",
+                    "--set",
+                    "stages.2.trials=2",
+                    NULL};
     rc = tu_run(argv, NULL, &out, &err);
     cr_assert_eq(rc, 0, "phone study: exit %d: %s", rc, err);
     free(out);

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static char tmpdir[2048], data_dir[2200];
 
@@ -61,8 +61,8 @@ static void write_tokens(const char *path, const char *text, size_t n)
 /* Deterministic text with structure: words from a small list, sentences, newlines. */
 static void make_data(void)
 {
-    static const char *words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog",
-                                  "ran", "to", "fish", "in", "sea", "it", "was", "red"};
+    static const char *words[] = {"the", "cat", "sat",  "on", "a",   "mat", "and", "dog",
+                                  "ran", "to",  "fish", "in", "sea", "it",  "was", "red"};
     size_t cap = 40000, n = 0;
     char *text = malloc(cap);
     unsigned x = 7;
@@ -97,8 +97,8 @@ static void setup(void)
 TestSuite(llm_cli, .init = setup, .timeout = 60);
 
 #define TRAIN_ARGS                                                                                 \
-    "--layers 2 --hidden 32 --heads 4 --kv-heads 2 --head-dim 6 --ffn 48 --attention 1,0 "       \
-    "--tie=false --seq 32 --batch 4 --steps 12 --warmup 2 --lr 1e-2 --eval-interval 6 "          \
+    "--layers 2 --hidden 32 --heads 4 --kv-heads 2 --head-dim 6 --ffn 48 --attention 1,0 "         \
+    "--tie=false --seq 32 --batch 4 --steps 12 --warmup 2 --lr 1e-2 --eval-interval 6 "            \
     "--eval-batches 3 --checkpoint-interval 6 --threads 1 --quiet"
 
 /* The last val_loss in OUT/log.jsonl. */
@@ -127,8 +127,9 @@ Test(llm_cli, eval_reproduces_the_trainers_validation_loss)
     cr_assert(rc == 0, "pretrain exited %d", rc);
     double logged = last_val_loss(out);
     cr_assert(isfinite(logged) && logged < log(256.0), "val loss %g", logged);
-    rc = run(buf, sizeof(buf), "\"$HILNAS\" eval %s/final --data %s/val.bin --seq 32 --batches 3 "
-                               "--batch 4",
+    rc = run(buf, sizeof(buf),
+             "\"$HILNAS\" eval %s/final --data %s/val.bin --seq 32 --batches 3 "
+             "--batch 4",
              out, data_dir);
     cr_assert(rc == 0, "eval exited %d: %s", rc, buf);
     const char *p = strstr(buf, "\"loss\": ");
@@ -166,8 +167,9 @@ Test(llm_cli, resume_after_a_stop_ends_where_an_uninterrupted_run_ends)
     printf("uninterrupted %.9f, resumed %.9f\n", a, b);
     cr_expect(a == b, "uninterrupted %.9f vs resumed %.9f", a, b);
     /* a different shape in the same directory is refused */
-    int rc = run(NULL, 0, "\"$HILNAS\" pretrain " TRAIN_ARGS " --hidden 48 --data %s --out %s "
-                          "2>/dev/null",
+    int rc = run(NULL, 0,
+                 "\"$HILNAS\" pretrain " TRAIN_ARGS " --hidden 48 --data %s --out %s "
+                 "2>/dev/null",
                  data_dir, parts);
     cr_expect(rc == 2, "exit %d", rc);
 }
@@ -178,27 +180,33 @@ Test(llm_cli, generate_is_deterministic)
     snprintf(out, sizeof(out), "%s/gen", tmpdir);
     cr_assert(run(NULL, 0, "\"$HILNAS\" pretrain " TRAIN_ARGS " --steps 6 --data %s --out %s",
                   data_dir, out) == 0);
-    cr_assert(run(a, sizeof(a), "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
-                                "--temperature 0",
+    cr_assert(run(a, sizeof(a),
+                  "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
+                  "--temperature 0",
                   out) == 0);
-    cr_assert(run(b, sizeof(b), "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
-                                "--temperature 0",
+    cr_assert(run(b, sizeof(b),
+                  "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
+                  "--temperature 0",
                   out) == 0);
     cr_expect(strcmp(a, b) == 0 && strncmp(a, "the cat", 7) == 0 && strlen(a) == 7 + 20 + 1,
               "'%s' vs '%s'", a, b);
-    cr_assert(run(a, sizeof(a), "\"$HILNAS\" generate %s/final --prompt 'x' --tokens 30 "
-                                "--temperature 1 --top-k 5 --seed 9",
+    cr_assert(run(a, sizeof(a),
+                  "\"$HILNAS\" generate %s/final --prompt 'x' --tokens 30 "
+                  "--temperature 1 --top-k 5 --seed 9",
                   out) == 0);
-    cr_assert(run(b, sizeof(b), "\"$HILNAS\" generate %s/final --prompt 'x' --tokens 30 "
-                                "--temperature 1 --top-k 5 --seed 9",
+    cr_assert(run(b, sizeof(b),
+                  "\"$HILNAS\" generate %s/final --prompt 'x' --tokens 30 "
+                  "--temperature 1 --top-k 5 --seed 9",
                   out) == 0);
     cr_expect(strcmp(a, b) == 0, "same seed, different text: '%s' vs '%s'", a, b);
     /* at a deployment precision: the same length of text, deterministic too */
-    cr_assert(run(a, sizeof(a), "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
-                                "--temperature 0 --dtype q8_0",
+    cr_assert(run(a, sizeof(a),
+                  "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
+                  "--temperature 0 --dtype q8_0",
                   out) == 0);
-    cr_assert(run(b, sizeof(b), "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
-                                "--temperature 0 --dtype q8_0",
+    cr_assert(run(b, sizeof(b),
+                  "\"$HILNAS\" generate %s/final --prompt 'the cat' --tokens 20 "
+                  "--temperature 0 --dtype q8_0",
                   out) == 0);
     cr_expect(strcmp(a, b) == 0 && strncmp(a, "the cat", 7) == 0 && strlen(a) == 7 + 20 + 1,
               "'%s' vs '%s'", a, b);
@@ -211,9 +219,11 @@ Test(llm_cli, usage_errors_exit_2)
     cr_expect(run(NULL, 0, "\"$HILNAS\" pretrain --bogus 1 2>/dev/null") == 2);
     cr_expect(run(NULL, 0, "\"$HILNAS\" pretrain --data %s 2>/dev/null", data_dir) == 2);
     cr_expect(run(NULL, 0, "\"$HILNAS\" generate 2>/dev/null") == 2);
-    cr_expect(run(NULL, 0, "\"$HILNAS\" eval x --data x.bin --seq 8 --dtype int4 2>/dev/null") == 2);
-    cr_expect(run(NULL, 0, "\"$HILNAS\" pretrain --layers 2 --attention 1,0,1 --data %s "
-                           "--out %s/x 2>/dev/null",
+    cr_expect(run(NULL, 0, "\"$HILNAS\" eval x --data x.bin --seq 8 --dtype int4 2>/dev/null") ==
+              2);
+    cr_expect(run(NULL, 0,
+                  "\"$HILNAS\" pretrain --layers 2 --attention 1,0,1 --data %s "
+                  "--out %s/x 2>/dev/null",
                   data_dir, tmpdir) == 2);
     snprintf(yaml, sizeof(yaml), "%s/train.yaml", tmpdir);
     FILE *f = fopen(yaml, "w");
@@ -243,14 +253,13 @@ Test(llm_cli, bad_token_files_exit_2_naming_the_file)
     int rc = run(buf, sizeof(buf), "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s 2>&1",
                  dir, out);
     cr_expect(rc == 2, "exit %d: %s", rc, buf);
-    cr_expect(strstr(buf, "val.bin") != NULL && strstr(buf, "hilnas tokenize") != NULL, "%s",
-              buf);
+    cr_expect(strstr(buf, "val.bin") != NULL && strstr(buf, "hilnas tokenize") != NULL, "%s", buf);
 
     /* a val.bin too short for one window: refused before the first step */
     snprintf(path, sizeof(path), "%s/val.bin", dir);
     write_tokens(path, "too short", 9);
-    rc = run(buf, sizeof(buf), "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s 2>&1",
-             dir, out);
+    rc = run(buf, sizeof(buf), "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s 2>&1", dir,
+             out);
     cr_expect(rc == 2, "exit %d: %s", rc, buf);
     cr_expect(strstr(buf, "val.bin has 9 tokens") != NULL && strstr(buf, "seq+1 = 33") != NULL,
               "%s", buf);
@@ -288,8 +297,8 @@ Test(llm_cli, bad_token_files_exit_2_naming_the_file)
     snprintf(train_path, sizeof(train_path), "%s/train.bin", dir);
     rename(path, train_path);
     write_tokens(path, "plenty of validation text for one window of thirty-two tokens", 60);
-    rc = run(buf, sizeof(buf), "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s 2>&1",
-             dir, out);
+    rc = run(buf, sizeof(buf), "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s 2>&1", dir,
+             out);
     cr_expect(rc == 2, "exit %d: %s", rc, buf);
     cr_expect(strstr(buf, "train.bin: token 57 is 300") != NULL, "%s", buf);
     cr_expect(stat(out, &st) != 0, "nothing is written for a refused run");
@@ -311,12 +320,14 @@ static void expect_reference_loss_at(const char *ckpt, const char *what, const c
     const char *py = getenv("HN_PYTHON");
     cr_assert(py != NULL && *py != '\0', "HN_PYTHON unset: configure looks for a Python 3 with "
                                          "NumPy (apt-get install python3-numpy)");
-    int rc = run(buf, sizeof(buf), "\"$HILNAS\" eval %s --data %s/val.bin --seq 32 --batches 3 "
-                                   "--batch 4 --threads 2 --dtype %s 2>&1",
+    int rc = run(buf, sizeof(buf),
+                 "\"$HILNAS\" eval %s --data %s/val.bin --seq 32 --batches 3 "
+                 "--batch 4 --threads 2 --dtype %s 2>&1",
                  ckpt, data_dir, dtype);
     cr_assert(rc == 0, "eval exited %d: %s", rc, buf);
-    rc = run(ref, sizeof(ref), "\"$HN_PYTHON\" \"$abs_top_srcdir/tests/llm/llama_reference.py\" "
-                               "%s --data %s/val.bin --seq 32 --batches 3 --batch 4 --round %s 2>&1",
+    rc = run(ref, sizeof(ref),
+             "\"$HN_PYTHON\" \"$abs_top_srcdir/tests/llm/llama_reference.py\" "
+             "%s --data %s/val.bin --seq 32 --batches 3 --batch 4 --round %s 2>&1",
              ckpt, data_dir, dtype);
     cr_assert(rc == 0, "the reference exited %d: %s", rc, ref);
     double got = json_loss(buf), want = json_loss(ref);
@@ -335,8 +346,8 @@ Test(llm_cli, eval_equals_an_independent_numpy_llama)
     char out[2400], ckpt[2500];
     /* trained by hilnas: GQA, head_dim 6 != 32/4, second layer skips attention, untied head */
     snprintf(out, sizeof(out), "%s/ref.%ld", tmpdir, (long)getpid());
-    cr_assert(run(NULL, 0, "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s", data_dir,
-                  out) == 0);
+    cr_assert(
+        run(NULL, 0, "\"$HILNAS\" pretrain " TRAIN_ARGS " --data %s --out %s", data_dir, out) == 0);
     snprintf(ckpt, sizeof(ckpt), "%s/final", out);
     expect_reference_loss(ckpt, "pretrained (GQA, skip, untied)");
     /* deployment precisions: the weights rounded by NumPy (float16, bit-level BF16, Q8_0 blocks

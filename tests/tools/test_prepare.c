@@ -54,9 +54,9 @@ static void make_text(const char *tmp)
     for (int f = 0; f < 2; f++) {
         size_t off = 0;
         for (int d = 0; d < 20; d++) {
-            off += (size_t)snprintf(body + off, sizeof(body) - off,
-                                    "fortune %d.%d: the quick brown fox jumps over the lazy dog\n%%\n",
-                                    f, d);
+            off += (size_t)snprintf(
+                body + off, sizeof(body) - off,
+                "fortune %d.%d: the quick brown fox jumps over the lazy dog\n%%\n", f, d);
         }
         snprintf(path, sizeof(path), "%s/text/file%d", tmp, f);
         cr_assert_eq(tu_write_file(path, body), 0);
@@ -90,10 +90,10 @@ static char **env_for(const char *tmp)
     return cache_env;
 }
 
-static int run(const char *cmd, const char *study, const char *out_dir, const char *tmp,
-               char **out, char **err)
+static int run(const char *cmd, const char *study, const char *out_dir, const char *tmp, char **out,
+               char **err)
 {
-    char *argv[] = {(char *)tu_hilnas(), (char *)cmd, (char *)study,
+    char *argv[] = {(char *)tu_hilnas(),         (char *)cmd,     (char *)study,
                     out_dir ? "--output" : NULL, (char *)out_dir, NULL};
     return tu_run(argv, env_for(tmp), out, err);
 }
@@ -180,8 +180,10 @@ static void check_report(const char *dir)
     char *end = strstr(svg, "</svg>");
     cr_assert_not_null(end);
     *end = '\0';
-    cr_expect_eq(tu_count(svg, "<circle class='pt'"), (size_t)both, "one point per trial with "
-                 "both metrics (%d)", both);
+    cr_expect_eq(tu_count(svg, "<circle class='pt'"), (size_t)both,
+                 "one point per trial with "
+                 "both metrics (%d)",
+                 both);
     cr_expect_eq(tu_count(svg, "data-reference='1'"), 1, "the backbone is marked once");
     cr_expect(strstr(svg, "data-trial='0' data-front='") != NULL, "trial 0 is the backbone");
     *end = '<';

@@ -21,14 +21,14 @@
 #ifndef HILNAS_LLM_DECODE_H
 #define HILNAS_LLM_DECODE_H
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/model.h"
+#include "hilnas/rng.h"
 
 struct hn_llm_infer {
     const struct hn_llm_model *model; /* borrowed */
-    int max_seq; /* cache capacity in positions */
-    int chunk;   /* most tokens processed per pass (prefill is split into chunks) */
-    int pos;     /* positions filled so far */
+    int max_seq;                      /* cache capacity in positions */
+    int chunk;                /* most tokens processed per pass (prefill is split into chunks) */
+    int pos;                  /* positions filled so far */
     float *k_cache, *v_cache; /* (attention layers, max_seq, KVH, HD) */
     size_t kv_floats;         /* of the one allocation k_cache starts (hn_llm_big_calloc) */
     int *cache_slot;          /* per layer: index into the caches, or -1 when skipped */
@@ -58,8 +58,8 @@ void hn_llm_infer_reset(struct hn_llm_infer *inf);
  * logits: all == 0: the last token's (V); all == 1: every new token's (n,V). logits may be NULL
  * (then the LM head is skipped). Returns 0, or -1 with err set (cache full, bad token id).
  */
-int hn_llm_infer_forward(struct hn_llm_infer *inf, const int *tokens, int n, float *logits,
-                         int all, struct hn_error *err);
+int hn_llm_infer_forward(struct hn_llm_infer *inf, const int *tokens, int n, float *logits, int all,
+                         struct hn_error *err);
 
 /*
  * Pick the next token from logits (V): temperature <= 0 is greedy (argmax, lowest index on

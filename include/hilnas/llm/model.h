@@ -52,10 +52,10 @@ struct hn_llm_layer {
 };
 
 struct hn_llm_weights {
-    float *embed;                 /* (V, C) */
-    struct hn_llm_layer *layers;  /* num_hidden_layers entries */
-    float *norm;                  /* (C) */
-    float *lm_head;               /* (V, C); == embed when tied */
+    float *embed;                /* (V, C) */
+    struct hn_llm_layer *layers; /* num_hidden_layers entries */
+    float *norm;                 /* (C) */
+    float *lm_head;              /* (V, C); == embed when tied */
 };
 
 /* The matrices of one layer at the deployment precision (hn_llm_set_dtype); attention members

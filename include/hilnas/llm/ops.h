@@ -59,8 +59,8 @@ void hn_ops_share(size_t n, size_t align, int t, int nt, size_t *lo, size_t *hi)
 /* out (N,OC) = inp (N,C) . weight^T (OC,C); N == 1 uses sgemv. */
 void hn_matmul_forward(float *out, const float *inp, const float *weight, size_t N, size_t C,
                        size_t OC);
-void hn_matmul_forward_naive(float *out, const float *inp, const float *weight, size_t N,
-                             size_t C, size_t OC);
+void hn_matmul_forward_naive(float *out, const float *inp, const float *weight, size_t N, size_t C,
+                             size_t OC);
 /* dinp (N,C) += dout (N,OC) . weight (OC,C); dweight (OC,C) += dout^T . inp. Either may be NULL. */
 void hn_matmul_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                         const float *weight, size_t N, size_t C, size_t OC);
@@ -85,11 +85,11 @@ void hn_rope_tables(float *cos_table, float *sin_table, size_t max_pos, size_t H
  * T rows is at position n % T, start + n % T). HF's rotate_half pairs dims i and i + HD/2:
  * x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin.
  */
-void hn_rope_forward(float *x, const float *cos_table, const float *sin_table, size_t N,
-                     size_t T, size_t start, size_t NH, size_t HD);
+void hn_rope_forward(float *x, const float *cos_table, const float *sin_table, size_t N, size_t T,
+                     size_t start, size_t NH, size_t HD);
 /* In place on dx: the transposed rotation. Same arguments as the forward. */
-void hn_rope_backward(float *dx, const float *cos_table, const float *sin_table, size_t N,
-                      size_t T, size_t start, size_t NH, size_t HD);
+void hn_rope_backward(float *dx, const float *cos_table, const float *sin_table, size_t N, size_t T,
+                      size_t start, size_t NH, size_t HD);
 
 /*
  * Causal grouped-query attention, softmax scale 1/sqrt(HD); query head h reads key/value head
@@ -109,9 +109,8 @@ void hn_attention_backward(float *dq, float *dk, float *dv, float *datt, const f
                            const float *q, const float *k, const float *v, const float *att,
                            size_t B, size_t T, size_t NH, size_t KVH, size_t HD);
 void hn_attention_backward_naive(float *dq, float *dk, float *dv, float *datt, const float *dout,
-                                 const float *q, const float *k, const float *v,
-                                 const float *att, size_t B, size_t T, size_t NH, size_t KVH,
-                                 size_t HD);
+                                 const float *q, const float *k, const float *v, const float *att,
+                                 size_t B, size_t T, size_t NH, size_t KVH, size_t HD);
 
 /* out (N,F) = silu(gate) * up; gate, up (N,F). */
 void hn_swiglu_forward(float *out, const float *gate, const float *up, size_t N, size_t F);
@@ -131,8 +130,8 @@ void hn_embedding_backward(float *dwte, const float *dout, const int *tokens, si
  * Softmax cross-entropy. probs (N,V) = softmax(logits) (may alias logits); losses (N) =
  * -log probs[target]. Returns the mean loss, summed in double.
  */
-double hn_crossentropy_forward(float *losses, float *probs, const float *logits,
-                               const int *targets, size_t N, size_t V);
+double hn_crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
+                               size_t N, size_t V);
 /* dlogits (N,V) = (probs - onehot(target)) * dloss, overwritten (dlogits may alias probs). */
 void hn_crossentropy_backward(float *dlogits, const float *probs, const int *targets, size_t N,
                               size_t V, float dloss);

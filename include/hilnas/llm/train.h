@@ -40,8 +40,8 @@ struct hn_llm_train_opts {
     long log_interval;        /* progress line every N steps when stderr is not a tty */
     long stop_after;          /* stop (as if killed) after this many steps; 0: never (tests) */
     uint64_t seed;
-    int threads;              /* <= 0: HILNAS_THREADS or library default */
-    int quiet;                /* no progress lines */
+    int threads; /* <= 0: HILNAS_THREADS or library default */
+    int quiet;   /* no progress lines */
 };
 
 /* Defaults: lr 3e-3 (min 3e-4), warmup 100, weight decay 0.1, clip 1.0, eval 8 batches. */
@@ -71,7 +71,7 @@ int hn_llm_eval_windows(struct hn_llm_model *model, const uint16_t *tok, size_t 
  * (z the student's logits; softmax(z / tau) is computed from probs as probs^(1/tau),
  * normalized). Returns KD (nats). With w = 0 probs are not touched (plain training, exactly).
  */
-double hn_distill_apply(float *probs, const int *targets, const float *teacher, size_t N,
-                        size_t V, double tau, double w);
+double hn_distill_apply(float *probs, const int *targets, const float *teacher, size_t N, size_t V,
+                        double tau, double w);
 
 #endif

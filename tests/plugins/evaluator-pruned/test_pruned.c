@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hilnas/rng.h"
 #include "hilnas/llm/checkpoint.h"
 #include "hilnas/llm/model.h"
 #include "hilnas/llm/tokens.h"
 #include "hilnas/llm/train.h"
+#include "hilnas/rng.h"
 #include "tests/core/testutil.h"
 #include "tests/llm/fixtures.h"
 

@@ -7,10 +7,10 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
-#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/study.h"
 #include "hilnas/optimizer.h"
@@ -708,8 +708,10 @@ Test(gpbo, reused_fits_are_deterministic_a_fresh_instance_suggests_the_same)
     void *warm = H.opt;
     h_create(&H, 3);
     cr_assert_eq(h_ask(&H, 2, b), 2);
-    cr_expect(memcmp(a, b, sizeof(a)) == 0, "fresh instance: (%g, %g) (%g, %g), warm (%g, %g) "
-              "(%g, %g)", b[0], b[1], b[2], b[3], a[0], a[1], a[2], a[3]);
+    cr_expect(memcmp(a, b, sizeof(a)) == 0,
+              "fresh instance: (%g, %g) (%g, %g), warm (%g, %g) "
+              "(%g, %g)",
+              b[0], b[1], b[2], b[3], a[0], a[1], a[2], a[3]);
     hn_plugin_descriptor.optimizer->destroy(warm);
     /* and the search still works on the reused models: near a Branin minimum (0.398) */
     for (int i = 0; i < 8; i++) {
@@ -779,9 +781,10 @@ Test(gpbo, anchors_file_lets_a_resumed_instance_skip_the_refits)
     hn_plugin_descriptor.optimizer->destroy(H.opt);
 
     /* damaged files: ignored with a warning, refitted, same suggestions as the writer */
-    const char *bad[] = {"{\"format\": \"hilnas-gpbo-anchors\", \"version\": 1, \"chains\": [[{\"n\": 8, "
-                         "\"hash\": \"00\"}]]}",
-                         "not json", "{\"format\": \"other\"}", ""};
+    const char *bad[] = {
+        "{\"format\": \"hilnas-gpbo-anchors\", \"version\": 1, \"chains\": [[{\"n\": 8, "
+        "\"hash\": \"00\"}]]}",
+        "not json", "{\"format\": \"other\"}", ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         f = fopen(path, "w");
         cr_assert_not_null(f);

@@ -52,8 +52,7 @@ static char *shell_command(const char *command)
     char cmd[8192];
     const char *at = strstr(command, "{SIM}");
     if (at != NULL) {
-        snprintf(cmd, sizeof(cmd), "%.*ssh %s%s", (int)(at - command), command, sim_path(),
-                 at + 5);
+        snprintf(cmd, sizeof(cmd), "%.*ssh %s%s", (int)(at - command), command, sim_path(), at + 5);
     } else {
         snprintf(cmd, sizeof(cmd), "%s", command);
     }
@@ -198,8 +197,8 @@ Test(device, threads_executor_keeps_each_trial_s_output_apart, .timeout = 120)
 {
     char *tmp = tu_tmpdir("devthreads"), text[8192], *err;
     enum { N = 48 };
-    write_study_ex(tmp, "{SIM} {arch} id {trial} {workdir}/fds.txt", N, "executor: {plugin: threads, workers: 4}\n",
-                   5, text, sizeof(text));
+    write_study_ex(tmp, "{SIM} {arch} id {trial} {workdir}/fds.txt", N,
+                   "executor: {plugin: threads, workers: 4}\n", 5, text, sizeof(text));
     int rc = tu_run_study_text(tmp, text, "run", &err);
     cr_assert_eq(rc, 0, "run failed: %s", err);
     free(err);
@@ -225,10 +224,10 @@ Test(device, threads_executor_keeps_each_trial_s_output_apart, .timeout = 120)
             layers[id] = (long)json_integer_value(json_object_get(a, "num_hidden_layers"));
         } else if (strcmp(type, "completed") == 0) {
             json_t *m = json_object_get(ev, "metrics");
-            double pv = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms"),
-                                                          "value"));
-            double dv = json_number_value(json_object_get(json_object_get(m, "phone.decode_ms"),
-                                                          "value"));
+            double pv =
+                json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms"), "value"));
+            double dv =
+                json_number_value(json_object_get(json_object_get(m, "phone.decode_ms"), "value"));
             cr_expect(id % 7 != 3, "trial %lld should have timed out", (long long)id);
             /* what the command inherited: 0, 1, 2 (and ls's own /proc/self/fd) */
             snprintf(path, sizeof(path), "%s/run/trials/%lld/fds.txt", tmp, (long long)id);
@@ -248,8 +247,7 @@ Test(device, threads_executor_keeps_each_trial_s_output_apart, .timeout = 120)
                           "trial %lld's command inherited descriptor %s", (long long)id, num);
             }
             free(fds);
-            cr_expect(dv == (double)id, "trial %lld got the output of trial %g", (long long)id,
-                      dv);
+            cr_expect(dv == (double)id, "trial %lld got the output of trial %g", (long long)id, dv);
             cr_expect(fabs(pv - hidden[id] * layers[id] / 100.0) < 1e-9,
                       "trial %lld: prefill %g, its architecture gives %g", (long long)id, pv,
                       hidden[id] * layers[id] / 100.0);
@@ -426,8 +424,8 @@ Test(device, a_killed_hilnas_leaves_no_command_running, .timeout = 120)
     char *cmd = shell_command("sleep 60 & echo $$ > {workdir}/pid; wait");
     char *text = study_text(tmp, "kill", cmd, 1, "", 120);
     cr_assert_eq(tu_write_file(path, text), 0);
-    pid_t h = tu_spawn((char *[]){(char *)tu_hilnas(), "run", path, "--output", run, NULL}, NULL,
-                       log);
+    pid_t h =
+        tu_spawn((char *[]){(char *)tu_hilnas(), "run", path, "--output", run, NULL}, NULL, log);
     pid_t g = command_group(run, 0);
     cr_assert_gt(g, 0, "the command never started");
     cr_expect_neq(g, getpgid(0), "the command has a process group of its own");
@@ -451,8 +449,8 @@ Test(device, an_interrupt_stops_the_running_commands_at_once, .timeout = 120)
     char *cmd = shell_command("sleep 60 & echo $$ > {workdir}/pid; wait");
     char *text = study_text(tmp, "int", cmd, 4, "executor: {plugin: threads, workers: 2}\n", 120);
     cr_assert_eq(tu_write_file(path, text), 0);
-    pid_t h = tu_spawn((char *[]){(char *)tu_hilnas(), "run", path, "--output", run, NULL}, NULL,
-                       log);
+    pid_t h =
+        tu_spawn((char *[]){(char *)tu_hilnas(), "run", path, "--output", run, NULL}, NULL, log);
     pid_t g[2] = {command_group(run, 0), command_group(run, 1)};
     cr_assert(g[0] > 0 && g[1] > 0, "the commands never started");
     double t0 = now_s();
@@ -557,7 +555,7 @@ static void run_faulty(const char *tag, const char *executor, int mpi)
         snprintf(path, sizeof(path), "%s/study.yaml", tmp);
         cr_assert_eq(tu_write_file(path, full), 0);
         char *argv[] = {HN_TEST_MPIRUN, "--oversubscribe", "-np", "3", (char *)tu_hilnas(), "run",
-                        path, "--output", run, NULL};
+                        path,           "--output",        run,   NULL};
         char **env = tu_mpi_env();
         rc = tu_run(argv, env, &out, &err);
 #else
@@ -592,10 +590,9 @@ static void run_faulty(const char *tag, const char *executor, int mpi)
             ffn[id] = (long)json_integer_value(json_object_get(a, "intermediate_size"));
         } else if (strcmp(type, "completed") == 0) {
             json_t *m = json_object_get(ev, "metrics");
-            double pv = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms"),
-                                                          "value"));
-            cr_expect(k >= 4, "%s: trial %lld (k = %ld) should have failed", tag, (long long)id,
-                      k);
+            double pv =
+                json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms"), "value"));
+            cr_expect(k >= 4, "%s: trial %lld (k = %ld) should have failed", tag, (long long)id, k);
             cr_expect(isfinite(pv) && fabs(pv - hidden[id] * layers[id] / 100.0) < 1e-9,
                       "%s: trial %lld: %g", tag, (long long)id, pv);
             done++;
@@ -661,9 +658,12 @@ Test(device, a_spread_above_max_cv_runs_the_command_again, .timeout = 60)
             json_t *ev = json_loads(line, 0, NULL);
             if (strcmp(json_string_value(json_object_get(ev, "event")), "completed") == 0) {
                 json_t *m = json_object_get(ev, "metrics");
-                double p = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms"), "value"));
-                double cv = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms_cv"), "value"));
-                double st = json_number_value(json_object_get(json_object_get(m, "phone.prefill_ms_settled"), "value"));
+                double p = json_number_value(
+                    json_object_get(json_object_get(m, "phone.prefill_ms"), "value"));
+                double cv = json_number_value(
+                    json_object_get(json_object_get(m, "phone.prefill_ms_cv"), "value"));
+                double st = json_number_value(
+                    json_object_get(json_object_get(m, "phone.prefill_ms_settled"), "value"));
                 cr_expect_eq(p, runs == 1 ? 11.0 : 12.0);
                 cr_expect_eq(cv, runs == 1 ? 0.2 : 0.01);
                 cr_expect_eq(st, runs == 1 ? 0.0 : 1.0);

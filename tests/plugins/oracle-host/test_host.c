@@ -17,10 +17,10 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,8 +28,8 @@
 #include "tests/core/testutil.h"
 
 /* A study of one pruning of a backbone of `layers` x `hidden` (FFN `ffn`, 4 heads) */
-static const char *study_sized(const char *tmp, const char *host, const char *attention,
-                               int hidden, int ffn, int layers)
+static const char *study_sized(const char *tmp, const char *host, const char *attention, int hidden,
+                               int ffn, int layers)
 {
     static char text[4096];
     char dir[4400], path[4500];
@@ -75,7 +75,8 @@ static json_t *completed_metrics(const char *dir, int which, int *attention)
         const char *type = json_string_value(json_object_get(ev, "event"));
         json_int_t id = json_integer_value(json_object_get(ev, "trial"));
         if (type != NULL && strcmp(type, "started") == 0 && id >= 0 && id < 64) {
-            attn[id] = json_incref(json_object_get(json_object_get(ev, "arch"), "attention_layers"));
+            attn[id] =
+                json_incref(json_object_get(json_object_get(ev, "arch"), "attention_layers"));
         }
         if (type != NULL && strcmp(type, "completed") == 0 && seen++ == which) {
             found = json_incref(json_object_get(ev, "metrics"));
@@ -103,8 +104,9 @@ static double value(json_t *m, const char *name)
 Test(host, contexts_spread_settling_and_drift, .timeout = 120)
 {
     char *tmp = tu_tmpdir("host"), dir[4400], *err;
-    const char *host = "{plugin: host, prompt: 32, contexts: [0, 1024], decode_tokens: 32, threads: 1, "
-                       "repeats: 5, max_repeats: 9, max_cv: 0.05}";
+    const char *host =
+        "{plugin: host, prompt: 32, contexts: [0, 1024], decode_tokens: 32, threads: 1, "
+        "repeats: 5, max_repeats: 9, max_cv: 0.05}";
     int rc = tu_run_study_text(
         tmp, study(tmp, host, ", attention: per-layer, allow_attention_free: true"), "run", &err);
     cr_assert_eq(rc, 0, "%s", err);
@@ -137,15 +139,16 @@ Test(host, contexts_spread_settling_and_drift, .timeout = 120)
             snprintf(name, sizeof(name), "%s_settled", timed[k]);
             double settled = value(m, name);
             cr_expect(cv >= 0 && isfinite(cv), "%s", name);
-            cr_expect_eq(settled, cv <= 0.05 ? 1.0 : 0.0, "%s = %g with cv %g", name, settled,
-                         cv);
+            cr_expect_eq(settled, cv <= 0.05 ? 1.0 : 0.0, "%s = %g with cv %g", name, settled, cv);
         }
         double drift = value(m, "host.drift");
         cr_expect(t == 0 ? drift == 0.0 : drift >= 0.0, "trial %d: drift %g", t, drift);
         json_decref(m);
     }
-    cr_expect(with[0] == 1 && with[1] == 1, "Sobol's two points: one layer with attention, one "
-              "without (%d, %d)", with[1], with[0]);
+    cr_expect(with[0] == 1 && with[1] == 1,
+              "Sobol's two points: one layer with attention, one "
+              "without (%d, %d)",
+              with[1], with[0]);
     free(tmp);
 }
 
@@ -182,8 +185,8 @@ Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
     /* under `timeout`, so the spinner ends even if this test dies before it kills it (a
      * failed assertion or Criterion's timeout would otherwise leave it spinning for ever);
      * SIGTERM below reaches the loop through timeout */
-    char *spin_argv[] = {"/usr/bin/timeout", "110", "/usr/bin/taskset", "-c", "0", "/bin/sh", "-c",
-                         "while :; do :; done", NULL};
+    char *spin_argv[] = {"/usr/bin/timeout", "110", "/usr/bin/taskset",    "-c", "0",
+                         "/bin/sh",          "-c",  "while :; do :; done", NULL};
     if (access("/usr/bin/taskset", X_OK) != 0) {
         cr_skip_test("taskset not installed (util-linux)");
     }
@@ -198,12 +201,13 @@ Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
         snprintf(sub, sizeof(sub), "c%d", c);
         snprintf(study_path, sizeof(study_path), "%s/%s.yaml", tmp, sub);
         cr_assert_eq(tu_write_file(study_path,
-                                   study_sized(tmp, host, ", attention: per-layer, allow_attention_free: true",
+                                   study_sized(tmp, host,
+                                               ", attention: per-layer, allow_attention_free: true",
                                                256, 768, 4)),
                      0);
         snprintf(out_dir, sizeof(out_dir), "%s/%s", tmp, sub);
-        char *argv[] = {"/usr/bin/taskset", "-c", "0", (char *)tu_hilnas(), "run", study_path,
-                        "--output", out_dir, "--quiet", NULL};
+        char *argv[] = {"/usr/bin/taskset", "-c",       "0",     (char *)tu_hilnas(), "run",
+                        study_path,         "--output", out_dir, "--quiet",           NULL};
         char *err = NULL;
         int rc = tu_run(argv, NULL, NULL, &err);
         cr_expect_eq(rc, 0, "%s", err);
@@ -214,8 +218,8 @@ Test(host, cpu_clock_ignores_a_competing_process, .timeout = 120)
     }
     kill(spinner, SIGTERM);
     waitpid(spinner, NULL, 0);
-    printf("host: prefill sharing a CPU with a busy loop: wall %.3f ms, cpu %.3f ms\n",
-           prefill[0], prefill[1]);
+    printf("host: prefill sharing a CPU with a busy loop: wall %.3f ms, cpu %.3f ms\n", prefill[0],
+           prefill[1]);
     cr_expect_lt(prefill[1], 0.75 * prefill[0], "CPU time %g ms is not below wall time %g ms",
                  prefill[1], prefill[0]);
     free(tmp);
@@ -245,12 +249,13 @@ static int pinned_cpu(const char *tmp, const char *sub, const char *pick, const 
              "max_repeats: 2, pin: true, pick: %s}",
              pick);
     snprintf(path, sizeof(path), "%s/%s.yaml", tmp, sub);
-    cr_assert_eq(tu_write_file(path, study(tmp, host,
-                                           ", attention: per-layer, allow_attention_free: true")),
-                 0);
+    cr_assert_eq(
+        tu_write_file(path, study(tmp, host, ", attention: per-layer, allow_attention_free: true")),
+        0);
     snprintf(out, sizeof(out), "%s/%s", tmp, sub);
-    char *argv[] = {"/usr/bin/taskset", "-c", (char *)mask, (char *)tu_hilnas(), "run", path,
-                    "--output", out, "--quiet", NULL};
+    char *argv[] = {
+        "/usr/bin/taskset", "-c", (char *)mask, (char *)tu_hilnas(), "run", path, "--output", out,
+        "--quiet",          NULL};
     char *err = NULL;
     int rc = tu_run(mask != NULL ? argv : argv + 3, NULL, NULL, &err);
     cr_assert_eq(rc, 0, "%s", err);
@@ -282,7 +287,6 @@ Test(host, pick_chooses_among_the_allowed_cpus, .timeout = 120)
               fastest);
     char only[16];
     snprintf(only, sizeof(only), "%d", cpus[n - 1]);
-    cr_expect_eq(pinned_cpu(tmp, "only", "fastest", only), cpus[n - 1],
-                 "the only CPU of the mask");
+    cr_expect_eq(pinned_cpu(tmp, "only", "fastest", only), cpus[n - 1], "the only CPU of the mask");
     free(tmp);
 }

@@ -209,8 +209,9 @@ Test(latency_model, fit_report_model_file_and_resume, .timeout = 120)
     study_text(text, sizeof(text), tmp, "");
     int rc = tu_run_study_text(tmp, text, "run", &err);
     cr_assert_eq(rc, 0, "run failed: %s", err);
-    cr_expect(strstr(err, "oracle 'roof' (roofline): learned from 'phone' (roofline): prefill_ms: n=16, "
-                          "5-fold error") != NULL,
+    cr_expect(strstr(err,
+                     "oracle 'roof' (roofline): learned from 'phone' (roofline): prefill_ms: n=16, "
+                     "5-fold error") != NULL,
               "%s", err);
     cr_expect(strstr(err, "(roofline alone ") != NULL, "%s", err);
     free(err);
@@ -241,8 +242,9 @@ Test(latency_model, fit_report_model_file_and_resume, .timeout = 120)
     snprintf(path, sizeof(path), "%s/run/verify-verify.csv", tmp);
     char *csv = tu_read_file(path);
     cr_assert_not_null(csv, "no %s", path);
-    cr_expect(strncmp(csv, "trial,of,measured_metric,predicted_metric,measured,predicted,"
-                           "predicted_sem,error,inside95\n",
+    cr_expect(strncmp(csv,
+                      "trial,of,measured_metric,predicted_metric,measured,predicted,"
+                      "predicted_sem,error,inside95\n",
                       80) == 0,
               "%s", csv);
     int rows = 0;
@@ -314,7 +316,7 @@ Test(latency_model, mpi_worker_ranks_load_the_fit_and_predict_as_serial, .timeou
     cr_assert_eq(tu_write_file(path, text), 0);
     char **env = tu_mpi_env();
     char *argv[] = {HN_TEST_MPIRUN, "--oversubscribe", "-np", "3", (char *)tu_hilnas(), "run",
-                    path, "--output", a, NULL};
+                    path,           "--output",        a,     NULL};
     int rc = tu_run(argv, env, &out, &err);
     cr_assert_eq(rc, 0, "mpirun exited %d: %s%s", rc, out, err);
     cr_expect_eq(tu_count(err, "not fitted (and"), 0, "%s", err);

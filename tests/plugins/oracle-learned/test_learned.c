@@ -50,8 +50,9 @@ Test(learned, predicts_unseen_points_of_the_function_it_learned, .timeout = 120)
     char *tmp = tu_tmpdir("learned"), *err, path[4400];
     int rc = tu_run_study_text(tmp, edit(study_text, "MEASURED", "48"), "run", &err);
     cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
-    cr_expect(strstr(err, "oracle 'model' (learned): learned from 'f' (params): branin: n=48") != NULL, "%s",
-              err);
+    cr_expect(strstr(err, "oracle 'model' (learned): learned from 'f' (params): branin: n=48") !=
+                  NULL,
+              "%s", err);
     free(err);
 
     /* predictions of the 40 uniform points against Branin itself */
