@@ -165,8 +165,16 @@ Test(host, max_cv_0_never_settles_and_pinning_measures, .timeout = 120)
     for (int t = 0; t < 2; t++) {
         json_t *m = completed_metrics(dir, t, NULL);
         cr_expect(value(m, "host.prefill_ms") > 0);
-        cr_expect_eq(value(m, "host.prefill_ms_settled"), 0.0);
-        cr_expect_eq(value(m, "host.decode_ms_64_settled"), 0.0);
+        /* max_cv 0: settled only with no spread at all (two of three timings equal to the
+         * nanosecond happens, rarely: then the flag is 1, and right) */
+        const char *timed[] = {"host.prefill_ms", "host.decode_ms_64"};
+        for (int k = 0; k < 2; k++) {
+            char cv[64], settled[64];
+            snprintf(cv, sizeof(cv), "%s_cv", timed[k]);
+            snprintf(settled, sizeof(settled), "%s_settled", timed[k]);
+            cr_expect_eq(value(m, settled), value(m, cv) == 0.0 ? 1.0 : 0.0, "%s %g with %s %g",
+                         settled, value(m, settled), cv, value(m, cv));
+        }
         json_decref(m);
     }
     free(tmp);
