@@ -535,3 +535,54 @@ Test(cli_run, stage_overrides_reach_the_evaluator_and_wrong_ones_are_refused, .t
     }
     free(tmp);
 }
+
+/*
+ * `points:` read like the rest of the study file: a bool parameter takes every YAML 1.2
+ * spelling (True, FALSE, ...), a categorical one its label (even one that looks like a
+ * number), and each point is the stage's first trials, in order.
+ */
+Test(cli_run, points_take_yaml12_booleans_and_labels, .timeout = 60)
+{
+    static const char *study = "study: {name: points, seed: 1}\n"
+                               "space:\n"
+                               "  plugin: box\n"
+                               "  params:\n"
+                               "    x0: {type: float, min: -5, max: 10}\n"
+                               "    x1: {type: float, min: 0, max: 15}\n"
+                               "    skip: {type: bool}\n"
+                               "    act: {type: categorical, values: [relu, '2', silu]}\n"
+                               "evaluators: {f: {plugin: testfn, function: branin}}\n"
+                               "objectives: [{metric: branin}]\n"
+                               "stages:\n"
+                               "  - name: s\n"
+                               "    sampler: sobol\n"
+                               "    trials: 5\n"
+                               "    points:\n"
+                               "      - {x0: -1.5, x1: 2, skip: True, act: silu}\n"
+                               "      - {x0: 3, x1: .5e1, skip: FALSE, act: '2'}\n"
+                               "      - {x0: 0, x1: 0, skip: TRUE, act: 2}\n"
+                               "      - {x0: 1, x1: 1, skip: false, act: relu}\n";
+    char *tmp = tu_tmpdir("points"), *err = NULL;
+    int rc = tu_run_study_text(tmp, study, "run", &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(err);
+    char dir[4300];
+    snprintf(dir, sizeof(dir), "%s/run", tmp);
+    char *csv = read_output(dir, "trials.csv");
+    cr_assert_not_null(csv);
+    cr_assert(strncmp(csv, "id,stage,status,x0,x1,skip,act,f.branin,", 40) == 0, "header: %.80s",
+              csv);
+    static const char *const want[] = {"0,s,complete,-1.5,2,True,silu,",
+                                       "1,s,complete,3,5,False,2,", "2,s,complete,0,0,True,2,",
+                                       "3,s,complete,1,1,False,relu,"};
+    char *save = NULL;
+    strtok_r(csv, "\n", &save);
+    for (size_t i = 0; i < 4; i++) {
+        char *line = strtok_r(NULL, "\n", &save);
+        cr_assert_not_null(line, "row %zu missing", i);
+        cr_expect(strncmp(line, want[i], strlen(want[i])) == 0, "row %zu: '%s', want '%s...'", i,
+                  line, want[i]);
+    }
+    free(csv);
+    free(tmp);
+}
