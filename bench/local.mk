@@ -39,4 +39,5 @@ HN_BENCH += bench/latency/bench_latency
 bench_latency_bench_latency_SOURCES = bench/latency/bench_latency.c
 bench_latency_bench_latency_LDADD = $(HN_CORE_LIBS) $(JANSSON_LIBS) -lm
 CLEANFILES += bench/latency/bench_latency
-EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh bench/latency/predict_time.sh
+EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh bench/latency/predict_time.sh \
+	bench/latency/predict_time_ab.sh
