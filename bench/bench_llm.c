@@ -10,6 +10,7 @@
  * usage: bench_llm [--threads N] [--quick]
  *        bench_llm --deploy [--threads N] [--dtypes f32,bf16,f16,q8_0] [--skip-half] [--quick]
  *                  [--shape L,C,NH,KVH,F,V] [--prompt 512] [--context 2048] [--tokens 32]
+ *                  [--rounds R]
  *
  * --deploy: a MobileLLM-350M-shaped model (32 layers, hidden 960, 15 heads, 5 KV heads, FFN 2560,
  * vocabulary 32000, tied; --skip-half: odd layers skip attention) with random weights at each
@@ -18,7 +19,10 @@
  * prefill would leave it; its time is not counted), the bytes each decoded token reads (weights +
  * cache), the bandwidth that implies, and the machine's read bandwidth and sgemm rate measured in
  * the same run. Then the per-token overhead of small models: decode time against the time their
- * bytes take at the measured bandwidth.
+ * bytes take at the measured bandwidth. With --rounds R (paired): instead of the table, the
+ * models of every listed dtype side by side, each metric timed once per dtype in each of R
+ * rounds (order rotating), and the median per-round ratio to the first dtype: the comparison to
+ * trust on a machine whose speed drifts between minutes.
  * On a machine shared with other jobs, run with OMP_WAIT_POLICY=passive: spinning OpenMP threads
  * preempted by other processes make every fork/join wait for a time slice.
  */
@@ -147,8 +151,8 @@ static double weight_bytes(const struct hn_llm_model *m, enum hn_dtype dtype)
     return total + (double)hn_dtype_row_bytes(dtype, (size_t)C) * V;
 }
 
-/* tokens/s of decoding n tokens from position start (cache filled with random values) */
-static double decode_rate(struct hn_llm_infer *inf, int start, int n, float *logits, double min_s)
+/* fill the KV caches with random keys and values, as a real prefill would leave them */
+static void fill_cache(struct hn_llm_infer *inf)
 {
     const struct hn_llm_config *c = &inf->model->config;
     struct hn_rng rng;
@@ -162,23 +166,54 @@ static double decode_rate(struct hn_llm_infer *inf, int start, int n, float *log
         inf->k_cache[i] = (float)(0.1 * hn_rng_normal(&rng));
         inf->v_cache[i] = (float)(0.1 * hn_rng_normal(&rng));
     }
+}
+
+/* tokens/s of one run decoding n tokens from position start; 0 on error */
+static double decode_once(struct hn_llm_infer *inf, int start, int n, float *logits)
+{
+    const struct hn_llm_config *c = &inf->model->config;
+    struct hn_rng rng;
+    hn_rng_seed(&rng, 4);
+    inf->pos = start;
+    int tok = 1;
+    double t1 = now();
+    for (int i = 0; i < n; i++) {
+        struct hn_error err;
+        if (hn_llm_infer_forward(inf, &tok, 1, logits, 0, &err) != 0) {
+            fprintf(stderr, "bench_llm: %s\n", err.msg);
+            return 0.0;
+        }
+        tok = hn_llm_sample(logits, c->vocab_size, 0.0, 0, &rng);
+    }
+    return n / (now() - t1);
+}
+
+/* tokens/s of decoding n tokens from position start, best run within min_s */
+static double decode_rate(struct hn_llm_infer *inf, int start, int n, float *logits, double min_s)
+{
+    fill_cache(inf);
     double best = 0.0, t0 = now();
     do {
-        inf->pos = start;
-        int tok = 1;
-        double t1 = now();
-        for (int i = 0; i < n; i++) {
-            struct hn_error err;
-            if (hn_llm_infer_forward(inf, &tok, 1, logits, 0, &err) != 0) {
-                fprintf(stderr, "bench_llm: %s\n", err.msg);
-                return 0.0;
-            }
-            tok = hn_llm_sample(logits, c->vocab_size, 0.0, 0, &rng);
+        double r = decode_once(inf, start, n, logits);
+        if (r == 0.0) {
+            return 0.0;
         }
-        double r = n / (now() - t1);
         best = r > best ? r : best;
     } while (now() - t0 < min_s);
     return best;
+}
+
+/* tokens/s of one prefill of n tokens into an empty cache; 0 on error */
+static double prefill_once(struct hn_llm_infer *inf, const int *prompt, int n, float *logits)
+{
+    struct hn_error err;
+    hn_llm_infer_reset(inf);
+    double t1 = now();
+    if (hn_llm_infer_forward(inf, prompt, n, logits, 0, &err) != 0) {
+        fprintf(stderr, "bench_llm: %s\n", err.msg);
+        return 0.0;
+    }
+    return n / (now() - t1);
 }
 
 static double prefill_rate(struct hn_llm_infer *inf, const int *prompt, int n, float *logits,
@@ -186,21 +221,140 @@ static double prefill_rate(struct hn_llm_infer *inf, const int *prompt, int n, f
 {
     double best = 0.0, t0 = now();
     do {
-        struct hn_error err;
-        hn_llm_infer_reset(inf);
-        double t1 = now();
-        if (hn_llm_infer_forward(inf, prompt, n, logits, 0, &err) != 0) {
-            fprintf(stderr, "bench_llm: %s\n", err.msg);
+        double r = prefill_once(inf, prompt, n, logits);
+        if (r == 0.0) {
             return 0.0;
         }
-        double r = n / (now() - t1);
         best = r > best ? r : best;
     } while (now() - t0 < min_s);
     return best;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median of v[0..n) (sorted in place) */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+#define MAX_PAIRED 4
+
+/*
+ * --rounds R: every dtype's model side by side in memory, each metric timed once per dtype in
+ * every round, the dtypes' order rotating between rounds. On a shared host the machine's speed
+ * drifts by 20 % and more between minutes (docs/benchmarks.md), more than the differences
+ * measured; timed seconds apart in the same round, two precisions see the same machine, so
+ * the median of the per-round ratios is the number to trust. Prints per dtype the median
+ * tokens/s (min-max over rounds) and the ratio to the first dtype.
+ */
+static int deploy_paired(const struct hn_llm_config *c, const char *dtypes, const int *in,
+                         int prompt, int context, int tokens, int rounds)
+{
+    enum hn_dtype dt[MAX_PAIRED];
+    struct hn_llm_model *m[MAX_PAIRED] = {NULL};
+    struct hn_llm_infer *inf[MAX_PAIRED] = {NULL};
+    int n = 0, rc = 1;
+    char list[64];
+    snprintf(list, sizeof(list), "%s", dtypes);
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name != NULL;
+         name = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_PAIRED || hn_dtype_parse(name, &dt[n]) != 0) {
+            fprintf(stderr,
+                    "bench_llm: --rounds takes up to %d dtypes of f32, bf16, f16, q8_0 "
+                    "('%s')\n",
+                    MAX_PAIRED, name);
+            return 2;
+        }
+        n++;
+    }
+    double *v = calloc((size_t)3 * MAX_PAIRED * (size_t)rounds, sizeof(double));
+    double *ratio = calloc((size_t)rounds, sizeof(double));
+    float *logits = malloc((size_t)c->vocab_size * sizeof(float));
+    struct hn_error err;
+    if (v == NULL || ratio == NULL || logits == NULL) {
+        fprintf(stderr, "bench_llm: out of memory\n");
+        goto done;
+    }
+    for (int d = 0; d < n; d++) {
+        if ((m[d] = hn_llm_model_new(c, &err)) == NULL) {
+            goto fail;
+        }
+        hn_llm_model_randomize(m[d], 1);
+        if (hn_llm_set_dtype(m[d], dt[d], &err) != 0 ||
+            (inf[d] = hn_llm_infer_new(m[d], c->max_position_embeddings, 256, &err)) == NULL) {
+            goto fail;
+        }
+        fill_cache(inf[d]);
+    }
+#define V(metric, d, r)                                                                            \
+    v[((size_t)(metric)*MAX_PAIRED + (size_t)(d)) * (size_t)rounds + (size_t)(r)]
+    for (int r = -1; r < rounds; r++) { /* round -1: warm-up, not recorded */
+        for (int metric = 0; metric < 3; metric++) {
+            for (int j = 0; j < n; j++) {
+                int d = (j + (r < 0 ? 0 : r)) % n;
+                double x = metric == 0   ? prefill_once(inf[d], in, prompt, logits)
+                           : metric == 1 ? decode_once(inf[d], 0, tokens, logits)
+                                         : decode_once(inf[d], context, tokens, logits);
+                if (x == 0.0) {
+                    goto done;
+                }
+                if (r >= 0) {
+                    V(metric, d, r) = x;
+                }
+            }
+        }
+    }
+    printf("\npaired: %d rounds, each metric timed once per dtype per round, the order rotating; "
+           "tokens/s median (min-max), ratio to %s: median of the per-round ratios (min-max)\n",
+           rounds, hn_dtype_name(dt[0]));
+    printf("| dtype | prefill %d | ratio | decode ctx 0 | ratio | decode ctx %d | ratio |\n"
+           "|---|---|---|---|---|---|---|\n",
+           prompt, context);
+    for (int d = 0; d < n; d++) {
+        printf("| %s |", hn_dtype_name(dt[d]));
+        for (int metric = 0; metric < 3; metric++) {
+            for (int r = 0; r < rounds; r++) {
+                ratio[r] = V(metric, d, r) / V(metric, 0, r);
+            }
+            double lo = ratio[0], hi = ratio[0];
+            for (int r = 1; r < rounds; r++) {
+                lo = ratio[r] < lo ? ratio[r] : lo;
+                hi = ratio[r] > hi ? ratio[r] : hi;
+            }
+            double rmed = median(ratio, rounds);
+            for (int r = 0; r < rounds; r++) {
+                ratio[r] = V(metric, d, r);
+            }
+            double med = median(ratio, rounds);
+            printf(" %.2f (%.2f-%.2f) | %.3f (%.3f-%.3f) |", med, ratio[0], ratio[rounds - 1], rmed,
+                   lo, hi);
+        }
+        printf("\n");
+    }
+#undef V
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "bench_llm: %s\n", err.msg);
+done:
+    for (int d = 0; d < n; d++) {
+        hn_llm_infer_free(inf[d]);
+        hn_llm_model_free(m[d]);
+    }
+    free(v);
+    free(ratio);
+    free(logits);
+    return rc;
+}
+
 static int deploy(int threads, const char *dtypes, const int *shape, int skip_half, int prompt,
-                  int context, int tokens, double min_s)
+                  int context, int tokens, int rounds, double min_s)
 {
     openblas_set_num_threads(threads);
     double sgemm = sgemm_gflops(1024, min_s);
@@ -236,6 +390,13 @@ static int deploy(int threads, const char *dtypes, const int *shape, int skip_ha
     hn_rng_seed(&rng, 2);
     for (int i = 0; i < prompt; i++) {
         in[i] = (int)hn_rng_below(&rng, (uint64_t)c.vocab_size);
+    }
+    if (rounds > 0) {
+        hn_llm_model_free(m);
+        int rc = deploy_paired(&c, dtypes, in, prompt, context, tokens, rounds);
+        free(in);
+        free(logits);
+        return rc;
     }
     double KD = c.num_key_value_heads * c.head_dim;
     int attn = 0;
@@ -338,7 +499,7 @@ static int parse_shape(const char *s, int *shape)
 int main(int argc, char **argv)
 {
     int threads = 0, quick = 0, deploy_mode = 0, skip_half = 0, n_prompt = 512, context = 2048;
-    int tokens = 32, shape[6] = {32, 960, 15, 5, 2560, 32000};
+    int tokens = 32, rounds = 0, shape[6] = {32, 960, 15, 5, 2560, 32000};
     const char *dtypes = "f32,bf16,f16,q8_0";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
@@ -360,18 +521,21 @@ int main(int argc, char **argv)
             context = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) {
             tokens = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0 &&
+                   atoi(argv[i + 1]) <= 1000) {
+            rounds = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_llm [--threads N] [--quick]\n"
                             "       bench_llm --deploy [--threads N] [--dtypes LIST] "
                             "[--skip-half] [--quick]\n"
                             "                 [--shape L,C,NH,KVH,F,V] [--prompt N] [--context "
-                            "N] [--tokens N]\n");
+                            "N] [--tokens N] [--rounds R]\n");
             return 2;
         }
     }
     threads = hn_llm_set_threads(threads);
     if (deploy_mode) {
-        return deploy(threads, dtypes, shape, skip_half, n_prompt, context, tokens,
+        return deploy(threads, dtypes, shape, skip_half, n_prompt, context, tokens, rounds,
                       quick ? 0.5 : 3.0);
     }
     double min_s = quick ? 0.3 : 2.0;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hilnas/llm/ops.h"
 #include "hilnas/llm/safetensors.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -96,8 +97,8 @@ int hn_qmat_from_f32(struct hn_qmat *m, const float *w, size_t rows, size_t cols
     if (dtype == HN_DTYPE_Q8_0) {
         size_t blocks = (cols + HN_Q8_BLOCK - 1) / HN_Q8_BLOCK;
         m->ld = blocks * HN_Q8_BLOCK;
-        m->data = malloc(rows * m->ld + 1);
-        m->scales = malloc(rows * blocks * sizeof(uint16_t) + 1);
+        m->data = hn_llm_big_calloc(rows * m->ld + 1, 1);
+        m->scales = hn_llm_big_calloc(rows * blocks + 1, sizeof(uint16_t));
         if (m->data == NULL || m->scales == NULL) {
             goto oom;
         }
@@ -111,7 +112,7 @@ int hn_qmat_from_f32(struct hn_qmat *m, const float *w, size_t rows, size_t cols
         return 0;
     }
     m->ld = cols;
-    m->data = malloc(rows * cols * sizeof(uint16_t) + 1);
+    m->data = hn_llm_big_calloc(rows * cols + 1, sizeof(uint16_t));
     if (m->data == NULL) {
         goto oom;
     }
@@ -133,8 +134,14 @@ void hn_qmat_free(struct hn_qmat *m)
         return;
     }
     if (m->owned) {
-        free(m->data);
-        free(m->scales);
+        /* the sizes they were allocated with (hn_llm_big_calloc: 2 MiB-aligned, huge pages
+         * where the kernel gives them; decode streams these matrices like the F32 weights) */
+        if (m->dtype == HN_DTYPE_Q8_0) {
+            hn_llm_big_free(m->data, m->rows * m->ld + 1, 1);
+            hn_llm_big_free(m->scales, m->rows * (m->ld / HN_Q8_BLOCK) + 1, sizeof(uint16_t));
+        } else {
+            hn_llm_big_free(m->data, m->rows * m->ld + 1, sizeof(uint16_t));
+        }
     }
     memset(m, 0, sizeof(*m));
 }
@@ -386,6 +393,12 @@ HN_AVX512 static inline __m512 q8_block_dot512(const int8_t *q, const float *x)
  * (four independent accumulator chains, each weight row one sequential stream), N columns per
  * step; the columns past the last multiple of N in one zero-padded step.
  */
+/* software prefetch distance of the four row streams, bytes: measured on Zen 5 (32000 x 960,
+ * out of cache, 3 alternations) 10-15 % faster for F32 and BF16 than the hardware prefetcher
+ * alone; 512 and 768 were alike */
+#ifndef HN_PF
+#define HN_PF 512
+#endif
 #define HN_DEFINE_MATVEC(ISA, NAME, T, LOAD)                                                       \
     ISA##_ATTR static void NAME(const T *w, size_t ld, size_t cols, const float *x, float *out,    \
                                 size_t r0, size_t r1)                                              \
@@ -399,6 +412,10 @@ HN_AVX512 static inline __m512 q8_block_dot512(const int8_t *q, const float *x)
             ISA##_V a0 = ISA##_ZERO(), a1 = a0, a2 = a0, a3 = a0;                                  \
             for (size_t i = 0; i < cv; i += ISA##_N) {                                             \
                 ISA##_V xv = ISA##_LOADX(x + i);                                                   \
+                _mm_prefetch((const char *)(w0 + i) + HN_PF, _MM_HINT_T0);                         \
+                _mm_prefetch((const char *)(w1 + i) + HN_PF, _MM_HINT_T0);                         \
+                _mm_prefetch((const char *)(w2 + i) + HN_PF, _MM_HINT_T0);                         \
+                _mm_prefetch((const char *)(w3 + i) + HN_PF, _MM_HINT_T0);                         \
                 a0 = ISA##_FMA(LOAD(w0 + i), xv, a0);                                              \
                 a1 = ISA##_FMA(LOAD(w1 + i), xv, a1);                                              \
                 a2 = ISA##_FMA(LOAD(w2 + i), xv, a2);                                              \

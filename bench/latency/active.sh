@@ -18,7 +18,7 @@ else
     BUDGETS=8,16,24,32,40,48
 fi
 [ -f "$OUT/study.yaml" ] && [ -d "$OUT/study" ] || { echo "active.sh: run bench/latency/run.sh first (OUT=$OUT)" >&2; exit 1; }
-[ -x "$BENCH" ] || make -s bench/latency/bench_latency >/dev/null
+make -s bench/latency/bench_latency >/dev/null  # rebuilt when the core changed
 echo "start: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), uptime:$(uptime)"
 t0=$(date +%s)
 # the active arm: run.sh's study with `sampler: active` in the measure stage, no holdout

@@ -34,7 +34,7 @@ else
 fi
 PROMPT=128 CONTEXTS="0, 512, 2048" DECODE=8
 [ -x "$HILNAS" ] || { echo "run.sh: $HILNAS not found: run from the build tree (make first)" >&2; exit 1; }
-[ -x "$BENCH" ] || make -s bench/latency/bench_latency >/dev/null
+make -s bench/latency/bench_latency >/dev/null  # rebuilt when the core changed
 machine() {
     echo "$1: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), uptime:$(uptime)"
 }
