@@ -39,7 +39,14 @@ HN_BENCH += bench/latency/bench_latency
 bench_latency_bench_latency_SOURCES = bench/latency/bench_latency.c
 bench_latency_bench_latency_LDADD = $(HN_CORE_LIBS) $(JANSSON_LIBS) -lm
 CLEANFILES += bench/latency/bench_latency
-EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh bench/latency/predict_time.sh
+EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh bench/latency/predict_time.sh \
+	bench/latency/predict_time_ab.sh
+# quality of pruned candidates (docs/method.md, "Evidence"): selection, fidelity, search against
+# sampling, the headline (search.sh + headline.sh on the 8 M backbone; demo-headline.sh on
+# conf.d/demo.yaml across seeds; near-backbone.sh reads any finished study)
+EXTRA_DIST += bench/quality/csvcol.awk bench/quality/space.inc bench/quality/selection.sh \
+	bench/quality/fidelity.sh bench/quality/search.sh bench/quality/headline.sh \
+	bench/quality/near-backbone.sh bench/quality/demo-headline.sh
 # gpbo's acquisition optimization on the binary-heavy testfn `layers`, against the exact maximum
 # (docs/benchmarks.md, "Binary-heavy spaces"); gpbo's sources compiled in, as in its tests
 EXTRA_PROGRAMS += bench/bench_acqopt
