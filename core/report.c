@@ -561,8 +561,10 @@ static void csv_header(struct buf *b, const struct hn_params *params, char *cons
 
 int hn_report_write(const char *dir, const struct hn_params *params, const struct hn_problem *p,
                     struct hn_trial *const *trials, json_t *const *params_json, size_t n,
-                    struct hn_error *err)
+                    int durable, struct hn_error *err)
 {
+    int (*write_file)(const char *, const char *, size_t, struct hn_error *) =
+        durable ? hn_write_file_atomic : hn_write_file_replace;
     char **names = NULL, **labels = NULL;
     size_t nm = metric_names(p, trials, n, &names);
     int *has_sem = calloc(nm ? nm : 1, sizeof(int));
@@ -615,18 +617,18 @@ int hn_report_write(const char *dir, const struct hn_params *params, const struc
         goto done;
     }
     char *path = hn_path_join(dir, "trials.csv");
-    rc = path ? hn_write_file_atomic(path, tb.s, tb.len, err) : -1;
+    rc = path ? write_file(path, tb.s, tb.len, err) : -1;
     free(path);
     if (rc == 0) {
         path = hn_path_join(dir, "pareto.csv");
-        rc = path ? hn_write_file_atomic(path, pb.s, pb.len, err) : -1;
+        rc = path ? write_file(path, pb.s, pb.len, err) : -1;
         free(path);
     }
     if (rc == 0) {
         json_t *summary = hn_report_summary(p, trials, params_json, n, err);
         char *text = summary ? json_dumps(summary, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
         path = hn_path_join(dir, "summary.json");
-        rc = (text && path) ? hn_write_file_atomic(path, text, strlen(text), err) : -1;
+        rc = (text && path) ? write_file(path, text, strlen(text), err) : -1;
         free(path);
         free(text);
         json_decref(summary);

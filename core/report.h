@@ -21,10 +21,16 @@
 int hn_report_pareto_set(const struct hn_problem *problem, struct hn_trial *const *trials, size_t n,
                          int *in_set, struct hn_error *err);
 
-/* Write DIR/trials.csv, DIR/pareto.csv and DIR/summary.json atomically. */
+/*
+ * Write DIR/trials.csv, DIR/pareto.csv and DIR/summary.json, each atomically (a reader sees
+ * the old or the new file, never a part). With durable, each is also fsync'ed with its
+ * directory (hn_write_file_atomic); without, they are only renamed into place
+ * (hn_write_file_replace): cheap enough after every trial, and the journal, which is durable,
+ * regenerates them. 0 or -1 with err.
+ */
 int hn_report_write(const char *dir, const struct hn_params *params,
                     const struct hn_problem *problem, struct hn_trial *const *trials,
-                    json_t *const *params_json, size_t n, struct hn_error *err);
+                    json_t *const *params_json, size_t n, int durable, struct hn_error *err);
 
 /*
  * Labels of metrics in trials.csv, pareto.csv and summary.json: always the full name

@@ -561,18 +561,48 @@ static int default_run(struct hn_study *s, struct hn_stage *st, struct hn_error 
     return 0;
 }
 
-/* A scalar of a point as JSON: true/false, a number, else the text (a categorical label). */
-static json_t *scalar_json(const struct hn_config_node *v)
+/*
+ * The value of parameter `name` in a point as JSON, read the way the rest of the study file is
+ * (hn_config_to_*): a bool parameter takes YAML 1.2's booleans only (true, True, TRUE, false,
+ * False, FALSE; yes/no/on/off are errors saying what to write), a float, int or choice parameter
+ * a finite unquoted number, a categorical one its label. An unknown name gives its text, for
+ * hn_params_from_json to refuse. NULL with err (file:line:col and key path) on a bad value.
+ */
+static json_t *point_value(const struct hn_params *params, const char *name,
+                           const struct hn_config_node *v, struct hn_error *err)
 {
-    char *end = NULL;
-    if (!v->quoted && (strcmp(v->value, "true") == 0 || strcmp(v->value, "false") == 0)) {
-        return json_boolean(v->value[0] == 't');
+    char buf[512];
+    long k = hn_params_find(params, name);
+    enum hn_param_type type = k >= 0 ? params->p[k].type : HN_PARAM_CATEGORICAL;
+    json_t *out;
+    if (type == HN_PARAM_BOOL) {
+        int b;
+        if (hn_config_to_bool(v, &b, err) != 0) {
+            return NULL;
+        }
+        out = json_boolean(b);
+    } else if (type == HN_PARAM_CATEGORICAL) {
+        const char *label;
+        if (hn_config_to_string(v, &label, err) != 0) {
+            return NULL;
+        }
+        out = json_string(label);
+    } else {
+        double d;
+        if (hn_config_to_double(v, &d, err) != 0) {
+            return NULL;
+        }
+        if (!isfinite(d)) {
+            hn_error_config(err, where(v, buf, sizeof(buf)),
+                            "%s: expected a finite number, found '%s'", v->path, v->value);
+            return NULL;
+        }
+        out = json_real(d);
     }
-    double d = strtod(v->value, &end);
-    if (!v->quoted && end != v->value && *end == '\0') {
-        return json_real(d);
+    if (out == NULL) {
+        hn_error_set(err, NULL, "out of memory");
     }
-    return json_string(v->value);
+    return out;
 }
 
 /* `points: [{param: value, ...}, ...]`: points a search stage measures first (e.g. the
@@ -603,12 +633,20 @@ static int load_points(struct hn_study *s, struct hn_stage *st, const struct hn_
             return -1;
         }
         json_t *obj = json_object();
+        if (obj == NULL) {
+            return hn_error_set(err, NULL, "out of memory");
+        }
         for (size_t k = 0; k < p->n; k++) {
-            if (hn_config_expect(p->items[k], HN_NODE_SCALAR, err) != 0) {
+            json_t *value = NULL;
+            if (hn_config_expect(p->items[k], HN_NODE_SCALAR, err) != 0 ||
+                (value = point_value(params, p->keys[k], p->items[k], err)) == NULL) {
                 json_decref(obj);
                 return -1;
             }
-            json_object_set_new(obj, p->keys[k], scalar_json(p->items[k]));
+            if (json_object_set_new(obj, p->keys[k], value) != 0) { /* value is released */
+                json_decref(obj);
+                return hn_error_set(err, NULL, "out of memory");
+            }
         }
         int rc = hn_params_from_json(params, obj, st->points + i * params->n, err);
         json_decref(obj);

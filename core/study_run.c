@@ -185,14 +185,18 @@ static int start_trial(struct hn_study *s, const struct hn_stage *st, const doub
     return 0;
 }
 
-static int write_outputs(struct hn_study *s, struct hn_error *err);
+static int write_outputs(struct hn_study *s, int durable, struct hn_error *err);
 
 /*
  * trials.csv, pareto.csv and summary.json follow the trials as they finish (each written
- * atomically), so a kill mid-stage leaves them current. Only when a write has become slow
- * (more than half a second: studies with thousands of trials) is the next one skipped while
- * less than ten times that has passed, which bounds their cost to about a tenth of the run;
- * every stage end writes them anyway. The journal stays the truth: a failed write is a warning.
+ * atomically), so a kill mid-stage leaves them current. They are derived from the journal,
+ * which is fsync'ed per trial, so here they are only renamed into place, never fsync'ed: a
+ * crash of the machine may leave them stale or empty, and the next run (even one with
+ * nothing left to do) rewrites them from the journal. Every stage end and the end of the run
+ * write them durably. Only when a write has become slow (more than half a second: studies
+ * with thousands of trials) is the next one skipped while less than ten times that has
+ * passed, which bounds their cost to about a tenth of the run. The journal stays the truth: a
+ * failed write is a warning.
  */
 static void outputs_as_trials_finish(struct hn_study *s)
 {
@@ -202,7 +206,7 @@ static void outputs_as_trials_finish(struct hn_study *s)
     }
     struct hn_error e;
     hn_error_clear(&e);
-    if (write_outputs(s, &e) != 0) {
+    if (write_outputs(s, 0, &e) != 0) {
         hn_log(HN_LOG_WARNING, "%s", e.msg);
     }
     s->outputs_at = hn_monotonic();
@@ -1309,10 +1313,10 @@ static int check_resume(const struct hn_study *s, const json_t *was, const json_
     return 0;
 }
 
-static int write_outputs(struct hn_study *s, struct hn_error *err)
+static int write_outputs(struct hn_study *s, int durable, struct hn_error *err)
 {
     return hn_report_write(s->output, s->space.params, &s->problem, s->r.trials, s->r.params_json,
-                           s->r.n, err);
+                           s->r.n, durable, err);
 }
 
 int hn_study_run(struct hn_study *s, struct hn_error *err)
@@ -1438,7 +1442,7 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
         if (r != 0) {
             goto done;
         }
-        if (write_outputs(s, err) != 0) {
+        if (write_outputs(s, 1, err) != 0) {
             goto done;
         }
     }
@@ -1446,7 +1450,7 @@ int hn_study_run(struct hn_study *s, struct hn_error *err)
 done:
     if (rc != 0 && s->journal != NULL) {
         struct hn_error e2;
-        if (write_outputs(s, &e2) != 0) {
+        if (write_outputs(s, 1, &e2) != 0) {
             hn_log(HN_LOG_WARNING, "%s", e2.msg);
         }
     }

@@ -176,13 +176,33 @@ int hn_fsync_dir(const char *dir, struct hn_error *err)
     return 0;
 }
 
-int hn_write_file_atomic(const char *path, const char *data, size_t len, struct hn_error *err)
+/* The directory part of path ("." when it has none) in a new string; NULL on out of memory. */
+static char *dir_of(const char *path)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        return strdup(".");
+    }
+    if (slash == path) {
+        return strdup("/");
+    }
+    return strndup(path, (size_t)(slash - path));
+}
+
+/* data into a temporary file beside path, renamed over path; with durable, the file is fsync'ed
+ * before the rename and its directory after it. */
+static int write_replace(const char *path, const char *data, size_t len, int durable,
+                         struct hn_error *err)
+{
+    char *tmp = hn_strdup_printf("%s.tmp.%ld", path, (long)getpid());
+    int rc = -1;
+    if (tmp == NULL) {
+        return hn_error_set(err, path, "out of memory");
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
-        return hn_error_set(err, tmp, "cannot create: %s", hn_strerror(errno));
+        hn_error_set(err, tmp, "cannot create: %s", hn_strerror(errno));
+        goto done;
     }
     size_t off = 0;
     while (off < len) {
@@ -194,21 +214,47 @@ int hn_write_file_atomic(const char *path, const char *data, size_t len, struct 
             hn_error_set(err, tmp, "write failed: %s (is the disk full?)", hn_strerror(errno));
             close(fd);
             unlink(tmp);
-            return -1;
+            goto done;
         }
         off += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        hn_error_set(err, tmp, "fsync/close failed: %s", hn_strerror(errno));
+    if ((durable && fsync(fd) != 0) || close(fd) != 0) {
+        hn_error_set(err, tmp, "%s failed: %s", durable ? "fsync/close" : "close",
+                     hn_strerror(errno));
         unlink(tmp);
-        return -1;
+        goto done;
     }
     if (rename(tmp, path) != 0) {
         hn_error_set(err, path, "cannot rename %s into place: %s", tmp, hn_strerror(errno));
         unlink(tmp);
-        return -1;
+        goto done;
     }
-    return 0;
+    if (durable) {
+        char *dir = dir_of(path);
+        if (dir == NULL) {
+            hn_error_set(err, path, "out of memory");
+            goto done;
+        }
+        int sync_rc = hn_fsync_dir(dir, err);
+        free(dir);
+        if (sync_rc != 0) {
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(tmp);
+    return rc;
+}
+
+int hn_write_file_atomic(const char *path, const char *data, size_t len, struct hn_error *err)
+{
+    return write_replace(path, data, len, 1, err);
+}
+
+int hn_write_file_replace(const char *path, const char *data, size_t len, struct hn_error *err)
+{
+    return write_replace(path, data, len, 0, err);
 }
 
 void hn_roff_text(const char *s, FILE *out)

@@ -106,36 +106,38 @@ static size_t dtype_size(enum hn_st_dtype d)
     return d == HN_ST_F32 ? 4 : 2;
 }
 
-/* Check one tensor entry of the header and fill t (except name and data) and s. */
-static int parse_entry(const char *key, json_t *v, uint64_t data_len, const char *name,
-                       struct hn_st_tensor *t, struct span *s, struct hn_error *err)
+/* An entry's "dtype" into *stored. */
+static int parse_dtype(const char *key, const json_t *dtype_v, const char *name,
+                       enum hn_st_dtype *stored, struct hn_error *err)
 {
-    if (!json_is_object(v)) {
-        return hn_error_set(err, name, "tensor '%s': entry is not an object", key);
-    }
-    json_t *dtype_v = json_object_get(v, "dtype");
-    json_t *shape = json_object_get(v, "shape"), *offs = json_object_get(v, "data_offsets");
     const char *dtype = json_string_value(dtype_v);
     if (dtype == NULL) {
         return hn_error_set(err, name, "tensor '%s': dtype is %s, expected a string", key,
                             dtype_v == NULL ? "missing" : "not a string");
     } else if (strcmp(dtype, "F32") == 0) {
-        t->stored = HN_ST_F32;
+        *stored = HN_ST_F32;
     } else if (strcmp(dtype, "F16") == 0) {
-        t->stored = HN_ST_F16;
+        *stored = HN_ST_F16;
     } else if (strcmp(dtype, "BF16") == 0) {
-        t->stored = HN_ST_BF16;
+        *stored = HN_ST_BF16;
     } else {
         return hn_error_set(err, name,
                             "tensor '%s': dtype '%.32s' is not supported (F32, F16, BF16); "
                             "convert the checkpoint to one of those",
                             key, dtype);
     }
+    return 0;
+}
+
+/* An entry's "shape" into t->ndim and t->shape, its element count into *numel (no overflow). */
+static int parse_shape(const char *key, const json_t *shape, const char *name,
+                       struct hn_st_tensor *t, uint64_t *numel, struct hn_error *err)
+{
     if (!json_is_array(shape) || json_array_size(shape) > HN_ST_MAX_DIMS) {
         return hn_error_set(err, name, "tensor '%s': shape must be a list of at most %d integers",
                             key, HN_ST_MAX_DIMS);
     }
-    uint64_t numel = 1;
+    *numel = 1;
     t->ndim = json_array_size(shape);
     for (size_t d = 0; d < t->ndim; d++) {
         json_t *dim = json_array_get(shape, d);
@@ -144,7 +146,7 @@ static int parse_entry(const char *key, json_t *v, uint64_t data_len, const char
                                 key, d);
         }
         uint64_t extent = (uint64_t)json_integer_value(dim);
-        if (__builtin_mul_overflow(numel, extent, &numel)) {
+        if (__builtin_mul_overflow(*numel, extent, numel)) {
             return hn_error_set(err, name, "tensor '%s': the number of elements overflows 64 bits",
                                 key);
         }
@@ -154,10 +156,14 @@ static int parse_entry(const char *key, json_t *v, uint64_t data_len, const char
                                 key, d);
         }
     }
-    uint64_t bytes;
-    if (__builtin_mul_overflow(numel, (uint64_t)dtype_size(t->stored), &bytes)) {
-        return hn_error_set(err, name, "tensor '%s': its size in bytes overflows 64 bits", key);
-    }
+    return 0;
+}
+
+/* An entry's "data_offsets" into s: a pair holding exactly bytes, within the data_len-byte
+ * data buffer. dtype is for the message. */
+static int parse_offsets(const char *key, const json_t *offs, uint64_t bytes, const char *dtype,
+                         uint64_t data_len, const char *name, struct span *s, struct hn_error *err)
+{
     if (!json_is_array(offs) || json_array_size(offs) != 2 ||
         !json_is_integer(json_array_get(offs, 0)) || !json_is_integer(json_array_get(offs, 1)) ||
         json_integer_value(json_array_get(offs, 0)) < 0 ||
@@ -186,12 +192,35 @@ static int parse_entry(const char *key, json_t *v, uint64_t data_len, const char
                             "buffer (truncated file?)",
                             key, (unsigned long long)end, (unsigned long long)data_len);
     }
+    s->begin = begin;
+    s->end = end;
+    return 0;
+}
+
+/* Check one tensor entry of the header and fill t (except name and data) and s. */
+static int parse_entry(const char *key, json_t *v, uint64_t data_len, const char *name,
+                       struct hn_st_tensor *t, struct span *s, struct hn_error *err)
+{
+    if (!json_is_object(v)) {
+        return hn_error_set(err, name, "tensor '%s': entry is not an object", key);
+    }
+    json_t *dtype_v = json_object_get(v, "dtype");
+    uint64_t numel = 0, bytes = 0;
+    if (parse_dtype(key, dtype_v, name, &t->stored, err) != 0 ||
+        parse_shape(key, json_object_get(v, "shape"), name, t, &numel, err) != 0) {
+        return -1;
+    }
+    if (__builtin_mul_overflow(numel, (uint64_t)dtype_size(t->stored), &bytes)) {
+        return hn_error_set(err, name, "tensor '%s': its size in bytes overflows 64 bits", key);
+    }
+    if (parse_offsets(key, json_object_get(v, "data_offsets"), bytes, json_string_value(dtype_v),
+                      data_len, name, s, err) != 0) {
+        return -1;
+    }
     if (numel > SIZE_MAX / sizeof(float)) {
         return hn_error_set(err, name, "tensor '%s': too large for this machine", key);
     }
     t->numel = (size_t)numel;
-    s->begin = begin;
-    s->end = end;
     return 0;
 }
 
@@ -616,19 +645,62 @@ static int write_floats(int fd, const float *data, size_t numel)
     return 0;
 }
 
+/* The file's bytes to fd: the header's length (8 bytes, little endian), the header padded with
+ * spaces to a multiple of 8, then each tensor's data. 0, or -1 with errno. */
+static int write_contents(int fd, const char *header, const struct hn_st_write_entry *e, size_t n)
+{
+    size_t hl = strlen(header), padded = (hl + 7) / 8 * 8;
+    unsigned char len_le[8];
+    for (int i = 0; i < 8; i++) {
+        len_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    }
+    char spaces[8];
+    memset(spaces, ' ', sizeof(spaces));
+    if (write_all(fd, len_le, 8) != 0 || write_all(fd, header, hl) != 0 ||
+        write_all(fd, spaces, padded - hl) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t numel = 1;
+        for (size_t d = 0; d < e[i].ndim; d++) {
+            numel *= e[i].shape[d]; /* checked by build_header */
+        }
+        if (write_floats(fd, e[i].data, numel) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* fsync the directory that holds path, so that a rename into it survives a crash. */
+static int sync_parent(const char *path, struct hn_error *err)
+{
+    char *dir = strdup(path);
+    if (dir == NULL) {
+        return hn_error_set(err, path, "out of memory");
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else {
+        slash[slash == dir ? 1 : 0] = '\0';
+    }
+    int rc = hn_fsync_dir(dir, err);
+    free(dir);
+    return rc;
+}
+
 int hn_st_write(const char *path, const struct hn_st_write_entry *e, size_t n, struct hn_error *err)
 {
     uint64_t bytes = 0; /* the data buffer's size (streamed, so not needed beyond checks) */
     char *text = build_header(path, e, n, &bytes, err);
-    char *tmp = NULL, *dir = NULL;
+    char *tmp = NULL;
     int fd = -1, rc = -1;
     if (text == NULL) {
         goto fail;
     }
-    size_t hl = strlen(text), padded = (hl + 7) / 8 * 8;
     tmp = malloc(strlen(path) + sizeof(".tmp.XXXXXX"));
-    dir = strdup(path);
-    if (tmp == NULL || dir == NULL) {
+    if (tmp == NULL) {
         hn_error_set(err, path, "out of memory");
         goto fail;
     }
@@ -641,22 +713,7 @@ int hn_st_write(const char *path, const struct hn_st_write_entry *e, size_t n, s
         tmp = NULL;
         goto fail;
     }
-    unsigned char len_le[8];
-    for (int i = 0; i < 8; i++) {
-        len_le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    }
-    char spaces[8];
-    memset(spaces, ' ', sizeof(spaces)); /* pad the header to a multiple of 8 */
-    int bad = fchmod(fd, 0644) != 0 || write_all(fd, len_le, 8) != 0 ||
-              write_all(fd, text, hl) != 0 || write_all(fd, spaces, padded - hl) != 0;
-    for (size_t i = 0; !bad && i < n; i++) {
-        size_t numel = 1;
-        for (size_t d = 0; d < e[i].ndim; d++) {
-            numel *= e[i].shape[d]; /* checked by build_header */
-        }
-        bad = write_floats(fd, e[i].data, numel) != 0;
-    }
-    if (bad) {
+    if (fchmod(fd, 0644) != 0 || write_contents(fd, text, e, n) != 0) {
         hn_error_set(err, tmp, "write failed: %s (is the disk full?)", hn_strerror(errno));
         goto fail;
     }
@@ -676,16 +733,7 @@ int hn_st_write(const char *path, const struct hn_st_write_entry *e, size_t n, s
     }
     free(tmp);
     tmp = NULL;
-    char *slash = strrchr(dir, '/');
-    if (slash == NULL) {
-        strcpy(dir, ".");
-    } else {
-        slash[slash == dir ? 1 : 0] = '\0';
-    }
-    if (hn_fsync_dir(dir, err) != 0) {
-        goto fail;
-    }
-    rc = 0;
+    rc = sync_parent(path, err);
 fail:
     if (fd >= 0) {
         close(fd);
@@ -694,7 +742,6 @@ fail:
         unlink(tmp);
     }
     free(tmp);
-    free(dir);
     free(text);
     return rc;
 }

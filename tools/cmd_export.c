@@ -1145,6 +1145,90 @@ static const char usage_text[] =
 
 static int check_args(const char *cmd, int argc, char **argv, struct ex_args *a);
 
+/* --trial, --seed or --threads (option c): an integer >= 0 into a. -1 to go on, else the exit
+ * status. */
+static int parse_count(const char *cmd, int c, struct ex_args *a)
+{
+    long *num = c == 't' ? &a->trial : c == 's' ? &a->seed : &a->threads;
+    char *end = NULL;
+    errno = 0;
+    *num = strtol(optarg, &end, 10);
+    if (end == optarg || *end != '\0' || errno != 0 || *num < 0) {
+        return hn_cli_usage_error(cmd, "--%s needs an integer >= 0, got '%s'",
+                                  c == 't'   ? "trial"
+                                  : c == 's' ? "seed"
+                                             : "threads",
+                                  optarg);
+    }
+    a->have_trial |= c == 't';
+    return -1;
+}
+
+/* --format (option 'f') or --dtype ('d') into a. -1 to go on, else the exit status. */
+static int parse_format(const char *cmd, int c, struct ex_args *a)
+{
+    if (c == 'f') {
+        if (strcmp(optarg, "hf") == 0) {
+            a->format = EX_HF;
+        } else if (strcmp(optarg, "gguf") == 0) {
+            a->format = EX_GGUF;
+        } else {
+            return hn_cli_usage_error(cmd, "--format must be hf or gguf, got '%s'", optarg);
+        }
+        return -1;
+    }
+    for (a->dtype = EX_F32; a->dtype <= EX_BF16; a->dtype++) {
+        if (strcmp(optarg, dtype_names[a->dtype]) == 0) {
+            return -1;
+        }
+    }
+    return hn_cli_usage_error(cmd, "--dtype must be f32, f16 or bf16, got '%s'", optarg);
+}
+
+/* One option c of getopt_long (its argument in optarg) into a. -1 to go on, else the exit
+ * status (--help, --version, a usage error). */
+static int parse_option(const char *cmd, int c, char **argv, struct ex_args *a)
+{
+    switch (c) {
+    case 't':
+    case 's':
+    case 'j':
+        return parse_count(cmd, c, a);
+    case 'f':
+    case 'd':
+        return parse_format(cmd, c, a);
+    case 'o':
+        a->out = optarg;
+        return -1;
+    case 'a':
+        a->arch = optarg;
+        return -1;
+    case 'r':
+        a->random = 1;
+        return -1;
+    case 'e':
+        a->evaluator = optarg;
+        return -1;
+    case 'S':
+        a->study_file = optarg;
+        return -1;
+    case 'O':
+        if (a->n_sets == EX_MAX_SETS) {
+            return hn_cli_usage_error(cmd, "at most %d --set options", EX_MAX_SETS);
+        }
+        a->sets[a->n_sets++] = optarg;
+        return -1;
+    case 'h':
+        fputs(usage_text, stdout);
+        return HN_EXIT_OK;
+    case 'V':
+        return hn_cli_version(cmd);
+    default:
+        return hn_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+}
+
+/* The command line into a. -1 to go on, else the exit status. */
 static int parse(int argc, char **argv, struct ex_args *a)
 {
     const char *cmd = argv[0];
@@ -1163,70 +1247,9 @@ static int parse(int argc, char **argv, struct ex_args *a)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "o:hV", longopts, NULL)) != -1) {
-        char *end = NULL;
-        long *num = c == 't' ? &a->trial : c == 's' ? &a->seed : c == 'j' ? &a->threads : NULL;
-        if (num != NULL) {
-            errno = 0;
-            *num = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || errno != 0 || *num < 0) {
-                return hn_cli_usage_error(cmd, "--%s needs an integer >= 0, got '%s'",
-                                          c == 't'   ? "trial"
-                                          : c == 's' ? "seed"
-                                                     : "threads",
-                                          optarg);
-            }
-            a->have_trial |= c == 't';
-            continue;
-        }
-        switch (c) {
-        case 'o':
-            a->out = optarg;
-            break;
-        case 'f':
-            if (strcmp(optarg, "hf") == 0) {
-                a->format = EX_HF;
-            } else if (strcmp(optarg, "gguf") == 0) {
-                a->format = EX_GGUF;
-            } else {
-                return hn_cli_usage_error(cmd, "--format must be hf or gguf, got '%s'", optarg);
-            }
-            break;
-        case 'd':
-            for (a->dtype = EX_F32; a->dtype <= EX_BF16; a->dtype++) {
-                if (strcmp(optarg, dtype_names[a->dtype]) == 0) {
-                    break;
-                }
-            }
-            if (a->dtype > EX_BF16) {
-                return hn_cli_usage_error(cmd, "--dtype must be f32, f16 or bf16, got '%s'",
-                                          optarg);
-            }
-            break;
-        case 'a':
-            a->arch = optarg;
-            break;
-        case 'r':
-            a->random = 1;
-            break;
-        case 'e':
-            a->evaluator = optarg;
-            break;
-        case 'S':
-            a->study_file = optarg;
-            break;
-        case 'O':
-            if (a->n_sets == EX_MAX_SETS) {
-                return hn_cli_usage_error(cmd, "at most %d --set options", EX_MAX_SETS);
-            }
-            a->sets[a->n_sets++] = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return HN_EXIT_OK;
-        case 'V':
-            return hn_cli_version(cmd);
-        default:
-            return hn_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        int rc = parse_option(cmd, c, argv, a);
+        if (rc != -1) {
+            return rc;
         }
     }
     return check_args(cmd, argc, argv, a);

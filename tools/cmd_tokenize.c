@@ -145,25 +145,14 @@ static int split_file(struct docs *d, const char *buf, size_t len)
  * byte (the text, then its uint16 tokens), so 256 MiB of text takes under 800 MiB. */
 #define HN_TOKENIZE_MAX_BYTES ((size_t)256 << 20)
 
-/*
- * The whole input (malloc'ed, *len bytes), or NULL with a reason in why. Regular files and
- * pipes (FIFOs, /dev/stdin) are read; devices (/dev/zero), sockets and directories are
- * refused before reading. At most budget bytes are accepted: beyond them the read stops.
- */
-static char *read_all(const char *path, size_t budget, size_t *len, int *usage, char *why,
-                      size_t why_size)
+/* What read_all refuses before reading: anything but a regular file or a pipe, and a regular
+ * file larger than budget. 0, or -1 with a reason in why. */
+static int check_input(FILE *f, size_t budget, char *why, size_t why_size)
 {
-    *usage = 1;
-    FILE *f = fopen(path, "rbe");
-    if (f == NULL) {
-        snprintf(why, why_size, "cannot read: %s", hn_strerror(errno));
-        return NULL;
-    }
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
         snprintf(why, why_size, "cannot stat: %s", hn_strerror(errno));
-        fclose(f);
-        return NULL;
+        return -1;
     }
     if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
         snprintf(why, why_size, "not a regular file or a pipe (%s); tokenize reads text files",
@@ -171,17 +160,23 @@ static char *read_all(const char *path, size_t budget, size_t *len, int *usage, 
                  : S_ISCHR(st.st_mode) ? "a character device"
                  : S_ISBLK(st.st_mode) ? "a block device"
                                        : "a socket or other special file");
-        fclose(f);
-        return NULL;
+        return -1;
     }
     if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > budget) {
         snprintf(why, why_size,
                  "%lld bytes; tokenize reads at most %zu MiB of text per run (all inputs "
                  "together): split the corpus and tokenize it in parts",
                  (long long)st.st_size, HN_TOKENIZE_MAX_BYTES >> 20);
-        fclose(f);
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+/* f to its end in a buffer that doubles as it fills (malloc'ed, *len bytes), or NULL with a
+ * reason in why (*usage = 0 when out of memory). More than budget bytes are refused. */
+static char *read_stream(FILE *f, size_t budget, size_t *len, int *usage, char *why,
+                         size_t why_size)
+{
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf != NULL) {
@@ -229,8 +224,29 @@ static char *read_all(const char *path, size_t budget, size_t *len, int *usage, 
         free(buf);
         buf = NULL;
     }
-    fclose(f);
     *len = n;
+    return buf;
+}
+
+/*
+ * The whole input (malloc'ed, *len bytes), or NULL with a reason in why. Regular files and
+ * pipes (FIFOs, /dev/stdin) are read; devices (/dev/zero), sockets and directories are
+ * refused before reading. At most budget bytes are accepted: beyond them the read stops.
+ */
+static char *read_all(const char *path, size_t budget, size_t *len, int *usage, char *why,
+                      size_t why_size)
+{
+    *usage = 1;
+    FILE *f = fopen(path, "rbe");
+    if (f == NULL) {
+        snprintf(why, why_size, "cannot read: %s", hn_strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    if (check_input(f, budget, why, why_size) == 0) {
+        buf = read_stream(f, budget, len, usage, why, why_size);
+    }
+    fclose(f);
     return buf;
 }
 

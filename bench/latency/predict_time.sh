@@ -6,7 +6,10 @@
 # trials predicted by `learned` alone and N by `roofline` alone (random points). The two predict
 # stages have the same core overhead (journal, trial directory, outputs); the difference is the
 # model's evaluate(). Prints, per stage, the trial seconds (finished - started, trials.csv) as
-# median, 90th percentile and maximum in milliseconds, with `uptime` and the CPU model.
+# median, 90th percentile and maximum in milliseconds, and the time between trials (a trial's
+# start minus the previous trial's finish in the same stage: the journal's fdatasync, the
+# outputs trials.csv, pareto.csv and summary.json, the optimizer) as median and 90th
+# percentile, with `uptime` and the CPU model.
 #
 #   bench/latency/predict_time.sh [N]      (from a build directory; N default 200)
 # Environment: HILNAS (default ./tools/hilnas), OUT (default: a temporary directory, removed).
@@ -50,17 +53,27 @@ start=$(date +%s.%N)
 "$hilnas" run "$out/study.yaml" --output "$out/run" --quiet
 end=$(date +%s.%N)
 awk -F, -v start="$start" -v end="$end" '
-NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "stage") cs = i; if ($i == "seconds") cx = i }
+function sort(a, m,    i, j, x) {
+    for (i = 2; i <= m; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+}
+NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "stage") cs = i; if ($i == "seconds") cx = i
+                                      if ($i == "started") cb = i; if ($i == "finished") cf = i }
           next }
-{ k = $cs; c[k]++; v[k, c[k]] = $cx * 1000 }
+{ k = $cs; c[k]++; v[k, c[k]] = $cx * 1000
+  if (k == last) { g[k]++; gap[k, g[k]] = ($cb - prev) * 1000 }
+  last = k; prev = $cf }
 END {
-    printf "%-9s %7s %10s %10s %10s\n", "stage", "trials", "median_ms", "p90_ms", "max_ms"
+    printf "%-9s %7s %10s %10s %10s %10s %10s\n", "stage", "trials", "median_ms", "p90_ms", "max_ms",
+           "gap_med_ms", "gap_p90_ms"
     split("measure learned roofline", order, " ")
     for (o = 1; o <= 3; o++) {
-        k = order[o]; m = c[k]
+        k = order[o]; m = c[k]; mg = g[k]
+        delete s; delete t
         for (i = 1; i <= m; i++) { s[i] = v[k, i] }
-        for (i = 2; i <= m; i++) { x = s[i]; for (j = i - 1; j >= 1 && s[j] > x; j--) s[j + 1] = s[j]; s[j + 1] = x }
-        printf "%-9s %7d %10.3f %10.3f %10.3f\n", k, m, s[int((m + 1) / 2)], s[int(m * 0.9 + 0.5)], s[m]
+        for (i = 1; i <= mg; i++) { t[i] = gap[k, i] }
+        sort(s, m); sort(t, mg)
+        printf "%-9s %7d %10.3f %10.3f %10.3f %10.3f %10.3f\n", k, m, s[int((m + 1) / 2)],
+               s[int(m * 0.9 + 0.5)], s[m], t[int((mg + 1) / 2)], t[int(mg * 0.9 + 0.5)]
     }
     printf "# whole run %.1f s\n", end - start
 }' "$out/run/trials.csv"

@@ -35,7 +35,6 @@ struct hn_task {
      * the study instead of counting a failed trial). w is execute's worker argument (thread
      * index, or MPI rank); the journal records it. Executors pass it back as it is. */
     json_t *result;
-    void *core; /* runner private */
 };
 
 struct hn_executor_ops {

@@ -57,8 +57,10 @@ extern "C" {
  * 3: hn_eval_request.progress (a plugin built for 3 reads it; an older core would not set it).
  * 4: struct hn_error.where_len (plugins allocate errors the core fills); the core validates a
  *    plugin's options before create() and names the instance in its messages and log lines.
+ * 5: struct hn_task loses its unused last member `core` (runner private; the runner finds a
+ *    returned task's trial by trial_id).
  */
-#define HN_PLUGIN_ABI 4
+#define HN_PLUGIN_ABI 5
 
 /* Encodes what changes struct layouts: pointer, size_t, long and double widths. */
 #define HN_PLUGIN_SIGNATURE                                                                        \

@@ -36,11 +36,20 @@ char *hn_path_join(const char *a, const char *b);
 int hn_fsync_dir(const char *dir, struct hn_error *err);
 
 /*
- * Write len bytes of data to path atomically: a temporary file in the same directory,
- * fsync, rename over path, fsync of the directory. Readers see the old or the new content,
- * never a part. 0 or -1 with err naming the path.
+ * Write len bytes of data to path atomically and durably: a temporary file in the same
+ * directory, fsync, rename over path, fsync of the directory. Readers see the old or the new
+ * content, never a part, and once it returns 0 the new content survives a crash or power loss.
+ * 0 or -1 with err naming the path.
  */
 int hn_write_file_atomic(const char *path, const char *data, size_t len, struct hn_error *err);
+
+/*
+ * hn_write_file_atomic without the two fsyncs, for files that can be regenerated (outputs
+ * derived from a journal, caches, inputs of a child process): readers still see the old or the
+ * new content, never a part, but a crash of the machine (not of the process) may leave the old
+ * content or an empty file. Much cheaper on a busy disk. 0 or -1 with err naming the path.
+ */
+int hn_write_file_replace(const char *path, const char *data, size_t len, struct hn_error *err);
 
 /* strerror() for any thread: the message of errnum in a buffer of the calling thread, valid
  * until the thread's next call (strerror() itself may share one buffer between threads). */

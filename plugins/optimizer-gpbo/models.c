@@ -170,7 +170,8 @@ static void save_anchors(struct gpbo_models *m)
     char *text = json_dumps(root, JSON_REAL_PRECISION(17) | JSON_COMPACT);
     json_decref(root);
     struct hn_error err = {0};
-    if (text == NULL || hn_write_file_atomic(m->path, text, strlen(text), &err) != 0) {
+    /* a cache (a resumed study without it refits): renamed into place, never fsync'ed */
+    if (text == NULL || hn_write_file_replace(m->path, text, strlen(text), &err) != 0) {
         if (!m->warned) {
             hn_log(HN_LOG_WARNING,
                    "cannot save the GP anchors (%s); a resumed study "

@@ -574,7 +574,8 @@ static int put_best(const struct device *d, const struct hn_metrics *best, const
     return 0;
 }
 
-/* The trial's architecture (an empty object when it has none) into path. */
+/* The trial's architecture (an empty object when it has none) into path: an input of the
+ * command, written anew for every measurement, so renamed into place without an fsync. */
 static int write_arch(const struct hn_eval_request *req, const char *path, struct hn_error *err)
 {
     json_t *empty = json_object();
@@ -582,7 +583,7 @@ static int write_arch(const struct hn_eval_request *req, const char *path, struc
                             JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     json_decref(empty);
     int rc = text == NULL ? hn_error_set(err, NULL, "out of memory")
-                          : hn_write_file_atomic(path, text, strlen(text), err);
+                          : hn_write_file_replace(path, text, strlen(text), err);
     free(text);
     return rc;
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -150,6 +151,76 @@ Test(cli_run, branin_random_outputs_and_show)
     free(err);
     int per_id[64];
     cr_expect_eq(completed_events(dir, per_id, 64), 30);
+    free(tmp);
+}
+
+/* dir/name as a string (malloc'ed), NULL when it cannot be read. */
+static char *read_output(const char *dir, const char *name)
+{
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return tu_read_file(path);
+}
+
+/*
+ * trials.csv, pareto.csv and summary.json are derived from the journal and, after each trial,
+ * only renamed into place (no fsync): a crash of the machine can leave them missing, empty or
+ * stale. A run of the finished study (nothing left to run) must rewrite each from the journal,
+ * byte for byte what the first run wrote, and leave no temporary file behind.
+ */
+Test(cli_run, resume_of_a_finished_study_regenerates_missing_or_stale_outputs)
+{
+    static const char *const names[] = {"trials.csv", "pareto.csv", "summary.json"};
+    char study[4200], dir[4300];
+    char *tmp = tu_tmpdir("regen");
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    study_path("conf.d/branin-random.yaml", study, sizeof(study));
+    char *out, *err;
+    int rc = run_cli("run", study, dir, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
+    free(out);
+    free(err);
+    char *first[3];
+    for (int i = 0; i < 3; i++) {
+        first[i] = read_output(dir, names[i]);
+        cr_assert_not_null(first[i], "%s missing after the run", names[i]);
+        cr_assert_gt(strlen(first[i]), 20, "%s: %s", names[i], first[i]);
+    }
+    cr_assert_eq(tu_count(first[0], ",complete,"), 30, "%s", first[0]);
+
+    /* what a crash can leave: one file gone, one empty, one stale (an older, shorter version) */
+    char path[4400];
+    snprintf(path, sizeof(path), "%s/trials.csv", dir);
+    cr_assert_eq(unlink(path), 0);
+    snprintf(path, sizeof(path), "%s/pareto.csv", dir);
+    cr_assert_eq(truncate(path, 0), 0);
+    snprintf(path, sizeof(path), "%s/summary.json", dir);
+    cr_assert_eq(tu_write_file(path, "{\"trials\": {\"complete\": 3}}\n"), 0);
+
+    rc = run_cli("run", study, dir, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "resume failed (%d): %s", rc, err);
+    cr_expect(strstr(err, "already complete") != NULL, "nothing is re-run: %s", err);
+    free(out);
+    free(err);
+    for (int i = 0; i < 3; i++) {
+        char *again = read_output(dir, names[i]);
+        cr_expect_not_null(again, "%s not regenerated", names[i]);
+        cr_expect(again != NULL && strcmp(again, first[i]) == 0,
+                  "%s differs from the first run's:\n%s\n--- first run:\n%s", names[i],
+                  again ? again : "(missing)", first[i]);
+        free(again);
+        free(first[i]);
+    }
+    int per_id[64];
+    cr_expect_eq(completed_events(dir, per_id, 64), 30, "no trial re-run");
+    /* no temporary file of an atomic write is left beside the outputs */
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        cr_expect(strstr(e->d_name, ".tmp.") == NULL, "leftover temporary file %s/%s", dir,
+                  e->d_name);
+    }
+    closedir(d);
     free(tmp);
 }
 
@@ -462,5 +533,56 @@ Test(cli_run, stage_overrides_reach_the_evaluator_and_wrong_ones_are_refused, .t
         }
         free(err);
     }
+    free(tmp);
+}
+
+/*
+ * `points:` read like the rest of the study file: a bool parameter takes every YAML 1.2
+ * spelling (True, FALSE, ...), a categorical one its label (even one that looks like a
+ * number), and each point is the stage's first trials, in order.
+ */
+Test(cli_run, points_take_yaml12_booleans_and_labels, .timeout = 60)
+{
+    static const char *study = "study: {name: points, seed: 1}\n"
+                               "space:\n"
+                               "  plugin: box\n"
+                               "  params:\n"
+                               "    x0: {type: float, min: -5, max: 10}\n"
+                               "    x1: {type: float, min: 0, max: 15}\n"
+                               "    skip: {type: bool}\n"
+                               "    act: {type: categorical, values: [relu, '2', silu]}\n"
+                               "evaluators: {f: {plugin: testfn, function: branin}}\n"
+                               "objectives: [{metric: branin}]\n"
+                               "stages:\n"
+                               "  - name: s\n"
+                               "    sampler: sobol\n"
+                               "    trials: 5\n"
+                               "    points:\n"
+                               "      - {x0: -1.5, x1: 2, skip: True, act: silu}\n"
+                               "      - {x0: 3, x1: .5e1, skip: FALSE, act: '2'}\n"
+                               "      - {x0: 0, x1: 0, skip: TRUE, act: 2}\n"
+                               "      - {x0: 1, x1: 1, skip: false, act: relu}\n";
+    char *tmp = tu_tmpdir("points"), *err = NULL;
+    int rc = tu_run_study_text(tmp, study, "run", &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    free(err);
+    char dir[4300];
+    snprintf(dir, sizeof(dir), "%s/run", tmp);
+    char *csv = read_output(dir, "trials.csv");
+    cr_assert_not_null(csv);
+    cr_assert(strncmp(csv, "id,stage,status,x0,x1,skip,act,f.branin,", 40) == 0, "header: %.80s",
+              csv);
+    static const char *const want[] = {"0,s,complete,-1.5,2,True,silu,",
+                                       "1,s,complete,3,5,False,2,", "2,s,complete,0,0,True,2,",
+                                       "3,s,complete,1,1,False,relu,"};
+    char *save = NULL;
+    strtok_r(csv, "\n", &save);
+    for (size_t i = 0; i < 4; i++) {
+        char *line = strtok_r(NULL, "\n", &save);
+        cr_assert_not_null(line, "row %zu missing", i);
+        cr_expect(strncmp(line, want[i], strlen(want[i])) == 0, "row %zu: '%s', want '%s...'", i,
+                  line, want[i]);
+    }
+    free(csv);
     free(tmp);
 }
