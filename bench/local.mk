@@ -47,3 +47,14 @@ EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh bench/latency/predict
 EXTRA_DIST += bench/quality/csvcol.awk bench/quality/space.inc bench/quality/selection.sh \
 	bench/quality/fidelity.sh bench/quality/search.sh bench/quality/headline.sh \
 	bench/quality/near-backbone.sh bench/quality/demo-headline.sh bench/quality/recipe.sh
+# gpbo's acquisition optimization on the binary-heavy testfn `layers`, against the exact maximum
+# (docs/benchmarks.md, "Binary-heavy spaces"); gpbo's sources compiled in, as in its tests
+EXTRA_PROGRAMS += bench/bench_acqopt
+HN_BENCH += bench/bench_acqopt
+bench_bench_acqopt_SOURCES = bench/bench_acqopt.c plugins/evaluator-testfn/testfn.c \
+	plugins/optimizer-gpbo/gpbo.c plugins/optimizer-gpbo/state.c \
+	plugins/optimizer-gpbo/acquisition.c plugins/optimizer-gpbo/models.c \
+	plugins/optimizer-gpbo/search.c
+bench_bench_acqopt_CPPFLAGS = $(AM_CPPFLAGS)
+bench_bench_acqopt_LDADD = $(HN_CORE_LIBS) $(JANSSON_LIBS) $(NLOPT_LIBS) $(LAPACKE_LIBS) $(OPENBLAS_LIBS) -lm
+CLEANFILES += bench/bench_acqopt

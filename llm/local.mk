@@ -13,13 +13,14 @@ llm_libhilnas_cost_la_SOURCES = llm/llm_config.c llm/cost.c
 llm_libhilnas_cost_la_LIBADD = $(HN_CORE_LIBS) $(JANSSON_LIBS) -lm
 llm_libhilnas_cost_la_LDFLAGS = -version-info 0:0:0
 llm_libhilnas_llm_la_SOURCES = llm/adamw.c llm/checkpoint.c llm/decode.c llm/model.c llm/ops.c \
-	llm/qmat.c llm/train.c llm/importance.c
+	llm/qmat.c llm/train.c llm/importance.c llm/measure.c
 llm_libhilnas_llm_la_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 llm_libhilnas_llm_la_LIBADD = llm/libhilnas-cost.la $(HN_CORE_LIBS) $(OPENBLAS_LIBS) \
 	$(JANSSON_LIBS) -lm
 llm_libhilnas_llm_la_LDFLAGS = -version-info 0:0:0 $(OPENMP_CFLAGS)
 hilnas_llmincludedir = $(pkgincludedir)/llm
 hilnas_llminclude_HEADERS = include/hilnas/llm/checkpoint.h include/hilnas/llm/cost.h \
-	include/hilnas/llm/decode.h include/hilnas/llm/importance.h include/hilnas/llm/model.h \
-	include/hilnas/llm/ops.h include/hilnas/llm/qmat.h include/hilnas/llm/train.h
+	include/hilnas/llm/decode.h include/hilnas/llm/importance.h include/hilnas/llm/measure.h \
+	include/hilnas/llm/model.h include/hilnas/llm/ops.h include/hilnas/llm/qmat.h \
+	include/hilnas/llm/train.h
 include llm/io.mk

@@ -8,6 +8,8 @@
 # adb hands the remote command to the phone's shell as one string, so nothing from the
 # architecture reaches it: the remote paths are fixed, and the options must consist of
 # [A-Za-z0-9,._/-] only (numbers and names such as 0,512 or q8_0); anything else is refused.
+# `--reference FILE` (a config.json, or a checkpoint directory's) is pushed to a fixed path on
+# the phone and the option points hilnas-bench there.
 #
 # Environment: ADB (default adb; e.g. "adb -s SERIAL" is not possible, use ANDROID_SERIAL),
 # HILNAS_BENCH_BIN (the cross-built binary, default build-android/hilnas-bench),
@@ -26,10 +28,22 @@ safe() {
     "" | *[!A-Za-z0-9,._/-]*) return 1 ;;
     esac
 }
-for a in "$@"; do
-    safe "$a" || { echo "adb-bench.sh: refusing option '$a' (only [A-Za-z0-9,._/-])" >&2; exit 2; }
-done
 safe "$REMOTE" || { echo "adb-bench.sh: bad HILNAS_BENCH_REMOTE '$REMOTE'" >&2; exit 2; }
+# the options for the phone's shell: checked, then joined (they hold no space or glob character)
+opts="" ref="" want_ref=0
+for a in "$@"; do
+    if [ "$want_ref" = 1 ]; then
+        ref=$a want_ref=0
+        [ ! -d "$ref" ] || ref=$ref/config.json
+        [ -f "$ref" ] || { echo "adb-bench.sh: --reference: $ref not found" >&2; exit 1; }
+        opts="$opts $REMOTE/reference.json"
+        continue
+    fi
+    safe "$a" || { echo "adb-bench.sh: refusing option '$a' (only [A-Za-z0-9,._/-])" >&2; exit 2; }
+    [ "$a" != --reference ] || want_ref=1
+    opts="$opts $a"
+done
+[ "$want_ref" = 0 ] || { echo "adb-bench.sh: --reference needs a file" >&2; exit 2; }
 [ -z "$MASK" ] || safe "$MASK" || { echo "adb-bench.sh: bad HILNAS_BENCH_TASKSET" >&2; exit 2; }
 [ -f "$BIN" ] || { echo "adb-bench.sh: $BIN not found: cross-build it (docs/latency.md) or set HILNAS_BENCH_BIN" >&2; exit 1; }
 sum=$(sha256sum "$BIN" | cut -d' ' -f1)
@@ -41,7 +55,10 @@ if [ "$have" != "$sum" ]; then
     "$ADB" shell "echo $sum > $REMOTE/hilnas-bench.sha256" >&2
 fi
 "$ADB" push "$arch" "$REMOTE/arch.json" >&2
+[ -z "$ref" ] || "$ADB" push "$ref" "$REMOTE/reference.json" >&2
+# shellcheck disable=SC2086 # opts: checked words, split on purpose
 if [ -n "$MASK" ]; then
-    exec "$ADB" shell taskset "$MASK" "$REMOTE/hilnas-bench" "$REMOTE/arch.json" "$@"
+    exec "$ADB" shell taskset "$MASK" "$REMOTE/hilnas-bench" "$REMOTE/arch.json" $opts
 fi
-exec "$ADB" shell "$REMOTE/hilnas-bench" "$REMOTE/arch.json" "$@"
+# shellcheck disable=SC2086
+exec "$ADB" shell "$REMOTE/hilnas-bench" "$REMOTE/arch.json" $opts

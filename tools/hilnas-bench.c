@@ -6,21 +6,24 @@
  *   hilnas-bench ARCH.json [--prompt 128] [--contexts 0,512 | --context 256]
  *                [--decode-tokens 16] [--threads 0] [--dtype f32|bf16|f16|q8_0]
  *                [--repeats 5] [--max-repeats 15] [--max-cv 0.03] [--warmup 1] [--seed 1]
+ *                [--pin] [--pick fastest|first] [--pick-probe 8] [--clock wall|cpu]
+ *                [--reference CONFIG.json|CHECKPOINT_DIR]
  *
  * ARCH.json is an architecture as `hilnas export --arch` reads it and the device oracle
  * writes it ({arch}): a Hugging Face LlamaConfig (+ attention_layers). Weights are random
- * (latency does not depend on their values). The protocol is the host oracle's: `warmup`
- * unrecorded rounds, then rounds that time each metric once in turn (prefill of `prompt`
- * tokens into an empty cache; decode, per token, the mean of `decode-tokens` steps with c
- * tokens cached for each context c) until each has `repeats` values, then only the metrics
- * whose spread (1.4826 MAD / median) exceeds max_cv, up to max_repeats. Each metric is the
- * median with the standard error of a median, its spread as <metric>_cv (the device oracle
- * repeats the run while a spread exceeds its max_cv), and the line ends with the settings,
- * the engine's BLAS and the CPU:
+ * (latency does not depend on their values). The protocol is the host oracle's, from the same
+ * code (hilnas/llm/measure.h): warm-up, interleaved rounds, unsettled metrics measured further
+ * up to max_repeats, the compute and memory references, pinning, the clock, and with
+ * --reference a reference model timed in the same rounds (prefill_rel, decode_rel_<c>: the
+ * per-round ratios, as host reports them). The options have the host oracle's names and meanings
+ * (with - for _). Each metric is printed as {"value": median, "sem": standard error of the
+ * median} with <metric>_cv (1.4826 MAD / median), <metric>_settled (1 or 0) and <metric>_n;
+ * then "settled" (every deciding metric settled), "cpu" (the first CPU pinned to, -1), the
+ * settings, the engine's BLAS and "cpu_model":
  *
- *   {"prefill_ms": {"value": 3.1, "sem": 0.02}, "prefill_ms_cv": 0.011,
- *    "decode_ms_0": {...}, "decode_ms_0_cv": ..., "settled": true,
- *    "settings": {"prompt": 128, "contexts": [0, 512], ...}, "cpu": "..."}
+ *   {"prefill_ms": {"value": 3.1, "sem": 0.02}, "prefill_ms_cv": 0.011, ...,
+ *    "ref_ms": {...}, "mem_ms": {...}, "settled": true, "cpu": -1, "params": 1234567,
+ *    "settings": {"prompt": 128, "contexts": [0, 512], ...}, "cpu_model": "..."}
  *
  * Exit status: 0, 1 on a failure (unreadable or invalid architecture, out of memory), 2 on a
  * usage error. Errors go to standard error, one line, saying what to do.
@@ -33,39 +36,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hilnas/error.h"
 #include "hilnas/llm/cost.h"
-#include "hilnas/llm/decode.h"
 #include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/measure.h"
 #include "hilnas/llm/model.h"
-#include "hilnas/llm/ops.h"
 #include "hilnas/llm/qmat.h"
-#include "hilnas/rng.h"
 
 #ifndef HN_BENCH_BLAS
 #define HN_BENCH_BLAS "openblas" /* tools/cross/build-bench.sh: "plain-c" without OpenBLAS */
 #endif
-#define MAX_CONTEXTS 32
-#define MAX_TIMED (MAX_CONTEXTS + 1)
 
 struct opts {
-    const char *arch;
-    long prompt, context, decode_tokens, threads, repeats, max_repeats, warmup, seed;
+    const char *arch, *reference;
+    long prompt, context, decode_tokens, threads, repeats, max_repeats, warmup, seed, pick_probe;
     double max_cv;
     enum hn_dtype dtype;
+    int pin, pick, clock;
     size_t n_contexts;
-    long contexts[MAX_CONTEXTS];
+    long contexts[HN_MEASURE_MAX_CONTEXTS];
     int have_contexts;
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -74,7 +66,9 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr,
             "\nusage: hilnas-bench ARCH.json [--prompt N] [--contexts C1,C2,... | --context C] "
             "[--decode-tokens N] [--threads N] [--dtype f32|bf16|f16|q8_0] [--repeats N] "
-            "[--max-repeats N] [--max-cv X] [--warmup N] [--seed N]\n");
+            "[--max-repeats N] [--max-cv X] [--warmup N] [--seed N] [--pin] "
+            "[--pick fastest|first] [--pick-probe N] [--clock wall|cpu] "
+            "[--reference CONFIG.json|CHECKPOINT_DIR]\n");
     return 2;
 }
 
@@ -90,6 +84,17 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* index of s in the NULL-terminated names, or -1 */
+static int choice(const char *const *names, const char *s)
+{
+    for (int i = 0; s != NULL && names[i] != NULL; i++) {
+        if (strcmp(names[i], s) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){.prompt = 128,
@@ -99,6 +104,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                        .max_repeats = 15,
                        .warmup = 1,
                        .seed = 1,
+                       .pick_probe = 8,
                        .max_cv = 0.03};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -112,6 +118,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                     {"--repeats", &o->repeats, 1, 1000},
                     {"--max-repeats", &o->max_repeats, 1, 10000},
                     {"--warmup", &o->warmup, 0, 100},
+                    {"--pick-probe", &o->pick_probe, 0, 4096},
                     {"--seed", &o->seed, 0, 2147483647L}};
         int done = 0;
         for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]) && !done; k++) {
@@ -135,7 +142,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->n_contexts = 0;
             for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok != NULL;
                  tok = strtok_r(NULL, ",", &save)) {
-                if (o->n_contexts == MAX_CONTEXTS ||
+                if (o->n_contexts == HN_MEASURE_MAX_CONTEXTS ||
                     parse_long(tok, 0, 1 << 20, &o->contexts[o->n_contexts]) != 0) {
                     return usage("--contexts: '%s' is not a list of up to 32 context lengths", v);
                 }
@@ -156,6 +163,24 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 return usage("--dtype must be f32, bf16, f16 or q8_0, found '%s'", v ? v : "");
             }
             i++;
+        } else if (strcmp(a, "--pick") == 0) {
+            if ((o->pick = choice(hn_measure_picks, v)) < 0) {
+                return usage("--pick must be fastest or first, found '%s'", v ? v : "");
+            }
+            i++;
+        } else if (strcmp(a, "--clock") == 0) {
+            if ((o->clock = choice(hn_measure_clocks, v)) < 0) {
+                return usage("--clock must be wall or cpu, found '%s'", v ? v : "");
+            }
+            i++;
+        } else if (strcmp(a, "--reference") == 0) {
+            if (v == NULL || v[0] == '\0') {
+                return usage("%s needs a model's config.json or a checkpoint directory", a);
+            }
+            o->reference = v;
+            i++;
+        } else if (strcmp(a, "--pin") == 0) {
+            o->pin = 1;
         } else if (strcmp(a, "--max-cv") == 0) {
             char *end;
             o->max_cv = v ? strtod(v, &end) : -1;
@@ -185,35 +210,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
         o->max_repeats = o->repeats;
     }
     return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* median, standard error of the median (1.2533 s / sqrt(n)), robust spread 1.4826 MAD/median */
-static void summarize(const double *v, size_t n, double *median, double *sem, double *cv)
-{
-    double w[10000], mean = 0, ss = 0;
-    for (size_t i = 0; i < n; i++) {
-        mean += v[i] / (double)n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        ss += (v[i] - mean) * (v[i] - mean);
-    }
-    memcpy(w, v, n * sizeof(double));
-    qsort(w, n, sizeof(double), cmp_double);
-    double med = n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
-    for (size_t i = 0; i < n; i++) {
-        w[i] = fabs(v[i] - med);
-    }
-    qsort(w, n, sizeof(double), cmp_double);
-    double mad = n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
-    *median = med;
-    *sem = n > 1 ? 1.2533 * sqrt(ss / (double)(n - 1)) / sqrt((double)n) : 0.0;
-    *cv = n > 1 && med > 0 ? 1.4826 * mad / med : 0.0;
 }
 
 static void cpu_model(char *buf, size_t size)
@@ -250,6 +246,74 @@ static void cpu_model(char *buf, size_t size)
     }
 }
 
+/* a finite number, or 0 (JSON has no NaN) */
+static json_t *number(double x)
+{
+    return json_real(isfinite(x) ? x : 0.0);
+}
+
+/* The device oracle's line: every metric of res, "settled", "cpu", the parameters, the
+ * settings and the CPU model. */
+static json_t *result_line(const struct opts *o, const struct hn_measure_result *res,
+                           const struct hn_llm_config *c)
+{
+    json_t *j = json_object(), *s = json_object(), *ctx = json_array();
+    char name[HN_MEASURE_NAME_MAX + 16], cpu[256];
+    for (size_t k = 0; k < res->n; k++) {
+        const struct hn_measure_metric *m = &res->m[k];
+        json_object_set_new(
+            j, m->name, json_pack("{s:o, s:o}", "value", number(m->value), "sem", number(m->sem)));
+        snprintf(name, sizeof(name), "%s_cv", m->name);
+        json_object_set_new(j, name, number(m->cv));
+        snprintf(name, sizeof(name), "%s_settled", m->name);
+        json_object_set_new(j, name, json_integer(m->settled));
+        snprintf(name, sizeof(name), "%s_n", m->name);
+        json_object_set_new(j, name, json_integer((json_int_t)m->n));
+    }
+    json_object_set_new(j, "settled", json_boolean(res->settled));
+    json_object_set_new(j, "cpu", json_integer(res->cpu));
+    json_object_set_new(j, "params", json_integer((json_int_t)hn_llm_param_count(c)));
+    for (size_t i = 0; i < o->n_contexts; i++) {
+        json_array_append_new(ctx, json_integer(o->contexts[i]));
+    }
+    json_object_set_new(s, "prompt", json_integer(o->prompt));
+    json_object_set_new(s, "contexts", ctx);
+    json_object_set_new(s, "decode_tokens", json_integer(o->decode_tokens));
+    json_object_set_new(s, "threads", json_integer(res->threads));
+    json_object_set_new(s, "dtype", json_string(hn_dtype_name(o->dtype)));
+    json_object_set_new(s, "repeats", json_integer(o->repeats));
+    json_object_set_new(s, "max_repeats", json_integer(o->max_repeats));
+    json_object_set_new(s, "max_cv", json_real(o->max_cv));
+    json_object_set_new(s, "warmup", json_integer(o->warmup));
+    json_object_set_new(s, "seed", json_integer(o->seed));
+    json_object_set_new(s, "pin", json_boolean(o->pin));
+    json_object_set_new(s, "pick", json_string(hn_measure_picks[o->pick]));
+    json_object_set_new(s, "pick_probe", json_integer(o->pick_probe));
+    json_object_set_new(s, "clock", json_string(hn_measure_clocks[o->clock]));
+    json_object_set_new(s, "reference", o->reference ? json_string(o->reference) : json_null());
+    json_object_set_new(s, "blas", json_string(HN_BENCH_BLAS));
+    json_object_set_new(j, "settings", s);
+    cpu_model(cpu, sizeof(cpu));
+    json_object_set_new(j, "cpu_model", json_string(cpu));
+    return j;
+}
+
+/* The model of config c with random weights (seed) at dtype, or NULL with err. */
+static struct hn_llm_model *random_model(const struct hn_llm_config *c, uint64_t seed,
+                                         enum hn_dtype dtype, struct hn_error *err)
+{
+    struct hn_llm_model *m = hn_llm_model_new(c, err);
+    if (m == NULL) {
+        return NULL;
+    }
+    hn_llm_model_randomize(m, seed);
+    if (hn_llm_set_dtype(m, dtype, err) != 0) {
+        hn_llm_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -259,12 +323,12 @@ int main(int argc, char **argv)
     }
     struct hn_error err;
     hn_error_clear(&err);
-    struct hn_llm_config c;
-    struct hn_llm_model *m = NULL;
-    struct hn_llm_infer *pinf = NULL, *inf = NULL;
-    int *tokens = NULL;
-    float *logits = NULL;
-    double *v = NULL;
+    struct hn_llm_config c, rc_config = {0};
+    struct hn_llm_model *m = NULL, *ref = NULL;
+    struct hn_measure_model *mm = NULL, *ref_mm = NULL;
+    struct hn_measurer *me = NULL;
+    struct hn_measure_result *res = NULL;
+    json_t *line = NULL;
     json_error_t je;
     json_t *arch = json_load_file(o.arch, 0, &je);
     rc = 1;
@@ -276,142 +340,78 @@ int main(int argc, char **argv)
         }
         return 1;
     }
+    struct hn_measure_settings s = {.prompt = o.prompt,
+                                    .n_contexts = o.n_contexts,
+                                    .per_context = o.have_contexts,
+                                    .decode_tokens = o.decode_tokens,
+                                    .repeats = o.repeats,
+                                    .max_repeats = o.max_repeats,
+                                    .warmup = o.warmup,
+                                    .max_cv = o.max_cv,
+                                    .clock = o.clock,
+                                    .pin = o.pin,
+                                    .pick = o.pick,
+                                    .pick_probe = o.pick_probe};
+    for (size_t i = 0; i < o.n_contexts; i++) {
+        s.contexts[i] = o.contexts[i];
+    }
     if (hn_llm_config_from_json(arch, o.arch, &c, &err) != 0) {
         fprintf(stderr, "hilnas-bench: %s\n", err.msg);
         goto done;
     }
-    long max_ctx = 0;
-    for (size_t i = 0; i < o.n_contexts; i++) {
-        max_ctx = o.contexts[i] > max_ctx ? o.contexts[i] : max_ctx;
-    }
-    long need = o.prompt > max_ctx + o.decode_tokens ? o.prompt : max_ctx + o.decode_tokens;
+    int64_t need = hn_measure_positions(&s);
     if (need > c.max_position_embeddings) {
         fprintf(stderr,
-                "hilnas-bench: %s: prompt %ld / context + decode tokens %ld exceed "
+                "hilnas-bench: %s: prompt %ld / context + decode tokens %lld exceed "
                 "max_position_embeddings %d; lower --prompt, --contexts or --decode-tokens\n",
-                o.arch, o.prompt, max_ctx + o.decode_tokens, c.max_position_embeddings);
+                o.arch, o.prompt, (long long)need, c.max_position_embeddings);
         goto done;
+    }
+    if (o.reference != NULL) {
+        if (hn_measure_config_read(o.reference, &rc_config, &err) != 0) {
+            fprintf(stderr,
+                    "hilnas-bench: --reference: %s; give a model's config.json or a checkpoint "
+                    "directory\n",
+                    err.msg);
+            goto done;
+        }
+        if (need > rc_config.max_position_embeddings) {
+            fprintf(stderr,
+                    "hilnas-bench: --reference %s: prompt / context + decode tokens %lld exceed "
+                    "its max_position_embeddings %d\n",
+                    o.reference, (long long)need, rc_config.max_position_embeddings);
+            goto done;
+        }
     }
     int threads = hn_llm_set_threads((int)o.threads);
-    m = hn_llm_model_new(&c, &err);
-    if (m == NULL) {
-        fprintf(stderr, "hilnas-bench: %s\n", err.msg);
+    res = malloc(sizeof(*res));
+    if (res == NULL || (me = hn_measurer_new(&s, &err)) == NULL ||
+        (m = random_model(&c, (uint64_t)o.seed, o.dtype, &err)) == NULL ||
+        (mm = hn_measure_model_new(m, &s, (uint64_t)o.seed, &err)) == NULL ||
+        (o.reference != NULL &&
+         ((ref = random_model(&rc_config, (uint64_t)o.seed + 1, o.dtype, &err)) == NULL ||
+          (ref_mm = hn_measure_model_new(ref, &s, (uint64_t)o.seed + 1, &err)) == NULL)) ||
+        hn_measure_run(me, threads, mm, ref_mm, NULL, NULL, res, &err) != 0) {
+        fprintf(stderr, "hilnas-bench: %s\n", res == NULL ? "out of memory" : err.msg);
         goto done;
     }
-    hn_llm_model_randomize(m, (uint64_t)o.seed);
-    if (hn_llm_set_dtype(m, o.dtype, &err) != 0 ||
-        (pinf = hn_llm_infer_new(m, (int)o.prompt, (int)o.prompt, &err)) == NULL ||
-        (inf = hn_llm_infer_new(m, (int)(max_ctx + o.decode_tokens), 256, &err)) == NULL) {
-        fprintf(stderr, "hilnas-bench: %s\n", err.msg);
-        goto done;
-    }
-    size_t K = 1 + o.n_contexts, R = (size_t)o.max_repeats, n[MAX_TIMED] = {0};
-    tokens = malloc((size_t)need * sizeof(int));
-    logits = malloc((size_t)c.vocab_size * sizeof(float));
-    v = malloc(K * R * sizeof(double));
-    if (tokens == NULL || logits == NULL || v == NULL || R > 10000) {
+    line = result_line(&o, res, &c);
+    char *text = line != NULL ? json_dumps(line, 0) : NULL;
+    if (text == NULL) {
         fprintf(stderr, "hilnas-bench: out of memory\n");
         goto done;
     }
-    struct hn_rng rng;
-    hn_rng_seed(&rng, hn_rng_derive((uint64_t)o.seed, 1));
-    for (long i = 0; i < need; i++) {
-        tokens[i] = (int)hn_rng_below(&rng, (uint64_t)c.vocab_size);
-    }
-    /* the decode cache: one untimed prefill of the longest context; decoding at context c
-     * rewinds to position c */
-    if (max_ctx > 0 && hn_llm_infer_forward(inf, tokens, (int)max_ctx, NULL, 0, &err) != 0) {
-        fprintf(stderr, "hilnas-bench: %s\n", err.msg);
-        goto done;
-    }
-    int active[MAX_TIMED];
-    for (size_t k = 0; k < K; k++) {
-        active[k] = 1;
-    }
-    for (long round = -o.warmup;; round++) {
-        int any = 0;
-        for (size_t k = 0; k < K; k++) {
-            if (!active[k]) {
-                continue;
-            }
-            double t0 = now(), ms;
-            if (k == 0) {
-                hn_llm_infer_reset(pinf);
-                t0 = now();
-                rc = hn_llm_infer_forward(pinf, tokens, (int)o.prompt, logits, 0, &err);
-                ms = 1e3 * (now() - t0);
-            } else {
-                inf->pos = (int)o.contexts[k - 1];
-                int tok = tokens[o.contexts[k - 1]];
-                t0 = now();
-                rc = 0;
-                for (long i = 0; i < o.decode_tokens && rc == 0; i++) {
-                    rc = hn_llm_infer_forward(inf, &tok, 1, logits, 0, &err);
-                    tok = hn_llm_sample(logits, c.vocab_size, 0.0, 0, &rng);
-                }
-                ms = 1e3 * (now() - t0) / (double)o.decode_tokens;
-            }
-            if (rc != 0) {
-                fprintf(stderr, "hilnas-bench: %s\n", err.msg);
-                rc = 1;
-                goto done;
-            }
-            if (round >= 0) {
-                v[k * R + n[k]++] = ms;
-            }
-            any = 1;
-        }
-        if (!any) {
-            break;
-        }
-        for (size_t k = 0; k < K; k++) {
-            double med, sem, cv;
-            if (round < 0 || n[k] < (size_t)o.repeats) {
-                continue;
-            }
-            summarize(v + k * R, n[k], &med, &sem, &cv);
-            if (n[k] >= R || cv <= o.max_cv) {
-                active[k] = 0;
-            }
-        }
-    }
-    char cpu[256];
-    cpu_model(cpu, sizeof(cpu));
-    int settled = 1;
-    printf("{");
-    for (size_t k = 0; k < K; k++) {
-        double med, sem, cv;
-        char name[64];
-        summarize(v + k * R, n[k], &med, &sem, &cv);
-        if (k == 0) {
-            snprintf(name, sizeof(name), "prefill_ms");
-        } else if (o.have_contexts) {
-            snprintf(name, sizeof(name), "decode_ms_%ld", o.contexts[k - 1]);
-        } else {
-            snprintf(name, sizeof(name), "decode_ms");
-        }
-        settled &= cv <= o.max_cv;
-        printf("\"%s\": {\"value\": %.17g, \"sem\": %.17g}, \"%s_cv\": %.17g, \"%s_n\": %zu, ",
-               name, med, sem, name, cv, name, n[k]);
-    }
-    printf("\"settled\": %s, \"params\": %zu, \"settings\": {\"prompt\": %ld, \"contexts\": [",
-           settled ? "true" : "false", hn_llm_param_count(&c), o.prompt);
-    for (size_t i = 0; i < o.n_contexts; i++) {
-        printf("%s%ld", i ? ", " : "", o.contexts[i]);
-    }
-    printf("], \"decode_tokens\": %ld, \"threads\": %d, \"dtype\": \"%s\", \"repeats\": %ld, "
-           "\"max_repeats\": %ld, \"max_cv\": %.17g, \"warmup\": %ld, \"seed\": %ld, "
-           "\"blas\": \"%s\"}, \"cpu\": \"%s\"}\n",
-           o.decode_tokens, threads, hn_dtype_name(o.dtype), o.repeats, o.max_repeats, o.max_cv,
-           o.warmup, o.seed, HN_BENCH_BLAS, cpu);
+    printf("%s\n", text);
+    free(text);
     rc = 0;
 done:
+    json_decref(line);
     json_decref(arch);
-    free(tokens);
-    free(logits);
-    free(v);
-    hn_llm_infer_free(inf);
-    hn_llm_infer_free(pinf);
+    free(res);
+    hn_measure_model_free(ref_mm);
+    hn_measure_model_free(mm);
+    hn_measurer_free(me);
+    hn_llm_model_free(ref);
     hn_llm_model_free(m);
     return rc;
 }

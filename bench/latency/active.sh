@@ -31,10 +31,10 @@ rm -rf "$OUT/curve-sobol" "$OUT/curve-active"
 cp -r "$OUT/study" "$OUT/curve-sobol"
 cp -r "$OUT/active" "$OUT/curve-active"
 echo "== Sobol"
-"$BENCH" curve "$OUT/study.yaml" "$OUT/curve-sobol" --train-stage measure --test-stage holdout --budgets "$BUDGETS"
+"$BENCH" curve "$OUT/study.yaml" "$OUT/curve-sobol" --train-stage measure --test-stage holdout --budgets "$BUDGETS" --metrics prefill_ms,decode_ms
 echo
 echo "== active"
-"$BENCH" curve "$OUT/active.yaml" "$OUT/curve-active" --train-stage measure --test-stage holdout --test-dir "$OUT/study" --budgets "$BUDGETS"
+"$BENCH" curve "$OUT/active.yaml" "$OUT/curve-active" --train-stage measure --test-stage holdout --test-dir "$OUT/study" --budgets "$BUDGETS" --metrics prefill_ms,decode_ms
 echo
 echo "end: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), uptime:$(uptime)"
 echo "took $(( $(date +%s) - t0 )) s"

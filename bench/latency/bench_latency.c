@@ -3,18 +3,21 @@
  * the same architectures (bench/latency/run.sh drives it; docs/latency.md has the numbers).
  *
  *   bench_latency table STUDY.yaml DIR [--stage holdout] [--measured host]
- *                 [--predicted latency,roofline]
+ *                 [--predicted latency,roofline] [--metrics M1,M2,...]
  *       For every complete trial of the stage: each metric <measured>.<m> that a predictor
  *       also reports (<predictor>.<m>) is a held-out pair. Prints, per metric and per
  *       predictor, n, MAPE, the shares within +-5 % and +-10 %, the worst error and Kendall's
- *       tau, then the same pooled over prefill* and decode* metrics.
- *   bench_latency cv STUDY.yaml DIR... [--measured host]
+ *       tau, then the same pooled per family (the name without a trailing _<context>:
+ *       prefill_ms, decode_ms, decode_rel, ...), and the issue's targets per family.
+ *   bench_latency cv STUDY.yaml DIR... [--measured host] [--metrics M1,M2,...]
  *       The first complete trial of each study directory (the same architecture measured in
  *       separate runs): per timed metric the mean, the coefficient of variation across runs
- *       (sample sd / mean), min and max.
+ *       (sample sd / mean), min and max; the largest CV per family.
+ *   --metrics keeps the metrics listed, by name or family (e.g. prefill_rel,decode_rel); the
+ *   default is every prefill* and decode* metric (and the references ref_ms, mem_ms in cv).
  *   bench_latency curve STUDY.yaml DIR [--train-stage measure] [--test-stage holdout]
  *                 [--test-dir DIR2] [--measured host] [--predicted latency,roofline]
- *                 [--budgets 8,16,24,32,40,48]
+ *                 [--budgets 8,16,24,32,40,48] [--metrics M1,M2,...]
  *       Refits each predictor (its fit() on the first b complete trials of the train stage,
  *       for each budget b) and predicts the test stage's trials (of DIR2 when given: the same
  *       held-out set for two studies): held-out MAPE against the number of measurements.
@@ -44,7 +47,8 @@ static void usage(FILE *f)
                "[--predicted P1,P2]\n"
                "       bench_latency cv STUDY.yaml DIR... [--measured M]\n"
                "       bench_latency curve STUDY.yaml DIR [--train-stage S] [--test-stage S] "
-               "[--test-dir DIR2] [--measured M] [--predicted P1,P2] [--budgets 8,16,...]\n");
+               "[--test-dir DIR2] [--measured M] [--predicted P1,P2] [--budgets 8,16,...]\n"
+               "       (each: [--metrics M1,M2,...] keeps those metrics or families)\n");
 }
 
 static size_t split(char *s, const char **out, size_t max)
@@ -145,13 +149,44 @@ static void print_header(void)
            "------:|\n");
 }
 
-/* short metric names measured by `measured` in trial t that are timed latencies */
+/* the --metrics list (names or families); none: every latency metric */
+static const char *wanted[MAX_METRICS];
+static size_t n_wanted;
+
+/* The family of a metric: its name without a trailing _<digits> (decode_rel_512: decode_rel). */
+static void family_of(const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name), k = n;
+    while (k > 0 && name[k - 1] >= '0' && name[k - 1] <= '9') {
+        k--;
+    }
+    if (k < n && k > 1 && name[k - 1] == '_') {
+        n = k - 1;
+    }
+    snprintf(out, size, "%.*s", (int)n, name);
+}
+
+/* whether a short metric name is a timed latency (prefill*, decode*, not a _cv or _settled)
+ * that --metrics keeps */
 static int is_latency(const char *shortname)
 {
     size_t n = strlen(shortname);
-    return (strncmp(shortname, "prefill", 7) == 0 || strncmp(shortname, "decode", 6) == 0) &&
-           !(n > 3 && strcmp(shortname + n - 3, "_cv") == 0) &&
-           !(n > 8 && strcmp(shortname + n - 8, "_settled") == 0);
+    if (!((strncmp(shortname, "prefill", 7) == 0 || strncmp(shortname, "decode", 6) == 0) &&
+          !(n > 3 && strcmp(shortname + n - 3, "_cv") == 0) &&
+          !(n > 8 && strcmp(shortname + n - 8, "_settled") == 0))) {
+        return 0;
+    }
+    if (n_wanted == 0) {
+        return 1;
+    }
+    char fam[96];
+    family_of(shortname, fam, sizeof(fam));
+    for (size_t i = 0; i < n_wanted; i++) {
+        if (strcmp(wanted[i], shortname) == 0 || strcmp(wanted[i], fam) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---- table ---- */
@@ -162,8 +197,9 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
     struct hn_replay r;
     char names[MAX_METRICS][96];
     size_t n_names = 0;
-    struct acc acc[MAX_METRICS][MAX_NAMES], pooled[2][MAX_NAMES];
-    size_t ml = strlen(measured), n_trials = 0;
+    static struct acc acc[MAX_METRICS][MAX_NAMES], pooled[MAX_METRICS][MAX_NAMES];
+    char families[MAX_METRICS][96];
+    size_t ml = strlen(measured), n_trials = 0, n_families = 0;
     int rc = -1;
     memset(acc, 0, sizeof(acc));
     memset(pooled, 0, sizeof(pooled));
@@ -192,12 +228,21 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
                 }
                 snprintf(names[n_names++], sizeof(names[0]), "%s", shortname);
             }
+            char fam[96];
+            size_t f = 0;
+            family_of(shortname, fam, sizeof(fam));
+            while (f < n_families && strcmp(families[f], fam) != 0) {
+                f++;
+            }
+            if (f == n_families) {
+                snprintf(families[n_families++], sizeof(families[0]), "%s", fam);
+            }
             for (size_t p = 0; p < n_pred; p++) {
                 char full[256];
                 snprintf(full, sizeof(full), "%s.%s", pred[p], shortname);
                 double v = hn_trial_value(t, full);
                 if (acc_add(&acc[k][p], v, t->metrics.m[j].value) != 0 ||
-                    acc_add(&pooled[shortname[0] == 'd'][p], v, t->metrics.m[j].value) != 0) {
+                    acc_add(&pooled[f][p], v, t->metrics.m[j].value) != 0) {
                     hn_error_set(err, NULL, "out of memory");
                     goto done;
                 }
@@ -211,28 +256,42 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
     printf("held-out accuracy: %zu trials of stage '%s' measured by '%s' (%s)\n\n", n_trials, stage,
            measured, dir);
     print_header();
+    /* rows of the metrics some predictor predicts (the reference's own _ref medians are not) */
     for (size_t k = 0; k < n_names; k++) {
+        size_t any = 0;
         for (size_t p = 0; p < n_pred; p++) {
+            any += acc[k][p].n;
+        }
+        for (size_t p = 0; p < n_pred && any > 0; p++) {
             print_row(names[k], pred[p], &acc[k][p]);
         }
     }
-    for (int d = 0; d < 2; d++) {
+    for (size_t f = 0; f < n_families; f++) {
+        char label[128];
+        size_t any = 0;
+        snprintf(label, sizeof(label), "%s (all)", families[f]);
         for (size_t p = 0; p < n_pred; p++) {
-            print_row(d ? "decode (all)" : "prefill (all)", pred[p], &pooled[d][p]);
+            any += pooled[f][p].n;
+        }
+        for (size_t p = 0; p < n_pred && any > 0; p++) {
+            print_row(label, pred[p], &pooled[f][p]);
         }
     }
     printf("\n");
     /* the targets on the first predictor, which should beat the others */
-    for (int d = 0; d < 2 && n_pred > 0; d++) {
-        struct stats a = acc_stats(&pooled[d][0]);
+    for (size_t f = 0; f < n_families && n_pred > 0; f++) {
+        struct stats a = acc_stats(&pooled[f][0]);
         int beats = 1;
+        if (pooled[f][0].n == 0) {
+            continue;
+        }
         for (size_t p = 1; p < n_pred; p++) {
-            beats &= acc_stats(&pooled[d][p]).mape > a.mape;
+            beats &= acc_stats(&pooled[f][p]).mape > a.mape;
         }
         printf("%s %s: MAPE %.2f %% (<= 5 %%: %s), within 10 %% %.0f %% (>= 90 %%: %s)%s%s\n",
-               pred[0], d ? "decode" : "prefill", 100 * a.mape, a.mape <= 0.05 ? "met" : "MISSED",
-               100 * a.w10, a.w10 >= 0.90 ? "met" : "MISSED",
-               n_pred > 1 ? ", beats the others: " : "", n_pred > 1 ? (beats ? "yes" : "NO") : "");
+               pred[0], families[f], 100 * a.mape, a.mape <= 0.05 ? "met" : "MISSED", 100 * a.w10,
+               a.w10 >= 0.90 ? "met" : "MISSED", n_pred > 1 ? ", beats the others: " : "",
+               n_pred > 1 ? (beats ? "yes" : "NO") : "");
     }
     rc = 0;
 done:
@@ -241,9 +300,9 @@ done:
             acc_free(&acc[k][p]);
         }
     }
-    for (int d = 0; d < 2; d++) {
+    for (size_t f = 0; f < MAX_METRICS; f++) {
         for (size_t p = 0; p < MAX_NAMES; p++) {
-            acc_free(&pooled[d][p]);
+            acc_free(&pooled[f][p]);
         }
     }
     hn_replay_free(&r);
@@ -277,7 +336,9 @@ static int cmd_cv(struct hn_study *s, char **dirs, size_t n_dirs, const char *me
         for (size_t j = 0; j < t->metrics.n; j++) {
             const char *name = t->metrics.m[j].name;
             if (strncmp(name, measured, ml) != 0 || name[ml] != '.' ||
-                !(is_latency(name + ml + 1) || strcmp(name + ml + 1, "ref_ms") == 0)) {
+                !(is_latency(name + ml + 1) ||
+                  (n_wanted == 0 && (strcmp(name + ml + 1, "ref_ms") == 0 ||
+                                     strcmp(name + ml + 1, "mem_ms") == 0)))) {
                 continue;
             }
             size_t k = 0;
@@ -306,7 +367,9 @@ static int cmd_cv(struct hn_study *s, char **dirs, size_t n_dirs, const char *me
     printf("the same architecture measured by '%s' in %zu separate runs\n\n", measured, n_dirs);
     printf("| %-18s | %10s | %6s | %10s | %10s |\n", "metric", "mean ms", "CV", "min ms", "max ms");
     printf("|--------------------|-----------:|-------:|-----------:|-----------:|\n");
-    double worst = 0;
+    char families[MAX_METRICS][96];
+    double worst[MAX_METRICS];
+    size_t n_families = 0;
     for (size_t k = 0; k < n_names; k++) {
         double mean = 0, ss = 0, lo = INFINITY, hi = -INFINITY;
         size_t m = 0;
@@ -325,14 +388,27 @@ static int cmd_cv(struct hn_study *s, char **dirs, size_t n_dirs, const char *me
             }
         }
         double cv = m > 1 ? sqrt(ss / (double)(m - 1)) / mean : NAN;
-        if (strcmp(names[k], "ref_ms") != 0) {
-            worst = fmax(worst, cv);
+        if (is_latency(names[k])) {
+            char fam[96];
+            size_t f = 0;
+            family_of(names[k], fam, sizeof(fam));
+            while (f < n_families && strcmp(families[f], fam) != 0) {
+                f++;
+            }
+            if (f == n_families) {
+                snprintf(families[n_families], sizeof(families[0]), "%s", fam);
+                worst[n_families++] = 0;
+            }
+            worst[f] = fmax(worst[f], cv);
         }
         printf("| %-18s | %10.4f | %5.2f%% | %10.4f | %10.4f |\n", names[k], mean, 100 * cv, lo,
                hi);
     }
-    printf("\nlargest CV across runs (latencies): %.2f %% (<= 3 %%: %s)\n", 100 * worst,
-           worst <= 0.03 ? "met" : "MISSED");
+    printf("\n");
+    for (size_t f = 0; f < n_families; f++) {
+        printf("largest CV across runs (%s): %.2f %% (<= 3 %%: %s)\n", families[f], 100 * worst[f],
+               worst[f] <= 0.03 ? "met" : "MISSED");
+    }
     rc = 0;
 done:
     for (size_t k = 0; k < MAX_METRICS; k++) {
@@ -433,6 +509,9 @@ static int cmd_curve(struct hn_study *s, const char *dir, const char *test_dir,
                 }
                 for (size_t m = 0; m < out.n; m++) {
                     char full[256];
+                    if (!is_latency(out.m[m].name)) {
+                        continue;
+                    }
                     snprintf(full, sizeof(full), "%.*s.%s", (int)ml, measured, out.m[m].name);
                     double truth = hn_trial_value(t, full);
                     if (acc_add(&a[out.m[m].name[0] == 'd'], out.m[m].value, truth) != 0) {
@@ -469,6 +548,7 @@ int main(int argc, char **argv)
     const char *stage = "holdout", *train_stage = "measure", *measured = "host";
     const char *test_dir = NULL;
     char pred_buf[512] = "latency,roofline", budget_buf[512] = "8,16,24,32,40,48";
+    char metrics_buf[1024] = "";
     char *dirs[256];
     size_t n_dirs = 0;
     for (int i = 3; i < argc; i++) {
@@ -493,6 +573,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--predicted") == 0) {
             snprintf(pred_buf, sizeof(pred_buf), "%s", v);
             i++;
+        } else if (strcmp(a, "--metrics") == 0) {
+            snprintf(metrics_buf, sizeof(metrics_buf), "%s", v);
+            i++;
         } else if (strcmp(a, "--budgets") == 0) {
             snprintf(budget_buf, sizeof(budget_buf), "%s", v);
             i++;
@@ -506,6 +589,7 @@ int main(int argc, char **argv)
     const char *pred[MAX_NAMES], *bstr[64];
     long budgets[64];
     size_t n_pred = split(pred_buf, pred, MAX_NAMES), n_budgets = split(budget_buf, bstr, 64);
+    n_wanted = split(metrics_buf, wanted, MAX_METRICS);
     for (size_t i = 0; i < n_budgets; i++) {
         budgets[i] = strtol(bstr[i], NULL, 10);
         if (budgets[i] < 2) {

@@ -16,6 +16,9 @@
 #   4. one architecture measured in RUNS separate `hilnas run` processes (run-to-run CV).
 # Prints `uptime` and the CPU model before and after, the held-out table (MAPE, share within
 # +-5 % and +-10 %, per metric and pooled, learned vs roofline) and the CV table.
+# REF=1: `host` also times the backbone as a paired reference (`reference:`, docs/latency.md),
+# both models learn the relative metrics (prefill_rel, decode_rel_<c>: trial / backbone in the
+# same rounds) next to the absolute ones, and both tables show them.
 # Environment: HILNAS (default ./tools/hilnas), OUT (default runs/bench-latency), QUICK=1,
 # THREADS (engine threads, default 1), CLOCK (host's clock: cpu, the default, the process's CPU
 # time, which a busy machine does not inflate and which equals wall time on an idle machine for
@@ -50,7 +53,13 @@ cat > "$OUT/backbone/config.json" <<'EOF'
  "tie_word_embeddings": true, "hidden_act": "silu"}
 EOF
 # host settings shared by both studies
-HOST="{plugin: host, prompt: $PROMPT, contexts: [$CONTEXTS], decode_tokens: $DECODE, repeats: $REPEATS, max_repeats: $MAXREP, threads: $THREADS, pin: true, clock: $CLOCK}"
+METRICS="prefill_ms, decode_ms"
+REFOPT=""
+if [ "${REF:-0}" = 1 ]; then
+    METRICS="prefill_ms, decode_ms, prefill_rel, decode_rel"
+    REFOPT=", reference: $OUT/backbone"
+fi
+HOST="{plugin: host, prompt: $PROMPT, contexts: [$CONTEXTS], decode_tokens: $DECODE, repeats: $REPEATS, max_repeats: $MAXREP, threads: $THREADS, pin: true, clock: $CLOCK$REFOPT}"
 SPACE="space:
   plugin: transformer
   backbone: $OUT/backbone
@@ -66,8 +75,8 @@ study: {name: bench-latency, seed: 9, output: $OUT/study}
 $SPACE
 oracles:
   host: $HOST
-  latency: {plugin: learned, from: host, metrics: [prefill_ms, decode_ms], prompt: $PROMPT, contexts: [$CONTEXTS]}
-  roofline: {plugin: roofline, from: host, metrics: [prefill_ms, decode_ms], prompt: $PROMPT, contexts: [$CONTEXTS]}
+  latency: {plugin: learned, from: host, metrics: [$METRICS], prompt: $PROMPT, contexts: [$CONTEXTS]}
+  roofline: {plugin: roofline, from: host, metrics: [$METRICS], prompt: $PROMPT, contexts: [$CONTEXTS]}
 objectives:
   - {metric: host.prefill_ms, goal: minimize}
 stages:
@@ -93,7 +102,7 @@ stages:
               attn_1: false, attn_2: true, attn_3: true, attn_4: false, attn_5: true,
               attn_6: false, attn_7: false}]
 EOF
-echo "== $TRAIN measured + $TEST held-out architectures (threads $THREADS, clock $CLOCK, prompt $PROMPT, contexts [$CONTEXTS])"
+echo "== $TRAIN measured + $TEST held-out architectures (threads $THREADS, clock $CLOCK, prompt $PROMPT, contexts [$CONTEXTS]${REFOPT:+, paired reference: the backbone})"
 "$HILNAS" run "$OUT/study.yaml" --quiet >"$OUT/study.log" 2>&1 || { tail -20 "$OUT/study.log"; exit 1; }
 grep "learned from" "$OUT/study.log" | sed 's/^.*oracle/oracle/' || true
 echo

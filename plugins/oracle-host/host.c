@@ -20,79 +20,82 @@
  *                     trials this instance measured, - 1 (0 if faster): how much slower the
  *                     machine was during this trial than usual (other load, throttling,
  *                     memory traffic of other tenants)
+ * With `reference: PATH` (a config.json or a checkpoint directory) or `reference: space` (the
+ * transformer space's backbone), a reference model built once per instance is timed alongside,
+ * each of its runs right before or after the trial's run of the same metric (AB, BA in turn),
+ * and for each latency metric (prefill_ms, decode_ms[_<c>]) the trial also gets
+ *   prefill_ref, decode_ref[_<c>]   the reference's median
+ *   prefill_rel, decode_rel[_<c>]   the per-round ratio trial / reference over the rounds (the
+ *                                   geometric mean of its AB and BA rounds' medians): slow
+ *                                   drift of the machine (seconds to minutes) cancels in it
  * and for every timed metric m: m_cv (robust spread: 1.4826 MAD / median) and m_settled (1 when
  * m_cv <= max_cv, else 0). Each metric's value is the median of its repeats; its standard error
  * 1.2533 s / sqrt(n) (s: the sample standard deviation), the standard error of a median.
  *
- * Protocol: `warmup` unrecorded rounds, then rounds of one measurement of every metric in turn
- * (interleaved, so slow phases of the machine hit all metrics alike) until each has `repeats`
- * values; then more rounds, of the metrics whose spread is above `max_cv` only, until they
- * settle or have `max_repeats` values. A trial whose drift exceeds `max_drift` is measured
- * again once (`drift_retries`); if it still drifts the trial keeps the measurement, with drift
- * in its metrics and a warning in the log. With `pin: true` the engine's threads are pinned
- * one per CPU of the process's affinity mask for the measurement (sched_setaffinity from
- * inside the OpenMP pool; restored afterwards). Threads: `threads`, or the evaluation's share
- * of the CPUs. `dtype` stores the weights at a deployment precision (hilnas/llm/qmat.h) before
- * timing. Run host measurements one at a time (the serial executor): trials measured side
- * by side slow each other down.
+ * Protocol (hilnas/llm/measure.h, shared with hilnas-bench): `warmup` unrecorded rounds, then
+ * rounds of one measurement of every metric in turn (interleaved, so slow phases of the machine hit
+ * all metrics alike) until each has `repeats` values; then more rounds, of the metrics whose spread
+ * is above `max_cv` only, until they settle or have `max_repeats` values (with a reference, a
+ * metric and the reference's run of it are a pair whose ratio decides). A trial whose drift exceeds
+ * `max_drift` is measured again once (`drift_retries`); if it still drifts the trial keeps the
+ * measurement, with drift in its metrics and a warning in the log. With `pin: true` the engine's
+ * threads are pinned one per CPU of the process's affinity mask for the measurement
+ * (sched_setaffinity from inside the OpenMP pool; restored afterwards). Threads: `threads`, or the
+ * evaluation's share of the CPUs. `dtype` stores the weights at a deployment precision
+ * (hilnas/llm/qmat.h) before timing. Run host measurements one at a time (the serial executor):
+ * trials measured side by side slow each other down.
  */
-#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include "config.h"
 
 #include <math.h>
-#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "hilnas/evaluator.h"
-#include "hilnas/llm/decode.h"
+#include "hilnas/llm/cost.h"
 #include "hilnas/llm/llm_config.h"
+#include "hilnas/llm/measure.h"
 #include "hilnas/llm/model.h"
-#include "hilnas/llm/ops.h"
 #include "hilnas/log.h"
+#include "hilnas/progress.h"
 #include "hilnas/rng.h"
 #include "hilnas/util.h"
 
-#define MAX_CONTEXTS 32
-#define MAX_TIMED (MAX_CONTEXTS + 3) /* prefill, decodes, two references */
 #define DRIFT_WINDOW 64
+#define MAX_NAMES HN_MEASURE_MAX_METRICS
 
 struct host {
     int64_t prompt, context, decode_tokens, repeats, max_repeats, warmup, threads, drift_retries;
+    int64_t pick_probe;
     double max_cv, max_drift;
     int pin;
-    int pick;  /* index into picks: 0 fastest, 1 first */
+    int pick;  /* enum hn_measure_pick */
     int dtype; /* enum hn_dtype: index into dtypes (the same order) */
-    int clock; /* index into clocks: 0 wall (monotonic), 1 cpu (the process's CPU time) */
+    int clock; /* enum hn_measure_clock */
     const struct hn_config_node *contexts_node;
-    size_t n_contexts;
-    int64_t contexts[MAX_CONTEXTS];
+    const struct hn_config_node *reference_node;
+    const char *reference;     /* the option's value, or NULL */
+    const char *reference_key; /* its key path, e.g. oracles.host.reference */
+    char reference_where[512];
+    struct hn_measure_settings settings;
+    struct hn_measurer *measurer;
+    struct hn_llm_model *ref_model;  /* built at the first trial, once */
+    struct hn_measure_model *ref_mm; /* its inference states, kept while threads stay */
+    int ref_threads;                 /* the engine threads ref_mm was made for */
+    char ref_path[4096];             /* where it came from */
+    uint64_t seed;
     /* the references of the last DRIFT_WINDOW trials (ring), ms: drift is against their median */
     double seen_ref[DRIFT_WINDOW], seen_mem[DRIFT_WINDOW];
     size_t n_seen;
-    size_t mem_words; /* the memory reference's buffer, 8-byte words */
-    size_t n_timed;   /* prefill + decodes + ref_ms + mem_ms */
-    char names[MAX_TIMED][64];
-    const char *metric_names[3 * MAX_TIMED + 3];
-    char extra[3 * MAX_TIMED][80];
+    char names[MAX_NAMES][HN_MEASURE_NAME_MAX];
+    size_t n_names;
+    const char *metric_names[3 * MAX_NAMES + 3];
+    char extra[2 * MAX_NAMES][HN_MEASURE_NAME_MAX + 16];
 };
 
 static const char *const dtypes[] = {"f32", "bf16", "f16", "q8_0", NULL};
-static const char *const clocks[] = {"wall", "cpu", NULL};
-static const char *const picks[] = {"fastest", "first", NULL};
-
-/* the reference workload: REF_ROWS x REF_DIM times REF_DIM x REF_DIM, about a millisecond */
-#define REF_ROWS 256
-#define REF_DIM 512
-/* the memory reference: more than the last-level cache one core reaches on most CPUs (32 MiB
- * per core complex here; sysconf reports the whole socket's, so it is no guide) */
-#define MEM_BYTES ((size_t)64 << 20)
 
 static const struct hn_option host_options[] = {
     {.name = "prompt",
@@ -189,12 +192,22 @@ static const struct hn_option host_options[] = {
     {.name = "pick",
      .type = HN_OPT_ENUM,
      .def = "fastest",
-     .choices = picks,
+     .choices = hn_measure_picks,
      .offset = offsetof(struct host, pick),
      .help = "With pin: which CPUs of the process's mask the threads are pinned to. fastest: "
-             "the reference workload is timed on each before every trial and the threads go "
-             "to the fastest (on a shared or virtual machine one CPU can be slowed by another "
+             "the reference workload and a decode step are timed on each (up to pick_probe) "
+             "before every trial and the threads go to the fastest (on a shared or virtual machine "
+             "one CPU can be slowed by another "
              "tenant, and big.LITTLE cores differ); first: the lowest-numbered."},
+    {.name = "pick_probe",
+     .type = HN_OPT_INT,
+     .def = "8",
+     .min = 0,
+     .max = 4096,
+     .bounded = 1,
+     .offset = offsetof(struct host, pick_probe),
+     .help = "With pick: fastest, CPUs probed before a trial at most (0: all): those chosen for "
+             "the previous trial, then the next ones of the mask in rotation."},
     {.name = "dtype",
      .type = HN_OPT_ENUM,
      .def = "f32",
@@ -205,13 +218,31 @@ static const struct hn_option host_options[] = {
     {.name = "clock",
      .type = HN_OPT_ENUM,
      .def = "wall",
-     .choices = clocks,
+     .choices = hn_measure_clocks,
      .offset = offsetof(struct host, clock),
      .help = "wall: elapsed time; cpu: the process's CPU time, which leaves out the time it "
              "waits for a CPU on a loaded machine (equal to wall time on an idle one for "
              "threads: 1; with more threads it adds theirs, so use it with threads: 1)."},
+    {.name = "reference",
+     .type = HN_OPT_NODE,
+     .offset = offsetof(struct host, reference_node),
+     .help = "A model timed alongside every trial (paired rounds): a config.json, a checkpoint "
+             "directory, or space (the transformer space's backbone); adds <m>_ref and <m>_rel "
+             "(trial / reference) for each latency metric."},
     {.name = NULL},
 };
+
+static void host_destroy(void *ctx)
+{
+    struct host *h = ctx;
+    if (h != NULL) {
+        hn_measurer_free(h->measurer);
+        hn_measure_model_free(h->ref_mm);
+        hn_llm_model_free(h->ref_model);
+    }
+    free(h);
+}
+
 static void *host_create(const struct hn_plugin_args *args, struct hn_error *err)
 {
     struct host *h = calloc(1, sizeof(*h));
@@ -223,58 +254,73 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
     if (hn_options_fill(host_options, args->node, h, err) != 0) {
         goto fail;
     }
+    struct hn_measure_settings *s = &h->settings;
     const struct hn_config_node *c = h->contexts_node;
     if (c != NULL) {
-        if (c->type != HN_NODE_SEQUENCE || c->n == 0 || c->n > MAX_CONTEXTS) {
+        if (c->type != HN_NODE_SEQUENCE || c->n == 0 || c->n > HN_MEASURE_MAX_CONTEXTS) {
             hn_error_config(err, hn_config_where(c, where, sizeof(where)),
                             "%s: must list 1 to %d context lengths (tokens), e.g. [0, 512, 2048]",
-                            c->path, MAX_CONTEXTS);
+                            c->path, HN_MEASURE_MAX_CONTEXTS);
             goto fail;
         }
         for (size_t i = 0; i < c->n; i++) {
-            if (hn_config_to_int(c->items[i], &h->contexts[i], err) != 0) {
+            if (hn_config_to_int(c->items[i], &s->contexts[i], err) != 0) {
                 goto fail;
             }
-            if (h->contexts[i] < 0 || h->contexts[i] > (1 << 20)) {
+            if (s->contexts[i] < 0 || s->contexts[i] > (1 << 20)) {
                 hn_error_config(err, hn_config_where(c->items[i], where, sizeof(where)),
                                 "%s: %lld is not a context length (0 .. 1048576 tokens)",
-                                c->items[i]->path, (long long)h->contexts[i]);
+                                c->items[i]->path, (long long)s->contexts[i]);
                 goto fail;
             }
             for (size_t j = 0; j < i; j++) {
-                if (h->contexts[j] == h->contexts[i]) {
+                if (s->contexts[j] == s->contexts[i]) {
                     hn_error_config(err, hn_config_where(c->items[i], where, sizeof(where)),
                                     "%s: context %lld is listed twice", c->items[i]->path,
-                                    (long long)h->contexts[i]);
+                                    (long long)s->contexts[i]);
                     goto fail;
                 }
             }
         }
-        h->n_contexts = c->n;
+        s->n_contexts = c->n;
+        s->per_context = 1;
     } else {
-        h->n_contexts = 1;
-        h->contexts[0] = h->context;
+        s->n_contexts = 1;
+        s->contexts[0] = h->context;
     }
-    if (h->max_repeats < h->repeats) {
-        h->max_repeats = h->repeats;
-    }
-    h->mem_words = MEM_BYTES / sizeof(uint64_t);
-    /* timed metrics: prefill, the decodes, the reference; then their _cv and _settled */
-    size_t k = 0, e = 0;
-    snprintf(h->names[k++], sizeof(h->names[0]), "prefill_ms");
-    for (size_t i = 0; i < h->n_contexts; i++) {
-        if (c != NULL) {
-            snprintf(h->names[k++], sizeof(h->names[0]), "decode_ms_%lld",
-                     (long long)h->contexts[i]);
-        } else {
-            snprintf(h->names[k++], sizeof(h->names[0]), "decode_ms");
+    const struct hn_config_node *r = h->reference_node;
+    if (r != NULL) {
+        snprintf(h->reference_where, sizeof(h->reference_where), "%s",
+                 hn_config_where(r, where, sizeof(where)));
+        if (r->type != HN_NODE_SCALAR || r->is_null || r->value[0] == '\0') {
+            hn_error_config(err, h->reference_where,
+                            "%s: must be a model's config.json, a checkpoint directory, or "
+                            "space (the transformer space's backbone)",
+                            r->path);
+            goto fail;
         }
+        h->reference = r->value;
+        h->reference_key = r->path;
     }
-    snprintf(h->names[k++], sizeof(h->names[0]), "ref_ms");
-    snprintf(h->names[k++], sizeof(h->names[0]), "mem_ms");
-    h->n_timed = k;
-    size_t m = 0;
-    for (size_t i = 0; i < k; i++) {
+    s->prompt = h->prompt;
+    s->decode_tokens = h->decode_tokens;
+    s->repeats = h->repeats;
+    s->max_repeats = h->max_repeats < h->repeats ? h->repeats : h->max_repeats;
+    s->warmup = h->warmup;
+    s->max_cv = h->max_cv;
+    s->clock = h->clock;
+    s->pin = h->pin;
+    s->pick = h->pick;
+    s->pick_probe = h->pick_probe;
+    h->seed = args->seed;
+    h->measurer = hn_measurer_new(s, err);
+    if (h->measurer == NULL) {
+        goto fail;
+    }
+    /* metrics: the run's, each with _cv and _settled; then drift and cpu */
+    h->n_names = hn_measure_names(s, h->reference != NULL, h->names, MAX_NAMES);
+    size_t m = 0, e = 0;
+    for (size_t i = 0; i < h->n_names; i++) {
         h->metric_names[m++] = h->names[i];
         snprintf(h->extra[e], sizeof(h->extra[0]), "%s_cv", h->names[i]);
         h->metric_names[m++] = h->extra[e++];
@@ -286,13 +332,8 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
     h->metric_names[m] = NULL;
     return h;
 fail:
-    free(h);
+    host_destroy(h);
     return NULL;
-}
-
-static void host_destroy(void *ctx)
-{
-    free(ctx);
 }
 
 static const char *const *host_metric_names(void *ctx)
@@ -306,7 +347,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The median of v[0..n), n >= 1 (v is not changed). */
+/* The median of v[0..n), 1 <= n <= DRIFT_WINDOW (v is not changed). */
 static double median_of(const double *v, size_t n)
 {
     double s[DRIFT_WINDOW];
@@ -316,283 +357,11 @@ static double median_of(const double *v, size_t n)
     return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
-/* Median, standard error of the median and robust spread (1.4826 MAD / median) of v[0..n). */
-static void summarize(const double *v, size_t n, double *median, double *sem, double *cv)
-{
-    double *w = malloc((n + 1) * sizeof(double));
-    double mean = 0.0, ss = 0.0;
-    if (w == NULL) {
-        *median = *sem = *cv = NAN;
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        mean += v[i] / (double)n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        ss += (v[i] - mean) * (v[i] - mean);
-    }
-    memcpy(w, v, n * sizeof(double));
-    qsort(w, n, sizeof(double), cmp_double);
-    double med = n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
-    for (size_t i = 0; i < n; i++) {
-        w[i] = fabs(v[i] - med);
-    }
-    qsort(w, n, sizeof(double), cmp_double);
-    double mad = n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
-    free(w);
-    *median = med;
-    *sem = n > 1 ? 1.2533 * sqrt(ss / (double)(n - 1)) / sqrt((double)n) : NAN;
-    *cv = n > 1 && med > 0 ? 1.4826 * mad / med : NAN;
-}
-
-/* Pin the pool's threads (n of them) one per CPU of `use` (pin = 1), or give them back the
- * saved mask `use` (pin = 0). */
-static void pin_threads(int n, const cpu_set_t *use, int pin)
-{
-#ifdef _OPENMP
-#pragma omp parallel num_threads(n)
-    {
-        int t = omp_get_thread_num(), seen = 0;
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        for (int cpu = 0; cpu < CPU_SETSIZE && pin; cpu++) {
-            if (CPU_ISSET(cpu, use) && seen++ == t % CPU_COUNT(use)) {
-                CPU_SET(cpu, &one);
-                break;
-            }
-        }
-        sched_setaffinity(0, sizeof(cpu_set_t), pin ? &one : use);
-    }
-#else
-    (void)n;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    for (int cpu = 0; cpu < CPU_SETSIZE && pin; cpu++) {
-        if (CPU_ISSET(cpu, use)) {
-            CPU_SET(cpu, &one);
-            break;
-        }
-    }
-    sched_setaffinity(0, sizeof(cpu_set_t), pin ? &one : use);
-#endif
-}
-
-struct bench {
-    const struct host *h;
-    struct hn_llm_infer *pinf; /* prefill runs */
-    struct hn_llm_infer *inf;  /* decode runs: the cache is filled once */
-    int *tokens;
-    float *logits;
-    int vocab;
-    float *ref_out, *ref_in, *ref_w; /* the reference workload's operands */
-    uint64_t *mem;                   /* the memory reference's buffer (h->mem_words) */
-    volatile uint64_t mem_sink;
-    struct hn_rng rng;
-    struct hn_progress *progress; /* the evaluation's (may be NULL) */
-};
-
-/* seconds on the instance's clock */
-static double clock_now(const struct host *h)
-{
-    if (h->clock == 1) {
-        struct timespec ts;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-    }
-    return hn_monotonic();
-}
-
-/* One timed run of metric k, in ms. */
-static int time_one(struct bench *b, size_t k, double *ms, struct hn_error *err)
-{
-    const struct host *h = b->h;
-    double t0;
-    if (k == 0) {
-        hn_llm_infer_reset(b->pinf);
-        t0 = clock_now(h);
-        if (hn_llm_infer_forward(b->pinf, b->tokens, (int)h->prompt, b->logits, 0, err) != 0) {
-            return -1;
-        }
-        *ms = 1e3 * (clock_now(h) - t0);
-    } else if (k == h->n_timed - 2) {
-        t0 = clock_now(h);
-        hn_matmul_forward(b->ref_out, b->ref_in, b->ref_w, REF_ROWS, REF_DIM, REF_DIM);
-        *ms = 1e3 * (clock_now(h) - t0);
-    } else if (k == h->n_timed - 1) {
-        uint64_t a[8] = {0};
-        t0 = clock_now(h);
-        for (size_t i = 0; i + 8 <= h->mem_words; i += 8) {
-            for (int j = 0; j < 8; j++) {
-                a[j] ^= b->mem[i + (size_t)j];
-            }
-        }
-        *ms = 1e3 * (clock_now(h) - t0);
-        b->mem_sink = a[0] ^ a[1] ^ a[2] ^ a[3] ^ a[4] ^ a[5] ^ a[6] ^ a[7];
-    } else {
-        /* the cache holds the first max(contexts) prompt tokens (one untimed prefill); decoding
-         * at context c rewinds to position c (the rows after it are overwritten) */
-        int64_t c = h->contexts[k - 1];
-        int tok = b->tokens[c];
-        /* one untimed step first (the same row, rewritten by the first timed one): the timed
-         * steps find the caches as the steps of a generation loop do, not as the previous
-         * measurement left them */
-        b->inf->pos = (int)c;
-        if (hn_llm_infer_forward(b->inf, &tok, 1, b->logits, 0, err) != 0) {
-            return -1;
-        }
-        b->inf->pos = (int)c;
-        t0 = clock_now(h);
-        for (int64_t i = 0; i < h->decode_tokens; i++) {
-            if (hn_llm_infer_forward(b->inf, &tok, 1, b->logits, 0, err) != 0) {
-                return -1;
-            }
-            tok = hn_llm_sample(b->logits, b->vocab, 0.0, 0, &b->rng);
-        }
-        *ms = 1e3 * (clock_now(h) - t0) / (double)h->decode_tokens;
-    }
-    return 0;
-}
-
-/* The interleaved protocol: v (n_timed x max_repeats), n[k] values of metric k. */
-static int measure(struct bench *b, double *v, size_t *n, struct hn_error *err)
-{
-    const struct host *h = b->h;
-    size_t K = h->n_timed, R = (size_t)h->max_repeats;
-    int64_t max_ctx = 0;
-    for (size_t i = 0; i < h->n_contexts; i++) {
-        max_ctx = h->contexts[i] > max_ctx ? h->contexts[i] : max_ctx;
-    }
-    int prefilled = 0; /* the decode cache is valid (a prefill run resets it) */
-    int active[MAX_TIMED];
-    for (size_t k = 0; k < K; k++) {
-        n[k] = 0;
-        active[k] = 1;
-    }
-    for (int64_t round = -h->warmup;; round++) {
-        int any = 0;
-        if (round < 0) {
-            hn_progress_update(b->progress, "warming up", "round", round + h->warmup + 1,
-                               h->warmup);
-        } else {
-            /* rounds past `repeats` (unsettled metrics) count up to max_repeats */
-            hn_progress_update(b->progress, "measuring", "round", round + 1,
-                               round < h->repeats ? h->repeats : h->max_repeats);
-        }
-        for (size_t k = 0; k < K; k++) {
-            if (!active[k]) {
-                continue;
-            }
-            if (k > 0 && k <= h->n_contexts && !prefilled) {
-                hn_llm_infer_reset(b->inf);
-                if (max_ctx > 0 &&
-                    hn_llm_infer_forward(b->inf, b->tokens, (int)max_ctx, NULL, 0, err) != 0) {
-                    return -1;
-                }
-                prefilled = 1;
-            }
-            double ms;
-            if (time_one(b, k, &ms, err) != 0) {
-                return -1;
-            }
-            if (round >= 0) {
-                v[k * R + n[k]++] = ms;
-            }
-            any = 1;
-        }
-        if (!any) {
-            break;
-        }
-        /* after `repeats`, keep measuring only what has not settled, up to max_repeats */
-        for (size_t k = 0; k < K; k++) {
-            if (round < 0 || n[k] < (size_t)h->repeats) {
-                continue;
-            }
-            double med, sem, cv;
-            summarize(v + k * R, n[k], &med, &sem, &cv);
-            if (n[k] >= R || (isfinite(cv) && cv <= h->max_cv) || (n[k] < 2)) {
-                active[k] = 0;
-            }
-        }
-    }
-    return 0;
-}
-
-/* The CPUs of `allowed` the threads are pinned to, into `use`: all of them when there are no
- * more than `threads`; else the `threads` lowest-numbered (pick: first) or the fastest (pick:
- * fastest). Fastest: on each CPU in turn, PICK_ROUNDS times, the reference workload (compute)
- * and one decode step of the trial's model (memory: on a virtual machine a CPU can be as fast
- * as another in arithmetic and much slower in reaching this process's memory) are timed on the
- * wall clock; a CPU's score is the sum of its best times, each relative to the best of all
- * CPUs. The calling thread is moved from CPU to CPU; the caller restores its mask. */
-#define PICK_ROUNDS 3
-#define PICK_MAX_CPUS 256
-static int choose_cpus(const struct host *h, struct bench *b, int threads, const cpu_set_t *allowed,
-                       cpu_set_t *use, struct hn_error *err)
-{
-    int cpus[PICK_MAX_CPUS], n = 0;
-    double best[PICK_MAX_CPUS][2], low[2] = {INFINITY, INFINITY};
-    for (int cpu = 0; cpu < CPU_SETSIZE && n < PICK_MAX_CPUS; cpu++) {
-        if (CPU_ISSET(cpu, allowed)) {
-            best[n][0] = best[n][1] = INFINITY;
-            cpus[n++] = cpu;
-        }
-    }
-    CPU_ZERO(use);
-    if (n <= threads || h->pick == 1) {
-        for (int i = 0; i < n && (i < threads || n <= threads); i++) {
-            CPU_SET(cpus[i], use);
-        }
-        return 0;
-    }
-    hn_llm_set_threads(1);
-    for (int r = 0; r < PICK_ROUNDS; r++) {
-        for (int i = 0; i < n; i++) {
-            cpu_set_t one;
-            CPU_ZERO(&one);
-            CPU_SET(cpus[i], &one);
-            if (sched_setaffinity(0, sizeof(one), &one) != 0) {
-                continue;
-            }
-            double t0 = hn_monotonic();
-            hn_matmul_forward(b->ref_out, b->ref_in, b->ref_w, REF_ROWS, REF_DIM, REF_DIM);
-            double t1 = hn_monotonic();
-            int tok = b->tokens[0];
-            hn_llm_infer_reset(b->inf);
-            if (hn_llm_infer_forward(b->inf, &tok, 1, b->logits, 0, err) != 0) {
-                hn_llm_set_threads(threads);
-                return -1;
-            }
-            double t2 = hn_monotonic();
-            best[i][0] = fmin(best[i][0], t1 - t0);
-            best[i][1] = fmin(best[i][1], t2 - t1);
-        }
-    }
-    hn_llm_set_threads(threads);
-    for (int i = 0; i < n; i++) {
-        low[0] = fmin(low[0], best[i][0]);
-        low[1] = fmin(low[1], best[i][1]);
-    }
-    for (int k = 0; k < threads; k++) { /* the `threads` best scores, by selection */
-        int j = -1;
-        double sj = INFINITY;
-        for (int i = 0; i < n; i++) {
-            double si = best[i][0] / low[0] + best[i][1] / low[1];
-            if (!CPU_ISSET(cpus[i], use) && (j < 0 || si < sj)) {
-                j = i;
-                sj = si;
-            }
-        }
-        CPU_SET(cpus[j], use);
-    }
-    return 0;
-}
-
 /*
- * The trial's architecture, and the positions the runs need: *need for the prompt and the
- * decode runs, *need_decode for the decode runs (the longest context plus decode_tokens).
+ * The trial's architecture. Returns 0, or -1 with err.
  */
 static int read_arch(const struct host *h, const json_t *arch, struct hn_llm_config *c,
-                     int64_t *need, int64_t *need_decode, struct hn_error *err)
+                     struct hn_error *err)
 {
     if (!json_is_object(arch) || json_object_get(arch, "hidden_size") == NULL) {
         return hn_error_config(err, NULL,
@@ -602,69 +371,82 @@ static int read_arch(const struct host *h, const json_t *arch, struct hn_llm_con
     if (hn_llm_config_from_json(arch, "architecture", c, err) != 0) {
         return -1;
     }
-    *need = h->prompt;
-    *need_decode = 1;
-    for (size_t i = 0; i < h->n_contexts; i++) {
-        if (h->contexts[i] + h->decode_tokens > *need_decode) {
-            *need_decode = h->contexts[i] + h->decode_tokens;
-        }
-        *need = *need > *need_decode ? *need : *need_decode;
-    }
-    if (*need > c->max_position_embeddings) {
+    int64_t need = hn_measure_positions(&h->settings);
+    if (need > c->max_position_embeddings) {
         return hn_error_config(err, NULL,
                                "prompt %lld / context + decode_tokens %lld exceed the "
                                "architecture's max_position_embeddings (%d); lower them",
-                               (long long)h->prompt, (long long)*need, c->max_position_embeddings);
+                               (long long)h->prompt, (long long)need, c->max_position_embeddings);
     }
     return 0;
 }
 
-static void bench_free(struct bench *b)
+/*
+ * The reference model, built at the first trial and kept (random weights, the trial's dtype):
+ * from the option's path, or with `space` from the trial's backbone. A reference that cannot be
+ * read or built is a failure of the environment, not of the trial: the study stops, saying
+ * which option and file, and a later run measures the trial. Returns 0, or -1 with err.
+ */
+static int reference_model(struct host *h, const struct hn_eval_request *req, struct hn_error *err)
 {
-    free(b->tokens);
-    free(b->logits);
-    free(b->ref_out);
-    free(b->ref_in);
-    free(b->ref_w);
-    free(b->mem);
-    hn_llm_infer_free(b->inf);
-    hn_llm_infer_free(b->pinf);
+    struct hn_llm_config c;
+    const char *path = h->reference;
+    if (h->ref_model != NULL) {
+        return 0;
+    }
+    if (strcmp(path, "space") == 0) {
+        path = json_string_value(json_object_get(req->trial->arch, "backbone"));
+        if (path == NULL) {
+            return hn_error_env(err, h->reference_where,
+                                "%s: space takes the transformer space's backbone, and trial "
+                                "%ld's architecture names none; give the reference's path "
+                                "instead (a config.json or a checkpoint directory)",
+                                h->reference_key, req->trial->id);
+        }
+    }
+    snprintf(h->ref_path, sizeof(h->ref_path), "%s", path);
+    int64_t need = hn_measure_positions(&h->settings);
+    if (hn_measure_config_read(path, &c, err) != 0) {
+        char msg[HN_ERROR_MAX];
+        snprintf(msg, sizeof(msg), "%s", err->msg);
+        return hn_error_env(err, h->reference_where,
+                            "%s: the reference model '%s' cannot be used: %s; fix the option (a "
+                            "model's config.json or a checkpoint directory) and run the study "
+                            "again",
+                            h->reference_key, path, msg);
+    }
+    if (need > c.max_position_embeddings) {
+        return hn_error_env(err, h->reference_where,
+                            "%s: the reference model '%s': prompt / context + decode_tokens %lld "
+                            "exceed its max_position_embeddings (%d); lower them or use another "
+                            "reference",
+                            h->reference_key, path, (long long)need, c.max_position_embeddings);
+    }
+    struct hn_llm_model *m = hn_llm_model_new(&c, err);
+    if (m == NULL) {
+        hn_error_prefix(err, "reference '%s'", path);
+        err->kind = HN_ERR_ENVIRONMENT;
+        return -1;
+    }
+    hn_llm_model_randomize(m, hn_rng_derive(h->seed, 0x726566));
+    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0) {
+        hn_llm_model_free(m);
+        hn_error_prefix(err, "reference '%s'", path);
+        err->kind = HN_ERR_ENVIRONMENT;
+        return -1;
+    }
+    h->ref_model = m;
+    hn_log(HN_LOG_INFO,
+           "%s: reference model built from %s (%d layers, hidden %d, %zu parameters); every "
+           "trial is timed against it",
+           h->reference_key, path, c.num_hidden_layers, c.hidden_size, hn_llm_param_count(&c));
+    return 0;
 }
 
-/* The inference states of m, random prompt tokens, and the compute and memory references'
- * operands. Returns 0, or -1 with err. */
-static int bench_setup(struct bench *b, const struct hn_llm_model *m, int64_t need,
-                       int64_t need_decode, uint64_t seed, struct hn_error *err)
+/* hn_measure_progress_fn onto the evaluation's progress handle */
+static void report_progress(void *ctx, const char *activity, long done, long total)
 {
-    const struct host *h = b->h;
-    int vocab = m->config.vocab_size;
-    b->pinf = hn_llm_infer_new(m, (int)h->prompt, (int)h->prompt, err);
-    b->inf = b->pinf == NULL ? NULL : hn_llm_infer_new(m, (int)need_decode, 256, err);
-    b->vocab = vocab;
-    b->tokens = malloc((size_t)need * sizeof(int));
-    b->logits = malloc((size_t)vocab * sizeof(float));
-    b->ref_out = calloc(REF_ROWS * REF_DIM, sizeof(float));
-    b->ref_in = calloc(REF_ROWS * REF_DIM, sizeof(float));
-    b->ref_w = calloc(REF_DIM * REF_DIM, sizeof(float));
-    b->mem = malloc(h->mem_words * sizeof(uint64_t));
-    if (b->inf == NULL || b->tokens == NULL || b->logits == NULL || b->ref_out == NULL ||
-        b->ref_in == NULL || b->ref_w == NULL || b->mem == NULL) {
-        return b->inf != NULL ? hn_error_set(err, NULL, "out of memory") : -1;
-    }
-    hn_rng_seed(&b->rng, hn_rng_derive(seed, 1));
-    for (int64_t i = 0; i < need; i++) {
-        b->tokens[i] = (int)hn_rng_below(&b->rng, (uint64_t)vocab);
-    }
-    for (size_t i = 0; i < REF_ROWS * REF_DIM; i++) {
-        b->ref_in[i] = (float)(hn_rng_uniform(&b->rng) - 0.5);
-    }
-    for (size_t i = 0; i < REF_DIM * REF_DIM; i++) {
-        b->ref_w[i] = (float)(hn_rng_uniform(&b->rng) - 0.5) * 0.05f;
-    }
-    for (size_t i = 0; i < h->mem_words; i++) { /* written: untouched pages would read as one */
-        b->mem[i] = i * 0x9E3779B97F4A7C15ull;
-    }
-    return 0;
+    hn_progress_update(ctx, activity, total > 0 ? "round" : NULL, done, total);
 }
 
 /*
@@ -672,87 +454,69 @@ static int bench_setup(struct bench *b, const struct hn_llm_model *m, int64_t ne
  * reference runs more than max_drift slower than the median of the last DRIFT_WINDOW trials';
  * this trial's references join them. *drift: the last measurement's.
  */
-static int measure_settled(struct bench *b, struct host *h, long trial, double *v, size_t *n,
-                           double *drift, struct hn_error *err)
+static int measure_settled(struct host *h, const struct hn_eval_request *req, int threads,
+                           struct hn_measure_model *trial, struct hn_measure_model *ref,
+                           struct hn_measure_result *res, double *drift, struct hn_error *err)
 {
-    double ref = NAN, mem = NAN, typical_ref = NAN, typical_mem = NAN;
+    double ref_ms = NAN, mem_ms = NAN, typical_ref = NAN, typical_mem = NAN;
+    long id = req->trial->id;
     *drift = 0.0;
     for (int64_t attempt = 0;; attempt++) {
-        if (measure(b, v, n, err) != 0) {
+        if (hn_measure_run(h->measurer, threads, trial, ref, report_progress, req->progress, res,
+                           err) != 0) {
             return -1;
         }
-        double sem, cv;
-        size_t k = h->n_timed - 2;
-        summarize(v + k * (size_t)h->max_repeats, n[k], &ref, &sem, &cv);
-        summarize(v + (k + 1) * (size_t)h->max_repeats, n[k + 1], &mem, &sem, &cv);
+        ref_ms = hn_measure_get(res, "ref_ms")->value;
+        mem_ms = hn_measure_get(res, "mem_ms")->value;
         size_t w = h->n_seen < DRIFT_WINDOW ? h->n_seen : DRIFT_WINDOW;
-        typical_ref = w ? median_of(h->seen_ref, w) : ref;
-        typical_mem = w ? median_of(h->seen_mem, w) : mem;
-        *drift = fmax(0.0, fmax(ref / typical_ref, mem / typical_mem) - 1.0);
+        typical_ref = w ? median_of(h->seen_ref, w) : ref_ms;
+        typical_mem = w ? median_of(h->seen_mem, w) : mem_ms;
+        *drift = fmax(0.0, fmax(ref_ms / typical_ref, mem_ms / typical_mem) - 1.0);
         if (*drift <= h->max_drift || attempt >= h->drift_retries) {
             break;
         }
         hn_log(HN_LOG_INFO,
                "trial %ld: the references ran %.0f %% slower than in the trials before; "
                "measuring again",
-               trial, 100 * *drift);
+               id, 100 * *drift);
     }
     if (*drift > h->max_drift) {
         hn_log(HN_LOG_WARNING,
                "trial %ld measured while the machine was %.0f %% slower than in the trials "
                "before (compute reference %.3f ms vs %.3f ms, memory reference %.3f ms vs "
                "%.3f ms, medians of the last %zu); its latencies are suspect",
-               trial, 100 * *drift, ref, typical_ref, mem, typical_mem,
+               id, 100 * *drift, ref_ms, typical_ref, mem_ms, typical_mem,
                h->n_seen < DRIFT_WINDOW ? h->n_seen : (size_t)DRIFT_WINDOW);
     }
-    h->seen_ref[h->n_seen % DRIFT_WINDOW] = ref;
-    h->seen_mem[h->n_seen % DRIFT_WINDOW] = mem;
+    h->seen_ref[h->n_seen % DRIFT_WINDOW] = ref_ms;
+    h->seen_mem[h->n_seen % DRIFT_WINDOW] = mem_ms;
     h->n_seen++;
     return 0;
 }
 
-/* Each timed metric's median and standard error, "<name>_cv", "<name>_settled", drift and
- * the first CPU used. */
-static int put_timings(const struct host *h, const double *v, const size_t *n, double drift,
-                       int first_cpu, struct hn_metrics *out, struct hn_error *err)
+/* Each metric's median and standard error, "<name>_cv", "<name>_settled", drift and the first
+ * CPU used. */
+static int put_timings(const struct hn_measure_result *res, double drift, struct hn_metrics *out,
+                       struct hn_error *err)
 {
-    for (size_t k = 0; k < h->n_timed; k++) {
-        double med, sem, cv;
-        char name[96];
-        summarize(v + k * (size_t)h->max_repeats, n[k], &med, &sem, &cv);
-        if (hn_metrics_put(out, h->names[k], med, sem, err) != 0) {
+    for (size_t k = 0; k < res->n; k++) {
+        const struct hn_measure_metric *m = &res->m[k];
+        char name[HN_MEASURE_NAME_MAX + 16];
+        if (hn_metrics_put(out, m->name, m->value, m->sem, err) != 0) {
             return -1;
         }
-        snprintf(name, sizeof(name), "%s_cv", h->names[k]);
-        if (hn_metrics_put(out, name, isfinite(cv) ? cv : 0.0, NAN, err) != 0) {
+        snprintf(name, sizeof(name), "%s_cv", m->name);
+        if (hn_metrics_put(out, name, isfinite(m->cv) ? m->cv : 0.0, NAN, err) != 0) {
             return -1;
         }
-        snprintf(name, sizeof(name), "%s_settled", h->names[k]);
-        if (hn_metrics_put(out, name, isfinite(cv) && cv <= h->max_cv ? 1.0 : 0.0, NAN, err) != 0) {
+        snprintf(name, sizeof(name), "%s_settled", m->name);
+        if (hn_metrics_put(out, name, m->settled ? 1.0 : 0.0, NAN, err) != 0) {
             return -1;
         }
     }
     if (hn_metrics_put(out, "drift", drift, NAN, err) != 0 ||
-        hn_metrics_put(out, "cpu", first_cpu, NAN, err) != 0) {
+        hn_metrics_put(out, "cpu", res->cpu, NAN, err) != 0) {
         return -1;
-    }
-    return 0;
-}
-
-/* Pin the threads to the chosen CPUs of `allowed`; *first_cpu: the first of them (-1: none).
- * Returns 0, or -1 with err. */
-static int pin_chosen(const struct host *h, struct bench *b, int threads, const cpu_set_t *allowed,
-                      int *first_cpu, struct hn_error *err)
-{
-    cpu_set_t use;
-    int chosen = choose_cpus(h, b, threads, allowed, &use, err);
-    sched_setaffinity(0, sizeof(*allowed), allowed);
-    if (chosen != 0) {
-        return -1;
-    }
-    pin_threads(threads, &use, 1);
-    for (int cpu = 0; cpu < CPU_SETSIZE && *first_cpu < 0; cpu++) {
-        *first_cpu = CPU_ISSET(cpu, &use) ? cpu : -1;
     }
     return 0;
 }
@@ -763,47 +527,50 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
     struct host *h = ctx;
     struct hn_llm_config c;
     struct hn_llm_model *m = NULL;
-    struct bench b = {.h = h, .progress = req->progress};
-    double *v = NULL, drift = 0.0;
-    size_t n[MAX_TIMED];
-    int rc = -1, pinned = 0, threads, first_cpu = -1;
-    int64_t need = 0, need_decode = 0;
-    cpu_set_t allowed;
-    if (read_arch(h, req->trial->arch, &c, &need, &need_decode, err) != 0) {
+    struct hn_measure_model *trial = NULL;
+    struct hn_measure_result *res = NULL;
+    double drift = 0.0;
+    int rc = -1;
+    if (read_arch(h, req->trial->arch, &c, err) != 0) {
         return -1;
     }
-    threads = hn_llm_set_threads(h->threads > 0 ? (int)h->threads : req->threads);
+    int threads = hn_llm_set_threads(h->threads > 0 ? (int)h->threads : req->threads);
+    if (h->reference != NULL && reference_model(h, req, err) != 0) {
+        return -1;
+    }
     m = hn_llm_model_new(&c, err);
     if (m == NULL) {
         goto done;
     }
     hn_llm_model_randomize(m, req->seed);
-    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0 ||
-        bench_setup(&b, m, need, need_decode, req->seed, err) != 0) {
-        goto done;
-    }
-    v = malloc(h->n_timed * (size_t)h->max_repeats * sizeof(double));
-    if (v == NULL) {
+    res = malloc(sizeof(*res));
+    if (res == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
     }
-    if (h->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
-        pinned = 1;
-        if (pin_chosen(h, &b, threads, &allowed, &first_cpu, err) != 0) {
+    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0 ||
+        (trial = hn_measure_model_new(m, &h->settings, req->seed, err)) == NULL) {
+        goto done;
+    }
+    /* the reference's states are kept from trial to trial (the same memory every time: two
+     * instances of one architecture can time a few per cent apart by where they live) */
+    if (h->ref_model != NULL && (h->ref_mm == NULL || h->ref_threads != threads)) {
+        hn_measure_model_free(h->ref_mm);
+        h->ref_threads = threads;
+        h->ref_mm = hn_measure_model_new(h->ref_model, &h->settings, h->seed, err);
+        if (h->ref_mm == NULL) {
+            hn_error_prefix(err, "reference '%s'", h->ref_path);
             goto done;
         }
     }
-    if (measure_settled(&b, h, req->trial->id, v, n, &drift, err) != 0 ||
-        put_timings(h, v, n, drift, first_cpu, out, err) != 0) {
+    if (measure_settled(h, req, threads, trial, h->ref_mm, res, &drift, err) != 0 ||
+        put_timings(res, drift, out, err) != 0) {
         goto done;
     }
     rc = 0;
 done:
-    if (pinned) {
-        pin_threads(threads, &allowed, 0);
-    }
-    free(v);
-    bench_free(&b);
+    free(res);
+    hn_measure_model_free(trial);
     hn_llm_model_free(m);
     return rc;
 }

@@ -35,3 +35,9 @@ tests_llm_test_blas_plain_SOURCES = tests/llm/test_blas_plain.c llm/blas_plain.c
 tests_llm_test_blas_plain_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_llm_test_blas_plain_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tests_llm_test_blas_plain_LDADD = $(HN_TEST_LIBS) $(OPENBLAS_LIBS)
+# The measurement protocol of the host oracle and hilnas-bench (llm/measure.c).
+check_PROGRAMS += tests/llm/test_measure
+TESTS += tests/llm/test_measure
+tests_llm_test_measure_SOURCES = tests/llm/test_measure.c
+tests_llm_test_measure_CPPFLAGS = $(HN_TEST_CPPFLAGS)
+tests_llm_test_measure_LDADD = $(HN_LLM_LIBS) $(HN_TEST_LIBS) $(OPENBLAS_LIBS)

@@ -7,6 +7,9 @@
  * - the same program built for a machine without OpenBLAS (tools/cross/build-bench.sh, plain-C
  *   BLAS) runs here too and says so; and with gcc-aarch64-linux-gnu installed the Linux
  *   aarch64 variant is built (an AArch64 ELF executable); otherwise that part says it skips;
+ * - the host oracle's options and a reference model (ratio 1 against its own shape, > 1.3
+ *   against a third of its layers); scripts/adb-bench.sh with a stand-in adb pushes the
+ *   reference and refuses options with shell characters;
  * - conf.d/phone.yaml, the flash loop against a phone, runs here with its command pointed at
  *   the local hilnas-bench and a tiny budget: every phone measurement comes from hilnas-bench.
  */
@@ -76,8 +79,20 @@ static void check_line(json_t *j, const char *blas)
     cr_expect_eq(json_array_size(json_object_get(s, "contexts")), 2);
     cr_expect_str_eq(json_string_value(json_object_get(s, "dtype")), "q8_0");
     cr_expect_str_eq(json_string_value(json_object_get(s, "blas")), blas);
-    cr_expect(json_is_string(json_object_get(j, "cpu")));
+    cr_expect(json_is_string(json_object_get(j, "cpu_model")));
+    cr_expect(json_is_integer(json_object_get(j, "cpu")), "the first pinned CPU, -1 unpinned");
     cr_expect(json_is_boolean(json_object_get(j, "settled")));
+    /* the host oracle's fields: the references and every metric's settled flag */
+    const char *more[] = {"ref_ms", "mem_ms"};
+    for (int i = 0; i < 2; i++) {
+        double r = json_number_value(json_object_get(json_object_get(j, more[i]), "value"));
+        cr_expect(r > 0 && isfinite(r), "%s = %g", more[i], r);
+    }
+    const char *flags[] = {"prefill_ms_settled", "decode_ms_512_settled", "ref_ms_settled",
+                           "mem_ms_settled", "ref_ms_cv"};
+    for (int i = 0; i < 5; i++) {
+        cr_expect(json_is_number(json_object_get(j, flags[i])), "no %s", flags[i]);
+    }
     cr_expect_gt(json_integer_value(json_object_get(j, "params")), 0);
 }
 
@@ -125,6 +140,11 @@ Test(hilnas_bench, refuses_bad_input_with_a_reason, .timeout = 60)
         {{bin, arch, "--contexts", "0,x", NULL}, 2, "--contexts"},
         {{bin, arch, "--dtype", "f64", NULL}, 2, "--dtype"},
         {{bin, arch, "--bogus", NULL}, 2, "unknown option '--bogus'"},
+        {{bin, arch, "--pick", "slowest", NULL}, 2, "--pick"},
+        {{bin, arch, "--clock", "sundial", NULL}, 2, "--clock"},
+        {{bin, arch, "--reference", NULL}, 2, "--reference"},
+        {{bin, arch, "--reference", "/nonexistent/ref.json", NULL}, 1, "/nonexistent/ref.json"},
+        {{bin, arch, "--reference", bad, NULL}, 1, "bad.json"},
         {{bin, NULL}, 2, "ARCH.json is required"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -135,6 +155,133 @@ Test(hilnas_bench, refuses_bad_input_with_a_reason, .timeout = 60)
         free(out);
         free(err);
     }
+    free(arch);
+    free(bin);
+    free(tmp);
+}
+
+/* The host oracle's options (pin, pick, clock) and a reference model: the line has the
+ * reference's medians and the per-round ratios; a model against a copy of its own shape is 1
+ * within the noise, against a model of a third of its layers clearly slower. */
+Test(hilnas_bench, reference_pin_pick_clock, .timeout = 60)
+{
+    char *tmp = tu_tmpdir("hbenchref"), *arch = write_arch(tmp), *bin = bench_path();
+    char third[4400], three[4400];
+    /* 3 layers of 256 (prefill of 64 tokens: milliseconds, not the microseconds of arch.json,
+     * whose two instances can time 10 % apart by where their memory lies) and 1 of them */
+    snprintf(three, sizeof(three), "%s/three.json", tmp);
+    snprintf(third, sizeof(third), "%s/third.json", tmp);
+    for (int i = 0; i < 2; i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "{\"hidden_size\": 256, \"intermediate_size\": 512, \"num_hidden_layers\": %d, "
+                 "\"num_attention_heads\": 4, \"vocab_size\": 64, "
+                 "\"max_position_embeddings\": 1024}",
+                 i == 0 ? 3 : 1);
+        cr_assert_eq(tu_write_file(i == 0 ? three : third, text), 0);
+    }
+    for (int r = 0; r < 2; r++) {
+        char *argv[] = {bin,
+                        three,
+                        "--prompt",
+                        "64",
+                        "--contexts",
+                        "0,256",
+                        "--repeats",
+                        "5",
+                        "--max-repeats",
+                        "11",
+                        "--threads",
+                        "1",
+                        "--decode-tokens",
+                        "8",
+                        "--pin",
+                        "--pick",
+                        "first",
+                        "--clock",
+                        "cpu",
+                        "--reference",
+                        r == 0 ? three : third,
+                        NULL};
+        char *out = NULL, *err = NULL;
+        int rc = tu_run(argv, NULL, &out, &err);
+        cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+        json_t *j = last_json(out);
+        json_t *s = json_object_get(j, "settings");
+        cr_expect_str_eq(json_string_value(json_object_get(s, "pick")), "first");
+        cr_expect_str_eq(json_string_value(json_object_get(s, "clock")), "cpu");
+        cr_expect(json_is_true(json_object_get(s, "pin")));
+        cr_expect_geq(json_integer_value(json_object_get(j, "cpu")), 0, "pinned: a CPU");
+        double rel = json_number_value(json_object_get(json_object_get(j, "prefill_rel"), "value"));
+        double ref = json_number_value(json_object_get(json_object_get(j, "prefill_ref"), "value"));
+        double ms = json_number_value(json_object_get(json_object_get(j, "prefill_ms"), "value"));
+        printf("hilnas-bench: prefill %.4f ms, reference %.4f ms, rel %.3f (reference %s)\n", ms,
+               ref, rel, r == 0 ? "same shape" : "1 of 3 layers");
+        cr_expect(ref > 0 && ms > 0);
+        if (r == 0) {
+            cr_expect(fabs(rel - 1.0) < 0.1, "against its own shape: prefill_rel %g", rel);
+        } else {
+            cr_expect_gt(rel, 1.3, "three layers against one: prefill_rel %g", rel);
+        }
+        cr_expect(json_is_number(json_object_get(j, "decode_rel_256_cv")));
+        cr_expect(json_is_number(json_object_get(j, "decode_rel_256_settled")));
+        cr_expect(json_is_number(json_object_get(json_object_get(j, "decode_ref_0"), "value")));
+        json_decref(j);
+        free(out);
+        free(err);
+    }
+    free(arch);
+    free(bin);
+    free(tmp);
+}
+
+/* scripts/adb-bench.sh against a stand-in adb that runs here (push: cp; shell: its words
+ * joined into one string for sh -c, as adb hands them to the phone's shell): the binary is
+ * pushed, the --reference file is pushed to the fixed path and the option points there; an
+ * option with a shell character is refused before anything runs. */
+Test(hilnas_bench, adb_script_pushes_the_reference, .timeout = 60)
+{
+    char *tmp = tu_tmpdir("hbenchadb"), *arch = write_arch(tmp), *bin = bench_path();
+    char adb[4400], remote[4400], script[4400], e_adb[4500], e_bin[4500], e_remote[4500];
+    char pushed[4500];
+    snprintf(adb, sizeof(adb), "%s/adb", tmp);
+    snprintf(remote, sizeof(remote), "%s/phone", tmp);
+    snprintf(script, sizeof(script), "%s/scripts/adb-bench.sh", tu_srcdir());
+    cr_assert_eq(tu_write_file(adb, "#!/bin/sh\n"
+                                    "cmd=$1; shift\n"
+                                    "case $cmd in\n"
+                                    "push) cp \"$1\" \"$2\" ;;\n"
+                                    "shell) exec /bin/sh -c \"$*\" ;;\n"
+                                    "*) exit 1 ;;\n"
+                                    "esac\n"),
+                 0);
+    cr_assert_eq(chmod(adb, 0755), 0);
+    snprintf(e_adb, sizeof(e_adb), "ADB=%s", adb);
+    snprintf(e_bin, sizeof(e_bin), "HILNAS_BENCH_BIN=%s", bin);
+    snprintf(e_remote, sizeof(e_remote), "HILNAS_BENCH_REMOTE=%s", remote);
+    char *env[] = {e_adb, e_bin, e_remote, NULL};
+    char *argv[] = {"/bin/sh", script,        arch, "--prompt",  "32", "--contexts",
+                    "0,64",    "--repeats",   "3",  "--threads", "1",  "--decode-tokens",
+                    "4",       "--reference", arch, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = tu_run(argv, env, &out, &err);
+    cr_assert_eq(rc, 0, "adb-bench.sh: exit %d: %s", rc, err);
+    json_t *j = last_json(out);
+    double rel = json_number_value(json_object_get(json_object_get(j, "prefill_rel"), "value"));
+    cr_expect(rel > 0 && isfinite(rel), "prefill_rel %g", rel);
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_object_get(j, "settings"), "reference")),
+        strcat(strcpy(pushed, remote), "/reference.json"));
+    cr_expect(access(pushed, R_OK) == 0, "%s was not pushed", pushed);
+    json_decref(j);
+    free(out);
+    free(err);
+    char *bad[] = {"/bin/sh", script, arch, "--prompt", "32;touch x", NULL};
+    rc = tu_run(bad, env, &out, &err);
+    cr_expect_eq(rc, 2, "exit %d", rc);
+    cr_expect(err != NULL && strstr(err, "refusing option") != NULL, "%s", err);
+    free(out);
+    free(err);
     free(arch);
     free(bin);
     free(tmp);
