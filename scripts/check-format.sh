@@ -54,7 +54,7 @@ if [ $# -gt 0 ]; then
 elif git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
     files=$(git ls-files '*.c' '*.h')
 else
-    files=$(find bench core examples include llm plugins tests tools -name '*.[ch]' | sort)
+    files=$(find bench examples include llm plugins src tests tools -name '*.[ch]' | sort)
 fi
 
 tmp=$(mktemp) || exit 2

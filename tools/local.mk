@@ -12,9 +12,9 @@ tools_hilnas_LDADD = $(HN_LLM_LIBS) $(HN_CORE_LIBS) $(OPENBLAS_LIBS) \
 # a phone or board. tools/cross/build-bench.sh builds it for other CPUs (with llm/blas_plain.c
 # where OpenBLAS is absent).
 bin_PROGRAMS += tools/hilnas-bench
-tools_hilnas_bench_SOURCES = tools/hilnas-bench.c llm/measure.c llm/model.c llm/decode.c llm/ops.c llm/qmat.c \
-	llm/llm_config.c llm/cost.c llm/gguf.c llm/safetensors.c core/error.c core/util.c \
-	core/log.c core/rng.c
+tools_hilnas_bench_SOURCES = tools/hilnas-bench.c llm/measure.c llm/model.c llm/decode.c llm/ops.c \
+	llm/qmat.c llm/llm_config.c llm/cost.c llm/gguf.c llm/safetensors.c src/core/error.c \
+	src/core/util.c src/core/log.c src/core/rng.c
 tools_hilnas_bench_CFLAGS = $(AM_CFLAGS) $(OPENMP_CFLAGS)
 tools_hilnas_bench_LDADD = $(OPENBLAS_LIBS) $(JANSSON_LIBS) -lm
 EXTRA_DIST += tools/cross/build-bench.sh tools/cross/cblas.h llm/blas_plain.c llm/blas_plain.h \

@@ -1,4 +1,4 @@
-# optimizer "gpbo": Bayesian optimization on the GP surrogate (core/gp.c).
+# optimizer "gpbo": Bayesian optimization on the GP surrogate (src/core/gp.c).
 pkglib_LTLIBRARIES += plugins/optimizer-gpbo.la
 plugins_optimizer_gpbo_la_SOURCES = plugins/optimizer-gpbo/gpbo.c plugins/optimizer-gpbo/gpbo.h plugins/optimizer-gpbo/state.c \
 	plugins/optimizer-gpbo/acquisition.c plugins/optimizer-gpbo/acquisition.h \

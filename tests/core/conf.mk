@@ -8,7 +8,7 @@ tests_core_test_conf_LDADD = $(HN_TEST_LIBS)
 tests_core_test_options_SOURCES = tests/core/test_options.c
 tests_core_test_options_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_core_test_options_LDADD = $(HN_TEST_LIBS)
-# core/params.c: parameter sets (parsing, unit-cube map, rounding, JSON, constraints)
+# src/core/params.c: parameter sets (parsing, unit-cube map, rounding, JSON, constraints)
 check_PROGRAMS += tests/core/test_params
 TESTS += tests/core/test_params
 tests_core_test_params_SOURCES = tests/core/test_params.c

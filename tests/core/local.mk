@@ -47,7 +47,7 @@ tests_plugins_test_evaluator_faulty_la_SOURCES = tests/plugins-test/faulty.c
 tests_plugins_test_evaluator_faulty_la_LDFLAGS = $(HN_TEST_PLUGIN_FLAGS)
 tests_plugins_test_evaluator_faulty_la_LIBADD = $(HN_CORE_LIBS)
 
-# core/ has no dependency cycle; signals and launchers stay out of the library
+# src/core/ has no dependency cycle; signals and launchers stay out of the library
 TESTS += tests/core/test_layers.sh
 EXTRA_DIST += tests/core/test_layers.sh
 
@@ -93,7 +93,7 @@ tests_core_test_replay_exact_SOURCES = tests/core/test_replay_exact.c tests/core
 tests_core_test_replay_exact_CPPFLAGS = $(HN_TEST_CPPFLAGS)
 tests_core_test_replay_exact_LDADD = $(HN_TEST_LIBS)
 
-# core/trial.c: metrics and their name index
+# src/core/trial.c: metrics and their name index
 check_PROGRAMS += tests/core/test_trial
 TESTS += tests/core/test_trial
 tests_core_test_trial_SOURCES = tests/core/test_trial.c

@@ -11,7 +11,8 @@
 # be refused too, so that this test cannot pass by not looking.
 set -u
 : "${abs_top_srcdir:?}"
-cd "$abs_top_srcdir" || exit 1
+# the paths below are relative to src/ (the core is src/core/)
+cd "$abs_top_srcdir/src" || exit 1
 fail=0
 
 # module of a core file (path without directory and extension)

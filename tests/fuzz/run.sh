@@ -20,7 +20,7 @@ cc=${FUZZ_CC:-clang}
 [ -f "$build/config.h" ] || { echo "run.sh: run it from a configured build directory" >&2; exit 2; }
 command -v "$cc" >/dev/null || { echo "run.sh: needs clang (apt-get install clang)" >&2; exit 2; }
 cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-  -fno-sanitize-recover=undefined -I$build -I$src -I$src/include -DHN_BUILDDIR=\"$build\"
+  -fno-sanitize-recover=undefined -I$build -I$src -I$src/src -I$src/include -DHN_BUILDDIR=\"$build\"
   -DHN_BUILD_PLUGINDIR=\"$build/plugins/.libs\" -DHN_PLUGINDIR=\"/nonexistent\"
   $(pkg-config --cflags jansson yaml-0.1 2>/dev/null)"
 libs="-lyaml -ljansson -lltdl -lnlopt -llapacke
@@ -34,7 +34,7 @@ for t in $targets; do
     device_output) extra="$src/plugins/oracle-device/parse.c" ;;
     esac
     # shellcheck disable=SC2086
-    if ! $cc $cflags -o "$out/$t" "$src/tests/fuzz/fuzz_$t.c" "$src"/core/*.c $extra $libs \
+    if ! $cc $cflags -o "$out/$t" "$src/tests/fuzz/fuzz_$t.c" "$src"/src/core/*.c $extra $libs \
         2>"$out/$t.build.log"; then
         echo "$t: build failed (see $out/$t.build.log)" >&2
         rc=1

@@ -25,10 +25,10 @@ esac
 mkdir -p "$out/include" "$out/obj"
 out=$(cd "$out" && pwd)
 : >"$out/include/config.h" # the engine reads no configure result
-CFLAGS="-std=gnu11 -O2 -fopenmp -I$out/include -I$src/include -I$src ${EXTRA_CFLAGS:-}"
+CFLAGS="-std=gnu11 -O2 -fopenmp -I$out/include -I$src/include -I$src/src -I$src ${EXTRA_CFLAGS:-}"
 LIBS="-lm"
 srcs="tools/hilnas-bench.c llm/measure.c llm/model.c llm/decode.c llm/ops.c llm/qmat.c llm/llm_config.c
-llm/cost.c llm/gguf.c llm/safetensors.c core/error.c core/util.c core/log.c core/rng.c"
+llm/cost.c llm/gguf.c llm/safetensors.c src/core/error.c src/core/util.c src/core/log.c src/core/rng.c"
 if [ "$BLAS" = plain ]; then
     CFLAGS="-I$src/tools/cross $CFLAGS -DHN_PLAIN_CBLAS -DHN_BENCH_BLAS=\"plain-c\""
     srcs="$srcs llm/blas_plain.c"
