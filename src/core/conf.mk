@@ -1,3 +1,3 @@
 # Configuration: YAML tree, typed getters, overrides, option tables.
-core_libhilnas_la_SOURCES += core/config.c core/options.c
+src_core_libhilnas_la_SOURCES += src/core/config.c src/core/options.c
 pkginclude_HEADERS += include/hilnas/conf.h

@@ -1,3 +1,3 @@
 # The Gaussian-process surrogate (issue: gpbo); shared with the learned latency oracle.
-core_libhilnas_la_SOURCES += core/gp.c
+src_core_libhilnas_la_SOURCES += src/core/gp.c
 pkginclude_HEADERS += include/hilnas/gp.h

@@ -1,24 +1,24 @@
-# libhilnas: the core. Areas add their sources with += in core/*.mk.
-lib_LTLIBRARIES += core/libhilnas.la
-core_libhilnas_la_SOURCES = \
-	core/error.c \
-	core/executor_serial.c \
-	core/instance.c \
-	core/journal.c \
-	core/log.c \
-	core/params.c \
-	core/plugin.c \
-	core/progress.c \
-	core/replay.c \
-	core/report.c \
-	core/study.c \
-	core/study_run.c \
-	core/trial.c \
-	core/util.c
-core_libhilnas_la_LIBADD = $(LTDL_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(NLOPT_LIBS) \
+# libhilnas: the core. Areas add their sources with += in src/core/*.mk.
+lib_LTLIBRARIES += src/core/libhilnas.la
+src_core_libhilnas_la_SOURCES = \
+	src/core/error.c \
+	src/core/executor_serial.c \
+	src/core/instance.c \
+	src/core/journal.c \
+	src/core/log.c \
+	src/core/params.c \
+	src/core/plugin.c \
+	src/core/progress.c \
+	src/core/replay.c \
+	src/core/report.c \
+	src/core/study.c \
+	src/core/study_run.c \
+	src/core/trial.c \
+	src/core/util.c
+src_core_libhilnas_la_LIBADD = $(LTDL_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(NLOPT_LIBS) \
 	$(LAPACKE_LIBS) $(OPENBLAS_LIBS) $(PTHREAD_LIBS) -lm
-core_libhilnas_la_LDFLAGS = -version-info 0:0:0 $(OPENMP_CFLAGS)
-noinst_HEADERS += $(wildcard $(srcdir)/core/*.h)
+src_core_libhilnas_la_LDFLAGS = -version-info 0:0:0 $(OPENMP_CFLAGS)
+noinst_HEADERS += $(wildcard $(srcdir)/src/core/*.h)
 pkginclude_HEADERS += \
 	include/hilnas/error.h \
 	include/hilnas/evaluator.h \
@@ -35,6 +35,6 @@ pkginclude_HEADERS += \
 	include/hilnas/trial.h \
 	include/hilnas/util.h
 
-include core/conf.mk
-include core/numerics.mk
-include core/gp.mk
+include src/core/conf.mk
+include src/core/numerics.mk
+include src/core/gp.mk

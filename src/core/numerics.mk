@@ -1,3 +1,3 @@
 # Numerics of the core: PRNG, Sobol sequences, Pareto fronts and hypervolume.
-core_libhilnas_la_SOURCES += core/rng.c core/sobol.c core/sobol_directions.c \
-	core/sobol_directions.h core/pareto.c
+src_core_libhilnas_la_SOURCES += src/core/rng.c src/core/sobol.c src/core/sobol_directions.c \
+	src/core/sobol_directions.h src/core/pareto.c
