@@ -13,15 +13,15 @@
 #   -m  markdown table rows (one header for all studies: they must measure the same contexts)
 # Environment: QUALITY (quality.val_loss), MEASURED (host: the measuring oracle), TOLS ("1 2 5",
 # per cent), FRONTIER (1: also list every Pareto-set trial of pareto.csv with its loss against
-# the backbone's and its measured speedups), ROWS (append the rows, tab-separated, to this file: label tol trial loss rel
-# prefill_x decode_x... skipped layers noskip_trial noskip_prefill_x).
+# the backbone's and its measured speedups), ROWS (append the rows, tab-separated, to this
+# file: label tol trial loss rel prefill_x decode_x... skipped layers noskip_trial noskip_x).
 set -eu
 MD=0
 if [ "${1:-}" = "-m" ]; then
     MD=1
     shift
 fi
-[ $# -ge 1 ] || { sed -n '12,16p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '12,17p' "$0" >&2; exit 2; }
 QUALITY=${QUALITY:-quality.val_loss} MEASURED=${MEASURED:-host} TOLS=${TOLS:-"1 2 5"}
 ROWS=${ROWS:-/dev/null}
 HERE=$(dirname "$0")
