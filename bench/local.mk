@@ -46,7 +46,7 @@ EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh bench/latency/predict
 # conf.d/demo.yaml across seeds; near-backbone.sh reads any finished study)
 EXTRA_DIST += bench/quality/csvcol.awk bench/quality/space.inc bench/quality/selection.sh \
 	bench/quality/fidelity.sh bench/quality/search.sh bench/quality/headline.sh \
-	bench/quality/near-backbone.sh bench/quality/demo-headline.sh
+	bench/quality/near-backbone.sh bench/quality/demo-headline.sh bench/quality/recipe.sh
 # gpbo's acquisition optimization on the binary-heavy testfn `layers`, against the exact maximum
 # (docs/benchmarks.md, "Binary-heavy spaces"); gpbo's sources compiled in, as in its tests
 EXTRA_PROGRAMS += bench/bench_acqopt

@@ -12,15 +12,16 @@
 # usage: bench/quality/near-backbone.sh [-m] STUDY_DIR...
 #   -m  markdown table rows (one header for all studies: they must measure the same contexts)
 # Environment: QUALITY (quality.val_loss), MEASURED (host: the measuring oracle), TOLS ("1 2 5",
-# per cent), ROWS (append the rows, tab-separated, to this file: label tol trial loss rel
-# prefill_x decode_x... skipped layers noskip_trial noskip_prefill_x).
+# per cent), FRONTIER (1: also list every Pareto-set trial of pareto.csv with its loss against
+# the backbone's and its measured speedups), ROWS (append the rows, tab-separated, to this
+# file: label tol trial loss rel prefill_x decode_x... skipped layers noskip_trial noskip_x).
 set -eu
 MD=0
 if [ "${1:-}" = "-m" ]; then
     MD=1
     shift
 fi
-[ $# -ge 1 ] || { sed -n '12,16p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '12,17p' "$0" >&2; exit 2; }
 QUALITY=${QUALITY:-quality.val_loss} MEASURED=${MEASURED:-host} TOLS=${TOLS:-"1 2 5"}
 ROWS=${ROWS:-/dev/null}
 HERE=$(dirname "$0")
@@ -30,8 +31,15 @@ for dir in "$@"; do
         [ -r "$dir/$f" ] || { echo "near-backbone.sh: $dir/$f: not readable (not a study directory?)" >&2; exit 1; }
     done
     # the journal's `started` events of `points:` trials name the backbone
+    pareto=/dev/null
+    if [ "${FRONTIER:-0}" = 1 ] && [ "$MD" = 0 ] && [ -r "$dir/pareto.csv" ]; then
+        pareto=$dir/pareto.csv
+    fi
     awk -F, -v label="$dir" -v q="$QUALITY" -v src="$MEASURED" -v tols="$TOLS" -v md="$MD" \
-        -v header="$first" -v rows="$ROWS" "$(cat "$HERE/csvcol.awk")"'
+        -v header="$first" -v rows="$ROWS" -v pareto="$pareto" "$(cat "$HERE/csvcol.awk")"'
+BEGIN {
+    while ((getline line < pareto) > 0) if (pl++ && split(line, f, ",") > 1) onfront[f[1] + 0] = 1
+}
 FNR == NR {
     if ($0 ~ /"event":"started"/ && $0 ~ /"point":/ && match($0, /"trial":[0-9]+/))
         point[substr($0, RSTART + 8, RLENGTH - 8) + 0] = 1
@@ -43,7 +51,7 @@ FNR == 1 {
         printf "%s/trials.csv: no column %s, %s.prefill_ms or depth\n", label, q, src > "/dev/stderr"
         bad = 1; exit 1
     }
-    for (i = 4; i <= NF && index($i, ".") == 0; i++) np = i   # the parameters: columns 4..np
+    for (i = 4; i <= NF && index($i, ".") == 0; i++) { np = i; pname[i] = $i }   # the parameters: columns 4..np
     nd = 0
     for (i = 1; i <= NF; i++) {
         if ($i ~ ("^" src "\\.decode_ms(_[0-9]+)?$")) { nd++; cdc[nd] = i; ctx[nd] = $i; sub("^" src "\\.decode_ms_?", "", ctx[nd]); if (ctx[nd] == "") ctx[nd] = "-" }
@@ -55,7 +63,8 @@ $3 == "complete" {
     key = ""
     for (i = 4; i <= np; i++) key = key SUBSEP $i
     if (!(key in cand)) {
-        n++; cand[key] = n; id[n] = $1
+        n++; cand[key] = n; id[n] = $1; arch[n] = ""
+        for (i = 4; i <= np; i++) if (pname[i] !~ /^attn_/) arch[n] = arch[n] (arch[n] == "" ? "" : " ") $i
         if (cskip) skip[n] = $cskip + 0
         else {
             skip[n] = 0
@@ -65,6 +74,7 @@ $3 == "complete" {
     }
     k = cand[key]
     if (($1 + 0) in point) isref[k] = 1
+    if (($1 + 0) in onfront) front[k] = $1
     if ($cq != "") Q[k] = $cq
     if ($cp != "") P[k] = $cp
     for (j = 1; j <= nd; j++) if ($(cdc[j]) != "") D[k, j] = $(cdc[j])
@@ -111,6 +121,17 @@ END {
         else
             printf "  %-6s %-6d %.4f (%+6.2f %%) %-8s%s %-14s %s%s\n", "+" T[t] "%", id[best], Q[best], rel, sprintf("%.2fx", p0 / P[best]), dec, sk, no, best == ref ? "  (the backbone)" : ""
         printf "%s\t%g\t%d\t%.6f\t%.4f\t%.4f%s\t%d\t%d\t%d\t%.4f\n", label, T[t], id[best], Q[best], rel, p0 / P[best], decs, skip[best], depth[best], id[off], p0 / P[off] >> rows
+    }
+    if (pl > 1) {
+        an = ""; for (i = 4; i <= np; i++) if (pname[i] !~ /^attn_/) an = an (an == "" ? "" : " ") pname[i]
+        printf "  Pareto set (pareto.csv; speedups over the backbone, measured):\n  %-6s %-30s %-18s %-8s", "trial", an (cattn[0] ? " (+attn_*)" : ""), "loss", "prefill"
+        for (j = 1; j <= nd; j++) printf " %-9s", "dec@" ctx[j]
+        printf " %s\n", "no attention"
+        for (k = 1; k <= n; k++) if (k in front) {
+            printf "  %-6d %-30s %.4f (%+6.2f %%) %-8s", front[k], arch[k], Q[k], 100 * (Q[k] / q0 - 1), (k in P) ? sprintf("%.2fx", p0 / P[k]) : "?"
+            for (j = 1; j <= nd; j++) printf " %-9s", (((k, j) in D) && ((ref, j) in D) && D[k, j] > 0 ? sprintf("%.2fx", D[ref, j] / D[k, j]) : "?")
+            printf " %d of %d\n", skip[k], depth[k]
+        }
     }
 }' "$dir/journal.jsonl" "$dir/trials.csv"
     # predicted vs re-measured (the verify stages)
