@@ -171,9 +171,9 @@ Test(measure, pinned_runs_probe_within_the_cap, .timeout = 60)
 /*
  * A model against another instance of its shape: each _rel near 1. Two instances of one
  * architecture in one process time apart by where their memory lies, steadily within a run (on
- * this machine, loaded, up to 5 % in prefill and 17 % in decode, each instance pair its own
+ * this machine, loaded, up to 11 % in prefill and 18 % in decode, each instance pair its own
  * way; docs/latency.md), so the check is on the median of three independent pairs: prefill
- * within 0.1, decode within 0.2.
+ * within 0.2, decode within 0.3 (a model of twice the layers is 2 and more).
  */
 Test(measure, a_model_against_its_own_shape, .timeout = 90)
 {
@@ -202,7 +202,7 @@ Test(measure, a_model_against_its_own_shape, .timeout = 90)
             printf("measure: pair %d: %s %.4f (cv %.4f, n %zu)\n", pair, rel[k], r->value, r->cv,
                    r->n);
             got[k][pair] = r->value;
-            cr_expect(r->value > 0.7 && r->value < 1.4, "%s = %g", rel[k], r->value);
+            cr_expect(r->value > 0.6 && r->value < 1.6, "%s = %g", rel[k], r->value);
             cr_expect(r->n >= 5 && r->n <= 11, "%s: %zu values", rel[k], r->n);
             cr_expect_eq(r->settled, isfinite(r->cv) && r->cv <= 0.03);
             settled &= r->settled;
@@ -219,7 +219,7 @@ Test(measure, a_model_against_its_own_shape, .timeout = 90)
     }
     for (int k = 0; k < 3; k++) {
         double *g = got[k], med = fmax(fmin(g[0], g[1]), fmin(fmax(g[0], g[1]), g[2]));
-        cr_expect(fabs(med - 1.0) < (k == 0 ? 0.1 : 0.2), "%s: median of three pairs %g", rel[k],
+        cr_expect(fabs(med - 1.0) < (k == 0 ? 0.2 : 0.3), "%s: median of three pairs %g", rel[k],
                   med);
     }
     free(res);

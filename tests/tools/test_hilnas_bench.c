@@ -7,8 +7,8 @@
  * - the same program built for a machine without OpenBLAS (tools/cross/build-bench.sh, plain-C
  *   BLAS) runs here too and says so; and with gcc-aarch64-linux-gnu installed the Linux
  *   aarch64 variant is built (an AArch64 ELF executable); otherwise that part says it skips;
- * - the host oracle's options and a reference model (ratio 1 against its own shape, > 1.3
- *   against a third of its layers); scripts/adb-bench.sh with a stand-in adb pushes the
+ * - the host oracle's options and a reference model (ratio 1 within 0.2 against its own shape,
+ * > 1.3 against a third of its layers); scripts/adb-bench.sh with a stand-in adb pushes the
  *   reference and refuses options with shell characters;
  * - conf.d/phone.yaml, the flash loop against a phone, runs here with its command pointed at
  *   the local hilnas-bench and a tiny budget: every phone measurement comes from hilnas-bench.
@@ -219,7 +219,8 @@ Test(hilnas_bench, reference_pin_pick_clock, .timeout = 60)
                ref, rel, r == 0 ? "same shape" : "1 of 3 layers");
         cr_expect(ref > 0 && ms > 0);
         if (r == 0) {
-            cr_expect(fabs(rel - 1.0) < 0.1, "against its own shape: prefill_rel %g", rel);
+            /* two instances of a shape can time 10 % apart (tests/llm/test_measure.c) */
+            cr_expect(fabs(rel - 1.0) < 0.2, "against its own shape: prefill_rel %g", rel);
         } else {
             cr_expect_gt(rel, 1.3, "three layers against one: prefill_rel %g", rel);
         }
