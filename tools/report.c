@@ -180,8 +180,23 @@ static void free_cands(struct cand *c, size_t n)
     free(c);
 }
 
-/* Metrics ending in _ms seen in candidates, sorted (measured before predicted is up to the
- * names); latency_filter() keeps the study's latencies among them. */
+/* A latency's name: <x>_ms or <x>_rel, optionally per context (decode_ms_512, decode_rel_512);
+ * not the spreads and flags beside them (_cv, _settled) nor a reference's own time (_ref). */
+static int latency_name(const char *key)
+{
+    size_t len = strlen(key), end = len;
+    while (end > 0 && key[end - 1] >= '0' && key[end - 1] <= '9') {
+        end--;
+    }
+    if (end < len && end > 0 && key[end - 1] == '_') {
+        end--; /* a context suffix */
+    }
+    return (end >= 4 && strncmp(key + end - 3, "_ms", 3) == 0) ||
+           (end >= 5 && strncmp(key + end - 4, "_rel", 4) == 0);
+}
+
+/* Latency metrics (latency_name) seen in candidates, sorted (measured before predicted is up to
+ * the names); latency_filter() keeps the study's latencies among them. */
 static size_t latency_metrics(const struct cand *c, size_t n, const char *quality, char ***out)
 {
     char **names = NULL;
@@ -191,8 +206,7 @@ static size_t latency_metrics(const struct cand *c, size_t n, const char *qualit
         json_t *v;
         json_object_foreach(c[i].metrics, key, v)
         {
-            size_t len = strlen(key);
-            if (len < 4 || strcmp(key + len - 3, "_ms") != 0 || strcmp(key, quality) == 0) {
+            if (!latency_name(key) || strcmp(key, quality) == 0) {
                 continue;
             }
             int seen = 0;
