@@ -380,3 +380,67 @@ Test(report, example_studies_verify_latency_only)
         hn_config_free(root);
     }
 }
+
+/* Decode at every context is a latency (decode_ms_<c>), charted when the study constrains or
+ * learns it; the spreads and flags beside it (_cv, _settled) and the references never are.
+ * Before, only names ending in _ms counted, so flash.yaml's decode_ms_512 was never charted. */
+Test(report, charts_decode_at_each_context, .timeout = 300)
+{
+    char *tmp = tu_tmpdir("report-ctx");
+    char path[4500], dir[4400], text[8192];
+    snprintf(path, sizeof(path), "%s/text", tmp);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    size_t off = 0;
+    for (int d = 0; d < 60; d++) {
+        off += (size_t)snprintf(text + off, sizeof(text) - off,
+                                "saying %d: a stitch in time saves nine, said the tailor\n%%\n", d);
+    }
+    snprintf(path, sizeof(path), "%s/text/sayings", tmp);
+    cr_assert_eq(tu_write_file(path, text), 0);
+    /* the study of the test above, decode timed at contexts 0 and 8, learned on both, and a
+     * constraint on decode with 8 tokens cached */
+    char study[8192];
+    snprintf(study, sizeof(study), study_fmt, tmp);
+    const char *host_old = "prompt: 8, context: 8, decode_tokens: 2,";
+    const char *learned_old = "metrics: [prefill_ms], prompt: 8, context: 8,";
+    char *h = strstr(study, host_old), *l = strstr(study, learned_old),
+         *o = strstr(study, "stages:");
+    cr_assert(h != NULL && l != NULL && o != NULL, "the test study changed: %s", study);
+    snprintf(text, sizeof(text),
+             "%.*sprompt: 8, contexts: [0, 8], decode_tokens: 2,%.*smetrics: [prefill_ms, "
+             "decode_ms], prompt: 8, contexts: [0, 8],%.*sconstraints: [{metric: "
+             "latency.decode_ms_8, max: 1000}]\n%s",
+             (int)(h - study), study, (int)(l - (h + strlen(host_old))), h + strlen(host_old),
+             (int)(o - (l + strlen(learned_old))), l + strlen(learned_old), o);
+    snprintf(path, sizeof(path), "%s/study.yaml", tmp);
+    cr_assert_eq(tu_write_file(path, text), 0);
+    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    char cache[4500];
+    snprintf(cache, sizeof(cache), "HILNAS_CACHE=%s/cache", tmp);
+    char *env[] = {cache, "HILNAS_THREADS=1", NULL};
+    char *argv[] = {(char *)tu_hilnas(), "run", path, "--output", dir, "--quiet", NULL};
+    char *out = NULL, *err = NULL;
+    int rc = tu_run(argv, env, &out, &err);
+    cr_assert_eq(rc, 0, "%s%s\n%s", out, err, text);
+    free(out);
+    free(err);
+    char html[4500];
+    snprintf(html, sizeof(html), "%s/report.html", dir);
+    char *page = tu_read_file(html);
+    cr_assert_not_null(page, "%s", html);
+    char charted[1024] = "";
+    for (char *p = strstr(page, "data-metric='"); p != NULL; p = strstr(p + 1, "data-metric='")) {
+        char *v = p + strlen("data-metric='"), *q = strchr(v, '\'');
+        cr_assert_not_null(q);
+        snprintf(charted + strlen(charted), sizeof(charted) - strlen(charted), " %.*s ",
+                 (int)(q - v), v);
+    }
+    cr_expect(strstr(charted, " latency.decode_ms_8 ") != NULL, "charted: %s", charted);
+    cr_expect(strstr(charted, " host.decode_ms_8 ") != NULL, "charted: %s", charted);
+    cr_expect(strstr(charted, " latency.prefill_ms ") != NULL, "charted: %s", charted);
+    cr_expect(strstr(charted, "_cv") == NULL && strstr(charted, "_settled") == NULL &&
+                  strstr(charted, "ref_ms") == NULL && strstr(charted, "mem_ms") == NULL,
+              "only latencies charted: %s", charted);
+    free(page);
+    free(tmp);
+}
