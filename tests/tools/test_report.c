@@ -197,10 +197,11 @@ static void expect_same_ids(const long *got, int ng, const long *want, int nw, c
     }
 }
 
-Test(report, chromium_renders_every_trial_of_trials_csv, .timeout = 300)
+/* Run the study text in tmp (a small corpus of sayings in tmp/text, a cache of its own) into
+ * dir = tmp/study; the run must succeed. */
+static void run_report_study(const char *tmp, const char *study, char *dir, size_t dir_size)
 {
-    char *tmp = tu_tmpdir("report");
-    char path[4500], dir[4400], text[8192];
+    char path[4500], text[8192];
     snprintf(path, sizeof(path), "%s/text", tmp);
     cr_assert_eq(mkdir(path, 0755), 0);
     size_t off = 0;
@@ -210,19 +211,27 @@ Test(report, chromium_renders_every_trial_of_trials_csv, .timeout = 300)
     }
     snprintf(path, sizeof(path), "%s/text/sayings", tmp);
     cr_assert_eq(tu_write_file(path, text), 0);
-    snprintf(text, sizeof(text), study_fmt, tmp);
     snprintf(path, sizeof(path), "%s/study.yaml", tmp);
-    cr_assert_eq(tu_write_file(path, text), 0);
-    snprintf(dir, sizeof(dir), "%s/study", tmp);
+    cr_assert_eq(tu_write_file(path, study), 0);
+    snprintf(dir, dir_size, "%s/study", tmp);
     char cache[4500];
     snprintf(cache, sizeof(cache), "HILNAS_CACHE=%s/cache", tmp);
     char *env[] = {cache, "HILNAS_THREADS=1", NULL};
     char *argv[] = {(char *)tu_hilnas(), "run", path, "--output", dir, "--quiet", NULL};
     char *out = NULL, *err = NULL;
     int rc = tu_run(argv, env, &out, &err);
-    cr_assert_eq(rc, 0, "%s%s", out, err);
+    cr_assert_eq(rc, 0, "%s%s\n%s", out, err, study);
     free(out);
     free(err);
+}
+
+Test(report, chromium_renders_every_trial_of_trials_csv, .timeout = 300)
+{
+    char *tmp = tu_tmpdir("report");
+    char dir[4400], text[8192];
+    snprintf(text, sizeof(text), study_fmt, tmp);
+    run_report_study(tmp, text, dir, sizeof(dir));
+    int rc;
 
     /* what trials.csv says should be plotted */
     struct csv t;
@@ -387,16 +396,7 @@ Test(report, example_studies_verify_latency_only)
 Test(report, charts_decode_at_each_context, .timeout = 300)
 {
     char *tmp = tu_tmpdir("report-ctx");
-    char path[4500], dir[4400], text[8192];
-    snprintf(path, sizeof(path), "%s/text", tmp);
-    cr_assert_eq(mkdir(path, 0755), 0);
-    size_t off = 0;
-    for (int d = 0; d < 60; d++) {
-        off += (size_t)snprintf(text + off, sizeof(text) - off,
-                                "saying %d: a stitch in time saves nine, said the tailor\n%%\n", d);
-    }
-    snprintf(path, sizeof(path), "%s/text/sayings", tmp);
-    cr_assert_eq(tu_write_file(path, text), 0);
+    char dir[4400], text[8192];
     /* the study of the test above, decode timed at contexts 0 and 8, learned on both, and a
      * constraint on decode with 8 tokens cached */
     char study[8192];
@@ -412,18 +412,7 @@ Test(report, charts_decode_at_each_context, .timeout = 300)
              "latency.decode_ms_8, max: 1000}]\n%s",
              (int)(h - study), study, (int)(l - (h + strlen(host_old))), h + strlen(host_old),
              (int)(o - (l + strlen(learned_old))), l + strlen(learned_old), o);
-    snprintf(path, sizeof(path), "%s/study.yaml", tmp);
-    cr_assert_eq(tu_write_file(path, text), 0);
-    snprintf(dir, sizeof(dir), "%s/study", tmp);
-    char cache[4500];
-    snprintf(cache, sizeof(cache), "HILNAS_CACHE=%s/cache", tmp);
-    char *env[] = {cache, "HILNAS_THREADS=1", NULL};
-    char *argv[] = {(char *)tu_hilnas(), "run", path, "--output", dir, "--quiet", NULL};
-    char *out = NULL, *err = NULL;
-    int rc = tu_run(argv, env, &out, &err);
-    cr_assert_eq(rc, 0, "%s%s\n%s", out, err, text);
-    free(out);
-    free(err);
+    run_report_study(tmp, text, dir, sizeof(dir));
     char html[4500];
     snprintf(html, sizeof(html), "%s/report.html", dir);
     char *page = tu_read_file(html);
