@@ -46,9 +46,10 @@
  * for this oracle instance's life), and the rounds rotate through the copies (measure.h): where
  * a model's memory lies changes its speed by several per cent, and with K copies that placement
  * becomes part of each metric's spread instead of a constant error of the trial (and of the
- * whole run, for the reference); repeats is raised to K (2 K with a reference). `dtype` stores the weights at a deployment precision
- * (hilnas/llm/qmat.h) before timing. Run host measurements one at a time (the serial executor):
- * trials measured side by side slow each other down.
+ * whole run, for the reference); repeats is raised to K (2 K with a reference). `dtype` stores
+ * the weights at a deployment precision (hilnas/llm/qmat.h) before timing. Run host
+ * measurements one at a time (the serial executor): trials measured side by side slow each other
+ * down.
  */
 #include "config.h"
 

@@ -402,7 +402,8 @@ Test(host, reference_ratios, .timeout = 180)
  * instances: 2: each trial's model and the reference are built twice and timed in rotation; the
  * study runs, says so in its log (repeats 1 raised to 4: both copies in both orders), builds the
  * reference's copies once, and reports every metric with its spread; against the backbone (3 or
- * 4 of its 4 layers) prefill_rel is within 0.5 of 1. instances 0 and 17 are refused naming the option, its file:line:col and the bound.
+ * 4 of its 4 layers) prefill_rel is within 0.5 of 1. instances 0 and 17 are refused naming the
+ * option, its file:line:col and the bound.
  */
 Test(host, instances_rotate_copies, .timeout = 120)
 {
