@@ -567,19 +567,49 @@ const struct hn_measure_metric *hn_measure_get(const struct hn_measure_result *r
     return NULL;
 }
 
+void hn_measure_schedule(int64_t round, size_t n_trial, size_t n_ref, size_t *trial_i,
+                         size_t *ref_i, int *ref_first)
+{
+    uint64_t r = round < 0 ? 0 : (uint64_t)round;
+    n_trial = n_trial > 0 ? n_trial : 1;
+    if (n_ref == 0) {
+        *trial_i = (size_t)(r % n_trial);
+        *ref_i = 0;
+        *ref_first = 0;
+        return;
+    }
+    /* an instance keeps both rounds of an AB, BA pair: the order alternates within it, so no
+     * instance is timed in one order only (r % K with K even would be) */
+    *trial_i = (size_t)(r / 2 % n_trial);
+    *ref_i = (size_t)(r / 2 % n_ref);
+    *ref_first = (int)(r & 1);
+}
+
+int64_t hn_measure_min_repeats(size_t n_trial, size_t n_ref)
+{
+    size_t k = n_trial > n_ref ? n_trial : n_ref;
+    k = k > 0 ? k : 1;
+    /* one instance each: the repeats as given (the K = 1 protocol) */
+    return n_ref > 0 && k > 1 ? 2 * (int64_t)k : (int64_t)k;
+}
+
 /*
  * The rounds. Units u: the latency metrics 0..L-1 (each a pair with a reference), then the
  * compute (L) and memory (L+1) references. Series of values, R = max_repeats each:
  *   0..L-1 the trial's latencies, L ref_ms, L+1 mem_ms,
  *   L+2..2L+1 the reference model's latencies, 2L+2..3L+1 the per-round ratios,
  * the order of hn_measure_names. n[u]: values of unit u (the same in each of its series).
+ * Round r times trial[ti] and ref[ri] (hn_measure_schedule); a warm-up round runs every latency
+ * on every instance. timed[i] / timed_ref[i]: timed runs of each instance.
  */
-static int rounds(struct hn_measurer *me, struct hn_measure_model *trial,
-                  struct hn_measure_model *ref, hn_measure_progress_fn progress, void *progress_ctx,
-                  double *v, double *w, double *c, size_t *n, struct hn_error *err)
+static int rounds(struct hn_measurer *me, struct hn_measure_model *const *trial, size_t n_trial,
+                  struct hn_measure_model *const *ref, size_t n_ref, int64_t repeats,
+                  int64_t max_repeats, hn_measure_progress_fn progress, void *progress_ctx,
+                  double *v, double *w, double *c, size_t *n, long *timed, long *timed_ref,
+                  struct hn_error *err)
 {
     const struct hn_measure_settings *s = &me->s;
-    size_t L = 1 + s->n_contexts, U = L + 2, R = (size_t)s->max_repeats;
+    size_t L = 1 + s->n_contexts, U = L + 2, R = (size_t)max_repeats;
     int active[HN_MEASURE_MAX_CONTEXTS + 3];
     for (size_t u = 0; u < U; u++) {
         n[u] = 0;
@@ -594,9 +624,12 @@ static int rounds(struct hn_measurer *me, struct hn_measure_model *trial,
             } else {
                 /* rounds past `repeats` (unsettled metrics) count up to max_repeats */
                 progress(progress_ctx, "measuring", (long)round + 1,
-                         (long)(round < s->repeats ? s->repeats : s->max_repeats));
+                         (long)(round < repeats ? repeats : max_repeats));
             }
         }
+        size_t ti, ri;
+        int ref_first;
+        hn_measure_schedule(round, n_trial, n_ref, &ti, &ri, &ref_first);
         for (size_t u = 0; u < U; u++) {
             if (!active[u]) {
                 continue;
@@ -610,21 +643,33 @@ static int rounds(struct hn_measurer *me, struct hn_measure_model *trial,
                 continue;
             }
             double a = 0, b = 1;
+            if (round < 0) {
+                /* warm-up: every instance, each in its own pass (its memory faults in) */
+                for (size_t i = 0; i < n_trial + n_ref; i++) {
+                    struct hn_measure_model *mm = i < n_trial ? trial[i] : ref[i - n_trial];
+                    if (time_latency(me, mm, u, &a, err) != 0) {
+                        return -1;
+                    }
+                }
+                continue;
+            }
             /* the pair back to back: AB in even rounds, BA in odd ones */
-            int ref_first = ref != NULL && (round & 1);
-            if ((ref_first && time_latency(me, ref, u, &b, err) != 0) ||
-                time_latency(me, trial, u, &a, err) != 0 ||
-                (ref != NULL && !ref_first && time_latency(me, ref, u, &b, err) != 0)) {
+            struct hn_measure_model *rm = n_ref > 0 ? ref[ri] : NULL;
+            if ((rm != NULL && ref_first && time_latency(me, rm, u, &b, err) != 0) ||
+                time_latency(me, trial[ti], u, &a, err) != 0 ||
+                (rm != NULL && !ref_first && time_latency(me, rm, u, &b, err) != 0)) {
                 return -1;
             }
-            if (round >= 0) {
-                v[u * R + n[u]] = a;
-                if (ref != NULL) {
-                    v[(L + 2 + u) * R + n[u]] = b;
-                    v[(2 * L + 2 + u) * R + n[u]] = a / b;
-                }
-                n[u]++;
+            timed[ti]++;
+            if (rm != NULL) {
+                timed_ref[ri]++;
             }
+            v[u * R + n[u]] = a;
+            if (rm != NULL) {
+                v[(L + 2 + u) * R + n[u]] = b;
+                v[(2 * L + 2 + u) * R + n[u]] = a / b;
+            }
+            n[u]++;
         }
         if (!any) {
             break;
@@ -632,11 +677,11 @@ static int rounds(struct hn_measurer *me, struct hn_measure_model *trial,
         /* after `repeats`, keep measuring only what has not settled, up to max_repeats; a pair
          * settles on its ratio */
         for (size_t u = 0; u < U; u++) {
-            if (round < 0 || !active[u] || n[u] < (size_t)s->repeats) {
+            if (round < 0 || !active[u] || n[u] < (size_t)repeats) {
                 continue;
             }
             struct hn_measure_metric m;
-            if (ref != NULL && u < L) {
+            if (n_ref > 0 && u < L) {
                 summarize_ratio(v + (2 * L + 2 + u) * R, n[u], c, w, s->max_cv, &m);
             } else {
                 summarize(v + u * R, n[u], w, s->max_cv, &m);
@@ -653,25 +698,54 @@ int hn_measure_run(struct hn_measurer *me, int threads, struct hn_measure_model 
                    struct hn_measure_model *reference, hn_measure_progress_fn progress,
                    void *progress_ctx, struct hn_measure_result *res, struct hn_error *err)
 {
+    struct hn_measure_model *t[1] = {trial}, *r[1] = {reference};
+    return hn_measure_run_instances(me, threads, t, 1, r, reference != NULL ? 1 : 0, progress,
+                                    progress_ctx, res, err);
+}
+
+int hn_measure_run_instances(struct hn_measurer *me, int threads,
+                             struct hn_measure_model *const *trial, size_t n_trial,
+                             struct hn_measure_model *const *reference, size_t n_ref,
+                             hn_measure_progress_fn progress, void *progress_ctx,
+                             struct hn_measure_result *res, struct hn_error *err)
+{
     const struct hn_measure_settings *s = &me->s;
-    size_t L = 1 + s->n_contexts, series = reference != NULL ? 3 * L + 2 : L + 2;
-    size_t R = (size_t)s->max_repeats, n[HN_MEASURE_MAX_CONTEXTS + 3];
+    memset(res, 0, sizeof(*res));
+    res->cpu = -1;
+    if (n_trial < 1 || n_trial > HN_MEASURE_MAX_INSTANCES || n_ref > HN_MEASURE_MAX_INSTANCES ||
+        (n_ref > 0 && reference == NULL)) {
+        return hn_error_set(err, NULL,
+                            "%zu trial and %zu reference instances: 1..%d trial instances and "
+                            "0..%d reference instances are allowed",
+                            n_trial, n_ref, HN_MEASURE_MAX_INSTANCES, HN_MEASURE_MAX_INSTANCES);
+    }
+    for (size_t i = 0; i < n_trial + n_ref; i++) {
+        if ((i < n_trial ? trial[i] : reference[i - n_trial]) == NULL) {
+            return hn_error_set(err, NULL, "%s instance %zu is missing",
+                                i < n_trial ? "trial" : "reference",
+                                i < n_trial ? i : i - n_trial);
+        }
+    }
+    /* every instance is timed (and, with a reference, in both orders) */
+    int64_t repeats = s->repeats, min = hn_measure_min_repeats(n_trial, n_ref);
+    repeats = repeats < min ? min : repeats;
+    int64_t max_repeats = s->max_repeats < repeats ? repeats : s->max_repeats;
+    size_t L = 1 + s->n_contexts, series = n_ref > 0 ? 3 * L + 2 : L + 2;
+    size_t R = (size_t)max_repeats, n[HN_MEASURE_MAX_CONTEXTS + 3];
+    long timed[HN_MEASURE_MAX_INSTANCES] = {0}, timed_ref[HN_MEASURE_MAX_INSTANCES] = {0};
     char names[HN_MEASURE_MAX_METRICS][HN_MEASURE_NAME_MAX];
     double *v = malloc(series * R * sizeof(double)), *w = malloc((R + 1) * sizeof(double));
     double *c = malloc((R + 1) * sizeof(double));
     int rc = -1, pinned = 0;
     cpu_set_t allowed;
-    memset(res, 0, sizeof(*res));
-    res->cpu = -1;
     if (v == NULL || w == NULL || c == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
     }
     threads = hn_llm_set_threads(threads);
     res->threads = threads;
-    trial->prefilled = 0;
-    if (reference != NULL) {
-        reference->prefilled = 0;
+    for (size_t i = 0; i < n_trial + n_ref; i++) {
+        (i < n_trial ? trial[i] : reference[i - n_trial])->prefilled = 0;
     }
     if (s->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
         cpu_set_t use;
@@ -679,7 +753,7 @@ int hn_measure_run(struct hn_measurer *me, int threads, struct hn_measure_model 
         if (progress != NULL && s->pick == HN_MEASURE_FASTEST) {
             progress(progress_ctx, "probing CPUs", 0, 0);
         }
-        int chosen = choose_cpus(me, trial, threads, &allowed, &use, &res->probed, err);
+        int chosen = choose_cpus(me, trial[0], threads, &allowed, &use, &res->probed, err);
         sched_setaffinity(0, sizeof(allowed), &allowed);
         if (chosen != 0) {
             goto done;
@@ -689,10 +763,17 @@ int hn_measure_run(struct hn_measurer *me, int threads, struct hn_measure_model 
             res->cpu = CPU_ISSET(cpu, &use) ? cpu : -1;
         }
     }
-    if (rounds(me, trial, reference, progress, progress_ctx, v, w, c, n, err) != 0) {
+    if (rounds(me, trial, n_trial, reference, n_ref, repeats, max_repeats, progress,
+               progress_ctx, v, w, c, n, timed, timed_ref, err) != 0) {
         goto done;
     }
-    res->n = hn_measure_names(s, reference != NULL, names, HN_MEASURE_MAX_METRICS);
+    for (size_t i = 0; i < n_trial; i++) {
+        res->instances += timed[i] > 0;
+    }
+    for (size_t i = 0; i < n_ref; i++) {
+        res->ref_instances += timed_ref[i] > 0;
+    }
+    res->n = hn_measure_names(s, n_ref > 0, names, HN_MEASURE_MAX_METRICS);
     res->settled = 1;
     for (size_t i = 0; i < res->n; i++) {
         /* series i belongs to unit i (trial latencies, references), i - L - 2 (reference
@@ -704,7 +785,7 @@ int hn_measure_run(struct hn_measurer *me, int threads, struct hn_measure_model 
         } else {
             summarize(v + i * R, n[u], w, s->max_cv, &res->m[i]);
         }
-        int decides = reference != NULL ? i >= 2 * L + 2 : i < L;
+        int decides = n_ref > 0 ? i >= 2 * L + 2 : i < L;
         if (decides && !res->m[i].settled) {
             res->settled = 0;
         }

@@ -7,7 +7,7 @@
  *                [--decode-tokens 16] [--threads 0] [--dtype f32|bf16|f16|q8_0]
  *                [--repeats 5] [--max-repeats 15] [--max-cv 0.03] [--warmup 1] [--seed 1]
  *                [--pin] [--pick fastest|first] [--pick-probe 8] [--clock wall|cpu]
- *                [--reference CONFIG.json|CHECKPOINT_DIR]
+ *                [--reference CONFIG.json|CHECKPOINT_DIR] [--instances 1]
  *
  * ARCH.json is an architecture as `hilnas export --arch` reads it and the device oracle
  * writes it ({arch}): a Hugging Face LlamaConfig (+ attention_layers). Weights are random
@@ -15,7 +15,10 @@
  * code (hilnas/llm/measure.h): warm-up, interleaved rounds, unsettled metrics measured further
  * up to max_repeats, the compute and memory references, pinning, the clock, and with
  * --reference a reference model timed in the same rounds (prefill_rel, decode_rel_<c>: the
- * per-round ratios, as host reports them). The options have the host oracle's names and meanings
+ * per-round ratios, as host reports them); --instances K (1..16) builds the model (and the
+ * reference) K times and rotates through the copies round by round, as host's `instances` does
+ * (repeats raised to K, 2 K with a reference; "settings" has the repeats and max_repeats run).
+ * The options have the host oracle's names and meanings
  * (with - for _). Each metric is printed as {"value": median, "sem": standard error of the
  * median} with <metric>_cv (1.4826 MAD / median), <metric>_settled (1 or 0) and <metric>_n;
  * then "settled" (every deciding metric settled), "cpu" (the first CPU pinned to, -1), the
@@ -51,6 +54,7 @@
 struct opts {
     const char *arch, *reference;
     long prompt, context, decode_tokens, threads, repeats, max_repeats, warmup, seed, pick_probe;
+    long instances;
     double max_cv;
     enum hn_dtype dtype;
     int pin, pick, clock;
@@ -68,7 +72,7 @@ static int usage(const char *fmt, const char *arg)
             "[--decode-tokens N] [--threads N] [--dtype f32|bf16|f16|q8_0] [--repeats N] "
             "[--max-repeats N] [--max-cv X] [--warmup N] [--seed N] [--pin] "
             "[--pick fastest|first] [--pick-probe N] [--clock wall|cpu] "
-            "[--reference CONFIG.json|CHECKPOINT_DIR]\n");
+            "[--reference CONFIG.json|CHECKPOINT_DIR] [--instances 1..16]\n");
     return 2;
 }
 
@@ -105,6 +109,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                        .warmup = 1,
                        .seed = 1,
                        .pick_probe = 8,
+                       .instances = 1,
                        .max_cv = 0.03};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -119,6 +124,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                     {"--max-repeats", &o->max_repeats, 1, 10000},
                     {"--warmup", &o->warmup, 0, 100},
                     {"--pick-probe", &o->pick_probe, 0, 4096},
+                    {"--instances", &o->instances, 1, HN_MEASURE_MAX_INSTANCES},
                     {"--seed", &o->seed, 0, 2147483647L}};
         int done = 0;
         for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]) && !done; k++) {
@@ -281,8 +287,14 @@ static json_t *result_line(const struct opts *o, const struct hn_measure_result 
     json_object_set_new(s, "decode_tokens", json_integer(o->decode_tokens));
     json_object_set_new(s, "threads", json_integer(res->threads));
     json_object_set_new(s, "dtype", json_string(hn_dtype_name(o->dtype)));
-    json_object_set_new(s, "repeats", json_integer(o->repeats));
-    json_object_set_new(s, "max_repeats", json_integer(o->max_repeats));
+    /* as run: raised so that every instance is timed */
+    size_t k = (size_t)o->instances;
+    long min = (long)hn_measure_min_repeats(k, o->reference != NULL ? k : 0);
+    long repeats = o->repeats > min ? o->repeats : min;
+    json_object_set_new(s, "repeats", json_integer(repeats));
+    json_object_set_new(s, "max_repeats",
+                        json_integer(o->max_repeats > repeats ? o->max_repeats : repeats));
+    json_object_set_new(s, "instances", json_integer(o->instances));
     json_object_set_new(s, "max_cv", json_real(o->max_cv));
     json_object_set_new(s, "warmup", json_integer(o->warmup));
     json_object_set_new(s, "seed", json_integer(o->seed));
@@ -324,8 +336,11 @@ int main(int argc, char **argv)
     struct hn_error err;
     hn_error_clear(&err);
     struct hn_llm_config c, rc_config = {0};
-    struct hn_llm_model *m = NULL, *ref = NULL;
-    struct hn_measure_model *mm = NULL, *ref_mm = NULL;
+    struct hn_llm_model *m[HN_MEASURE_MAX_INSTANCES] = {NULL};
+    struct hn_llm_model *ref[HN_MEASURE_MAX_INSTANCES] = {NULL};
+    struct hn_measure_model *mm[HN_MEASURE_MAX_INSTANCES] = {NULL};
+    struct hn_measure_model *ref_mm[HN_MEASURE_MAX_INSTANCES] = {NULL};
+    size_t k = (size_t)o.instances;
     struct hn_measurer *me = NULL;
     struct hn_measure_result *res = NULL;
     json_t *line = NULL;
@@ -385,14 +400,26 @@ int main(int argc, char **argv)
     }
     int threads = hn_llm_set_threads((int)o.threads);
     res = malloc(sizeof(*res));
-    if (res == NULL || (me = hn_measurer_new(&s, &err)) == NULL ||
-        (m = random_model(&c, (uint64_t)o.seed, o.dtype, &err)) == NULL ||
-        (mm = hn_measure_model_new(m, &s, (uint64_t)o.seed, &err)) == NULL ||
-        (o.reference != NULL &&
-         ((ref = random_model(&rc_config, (uint64_t)o.seed + 1, o.dtype, &err)) == NULL ||
-          (ref_mm = hn_measure_model_new(ref, &s, (uint64_t)o.seed + 1, &err)) == NULL)) ||
-        hn_measure_run(me, threads, mm, ref_mm, NULL, NULL, res, &err) != 0) {
+    if (res == NULL || (me = hn_measurer_new(&s, &err)) == NULL) {
         fprintf(stderr, "hilnas-bench: %s\n", res == NULL ? "out of memory" : err.msg);
+        goto done;
+    }
+    /* each instance allocated on its own, weights of its own seed (the first: --seed, and
+     * --seed + 1 for the reference) */
+    for (size_t i = 0; i < k; i++) {
+        uint64_t seed = (uint64_t)o.seed + 2 * i;
+        if ((m[i] = random_model(&c, seed, o.dtype, &err)) == NULL ||
+            (mm[i] = hn_measure_model_new(m[i], &s, seed, &err)) == NULL ||
+            (o.reference != NULL &&
+             ((ref[i] = random_model(&rc_config, seed + 1, o.dtype, &err)) == NULL ||
+              (ref_mm[i] = hn_measure_model_new(ref[i], &s, seed + 1, &err)) == NULL))) {
+            fprintf(stderr, "hilnas-bench: %s\n", err.msg);
+            goto done;
+        }
+    }
+    if (hn_measure_run_instances(me, threads, mm, k, ref_mm, o.reference != NULL ? k : 0, NULL,
+                                 NULL, res, &err) != 0) {
+        fprintf(stderr, "hilnas-bench: %s\n", err.msg);
         goto done;
     }
     line = result_line(&o, res, &c);
@@ -408,10 +435,12 @@ done:
     json_decref(line);
     json_decref(arch);
     free(res);
-    hn_measure_model_free(ref_mm);
-    hn_measure_model_free(mm);
+    for (size_t i = 0; i < k; i++) {
+        hn_measure_model_free(ref_mm[i]);
+        hn_measure_model_free(mm[i]);
+        hn_llm_model_free(ref[i]);
+        hn_llm_model_free(m[i]);
+    }
     hn_measurer_free(me);
-    hn_llm_model_free(ref);
-    hn_llm_model_free(m);
     return rc;
 }

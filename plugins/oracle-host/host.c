@@ -41,9 +41,15 @@
  * measurement, with drift in its metrics and a warning in the log. With `pin: true` the engine's
  * threads are pinned one per CPU of the process's affinity mask for the measurement
  * (sched_setaffinity from inside the OpenMP pool; restored afterwards). Threads: `threads`, or the
- * evaluation's share of the CPUs. `dtype` stores the weights at a deployment precision
- * (hilnas/llm/qmat.h) before timing. Run host measurements one at a time (the serial executor):
- * trials measured side by side slow each other down.
+ * evaluation's share of the CPUs. With `instances: K` (1..16, default 1) each trial's model is
+ * built K times (separate allocations, weights of per-copy seeds) and the reference likewise (kept
+ * for this oracle instance's life), and the rounds rotate through the copies (measure.h): where
+ * a model's memory lies changes its speed by several per cent, and with K copies that placement
+ * becomes part of each metric's spread instead of a constant error of the trial (and of the
+ * whole run, for the reference); repeats is raised to K (2 K with a reference). `dtype` stores
+ * the weights at a deployment precision (hilnas/llm/qmat.h) before timing. Run host
+ * measurements one at a time (the serial executor): trials measured side by side slow each other
+ * down.
  */
 #include "config.h"
 
@@ -68,7 +74,7 @@
 
 struct host {
     int64_t prompt, context, decode_tokens, repeats, max_repeats, warmup, threads, drift_retries;
-    int64_t pick_probe;
+    int64_t pick_probe, instances;
     double max_cv, max_drift;
     int pin;
     int pick;  /* enum hn_measure_pick */
@@ -81,9 +87,11 @@ struct host {
     char reference_where[512];
     struct hn_measure_settings settings;
     struct hn_measurer *measurer;
-    struct hn_llm_model *ref_model;  /* built at the first trial, once */
-    struct hn_measure_model *ref_mm; /* its inference states, kept while threads stay */
-    int ref_threads;                 /* the engine threads ref_mm was made for */
+    /* the reference's `instances` copies, built at the first trial, once */
+    struct hn_llm_model *ref_model[HN_MEASURE_MAX_INSTANCES];
+    /* their inference states, kept while threads stay */
+    struct hn_measure_model *ref_mm[HN_MEASURE_MAX_INSTANCES];
+    int ref_threads; /* the engine threads ref_mm was made for */
     char ref_path[4096];             /* where it came from */
     uint64_t seed;
     /* the references of the last DRIFT_WINDOW trials (ring), ms: drift is against their median */
@@ -223,6 +231,18 @@ static const struct hn_option host_options[] = {
      .help = "wall: elapsed time; cpu: the process's CPU time, which leaves out the time it "
              "waits for a CPU on a loaded machine (equal to wall time on an idle one for "
              "threads: 1; with more threads it adds theirs, so use it with threads: 1)."},
+    {.name = "instances",
+     .type = HN_OPT_INT,
+     .def = "1",
+     .min = 1,
+     .max = HN_MEASURE_MAX_INSTANCES,
+     .bounded = 1,
+     .offset = offsetof(struct host, instances),
+     .help = "Copies of each trial's model (and of the reference) built separately and timed "
+             "in rotation, round by round: where a model's memory lies changes its speed by "
+             "several per cent, and with several copies that becomes part of the spread instead "
+             "of a constant error of the trial. repeats is raised to instances (2 x instances "
+             "with a reference) so every copy is timed."},
     {.name = "reference",
      .type = HN_OPT_NODE,
      .offset = offsetof(struct host, reference_node),
@@ -237,8 +257,10 @@ static void host_destroy(void *ctx)
     struct host *h = ctx;
     if (h != NULL) {
         hn_measurer_free(h->measurer);
-        hn_measure_model_free(h->ref_mm);
-        hn_llm_model_free(h->ref_model);
+        for (int i = 0; i < HN_MEASURE_MAX_INSTANCES; i++) {
+            hn_measure_model_free(h->ref_mm[i]);
+            hn_llm_model_free(h->ref_model[i]);
+        }
     }
     free(h);
 }
@@ -317,6 +339,16 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
     if (h->measurer == NULL) {
         goto fail;
     }
+    if (h->instances > 1) {
+        size_t k = (size_t)h->instances;
+        int64_t min = hn_measure_min_repeats(k, h->reference != NULL ? k : 0);
+        hn_log(HN_LOG_INFO,
+               "host: each trial's model%s is built %lld times and the copies are timed in "
+               "rotation; repeats %lld, max_repeats %lld",
+               h->reference != NULL ? " (and the reference)" : "", (long long)h->instances,
+               (long long)(s->repeats > min ? s->repeats : min),
+               (long long)(s->max_repeats > min ? s->max_repeats : min));
+    }
     /* metrics: the run's, each with _cv and _settled; then drift and cpu */
     h->n_names = hn_measure_names(s, h->reference != NULL, h->names, MAX_NAMES);
     size_t m = 0, e = 0;
@@ -391,7 +423,7 @@ static int reference_model(struct host *h, const struct hn_eval_request *req, st
 {
     struct hn_llm_config c;
     const char *path = h->reference;
-    if (h->ref_model != NULL) {
+    if (h->ref_model[0] != NULL) {
         return 0;
     }
     if (strcmp(path, "space") == 0) {
@@ -422,25 +454,36 @@ static int reference_model(struct host *h, const struct hn_eval_request *req, st
                             "reference",
                             h->reference_key, path, (long long)need, c.max_position_embeddings);
     }
-    struct hn_llm_model *m = hn_llm_model_new(&c, err);
-    if (m == NULL) {
-        hn_error_prefix(err, "reference '%s'", path);
-        err->kind = HN_ERR_ENVIRONMENT;
-        return -1;
+    for (int64_t i = 0; i < h->instances; i++) {
+        /* each copy allocated on its own, random weights of its own seed */
+        struct hn_llm_model *m = hn_llm_model_new(&c, err);
+        if (m == NULL) {
+            hn_error_prefix(err, "reference '%s'", path);
+            err->kind = HN_ERR_ENVIRONMENT;
+            goto fail;
+        }
+        uint64_t seed = hn_rng_derive(h->seed, 0x726566);
+        hn_llm_model_randomize(m, i == 0 ? seed : hn_rng_derive(seed, (uint64_t)i));
+        if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0) {
+            hn_llm_model_free(m);
+            hn_error_prefix(err, "reference '%s'", path);
+            err->kind = HN_ERR_ENVIRONMENT;
+            goto fail;
+        }
+        h->ref_model[i] = m;
     }
-    hn_llm_model_randomize(m, hn_rng_derive(h->seed, 0x726566));
-    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0) {
-        hn_llm_model_free(m);
-        hn_error_prefix(err, "reference '%s'", path);
-        err->kind = HN_ERR_ENVIRONMENT;
-        return -1;
-    }
-    h->ref_model = m;
     hn_log(HN_LOG_INFO,
-           "%s: reference model built from %s (%d layers, hidden %d, %zu parameters); every "
-           "trial is timed against it",
-           h->reference_key, path, c.num_hidden_layers, c.hidden_size, hn_llm_param_count(&c));
+           "%s: reference model built from %s (%d layers, hidden %d, %zu parameters; %lld "
+           "instance%s); every trial is timed against it",
+           h->reference_key, path, c.num_hidden_layers, c.hidden_size, hn_llm_param_count(&c),
+           (long long)h->instances, h->instances == 1 ? "" : "s");
     return 0;
+fail:
+    for (int i = 0; i < HN_MEASURE_MAX_INSTANCES; i++) {
+        hn_llm_model_free(h->ref_model[i]);
+        h->ref_model[i] = NULL;
+    }
+    return -1;
 }
 
 /* hn_measure_progress_fn onto the evaluation's progress handle */
@@ -455,15 +498,18 @@ static void report_progress(void *ctx, const char *activity, long done, long tot
  * this trial's references join them. *drift: the last measurement's.
  */
 static int measure_settled(struct host *h, const struct hn_eval_request *req, int threads,
-                           struct hn_measure_model *trial, struct hn_measure_model *ref,
-                           struct hn_measure_result *res, double *drift, struct hn_error *err)
+                           struct hn_measure_model *const *trial,
+                           struct hn_measure_model *const *ref, struct hn_measure_result *res,
+                           double *drift, struct hn_error *err)
 {
     double ref_ms = NAN, mem_ms = NAN, typical_ref = NAN, typical_mem = NAN;
     long id = req->trial->id;
     *drift = 0.0;
     for (int64_t attempt = 0;; attempt++) {
-        if (hn_measure_run(h->measurer, threads, trial, ref, report_progress, req->progress, res,
-                           err) != 0) {
+        size_t k = (size_t)h->instances;
+        if (hn_measure_run_instances(h->measurer, threads, trial, k, ref,
+                                     h->reference != NULL ? k : 0, report_progress,
+                                     req->progress, res, err) != 0) {
             return -1;
         }
         ref_ms = hn_measure_get(res, "ref_ms")->value;
@@ -526,9 +572,10 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
 {
     struct host *h = ctx;
     struct hn_llm_config c;
-    struct hn_llm_model *m = NULL;
-    struct hn_measure_model *trial = NULL;
+    struct hn_llm_model *m[HN_MEASURE_MAX_INSTANCES] = {NULL};
+    struct hn_measure_model *trial[HN_MEASURE_MAX_INSTANCES] = {NULL};
     struct hn_measure_result *res = NULL;
+    size_t k = (size_t)h->instances;
     double drift = 0.0;
     int rc = -1;
     if (read_arch(h, req->trial->arch, &c, err) != 0) {
@@ -538,29 +585,41 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
     if (h->reference != NULL && reference_model(h, req, err) != 0) {
         return -1;
     }
-    m = hn_llm_model_new(&c, err);
-    if (m == NULL) {
-        goto done;
-    }
-    hn_llm_model_randomize(m, req->seed);
     res = malloc(sizeof(*res));
     if (res == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
     }
-    if (hn_llm_set_dtype(m, (enum hn_dtype)h->dtype, err) != 0 ||
-        (trial = hn_measure_model_new(m, &h->settings, req->seed, err)) == NULL) {
-        goto done;
+    /* `instances` copies, each allocated on its own (its memory somewhere else) with weights
+     * of its own seed; the first one's seed is the trial's */
+    for (size_t i = 0; i < k; i++) {
+        uint64_t seed = i == 0 ? req->seed : hn_rng_derive(req->seed, 0x696e7374 + i);
+        m[i] = hn_llm_model_new(&c, err);
+        if (m[i] == NULL) {
+            goto done;
+        }
+        hn_llm_model_randomize(m[i], seed);
+        if (hn_llm_set_dtype(m[i], (enum hn_dtype)h->dtype, err) != 0 ||
+            (trial[i] = hn_measure_model_new(m[i], &h->settings, seed, err)) == NULL) {
+            goto done;
+        }
     }
     /* the reference's states are kept from trial to trial (the same memory every time: two
      * instances of one architecture can time a few per cent apart by where they live) */
-    if (h->ref_model != NULL && (h->ref_mm == NULL || h->ref_threads != threads)) {
-        hn_measure_model_free(h->ref_mm);
+    if (h->ref_model[0] != NULL && (h->ref_mm[k - 1] == NULL || h->ref_threads != threads)) {
         h->ref_threads = threads;
-        h->ref_mm = hn_measure_model_new(h->ref_model, &h->settings, h->seed, err);
-        if (h->ref_mm == NULL) {
-            hn_error_prefix(err, "reference '%s'", h->ref_path);
-            goto done;
+        for (size_t i = 0; i < k; i++) {
+            hn_measure_model_free(h->ref_mm[i]);
+            h->ref_mm[i] = NULL;
+        }
+        for (size_t i = 0; i < k; i++) {
+            h->ref_mm[i] = hn_measure_model_new(
+                h->ref_model[i], &h->settings,
+                i == 0 ? h->seed : hn_rng_derive(h->seed, 0x696e7374 + i), err);
+            if (h->ref_mm[i] == NULL) {
+                hn_error_prefix(err, "reference '%s'", h->ref_path);
+                goto done;
+            }
         }
     }
     if (measure_settled(h, req, threads, trial, h->ref_mm, res, &drift, err) != 0 ||
@@ -570,8 +629,10 @@ static int host_evaluate(void *ctx, const struct hn_eval_request *req, struct hn
     rc = 0;
 done:
     free(res);
-    hn_measure_model_free(trial);
-    hn_llm_model_free(m);
+    for (size_t i = 0; i < k; i++) {
+        hn_measure_model_free(trial[i]);
+        hn_llm_model_free(m[i]);
+    }
     return rc;
 }
 

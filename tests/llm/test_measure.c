@@ -7,7 +7,9 @@
  * - a real run with pin, pick: fastest and pick_probe 1 on this process's mask (the first run
  *   probes 1 CPU, later runs 2), the chosen CPU in the mask and the mask restored afterwards;
  * - a model timed against a model of its own shape: every _rel is near 1, and the _ref and _rel
- *   metrics have their spreads; the order within a pair (AB, BA) cancels in _rel.
+ *   metrics have their spreads; the order within a pair (AB, BA) cancels in _rel;
+ * - instances: the round schedule keeps AB and BA balanced on every instance (K, K_ref up to 16),
+ *   placement shows in the spread of _rel, and a real run times every instance into one series.
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_SET */
 #include "config.h"
@@ -246,4 +248,162 @@ Test(measure, pair_order_cancels)
     cr_assert_eq(hn_measure_summarize_ratio(noisy, 1, 0.03, &m), 0);
     cr_expect_eq(m.value, 1.7);
     cr_expect(isnan(m.cv) && !m.settled);
+}
+
+/*
+ * The instance schedule: without a reference round r times instance r % K; with one, every
+ * trial and reference instance is timed in as many AB rounds as BA rounds over 2 max(K, K_ref)
+ * rounds (and any multiple), for every K, K_ref up to the maximum, so the order's cost still
+ * cancels per instance.
+ */
+Test(measure, schedule_balances_orders_per_instance)
+{
+    for (size_t k = 1; k <= HN_MEASURE_MAX_INSTANCES; k++) {
+        for (size_t kr = 0; kr <= HN_MEASURE_MAX_INSTANCES; kr++) {
+            int64_t min = hn_measure_min_repeats(k, kr), rounds = 3 * min;
+            long ab[HN_MEASURE_MAX_INSTANCES] = {0}, ba[HN_MEASURE_MAX_INSTANCES] = {0};
+            long rab[HN_MEASURE_MAX_INSTANCES] = {0}, rba[HN_MEASURE_MAX_INSTANCES] = {0};
+            cr_assert(min >= (int64_t)k && (kr == 0 || min >= (int64_t)kr), "%zu %zu", k, kr);
+            for (int64_t r = 0; r < rounds; r++) {
+                size_t ti, ri;
+                int ref_first;
+                hn_measure_schedule(r, k, kr, &ti, &ri, &ref_first);
+                cr_assert(ti < k && (kr == 0 ? ri == 0 : ri < kr), "round %lld", (long long)r);
+                cr_assert_eq(ref_first, kr > 0 && r % 2 == 1, "AB in even rounds, BA in odd");
+                if (kr == 0) {
+                    cr_assert_eq(ti, (size_t)(r % (int64_t)k));
+                }
+                (ref_first ? ba : ab)[ti]++;
+                (ref_first ? rba : rab)[ri]++;
+            }
+            for (size_t i = 0; i < k; i++) {
+                cr_assert_gt(ab[i] + ba[i], 0, "K %zu: trial instance %zu never timed", k, i);
+                if (kr > 0 && (k > 1 || kr > 1)) {
+                    cr_assert_eq(ab[i], ba[i], "K %zu, K_ref %zu: trial instance %zu: %ld AB, "
+                                 "%ld BA", k, kr, i, ab[i], ba[i]);
+                }
+            }
+            for (size_t i = 0; i < kr; i++) {
+                cr_assert_gt(rab[i] + rba[i], 0, "K_ref %zu: reference %zu never timed", kr, i);
+                if (k > 1 || kr > 1) {
+                    cr_assert_eq(rab[i], rba[i], "K %zu, K_ref %zu: reference %zu", k, kr, i);
+                }
+            }
+        }
+    }
+    /* within the first min_repeats rounds (a run's least) every instance is timed already */
+    for (size_t k = 1; k <= HN_MEASURE_MAX_INSTANCES; k++) {
+        for (size_t kr = 0; kr <= HN_MEASURE_MAX_INSTANCES; kr++) {
+            int seen[HN_MEASURE_MAX_INSTANCES] = {0}, rseen[HN_MEASURE_MAX_INSTANCES] = {0}, n = 0;
+            int nr = 0;
+            for (int64_t r = 0; r < hn_measure_min_repeats(k, kr); r++) {
+                size_t ti, ri;
+                int ref_first;
+                hn_measure_schedule(r, k, kr, &ti, &ri, &ref_first);
+                n += !seen[ti]++;
+                nr += kr > 0 && !rseen[ri]++;
+            }
+            cr_assert_eq(n, (int)k, "K %zu, K_ref %zu: %d trial instances timed", k, kr, n);
+            cr_assert_eq(nr, (int)kr, "K %zu, K_ref %zu: %d references timed", k, kr, nr);
+        }
+    }
+}
+
+/*
+ * Placement becomes spread, not a hidden constant: per-round ratios of two trial instances
+ * whose placement costs 1.0 and 1.1 (true ratio 1), with going first costing 1.2, summarized as a
+ * run reports them. The order cancels (the value lies between the instances' 1.0 and 1.1), and
+ * the instances' difference shows in the spread. With the schedule r % 2 (instance 0 always AB)
+ * the order correction would absorb the placement and the spread would be 0.
+ */
+Test(measure, placement_shows_in_the_spread)
+{
+    double r[8], place[2] = {1.0, 1.1};
+    struct hn_measure_metric m;
+    for (int64_t i = 0; i < 8; i++) {
+        size_t ti, ri;
+        int ref_first;
+        hn_measure_schedule(i, 2, 1, &ti, &ri, &ref_first);
+        r[i] = place[ti] * (ref_first ? 1 / 1.2 : 1.2);
+    }
+    cr_assert_eq(hn_measure_summarize_ratio(r, 8, 0.03, &m), 0);
+    cr_expect(m.value > 1.0 - 1e-12 && m.value < 1.1 + 1e-12, "rel %.17g", m.value);
+    cr_expect(fabs(m.value - 1.05) < 1e-12, "the instances' mean: %.17g", m.value);
+    cr_expect(m.cv > 0.03 && !m.settled, "placement in the spread: cv %g", m.cv);
+    for (int i = 0; i < 8; i++) { /* the aliased schedule, for contrast */
+        r[i] = place[i % 2] * (i % 2 ? 1 / 1.2 : 1.2);
+    }
+    cr_assert_eq(hn_measure_summarize_ratio(r, 8, 0.03, &m), 0);
+    cr_expect(m.cv < 1e-12, "aliased: the spread hides it (cv %g)", m.cv);
+}
+
+/*
+ * A real run on instances: two trial instances of different depth (1 and 4 layers, so their
+ * times differ by far more than noise) form one series: all of it is timed (res->instances), its
+ * median lies between the two and its spread is large, so it never settles and runs to
+ * max_repeats. With a reference of two instances, repeats 1 is raised to 4 (both orders on each
+ * instance). Counts out of range are errors.
+ */
+Test(measure, instances_form_one_series, .timeout = 60)
+{
+    struct hn_error err;
+    struct hn_measure_settings s = settings(0);
+    s.repeats = 1;
+    s.max_repeats = 6;
+    hn_llm_set_threads(1);
+    struct hn_measurer *me = hn_measurer_new(&s, &err);
+    cr_assert_not_null(me, "%s", err.msg);
+    struct hn_llm_model *m1 = small(1, 128, 1), *m4 = small(4, 128, 2);
+    struct hn_measure_model *mm[2], *ref[2];
+    mm[0] = hn_measure_model_new(m1, &s, 1, &err);
+    mm[1] = hn_measure_model_new(m4, &s, 2, &err);
+    ref[0] = hn_measure_model_new(m1, &s, 3, &err);
+    ref[1] = hn_measure_model_new(m1, &s, 4, &err);
+    cr_assert(mm[0] && mm[1] && ref[0] && ref[1], "%s", err.msg);
+    struct hn_measure_result *res = malloc(sizeof(*res)), *one = malloc(sizeof(*one));
+    cr_assert_eq(hn_measure_run(me, 1, mm[0], NULL, NULL, NULL, one, &err), 0, "%s", err.msg);
+    cr_expect_eq(one->instances, 1);
+    cr_expect_eq(one->ref_instances, 0);
+    cr_assert_eq(hn_measure_run_instances(me, 1, mm, 2, NULL, 0, NULL, NULL, res, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(res->instances, 2);
+    cr_expect_eq(res->ref_instances, 0);
+    const struct hn_measure_metric *p = hn_measure_get(res, "prefill_ms");
+    const struct hn_measure_metric *p1 = hn_measure_get(one, "prefill_ms");
+    cr_assert(p != NULL && p1 != NULL);
+    printf("measure: instances 1+4 layers: prefill %.4f ms (cv %.3f, n %zu); 1 layer alone "
+           "%.4f ms\n", p->value, p->cv, p->n, p1->value);
+    cr_expect_eq(p->n, 6, "unsettled: max_repeats values, %zu", p->n);
+    cr_expect(p->cv > 0.2 && !p->settled, "both depths in the spread: cv %g", p->cv);
+    cr_expect_gt(p->value, 1.3 * p1->value, "the median lies above the 1-layer instance's");
+    /* with a reference of two instances: repeats 1 becomes 4, both instances of each timed */
+    s.max_cv = 10.0; /* everything settles at once */
+    struct hn_measurer *me2 = hn_measurer_new(&s, &err);
+    cr_assert_not_null(me2, "%s", err.msg);
+    cr_assert_eq(hn_measure_run_instances(me2, 1, mm, 2, ref, 2, NULL, NULL, res, &err), 0,
+                 "%s", err.msg);
+    cr_expect_eq(res->instances, 2);
+    cr_expect_eq(res->ref_instances, 2);
+    cr_expect_eq(hn_measure_get(res, "prefill_rel")->n, 4);
+    cr_expect_eq(hn_measure_get(res, "decode_ms")->n, 4);
+    /* out of range */
+    cr_expect_eq(hn_measure_run_instances(me2, 1, mm, 0, NULL, 0, NULL, NULL, res, &err), -1);
+    struct hn_measure_model *many[HN_MEASURE_MAX_INSTANCES + 1];
+    for (int i = 0; i <= HN_MEASURE_MAX_INSTANCES; i++) {
+        many[i] = mm[0];
+    }
+    cr_expect_eq(hn_measure_run_instances(me2, 1, many, HN_MEASURE_MAX_INSTANCES + 1, NULL, 0,
+                                          NULL, NULL, res, &err),
+                 -1);
+    cr_expect(strstr(err.msg, "1..16") != NULL, "%s", err.msg);
+    free(res);
+    free(one);
+    for (int i = 0; i < 2; i++) {
+        hn_measure_model_free(mm[i]);
+        hn_measure_model_free(ref[i]);
+    }
+    hn_llm_model_free(m1);
+    hn_llm_model_free(m4);
+    hn_measurer_free(me);
+    hn_measurer_free(me2);
 }

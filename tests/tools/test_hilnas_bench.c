@@ -9,7 +9,8 @@
  *   aarch64 variant is built (an AArch64 ELF executable); otherwise that part says it skips;
  * - the host oracle's options and a reference model (ratio 1 within 0.2 against its own shape,
  * > 1.3 against a third of its layers); scripts/adb-bench.sh with a stand-in adb pushes the
- *   reference and refuses options with shell characters;
+ *   reference and refuses options with shell characters; --instances 3 raises the repeats so
+ *   every copy is timed in both orders and says so in "settings";
  * - conf.d/phone.yaml, the flash loop against a phone, runs here with its command pointed at
  *   the local hilnas-bench and a tiny budget: every phone measurement comes from hilnas-bench.
  */
@@ -228,6 +229,46 @@ Test(hilnas_bench, reference_pin_pick_clock, .timeout = 60)
         cr_expect(json_is_number(json_object_get(j, "decode_rel_256_settled")));
         cr_expect(json_is_number(json_object_get(json_object_get(j, "decode_ref_0"), "value")));
         json_decref(j);
+        free(out);
+        free(err);
+    }
+    free(arch);
+    free(bin);
+    free(tmp);
+}
+
+/* --instances 3 with a reference: "settings" says 3 and the repeats it ran (2 raised to 6: each
+ * copy in both orders), every metric has at least 6 values; 0 and 17 are usage errors. */
+Test(hilnas_bench, instances, .timeout = 60)
+{
+    char *tmp = tu_tmpdir("hbenchinst"), *arch = write_arch(tmp), *bin = bench_path();
+    char *out = NULL, *err = NULL;
+    char *argv[] = {bin,         arch, "--prompt",  "16", "--contexts",      "0,32",
+                    "--repeats", "2",  "--threads", "1",  "--decode-tokens", "2",
+                    "--clock",   "cpu", "--instances", "3", "--reference",   arch,
+                    NULL};
+    int rc = tu_run(argv, NULL, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    json_t *j = last_json(out);
+    json_t *s = json_object_get(j, "settings");
+    cr_expect_eq(json_integer_value(json_object_get(s, "instances")), 3);
+    cr_expect_eq(json_integer_value(json_object_get(s, "repeats")), 6, "2 raised to 2 x 3");
+    cr_expect_geq(json_integer_value(json_object_get(s, "max_repeats")), 6);
+    const char *names[] = {"prefill_ms_n", "decode_ms_32_n", "prefill_rel_n", "decode_ref_0_n"};
+    for (int i = 0; i < 4; i++) {
+        cr_expect_geq(json_integer_value(json_object_get(j, names[i])), 6, "%s", names[i]);
+    }
+    double rel = json_number_value(json_object_get(json_object_get(j, "prefill_rel"), "value"));
+    cr_expect(rel > 0 && isfinite(rel), "prefill_rel %g", rel);
+    json_decref(j);
+    free(out);
+    free(err);
+    const char *bad[] = {"0", "17"};
+    for (int i = 0; i < 2; i++) {
+        char *argv2[] = {bin, arch, "--instances", (char *)bad[i], NULL};
+        rc = tu_run(argv2, NULL, &out, &err);
+        cr_expect_eq(rc, 2, "--instances %s: exit %d", bad[i], rc);
+        cr_expect(err != NULL && strstr(err, "--instances") != NULL, "%s", err);
         free(out);
         free(err);
     }

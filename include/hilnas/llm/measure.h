@@ -31,6 +31,20 @@
  * pin, the engine's threads are pinned one per CPU of the process's mask for the run (chosen by
  * pick; restored afterwards).
  *
+ * Instances (hn_measure_run_instances): the trial and the reference may each be given as K
+ * separately built copies of one model (instances; their memory lies in different places, and two
+ * copies of one architecture time apart by several per cent). Round r times trial instance
+ * r % K without a reference; with one, trial instance (r / 2) % K and reference instance
+ * (r / 2) % K_ref, so that each instance is timed in the AB round and the BA round of a pair
+ * (with r % K and K even, an instance would be timed in one order only and the orders' geometric
+ * mean would no longer cancel the order's cost) (hn_measure_schedule). Every warm-up round runs
+ * each latency on every instance (first-touch page faults land there); the values of all
+ * instances form each metric's one series, so placement is part of its spread instead of a
+ * constant error. `repeats` is raised to hn_measure_min_repeats(K, K_ref) (K without a
+ * reference; with one, 2 max(K, K_ref) when either is above 1) so that every instance is timed
+ * (in both orders), and max_repeats to at least that. hn_measure_run is the case K = 1 (K_ref 0
+ * or 1).
+ *
  * Thread safety: a measurer belongs to one thread at a time; hn_measure_run sets the calling
  * thread's engine thread count (hn_llm_set_threads) and, with pin, the affinity of its OpenMP
  * pool (restored). Measure one thing at a time on a machine.
@@ -53,6 +67,7 @@ extern "C" {
 /* prefill + decodes, twice more with a reference (ref, rel), + ref_ms + mem_ms */
 #define HN_MEASURE_MAX_METRICS (3 * (HN_MEASURE_MAX_CONTEXTS + 1) + 2)
 #define HN_MEASURE_NAME_MAX 48
+#define HN_MEASURE_MAX_INSTANCES 16 /* of the trial, and of the reference */
 
 enum hn_measure_clock {
     HN_MEASURE_WALL = 0, /* elapsed time (CLOCK_MONOTONIC) */
@@ -137,6 +152,8 @@ struct hn_measure_result {
     int settled; /* every metric that decides the repeats (the _rel ones with a reference,
                   * else the latencies) settled */
     int threads; /* engine threads of the run */
+    int instances;     /* trial instances that were timed (all K of a run) */
+    int ref_instances; /* reference instances that were timed (0 without a reference) */
 };
 
 /* Progress of a run: activity ("warming up", "measuring", "probing CPUs"), round done of total. */
@@ -150,6 +167,31 @@ typedef void (*hn_measure_progress_fn)(void *ctx, const char *activity, long don
 int hn_measure_run(struct hn_measurer *me, int threads, struct hn_measure_model *trial,
                    struct hn_measure_model *reference, hn_measure_progress_fn progress,
                    void *progress_ctx, struct hn_measure_result *res, struct hn_error *err);
+
+/*
+ * The same with n_trial instances of the trial (1..HN_MEASURE_MAX_INSTANCES) and n_ref of the
+ * reference (0: none; 0..HN_MEASURE_MAX_INSTANCES), each built separately from one model
+ * (hn_llm_model_new, hn_measure_model_new) and rotated through round by round as the protocol
+ * above says. res->instances and res->ref_instances count the instances that were timed.
+ * Returns 0, or -1 with err (an engine failure, counts out of range).
+ */
+int hn_measure_run_instances(struct hn_measurer *me, int threads,
+                             struct hn_measure_model *const *trial, size_t n_trial,
+                             struct hn_measure_model *const *reference, size_t n_ref,
+                             hn_measure_progress_fn progress, void *progress_ctx,
+                             struct hn_measure_result *res, struct hn_error *err);
+
+/*
+ * The round schedule of the instances (exposed for tests): in timed round `round` (0, 1, ...),
+ * the trial instance *trial_i and reference instance *ref_i that are timed, and whether the
+ * reference runs first (*ref_first: BA; always 0 without a reference, n_ref = 0).
+ */
+void hn_measure_schedule(int64_t round, size_t n_trial, size_t n_ref, size_t *trial_i,
+                         size_t *ref_i, int *ref_first);
+
+/* The repeats a run with these instance counts takes at least: n_trial without a reference,
+ * 2 max(n_trial, n_ref) with one (every instance in both orders), 1 when both are 1. */
+int64_t hn_measure_min_repeats(size_t n_trial, size_t n_ref);
 
 /*
  * A pair's ratio metric from its per-round ratios trial / reference r[0..n), value i taken in

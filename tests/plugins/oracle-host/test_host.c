@@ -14,7 +14,9 @@
  *   within 0.3: two instances' memory placement alone moves them 11-18 % here), four layers
  *   against two have prefill_rel > 1.3, each instance builds its reference once; an unreadable
  *   reference stops the study naming the option and the file, no trial failed; learned and
- *   roofline fit prefill_rel and decode_rel (per context) and predict new points.
+ *   roofline fit prefill_rel and decode_rel (per context) and predict new points;
+ * - instances: 2 builds each trial's model and the reference twice, raises repeats so both are
+ *   timed in both orders, reports every metric; instances 0 and 17 are refused (where, bound).
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_SET */
 #include "config.h"
@@ -393,6 +395,76 @@ Test(host, reference_ratios, .timeout = 180)
     cr_expect_gt(half, 1.3, "twice the layers: prefill_rel %g", half);
     cr_expect_gt(value(m, "half.decode_rel_256"), 1.3);
     json_decref(m);
+    free(tmp);
+}
+
+/*
+ * instances: 2: each trial's model and the reference are built twice and timed in rotation; the
+ * study runs, says so in its log (repeats 1 raised to 4: both copies in both orders), builds the
+ * reference's copies once, and reports every metric with its spread; against the backbone (3 or
+ * 4 of its 4 layers) prefill_rel is within 0.5 of 1. instances 0 and 17 are refused naming the
+ * option, its file:line:col and the bound.
+ */
+Test(host, instances_rotate_copies, .timeout = 120)
+{
+    char *tmp = tu_tmpdir("hostinst"), dir[4400], text[8192], *err = NULL;
+    const char *backbone = write_models(tmp, 2);
+    snprintf(text, sizeof(text),
+             "study: {name: hostinst, seed: 5}\n"
+             "space: {plugin: transformer, backbone: %s, depth: {min: 3, max: 4}}\n"
+             "oracles:\n"
+             "  host: {plugin: host, prompt: 32, contexts: [0, 64], decode_tokens: 8, threads: 1,"
+             " repeats: 1, max_repeats: 6, clock: cpu, instances: 2, reference: space}\n"
+             "objectives: [{metric: host.prefill_ms, goal: minimize}]\n"
+             "stages:\n"
+             "  - {name: measure, run: host, sampler: sobol, trials: 2}\n",
+             backbone);
+    int rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect_eq(tu_count(err, "is built 2 times"), 1, "the setting in the log: %s", err);
+    cr_expect_eq(tu_count(err, "repeats 4, max_repeats 6"), 1, "repeats raised: %s", err);
+    cr_expect_eq(tu_count(err, "parameters; 2 instances)"), 1, "the reference, once: %s", err);
+    free(err);
+    snprintf(dir, sizeof(dir), "%s/run", tmp);
+    for (int t = 0; t < 2; t++) {
+        json_t *m = completed_metrics(dir, t, NULL);
+        const char *names[] = {"host.prefill_ms", "host.decode_ms_0", "host.decode_ms_64",
+                               "host.prefill_ref", "host.prefill_rel", "host.decode_rel_64"};
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            char cv[96];
+            snprintf(cv, sizeof(cv), "%s_cv", names[k]);
+            cr_expect_gt(value(m, names[k]), 0.0, "trial %d: %s", t, names[k]);
+            cr_expect_geq(value(m, cv), 0.0, "trial %d: %s", t, cv);
+        }
+        double r = value(m, "host.prefill_rel");
+        printf("host: instances 2: trial %d prefill_rel %.4f (cv %.4f)\n", t, r,
+               value(m, "host.prefill_rel_cv"));
+        cr_expect(r > 0.5 && r < 1.5, "trial %d: 3 or 4 of the backbone's 4 layers: %g", t, r);
+        json_decref(m);
+    }
+    for (int bad = 0; bad < 2; bad++) {
+        char *sub = tu_tmpdir("hostinst");
+        snprintf(text, sizeof(text),
+                 "study: {name: hostinst, seed: 5}\n"
+                 "space: {plugin: transformer, backbone: %s, depth: {min: 3, max: 4}}\n"
+                 "oracles:\n"
+                 "  host: {plugin: host, prompt: 16, context: 0, decode_tokens: 2, threads: 1, "
+                 "instances: %d}\n"
+                 "objectives: [{metric: host.prefill_ms, goal: minimize}]\n"
+                 "stages:\n"
+                 "  - {name: measure, run: host, sampler: sobol, trials: 1}\n",
+                 backbone, bad ? 17 : 0);
+        err = NULL;
+        rc = tu_run_study_text(sub, text, "run", &err);
+        cr_expect_eq(rc, 2, "instances %d: exit %d: %s", bad ? 17 : 0, rc, err);
+        /* the core's option check: the file, line and column, the oracle and the option */
+        cr_expect(err != NULL && strstr(err, "study.yaml:4:") != NULL &&
+                      strstr(err, "oracle 'host': option 'instances'") != NULL &&
+                      strstr(err, bad ? "<= 16" : ">= 1") != NULL,
+                  "instances %d: where and which option: %s", bad ? 17 : 0, err);
+        free(err);
+        free(sub);
+    }
     free(tmp);
 }
 
