@@ -6,7 +6,9 @@
  * - bad input is refused with a reason and exit 1, bad options with exit 2;
  * - the same program built for a machine without OpenBLAS (tools/cross/build-bench.sh, plain-C
  *   BLAS) runs here too and says so; and with gcc-aarch64-linux-gnu installed the Linux
- *   aarch64 variant is built (an AArch64 ELF executable); otherwise that part says it skips;
+ *   aarch64 variant is built (a static AArch64 ELF executable) and, with qemu-user-static,
+ *   run under qemu-aarch64-static with the same checks of its line; otherwise those parts say
+ *   they skip;
  * - the host oracle's options and a reference model (ratio 1 within 0.2 against its own shape,
  * > 1.3 against a third of its layers); scripts/adb-bench.sh with a stand-in adb pushes the
  *   reference and refuses options with shell characters; --instances 3 raises the repeats so
@@ -329,29 +331,37 @@ Test(hilnas_bench, adb_script_pushes_the_reference, .timeout = 60)
     free(tmp);
 }
 
-static int have(const char *program)
+/* program's path in PATH (static storage), or NULL */
+static const char *which(const char *program)
 {
     const char *path = getenv("PATH");
-    char buf[4096], full[4400];
+    char buf[4096];
+    static char full[4400];
     snprintf(buf, sizeof(buf), "%s", path ? path : "/usr/bin:/bin");
     for (char *save = NULL, *d = strtok_r(buf, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
         snprintf(full, sizeof(full), "%s/%s", d, program);
         if (access(full, X_OK) == 0) {
-            return 1;
+            return full;
         }
     }
-    return 0;
+    return NULL;
+}
+
+static int have(const char *program)
+{
+    return which(program) != NULL;
 }
 
 /* tools/cross/build-bench.sh with CC into tmp/sub; returns the binary's path or NULL */
-static char *cross_build(const char *tmp, const char *sub, const char *cc, char **err)
+static char *cross_build(const char *tmp, const char *sub, const char *cc, int is_static,
+                         char **err)
 {
     char script[4300], outdir[4400], ccenv[256];
     snprintf(script, sizeof(script), "%s/tools/cross/build-bench.sh", tu_srcdir());
     snprintf(outdir, sizeof(outdir), "%s/%s", tmp, sub);
     snprintf(ccenv, sizeof(ccenv), "CC=%s", cc);
     /* -O1: the test checks that it builds and runs, not how fast */
-    char *env[] = {ccenv, "EXTRA_CFLAGS=-O1", "STATIC=0", NULL};
+    char *env[] = {ccenv, "EXTRA_CFLAGS=-O1", is_static ? "STATIC=1" : "STATIC=0", NULL};
     char *argv[] = {"/bin/sh", script, outdir, NULL};
     char *out = NULL;
     int rc = tu_run(argv, env, &out, err);
@@ -368,7 +378,7 @@ Test(hilnas_bench, plain_c_and_aarch64_builds, .timeout = 180)
 {
     char *tmp = tu_tmpdir("hbenchx"), *arch = write_arch(tmp), *err = NULL;
     /* this machine's compiler, no OpenBLAS: the plain-C BLAS */
-    char *bin = cross_build(tmp, "plain", "cc", &err);
+    char *bin = cross_build(tmp, "plain", "cc", 0, &err);
     cr_assert_not_null(bin, "plain-C build failed: %s", err);
     free(err);
     char *argv[] = {
@@ -388,11 +398,13 @@ Test(hilnas_bench, plain_c_and_aarch64_builds, .timeout = 180)
         printf("hilnas-bench aarch64: skipped (aarch64-linux-gnu-gcc not installed; "
                "apt-get install gcc-aarch64-linux-gnu)\n");
     } else {
-        char *abin = cross_build(tmp, "aarch64", "aarch64-linux-gnu-gcc", &err);
+        /* statically linked, as documented for boards (and as qemu-user runs it) */
+        char *abin = cross_build(tmp, "aarch64", "aarch64-linux-gnu-gcc", 1, &err);
         if (abin == NULL && err != NULL && strstr(err, "jansson") != NULL &&
             getenv("JANSSON_SRC") == NULL) {
-            printf("hilnas-bench aarch64: skipped (no jansson for aarch64: install "
-                   "libjansson-dev:arm64 or set JANSSON_SRC): %s\n",
+            printf("hilnas-bench aarch64: skipped (no jansson for aarch64: dpkg "
+                   "--add-architecture arm64, apt-get update, apt-get install "
+                   "libjansson-dev:arm64; or set JANSSON_SRC): %s\n",
                    err);
         } else {
             cr_assert_not_null(abin, "aarch64 build failed: %s", err);
@@ -406,6 +418,32 @@ Test(hilnas_bench, plain_c_and_aarch64_builds, .timeout = 180)
             cr_expect_eq(h[18] | (h[19] << 8), 183, "e_machine %d, not EM_AARCH64",
                          h[18] | (h[19] << 8));
             printf("hilnas-bench aarch64: built %s\n", abin);
+            /* and it runs: under qemu-user when installed, the device oracle's line */
+            const char *qemu = which("qemu-aarch64-static");
+            qemu = qemu != NULL ? qemu : which("qemu-aarch64");
+            if (qemu == NULL) {
+                printf("hilnas-bench aarch64: not run (apt-get install qemu-user-static)\n");
+            } else {
+                char *qargv[] = {(char *)qemu, abin,
+                                 arch,         "--prompt",
+                                 "32",         "--contexts",
+                                 "0,512",      "--dtype",
+                                 "q8_0",       "--threads",
+                                 "1",          "--repeats",
+                                 "3",          "--decode-tokens",
+                                 "4",          NULL};
+                char *qout = NULL, *qerr = NULL;
+                rc = tu_run(qargv, NULL, &qout, &qerr);
+                cr_assert_eq(rc, 0, "%s %s: exit %d: %s", qemu, abin, rc, qerr);
+                json_t *qj = last_json(qout);
+                check_line(qj, "plain-c");
+                printf(
+                    "hilnas-bench aarch64: ran under %s: prefill %.3f ms\n", qemu,
+                    json_number_value(json_object_get(json_object_get(qj, "prefill_ms"), "value")));
+                json_decref(qj);
+                free(qout);
+                free(qerr);
+            }
             free(abin);
         }
         free(err);
