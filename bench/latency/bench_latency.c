@@ -9,6 +9,10 @@
  *       predictor, n, MAPE, the shares within +-5 % and +-10 %, the worst error and Kendall's
  *       tau, then the same pooled per family (the name without a trailing _<context>:
  *       prefill_ms, decode_ms, decode_rel, ...), and the issue's targets per family.
+ *       --refit S: the predictors are fitted again by this build on the complete trials of
+ *       stage S (e.g. measure) and their fresh predictions scored instead of the recorded
+ *       ones (a model change re-scored on the same measurements; writes the fits' files into
+ *       DIR: run it on a copy).
  *   bench_latency cv STUDY.yaml DIR... [--measured host] [--metrics M1,M2,...]
  *       The first complete trial of each study directory (the same architecture measured in
  *       separate runs): per timed metric the mean, the coefficient of variation across runs
@@ -44,7 +48,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: bench_latency table STUDY.yaml DIR [--stage S] [--measured M] "
-               "[--predicted P1,P2]\n"
+               "[--predicted P1,P2] [--refit TRAIN_STAGE]\n"
                "       bench_latency cv STUDY.yaml DIR... [--measured M]\n"
                "       bench_latency curve STUDY.yaml DIR [--train-stage S] [--test-stage S] "
                "[--test-dir DIR2] [--measured M] [--predicted P1,P2] [--budgets 8,16,...]\n"
@@ -191,9 +195,76 @@ static int is_latency(const char *shortname)
 
 /* ---- table ---- */
 
-static int cmd_table(struct hn_study *s, const char *dir, const char *stage, const char *measured,
+static long source_of(const struct hn_study *s, const char *name);
+
+/* The value of metric `name` in out, or NAN. */
+static double metrics_value(const struct hn_metrics *out, const char *name)
+{
+    for (size_t m = 0; m < out->n; m++) {
+        if (strcmp(out->m[m].name, name) == 0) {
+            return out->m[m].value;
+        }
+    }
+    return NAN;
+}
+
+/* --refit S: each predictor fitted again (by this build) on the complete trials of stage S;
+ * fresh[p] gets its predictions of trial t. Returns 0 or -1 with err. */
+static int refit_all(struct hn_study *s, const struct hn_replay *r, const char *train_stage,
                      const char **pred, size_t n_pred, struct hn_error *err)
 {
+    const struct hn_params *params = hn_space_params(&s->space);
+    struct hn_trial **train = calloc(r->n + 1, sizeof(*train));
+    size_t n_train = 0;
+    int rc = -1;
+    if (train == NULL) {
+        return hn_error_set(err, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->trials[i]->status == HN_TRIAL_COMPLETE &&
+            strcmp(r->trials[i]->stage, train_stage) == 0) {
+            train[n_train++] = r->trials[i];
+        }
+    }
+    struct hn_history h = {.n = n_train, .trials = train};
+    for (size_t p = 0; p < n_pred; p++) {
+        long k = source_of(s, pred[p]);
+        if (k < 0 || s->sources[k].plugin->kind != HN_KIND_ORACLE ||
+            s->sources[k].plugin->oracle->fit == NULL) {
+            hn_error_set(err, NULL, "'%s' is not a learned oracle of the study", pred[p]);
+            goto done;
+        }
+        if (s->sources[k].plugin->oracle->fit(s->sources[k].ctx, &h, params, err) != 0) {
+            hn_error_prefix(err, "fitting '%s' on the %zu trials of stage '%s'", pred[p], n_train,
+                            train_stage);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(train);
+    return rc;
+}
+
+static int fresh_predictions(struct hn_study *s, const struct hn_trial *t, const char **pred,
+                             size_t n_pred, struct hn_metrics *fresh, struct hn_error *err)
+{
+    const struct hn_params *params = hn_space_params(&s->space);
+    for (size_t p = 0; p < n_pred; p++) {
+        struct hn_source *so = &s->sources[source_of(s, pred[p])];
+        struct hn_eval_request req = {.trial = t, .params = params, .threads = 1};
+        if (so->plugin->oracle->evaluate(so->ctx, &req, &fresh[p], err) != 0) {
+            hn_error_prefix(err, "'%s' predicting trial %ld", pred[p], t->id);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int cmd_table(struct hn_study *s, const char *dir, const char *stage, const char *measured,
+                     const char **pred, size_t n_pred, const char *refit, struct hn_error *err)
+{
+    struct hn_metrics fresh[MAX_NAMES];
     struct hn_replay r;
     char names[MAX_METRICS][96];
     size_t n_names = 0;
@@ -203,7 +274,9 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
     int rc = -1;
     memset(acc, 0, sizeof(acc));
     memset(pooled, 0, sizeof(pooled));
-    if (read_study(s, dir, &r, err) != 0) {
+    memset(fresh, 0, sizeof(fresh));
+    if (read_study(s, dir, &r, err) != 0 ||
+        (refit != NULL && refit_all(s, &r, refit, pred, n_pred, err) != 0)) {
         goto done;
     }
     for (size_t i = 0; i < r.n; i++) {
@@ -212,6 +285,12 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
             continue;
         }
         n_trials++;
+        for (size_t p = 0; p < n_pred; p++) {
+            hn_metrics_clear(&fresh[p]);
+        }
+        if (refit != NULL && fresh_predictions(s, t, pred, n_pred, fresh, err) != 0) {
+            goto done;
+        }
         for (size_t j = 0; j < t->metrics.n; j++) {
             const char *name = t->metrics.m[j].name;
             if (strncmp(name, measured, ml) != 0 || name[ml] != '.' || !is_latency(name + ml + 1)) {
@@ -240,7 +319,8 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
             for (size_t p = 0; p < n_pred; p++) {
                 char full[256];
                 snprintf(full, sizeof(full), "%s.%s", pred[p], shortname);
-                double v = hn_trial_value(t, full);
+                double v =
+                    refit != NULL ? metrics_value(&fresh[p], shortname) : hn_trial_value(t, full);
                 if (acc_add(&acc[k][p], v, t->metrics.m[j].value) != 0 ||
                     acc_add(&pooled[f][p], v, t->metrics.m[j].value) != 0) {
                     hn_error_set(err, NULL, "out of memory");
@@ -253,8 +333,9 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
         hn_error_set(err, dir, "no complete trial of stage '%s'", stage);
         goto done;
     }
-    printf("held-out accuracy: %zu trials of stage '%s' measured by '%s' (%s)\n\n", n_trials, stage,
-           measured, dir);
+    printf("held-out accuracy: %zu trials of stage '%s' measured by '%s' (%s)%s%s\n\n", n_trials,
+           stage, measured, dir, refit ? "; the models fitted again by this build on stage " : "",
+           refit ? refit : "");
     print_header();
     /* rows of the metrics some predictor predicts (the reference's own _ref medians are not) */
     for (size_t k = 0; k < n_names; k++) {
@@ -295,6 +376,9 @@ static int cmd_table(struct hn_study *s, const char *dir, const char *stage, con
     }
     rc = 0;
 done:
+    for (size_t p = 0; p < MAX_NAMES; p++) {
+        hn_metrics_clear(&fresh[p]);
+    }
     for (size_t k = 0; k < MAX_METRICS; k++) {
         for (size_t p = 0; p < MAX_NAMES; p++) {
             acc_free(&acc[k][p]);
@@ -546,7 +630,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1], *file = argv[2];
     const char *stage = "holdout", *train_stage = "measure", *measured = "host";
-    const char *test_dir = NULL;
+    const char *test_dir = NULL, *refit = NULL;
     char pred_buf[512] = "latency,roofline", budget_buf[512] = "8,16,24,32,40,48";
     char metrics_buf[1024] = "";
     char *dirs[256];
@@ -563,6 +647,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--train-stage") == 0) {
             train_stage = v;
+            i++;
+        } else if (strcmp(a, "--refit") == 0) {
+            refit = v;
             i++;
         } else if (strcmp(a, "--measured") == 0) {
             measured = v;
@@ -609,7 +696,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (strcmp(cmd, "table") == 0) {
-        rc = cmd_table(s, dirs[0], stage, measured, pred, n_pred, &err);
+        rc = cmd_table(s, dirs[0], stage, measured, pred, n_pred, refit, &err);
     } else if (strcmp(cmd, "cv") == 0) {
         rc = cmd_cv(s, dirs, n_dirs, measured, &err);
     } else if (strcmp(cmd, "curve") == 0) {

@@ -40,7 +40,7 @@
 #include "plugins/oracle-learned/latency_model.h"
 
 static const char *const kernels[] = {"matern52", "rbf", NULL};
-static const char *const feature_sets[] = {"auto", "params", "params+arch", NULL};
+static const char *const feature_sets[] = {"auto", "params", "params+arch", "arch", NULL};
 static const char *const means[] = {"auto", "roofline", "constant", NULL};
 static const char *const lm_dtypes[] = {"f32", "bf16", "f16", "q8_0", NULL};
 
@@ -110,7 +110,7 @@ static const struct hn_option active_options[] = {
      .def = "auto",
      .choices = feature_sets,
      .offset = offsetof(struct active, lm.features),
-     .help = "GP inputs, as the learned oracle's: auto, params, params+arch."},
+     .help = "GP inputs, as the learned oracle's: auto, params, params+arch, arch."},
     {.name = "restarts",
      .type = HN_OPT_INT,
      .def = "4",

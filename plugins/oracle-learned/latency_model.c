@@ -17,9 +17,13 @@
 #include "hilnas/util.h"
 
 #define LM_FORMAT "hilnas-latency-model"
-#define LM_VERSION 1
+#define LM_VERSION 2 /* 2: the roofline's cache term and per-context scales */
 
 static const char *const kind_names[] = {"other", "prefill", "decode"};
+/* GP inputs by use_arch */
+static const char *const inputs_names[] = {"params", "params+arch", "arch"};
+/* what features: auto chooses when every trial has a transformer architecture */
+#define LM_AUTO_ARCH 2
 
 /* ---------------------------------------------------------------------------------------------
  * configuration */
@@ -79,6 +83,7 @@ int lm_init(struct lm *l, const struct hn_plugin_args *args, int use_gp, struct 
                    : strncmp(mt->name, "decode", 6) == 0 ? LM_DECODE
                                                          : LM_OTHER;
         mt->pooled = mt->kind == LM_DECODE && l->n_contexts > 0;
+        mt->relative = mt->pooled && strstr(mt->name, "_rel") != NULL;
         if (!use_gp && mt->kind == LM_OTHER) {
             return hn_error_config(err, hn_config_where(m->items[i], where, sizeof(where)),
                                    "%s: the roofline models prefill* and decode* latencies; "
@@ -113,7 +118,8 @@ static void metric_clear(struct lm_metric *mt)
     mt->X = mt->y = mt->noise_var = NULL;
     mt->n = mt->d = 0;
     mt->roofline = 0;
-    memset(mt->coef, 0, sizeof(mt->coef));
+    memset(&mt->roof, 0, sizeof(mt->roof));
+    mt->roof.cache_mb = INFINITY;
 }
 
 void lm_free(struct lm *l)
@@ -158,13 +164,18 @@ int lm_regressors_at(const json_t *arch, enum lm_kind kind, double tokens, int d
         r[6] = k.decode_kv_bytes * 1e-6;
     }
     r[0] = 1.0;
+    r[7] = 0.0; /* the cache term: its capacity is fitted (lm_roof_fit) */
     r[1] = k.layers;
     r[2] = k.attention_layers;
     r[5] = k.decode_weight_bytes * 1e-6;
     return 1;
 }
 
-/* log parameters and log prefill FLOPs per token (128-token prompt); 0 if no architecture */
+/* The architecture's features (LM_NARCH; 0 if no architecture): log parameters, log prefill
+ * FLOPs per token (128-token prompt), then the shape: layers, attention layers, log hidden size,
+ * log query width (heads x head_dim), log key/value width, log FFN width, log vocabulary. The
+ * shape is what an architecture's speed depends on and the same whatever the layers' order (the
+ * search space's coordinates are not: which layers skip attention does not change the time). */
 static int arch_features(const json_t *arch, double *f)
 {
     struct hn_llm_config c;
@@ -175,14 +186,73 @@ static int arch_features(const json_t *arch, double *f)
     hn_llm_cost_compute(&c, 128.0, 0.0, 4.0, &k);
     f[0] = log(k.params);
     f[1] = log(k.prefill_flops_per_token);
+    f[2] = k.layers;
+    f[3] = k.attention_layers;
+    f[4] = log(c.hidden_size);
+    f[5] = log((double)c.num_attention_heads * c.head_dim);
+    f[6] = log((double)c.num_key_value_heads * c.head_dim);
+    f[7] = log(c.intermediate_size);
+    f[8] = log(c.vocab_size);
     return 1;
+}
+
+/* architecture features the GP uses: params+arch the first two, arch all */
+static size_t n_arch(const struct lm *l)
+{
+    return l->use_arch == 2 ? LM_NARCH : l->use_arch == 1 ? 2 : 0;
+}
+
+/* Solve G[P,P] z = h[P] for the columns P[0..np) (G symmetric, n x n row-major) by Gaussian
+ * elimination with partial pivoting; returns -1 if singular. */
+static int solve_passive(const double *G, const double *h, size_t n, const size_t *P, size_t np,
+                         double *z)
+{
+    double A[LM_NREG * (LM_NREG + 1)];
+    size_t w = np + 1;
+    for (size_t i = 0; i < np; i++) {
+        for (size_t j = 0; j < np; j++) {
+            A[i * w + j] = G[P[i] * n + P[j]];
+        }
+        A[i * w + np] = h[P[i]];
+    }
+    for (size_t c = 0; c < np; c++) {
+        size_t piv = c;
+        for (size_t r = c + 1; r < np; r++) {
+            piv = fabs(A[r * w + c]) > fabs(A[piv * w + c]) ? r : piv;
+        }
+        if (fabs(A[piv * w + c]) < 1e-13) {
+            return -1;
+        }
+        for (size_t j = 0; j < w; j++) {
+            double t = A[c * w + j];
+            A[c * w + j] = A[piv * w + j];
+            A[piv * w + j] = t;
+        }
+        for (size_t r = c + 1; r < np; r++) {
+            double f = A[r * w + c] / A[c * w + c];
+            for (size_t j = c; j < w; j++) {
+                A[r * w + j] -= f * A[c * w + j];
+            }
+        }
+    }
+    for (size_t c = np; c-- > 0;) {
+        double v = A[c * w + np];
+        for (size_t j = c + 1; j < np; j++) {
+            v -= A[c * w + j] * z[j];
+        }
+        z[c] = v / A[c * w + c];
+    }
+    return 0;
 }
 
 void lm_nnls_relative(const double *R, const double *y, size_t n, size_t p, double *coef)
 {
-    /* A = R / y (rows), target 1: normal equations G b = h, solved by projected coordinate
-     * descent on columns scaled to unit norm (p is small) */
+    /* A = R / y (rows), target 1: the normal equations G b = h with b >= 0, on columns scaled
+     * to unit norm, solved by Lawson and Hanson's active-set method (p is small) */
     double G[LM_NREG * LM_NREG] = {0}, h[LM_NREG] = {0}, s[LM_NREG], b[LM_NREG] = {0};
+    double z[LM_NREG], wv[LM_NREG];
+    size_t P[LM_NREG], np = 0;
+    int passive[LM_NREG] = {0};
     for (size_t i = 0; i < n; i++) {
         for (size_t a = 0; a < p; a++) {
             double ra = R[i * p + a] / y[i];
@@ -201,22 +271,57 @@ void lm_nnls_relative(const double *R, const double *y, size_t n, size_t p, doub
             G[a * p + c] *= s[a] * s[c];
         }
     }
-    for (int sweep = 0; sweep < 20000; sweep++) {
-        double change = 0.0;
+    for (size_t outer = 0; outer < 3 * p + 3; outer++) {
+        /* the gradient of the objective; the most promising column outside the set joins */
+        size_t best = p;
         for (size_t a = 0; a < p; a++) {
-            if (s[a] == 0.0) {
-                continue;
-            }
-            double g = h[a];
+            wv[a] = h[a];
             for (size_t c = 0; c < p; c++) {
-                g -= G[a * p + c] * b[c];
+                wv[a] -= G[a * p + c] * b[c];
             }
-            double nb = fmax(0.0, b[a] + g / G[a * p + a]);
-            change = fmax(change, fabs(nb - b[a]));
-            b[a] = nb;
+            if (!passive[a] && s[a] > 0 && wv[a] > 1e-12 && (best == p || wv[a] > wv[best])) {
+                best = a;
+            }
         }
-        if (change < 1e-13) {
+        if (best == p) {
             break;
+        }
+        passive[best] = 1;
+        P[np++] = best;
+        for (int inner = 0; inner < 3 * (int)p + 3; inner++) {
+            if (solve_passive(G, h, p, P, np, z) != 0) {
+                /* a column dependent on the others: it leaves the set for good */
+                passive[P[--np]] = 2;
+                break;
+            }
+            double alpha = 1.0;
+            int feasible = 1;
+            for (size_t k = 0; k < np; k++) {
+                if (z[k] <= 0) {
+                    feasible = 0;
+                    double bk = b[P[k]];
+                    alpha = fmin(alpha, bk / (bk - z[k]));
+                }
+            }
+            if (feasible) {
+                for (size_t k = 0; k < np; k++) {
+                    b[P[k]] = z[k];
+                }
+                break;
+            }
+            /* step towards z until a coefficient reaches 0; those leave the set */
+            size_t keep = 0;
+            for (size_t k = 0; k < np; k++) {
+                size_t a = P[k];
+                b[a] += alpha * (z[k] - b[a]);
+                if (b[a] <= 1e-15) {
+                    b[a] = 0.0;
+                    passive[a] = 0;
+                } else {
+                    P[keep++] = a;
+                }
+            }
+            np = keep;
         }
     }
     for (size_t a = 0; a < p; a++) {
@@ -231,6 +336,228 @@ static double dot(const double *a, const double *b, size_t n)
         s += a[i] * b[i];
     }
     return s;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * the roofline: cache term and per-context scale */
+
+static json_t *doubles(const double *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, isfinite(v[i]) ? json_real(v[i]) : json_null());
+    }
+    return a;
+}
+
+/* [[context, scale], ...] */
+static json_t *scales_json(const struct lm_roof *f)
+{
+    json_t *a = json_array();
+    for (size_t k = 0; k < f->n_scale; k++) {
+        json_array_append_new(a, json_pack("[f, f]", f->scale_ctx[k], f->scale[k]));
+    }
+    return a;
+}
+
+#define LM_CACHE_GRID 24 /* capacities tried: log grid over the training bytes */
+#define LM_ALS_ITERATIONS 60
+#define LM_GOLDEN_STEPS 20 /* refinement of the best grid capacity (bracket x 0.618^20) */
+
+/* r with the cache term at capacity cache_mb (decode: bytes read beyond it) into x */
+static void with_cache(const double *r, enum lm_kind kind, double cache_mb, double *x)
+{
+    memcpy(x, r, LM_NREG * sizeof(double));
+    x[LM_NREG - 1] =
+        kind == LM_DECODE && isfinite(cache_mb) ? fmax(0.0, r[5] + r[6] - cache_mb) : 0.0;
+}
+
+static double scale_at(const struct lm_roof *f, double ctx)
+{
+    size_t k = f->n_scale;
+    if (k == 0) {
+        return 1.0;
+    }
+    if (ctx <= f->scale_ctx[0]) {
+        return f->scale[0];
+    }
+    if (ctx >= f->scale_ctx[k - 1]) {
+        return f->scale[k - 1];
+    }
+    size_t j = 1;
+    while (f->scale_ctx[j] < ctx) {
+        j++;
+    }
+    double a = log1p(f->scale_ctx[j - 1]), b = log1p(f->scale_ctx[j]);
+    double t = (log1p(ctx) - a) / (b - a);
+    return exp((1 - t) * log(f->scale[j - 1]) + t * log(f->scale[j]));
+}
+
+double lm_roof_predict(const struct lm_roof *f, const double *r, double ctx)
+{
+    double x[LM_NREG];
+    with_cache(r, f->kind, f->cache_mb, x);
+    return scale_at(f, ctx) * dot(f->coef, x, LM_NREG);
+}
+
+/* The rows of one fit: regressors, values, and each row's index into the scales. */
+struct roof_rows {
+    size_t m;
+    const double *R, *y; /* m rows of the caller's arrays, gathered */
+    const size_t *ci;    /* context index of each row (relative), else NULL */
+    double *X, *t;       /* scratch: m x LM_NREG, m */
+};
+
+/* Fit b (and the scales when rows->ci) at one capacity into f; returns the relative RMS. */
+static double fit_at(const struct roof_rows *rows, double cache_mb, struct lm_roof *f)
+{
+    size_t m = rows->m;
+    f->cache_mb = cache_mb;
+    for (size_t i = 0; i < m; i++) {
+        with_cache(rows->R + i * LM_NREG, f->kind, cache_mb, rows->X + i * LM_NREG);
+    }
+    for (size_t k = 0; k < f->n_scale; k++) {
+        f->scale[k] = 1.0;
+    }
+    for (int it = 0; it < LM_ALS_ITERATIONS; it++) {
+        for (size_t i = 0; i < m; i++) {
+            rows->t[i] = rows->y[i] / (rows->ci ? f->scale[rows->ci[i]] : 1.0);
+        }
+        lm_nnls_relative(rows->X, rows->t, m, LM_NREG, f->coef);
+        if (rows->ci == NULL || f->n_scale < 2) {
+            break;
+        }
+        /* each context's scale: argmin_s sum ((s p - y) / y)^2 = sum(p/y) / sum((p/y)^2) */
+        double num[LM_MAX_SCALES] = {0}, den[LM_MAX_SCALES] = {0}, change = 0.0;
+        for (size_t i = 0; i < m; i++) {
+            double q = dot(f->coef, rows->X + i * LM_NREG, LM_NREG) / rows->y[i];
+            num[rows->ci[i]] += q;
+            den[rows->ci[i]] += q * q;
+        }
+        /* relative to the smallest context's (s = 1 there: b absorbs the common factor) */
+        double base = den[0] > 0 && num[0] > 0 ? num[0] / den[0] : 1.0;
+        for (size_t k = 0; k < f->n_scale; k++) {
+            double next = den[k] > 0 && num[k] > 0 ? num[k] / den[k] / base : f->scale[k];
+            change = fmax(change, fabs(log(next / f->scale[k])));
+            f->scale[k] = next;
+        }
+        if (change < 1e-9) {
+            break;
+        }
+    }
+    double ss = 0.0;
+    for (size_t i = 0; i < m; i++) {
+        double p =
+            (rows->ci ? f->scale[rows->ci[i]] : 1.0) * dot(f->coef, rows->X + i * LM_NREG, LM_NREG);
+        ss += pow((p - rows->y[i]) / rows->y[i], 2);
+    }
+    return m > 0 ? sqrt(ss / (double)m) : 0.0;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void lm_roof_fit(const double *R, const double *ctx, const double *y, size_t n,
+                 const unsigned char *mask, enum lm_kind kind, int relative, struct lm_roof *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = kind;
+    out->cache_mb = INFINITY;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        m += mask == NULL || mask[i];
+    }
+    double *Rm = malloc((m + 1) * LM_NREG * sizeof(double)), *ym = malloc((m + 1) * sizeof(double));
+    double *X = malloc((m + 1) * LM_NREG * sizeof(double)), *t = malloc((m + 1) * sizeof(double));
+    double *cm = malloc((m + 1) * sizeof(double));
+    size_t *ci = malloc((m + 1) * sizeof(size_t));
+    if (m == 0 || Rm == NULL || ym == NULL || X == NULL || t == NULL || cm == NULL || ci == NULL) {
+        goto done; /* no data (or no memory): coefficients 0 */
+    }
+    double lo = INFINITY, hi = 0.0;
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (mask == NULL || mask[i]) {
+            memcpy(Rm + m * LM_NREG, R + i * LM_NREG, LM_NREG * sizeof(double));
+            ym[m] = y[i];
+            cm[m] = ctx != NULL ? ctx[i] : 0.0;
+            double bytes = R[i * LM_NREG + 5] + R[i * LM_NREG + 6];
+            lo = fmin(lo, bytes);
+            hi = fmax(hi, bytes);
+            m++;
+        }
+    }
+    /* the distinct contexts of a relative metric: one scale each */
+    if (relative && ctx != NULL) {
+        memcpy(t, cm, m * sizeof(double));
+        qsort(t, m, sizeof(double), cmp_dbl);
+        size_t k = 0;
+        for (size_t i = 0; i < m && k <= LM_MAX_SCALES; i++) {
+            if (i == 0 || t[i] != t[i - 1]) {
+                if (k < LM_MAX_SCALES) {
+                    out->scale_ctx[k] = t[i];
+                }
+                k++;
+            }
+        }
+        out->n_scale = k >= 2 && k <= LM_MAX_SCALES ? k : 0;
+        for (size_t i = 0; out->n_scale > 0 && i < m; i++) {
+            size_t j = 0;
+            while (out->scale_ctx[j] != cm[i]) {
+                j++;
+            }
+            ci[i] = j;
+        }
+    }
+    struct roof_rows rows = {m, Rm, ym, out->n_scale > 0 ? ci : NULL, X, t};
+    struct lm_roof trial = *out;
+    double best = fit_at(&rows, INFINITY, out);
+    if (kind == LM_DECODE && lo > 0 && hi > lo * 1.01) {
+        int at = 0; /* the best grid point, 0: none */
+        double step = log(hi / lo) / LM_CACHE_GRID;
+        for (int k = 1; k < LM_CACHE_GRID; k++) {
+            double rms = fit_at(&rows, lo * exp(k * step), &trial);
+            if (rms < best * 0.999) {
+                best = rms;
+                at = k;
+                *out = trial;
+            }
+        }
+        /* then golden-section search of log capacity between the best point's neighbours */
+        double a = log(lo) + (at - 1) * step, b = log(lo) + (at + 1) * step;
+        const double g = 0.5 * (sqrt(5.0) - 1.0);
+        double x1 = b - g * (b - a), x2 = a + g * (b - a);
+        double f1 = fit_at(&rows, exp(x1), &trial), f2 = fit_at(&rows, exp(x2), &trial);
+        for (int it = 0; at > 0 && it < LM_GOLDEN_STEPS; it++) {
+            if (f1 < f2) {
+                b = x2;
+                x2 = x1;
+                f2 = f1;
+                x1 = b - g * (b - a);
+                f1 = fit_at(&rows, exp(x1), &trial);
+            } else {
+                a = x1;
+                x1 = x2;
+                f1 = f2;
+                x2 = a + g * (b - a);
+                f2 = fit_at(&rows, exp(x2), &trial);
+            }
+        }
+        double xm = f1 < f2 ? x1 : x2;
+        if (at > 0 && fit_at(&rows, exp(xm), &trial) < best) {
+            *out = trial;
+        }
+    }
+done:
+    free(Rm);
+    free(ym);
+    free(X);
+    free(t);
+    free(cm);
+    free(ci);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -322,15 +649,17 @@ static size_t point_inputs(const struct lm *l, const struct lm_metric *mt,
                            const struct hn_params *params, const double *x, const json_t *arch,
                            double ctx, double *z)
 {
-    size_t d = l->n_params;
-    hn_params_to_unit(params, x, z);
+    size_t d = 0;
+    if (l->use_arch != 2) {
+        d = l->n_params;
+        hn_params_to_unit(params, x, z);
+    }
     if (l->use_arch) {
         double f[LM_NARCH];
         if (!arch_features(arch, f)) {
-            f[0] = l->feat_lo[0];
-            f[1] = l->feat_lo[1];
+            memcpy(f, l->feat_lo, sizeof(f));
         }
-        for (size_t k = 0; k < LM_NARCH; k++) {
+        for (size_t k = 0; k < n_arch(l); k++) {
             double span = l->feat_hi[k] - l->feat_lo[k];
             z[d++] = span > 0 ? (f[k] - l->feat_lo[k]) / span : 0.5;
         }
@@ -380,9 +709,9 @@ static void from_model(const struct lm *l, const struct lm_metric *mt, double ro
     *sem = l->log_transform ? *value * sd : sd;
 }
 
-static double roof_of(const double *coef, const double *r, double floor)
+static double roof_of(const struct lm_roof *f, const struct sample *x, double floor)
 {
-    return fmax(dot(coef, r, LM_NREG), floor);
+    return fmax(lm_roof_predict(f, x->r, x->context), floor);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -471,26 +800,22 @@ static void set_points(json_t *mrep, const struct sample *s, size_t n, int poole
 /* ---------------------------------------------------------------------------------------------
  * fitting one metric */
 
-/* Fit the roofline on samples with mask[i] != 0 (NULL: all) and store coef. */
-static void fit_roofline(const struct sample *s, size_t n, const unsigned char *mask, double *coef)
+/* Fit the roofline of mt on samples with mask[i] != 0 (NULL: all) into f. */
+static void fit_roofline(const struct lm_metric *mt, const struct sample *s, size_t n,
+                         const unsigned char *mask, struct lm_roof *f)
 {
     double *R = malloc((n + 1) * LM_NREG * sizeof(double)), *y = malloc((n + 1) * sizeof(double));
-    size_t m = 0;
-    if (R == NULL || y == NULL) {
-        free(R);
-        free(y);
-        memset(coef, 0, LM_NREG * sizeof(double));
-        return;
+    double *ctx = malloc((n + 1) * sizeof(double));
+    for (size_t i = 0; R != NULL && y != NULL && ctx != NULL && i < n; i++) {
+        memcpy(R + i * LM_NREG, s[i].r, sizeof(s[i].r));
+        y[i] = s[i].y;
+        ctx[i] = s[i].context;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (mask == NULL || mask[i]) {
-            memcpy(R + m * LM_NREG, s[i].r, sizeof(s[i].r));
-            y[m++] = s[i].y;
-        }
-    }
-    lm_nnls_relative(R, y, m, LM_NREG, coef);
+    lm_roof_fit(R, ctx, y, R != NULL && y != NULL && ctx != NULL ? n : 0, mask, mt->kind,
+                mt->relative, f);
     free(R);
     free(y);
+    free(ctx);
 }
 
 static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_history *h,
@@ -542,10 +867,10 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
     }
     double floor = 1e-6 * ymin;
     if (mt->roofline) {
-        fit_roofline(s, n, NULL, mt->coef);
+        fit_roofline(mt, s, n, NULL, &mt->roof);
         double ss = 0;
         for (size_t i = 0; i < n; i++) {
-            s[i].roof = roof_of(mt->coef, s[i].r, floor);
+            s[i].roof = roof_of(&mt->roof, &s[i], floor);
             ss += pow((s[i].roof - s[i].y) / s[i].y, 2) / (double)n;
         }
         mt->roofline_rel_rms = sqrt(ss);
@@ -568,12 +893,14 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
     json_object_set_new(mrep, "n", json_integer((json_int_t)n));
     json_object_set_new(mrep, "kind", json_string(kind_names[mt->kind]));
     if (mt->roofline) {
-        json_t *co = json_array();
-        for (size_t k = 0; k < LM_NREG; k++) {
-            json_array_append_new(co, json_real(mt->coef[k]));
-        }
-        json_object_set_new(mrep, "roofline", co);
+        json_object_set_new(mrep, "roofline", doubles(mt->roof.coef, LM_NREG));
         json_object_set_new(mrep, "roofline_fit_rel_rms", json_real(mt->roofline_rel_rms));
+        json_object_set_new(mrep, "roofline_cache_mb",
+                            isfinite(mt->roof.cache_mb) ? json_real(mt->roof.cache_mb)
+                                                        : json_null());
+        if (mt->roof.n_scale > 0) {
+            json_object_set_new(mrep, "roofline_context_scale", scales_json(&mt->roof));
+        }
     }
     struct hn_gp_hyper hy;
     if (l->use_gp) {
@@ -655,12 +982,12 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
     size_t folds = (size_t)l->folds < n_trials ? (size_t)l->folds : n_trials;
     if (folds >= 2) {
         for (size_t f = 0; f < folds; f++) {
-            double coef[LM_NREG];
+            struct lm_roof fr;
             for (size_t i = 0; i < n; i++) {
                 mask[i] = s[i].ordinal % folds != f;
             }
             if (mt->roofline) {
-                fit_roofline(s, n, mask, coef);
+                fit_roofline(mt, s, n, mask, &fr);
             }
             struct hn_gp *g = NULL;
             if (l->use_gp) {
@@ -673,7 +1000,7 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
                         continue;
                     }
                     memcpy(Xf + m * mt->d, mt->X + i * mt->d, mt->d * sizeof(double));
-                    model_target(l, mt, &s[i], mt->roofline ? roof_of(coef, s[i].r, floor) : NAN,
+                    model_target(l, mt, &s[i], mt->roofline ? roof_of(&fr, &s[i], floor) : NAN,
                                  &yf[m], &nf[m]);
                     m++;
                 }
@@ -696,7 +1023,7 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
                 if (mask[i]) {
                     continue;
                 }
-                double roof = mt->roofline ? roof_of(coef, s[i].r, floor) : NAN;
+                double roof = mt->roofline ? roof_of(&fr, &s[i], floor) : NAN;
                 rpred[i] = roof;
                 truth[i] = s[i].y;
                 if (g != NULL) {
@@ -846,15 +1173,6 @@ static char *model_path(const struct lm *l)
     return hn_path_join(l->study_dir, name);
 }
 
-static json_t *doubles(const double *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(a, isfinite(v[i]) ? json_real(v[i]) : json_null());
-    }
-    return a;
-}
-
 static int save_model(struct lm *l, uint64_t hash, struct hn_error *err)
 {
     char *path = model_path(l), hex[32];
@@ -867,7 +1185,8 @@ static int save_model(struct lm *l, uint64_t hash, struct hn_error *err)
         LM_VERSION, "plugin", l->plugin, "instance", l->instance, "from", l->from, "training", hex,
         "n_params", (json_int_t)l->n_params, "prompt", (json_int_t)l->prompt, "context",
         (json_int_t)l->context, "log", l->log_transform, "ctx_scale", l->ctx_scale);
-    json_object_set_new(root, "use_arch", json_boolean(l->use_arch));
+    json_object_set_new(root, "use_arch", json_boolean(l->use_arch != 0));
+    json_object_set_new(root, "inputs", json_string(inputs_names[l->use_arch]));
     json_object_set_new(root, "feat_lo", doubles(l->feat_lo, LM_NARCH));
     json_object_set_new(root, "feat_hi", doubles(l->feat_hi, LM_NARCH));
     json_object_set_new(root, "kernel", json_string(l->kernel == 1 ? "rbf" : "matern52"));
@@ -875,9 +1194,14 @@ static int save_model(struct lm *l, uint64_t hash, struct hn_error *err)
     json_object_set_new(root, "metrics", ms);
     for (size_t k = 0; k < l->n_metrics; k++) {
         const struct lm_metric *mt = &l->metric[k];
-        json_t *m = json_pack("{s:s, s:b, s:b, s:o, s:f}", "kind", kind_names[mt->kind], "pooled",
-                              mt->pooled, "roofline", mt->roofline, "coef",
-                              doubles(mt->coef, LM_NREG), "roofline_rel_rms", mt->roofline_rel_rms);
+        json_t *m =
+            json_pack("{s:s, s:b, s:b, s:o, s:f, s:o}", "kind", kind_names[mt->kind], "pooled",
+                      mt->pooled, "roofline", mt->roofline, "coef", doubles(mt->roof.coef, LM_NREG),
+                      "roofline_rel_rms", mt->roofline_rel_rms, "cache_mb",
+                      isfinite(mt->roof.cache_mb) ? json_real(mt->roof.cache_mb) : json_null());
+        if (mt->roof.n_scale > 0) {
+            json_object_set_new(m, "context_scale", scales_json(&mt->roof));
+        }
         if (mt->gp != NULL) {
             struct hn_gp_hyper hy;
             hn_gp_get_hyper(mt->gp, &hy);
@@ -923,6 +1247,55 @@ static int read_doubles(const json_t *a, double *out, size_t n)
     return 0;
 }
 
+/* A metric's roofline from its model file entry m (version 1: seven coefficients, no cache
+ * term, no scales). Returns 0, or -1 if malformed. */
+static int read_roof(const json_t *m, int version, struct lm_metric *mt)
+{
+    struct lm_roof *f = &mt->roof;
+    f->kind = mt->kind;
+    f->cache_mb = INFINITY;
+    f->n_scale = 0;
+    if (read_doubles(json_object_get(m, "coef"), f->coef, version == 1 ? 7 : LM_NREG) != 0) {
+        return -1;
+    }
+    for (size_t k = 0; k < LM_NREG; k++) {
+        if (version == 1 && k >= 7) {
+            f->coef[k] = 0.0;
+        } else if (!(f->coef[k] >= 0 && f->coef[k] < INFINITY)) {
+            return -1;
+        }
+    }
+    if (version == 1) {
+        return 0;
+    }
+    const json_t *c = json_object_get(m, "cache_mb");
+    if (json_is_number(c) && json_number_value(c) > 0 && isfinite(json_number_value(c))) {
+        f->cache_mb = json_number_value(c);
+    } else if (!json_is_null(c)) {
+        return -1;
+    }
+    const json_t *sc = json_object_get(m, "context_scale");
+    if (sc == NULL) {
+        return 0;
+    }
+    size_t n = json_array_size(sc);
+    if (!json_is_array(sc) || n > LM_MAX_SCALES) {
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        double pair[2];
+        if (read_doubles(json_array_get(sc, k), pair, 2) != 0 || !(pair[0] >= 0) ||
+            !(pair[0] < INFINITY) || !(pair[1] > 0) || !(pair[1] < INFINITY) ||
+            (k > 0 && !(pair[0] > f->scale_ctx[k - 1]))) {
+            return -1;
+        }
+        f->scale_ctx[k] = pair[0];
+        f->scale[k] = pair[1];
+    }
+    f->n_scale = n;
+    return 0;
+}
+
 /* Load the model file into l; hash: if non-NULL, only a file of this training hash is
  * accepted (returns 1 when the file is absent or of other data). Returns 0 loaded, 1 not
  * applicable, -1 with err (unreadable, malformed, other version). */
@@ -945,10 +1318,10 @@ static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struc
     }
     const char *format = json_string_value(json_object_get(root, "format"));
     json_int_t version = json_integer_value(json_object_get(root, "version"));
-    if (format == NULL || strcmp(format, LM_FORMAT) != 0 || version != LM_VERSION) {
+    if (format == NULL || strcmp(format, LM_FORMAT) != 0 || version < 1 || version > LM_VERSION) {
         hn_error_config(err, NULL,
-                        "%s: not a %s file of version %d (format %s, version %lld); delete it "
-                        "and run the fit stage again to regenerate it",
+                        "%s: not a %s file of version 1 to %d (format %s, version %lld); delete "
+                        "it and run the fit stage again to regenerate it",
                         path, LM_FORMAT, LM_VERSION, format ? format : "missing",
                         (long long)version);
         goto done;
@@ -978,7 +1351,7 @@ static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struc
         struct lm_metric *mt = &l->metric[k];
         json_t *m = json_object_get(ms, mt->name);
         metric_clear(mt);
-        if (m == NULL || read_doubles(json_object_get(m, "coef"), mt->coef, LM_NREG) != 0) {
+        if (m == NULL || read_roof(m, (int)version, mt) != 0) {
             hn_error_config(err, NULL, "%s: metric '%s' missing or malformed; fit again", path,
                             mt->name);
             goto done;
@@ -1027,9 +1400,18 @@ static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struc
     }
     l->n_params = n_params;
     l->use_arch = json_is_true(json_object_get(root, "use_arch"));
+    const char *inputs = json_string_value(json_object_get(root, "inputs"));
+    for (int k = 0; version > 1 && k < 3; k++) {
+        if (inputs != NULL && strcmp(inputs, inputs_names[k]) == 0) {
+            l->use_arch = k;
+        }
+    }
     l->ctx_scale = json_number_value(json_object_get(root, "ctx_scale"));
-    if (read_doubles(json_object_get(root, "feat_lo"), l->feat_lo, LM_NARCH) != 0 ||
-        read_doubles(json_object_get(root, "feat_hi"), l->feat_hi, LM_NARCH) != 0) {
+    size_t nf = version == 1 ? 2 : LM_NARCH;
+    memset(l->feat_lo, 0, sizeof(l->feat_lo));
+    memset(l->feat_hi, 0, sizeof(l->feat_hi));
+    if (read_doubles(json_object_get(root, "feat_lo"), l->feat_lo, nf) != 0 ||
+        read_doubles(json_object_get(root, "feat_hi"), l->feat_hi, nf) != 0) {
         hn_error_config(err, NULL, "%s: malformed feature ranges; fit again", path);
         goto done;
     }
@@ -1087,14 +1469,20 @@ int lm_fit(struct lm *l, const struct hn_history *h, const struct hn_params *par
         }
     }
     l->ctx_scale = log1p(max_ctx);
-    /* features: 0 auto, 1 params, 2 params+arch */
-    l->use_arch = l->use_gp && (l->features == 2 || (l->features == 0 && all_have && any));
-    if (l->use_gp && l->features == 2 && !all_have) {
+    /* features: 0 auto, 1 params, 2 params+arch, 3 arch; use_arch: 0, 1 params+arch, 2 arch */
+    int arch_ok = all_have && any;
+    l->use_arch = !l->use_gp                    ? 0
+                  : l->features == 3            ? 2
+                  : l->features == 2            ? 1
+                  : l->features == 0 && arch_ok ? LM_AUTO_ARCH
+                                                : 0;
+    if (l->use_gp && (l->features == 2 || l->features == 3) && !all_have) {
         return hn_error_config(err, NULL,
-                               "a trial has no transformer architecture for features: "
-                               "params+arch (use the space 'transformer', or features: params)");
+                               "a trial has no transformer architecture for features: %s (use "
+                               "the space 'transformer', or features: params)",
+                               inputs_names[l->features - 1]);
     }
-    for (size_t k = 0; k < LM_NARCH && !l->use_arch; k++) {
+    for (size_t k = n_arch(l); k < LM_NARCH; k++) {
         l->feat_lo[k] = l->feat_hi[k] = 0;
     }
     uint64_t hash = training_hash(l, h);
@@ -1120,7 +1508,7 @@ int lm_fit(struct lm *l, const struct hn_history *h, const struct hn_params *par
             goto done;
         }
     }
-    const char *feats = !l->use_gp ? "roofline" : l->use_arch ? "params+arch" : "params";
+    const char *feats = !l->use_gp ? "roofline" : inputs_names[l->use_arch];
     json_object_set_new(report, "features", json_string(feats));
     if (l->study_dir != NULL) {
         char name[512];
@@ -1197,7 +1585,7 @@ int lm_evaluate(struct lm *l, const struct hn_eval_request *req, struct hn_metri
                                        "model of '%s' has a roofline",
                                        req->trial->id, mt->name);
             }
-            roof = roof_of(mt->coef, r_, 1e-9);
+            roof = fmax(lm_roof_predict(&mt->roof, r_, tokens), 1e-9);
         }
         if (mt->gp != NULL) {
             double z[HN_GP_MAX_DIM], mean, var;

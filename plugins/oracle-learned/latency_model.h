@@ -10,20 +10,38 @@
  *             one model whose inputs include the context length, so it predicts any context;
  *   other     no roofline (constant mean; learned only).
  *
- * Roofline. time = b . r(arch, tokens), b >= 0, with regressors r (hilnas/llm/cost.h):
- *   [1, layers, attention layers, matmul GFLOP, attention GFLOP, weight MB read, KV-cache MB]
+ * Roofline. time = s(context) x b . r(arch, tokens), b >= 0, with regressors r
+ * (hilnas/llm/cost.h):
+ *   [1, layers, attention layers, matmul GFLOP, attention GFLOP, weight MB read, KV-cache MB,
+ *    MB beyond the cache]
  * fitted by non-negative least squares on relative errors (minimizes sum ((b.r_i - y_i)/y_i)^2).
+ * The last regressor is a decode step's bytes that a cache of `cache_mb` cannot hold,
+ * max(0, weight MB + KV MB - cache_mb): a model whose weights and cache fit in the processor's
+ * last-level cache streams them from there, not from DRAM, faster per byte (on this machine's
+ * CPU 2-3x). cache_mb is fitted: the capacity with the smallest relative residual, of none and
+ * 23 points of a log grid over the training data's bytes, then refined by golden-section search
+ * between the best point's neighbours; prefill has no such term (it is compute-bound). A relative
+ * metric (a name with `_rel`, e.g. decode_rel: a time divided by a reference's, docs/latency.md)
+ * pooled over contexts is divided by the reference's time at each context, a different denominator
+ * per context: s(context) is a per-context scale fitted with b (alternating least squares; s = 1 at
+ * the smallest context), interpolated in log(1 + context) between the fitted contexts and held
+ * constant beyond them. Other metrics have s = 1.
  *
- * GP correction (learned). log y = log roofline + f(x) with f a GP (include/hilnas/gp.h) on the
- * point's unit-cube coordinates (+ log parameters and log FLOPs per token with features
- * params+arch, + the scaled log context when pooled over contexts), fitted on the residuals
- * with the measurements' standard errors as noise. Without a roofline (other metrics, or
- * mean: constant) f models log y itself, as before.
+ * GP correction (learned). log y = log roofline + f(x) with f a GP (include/hilnas/gp.h) on
+ * the inputs `features` chooses: params, the point's unit-cube coordinates; params+arch, those
+ * and log parameters and log FLOPs per token; arch (auto's choice when every trial has a
+ * transformer architecture), the architecture's shape alone: log parameters, log FLOPs per
+ * token, layers, attention layers, log widths (hidden, query, key/value, FFN, vocabulary),
+ * which do not depend on which layers skip attention, as the time does not; each scaled to the
+ * training data's range; + the scaled log context when pooled over contexts. It is fitted on
+ * the residuals with the measurements' standard errors (or a learned variance) as noise. Without a
+ * roofline (other metrics, or mean: constant) f models log y itself, as before.
  *
  * The fitted model is saved to <study>/<instance>-model.json (format "hilnas-latency-model",
- * version 1) with a hash of its training data; a fit on the same data (a resumed study) loads
- * it instead of refitting, and a process that evaluates without having fitted (an MPI worker
- * rank) loads it, again whenever the file changes.
+ * version 2; version 1 files, without the cache term and the scales, are still read) with a
+ * hash of its training data; a fit on the same data (a resumed study) loads it instead of
+ * refitting, and a process that evaluates without having fitted (an MPI worker rank) loads it,
+ * again whenever the file changes.
  */
 #ifndef HILNAS_LATENCY_MODEL_H
 #define HILNAS_LATENCY_MODEL_H
@@ -38,17 +56,28 @@
 #define LM_MAX_METRICS 16
 #define LM_MAX_CONTEXTS 32
 #define LM_MAX_OUTPUTS (LM_MAX_METRICS * LM_MAX_CONTEXTS)
-#define LM_NREG 7  /* roofline regressors */
-#define LM_NARCH 2 /* architecture features: log parameters, log FLOPs per token */
+#define LM_NREG 8        /* roofline regressors (the last: MB beyond the cache) */
+#define LM_MAX_SCALES 64 /* contexts of a relative metric's per-context scale */
+#define LM_NARCH 9       /* architecture features (latency_model.c: arch_features) */
 
 enum lm_kind { LM_OTHER, LM_PREFILL, LM_DECODE };
+
+/* A fitted roofline (see above). */
+struct lm_roof {
+    enum lm_kind kind;
+    double coef[LM_NREG]; /* ms (or the metric's unit) per regressor unit */
+    double cache_mb;      /* the cache term's capacity; INFINITY: no cache term */
+    size_t n_scale;       /* per-context scales (0: none, s = 1) */
+    double scale_ctx[LM_MAX_SCALES], scale[LM_MAX_SCALES]; /* ascending contexts */
+};
 
 struct lm_metric {
     const char *name; /* as configured (borrowed from the config tree) */
     enum lm_kind kind;
     int pooled;              /* decode over `contexts` */
     int roofline;            /* has a roofline part */
-    double coef[LM_NREG];    /* roofline coefficients (ms per regressor unit) */
+    int relative;            /* a `_rel` metric pooled over contexts: per-context scale */
+    struct lm_roof roof;     /* the roofline */
     double roofline_rel_rms; /* relative residual RMS of the roofline on its training data */
     struct hn_gp *gp;        /* learned: the correction */
     size_t n, d;             /* training set of the GP (kept to save the model) */
@@ -82,7 +111,7 @@ struct lm {
     /* fitted state */
     int fitted;
     size_t n_params;
-    int use_arch;
+    int use_arch; /* GP inputs: 0 params, 1 params + 2 arch features, 2 the LM_NARCH arch ones */
     double feat_lo[LM_NARCH], feat_hi[LM_NARCH];
     double ctx_scale;   /* log1p of the largest context seen */
     struct stat loaded; /* the model file as last read or written */
@@ -108,6 +137,17 @@ int lm_regressors_at(const json_t *arch, enum lm_kind kind, double tokens, int d
  * fitted). For samplers that ask the fitted model where it is unsure. */
 size_t lm_point_inputs(const struct lm *l, size_t metric, const struct hn_params *params,
                        const double *x, const json_t *arch, double ctx, double *z);
+
+/*
+ * Fit a roofline of `kind` on the samples i < n with mask[i] != 0 (mask NULL: all): regressors
+ * R (n x LM_NREG as lm_regressors_at gives them; the last is computed here), their contexts ctx
+ * (decode tokens cached; only read with relative) and values y > 0. relative: fit a per-context
+ * scale. With too few samples (none) the coefficients are 0.
+ */
+void lm_roof_fit(const double *R, const double *ctx, const double *y, size_t n,
+                 const unsigned char *mask, enum lm_kind kind, int relative, struct lm_roof *out);
+/* The fitted roofline's value at regressors r (the last is computed) and context ctx. */
+double lm_roof_predict(const struct lm_roof *f, const double *r, double ctx);
 
 /* Non-negative least squares on relative errors: coef (p) minimizing
  * sum_i ((R_i . coef - y_i) / y_i)^2, coef >= 0; R (n x p row-major), y > 0. */

@@ -33,7 +33,7 @@
 #include "latency_model.h"
 
 static const char *const kernels[] = {"matern52", "rbf", NULL};
-static const char *const feature_sets[] = {"auto", "params", "params+arch", NULL};
+static const char *const feature_sets[] = {"auto", "params", "params+arch", "arch", NULL};
 static const char *const means[] = {"auto", "roofline", "constant", NULL};
 static const char *const noises[] = {"learned", "measured", NULL};
 
@@ -103,8 +103,9 @@ static const struct hn_option learned_options[] = {
      .choices = feature_sets,
      .offset = offsetof(struct lm, features),
      .help = "GP inputs: params (the point's unit-cube coordinates), params+arch (also log "
-             "parameters and log FLOPs per token of the decoded architecture), or auto "
-             "(params+arch when every trial has a transformer architecture)."},
+             "parameters and log FLOPs per token of the decoded architecture), arch (the "
+             "architecture's shape only: parameters, FLOPs per token, layers, attention layers, "
+             "widths), or auto (arch when every trial has a transformer architecture)."},
     {.name = "noise",
      .type = HN_OPT_ENUM,
      .def = "learned",

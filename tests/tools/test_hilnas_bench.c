@@ -243,9 +243,9 @@ Test(hilnas_bench, instances, .timeout = 60)
 {
     char *tmp = tu_tmpdir("hbenchinst"), *arch = write_arch(tmp), *bin = bench_path();
     char *out = NULL, *err = NULL;
-    char *argv[] = {bin,         arch, "--prompt",  "16", "--contexts",      "0,32",
-                    "--repeats", "2",  "--threads", "1",  "--decode-tokens", "2",
-                    "--clock",   "cpu", "--instances", "3", "--reference",   arch,
+    char *argv[] = {bin,         arch,  "--prompt",    "16", "--contexts",      "0,32",
+                    "--repeats", "2",   "--threads",   "1",  "--decode-tokens", "2",
+                    "--clock",   "cpu", "--instances", "3",  "--reference",     arch,
                     NULL};
     int rc = tu_run(argv, NULL, &out, &err);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
@@ -466,11 +466,12 @@ Test(hilnas_bench, phone_study_runs_against_the_local_bench, .timeout = 240)
     cr_assert_eq(rc, 0, "pretrain: %s", err);
     free(out);
     free(err);
-    char s_bb[4500], s_cal[4500], s_data[4500], s_cmd[4500];
+    char s_bb[4500], s_cal[4500], s_data[4500], s_cmd[4500], s_ref[4500];
     snprintf(s_bb, sizeof(s_bb), "space.backbone=%s/final", bb);
     snprintf(s_cal, sizeof(s_cal), "space.calibration.data=%s", data);
     snprintf(s_data, sizeof(s_data), "evaluators.quality.data=%s", data);
     snprintf(s_cmd, sizeof(s_cmd), "oracles.phone.command.0=%s", bin);
+    snprintf(s_ref, sizeof(s_ref), "oracles.phone.command.16=%s/final", bb);
     char *argv[] = {(char *)tu_hilnas(),
                     "run",
                     study,
@@ -494,6 +495,8 @@ Test(hilnas_bench, phone_study_runs_against_the_local_bench, .timeout = 240)
                     "--set",
                     "oracles.phone.command.13=1", /* --threads */
                     "--set",
+                    s_ref, /* --reference: the backbone */
+                    "--set",
                     "evaluators.quality.steps=2",
                     "--set",
                     "evaluators.quality.seq=32",
@@ -516,7 +519,9 @@ Test(hilnas_bench, phone_study_runs_against_the_local_bench, .timeout = 240)
     cr_assert_not_null(csv);
     cr_expect_eq(tu_count(csv, ",failed,"), 0, "%s", csv);
     cr_expect(strstr(csv, "phone.decode_ms_512") != NULL, "%.300s", csv);
-    cr_expect(strstr(csv, "latency.decode_ms_512") != NULL, "%.300s", csv);
+    cr_expect(strstr(csv, "phone.decode_rel_512") != NULL, "%.300s", csv);
+    cr_expect(strstr(csv, "latency.decode_rel_512") != NULL, "%.300s", csv);
+    cr_expect(strstr(csv, "latency.prefill_rel") != NULL, "%.300s", csv);
     /* measure (4) + search (2) + verify (at least 1) */
     cr_expect_geq(tu_count(csv, ",complete,"), 7, "%s", csv);
     free(csv);

@@ -158,8 +158,8 @@ Test(learned, misuse_is_refused_with_a_reason, .timeout = 60)
 
 /* Architecture features: latencies from the device stand-in (prefill = hidden x layers / 100, a
  * deterministic function of the architecture) are learned from 20 prunings and predicted for 12
- * more; `auto` picks params+arch for a transformer space; params+arch on a space without
- * architectures is refused. */
+ * more; `auto` picks arch (the shape's features, not the space's coordinates) for a transformer
+ * space; params+arch on a space without architectures is refused. */
 Test(learned, architecture_features_for_transformer_spaces, .timeout = 120)
 {
     char *tmp = tu_tmpdir("learnarch"), dir[4400], path[4500], text[8192], *err;
@@ -186,7 +186,7 @@ Test(learned, architecture_features_for_transformer_spaces, .timeout = 120)
              dir, tu_srcdir());
     int rc = tu_run_study_text(tmp, text, "run", &err);
     cr_assert_eq(rc, 0, "run failed: %s", err);
-    cr_expect(strstr(err, "learned from 'phone' (params+arch)") != NULL, "%s", err);
+    cr_expect(strstr(err, "learned from 'phone' (arch)") != NULL, "%s", err);
     free(err);
     snprintf(path, sizeof(path), "%s/run/journal.jsonl", tmp);
     char *journal = tu_read_file(path);
