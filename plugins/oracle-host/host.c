@@ -343,7 +343,7 @@ static void *host_create(const struct hn_plugin_args *args, struct hn_error *err
         size_t k = (size_t)h->instances;
         int64_t min = hn_measure_min_repeats(k, h->reference != NULL ? k : 0);
         hn_log(HN_LOG_INFO,
-               "host: each trial's model%s is built %lld times and the copies are timed in "
+               "each trial's model%s is built %lld times and the copies are timed in "
                "rotation; repeats %lld, max_repeats %lld",
                h->reference != NULL ? " (and the reference)" : "", (long long)h->instances,
                (long long)(s->repeats > min ? s->repeats : min),
