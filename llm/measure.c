@@ -722,8 +722,7 @@ int hn_measure_run_instances(struct hn_measurer *me, int threads,
     for (size_t i = 0; i < n_trial + n_ref; i++) {
         if ((i < n_trial ? trial[i] : reference[i - n_trial]) == NULL) {
             return hn_error_set(err, NULL, "%s instance %zu is missing",
-                                i < n_trial ? "trial" : "reference",
-                                i < n_trial ? i : i - n_trial);
+                                i < n_trial ? "trial" : "reference", i < n_trial ? i : i - n_trial);
         }
     }
     /* every instance is timed (and, with a reference, in both orders) */
@@ -763,8 +762,8 @@ int hn_measure_run_instances(struct hn_measurer *me, int threads,
             res->cpu = CPU_ISSET(cpu, &use) ? cpu : -1;
         }
     }
-    if (rounds(me, trial, n_trial, reference, n_ref, repeats, max_repeats, progress,
-               progress_ctx, v, w, c, n, timed, timed_ref, err) != 0) {
+    if (rounds(me, trial, n_trial, reference, n_ref, repeats, max_repeats, progress, progress_ctx,
+               v, w, c, n, timed, timed_ref, err) != 0) {
         goto done;
     }
     for (size_t i = 0; i < n_trial; i++) {

@@ -91,8 +91,8 @@ struct host {
     struct hn_llm_model *ref_model[HN_MEASURE_MAX_INSTANCES];
     /* their inference states, kept while threads stay */
     struct hn_measure_model *ref_mm[HN_MEASURE_MAX_INSTANCES];
-    int ref_threads; /* the engine threads ref_mm was made for */
-    char ref_path[4096];             /* where it came from */
+    int ref_threads;     /* the engine threads ref_mm was made for */
+    char ref_path[4096]; /* where it came from */
     uint64_t seed;
     /* the references of the last DRIFT_WINDOW trials (ring), ms: drift is against their median */
     double seen_ref[DRIFT_WINDOW], seen_mem[DRIFT_WINDOW];
@@ -508,8 +508,8 @@ static int measure_settled(struct host *h, const struct hn_eval_request *req, in
     for (int64_t attempt = 0;; attempt++) {
         size_t k = (size_t)h->instances;
         if (hn_measure_run_instances(h->measurer, threads, trial, k, ref,
-                                     h->reference != NULL ? k : 0, report_progress,
-                                     req->progress, res, err) != 0) {
+                                     h->reference != NULL ? k : 0, report_progress, req->progress,
+                                     res, err) != 0) {
             return -1;
         }
         ref_ms = hn_measure_get(res, "ref_ms")->value;

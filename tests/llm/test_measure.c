@@ -279,8 +279,10 @@ Test(measure, schedule_balances_orders_per_instance)
             for (size_t i = 0; i < k; i++) {
                 cr_assert_gt(ab[i] + ba[i], 0, "K %zu: trial instance %zu never timed", k, i);
                 if (kr > 0 && (k > 1 || kr > 1)) {
-                    cr_assert_eq(ab[i], ba[i], "K %zu, K_ref %zu: trial instance %zu: %ld AB, "
-                                 "%ld BA", k, kr, i, ab[i], ba[i]);
+                    cr_assert_eq(ab[i], ba[i],
+                                 "K %zu, K_ref %zu: trial instance %zu: %ld AB, "
+                                 "%ld BA",
+                                 k, kr, i, ab[i], ba[i]);
                 }
             }
             for (size_t i = 0; i < kr; i++) {
@@ -372,7 +374,8 @@ Test(measure, instances_form_one_series, .timeout = 60)
     const struct hn_measure_metric *p1 = hn_measure_get(one, "prefill_ms");
     cr_assert(p != NULL && p1 != NULL);
     printf("measure: instances 1+4 layers: prefill %.4f ms (cv %.3f, n %zu); 1 layer alone "
-           "%.4f ms\n", p->value, p->cv, p->n, p1->value);
+           "%.4f ms\n",
+           p->value, p->cv, p->n, p1->value);
     cr_expect_eq(p->n, 6, "unsettled: max_repeats values, %zu", p->n);
     cr_expect(p->cv > 0.2 && !p->settled, "both depths in the spread: cv %g", p->cv);
     cr_expect_gt(p->value, 1.3 * p1->value, "the median lies above the 1-layer instance's");
@@ -380,8 +383,8 @@ Test(measure, instances_form_one_series, .timeout = 60)
     s.max_cv = 10.0; /* everything settles at once */
     struct hn_measurer *me2 = hn_measurer_new(&s, &err);
     cr_assert_not_null(me2, "%s", err.msg);
-    cr_assert_eq(hn_measure_run_instances(me2, 1, mm, 2, ref, 2, NULL, NULL, res, &err), 0,
-                 "%s", err.msg);
+    cr_assert_eq(hn_measure_run_instances(me2, 1, mm, 2, ref, 2, NULL, NULL, res, &err), 0, "%s",
+                 err.msg);
     cr_expect_eq(res->instances, 2);
     cr_expect_eq(res->ref_instances, 2);
     cr_expect_eq(hn_measure_get(res, "prefill_rel")->n, 4);
@@ -392,8 +395,8 @@ Test(measure, instances_form_one_series, .timeout = 60)
     for (int i = 0; i <= HN_MEASURE_MAX_INSTANCES; i++) {
         many[i] = mm[0];
     }
-    cr_expect_eq(hn_measure_run_instances(me2, 1, many, HN_MEASURE_MAX_INSTANCES + 1, NULL, 0,
-                                          NULL, NULL, res, &err),
+    cr_expect_eq(hn_measure_run_instances(me2, 1, many, HN_MEASURE_MAX_INSTANCES + 1, NULL, 0, NULL,
+                                          NULL, res, &err),
                  -1);
     cr_expect(strstr(err.msg, "1..16") != NULL, "%s", err.msg);
     free(res);

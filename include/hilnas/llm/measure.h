@@ -147,11 +147,11 @@ struct hn_measure_metric {
 struct hn_measure_result {
     size_t n;
     struct hn_measure_metric m[HN_MEASURE_MAX_METRICS];
-    int cpu;     /* the first CPU the threads were pinned to, -1 without pin */
-    int probed;  /* CPUs timed by pick: fastest in this run (0: no probe) */
-    int settled; /* every metric that decides the repeats (the _rel ones with a reference,
-                  * else the latencies) settled */
-    int threads; /* engine threads of the run */
+    int cpu;           /* the first CPU the threads were pinned to, -1 without pin */
+    int probed;        /* CPUs timed by pick: fastest in this run (0: no probe) */
+    int settled;       /* every metric that decides the repeats (the _rel ones with a reference,
+                        * else the latencies) settled */
+    int threads;       /* engine threads of the run */
     int instances;     /* trial instances that were timed (all K of a run) */
     int ref_instances; /* reference instances that were timed (0 without a reference) */
 };

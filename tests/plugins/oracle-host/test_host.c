@@ -428,7 +428,7 @@ Test(host, instances_rotate_copies, .timeout = 120)
     snprintf(dir, sizeof(dir), "%s/run", tmp);
     for (int t = 0; t < 2; t++) {
         json_t *m = completed_metrics(dir, t, NULL);
-        const char *names[] = {"host.prefill_ms", "host.decode_ms_0", "host.decode_ms_64",
+        const char *names[] = {"host.prefill_ms",  "host.decode_ms_0", "host.decode_ms_64",
                                "host.prefill_ref", "host.prefill_rel", "host.decode_rel_64"};
         for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
             char cv[96];
