@@ -54,6 +54,7 @@ struct hn_measurer {
     volatile uint64_t mem_sink;
     int prev[PICK_MAX_CPUS]; /* the CPUs pick: fastest chose last time */
     int n_prev, cursor;      /* and where the rotation of probed CPUs stands */
+    int threads;             /* engine threads of the current run (the cpu clock's choice) */
 };
 
 int64_t hn_measure_positions(const struct hn_measure_settings *s)
@@ -320,12 +321,15 @@ int hn_measure_summarize_ratio(const double *r, size_t n, double max_cv,
 
 /* ---- timing ---- */
 
-/* seconds on the settings' clock */
+/* seconds on the settings' clock. cpu: the calling thread's CPU time when the engine runs on
+ * it alone (one thread): the process's would add whatever other threads of the process burn
+ * meanwhile (an evaluator's BLAS or OpenMP workers spinning after its training, in the same
+ * trial); with more threads the process's, which adds the engine's threads. */
 static double clock_now(const struct hn_measurer *me)
 {
     if (me->s.clock == HN_MEASURE_CPU) {
         struct timespec ts;
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        clock_gettime(me->threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &ts);
         return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
     }
     return hn_monotonic();
@@ -675,7 +679,9 @@ static int rounds(struct hn_measurer *me, struct hn_measure_model *const *trial,
             break;
         }
         /* after `repeats`, keep measuring only what has not settled, up to max_repeats; a pair
-         * settles on its ratio */
+         * settles on its ratio, and only after whole rotations over the instances (else the
+         * median and spread of, e.g., values of instances 0, 1, 0 would be instance 0's) */
+        size_t period = (size_t)hn_measure_min_repeats(n_trial, n_ref);
         for (size_t u = 0; u < U; u++) {
             if (round < 0 || !active[u] || n[u] < (size_t)repeats) {
                 continue;
@@ -686,7 +692,7 @@ static int rounds(struct hn_measurer *me, struct hn_measure_model *const *trial,
             } else {
                 summarize(v + u * R, n[u], w, s->max_cv, &m);
             }
-            if (n[u] >= R || m.settled || n[u] < 2) {
+            if (n[u] >= R || ((m.settled || n[u] < 2) && (u >= L || n[u] % period == 0))) {
                 active[u] = 0;
             }
         }
@@ -743,6 +749,7 @@ int hn_measure_run_instances(struct hn_measurer *me, int threads,
     }
     threads = hn_llm_set_threads(threads);
     res->threads = threads;
+    me->threads = threads;
     for (size_t i = 0; i < n_trial + n_ref; i++) {
         (i < n_trial ? trial[i] : reference[i - n_trial])->prefilled = 0;
     }

@@ -120,6 +120,7 @@ static void metric_clear(struct lm_metric *mt)
     mt->roofline = 0;
     memset(&mt->roof, 0, sizeof(mt->roof));
     mt->roof.cache_mb = INFINITY;
+    mt->noise_floor = NAN;
 }
 
 void lm_free(struct lm *l)
@@ -709,6 +710,36 @@ static void from_model(const struct lm *l, const struct lm_metric *mt, double ro
     *sem = l->log_transform ? *value * sd : sd;
 }
 
+/* The variance of a new measurement around the model, in model space: the GP's learned noise,
+ * but at least the median of the training measurements' own squared standard errors (a GP that
+ * interpolates its training points learns a noise below what a re-measurement varies by; the
+ * measurements' standard errors say how much that is at least). */
+static double new_noise(const struct lm_metric *mt, const struct hn_gp_hyper *hy)
+{
+    double learned = hy->noise * hy->y_scale * hy->y_scale;
+    return isfinite(mt->noise_floor) ? fmax(learned, mt->noise_floor) : learned;
+}
+
+/* median of the training samples' squared standard errors in model space (NAN: none known) */
+static double noise_floor_of(const struct lm *l, const struct sample *s, size_t n)
+{
+    double *v = malloc((n + 1) * sizeof(double));
+    size_t k = 0;
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        double sem = l->log_transform ? s[i].sem / s[i].y : s[i].sem;
+        if (isfinite(sem) && sem >= 0) {
+            v[k++] = sem * sem;
+        }
+    }
+    double med = NAN;
+    if (k > 0) {
+        qsort(v, k, sizeof(double), cmp_dbl);
+        med = k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+    }
+    free(v);
+    return med;
+}
+
 static double roof_of(const struct lm_roof *f, const struct sample *x, double floor)
 {
     return fmax(lm_roof_predict(f, x->r, x->context), floor);
@@ -941,6 +972,7 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
             goto done;
         }
         hn_gp_get_hyper(mt->gp, &hy);
+        mt->noise_floor = noise_floor_of(l, s, n);
         mt->n = n;
         mt->d = d;
         mt->X = X;
@@ -1032,7 +1064,7 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
                         hn_gp_free(g);
                         goto done;
                     }
-                    double sd = sqrt(fmax(var, 0) + hy.noise * hy.y_scale * hy.y_scale);
+                    double sd = sqrt(fmax(var, 0) + new_noise(mt, &hy));
                     from_model(l, mt, roof, mean, sd, &pred[i], &sem_v);
                     sdm[i] = sd;
                 } else {
@@ -1213,6 +1245,9 @@ static int save_model(struct lm *l, uint64_t hash, struct hn_error *err)
                                           doubles(hy.lengthscale, mt->d), "noise", hy.noise, "mean",
                                           hy.mean, "outputscale", hy.outputscale, "y_mean",
                                           hy.y_mean, "y_scale", hy.y_scale));
+            json_object_set_new(json_object_get(m, "gp"), "noise_floor",
+                                isfinite(mt->noise_floor) ? json_real(mt->noise_floor)
+                                                          : json_null());
         }
         json_object_set_new(ms, mt->name, m);
     }
@@ -1388,6 +1423,9 @@ static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struc
             hy.outputscale = json_number_value(json_object_get(g, "outputscale"));
             hy.y_mean = json_number_value(json_object_get(g, "y_mean"));
             hy.y_scale = json_number_value(json_object_get(g, "y_scale"));
+            const json_t *nf = json_object_get(g, "noise_floor"); /* version 2 */
+            mt->noise_floor =
+                json_is_number(nf) && json_number_value(nf) >= 0 ? json_number_value(nf) : NAN;
             const char *kern = json_string_value(json_object_get(root, "kernel"));
             mt->gp = hn_gp_new_fixed(mt->X, mt->y, mt->noise_var, n, d,
                                      kern && strcmp(kern, "rbf") == 0 ? HN_GP_RBF : HN_GP_MATERN52,
@@ -1606,7 +1644,7 @@ int lm_evaluate(struct lm *l, const struct hn_eval_request *req, struct hn_metri
             }
             hn_gp_get_hyper(mt->gp, &hy);
             /* the latent's uncertainty plus the learned measurement noise, in model space */
-            double sd = sqrt(fmax(var, 0.0) + hy.noise * hy.y_scale * hy.y_scale);
+            double sd = sqrt(fmax(var, 0.0) + new_noise(mt, &hy));
             from_model(l, mt, roof, mean, sd, &value, &sem);
         } else {
             value = roof;

@@ -80,6 +80,7 @@ struct lm_metric {
     struct lm_roof roof;     /* the roofline */
     double roofline_rel_rms; /* relative residual RMS of the roofline on its training data */
     struct hn_gp *gp;        /* learned: the correction */
+    double noise_floor;      /* least variance of a new measurement (model space), NAN: none */
     size_t n, d;             /* training set of the GP (kept to save the model) */
     double *X, *y, *noise_var;
 };

@@ -397,7 +397,55 @@ Test(latency_model, fit_report_model_file_and_resume, .timeout = 120)
     cr_assert_not_null(model, "%s", path);
     cr_expect_str_eq(json_string_value(json_object_get(model, "format")), "hilnas-latency-model");
     cr_expect_eq(json_integer_value(json_object_get(model, "version")), 2);
+    /* the noise floor: the median of the training measurements' squared relative standard
+     * errors (the stand-in's decode_ms: sem 0.01 on layers / 10), and no prediction claims
+     * less than that about a new measurement */
+    double floor = json_number_value(json_object_get(
+        json_object_get(json_object_get(json_object_get(model, "metrics"), "decode_ms"), "gp"),
+        "noise_floor"));
     json_decref(model);
+    char jpath[4500];
+    snprintf(jpath, sizeof(jpath), "%s/run/journal.jsonl", tmp);
+    char *journal = tu_read_file(jpath);
+    cr_assert_not_null(journal);
+    double rel2[16], pred[64][2];
+    int n_rel = 0, n_pred = 0;
+    for (char *line = strtok(journal, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *type = json_string_value(json_object_get(ev, "event"));
+        json_int_t id = json_integer_value(json_object_get(ev, "trial"));
+        json_t *ms = json_object_get(ev, "metrics");
+        if (type != NULL && strcmp(type, "completed") == 0) {
+            json_t *m = json_object_get(ms, id < 16 ? "phone.decode_ms" : "model.decode_ms");
+            double v = json_number_value(json_object_get(m, "value"));
+            double se = json_number_value(json_object_get(m, "sem"));
+            if (m != NULL && id < 16 && n_rel < 16) {
+                rel2[n_rel++] = (se / v) * (se / v);
+            } else if (m != NULL && id >= 16 && n_pred < 64) {
+                pred[n_pred][0] = v;
+                pred[n_pred++][1] = se;
+            }
+        }
+        json_decref(ev);
+    }
+    free(journal);
+    cr_assert_eq(n_rel, 16);
+    for (int i = 1; i < n_rel; i++) { /* insertion sort: the median by hand */
+        for (int j = i; j > 0 && rel2[j - 1] > rel2[j]; j--) {
+            double t = rel2[j];
+            rel2[j] = rel2[j - 1];
+            rel2[j - 1] = t;
+        }
+    }
+    double want = 0.5 * (rel2[7] + rel2[8]);
+    cr_expect(fabs(floor / want - 1) < 1e-9, "noise floor %g, the measurements' median %g", floor,
+              want);
+    cr_expect_geq(n_pred, 6);
+    for (int i = 0; i < n_pred; i++) {
+        cr_expect_geq(pred[i][1], pred[i][0] * sqrt(want) * (1 - 1e-9),
+                      "prediction %g +- %g claims less than the floor %g", pred[i][0], pred[i][1],
+                      sqrt(want));
+    }
 
     /* resume: the same data, so the saved model is loaded, and every trial is kept */
     rc = tu_run_study_text(tmp, text, "run", &err);
