@@ -10,7 +10,8 @@
  *                [--reference CONFIG.json|CHECKPOINT_DIR] [--instances 1]
  *
  * ARCH.json is an architecture as `hilnas export --arch` reads it and the device oracle
- * writes it ({arch}): a Hugging Face LlamaConfig (+ attention_layers). Weights are random
+ * writes it ({arch}): a Hugging Face LlamaConfig (+ attention_layers); or a checkpoint
+ * directory, whose config.json is read. Weights are random
  * (latency does not depend on their values). The protocol is the host oracle's, from the same
  * code (hilnas/llm/measure.h): warm-up, interleaved rounds, unsettled metrics measured further
  * up to max_repeats, the compute and memory references, pinning, the clock, and with
@@ -39,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hilnas/error.h"
 #include "hilnas/llm/cost.h"
@@ -345,6 +347,19 @@ int main(int argc, char **argv)
     struct hn_measure_result *res = NULL;
     json_t *line = NULL;
     json_error_t je;
+    /* a checkpoint directory: its config.json */
+    struct stat st;
+    char *dir_config = NULL;
+    if (stat(o.arch, &st) == 0 && S_ISDIR(st.st_mode)) {
+        size_t size = strlen(o.arch) + sizeof("/config.json");
+        dir_config = malloc(size);
+        if (dir_config == NULL) {
+            fprintf(stderr, "hilnas-bench: out of memory\n");
+            return 1;
+        }
+        snprintf(dir_config, size, "%s/config.json", o.arch);
+        o.arch = dir_config;
+    }
     json_t *arch = json_load_file(o.arch, 0, &je);
     rc = 1;
     if (arch == NULL) {
@@ -353,6 +368,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "hilnas-bench: %s\n", je.text); /* names the file */
         }
+        free(dir_config);
         return 1;
     }
     struct hn_measure_settings s = {.prompt = o.prompt,
@@ -442,5 +458,6 @@ done:
         hn_llm_model_free(m[i]);
     }
     hn_measurer_free(me);
+    free(dir_config);
     return rc;
 }

@@ -149,6 +149,8 @@ Test(hilnas_bench, refuses_bad_input_with_a_reason, .timeout = 60)
         {{bin, arch, "--reference", "/nonexistent/ref.json", NULL}, 1, "/nonexistent/ref.json"},
         {{bin, arch, "--reference", bad, NULL}, 1, "bad.json"},
         {{bin, NULL}, 2, "ARCH.json is required"},
+        /* a directory is a checkpoint: its config.json (here none) */
+        {{bin, tmp, NULL}, 1, "config.json"},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         int rc = tu_run(rows[i].argv, NULL, &out, &err);
@@ -158,6 +160,18 @@ Test(hilnas_bench, refuses_bad_input_with_a_reason, .timeout = 60)
         free(out);
         free(err);
     }
+    /* and a checkpoint directory with a config.json is measured */
+    char ck[4400], cfg[4500];
+    snprintf(ck, sizeof(ck), "%s/ck", tmp);
+    snprintf(cfg, sizeof(cfg), "%s/config.json", ck);
+    cr_assert_eq(tu_run((char *const[]){"/bin/mkdir", "-p", ck, NULL}, NULL, NULL, NULL), 0);
+    cr_assert_eq(tu_write_file(cfg, arch_text), 0);
+    char *dargv[] = {bin, ck, "--prompt", "16", "--contexts", "0", "--repeats", "1", NULL};
+    int rc = tu_run(dargv, NULL, &out, &err);
+    cr_expect_eq(rc, 0, "a checkpoint directory: exit %d: %s", rc, err);
+    cr_expect(out != NULL && strstr(out, "\"prefill_ms\"") != NULL, "%s", out);
+    free(out);
+    free(err);
     free(arch);
     free(bin);
     free(tmp);
