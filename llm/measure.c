@@ -335,6 +335,36 @@ static double clock_now(const struct hn_measurer *me)
     return hn_monotonic();
 }
 
+/*
+ * Wait (up to HN_MEASURE_SETTLE_MAX_MS) until the process's other threads stop using CPU: two
+ * 20 ms windows in a row in which the CPU time of the process grows by no more than the calling
+ * thread's, which sleeps, plus 10 % of the window (the kernel accounts a thread running on
+ * another CPU at its ticks: a window of a few ticks, not one). An evaluator's BLAS or OpenMP
+ * workers spin for a while after its training (in the same trial, right before the
+ * measurement) and, on a sibling hardware thread, slow the measured one. Returns the
+ * milliseconds waited.
+ */
+static double settle_threads(void)
+{
+    const double window = 20e-3;
+    double waited = 0.0;
+    int quiet = 0;
+    while (quiet < 2 && waited < 1e-3 * HN_MEASURE_SETTLE_MAX_MS) {
+        struct timespec p0, t0, p1, t1, nap = {0, (long)(window * 1e9)};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &p0);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        nanosleep(&nap, NULL);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &p1);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        waited += window;
+        double others =
+            (double)(p1.tv_sec - p0.tv_sec) + 1e-9 * (double)(p1.tv_nsec - p0.tv_nsec) -
+            ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+        quiet = others < 0.1 * window ? quiet + 1 : 0;
+    }
+    return 1e3 * waited;
+}
+
 /* One timed run of latency metric k (0 prefill, 1.. the decode at contexts[k - 1]) of mm, ms. */
 static int time_latency(struct hn_measurer *me, struct hn_measure_model *mm, size_t k, double *ms,
                         struct hn_error *err)
@@ -753,6 +783,7 @@ int hn_measure_run_instances(struct hn_measurer *me, int threads,
     for (size_t i = 0; i < n_trial + n_ref; i++) {
         (i < n_trial ? trial[i] : reference[i - n_trial])->prefilled = 0;
     }
+    res->settle_ms = settle_threads();
     if (s->pin && sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
         cpu_set_t use;
         pinned = 1;

@@ -11,7 +11,8 @@
  * - instances: the round schedule keeps AB and BA balanced on every instance (K, K_ref up to 16),
  *   placement shows in the spread of _rel, and a real run times every instance into one series;
  * - the cpu clock on one engine thread counts that thread only: another thread of the process
- *   burning CPU meanwhile does not inflate the times.
+ *   burning CPU meanwhile does not inflate the times; a run first waits (up to a limit) for the
+ *   process's other threads to stop using CPU.
  */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_SET */
 #include "config.h"
@@ -447,6 +448,8 @@ Test(measure, the_cpu_clock_counts_the_timing_thread_only, .timeout = 60)
     for (int k = 0; k < 2; k++) {
         cr_assert_eq(hn_measure_run(me, 1, mm, NULL, NULL, NULL, res, &err), 0, "%s", err.msg);
         alone[k] = hn_measure_get(res, "prefill_ms")->value;
+        cr_expect_lt(res->settle_ms, 0.5 * HN_MEASURE_SETTLE_MAX_MS, "nothing else runs: %g ms",
+                     res->settle_ms);
         pthread_t t;
         spin_stop = 0;
         cr_assert_eq(pthread_create(&t, NULL, spinner, NULL), 0);
@@ -455,6 +458,9 @@ Test(measure, the_cpu_clock_counts_the_timing_thread_only, .timeout = 60)
         pthread_join(t, NULL);
         cr_assert_eq(rc, 0, "%s", err.msg);
         spun[k] = hn_measure_get(res, "prefill_ms")->value;
+        /* it waited for the spinner to stop, up to its limit (the spinner never does) */
+        cr_expect_geq(res->settle_ms, 0.99 * HN_MEASURE_SETTLE_MAX_MS, "settle %g ms",
+                      res->settle_ms);
     }
     double ratio = fmin(spun[0] / alone[0], spun[1] / alone[1]);
     printf("measure: prefill with a spinning thread in the process / without: %.3f, %.3f\n",

@@ -20,7 +20,8 @@
  * Each has a median, the standard error of the median (1.2533 s / sqrt(n)), a robust spread
  * (cv: 1.4826 MAD / median) and settled (cv <= max_cv).
  *
- * Protocol: `warmup` unrecorded rounds, then rounds that time every metric once in turn
+ * Protocol: a wait (up to HN_MEASURE_SETTLE_MAX_MS) until the process's other threads stop
+ * using CPU, `warmup` unrecorded rounds, then rounds that time every metric once in turn
  * (interleaved: a slow phase of the machine hits all metrics alike) until each has `repeats`
  * values; then further rounds of only the metrics whose spread exceeds max_cv, up to
  * max_repeats. With a reference, each latency metric is a pair: the trial's run and the
@@ -67,6 +68,8 @@ extern "C" {
 /* prefill + decodes, twice more with a reference (ref, rel), + ref_ms + mem_ms */
 #define HN_MEASURE_MAX_METRICS (3 * (HN_MEASURE_MAX_CONTEXTS + 1) + 2)
 #define HN_MEASURE_NAME_MAX 48
+/* longest wait for the process's other threads to stop using CPU before a run (ms) */
+#define HN_MEASURE_SETTLE_MAX_MS 1000
 #define HN_MEASURE_MAX_INSTANCES 16 /* of the trial, and of the reference */
 
 enum hn_measure_clock {
@@ -152,6 +155,7 @@ struct hn_measure_result {
     int settled;       /* every metric that decides the repeats (the _rel ones with a reference,
                         * else the latencies) settled */
     int threads;       /* engine threads of the run */
+    double settle_ms;  /* waited before measuring for the process's other threads to go idle */
     int instances;     /* trial instances that were timed (all K of a run) */
     int ref_instances; /* reference instances that were timed (0 without a reference) */
 };
