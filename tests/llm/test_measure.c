@@ -458,9 +458,11 @@ Test(measure, the_cpu_clock_counts_the_timing_thread_only, .timeout = 60)
         pthread_join(t, NULL);
         cr_assert_eq(rc, 0, "%s", err.msg);
         spun[k] = hn_measure_get(res, "prefill_ms")->value;
-        /* it waited for the spinner to stop, up to its limit (the spinner never does) */
-        cr_expect_geq(res->settle_ms, 0.99 * HN_MEASURE_SETTLE_MAX_MS, "settle %g ms",
-                      res->settle_ms);
+        /* it waited for the spinner (which never stops: up to the limit on an idle machine;
+         * when the suite's other tests starve the spinner it may see two quiet windows
+         * earlier, but not before one busy one) */
+        cr_expect_geq(res->settle_ms, 59.0, "settle %g ms", res->settle_ms);
+        printf("measure: waited %.0f ms for a spinning thread\n", res->settle_ms);
     }
     double ratio = fmin(spun[0] / alone[0], spun[1] / alone[1]);
     printf("measure: prefill with a spinning thread in the process / without: %.3f, %.3f\n",
