@@ -66,7 +66,8 @@ struct hn_llm_infer *hn_llm_infer_new(const struct hn_llm_model *model, int max_
     inf->thread_cap = hn_ops_threads();
     size_t scratch =
         3 * n * C + 2 * n * NH * HD + 2 * n * F + NH * n * S + (size_t)inf->thread_cap * C;
-    inf->block = malloc(scratch * sizeof(float));
+    inf->block_floats = scratch;
+    inf->block = hn_llm_big_calloc(scratch, sizeof(float));
     inf->views = calloc(L, sizeof(*inf->views));
     if (inf->k_cache == NULL || inf->block == NULL || inf->views == NULL) {
         goto oom;
@@ -116,7 +117,7 @@ void hn_llm_infer_free(struct hn_llm_infer *inf)
         return;
     }
     hn_llm_big_free(inf->k_cache, inf->kv_floats, sizeof(float));
-    free(inf->block);
+    hn_llm_big_free(inf->block, inf->block_floats, sizeof(float));
     free(inf->cache_slot);
     free(inf->views);
     free(inf);

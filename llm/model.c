@@ -219,9 +219,10 @@ struct hn_llm_model *hn_llm_model_new(const struct hn_llm_config *config, struct
     m->params = hn_llm_big_calloc(m->n_params, sizeof(float));
     m->grads = hn_llm_big_calloc(m->n_params, sizeof(float));
     size_t half = (size_t)config->head_dim / 2, P = (size_t)config->max_position_embeddings;
-    m->rope_cos = malloc(P * half * sizeof(float));
-    m->rope_sin = malloc(P * half * sizeof(float));
-    if (m->params == NULL || m->grads == NULL || m->rope_cos == NULL || m->rope_sin == NULL) {
+    /* one array: rope_sin follows rope_cos */
+    m->rope_cos = hn_llm_big_calloc(2 * P * half, sizeof(float));
+    m->rope_sin = m->rope_cos != NULL ? m->rope_cos + P * half : NULL;
+    if (m->params == NULL || m->grads == NULL || m->rope_cos == NULL) {
         goto oom;
     }
     bind_weights(m, roles, layers, m->params, &m->w);
@@ -265,8 +266,10 @@ void hn_llm_model_free(struct hn_llm_model *m)
     hn_llm_big_free(m->grads, m->n_params, sizeof(float));
     free(m->w.layers);
     free(m->g.layers);
-    free(m->rope_cos);
-    free(m->rope_sin);
+    hn_llm_big_free(m->rope_cos,
+                    2 * (size_t)m->config.max_position_embeddings *
+                        (size_t)(m->config.head_dim / 2),
+                    sizeof(float));
     free(m);
 }
 

@@ -636,20 +636,48 @@ void hn_crossentropy_backward(float *dlogits, const float *probs, const int *tar
  * large arrays */
 
 #define HN_HUGE ((size_t)2 << 20)
+#define HN_MAP_MIN ((size_t)64 << 10)
+#define HN_PAGE ((size_t)4096)
 
+/* The bytes of the mapping of an array of bytes >= HN_MAP_MIN: whole huge pages from HN_HUGE,
+ * else whole pages. */
+static size_t map_len(size_t bytes)
+{
+    size_t unit = bytes >= HN_HUGE ? HN_HUGE : HN_PAGE;
+    return (bytes + unit - 1) / unit * unit;
+}
+
+/*
+ * Where an array lies must not depend on what the process allocated and freed before: glibc
+ * serves a calloc below its mmap threshold from the heap, and raises that threshold (up to 32
+ * MiB) each time a larger mapped chunk is freed, so the same model built after a training run
+ * (which frees large buffers) lands in recycled heap memory at another alignment and decodes
+ * 10-25 % slower than when built first in a process (docs/latency.md, "flash.yaml's verify
+ * stage"). Hence: below HN_MAP_MIN aligned to a cache line (HN_LLM_ALIGN) from the heap; from
+ * it a private anonymous mapping of its own, page-aligned, and from HN_HUGE aligned to 2 MiB.
+ */
 void *hn_llm_big_calloc(size_t n, size_t size)
 {
     if (size != 0 && n > SIZE_MAX / size) {
         return NULL;
     }
     size_t bytes = n * size;
-    if (bytes < HN_HUGE) {
-        return calloc(n ? n : 1, size ? size : 1);
+    if (bytes < HN_MAP_MIN) {
+        void *p = NULL;
+        size_t b = bytes ? bytes : 1;
+        if (posix_memalign(&p, HN_LLM_ALIGN, b) != 0) {
+            return NULL;
+        }
+        return memset(p, 0, b);
     }
     if (bytes > SIZE_MAX - 2 * HN_HUGE) {
         return NULL;
     }
-    size_t len = (bytes + HN_HUGE - 1) / HN_HUGE * HN_HUGE;
+    size_t len = map_len(bytes);
+    if (bytes < HN_HUGE) {
+        void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return p == MAP_FAILED ? NULL : p;
+    }
     char *raw =
         mmap(NULL, len + HN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) {
@@ -675,9 +703,9 @@ void hn_llm_big_free(void *p, size_t n, size_t size)
         return;
     }
     size_t bytes = n * size;
-    if (bytes < HN_HUGE) {
+    if (bytes < HN_MAP_MIN) {
         free(p);
         return;
     }
-    munmap(p, (bytes + HN_HUGE - 1) / HN_HUGE * HN_HUGE);
+    munmap(p, map_len(bytes));
 }

@@ -32,7 +32,8 @@ struct hn_llm_infer {
     float *k_cache, *v_cache; /* (attention layers, max_seq, KVH, HD) */
     size_t kv_floats;         /* of the one allocation k_cache starts (hn_llm_big_calloc) */
     int *cache_slot;          /* per layer: index into the caches, or -1 when skipped */
-    float *block;             /* scratch of one pass, see decode.c */
+    float *block;             /* scratch of one pass, see decode.c (hn_llm_big_calloc) */
+    size_t block_floats;      /* its size */
     float *x, *ln, *q, *attout, *tmp, *gate, *up, *scores;
     float *lnt;                  /* per-thread normalized rows (thread_cap, C) for decode */
     int thread_cap;              /* most threads one decode step uses (hn_ops_threads at new) */

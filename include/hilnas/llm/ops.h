@@ -35,11 +35,16 @@
 void hn_ops_set_threads(int n);
 int hn_ops_threads(void);
 
-/* Zeroed memory for a large array (weights, KV caches): below 2 MiB plain calloc; from 2 MiB
- * an anonymous mapping aligned to 2 MiB and advised to use transparent huge pages, so that
- * streaming it (decode reads every weight once per token) takes few TLB misses and its page
- * layout varies less between processes; pages are zero and untouched until used. NULL if out
- * of memory (or n * size overflows). Free with hn_llm_big_free and the same n and size. */
+/* Alignment of every array hn_llm_big_calloc returns: a cache line, one AVX-512 vector. */
+#define HN_LLM_ALIGN 64
+
+/* Zeroed memory for an array the kernels stream (weights, KV caches, inference scratch), placed
+ * the same way whatever the process allocated and freed before (a model's speed depends on
+ * where its arrays lie): below 64 KiB from the heap aligned to HN_LLM_ALIGN; from 64 KiB an
+ * anonymous mapping of its own, page-aligned; from 2 MiB aligned to 2 MiB and advised to use
+ * transparent huge pages, so that streaming it (decode reads every weight once per token) takes
+ * few TLB misses. Mapped pages are zero and untouched until used. NULL if out of memory (or n *
+ * size overflows). Free with hn_llm_big_free and the same n and size. */
 void *hn_llm_big_calloc(size_t n, size_t size);
 void hn_llm_big_free(void *p, size_t n, size_t size);
 
