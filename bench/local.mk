@@ -41,7 +41,7 @@ bench_latency_bench_latency_LDADD = $(HN_CORE_LIBS) $(JANSSON_LIBS) -lm
 CLEANFILES += bench/latency/bench_latency
 EXTRA_DIST += bench/latency/run.sh bench/latency/active.sh bench/latency/predict_time.sh \
 	bench/latency/predict_time_ab.sh bench/latency/instances.sh bench/latency/pairs.sh \
-	bench/latency/flash-verify.sh
+	bench/latency/flash-verify.sh bench/latency/backbone.json bench/latency/pruning.json
 # quality of pruned candidates (docs/method.md, "Evidence"): selection, fidelity, search against
 # sampling, the headline (search.sh + headline.sh on the 8 M backbone; demo-headline.sh on
 # conf.d/demo.yaml across seeds; near-backbone.sh reads any finished study)

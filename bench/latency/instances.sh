@@ -18,6 +18,7 @@
 # Environment: BENCH (default ./tools/hilnas-bench), OUT (default runs/bench-instances), N (8),
 # KS ("1 3"). OPENBLAS_CORETYPE is unset for the runs (it halves the engine's speed here).
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
 BENCH=${BENCH:-./tools/hilnas-bench}
 OUT=${OUT:-runs/bench-instances}
 N=${N:-8}
@@ -30,20 +31,8 @@ machine() {
 machine "start"
 rm -rf "$OUT"
 mkdir -p "$OUT/backbone"
-cat > "$OUT/backbone/config.json" <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 512,
- "intermediate_size": 1536, "num_hidden_layers": 8, "num_attention_heads": 8,
- "num_key_value_heads": 4, "head_dim": 64, "vocab_size": 256,
- "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
- "tie_word_embeddings": true, "hidden_act": "silu"}
-EOF
-cat > "$OUT/arch.json" <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 384,
- "intermediate_size": 1024, "num_hidden_layers": 5, "num_attention_heads": 8,
- "num_key_value_heads": 4, "head_dim": 64, "vocab_size": 256,
- "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
- "tie_word_embeddings": true, "hidden_act": "silu"}
-EOF
+cp "$here/backbone.json" "$OUT/backbone/config.json"
+cp "$here/pruning.json" "$OUT/arch.json"
 t0=$(date +%s)
 i=1
 while [ "$i" -le "$N" ]; do

@@ -14,13 +14,7 @@ N=${N:-10}
 OUT=${OUT:-runs/bench-pairs}
 [ -x "$BENCH" ] || { echo "pairs.sh: $BENCH not found: run from the build tree (make first)" >&2; exit 1; }
 mkdir -p "$OUT"
-cat > "$OUT/a.json" <<'JSON'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 384,
- "intermediate_size": 1024, "num_hidden_layers": 5, "num_attention_heads": 8,
- "num_key_value_heads": 4, "head_dim": 64, "vocab_size": 256,
- "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
- "tie_word_embeddings": true, "hidden_act": "silu"}
-JSON
+cp "$(dirname "$0")/pruning.json" "$OUT/a.json"
 echo "start: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), uptime:$(uptime)"
 : > "$OUT/runs.jsonl"
 i=1

@@ -45,13 +45,7 @@ machine "start"
 t0=$(date +%s)
 [ "${KEEP:-0}" = 1 ] || rm -rf "$OUT"
 mkdir -p "$OUT/backbone"
-cat > "$OUT/backbone/config.json" <<'EOF'
-{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 512,
- "intermediate_size": 1536, "num_hidden_layers": 8, "num_attention_heads": 8,
- "num_key_value_heads": 4, "head_dim": 64, "vocab_size": 256,
- "max_position_embeddings": 4096, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
- "tie_word_embeddings": true, "hidden_act": "silu"}
-EOF
+cp "$here/backbone.json" "$OUT/backbone/config.json"
 # host settings shared by both studies
 METRICS="prefill_ms, decode_ms"
 REFOPT=""

@@ -165,10 +165,10 @@ int lm_regressors_at(const json_t *arch, enum lm_kind kind, double tokens, int d
         r[6] = k.decode_kv_bytes * 1e-6;
     }
     r[0] = 1.0;
-    r[7] = 0.0; /* the cache term: its capacity is fitted (lm_roof_fit) */
     r[1] = k.layers;
     r[2] = k.attention_layers;
     r[5] = k.decode_weight_bytes * 1e-6;
+    r[7] = 0.0; /* the cache term: its capacity is fitted (lm_roof_fit) */
     return 1;
 }
 
@@ -832,21 +832,31 @@ static void set_points(json_t *mrep, const struct sample *s, size_t n, int poole
  * fitting one metric */
 
 /* Fit the roofline of mt on samples with mask[i] != 0 (NULL: all) into f. */
-static void fit_roofline(const struct lm_metric *mt, const struct sample *s, size_t n,
-                         const unsigned char *mask, struct lm_roof *f)
+/* The roofline of the samples mask selects (NULL: all) into f. Returns 0, or -1 with err (out of
+ * memory: the caller must not use f). */
+static int fit_roofline(const struct lm_metric *mt, const struct sample *s, size_t n,
+                        const unsigned char *mask, struct lm_roof *f, struct hn_error *err)
 {
     double *R = malloc((n + 1) * LM_NREG * sizeof(double)), *y = malloc((n + 1) * sizeof(double));
     double *ctx = malloc((n + 1) * sizeof(double));
-    for (size_t i = 0; R != NULL && y != NULL && ctx != NULL && i < n; i++) {
+    int rc = -1;
+    if (R == NULL || y == NULL || ctx == NULL) {
+        hn_error_set(err, NULL, "out of memory fitting the roofline of '%s' (%zu samples)",
+                     mt->name, n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
         memcpy(R + i * LM_NREG, s[i].r, sizeof(s[i].r));
         y[i] = s[i].y;
         ctx[i] = s[i].context;
     }
-    lm_roof_fit(R, ctx, y, R != NULL && y != NULL && ctx != NULL ? n : 0, mask, mt->kind,
-                mt->relative, f);
+    lm_roof_fit(R, ctx, y, n, mask, mt->kind, mt->relative, f);
+    rc = 0;
+done:
     free(R);
     free(y);
     free(ctx);
+    return rc;
 }
 
 static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_history *h,
@@ -898,7 +908,9 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
     }
     double floor = 1e-6 * ymin;
     if (mt->roofline) {
-        fit_roofline(mt, s, n, NULL, &mt->roof);
+        if (fit_roofline(mt, s, n, NULL, &mt->roof, err) != 0) {
+            goto done;
+        }
         double ss = 0;
         for (size_t i = 0; i < n; i++) {
             s[i].roof = roof_of(&mt->roof, &s[i], floor);
@@ -1018,8 +1030,9 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
             for (size_t i = 0; i < n; i++) {
                 mask[i] = s[i].ordinal % folds != f;
             }
-            if (mt->roofline) {
-                fit_roofline(mt, s, n, mask, &fr);
+            if (mt->roofline && fit_roofline(mt, s, n, mask, &fr, err) != 0) {
+                hn_error_prefix(err, "cross-validating %s", full);
+                goto done;
             }
             struct hn_gp *g = NULL;
             if (l->use_gp) {
