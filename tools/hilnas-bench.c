@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +66,14 @@ struct opts {
     int have_contexts;
 };
 
-static int usage(const char *fmt, const char *arg)
+static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "hilnas-bench: ");
-    fprintf(stderr, fmt, arg);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr,
             "\nusage: hilnas-bench ARCH.json [--prompt N] [--contexts C1,C2,... | --context C] "
             "[--decode-tokens N] [--threads N] [--dtype f32|bf16|f16|q8_0] [--repeats N] "
@@ -131,8 +136,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
         int done = 0;
         for (size_t k = 0; k < sizeof(ints) / sizeof(ints[0]) && !done; k++) {
             if (strcmp(a, ints[k].name) == 0) {
-                if (v == NULL || parse_long(v, ints[k].lo, ints[k].hi, ints[k].dst) != 0) {
-                    return usage("%s needs an integer in range", a);
+                if (v == NULL) {
+                    return usage("%s needs an integer from %ld to %ld", a, ints[k].lo, ints[k].hi);
+                }
+                if (parse_long(v, ints[k].lo, ints[k].hi, ints[k].dst) != 0) {
+                    return usage("%s needs an integer from %ld to %ld, found '%.40s'", a,
+                                 ints[k].lo, ints[k].hi, v);
                 }
                 i++;
                 done = 1;
@@ -152,7 +161,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
                  tok = strtok_r(NULL, ",", &save)) {
                 if (o->n_contexts == HN_MEASURE_MAX_CONTEXTS ||
                     parse_long(tok, 0, 1 << 20, &o->contexts[o->n_contexts]) != 0) {
-                    return usage("--contexts: '%s' is not a list of up to 32 context lengths", v);
+                    return usage("--contexts: '%s' is not a list of up to %d context lengths, each "
+                                 "from 0 to %d",
+                                 v, HN_MEASURE_MAX_CONTEXTS, 1 << 20);
                 }
                 for (size_t j = 0; j < o->n_contexts; j++) {
                     if (o->contexts[j] == o->contexts[o->n_contexts]) {

@@ -16,7 +16,8 @@
 # across-process CV (sample standard deviation / mean of the N medians) per K side by side, with
 # the mean of the within-run spreads (<metric>_cv) for comparison.
 # Environment: BENCH (default ./tools/hilnas-bench), OUT (default runs/bench-instances), N (8),
-# KS ("1 3"). OPENBLAS_CORETYPE is unset for the runs (it halves the engine's speed here).
+# KS ("1 3"), ARCH (the architecture timed: a config.json or checkpoint directory; default
+# bench/latency/pruning.json). OPENBLAS_CORETYPE is unset for the runs (it halves the engine's speed here).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 BENCH=${BENCH:-./tools/hilnas-bench}
@@ -32,7 +33,7 @@ machine "start"
 rm -rf "$OUT"
 mkdir -p "$OUT/backbone"
 cp "$here/backbone.json" "$OUT/backbone/config.json"
-cp "$here/pruning.json" "$OUT/arch.json"
+cp "${ARCH:-$here/pruning.json}" "$OUT/arch.json"
 t0=$(date +%s)
 i=1
 while [ "$i" -le "$N" ]; do

@@ -141,6 +141,11 @@ Test(hilnas_bench, refuses_bad_input_with_a_reason, .timeout = 60)
         {{bin, bad, NULL}, 1, "bad.json"},
         {{bin, arch, "--prompt", "2000", NULL}, 1, "max_position_embeddings"},
         {{bin, arch, "--contexts", "0,x", NULL}, 2, "--contexts"},
+        /* a number out of range names the range and what was given */
+        {{bin, arch, "--repeats", "0", NULL},
+         2,
+         "--repeats needs an integer from 1 to 1000, found '0'"},
+        {{bin, arch, "--warmup", NULL}, 2, "--warmup needs an integer from 0 to 100"},
         {{bin, arch, "--dtype", "f64", NULL}, 2, "--dtype"},
         {{bin, arch, "--bogus", NULL}, 2, "unknown option '--bogus'"},
         {{bin, arch, "--pick", "slowest", NULL}, 2, "--pick"},
