@@ -859,14 +859,260 @@ done:
     return rc;
 }
 
+/*
+ * Check the samples (positive where a log or a roofline needs it), compute their regressors and
+ * fit the roofline when every trial has an architecture (mt->roofline; s[i].roof its value,
+ * never below *floor). Returns 0, or -1 with err.
+ */
+static int prepare_samples(const struct lm *l, struct lm_metric *mt, struct sample *s, size_t n,
+                           const char *full, double *floor, struct hn_error *err)
+{
+    double ymin = INFINITY;
+    int all_arch = 1;
+    for (size_t i = 0; i < n; i++) {
+        if ((l->log_transform || !l->use_gp) && !(s[i].y > 0)) {
+            hn_error_config(err, NULL,
+                            "trial %ld: %s = %g cannot be modelled in log space or by a "
+                            "roofline; set log: false (learned)",
+                            s[i].trial->id, full, s[i].y);
+            return -1;
+        }
+        ymin = fmin(ymin, fabs(s[i].y));
+        all_arch &= lm_regressors_at(s[i].trial->arch, mt->kind,
+                                     mt->kind == LM_PREFILL ? (double)l->prompt : s[i].context,
+                                     l->dtype, s[i].r);
+    }
+    /* mean: 0 auto (roofline where possible), 1 roofline, 2 constant */
+    mt->roofline = mt->kind != LM_OTHER && all_arch && (!l->use_gp || l->mean != 2);
+    if (!mt->roofline && (!l->use_gp || l->mean == 1)) {
+        hn_error_config(err, NULL,
+                        "%s: a roofline needs every trial's transformer architecture and a "
+                        "prefill* or decode* metric%s",
+                        full, l->use_gp ? "; set mean: constant" : "");
+        return -1;
+    }
+    *floor = 1e-6 * ymin;
+    if (mt->roofline) {
+        if (fit_roofline(mt, s, n, NULL, &mt->roof, err) != 0) {
+            return -1;
+        }
+        double ss = 0;
+        for (size_t i = 0; i < n; i++) {
+            s[i].roof = roof_of(&mt->roof, &s[i], *floor);
+            ss += pow((s[i].roof - s[i].y) / s[i].y, 2) / (double)n;
+        }
+        mt->roofline_rel_rms = sqrt(ss);
+    }
+    return 0;
+}
+
+/* The fitted roofline into the metric's report. */
+static void roofline_report(const struct lm_metric *mt, json_t *mrep)
+{
+    json_object_set_new(mrep, "roofline", doubles(mt->roof.coef, LM_NREG));
+    json_object_set_new(mrep, "roofline_fit_rel_rms", json_real(mt->roofline_rel_rms));
+    json_object_set_new(mrep, "roofline_cache_mb",
+                        isfinite(mt->roof.cache_mb) ? json_real(mt->roof.cache_mb) : json_null());
+    if (mt->roof.n_scale > 0) {
+        json_object_set_new(mrep, "roofline_context_scale", scales_json(&mt->roof));
+    }
+}
+
+/*
+ * The GP on the samples' residuals from the roofline (or their values), its hyperparameters into
+ * *hy; mt keeps the GP, its inputs, targets and noise variances (mt->gp, X, y, noise_var, n, d)
+ * and the noise floor. Returns 0, or -1 with err.
+ */
+static int fit_gp(const struct lm *l, struct lm_metric *mt, const struct hn_params *params,
+                  const struct sample *s, size_t n, const char *full, struct hn_gp_hyper *hy,
+                  struct hn_error *err)
+{
+    size_t d = 0;
+    double *X = malloc((n + 1) * (HN_GP_MAX_DIM) * sizeof(double));
+    double *y = malloc((n + 1) * sizeof(double)), *nv = malloc((n + 1) * sizeof(double));
+    double *sem = malloc((n + 1) * sizeof(double));
+    int rc = -1;
+    if (X == NULL || y == NULL || nv == NULL || sem == NULL) {
+        hn_error_set(err, NULL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        d = inputs(l, mt, params, s[i].trial, s[i].context, X + i * HN_GP_MAX_DIM);
+        model_target(l, mt, &s[i], s[i].roof, &y[i], &nv[i]);
+        if (l->noise == 0) {
+            nv[i] = NAN; /* learned: one noise variance for every trial */
+        }
+        sem[i] = isfinite(nv[i]) ? sqrt(nv[i]) : NAN;
+    }
+    if (d > HN_GP_MAX_DIM) {
+        hn_error_config(err, NULL, "%zu model inputs, at most %d", d, HN_GP_MAX_DIM);
+        goto done;
+    }
+    /* compact the rows to n x d */
+    for (size_t i = 1; i < n; i++) {
+        memmove(X + i * d, X + i * HN_GP_MAX_DIM, d * sizeof(double));
+    }
+    struct hn_gp_options opt;
+    hn_gp_options_default(&opt);
+    opt.kernel = l->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52;
+    opt.log_transform = 0; /* targets are already in model space */
+    opt.restarts = (int)l->restarts;
+    opt.threads = 1;
+    opt.seed = l->seed;
+    mt->gp = hn_gp_fit(X, y, sem, n, d, &opt, err);
+    if (mt->gp == NULL) {
+        hn_error_prefix(err, "fitting %s", full);
+        goto done;
+    }
+    hn_gp_get_hyper(mt->gp, hy);
+    mt->noise_floor = noise_floor_of(l, s, n);
+    mt->n = n;
+    mt->d = d;
+    mt->X = X;
+    mt->y = y;
+    mt->noise_var = nv;
+    X = y = nv = NULL;
+    rc = 0;
+done:
+    free(X);
+    free(y);
+    free(nv);
+    free(sem);
+    return rc;
+}
+
+/* Leave-one-out predictions of the fitted GP (same hyperparameters, closed form) into the
+ * metric's report ("loo" and its points); pred, truth, sdm: scratch of n. */
+static int loo_report(const struct lm *l, const struct lm_metric *mt, const struct sample *s,
+                      size_t n, json_t *mrep, double *pred, double *truth, double *sdm,
+                      struct hn_error *err)
+{
+    double *lm_ = malloc((n + 1) * sizeof(double)), *lv = malloc((n + 1) * sizeof(double));
+    if (lm_ == NULL || lv == NULL || hn_gp_loo(mt->gp, lm_, lv, err) != 0) {
+        free(lm_);
+        free(lv);
+        if (err->msg[0] == '\0') {
+            hn_error_set(err, NULL, "out of memory");
+        }
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double sem_v;
+        from_model(l, mt, s[i].roof, lm_[i], sqrt(lv[i]), &pred[i], &sem_v);
+        truth[i] = s[i].y;
+        sdm[i] = sqrt(lv[i]);
+    }
+    free(lm_);
+    free(lv);
+    set_points(mrep, s, n, mt->pooled, "loo", pred);
+    json_t *loo = accuracy_json(pred, truth, sdm, n, l->log_transform);
+    json_object_set_new(mrep, "loo", loo);
+    /* backwards-compatible names */
+    json_object_set_new(mrep, "loo_mape", json_real(json_real_value(json_object_get(loo, "mape"))));
+    json_object_set_new(mrep, "loo_coverage95",
+                        json_real(json_real_value(json_object_get(loo, "coverage95"))));
+    json_object_set_new(mrep, "loo_kendall_tau",
+                        json_real(json_real_value(json_object_get(loo, "kendall_tau"))));
+    return 0;
+}
+
+/*
+ * One fold of the cross-validation: the roofline refitted on the samples mask selects, the GP
+ * with the full fit's hyperparameters hy on their residuals; predictions of the others into
+ * pred (sdm: their model-space sd, NAN without a GP), the roofline's into rpred, the truth into
+ * truth. Returns 0, or -1 with err.
+ */
+static int cv_fold(const struct lm *l, const struct lm_metric *mt, const struct sample *s, size_t n,
+                   const unsigned char *mask, double floor, const struct hn_gp_hyper *hy,
+                   double *pred, double *rpred, double *truth, double *sdm, struct hn_error *err)
+{
+    struct lm_roof fr;
+    if (mt->roofline && fit_roofline(mt, s, n, mask, &fr, err) != 0) {
+        return -1;
+    }
+    struct hn_gp *g = NULL;
+    if (l->use_gp) {
+        double *Xf = malloc((n + 1) * mt->d * sizeof(double));
+        double *yf = malloc((n + 1) * sizeof(double)), *nf = malloc((n + 1) * sizeof(double));
+        size_t m = 0;
+        for (size_t i = 0; Xf && yf && nf && i < n; i++) {
+            if (!mask[i]) {
+                continue;
+            }
+            memcpy(Xf + m * mt->d, mt->X + i * mt->d, mt->d * sizeof(double));
+            model_target(l, mt, &s[i], mt->roofline ? roof_of(&fr, &s[i], floor) : NAN, &yf[m],
+                         &nf[m]);
+            m++;
+        }
+        if (Xf != NULL && yf != NULL && nf != NULL) {
+            g = hn_gp_new_fixed(Xf, yf, nf, m, mt->d, l->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52,
+                                hy, err);
+        }
+        free(Xf);
+        free(yf);
+        free(nf);
+        if (g == NULL) {
+            if (err->msg[0] == '\0') {
+                hn_error_set(err, NULL, "out of memory");
+            }
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (mask[i]) {
+            continue;
+        }
+        double roof = mt->roofline ? roof_of(&fr, &s[i], floor) : NAN;
+        rpred[i] = roof;
+        truth[i] = s[i].y;
+        if (g == NULL) {
+            pred[i] = roof;
+            sdm[i] = NAN;
+            continue;
+        }
+        double mean, var, sem_v;
+        if (hn_gp_predict(g, mt->X + i * mt->d, 1, &mean, &var, err) != 0) {
+            hn_gp_free(g);
+            return -1;
+        }
+        double sd = sqrt(fmax(var, 0) + new_noise(mt, hy));
+        from_model(l, mt, roof, mean, sd, &pred[i], &sem_v);
+        sdm[i] = sd;
+    }
+    hn_gp_free(g);
+    return 0;
+}
+
+/* Append "name: n=..., k-fold error ..." (the cross-validation of mrep) to summary (of cap). */
+static void cv_summary(const struct lm *l, const struct lm_metric *mt, size_t n, size_t folds,
+                       const json_t *mrep, char *summary, size_t cap)
+{
+    size_t len = strlen(summary);
+    if (folds < 2) {
+        snprintf(summary + len, cap - len, "%s%s: n=%zu", len ? "; " : "", mt->name, n);
+        return;
+    }
+    const json_t *cv = json_object_get(mrep, "cv");
+    snprintf(summary + len, cap - len,
+             "%s%s: n=%zu, %zu-fold error %.1f %%, %.0f %% within 10 %%, tau %.3f", len ? "; " : "",
+             mt->name, n, folds, 100.0 * json_real_value(json_object_get(cv, "mape")),
+             100.0 * json_real_value(json_object_get(cv, "within10")),
+             json_real_value(json_object_get(cv, "kendall_tau")));
+    if (mt->roofline && l->use_gp) {
+        len = strlen(summary);
+        snprintf(
+            summary + len, cap - len, " (roofline alone %.1f %%)",
+            100.0 * json_real_value(json_object_get(json_object_get(mrep, "cv_roofline"), "mape")));
+    }
+}
+
 static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_history *h,
                       const struct hn_params *params, json_t *report, char *summary, size_t cap,
                       struct hn_error *err)
 {
-    size_t n = 0, d = 0;
+    size_t n = 0;
     struct sample *s = gather(l, mt, h, &n, err);
-    double *X = NULL, *y = NULL, *nv = NULL, *pred = NULL, *truth = NULL, *sdm = NULL;
-    double *rpred = NULL;
+    double *pred = NULL, *rpred = NULL, *truth = NULL, *sdm = NULL, floor = 0.0;
     unsigned char *mask = NULL;
     int rc = -1;
     char full[256];
@@ -882,52 +1128,15 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
                         n, n == 1 ? "" : "s", full);
         goto done;
     }
-    double ymin = INFINITY;
-    int all_arch = 1;
-    for (size_t i = 0; i < n; i++) {
-        if ((l->log_transform || !l->use_gp) && !(s[i].y > 0)) {
-            hn_error_config(err, NULL,
-                            "trial %ld: %s = %g cannot be modelled in log space or by a "
-                            "roofline; set log: false (learned)",
-                            s[i].trial->id, full, s[i].y);
-            goto done;
-        }
-        ymin = fmin(ymin, fabs(s[i].y));
-        all_arch &= lm_regressors_at(s[i].trial->arch, mt->kind,
-                                     mt->kind == LM_PREFILL ? (double)l->prompt : s[i].context,
-                                     l->dtype, s[i].r);
-    }
-    /* mean: 0 auto (roofline where possible), 1 roofline, 2 constant */
-    mt->roofline = mt->kind != LM_OTHER && all_arch && (!l->use_gp || l->mean != 2);
-    if (!mt->roofline && (!l->use_gp || l->mean == 1)) {
-        hn_error_config(err, NULL,
-                        "%s: a roofline needs every trial's transformer architecture and a "
-                        "prefill* or decode* metric%s",
-                        full, l->use_gp ? "; set mean: constant" : "");
+    if (prepare_samples(l, mt, s, n, full, &floor, err) != 0) {
         goto done;
     }
-    double floor = 1e-6 * ymin;
-    if (mt->roofline) {
-        if (fit_roofline(mt, s, n, NULL, &mt->roof, err) != 0) {
-            goto done;
-        }
-        double ss = 0;
-        for (size_t i = 0; i < n; i++) {
-            s[i].roof = roof_of(&mt->roof, &s[i], floor);
-            ss += pow((s[i].roof - s[i].y) / s[i].y, 2) / (double)n;
-        }
-        mt->roofline_rel_rms = sqrt(ss);
-    }
-    X = malloc((n + 1) * (HN_GP_MAX_DIM) * sizeof(double));
-    y = malloc((n + 1) * sizeof(double));
-    nv = malloc((n + 1) * sizeof(double));
     pred = malloc((n + 1) * sizeof(double));
     rpred = malloc((n + 1) * sizeof(double));
     truth = malloc((n + 1) * sizeof(double));
     sdm = malloc((n + 1) * sizeof(double));
     mask = malloc(n + 1);
-    if (X == NULL || y == NULL || nv == NULL || pred == NULL || truth == NULL || sdm == NULL ||
-        mask == NULL || rpred == NULL) {
+    if (pred == NULL || truth == NULL || sdm == NULL || mask == NULL || rpred == NULL) {
         hn_error_set(err, NULL, "out of memory");
         goto done;
     }
@@ -936,89 +1145,12 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
     json_object_set_new(mrep, "n", json_integer((json_int_t)n));
     json_object_set_new(mrep, "kind", json_string(kind_names[mt->kind]));
     if (mt->roofline) {
-        json_object_set_new(mrep, "roofline", doubles(mt->roof.coef, LM_NREG));
-        json_object_set_new(mrep, "roofline_fit_rel_rms", json_real(mt->roofline_rel_rms));
-        json_object_set_new(mrep, "roofline_cache_mb",
-                            isfinite(mt->roof.cache_mb) ? json_real(mt->roof.cache_mb)
-                                                        : json_null());
-        if (mt->roof.n_scale > 0) {
-            json_object_set_new(mrep, "roofline_context_scale", scales_json(&mt->roof));
-        }
+        roofline_report(mt, mrep);
     }
     struct hn_gp_hyper hy;
-    if (l->use_gp) {
-        for (size_t i = 0; i < n; i++) {
-            d = inputs(l, mt, params, s[i].trial, s[i].context, X + i * HN_GP_MAX_DIM);
-            model_target(l, mt, &s[i], s[i].roof, &y[i], &nv[i]);
-            if (l->noise == 0) {
-                nv[i] = NAN; /* learned: one noise variance for every trial */
-            }
-        }
-        if (d > HN_GP_MAX_DIM) {
-            hn_error_config(err, NULL, "%zu model inputs, at most %d", d, HN_GP_MAX_DIM);
-            goto done;
-        }
-        /* compact the rows to n x d */
-        for (size_t i = 1; i < n; i++) {
-            memmove(X + i * d, X + i * HN_GP_MAX_DIM, d * sizeof(double));
-        }
-        double *sem = malloc((n + 1) * sizeof(double));
-        if (sem == NULL) {
-            hn_error_set(err, NULL, "out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++) {
-            sem[i] = isfinite(nv[i]) ? sqrt(nv[i]) : NAN;
-        }
-        struct hn_gp_options opt;
-        hn_gp_options_default(&opt);
-        opt.kernel = l->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52;
-        opt.log_transform = 0; /* targets are already in model space */
-        opt.restarts = (int)l->restarts;
-        opt.threads = 1;
-        opt.seed = l->seed;
-        mt->gp = hn_gp_fit(X, y, sem, n, d, &opt, err);
-        free(sem);
-        if (mt->gp == NULL) {
-            hn_error_prefix(err, "fitting %s", full);
-            goto done;
-        }
-        hn_gp_get_hyper(mt->gp, &hy);
-        mt->noise_floor = noise_floor_of(l, s, n);
-        mt->n = n;
-        mt->d = d;
-        mt->X = X;
-        mt->y = y;
-        mt->noise_var = nv;
-        X = y = nv = NULL;
-        /* leave-one-out (same hyperparameters, closed form) */
-        double *lm_ = malloc((n + 1) * sizeof(double)), *lv = malloc((n + 1) * sizeof(double));
-        if (lm_ == NULL || lv == NULL || hn_gp_loo(mt->gp, lm_, lv, err) != 0) {
-            free(lm_);
-            free(lv);
-            if (err->msg[0] == '\0') {
-                hn_error_set(err, NULL, "out of memory");
-            }
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++) {
-            double sem_v;
-            from_model(l, mt, s[i].roof, lm_[i], sqrt(lv[i]), &pred[i], &sem_v);
-            truth[i] = s[i].y;
-            sdm[i] = sqrt(lv[i]);
-        }
-        free(lm_);
-        free(lv);
-        set_points(mrep, s, n, mt->pooled, "loo", pred);
-        json_t *loo = accuracy_json(pred, truth, sdm, n, l->log_transform);
-        json_object_set_new(mrep, "loo", loo);
-        /* backwards-compatible names */
-        json_object_set_new(mrep, "loo_mape",
-                            json_real(json_real_value(json_object_get(loo, "mape"))));
-        json_object_set_new(mrep, "loo_coverage95",
-                            json_real(json_real_value(json_object_get(loo, "coverage95"))));
-        json_object_set_new(mrep, "loo_kendall_tau",
-                            json_real(json_real_value(json_object_get(loo, "kendall_tau"))));
+    if (l->use_gp && (fit_gp(l, mt, params, s, n, full, &hy, err) != 0 ||
+                      loo_report(l, mt, s, n, mrep, pred, truth, sdm, err) != 0)) {
+        goto done;
     }
     /* k-fold cross-validation by trial: the roofline refitted per fold; the GP with the full
      * fit's hyperparameters on the fold's residuals */
@@ -1026,66 +1158,13 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
     size_t folds = (size_t)l->folds < n_trials ? (size_t)l->folds : n_trials;
     if (folds >= 2) {
         for (size_t f = 0; f < folds; f++) {
-            struct lm_roof fr;
             for (size_t i = 0; i < n; i++) {
                 mask[i] = s[i].ordinal % folds != f;
             }
-            if (mt->roofline && fit_roofline(mt, s, n, mask, &fr, err) != 0) {
+            if (cv_fold(l, mt, s, n, mask, floor, &hy, pred, rpred, truth, sdm, err) != 0) {
                 hn_error_prefix(err, "cross-validating %s", full);
                 goto done;
             }
-            struct hn_gp *g = NULL;
-            if (l->use_gp) {
-                double *Xf = malloc((n + 1) * mt->d * sizeof(double));
-                double *yf = malloc((n + 1) * sizeof(double)),
-                       *nf = malloc((n + 1) * sizeof(double));
-                size_t m = 0;
-                for (size_t i = 0; Xf && yf && nf && i < n; i++) {
-                    if (!mask[i]) {
-                        continue;
-                    }
-                    memcpy(Xf + m * mt->d, mt->X + i * mt->d, mt->d * sizeof(double));
-                    model_target(l, mt, &s[i], mt->roofline ? roof_of(&fr, &s[i], floor) : NAN,
-                                 &yf[m], &nf[m]);
-                    m++;
-                }
-                if (Xf != NULL && yf != NULL && nf != NULL) {
-                    g = hn_gp_new_fixed(Xf, yf, nf, m, mt->d,
-                                        l->kernel == 1 ? HN_GP_RBF : HN_GP_MATERN52, &hy, err);
-                }
-                free(Xf);
-                free(yf);
-                free(nf);
-                if (g == NULL) {
-                    if (err->msg[0] == '\0') {
-                        hn_error_set(err, NULL, "out of memory");
-                    }
-                    hn_error_prefix(err, "cross-validating %s", full);
-                    goto done;
-                }
-            }
-            for (size_t i = 0; i < n; i++) {
-                if (mask[i]) {
-                    continue;
-                }
-                double roof = mt->roofline ? roof_of(&fr, &s[i], floor) : NAN;
-                rpred[i] = roof;
-                truth[i] = s[i].y;
-                if (g != NULL) {
-                    double mean, var, sem_v;
-                    if (hn_gp_predict(g, mt->X + i * mt->d, 1, &mean, &var, err) != 0) {
-                        hn_gp_free(g);
-                        goto done;
-                    }
-                    double sd = sqrt(fmax(var, 0) + new_noise(mt, &hy));
-                    from_model(l, mt, roof, mean, sd, &pred[i], &sem_v);
-                    sdm[i] = sd;
-                } else {
-                    pred[i] = roof;
-                    sdm[i] = NAN;
-                }
-            }
-            hn_gp_free(g);
         }
         set_points(mrep, s, n, mt->pooled, "cv", pred);
         json_t *cv = accuracy_json(pred, truth, l->use_gp ? sdm : NULL, n, l->log_transform);
@@ -1094,30 +1173,11 @@ static int fit_metric(struct lm *l, struct lm_metric *mt, const struct hn_histor
         if (mt->roofline && l->use_gp) {
             json_object_set_new(mrep, "cv_roofline", accuracy_json(rpred, truth, NULL, n, 1));
         }
-        size_t len = strlen(summary);
-        snprintf(summary + len, cap - len,
-                 "%s%s: n=%zu, %zu-fold error %.1f %%, %.0f %% within "
-                 "10 %%, tau %.3f",
-                 len ? "; " : "", mt->name, n, folds,
-                 100.0 * json_real_value(json_object_get(cv, "mape")),
-                 100.0 * json_real_value(json_object_get(cv, "within10")),
-                 json_real_value(json_object_get(cv, "kendall_tau")));
-        if (mt->roofline && l->use_gp) {
-            len = strlen(summary);
-            snprintf(summary + len, cap - len, " (roofline alone %.1f %%)",
-                     100.0 * json_real_value(
-                                 json_object_get(json_object_get(mrep, "cv_roofline"), "mape")));
-        }
-    } else {
-        size_t len = strlen(summary);
-        snprintf(summary + len, cap - len, "%s%s: n=%zu", len ? "; " : "", mt->name, n);
     }
+    cv_summary(l, mt, n, folds, mrep, summary, cap);
     rc = 0;
 done:
     free(s);
-    free(X);
-    free(y);
-    free(nv);
     free(pred);
     free(rpred);
     free(truth);
