@@ -1407,9 +1407,103 @@ static int read_roof(const json_t *m, int version, struct lm_metric *mt)
 /* Load the model file into l; hash: if non-NULL, only a file of this training hash is
  * accepted (returns 1 when the file is absent or of other data). Returns 0 loaded, 1 not
  * applicable, -1 with err (unreadable, malformed, other version). */
+/* The most samples a model file's GP may hold: its matrix is n x n (a fit stage would not get
+ * far beyond a few thousand; a file claiming more is refused, not factorized for hours). */
+#define LM_MAX_GP_SAMPLES 20000
+
+/*
+ * The identity of the model file root at path: its format and version (into *version), and
+ * that it was written by this oracle for this space (plugin, n_params) and, with hash, for this
+ * training set. Returns 0, 1 when hash does not match (a fit on other trials: fit again), or -1
+ * with err.
+ */
+static int check_header(const struct lm *l, const json_t *root, const char *path, size_t n_params,
+                        const uint64_t *hash, json_int_t *version, struct hn_error *err)
+{
+    const char *format = json_string_value(json_object_get(root, "format"));
+    *version = json_integer_value(json_object_get(root, "version"));
+    if (format == NULL || strcmp(format, LM_FORMAT) != 0 || *version < 1 || *version > LM_VERSION) {
+        hn_error_config(err, NULL,
+                        "%s: not a %s file of version 1 to %d (format %s, version %lld); delete "
+                        "it and run the fit stage again to regenerate it",
+                        path, LM_FORMAT, LM_VERSION, format ? format : "missing",
+                        (long long)*version);
+        return -1;
+    }
+    const char *plugin = json_string_value(json_object_get(root, "plugin"));
+    if (hash != NULL) {
+        char hex[32];
+        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)*hash);
+        const char *th = json_string_value(json_object_get(root, "training"));
+        if (th == NULL || strcmp(th, hex) != 0 || plugin == NULL ||
+            strcmp(plugin, l->plugin) != 0) {
+            return 1;
+        }
+    }
+    if (plugin == NULL || strcmp(plugin, l->plugin) != 0 ||
+        (json_int_t)n_params != json_integer_value(json_object_get(root, "n_params"))) {
+        hn_error_config(err, NULL,
+                        "%s was written by another oracle or for another space (plugin %s, "
+                        "%lld parameters; this is '%s' with %zu); delete it and fit again",
+                        path, plugin ? plugin : "?",
+                        (long long)json_integer_value(json_object_get(root, "n_params")), l->plugin,
+                        n_params);
+        return -1;
+    }
+    return 0;
+}
+
+/* Metric mt's GP from its entry m of the model file at path (kernel: the file's). Returns 0, or
+ * -1 with err. */
+static int read_gp(struct lm_metric *mt, const json_t *m, const char *kernel, const char *path,
+                   struct hn_error *err)
+{
+    const json_t *g = json_object_get(m, "gp");
+    size_t n = (size_t)json_integer_value(json_object_get(g, "n"));
+    size_t d = (size_t)json_integer_value(json_object_get(g, "d"));
+    struct hn_gp_hyper hy = {0};
+    if (g == NULL || n < 1 || n > LM_MAX_GP_SAMPLES || d < 1 || d > HN_GP_MAX_DIM) {
+        hn_error_config(err, NULL,
+                        "%s: metric '%s' has no valid GP (n %zu of 1 to %d samples, d %zu of 1 to "
+                        "%d inputs); fit again",
+                        path, mt->name, n, LM_MAX_GP_SAMPLES, d, HN_GP_MAX_DIM);
+        return -1;
+    }
+    mt->X = malloc(n * d * sizeof(double));
+    mt->y = malloc(n * sizeof(double));
+    mt->noise_var = malloc(n * sizeof(double));
+    if (mt->X == NULL || mt->y == NULL || mt->noise_var == NULL ||
+        read_doubles(json_object_get(g, "X"), mt->X, n * d) != 0 ||
+        read_doubles(json_object_get(g, "y"), mt->y, n) != 0 ||
+        read_doubles(json_object_get(g, "noise_var"), mt->noise_var, n) != 0 ||
+        read_doubles(json_object_get(g, "lengthscale"), hy.lengthscale, d) != 0) {
+        hn_error_config(err, NULL, "%s: metric '%s': malformed GP data; fit again", path, mt->name);
+        return -1;
+    }
+    mt->n = n;
+    mt->d = d;
+    hy.d = d;
+    hy.noise = json_number_value(json_object_get(g, "noise"));
+    hy.mean = json_number_value(json_object_get(g, "mean"));
+    hy.outputscale = json_number_value(json_object_get(g, "outputscale"));
+    hy.y_mean = json_number_value(json_object_get(g, "y_mean"));
+    hy.y_scale = json_number_value(json_object_get(g, "y_scale"));
+    const json_t *nf = json_object_get(g, "noise_floor"); /* version 2 */
+    mt->noise_floor =
+        json_is_number(nf) && json_number_value(nf) >= 0 ? json_number_value(nf) : NAN;
+    mt->gp = hn_gp_new_fixed(mt->X, mt->y, mt->noise_var, n, d,
+                             kernel && strcmp(kernel, "rbf") == 0 ? HN_GP_RBF : HN_GP_MATERN52, &hy,
+                             err);
+    if (mt->gp == NULL) {
+        hn_error_prefix(err, "%s: metric '%s'", path, mt->name);
+        return -1;
+    }
+    return 0;
+}
+
 static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struct hn_error *err)
 {
-    char *path = model_path(l), hex[32];
+    char *path = model_path(l);
     json_error_t je;
     struct stat st;
     int rc = -1;
@@ -1424,37 +1518,14 @@ static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struc
         free(path);
         return -1;
     }
-    const char *format = json_string_value(json_object_get(root, "format"));
-    json_int_t version = json_integer_value(json_object_get(root, "version"));
-    if (format == NULL || strcmp(format, LM_FORMAT) != 0 || version < 1 || version > LM_VERSION) {
-        hn_error_config(err, NULL,
-                        "%s: not a %s file of version 1 to %d (format %s, version %lld); delete "
-                        "it and run the fit stage again to regenerate it",
-                        path, LM_FORMAT, LM_VERSION, format ? format : "missing",
-                        (long long)version);
+    json_int_t version = 0;
+    rc = check_header(l, root, path, n_params, hash, &version, err);
+    if (rc != 0) {
         goto done;
     }
-    const char *plugin = json_string_value(json_object_get(root, "plugin"));
-    if (hash != NULL) {
-        snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)*hash);
-        const char *th = json_string_value(json_object_get(root, "training"));
-        if (th == NULL || strcmp(th, hex) != 0 || plugin == NULL ||
-            strcmp(plugin, l->plugin) != 0) {
-            rc = 1;
-            goto done;
-        }
-    }
-    if (plugin == NULL || strcmp(plugin, l->plugin) != 0 ||
-        (json_int_t)n_params != json_integer_value(json_object_get(root, "n_params"))) {
-        hn_error_config(err, NULL,
-                        "%s was written by another oracle or for another space (plugin %s, "
-                        "%lld parameters; this is '%s' with %zu); delete it and fit again",
-                        path, plugin ? plugin : "?",
-                        (long long)json_integer_value(json_object_get(root, "n_params")), l->plugin,
-                        n_params);
-        goto done;
-    }
+    rc = -1;
     json_t *ms = json_object_get(root, "metrics");
+    const char *kernel = json_string_value(json_object_get(root, "kernel"));
     for (size_t k = 0; k < l->n_metrics; k++) {
         struct lm_metric *mt = &l->metric[k];
         json_t *m = json_object_get(ms, mt->name);
@@ -1466,47 +1537,8 @@ static int load_model(struct lm *l, size_t n_params, const uint64_t *hash, struc
         }
         mt->roofline = json_is_true(json_object_get(m, "roofline"));
         mt->roofline_rel_rms = json_number_value(json_object_get(m, "roofline_rel_rms"));
-        json_t *g = json_object_get(m, "gp");
-        if (l->use_gp) {
-            size_t n = (size_t)json_integer_value(json_object_get(g, "n"));
-            size_t d = (size_t)json_integer_value(json_object_get(g, "d"));
-            struct hn_gp_hyper hy = {0};
-            if (g == NULL || n < 1 || n > 1000000 || d < 1 || d > HN_GP_MAX_DIM) {
-                hn_error_config(err, NULL, "%s: metric '%s' has no valid GP; fit again", path,
-                                mt->name);
-                goto done;
-            }
-            mt->X = malloc(n * d * sizeof(double));
-            mt->y = malloc(n * sizeof(double));
-            mt->noise_var = malloc(n * sizeof(double));
-            if (mt->X == NULL || mt->y == NULL || mt->noise_var == NULL ||
-                read_doubles(json_object_get(g, "X"), mt->X, n * d) != 0 ||
-                read_doubles(json_object_get(g, "y"), mt->y, n) != 0 ||
-                read_doubles(json_object_get(g, "noise_var"), mt->noise_var, n) != 0 ||
-                read_doubles(json_object_get(g, "lengthscale"), hy.lengthscale, d) != 0) {
-                hn_error_config(err, NULL, "%s: metric '%s': malformed GP data; fit again", path,
-                                mt->name);
-                goto done;
-            }
-            mt->n = n;
-            mt->d = d;
-            hy.d = d;
-            hy.noise = json_number_value(json_object_get(g, "noise"));
-            hy.mean = json_number_value(json_object_get(g, "mean"));
-            hy.outputscale = json_number_value(json_object_get(g, "outputscale"));
-            hy.y_mean = json_number_value(json_object_get(g, "y_mean"));
-            hy.y_scale = json_number_value(json_object_get(g, "y_scale"));
-            const json_t *nf = json_object_get(g, "noise_floor"); /* version 2 */
-            mt->noise_floor =
-                json_is_number(nf) && json_number_value(nf) >= 0 ? json_number_value(nf) : NAN;
-            const char *kern = json_string_value(json_object_get(root, "kernel"));
-            mt->gp = hn_gp_new_fixed(mt->X, mt->y, mt->noise_var, n, d,
-                                     kern && strcmp(kern, "rbf") == 0 ? HN_GP_RBF : HN_GP_MATERN52,
-                                     &hy, err);
-            if (mt->gp == NULL) {
-                hn_error_prefix(err, "%s: metric '%s'", path, mt->name);
-                goto done;
-            }
+        if (l->use_gp && read_gp(mt, m, kernel, path, err) != 0) {
+            goto done;
         }
     }
     l->n_params = n_params;

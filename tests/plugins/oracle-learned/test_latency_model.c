@@ -469,6 +469,21 @@ Test(latency_model, fit_report_model_file_and_resume, .timeout = 120)
               "%s", err);
     cr_expect(strstr(err, "oracle 'model' (learned): learned from 'phone'") != NULL, "%s", err);
     free(err);
+
+    /* a GP claiming more samples than any fit makes is refused (not factorized for hours) */
+    model = json_load_file(path, 0, NULL);
+    json_t *gp =
+        json_object_get(json_object_get(json_object_get(model, "metrics"), "prefill_ms"), "gp");
+    cr_assert_not_null(gp, "%s has no prefill_ms GP", path);
+    json_object_set_new(gp, "n", json_integer(25000));
+    cr_assert_eq(json_dump_file(model, path, 0), 0);
+    json_decref(model);
+    rc = tu_run_study_text(tmp, text, "run", &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect(strstr(err, "model-model.json: metric 'prefill_ms' has no valid GP (n 25000 of 1 "
+                          "to 20000 samples") != NULL,
+              "%s", err);
+    free(err);
     free(before);
     free(tmp);
 }
