@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "hilnas/error.h"
 #include "hilnas/llm/cost.h"
@@ -339,6 +338,51 @@ static struct hn_llm_model *random_model(const struct hn_llm_config *c, uint64_t
     return m;
 }
 
+/* The measurement settings the options give. */
+static struct hn_measure_settings settings_of(const struct opts *o)
+{
+    struct hn_measure_settings s = {.prompt = o->prompt,
+                                    .n_contexts = o->n_contexts,
+                                    .per_context = o->have_contexts,
+                                    .decode_tokens = o->decode_tokens,
+                                    .repeats = o->repeats,
+                                    .max_repeats = o->max_repeats,
+                                    .warmup = o->warmup,
+                                    .max_cv = o->max_cv,
+                                    .clock = o->clock,
+                                    .pin = o->pin,
+                                    .pick = o->pick,
+                                    .pick_probe = o->pick_probe};
+    for (size_t i = 0; i < o->n_contexts; i++) {
+        s.contexts[i] = o->contexts[i];
+    }
+    return s;
+}
+
+/* The architecture (config.json or checkpoint directory) at path into c, checked to have the
+ * positions s needs; what: "" or "--reference " for messages. Returns 0, or 1 after saying why. */
+static int read_arch(const char *path, const char *what, const struct hn_measure_settings *s,
+                     struct hn_llm_config *c)
+{
+    struct hn_error err;
+    hn_error_clear(&err);
+    if (hn_measure_config_read(path, c, &err) != 0) {
+        fprintf(stderr,
+                "hilnas-bench: %s%s; give a model's config.json or a checkpoint directory\n", what,
+                err.msg);
+        return 1;
+    }
+    int64_t need = hn_measure_positions(s);
+    if (need > c->max_position_embeddings) {
+        fprintf(stderr,
+                "hilnas-bench: %s%s: prompt %lld / context + decode tokens %lld exceed "
+                "max_position_embeddings %d; lower --prompt, --contexts or --decode-tokens\n",
+                what, path, (long long)s->prompt, (long long)need, c->max_position_embeddings);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -357,74 +401,12 @@ int main(int argc, char **argv)
     struct hn_measurer *me = NULL;
     struct hn_measure_result *res = NULL;
     json_t *line = NULL;
-    json_error_t je;
-    /* a checkpoint directory: its config.json */
-    struct stat st;
-    char *dir_config = NULL;
-    if (stat(o.arch, &st) == 0 && S_ISDIR(st.st_mode)) {
-        size_t size = strlen(o.arch) + sizeof("/config.json");
-        dir_config = malloc(size);
-        if (dir_config == NULL) {
-            fprintf(stderr, "hilnas-bench: out of memory\n");
-            return 1;
-        }
-        snprintf(dir_config, size, "%s/config.json", o.arch);
-        o.arch = dir_config;
-    }
-    json_t *arch = json_load_file(o.arch, 0, &je);
-    rc = 1;
-    if (arch == NULL) {
-        if (je.line > 0) {
-            fprintf(stderr, "hilnas-bench: %s:%d:%d: %s\n", o.arch, je.line, je.column, je.text);
-        } else {
-            fprintf(stderr, "hilnas-bench: %s\n", je.text); /* names the file */
-        }
-        free(dir_config);
+    struct hn_measure_settings s = settings_of(&o);
+    if (read_arch(o.arch, "", &s, &c) != 0 ||
+        (o.reference != NULL && read_arch(o.reference, "--reference ", &s, &rc_config) != 0)) {
         return 1;
     }
-    struct hn_measure_settings s = {.prompt = o.prompt,
-                                    .n_contexts = o.n_contexts,
-                                    .per_context = o.have_contexts,
-                                    .decode_tokens = o.decode_tokens,
-                                    .repeats = o.repeats,
-                                    .max_repeats = o.max_repeats,
-                                    .warmup = o.warmup,
-                                    .max_cv = o.max_cv,
-                                    .clock = o.clock,
-                                    .pin = o.pin,
-                                    .pick = o.pick,
-                                    .pick_probe = o.pick_probe};
-    for (size_t i = 0; i < o.n_contexts; i++) {
-        s.contexts[i] = o.contexts[i];
-    }
-    if (hn_llm_config_from_json(arch, o.arch, &c, &err) != 0) {
-        fprintf(stderr, "hilnas-bench: %s\n", err.msg);
-        goto done;
-    }
-    int64_t need = hn_measure_positions(&s);
-    if (need > c.max_position_embeddings) {
-        fprintf(stderr,
-                "hilnas-bench: %s: prompt %ld / context + decode tokens %lld exceed "
-                "max_position_embeddings %d; lower --prompt, --contexts or --decode-tokens\n",
-                o.arch, o.prompt, (long long)need, c.max_position_embeddings);
-        goto done;
-    }
-    if (o.reference != NULL) {
-        if (hn_measure_config_read(o.reference, &rc_config, &err) != 0) {
-            fprintf(stderr,
-                    "hilnas-bench: --reference: %s; give a model's config.json or a checkpoint "
-                    "directory\n",
-                    err.msg);
-            goto done;
-        }
-        if (need > rc_config.max_position_embeddings) {
-            fprintf(stderr,
-                    "hilnas-bench: --reference %s: prompt / context + decode tokens %lld exceed "
-                    "its max_position_embeddings %d\n",
-                    o.reference, (long long)need, rc_config.max_position_embeddings);
-            goto done;
-        }
-    }
+    rc = 1;
     int threads = hn_llm_set_threads((int)o.threads);
     res = malloc(sizeof(*res));
     if (res == NULL || (me = hn_measurer_new(&s, &err)) == NULL) {
@@ -460,7 +442,6 @@ int main(int argc, char **argv)
     rc = 0;
 done:
     json_decref(line);
-    json_decref(arch);
     free(res);
     for (size_t i = 0; i < k; i++) {
         hn_measure_model_free(ref_mm[i]);
@@ -469,6 +450,5 @@ done:
         hn_llm_model_free(m[i]);
     }
     hn_measurer_free(me);
-    free(dir_config);
     return rc;
 }
