@@ -185,6 +185,12 @@ long hn_llm_tensor_find(const struct hn_llm_model *m, const char *name)
     return -1;
 }
 
+/* Floats of the RoPE tables of c: cos, then sin, each (max_position_embeddings, head_dim / 2). */
+static size_t rope_floats(const struct hn_llm_config *c)
+{
+    return 2 * (size_t)c->max_position_embeddings * (size_t)(c->head_dim / 2);
+}
+
 struct hn_llm_model *hn_llm_model_new(const struct hn_llm_config *config, struct hn_error *err)
 {
     struct hn_llm_model *m = NULL;
@@ -220,7 +226,7 @@ struct hn_llm_model *hn_llm_model_new(const struct hn_llm_config *config, struct
     m->grads = hn_llm_big_calloc(m->n_params, sizeof(float));
     size_t half = (size_t)config->head_dim / 2, P = (size_t)config->max_position_embeddings;
     /* one array: rope_sin follows rope_cos */
-    m->rope_cos = hn_llm_big_calloc(2 * P * half, sizeof(float));
+    m->rope_cos = hn_llm_big_calloc(rope_floats(config), sizeof(float));
     m->rope_sin = m->rope_cos != NULL ? m->rope_cos + P * half : NULL;
     if (m->params == NULL || m->grads == NULL || m->rope_cos == NULL) {
         goto oom;
@@ -266,10 +272,7 @@ void hn_llm_model_free(struct hn_llm_model *m)
     hn_llm_big_free(m->grads, m->n_params, sizeof(float));
     free(m->w.layers);
     free(m->g.layers);
-    hn_llm_big_free(m->rope_cos,
-                    2 * (size_t)m->config.max_position_embeddings *
-                        (size_t)(m->config.head_dim / 2),
-                    sizeof(float));
+    hn_llm_big_free(m->rope_cos, rope_floats(&m->config), sizeof(float));
     free(m);
 }
 
